@@ -1,0 +1,3 @@
+//! molplay: diffusion models for 3D molecules, energies and samplers on WebGPU, in a browser tab.
+pub mod energies;
+pub mod geometry;
