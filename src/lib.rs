@@ -1,3 +1,4 @@
 //! molplay: diffusion models for 3D molecules, energies and samplers on WebGPU, in a browser tab.
 pub mod energies;
 pub mod geometry;
+pub mod gpu;

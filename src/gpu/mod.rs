@@ -1,0 +1,149 @@
+//! GPU device and compute kernels (wgpu 30: WebGPU in the browser, Vulkan natively).
+//!
+//! One code path for three places: [`GpuContext::new`] asks for an adapter (browser WebGPU or
+//! native Vulkan/Metal/DX12, lavapipe in CI); when none exists the caller keeps `None` and uses
+//! the CPU implementation that sits beside every kernel (e.g. [`energy::cpu_energies_grads`]).
+
+pub mod energy;
+
+use serde::Serialize;
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum GpuError {
+    #[error("no GPU adapter: {0}")]
+    NoAdapter(String),
+    #[error("the GPU refused the device: {0}")]
+    Device(String),
+    #[error("reading results back from the GPU failed: {0}")]
+    Readback(String),
+    #[error("a batch of {bytes} bytes exceeds this GPU's storage-buffer limit of {limit} bytes; use smaller batches")]
+    TooLarge { bytes: u64, limit: u64 },
+}
+
+/// What the page and the CLI show about the adapter in use.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+}
+
+impl AdapterSummary {
+    fn from_info(info: &wgpu::AdapterInfo) -> Self {
+        AdapterSummary {
+            name: if info.name.is_empty() { "unnamed adapter".into() } else { info.name.clone() },
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: [info.driver.as_str(), info.driver_info.as_str()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+}
+
+/// An adapter, its device and queue: shared by the compute kernels and the viewer.
+pub struct GpuContext {
+    pub instance: wgpu::Instance,
+    pub adapter: wgpu::Adapter,
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub summary: AdapterSummary,
+}
+
+impl GpuContext {
+    /// Asks for a compute-capable adapter (browser WebGPU on wasm; Vulkan, Metal or DX12
+    /// natively, `WGPU_BACKEND` and friends honoured) and a device on it.
+    pub async fn new() -> Result<Self, GpuError> {
+        let backends = if cfg!(target_arch = "wasm32") {
+            wgpu::Backends::BROWSER_WEBGPU
+        } else {
+            wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY)
+        };
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        desc.backends = backends;
+        let instance = wgpu::Instance::new(desc);
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
+        Self::with_adapter(instance, adapter).await
+    }
+
+    /// Opens a device on `adapter` with the adapter's own limits (so burn can share it later).
+    pub async fn with_adapter(instance: wgpu::Instance, adapter: wgpu::Adapter) -> Result<Self, GpuError> {
+        let summary = AdapterSummary::from_info(&adapter.get_info());
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("molplay"),
+                required_features: wgpu::Features::empty(),
+                required_limits: adapter.limits(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| GpuError::Device(e.to_string()))?;
+        Ok(GpuContext { instance, adapter, device, queue, summary })
+    }
+
+    /// Native convenience: [`GpuContext::new`] driven to completion.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn new_blocking() -> Result<Self, GpuError> {
+        pollster::block_on(Self::new())
+    }
+
+    /// Copies `size` bytes of `src` (which needs `COPY_SRC`) into host memory.
+    pub async fn read_buffer(&self, src: &wgpu::Buffer, size: u64) -> Result<Vec<u8>, GpuError> {
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("molplay readback"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(src, 0, &staging, 0, size);
+        self.queue.submit([encoder.finish()]);
+        let slice = staging.slice(..);
+        let (tx, rx) = futures_channel::oneshot::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        // natively the callback fires from poll; in the browser from the event loop
+        #[cfg(not(target_arch = "wasm32"))]
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        rx.await
+            .map_err(|_| GpuError::Readback("the map callback was dropped".into()))?
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        let bytes = slice.get_mapped_range().map_err(|e| GpuError::Readback(e.to_string()))?.to_vec();
+        staging.unmap();
+        Ok(bytes)
+    }
+}
+
+/// A process-wide context for native tests and benchmarks: one device, opened once.
+/// Set `MOLPLAY_ALLOW_NO_GPU=1` to let GPU tests pass vacuously on machines without any
+/// adapter; CI installs lavapipe and does not set it.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn shared_native_context() -> Option<&'static GpuContext> {
+    use std::sync::OnceLock;
+    static CTX: OnceLock<Option<GpuContext>> = OnceLock::new();
+    CTX.get_or_init(|| match GpuContext::new_blocking() {
+        Ok(ctx) => Some(ctx),
+        Err(e) => {
+            if std::env::var_os("MOLPLAY_ALLOW_NO_GPU").is_none() {
+                panic!("{e} (install mesa-vulkan-drivers for lavapipe, or set MOLPLAY_ALLOW_NO_GPU=1)");
+            }
+            eprintln!("molplay: {e}; GPU tests are skipped because MOLPLAY_ALLOW_NO_GPU is set");
+            None
+        }
+    })
+    .as_ref()
+}

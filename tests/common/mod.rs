@@ -1,0 +1,88 @@
+//! Configurations shared by the native and browser parity tests.
+#![allow(dead_code)]
+
+use molplay::energies::{preset_configuration, System};
+
+/// A small deterministic generator (xorshift64*), identical on native and wasm.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn uniform(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+    pub fn normal(&mut self) -> f64 {
+        let (u, v) = (self.uniform().max(1e-300), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+}
+
+/// `batch` configurations: thermal-looking perturbations of a low-energy preset, some spread
+/// out, and every fifth one with a near-contact pair (distances 0.05 … 0.4).
+pub fn configurations(sys: &System, batch: usize, seed: u64) -> Vec<f32> {
+    let mut rng = Rng::new(seed);
+    let base = preset_configuration(sys);
+    let mut out = Vec::with_capacity(batch * sys.dim());
+    for b in 0..batch {
+        let spread = if b % 3 == 0 { 0.6 } else { 0.15 };
+        let mut x: Vec<f64> = base.iter().map(|v| v + spread * rng.normal()).collect();
+        if b % 5 == 4 {
+            let (i, j) = (b % sys.n, (b / 5 + 1) % sys.n);
+            let j = if i == j { (j + 1) % sys.n } else { j };
+            let dist = 0.05 + 0.35 * rng.uniform();
+            for k in 0..sys.d {
+                x[j * sys.d + k] = x[i * sys.d + k] + if k == 0 { dist } else { 0.0 };
+            }
+        }
+        out.extend(x.iter().map(|&v| v as f32));
+    }
+    out
+}
+
+/// Asserts that a GPU result matches the f64 oracle: energies to 1e-4 relative, gradients to
+/// 1e-3 of the configuration's largest gradient component.
+pub fn assert_close(sys: &System, xs: &[f32], gpu_e: &[f64], gpu_g: &[f64], cpu_e: &[f64], cpu_g: &[f64]) {
+    let dim = sys.dim();
+    assert_eq!(gpu_e.len(), cpu_e.len());
+    assert_eq!(gpu_g.len(), cpu_g.len());
+    for b in 0..cpu_e.len() {
+        let tol = 1e-4 * cpu_e[b].abs().max(1.0);
+        assert!(
+            (gpu_e[b] - cpu_e[b]).abs() <= tol,
+            "{} config {b}: GPU energy {} vs CPU {} (x = {:?})",
+            sys.name, gpu_e[b], cpu_e[b], &xs[b * dim..(b + 1) * dim]
+        );
+        if !cpu_g.is_empty() {
+            let g = &cpu_g[b * dim..(b + 1) * dim];
+            let scale = g.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+            for k in 0..dim {
+                let (a, c) = (gpu_g[b * dim + k], g[k]);
+                assert!(
+                    (a - c).abs() <= 1e-3 * scale,
+                    "{} config {b} coordinate {k}: GPU gradient {a} vs CPU {c}",
+                    sys.name
+                );
+            }
+        }
+    }
+}
+
+/// The systems × batch sizes the parity tests cover.
+pub fn parity_cases() -> Vec<(System, usize)> {
+    let systems = [System::dw4(), System::lj(4).unwrap(), System::lj13(), System::lj55(), System::lj(100).unwrap()];
+    let mut cases = Vec::new();
+    for sys in systems {
+        for batch in [1, 7, 1024] {
+            if sys.n == 100 && batch == 1024 {
+                continue; // n > 64 exercises the strided particle loop; 7 configurations suffice
+            }
+            cases.push((sys.clone(), batch));
+        }
+    }
+    cases
+}
