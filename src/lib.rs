@@ -2,3 +2,4 @@
 pub mod energies;
 pub mod geometry;
 pub mod gpu;
+pub mod viewer;
