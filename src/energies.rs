@@ -318,6 +318,27 @@ fn double_well_preset(sys: &System, d0: f64) -> Vec<f64> {
     x
 }
 
+/// `batch` configurations scattered around the system's preset with Gaussian noise of scale
+/// `spread` (deterministic for a seed): the workload the benchmarks time.
+pub fn perturbed_batch(sys: &System, batch: usize, spread: f64, seed: u64) -> Vec<f32> {
+    let base = preset_configuration(sys);
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let mut out = Vec::with_capacity(batch * base.len());
+    for _ in 0..batch {
+        for &v in &base {
+            let g = (-2.0 * uniform().ln()).sqrt() * (std::f64::consts::TAU * uniform()).cos();
+            out.push((v + spread * g) as f32);
+        }
+    }
+    out
+}
+
 /// Centre + icosahedron shell for n ≤ 13, then further points on a golden spiral shell.
 fn compact_cluster(n: usize, rm: f64) -> Vec<f64> {
     let phi = (1.0 + 5f64.sqrt()) / 2.0;
@@ -351,11 +372,23 @@ fn compact_cluster(n: usize, rm: f64) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::{Rng, SeedableRng};
-    use rand_chacha::ChaCha8Rng;
 
-    fn random_config(sys: &System, scale: f64, rng: &mut ChaCha8Rng) -> Vec<f64> {
-        (0..sys.dim()).map(|_| rng.random_range(-scale..scale)).collect()
+    /// xorshift64: enough randomness for test configurations, identical everywhere.
+    struct TestRng(u64);
+    impl TestRng {
+        fn seed_from_u64(seed: u64) -> Self {
+            TestRng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        }
+        fn symmetric(&mut self, scale: f64) -> f64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            ((self.0 >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * scale
+        }
+    }
+
+    fn random_config(sys: &System, scale: f64, rng: &mut TestRng) -> Vec<f64> {
+        (0..sys.dim()).map(|_| rng.symmetric(scale)).collect()
     }
 
     fn fd_check(sys: &System, x: &[f64], rel_tol: f64) {
@@ -380,7 +413,7 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences() {
-        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut rng = TestRng::seed_from_u64(7);
         for sys in [System::dw4(), System::lj13(), System::lj55(), System::lj(7).unwrap()] {
             let scale = if sys.d == 2 { 4.0 } else { 0.9 * (sys.n as f64).cbrt() };
             for _ in 0..3 {
@@ -470,7 +503,7 @@ mod tests {
 
     #[test]
     fn energies_are_translation_and_rotation_invariant() {
-        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut rng = TestRng::seed_from_u64(3);
         let sys = System::lj13();
         let x = random_config(&sys, 1.5, &mut rng);
         let (c, s) = (0.3f64.cos(), 0.3f64.sin());

@@ -3,3 +3,6 @@ pub mod energies;
 pub mod geometry;
 pub mod gpu;
 pub mod viewer;
+
+#[cfg(target_arch = "wasm32")]
+pub mod facade;

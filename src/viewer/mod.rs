@@ -154,7 +154,8 @@ pub struct Viewer {
     own_positions: Option<wgpu::Buffer>,
     pairs: Option<(wgpu::Buffer, u32)>,
     bind_group: Option<wgpu::BindGroup>,
-    depth: Option<(wgpu::TextureView, u32, u32)>,
+    /// The depth texture is kept with its view: on the web, dropping a texture destroys it.
+    depth: Option<(wgpu::Texture, wgpu::TextureView, u32, u32)>,
     n: usize,
     d: usize,
     frame_offset: u32,
@@ -347,7 +348,7 @@ impl Viewer {
     /// Renders into `target` (a `width × height` view of `self.format`).
     pub fn render(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, target: &wgpu::TextureView, width: u32, height: u32, camera: &Camera, opts: &DrawOptions) {
         let (width, height) = (width.max(1), height.max(1));
-        if self.depth.as_ref().is_none_or(|(_, w, h)| (*w, *h) != (width, height)) {
+        if self.depth.as_ref().is_none_or(|(_, _, w, h)| (*w, *h) != (width, height)) {
             let tex = device.create_texture(&wgpu::TextureDescriptor {
                 label: Some("viewer depth"),
                 size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
@@ -358,7 +359,8 @@ impl Viewer {
                 usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
                 view_formats: &[],
             });
-            self.depth = Some((tex.create_view(&Default::default()), width, height));
+            let view = tex.create_view(&Default::default());
+            self.depth = Some((tex, view, width, height));
         }
         let mut cam = *camera;
         cam.aspect = width as f32 / height as f32;
@@ -371,7 +373,7 @@ impl Viewer {
         queue.write_buffer(&self.uniforms, 0, bytemuck::bytes_of(&u));
         let mut encoder = device.create_command_encoder(&Default::default());
         {
-            let depth_view = &self.depth.as_ref().expect("created above").0;
+            let depth_view = &self.depth.as_ref().expect("created above").1;
             let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
                 label: Some("viewer"),
                 color_attachments: &[Some(wgpu::RenderPassColorAttachment {

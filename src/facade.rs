@@ -1,0 +1,379 @@
+//! The thin wasm-bindgen facade: owns the GPU context, the energy kernel and the viewer for
+//! one canvas, and turns Rust errors into JS errors. No math lives here.
+
+use crate::energies::{perturbed_batch, preset_configuration, Family, System};
+use crate::gpu::energy::{cpu_energies_grads, EnergyKernel, ParticleBatch};
+use crate::gpu::GpuContext;
+use crate::viewer::{AtomSource, AtomStyle, Camera, DrawOptions, Viewer};
+use serde::Serialize;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use web_sys::HtmlCanvasElement;
+
+/// Version of the `window.molplay` scripting API (bumped on breaking changes).
+pub const API_VERSION: u32 = 1;
+
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[wasm_bindgen(js_name = apiVersion)]
+pub fn api_version() -> u32 {
+    API_VERSION
+}
+
+#[wasm_bindgen(js_name = crateVersion)]
+pub fn crate_version() -> String {
+    env!("CARGO_PKG_VERSION").into()
+}
+
+struct Render {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    surface: wgpu::Surface<'static>,
+    config: wgpu::SurfaceConfiguration,
+    viewer: Viewer,
+    api: String,
+}
+
+struct Inner {
+    compute: Option<Rc<(GpuContext, EnergyKernel)>>,
+    render: Option<Render>,
+    notice: Option<String>,
+    camera: Camera,
+    draw: DrawOptions,
+    preset: String,
+    system: System,
+    positions: Vec<f32>,
+    batch: Option<ParticleBatch>,
+    energy: f64,
+    dirty: bool,
+    frames: u64,
+    render_error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct State<'a> {
+    api_version: u32,
+    preset: &'a str,
+    system: &'a str,
+    backend: &'static str,
+    adapter: Option<&'a str>,
+    renderer: Option<&'a str>,
+    notice: Option<&'a str>,
+    n_atoms: usize,
+    dim: usize,
+    energy: f64,
+    positions: &'a [f32],
+    frames: u64,
+    render_error: Option<&'a str>,
+}
+
+/// One playground bound to one canvas.
+#[wasm_bindgen]
+pub struct Playground {
+    inner: Rc<RefCell<Inner>>,
+}
+
+fn js_err(e: impl std::fmt::Display) -> JsValue {
+    js_sys::Error::new(&e.to_string()).into()
+}
+
+async fn webgl_renderer(canvas: HtmlCanvasElement) -> Result<(wgpu::Device, wgpu::Queue, wgpu::Surface<'static>, wgpu::Adapter), String> {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = wgpu::Backends::GL;
+    let instance = wgpu::Instance::new(desc);
+    let surface = instance.create_surface(wgpu::SurfaceTarget::Canvas(canvas)).map_err(|e| e.to_string())?;
+    let adapter = instance
+        .request_adapter(&wgpu::RequestAdapterOptions { compatible_surface: Some(&surface), ..Default::default() })
+        .await
+        .map_err(|e| e.to_string())?;
+    let (device, queue) = adapter
+        .request_device(&wgpu::DeviceDescriptor {
+            label: Some("molplay webgl"),
+            required_limits: wgpu::Limits::downlevel_webgl2_defaults().using_resolution(adapter.limits()),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((device, queue, surface, adapter))
+}
+
+fn make_render(device: wgpu::Device, queue: wgpu::Queue, surface: wgpu::Surface<'static>, adapter: &wgpu::Adapter, w: u32, h: u32, api: &str) -> Render {
+    let caps = surface.get_capabilities(adapter);
+    let format = caps.formats.iter().copied().find(|f| !f.is_srgb()).unwrap_or(caps.formats[0]);
+    let config = wgpu::SurfaceConfiguration {
+        usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
+        format,
+        width: w.max(1),
+        height: h.max(1),
+        present_mode: wgpu::PresentMode::Fifo,
+        desired_maximum_frame_latency: 2,
+        alpha_mode: caps.alpha_modes[0],
+        view_formats: vec![],
+        color_space: Default::default(),
+    };
+    surface.configure(&device, &config);
+    let viewer = Viewer::new(&device, format, AtomSource::for_adapter(adapter));
+    Render { device, queue, surface, config, viewer, api: api.into() }
+}
+
+fn styles_for(sys: &System) -> Vec<AtomStyle> {
+    vec![AtomStyle::particle(matches!(sys.family, Family::LennardJones { .. })); sys.n]
+}
+
+#[wasm_bindgen]
+impl Playground {
+    /// Starts the playground on `canvas`. `force_cpu` skips WebGPU (what the page does for
+    /// `#backend=cpu`, and what happens by itself when no WebGPU adapter exists).
+    pub async fn create(canvas: HtmlCanvasElement, force_cpu: bool) -> Result<Playground, JsValue> {
+        let (w, h) = (canvas.width(), canvas.height());
+        let mut notice = None;
+        let compute = if force_cpu {
+            notice = Some("CPU backend requested — running on CPU".to_string());
+            None
+        } else {
+            match GpuContext::new().await {
+                Ok(ctx) => {
+                    let kernel = EnergyKernel::new(&ctx.device);
+                    Some(Rc::new((ctx, kernel)))
+                }
+                Err(e) => {
+                    notice = Some(format!("WebGPU unavailable — running on CPU ({e})"));
+                    None
+                }
+            }
+        };
+        let render = match &compute {
+            Some(c) => {
+                let ctx = &c.0;
+                let surface = ctx.instance.create_surface(wgpu::SurfaceTarget::Canvas(canvas)).map_err(js_err)?;
+                Some(make_render(ctx.device.clone(), ctx.queue.clone(), surface, &ctx.adapter, w, h, "WebGPU"))
+            }
+            None => match webgl_renderer(canvas).await {
+                Ok((device, queue, surface, adapter)) => Some(make_render(device, queue, surface, &adapter, w, h, "WebGL2")),
+                Err(e) => {
+                    let n = notice.take().unwrap_or_default();
+                    notice = Some(format!("{n}; WebGL2 unavailable too, the viewer is off ({e})"));
+                    None
+                }
+            },
+        };
+        let system = System::lj13();
+        let inner = Inner {
+            compute,
+            render,
+            notice,
+            camera: Camera::default(),
+            draw: DrawOptions::default(),
+            preset: String::new(),
+            positions: Vec::new(),
+            system,
+            batch: None,
+            energy: f64::NAN,
+            dirty: true,
+            frames: 0,
+            render_error: None,
+        };
+        Ok(Playground { inner: Rc::new(RefCell::new(inner)) })
+    }
+
+    /// "webgpu" when energies run on the GPU, "cpu" otherwise.
+    pub fn backend(&self) -> String {
+        if self.inner.borrow().compute.is_some() { "webgpu" } else { "cpu" }.into()
+    }
+
+    /// Everything shown, as a JSON-serialisable object.
+    pub fn state(&self) -> Result<JsValue, JsValue> {
+        let s = self.inner.borrow();
+        let state = State {
+            api_version: API_VERSION,
+            preset: &s.preset,
+            system: &s.system.name,
+            backend: if s.compute.is_some() { "webgpu" } else { "cpu" },
+            adapter: s.compute.as_ref().map(|c| c.0.summary.name.as_str()),
+            renderer: s.render.as_ref().map(|r| r.api.as_str()),
+            notice: s.notice.as_deref(),
+            n_atoms: s.system.n,
+            dim: s.system.d,
+            energy: s.energy,
+            positions: &s.positions,
+            frames: s.frames,
+            render_error: s.render_error.as_deref(),
+        };
+        state.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(js_err)
+    }
+
+    /// Shows a preset ("lj13", "lj55", "dw4" or any "lj<n>"): its low-energy configuration,
+    /// with the energy computed by the active backend. Resolves to the energy.
+    #[wasm_bindgen(js_name = loadPreset)]
+    pub fn load_preset(&self, name: String) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let sys = System::by_name(&name).map_err(js_err)?;
+            let x: Vec<f32> = preset_configuration(&sys).iter().map(|&v| v as f32).collect();
+            let compute = inner.borrow().compute.clone();
+            let (energy, batch) = match compute {
+                Some(c) => {
+                    let (ctx, kernel) = (&c.0, &c.1);
+                    let batch = kernel.new_batch(ctx, &sys, 1).map_err(js_err)?;
+                    batch.upload(ctx, &x);
+                    let out = kernel.run(ctx, &batch, false).await.map_err(js_err)?;
+                    (out.energies[0], Some(batch))
+                }
+                None => (cpu_energies_grads(&sys, &x, false).map_err(js_err)?.energies[0], None),
+            };
+            let mut s = inner.borrow_mut();
+            let s = &mut *s;
+            if let Some(r) = s.render.as_mut() {
+                r.viewer.set_molecule(&r.device, &r.queue, &styles_for(&sys), sys.d).map_err(js_err)?;
+                match &batch {
+                    Some(b) if r.viewer.source == AtomSource::Storage => r.viewer.show_storage(&r.device, b.positions(), 0),
+                    _ => r.viewer.upload_positions(&r.device, &r.queue, &x).map_err(js_err)?,
+                }
+            }
+            let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+            s.camera.fit(glam::Vec3::ZERO, crate::geometry::radius_about_com(&x64, sys.d) as f32 + 0.5);
+            s.preset = sys.name.clone();
+            s.system = sys;
+            s.positions = x;
+            s.batch = batch;
+            s.energy = energy;
+            s.dirty = true;
+            Ok(JsValue::from_f64(energy))
+        })
+    }
+
+    /// Energies of a batch of configurations of system `name` (flat, particle-major), on the
+    /// active backend. Rejects with a clear message on bad input.
+    pub fn energy(&self, name: String, flat: Vec<f64>) -> js_sys::Promise {
+        let compute = self.inner.borrow().compute.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let sys = System::by_name(&name).map_err(js_err)?;
+            sys.check_batch(&flat).map_err(js_err)?;
+            let xs: Vec<f32> = flat.iter().map(|&v| v as f32).collect();
+            let out = match compute {
+                Some(c) => c.1.evaluate(&c.0, &sys, &xs, false).await.map_err(js_err)?,
+                None => cpu_energies_grads(&sys, &xs, false).map_err(js_err)?,
+            };
+            Ok(js_sys::Float64Array::from(out.energies.as_slice()).into())
+        })
+    }
+
+    /// Times energy + gradient evaluation of `batch` perturbed configurations of `name`,
+    /// `reps` times on each path (GPU first when there is one, then the CPU f64 oracle), and
+    /// resolves to `{system, batch, reps, gpu_ms, cpu_ms, gpu_per_s, cpu_per_s, speedup}`.
+    pub fn bench(&self, name: String, batch: usize, reps: usize) -> js_sys::Promise {
+        let compute = self.inner.borrow().compute.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let sys = System::by_name(&name).map_err(js_err)?;
+            if batch == 0 || reps == 0 {
+                return Err(js_err("bench needs batch ≥ 1 and reps ≥ 1"));
+            }
+            let xs = perturbed_batch(&sys, batch, 0.1, 1);
+            let now = || web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0);
+            let mut gpu_ms = None;
+            if let Some(c) = &compute {
+                c.1.evaluate(&c.0, &sys, &xs, true).await.map_err(js_err)?; // warm-up: pipeline, buffers
+                let t0 = now();
+                for _ in 0..reps {
+                    c.1.evaluate(&c.0, &sys, &xs, true).await.map_err(js_err)?;
+                }
+                gpu_ms = Some((now() - t0) / reps as f64);
+            }
+            let t0 = now();
+            for _ in 0..reps {
+                cpu_energies_grads(&sys, &xs, true).map_err(js_err)?;
+            }
+            let cpu_ms = (now() - t0) / reps as f64;
+            let result = serde_json::json!({
+                "system": sys.name, "batch": batch, "reps": reps,
+                "gpu_ms": gpu_ms, "cpu_ms": cpu_ms,
+                "gpu_per_s": gpu_ms.map(|g| batch as f64 / g * 1e3),
+                "cpu_per_s": batch as f64 / cpu_ms * 1e3,
+                "speedup": gpu_ms.map(|g| cpu_ms / g),
+            });
+            result.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(js_err)
+        })
+    }
+
+    /// Draws a frame if anything changed. Call from requestAnimationFrame.
+    pub fn frame(&self) {
+        let mut s = self.inner.borrow_mut();
+        if !s.dirty {
+            return;
+        }
+        let (camera, draw) = (s.camera, s.draw);
+        let Some(r) = s.render.as_mut() else { return };
+        let texture = match r.surface.get_current_texture() {
+            wgpu::CurrentSurfaceTexture::Success(t) | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
+            other => {
+                let msg = format!("no surface texture ({}); reconfigured", match other {
+                    wgpu::CurrentSurfaceTexture::Timeout => "timeout",
+                    wgpu::CurrentSurfaceTexture::Occluded => "occluded",
+                    wgpu::CurrentSurfaceTexture::Outdated => "outdated",
+                    wgpu::CurrentSurfaceTexture::Lost => "lost",
+                    _ => "other",
+                });
+                r.surface.configure(&r.device, &r.config);
+                s.render_error = Some(msg);
+                return; // try again next frame
+            }
+        };
+        let view = texture.texture.create_view(&Default::default());
+        r.viewer.render(&r.device, &r.queue, &view, r.config.width, r.config.height, &camera, &draw);
+        r.queue.present(texture);
+        s.dirty = false;
+        s.frames += 1;
+    }
+
+    /// The canvas's drawing buffer changed size (device pixels).
+    pub fn resize(&self, width: u32, height: u32) {
+        let mut s = self.inner.borrow_mut();
+        if let Some(r) = s.render.as_mut() {
+            let max = r.device.limits().max_texture_dimension_2d;
+            r.config.width = width.clamp(1, max);
+            r.config.height = height.clamp(1, max);
+            r.surface.configure(&r.device, &r.config);
+        }
+        s.dirty = true;
+    }
+
+    pub fn orbit(&self, dx: f32, dy: f32) {
+        self.camera(|c, h| c.orbit(dx, dy, h));
+    }
+
+    pub fn pan(&self, dx: f32, dy: f32) {
+        self.camera(|c, h| c.pan(dx, dy, h));
+    }
+
+    pub fn zoom(&self, factor: f32) {
+        self.camera(|c, _| c.zoom(factor));
+    }
+
+    #[wasm_bindgen(js_name = resetView)]
+    pub fn reset_view(&self) {
+        let mut s = self.inner.borrow_mut();
+        let x64: Vec<f64> = s.positions.iter().map(|&v| v as f64).collect();
+        let r = if x64.is_empty() { 1.0 } else { crate::geometry::radius_about_com(&x64, s.system.d) as f32 + 0.5 };
+        s.camera = Camera::default();
+        s.camera.fit(glam::Vec3::ZERO, r);
+        s.dirty = true;
+    }
+
+    #[wasm_bindgen(js_name = setBonds)]
+    pub fn set_bonds(&self, show: bool) {
+        let mut s = self.inner.borrow_mut();
+        s.draw.show_bonds = show;
+        s.dirty = true;
+    }
+
+    fn camera(&self, f: impl FnOnce(&mut Camera, f32)) {
+        let mut s = self.inner.borrow_mut();
+        let h = s.render.as_ref().map(|r| r.config.height as f32).unwrap_or(600.0);
+        f(&mut s.camera, h);
+        s.dirty = true;
+    }
+}

@@ -1,0 +1,74 @@
+//! Browser tests (wasm-bindgen-test in headless Chromium on WebGPU/SwiftShader): the energy
+//! kernel against the f64 CPU oracle, as natively, plus a benchmark that prints its figures.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use molplay::energies::{perturbed_batch, System};
+use molplay::gpu::energy::{cpu_energies_grads, EnergyKernel};
+use molplay::gpu::GpuContext;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen_test]
+async fn webgpu_energies_and_gradients_match_the_cpu_oracle() {
+    let ctx = GpuContext::new().await.expect("a WebGPU adapter (run Chromium with --enable-unsafe-webgpu)");
+    let kernel = EnergyKernel::new(&ctx.device);
+    for (case, (sys, batch)) in common::parity_cases().into_iter().enumerate() {
+        let xs = common::configurations(&sys, batch, case as u64 + 1);
+        let cpu = cpu_energies_grads(&sys, &xs, true).unwrap();
+        let gpu = kernel.evaluate(&ctx, &sys, &xs, true).await.unwrap();
+        assert_eq!(gpu.cpu_rows, 0);
+        common::assert_close(&sys, &xs, &gpu.energies, &gpu.grads, &cpu.energies, &cpu.grads);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_coincident_particles_are_repaired_on_the_cpu() {
+    let ctx = GpuContext::new().await.unwrap();
+    let kernel = EnergyKernel::new(&ctx.device);
+    let sys = System::lj13();
+    let xs = vec![0.5f32; sys.dim()];
+    let out = kernel.evaluate(&ctx, &sys, &xs, true).await.unwrap();
+    assert_eq!(out.cpu_rows, 1);
+    assert!(out.energies[0].is_finite() && out.grads.iter().all(|g| g.is_finite()));
+}
+
+/// Energy + gradient throughput at B = 1024, WebGPU vs the CPU path in the same run.
+/// Prints its figures (speed is a benchmark, not asserted).
+#[wasm_bindgen_test]
+async fn bench_energy_forces_webgpu_vs_cpu() {
+    let ctx = GpuContext::new().await.unwrap();
+    let kernel = EnergyKernel::new(&ctx.device);
+    let perf = web_sys::window().unwrap().performance().unwrap();
+    for sys in [System::lj13(), System::lj55()] {
+        let (batch, reps) = (1024, 5);
+        let xs = perturbed_batch(&sys, batch, 0.1, 1);
+        let warm = kernel.evaluate(&ctx, &sys, &xs, true).await.unwrap();
+        let t0 = perf.now();
+        for _ in 0..reps {
+            kernel.evaluate(&ctx, &sys, &xs, true).await.unwrap();
+        }
+        let gpu_ms = (perf.now() - t0) / reps as f64;
+        let t0 = perf.now();
+        let mut cpu = None;
+        for _ in 0..reps {
+            cpu = Some(cpu_energies_grads(&sys, &xs, true).unwrap());
+        }
+        let cpu_ms = (perf.now() - t0) / reps as f64;
+        let cpu = cpu.unwrap();
+        common::assert_close(&sys, &xs, &warm.energies, &warm.grads, &cpu.energies, &cpu.grads);
+        web_sys::console::log_1(
+            &format!(
+                "BENCH browser {} B={batch}: WebGPU {gpu_ms:.2} ms ({:.0} conf/s), CPU f64 {cpu_ms:.2} ms ({:.0} conf/s), CPU/GPU time ratio {:.2} [adapter: {}]",
+                sys.name,
+                batch as f64 / gpu_ms * 1e3,
+                batch as f64 / cpu_ms * 1e3,
+                cpu_ms / gpu_ms,
+                ctx.summary.name
+            )
+            .into(),
+        );
+    }
+}
