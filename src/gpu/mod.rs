@@ -33,7 +33,13 @@ pub struct AdapterSummary {
 impl AdapterSummary {
     fn from_info(info: &wgpu::AdapterInfo) -> Self {
         AdapterSummary {
-            name: if info.name.is_empty() { "unnamed adapter".into() } else { info.name.clone() },
+            // browsers do not name their adapters (wgpu maps only the empty `description`)
+            name: match (info.name.is_empty(), info.backend, info.device_type) {
+                (false, ..) => info.name.clone(),
+                (true, wgpu::Backend::BrowserWebGpu, wgpu::DeviceType::Cpu) => "browser WebGPU, software fallback adapter".into(),
+                (true, wgpu::Backend::BrowserWebGpu, _) => "browser WebGPU adapter".into(),
+                (true, ..) => "unnamed adapter".into(),
+            },
             backend: format!("{:?}", info.backend),
             device_type: format!("{:?}", info.device_type),
             driver: [info.driver.as_str(), info.driver_info.as_str()]
