@@ -79,6 +79,9 @@ test("the page starts on WebGPU with LJ-13 and its energy", async () => {
 test("bad input to the API is rejected with a clear message, never a panic", async () => {
   const { page, problems } = await openPage(webgpu, `${base}/index.html`);
   await ready(page);
+  // the README's example
+  const square = await page.evaluate(() => window.molplay.energy("dw4", [0, 0, 4, 0, 4, 4, 0, 4]));
+  assert.ok(Math.abs(square[0] - -8.396642525) < 1e-4, `${square[0]}`);
   const reason = (name, flat) => page.evaluate(([n, f]) => window.molplay.energy(n, f).then(() => "resolved", (e) => e.message), [name, flat]);
   assert.match(await reason("water", [0, 0, 0]), /unknown system 'water'/);
   assert.match(await reason("lj13", [1, 2, 3]), /not a whole number of configurations/);
