@@ -214,14 +214,16 @@ impl EnergyKernel {
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         self.encode(ctx, &mut encoder, batch, want_grad);
         ctx.queue.submit([encoder.finish()]);
-        let e_bytes = ctx.read_buffer(&batch.energies, (batch.batch * 4) as u64).await?;
-        let energies = bytemuck::cast_slice::<u8, f32>(&e_bytes).iter().map(|&v| v as f64).collect();
-        let grads = if want_grad {
-            let g_bytes = ctx.read_buffer(&batch.grads, (batch.batch * batch.system.dim() * 4) as u64).await?;
-            bytemuck::cast_slice::<u8, f32>(&g_bytes).iter().map(|&v| v as f64).collect()
-        } else {
-            Vec::new()
-        };
+        let e_size = (batch.batch * 4) as u64;
+        let g_size = (batch.batch * batch.system.dim() * 4) as u64;
+        let mut srcs = vec![(&batch.energies, e_size)];
+        if want_grad {
+            srcs.push((&batch.grads, g_size));
+        }
+        let bytes = ctx.read_buffers(&srcs).await?;
+        let to_f64 = |b: &[u8]| bytemuck::cast_slice::<u8, f32>(b).iter().map(|&v| v as f64).collect::<Vec<f64>>();
+        let energies = to_f64(&bytes[0]);
+        let grads = if want_grad { to_f64(&bytes[1]) } else { Vec::new() };
         Ok(EnergyOutput { energies, grads, cpu_rows: 0 })
     }
 

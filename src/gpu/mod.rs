@@ -106,14 +106,26 @@ impl GpuContext {
 
     /// Copies `size` bytes of `src` (which needs `COPY_SRC`) into host memory.
     pub async fn read_buffer(&self, src: &wgpu::Buffer, size: u64) -> Result<Vec<u8>, GpuError> {
+        Ok(self.read_buffers(&[(src, size)]).await?.remove(0))
+    }
+
+    /// Copies several buffers' leading bytes into host memory with one staging buffer and one
+    /// map (each map is a round trip to the GPU process in the browser). Sizes must be
+    /// multiples of 4.
+    pub async fn read_buffers(&self, srcs: &[(&wgpu::Buffer, u64)]) -> Result<Vec<Vec<u8>>, GpuError> {
+        let total: u64 = srcs.iter().map(|(_, size)| size).sum();
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("molplay readback"),
-            size,
+            size: total.max(4),
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         let mut encoder = self.device.create_command_encoder(&Default::default());
-        encoder.copy_buffer_to_buffer(src, 0, &staging, 0, size);
+        let mut offset = 0;
+        for (src, size) in srcs {
+            encoder.copy_buffer_to_buffer(src, 0, &staging, offset, *size);
+            offset += size;
+        }
         self.queue.submit([encoder.finish()]);
         let slice = staging.slice(..);
         let (tx, rx) = futures_channel::oneshot::channel();
@@ -130,7 +142,13 @@ impl GpuContext {
             .map_err(|e| GpuError::Readback(e.to_string()))?;
         let bytes = slice.get_mapped_range().map_err(|e| GpuError::Readback(e.to_string()))?.to_vec();
         staging.unmap();
-        Ok(bytes)
+        let mut out = Vec::with_capacity(srcs.len());
+        let mut start = 0usize;
+        for (_, size) in srcs {
+            out.push(bytes[start..start + *size as usize].to_vec());
+            start += *size as usize;
+        }
+        Ok(out)
     }
 }
 
