@@ -168,6 +168,24 @@ impl System {
         Ok((energies, grads))
     }
 
+    /// Laplacian ΔE = Σ_k ∂²E/∂x_k² (for the configurational temperature ⟨|∇E|²⟩/⟨ΔE⟩).
+    pub fn laplacian(&self, x: &[f64]) -> f64 {
+        let (n, d) = (self.n, self.d);
+        let mut lap = 0.0;
+        for i in 0..n {
+            for j in (i + 1)..n {
+                let r2: f64 = (0..d).map(|k| (x[i * d + k] - x[j * d + k]).powi(2)).sum();
+                // with e(s), s = r² + reg: Δ over particle i is 2d·e'(s) + 4 r² e''(s); j the same
+                let (de, d2e) = pair_energy_s_derivatives(&self.family, r2);
+                lap += 2.0 * (2.0 * d as f64 * de + 4.0 * r2 * d2e);
+            }
+        }
+        if let Family::LennardJones { k, .. } = self.family {
+            lap += k * d as f64 * (n as f64 - 1.0);
+        }
+        lap
+    }
+
     fn eval(&self, x: &[f64], mut grad: Option<&mut [f64]>) -> f64 {
         let (n, d) = (self.n, self.d);
         debug_assert_eq!(x.len(), n * d);
@@ -245,6 +263,29 @@ pub fn pair_energy_coef(family: &Family, r2: f64) -> (f64, f64) {
             // d/ds [q⁶ − 2q³] = −6 (q⁶ − q³)/s and ∂s/∂x_i = 2 (x_i − x_j)
             let c = 2.0 * eps * (-6.0 * (q6 - q3) / s) * 2.0;
             (e, c)
+        }
+    }
+}
+
+/// First and second derivatives of one unordered pair's energy with respect to
+/// `s = r² + reg`.
+fn pair_energy_s_derivatives(family: &Family, r2: f64) -> (f64, f64) {
+    match *family {
+        Family::DoubleWell { a, b, d0, reg, .. } => {
+            let s = r2 + reg;
+            let dist = s.sqrt();
+            let u = dist - d0;
+            let g1 = 4.0 * a * u.powi(3) + 2.0 * b * u; // de/d(dist)
+            let g2 = 12.0 * a * u * u + 2.0 * b; // d²e/d(dist)²
+            (g1 / (2.0 * dist), g2 / (4.0 * s) - g1 / (4.0 * s * dist))
+        }
+        Family::LennardJones { eps, rm, reg, .. } => {
+            let s = r2 + reg;
+            let m2 = rm * rm;
+            // e = 2ε (m2⁶ s⁻⁶ − 2 m2³ s⁻³)
+            let e1 = 2.0 * eps * (-6.0 * m2.powi(6) * s.powi(-7) + 6.0 * m2.powi(3) * s.powi(-4));
+            let e2 = 2.0 * eps * (42.0 * m2.powi(6) * s.powi(-8) - 24.0 * m2.powi(3) * s.powi(-5));
+            (e1, e2)
         }
     }
 }
@@ -443,6 +484,28 @@ mod tests {
             if !moved {
                 break;
             }
+        }
+    }
+
+    #[test]
+    fn laplacian_matches_finite_differences() {
+        let mut rng = TestRng::seed_from_u64(11);
+        for sys in [System::dw4(), System::lj13(), System::lj(5).unwrap()] {
+            let scale = if sys.d == 2 { 4.0 } else { 1.2 };
+            let mut x = random_config(&sys, scale, &mut rng);
+            relax_overlaps(&sys, &mut x);
+            let h = 1e-4;
+            let e0 = sys.energy(&x);
+            let mut fd = 0.0;
+            for k in 0..x.len() {
+                let mut xp = x.clone();
+                let mut xm = x.clone();
+                xp[k] += h;
+                xm[k] -= h;
+                fd += (sys.energy(&xp) - 2.0 * e0 + sys.energy(&xm)) / (h * h);
+            }
+            let lap = sys.laplacian(&x);
+            assert!((lap - fd).abs() < 1e-4 * lap.abs().max(1.0), "{}: ΔE {lap} vs finite difference {fd}", sys.name);
         }
     }
 

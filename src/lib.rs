@@ -2,6 +2,8 @@
 pub mod energies;
 pub mod geometry;
 pub mod gpu;
+pub mod io;
+pub mod metrics;
 pub mod viewer;
 
 #[cfg(target_arch = "wasm32")]

@@ -1,0 +1,290 @@
+//! Sample files: `.npy` (float32/float64, C order, shape (N, n·d) or (N, n, d)) and multi-frame
+//! XYZ / extended XYZ. Every malformed input is a [`IoError`] naming what is wrong and where.
+
+use std::fmt::Write as _;
+use thiserror::Error;
+
+/// Refuse headers longer than this (a real .npy header is under 200 bytes).
+const MAX_NPY_HEADER: usize = 64 * 1024;
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum IoError {
+    #[error("not a .npy file (the magic bytes \\x93NUMPY are missing)")]
+    NotNpy,
+    #[error(".npy file is truncated: {0}")]
+    Truncated(String),
+    #[error(".npy header: {0}")]
+    BadHeader(String),
+    #[error(".npy dtype '{0}' is not supported: use little-endian float32 ('<f4') or float64 ('<f8')")]
+    Dtype(String),
+    #[error(".npy arrays in Fortran order are not supported; save with order='C'")]
+    FortranOrder,
+    #[error("shape {shape:?} does not hold configurations of {n} particles in {d}-D: expected (N, {per}) or (N, {n}, {d})")]
+    Shape { shape: Vec<usize>, n: usize, d: usize, per: usize },
+    #[error("value {index} (configuration {config}) is {value}: samples must be finite")]
+    NonFinite { index: usize, config: usize, value: f64 },
+    #[error("XYZ line {line}: {msg}")]
+    Xyz { line: usize, msg: String },
+    #[error("the file holds no configurations")]
+    Empty,
+}
+
+/// A decoded .npy array: its shape and its values as f64.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NpyArray {
+    pub shape: Vec<usize>,
+    pub data: Vec<f64>,
+}
+
+/// Parses a little-endian float32/float64 C-order .npy file (format versions 1–3).
+pub fn read_npy(bytes: &[u8]) -> Result<NpyArray, IoError> {
+    if bytes.len() < 8 || &bytes[..6] != b"\x93NUMPY" {
+        return Err(IoError::NotNpy);
+    }
+    let (header_len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], *bytes.get(9).ok_or_else(|| IoError::Truncated("no header length".into()))?]) as usize, 10),
+        2 | 3 => {
+            let b = bytes.get(8..12).ok_or_else(|| IoError::Truncated("no header length".into()))?;
+            (u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize, 12)
+        }
+        v => return Err(IoError::BadHeader(format!("unknown format version {v}"))),
+    };
+    if header_len > MAX_NPY_HEADER {
+        return Err(IoError::BadHeader(format!("header of {header_len} bytes is implausibly large")));
+    }
+    let header = bytes.get(start..start + header_len).ok_or_else(|| IoError::Truncated(format!("header needs {header_len} bytes")))?;
+    let header = std::str::from_utf8(header).map_err(|_| IoError::BadHeader("not text".into()))?;
+    let descr = dict_value(header, "descr")?;
+    let descr = descr.trim_matches(|c| c == '\'' || c == '"');
+    let width = match descr {
+        "<f4" | "=f4" | "f4" => 4,
+        "<f8" | "=f8" | "f8" => 8,
+        other => return Err(IoError::Dtype(other.to_string())),
+    };
+    match dict_value(header, "fortran_order")?.trim() {
+        "False" => {}
+        "True" => return Err(IoError::FortranOrder),
+        other => return Err(IoError::BadHeader(format!("fortran_order is '{other}'"))),
+    }
+    let shape_text = dict_value(header, "shape")?;
+    let inner = shape_text.trim().strip_prefix('(').and_then(|s| s.strip_suffix(')')).ok_or_else(|| IoError::BadHeader(format!("shape '{shape_text}' is not a tuple")))?;
+    let shape = inner
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<usize>().map_err(|_| IoError::BadHeader(format!("shape entry '{s}' is not a size"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let count = shape.iter().try_fold(1usize, |acc, &v| acc.checked_mul(v)).ok_or_else(|| IoError::BadHeader("shape overflows".into()))?;
+    let body = &bytes[start + header_len..];
+    let need = count.checked_mul(width).ok_or_else(|| IoError::BadHeader("shape overflows".into()))?;
+    if body.len() < need {
+        return Err(IoError::Truncated(format!("shape {shape:?} needs {need} data bytes, found {}", body.len())));
+    }
+    let data = if width == 4 {
+        body[..need].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64).collect()
+    } else {
+        body[..need].chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect()
+    };
+    Ok(NpyArray { shape, data })
+}
+
+/// The text after `'key':` in a .npy header dict, up to the next top-level comma.
+fn dict_value<'a>(header: &'a str, key: &str) -> Result<&'a str, IoError> {
+    let pos = header.find(&format!("'{key}'")).ok_or_else(|| IoError::BadHeader(format!("no '{key}' entry")))?;
+    let rest = &header[pos + key.len() + 2..];
+    let rest = rest.trim_start().strip_prefix(':').ok_or_else(|| IoError::BadHeader(format!("'{key}' has no value")))?;
+    let mut depth = 0i32;
+    for (i, c) in rest.char_indices() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            ',' | '}' if depth == 0 => return Ok(rest[..i].trim()),
+            _ => {}
+        }
+    }
+    Err(IoError::BadHeader(format!("'{key}' value is not terminated")))
+}
+
+/// Checks an array as a batch of configurations of `n` particles in `d` dims; returns the flat
+/// data (finite values only).
+pub fn as_configurations(arr: NpyArray, n: usize, d: usize) -> Result<Vec<f64>, IoError> {
+    let per = n * d;
+    let ok = match arr.shape.as_slice() {
+        [_, m] => *m == per,
+        [_, a, b] => *a == n && *b == d,
+        _ => false,
+    };
+    if !ok {
+        return Err(IoError::Shape { shape: arr.shape, n, d, per });
+    }
+    if arr.data.is_empty() {
+        return Err(IoError::Empty);
+    }
+    if let Some((index, &value)) = arr.data.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(IoError::NonFinite { index, config: index / per, value });
+    }
+    Ok(arr.data)
+}
+
+/// Writes a float32 .npy of shape (rows, cols) (format 1.0, header padded to 64 bytes).
+pub fn write_npy_f32(rows: usize, cols: usize, data: &[f32]) -> Vec<u8> {
+    assert_eq!(rows * cols, data.len(), "shape does not match the data");
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    let unpadded = 10 + header.len() + 1;
+    header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
+    header.push('\n');
+    let mut out = Vec::with_capacity(10 + header.len() + data.len() * 4);
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for v in data {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// One XYZ frame: element symbols, flat 3-D positions, and the comment line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct XyzFrame {
+    pub elements: Vec<String>,
+    pub positions: Vec<f64>,
+    pub comment: String,
+}
+
+/// Parses a multi-frame XYZ / extended XYZ file (extra columns after x y z are ignored).
+pub fn read_xyz(text: &str) -> Result<Vec<XyzFrame>, IoError> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut frames = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].trim().is_empty() {
+            i += 1;
+            continue;
+        }
+        let count_line = lines[i].trim();
+        let n: usize = count_line.parse().map_err(|_| IoError::Xyz { line: i + 1, msg: format!("expected an atom count, found '{}'", clip(count_line)) })?;
+        if n == 0 {
+            return Err(IoError::Xyz { line: i + 1, msg: "a frame with 0 atoms".into() });
+        }
+        if i + 1 + n >= lines.len() + 1 || lines.len() < i + 2 + n {
+            return Err(IoError::Xyz { line: lines.len(), msg: format!("frame starting at line {} promises {n} atoms but the file ends first", i + 1) });
+        }
+        let comment = lines[i + 1].to_string();
+        let mut elements = Vec::with_capacity(n);
+        let mut positions = Vec::with_capacity(3 * n);
+        for (k, line) in lines[i + 2..i + 2 + n].iter().enumerate() {
+            let no = i + 3 + k;
+            let mut parts = line.split_whitespace();
+            let el = parts.next().ok_or_else(|| IoError::Xyz { line: no, msg: "empty atom line".into() })?;
+            if !el.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) {
+                return Err(IoError::Xyz { line: no, msg: format!("'{}' is not an element symbol", clip(el)) });
+            }
+            for axis in ["x", "y", "z"] {
+                let tok = parts.next().ok_or_else(|| IoError::Xyz { line: no, msg: format!("missing {axis} coordinate") })?;
+                let v: f64 = tok.parse().map_err(|_| IoError::Xyz { line: no, msg: format!("{axis} coordinate '{}' is not a number", clip(tok)) })?;
+                if !v.is_finite() {
+                    return Err(IoError::Xyz { line: no, msg: format!("{axis} coordinate is {v}") });
+                }
+                positions.push(v);
+            }
+            elements.push(el.to_string());
+        }
+        frames.push(XyzFrame { elements, positions, comment });
+        i += 2 + n;
+    }
+    if frames.is_empty() {
+        return Err(IoError::Empty);
+    }
+    Ok(frames)
+}
+
+fn clip(s: &str) -> String {
+    if s.chars().count() > 40 { format!("{}…", s.chars().take(40).collect::<String>()) } else { s.to_string() }
+}
+
+/// Writes frames as multi-frame XYZ; 2-D systems get z = 0.
+pub fn write_xyz(frames: &[XyzFrame], d: usize) -> String {
+    let mut out = String::new();
+    for f in frames {
+        let _ = writeln!(out, "{}", f.elements.len());
+        let _ = writeln!(out, "{}", f.comment.replace('\n', " "));
+        for (el, p) in f.elements.iter().zip(f.positions.chunks_exact(d)) {
+            let z = if d == 3 { p[2] } else { 0.0 };
+            let _ = writeln!(out, "{el} {:.8} {:.8} {:.8}", p[0], p[1], z);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npy_round_trips_and_accepts_both_shapes() {
+        let data: Vec<f32> = (0..24).map(|v| v as f32 * 0.5).collect();
+        let bytes = write_npy_f32(3, 8, &data);
+        assert_eq!((bytes.len() - data.len() * 4) % 64, 0, "header is padded to 64 bytes");
+        let arr = read_npy(&bytes).unwrap();
+        assert_eq!(arr.shape, vec![3, 8]);
+        assert_eq!(as_configurations(arr.clone(), 4, 2).unwrap()[5], 2.5);
+        let three_d = NpyArray { shape: vec![3, 4, 2], data: arr.data.clone() };
+        assert!(as_configurations(three_d, 4, 2).is_ok());
+        assert!(matches!(as_configurations(arr, 13, 3), Err(IoError::Shape { .. })));
+    }
+
+    #[test]
+    fn malformed_npy_files_are_explained() {
+        let good = write_npy_f32(2, 3, &[1.0; 6]);
+        assert_eq!(read_npy(b"hello world"), Err(IoError::NotNpy));
+        assert!(matches!(read_npy(&good[..good.len() - 3]), Err(IoError::Truncated(_))));
+        assert!(matches!(read_npy(&good[..12]), Err(IoError::Truncated(_))));
+        let mut ints = good.clone();
+        let pos = ints.windows(3).position(|w| w == b"<f4").unwrap();
+        ints[pos..pos + 3].copy_from_slice(b"<i4");
+        assert_eq!(read_npy(&ints), Err(IoError::Dtype("<i4".into())));
+        let mut fortran = good.clone();
+        let pos = fortran.windows(5).position(|w| w == b"False").unwrap();
+        fortran[pos..pos + 5].copy_from_slice(b"True ");
+        assert_eq!(read_npy(&fortran), Err(IoError::FortranOrder));
+        let mut bad_shape = good.clone();
+        let pos = bad_shape.windows(6).position(|w| w == b"(2, 3)").unwrap();
+        bad_shape[pos..pos + 6].copy_from_slice(b"(2, x)");
+        assert!(matches!(read_npy(&bad_shape), Err(IoError::BadHeader(_))));
+        let mut huge = good.clone();
+        huge[8] = 0xff;
+        huge[9] = 0xff;
+        assert!(matches!(read_npy(&huge), Err(IoError::Truncated(_)) | Err(IoError::BadHeader(_))));
+        let nan = write_npy_f32(1, 8, &[0.0, 1.0, f32::NAN, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        assert!(matches!(as_configurations(read_npy(&nan).unwrap(), 4, 2), Err(IoError::NonFinite { index: 2, .. })));
+    }
+
+    #[test]
+    fn xyz_round_trips_multi_frame_and_2d() {
+        let frames = vec![
+            XyzFrame { elements: vec!["Ar".into(), "Ar".into()], positions: vec![0.0, 0.0, 0.0, 1.0, 0.5, -0.25], comment: "frame 0 energy=-1".into() },
+            XyzFrame { elements: vec!["Ar".into(), "Ar".into()], positions: vec![0.0, 0.0, 0.0, 1.5, 0.0, 0.0], comment: "frame 1".into() },
+        ];
+        let back = read_xyz(&write_xyz(&frames, 3)).unwrap();
+        assert_eq!(back, frames);
+        let flat = XyzFrame { elements: vec!["X".into(); 2], positions: vec![1.0, 2.0, 3.0, 4.0], comment: String::new() };
+        let text = write_xyz(&[flat], 2);
+        assert_eq!(read_xyz(&text).unwrap()[0].positions, vec![1.0, 2.0, 0.0, 3.0, 4.0, 0.0]);
+        // extended XYZ: extra columns after x y z are ignored
+        let ext = "1\nLattice=\"\" Properties=species:S:1:pos:R:3:forces:R:3\nC 1 2 3 0.1 0.2 0.3\n";
+        assert_eq!(read_xyz(ext).unwrap()[0].positions, vec![1.0, 2.0, 3.0]);
+    }
+
+    #[test]
+    fn malformed_xyz_files_are_explained_with_line_numbers() {
+        let err = |t: &str| read_xyz(t).unwrap_err().to_string();
+        assert!(err("two\ncomment\n").contains("line 1: expected an atom count"));
+        assert!(err("2\ncomment\nC 0 0 0\n").contains("promises 2 atoms"));
+        assert!(err("1\nc\nC 0 zero 0\n").contains("line 3: y coordinate 'zero' is not a number"));
+        assert!(err("1\nc\nC 0 0\n").contains("missing z"));
+        assert!(err("1\nc\n7 0 0 0\n").contains("not an element symbol"));
+        assert!(err("1\nc\nC 0 NaN 0\n").contains("y coordinate is NaN"));
+        assert!(err("").contains("no configurations"));
+        assert!(err("0\nempty\n").contains("0 atoms"));
+    }
+}
