@@ -9,10 +9,29 @@ fn main() -> std::process::ExitCode {
     cli::main()
 }
 
+/// `println!` that ends the program quietly when stdout is closed (`molplay energy ... | head`).
+#[cfg(not(target_arch = "wasm32"))]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = writeln!(out, $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("molplay: cannot write output: {e}");
+            std::process::exit(1);
+        }
+    }};
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
     use clap::{Parser, Subcommand};
     use molplay::energies::{perturbed_batch, System};
+    use molplay::io::{as_configurations, read_npy, read_xyz};
+    use molplay::metrics::{configurational_temperature, mean_sd, pairwise_distances, virial, w2_1d};
+    use std::path::{Path, PathBuf};
     use molplay::gpu::energy::{cpu_energies_grads, EnergyKernel};
     use molplay::gpu::GpuContext;
     use std::process::ExitCode;
@@ -27,6 +46,35 @@ mod cli {
 
     #[derive(Subcommand)]
     enum Command {
+        /// Energies of the configurations in a file (.npy or .xyz), one per line.
+        Energy {
+            /// dw4, lj13, lj55 or lj<n>.
+            #[arg(long)]
+            system: String,
+            /// Samples: .npy (N, n·d) or (N, n, d), float32/float64; or multi-frame .xyz.
+            #[arg(long)]
+            input: PathBuf,
+            /// Also print the forces −∇E (flat, after the energy on each line).
+            #[arg(long)]
+            forces: bool,
+            /// One JSON object instead of lines.
+            #[arg(long)]
+            json: bool,
+        },
+        /// Compare samples with reference samples: energy W2, interatomic-distance W2, and the
+        /// equilibrium checks (virial ⟨x·∇E⟩ ≈ (n−1)·d·τ, configurational temperature ≈ τ).
+        Eval {
+            #[arg(long)]
+            system: String,
+            /// Samples to judge (.npy or .xyz).
+            #[arg(long)]
+            samples: PathBuf,
+            /// Reference samples (.npy or .xyz), e.g. ../shared/reference/test_split_LJ13-1000.npy.
+            #[arg(long)]
+            reference: PathBuf,
+            #[arg(long)]
+            json: bool,
+        },
         /// Show the GPU adapter the kernels would run on (or why there is none).
         Info {
             /// Machine-readable output.
@@ -54,6 +102,8 @@ mod cli {
         let cli = Cli::parse();
         let result = match cli.command {
             Command::Info { json } => info(json),
+            Command::Energy { system, input, forces, json } => energy(&system, &input, forces, json),
+            Command::Eval { system, samples, reference, json } => eval(&system, &samples, &reference, json),
             Command::Bench { systems, batch, reps, json } => bench(&systems, batch, reps, json),
         };
         match result {
@@ -65,15 +115,101 @@ mod cli {
         }
     }
 
+    /// Reads a sample file as a flat batch of `sys` configurations (CoM untouched).
+    fn load_samples(sys: &System, path: &Path) -> Result<Vec<f64>, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let at = |e: String| format!("{}: {e}", path.display());
+        let xs = match ext.as_str() {
+            "npy" => as_configurations(read_npy(&bytes).map_err(|e| at(e.to_string()))?, sys.n, sys.d).map_err(|e| at(e.to_string()))?,
+            "xyz" => {
+                let text = String::from_utf8(bytes).map_err(|_| at("not UTF-8 text".into()))?;
+                let mut xs = Vec::new();
+                for (f, frame) in read_xyz(&text).map_err(|e| at(e.to_string()))?.iter().enumerate() {
+                    if frame.elements.len() != sys.n {
+                        return Err(at(format!("frame {f} has {} atoms, system {} has {}", frame.elements.len(), sys.name, sys.n)));
+                    }
+                    for p in frame.positions.chunks_exact(3) {
+                        if sys.d == 2 && p[2] != 0.0 {
+                            return Err(at(format!("frame {f}: {} is 2-D but a z coordinate is {}", sys.name, p[2])));
+                        }
+                        xs.extend_from_slice(&p[..sys.d]);
+                    }
+                }
+                xs
+            }
+            _ => return Err(at("unknown file type: use .npy or .xyz".into())),
+        };
+        sys.check_batch(&xs).map_err(|e| at(e.to_string()))?;
+        Ok(xs)
+    }
+
+    fn energy(system: &str, input: &Path, forces: bool, json: bool) -> Result<(), String> {
+        let sys = System::by_name(system).map_err(|e| e.to_string())?;
+        let xs = load_samples(&sys, input)?;
+        let (e, g) = sys.energies_grads(&xs).map_err(|e| e.to_string())?;
+        if json {
+            let f: Vec<f64> = g.iter().map(|v| -v).collect();
+            let mut out = serde_json::json!({ "system": sys.name, "energies": e });
+            if forces {
+                out["forces"] = serde_json::json!(f.chunks(sys.dim()).collect::<Vec<_>>());
+            }
+            outln!("{out}");
+            return Ok(());
+        }
+        let mut out = String::new();
+        for (b, en) in e.iter().enumerate() {
+            out.push_str(&format!("{en:.10}"));
+            if forces {
+                for v in &g[b * sys.dim()..(b + 1) * sys.dim()] {
+                    out.push_str(&format!(" {:.10}", -v));
+                }
+            }
+            outln!("{out}");
+            out.clear();
+        }
+        Ok(())
+    }
+
+    fn eval(system: &str, samples: &Path, reference: &Path, json: bool) -> Result<(), String> {
+        let sys = System::by_name(system).map_err(|e| e.to_string())?;
+        let xs = load_samples(&sys, samples)?;
+        let ys = load_samples(&sys, reference)?;
+        let (ex, ey) = (sys.energies(&xs).map_err(|e| e.to_string())?, sys.energies(&ys).map_err(|e| e.to_string())?);
+        let energy_w2 = w2_1d(&ex, &ey);
+        let distance_w2 = w2_1d(&pairwise_distances(&xs, sys.n, sys.d), &pairwise_distances(&ys, sys.n, sys.d));
+        let dof = ((sys.n - 1) * sys.d) as f64 * sys.temperature;
+        let (vs, vr) = (virial(&sys, &xs), virial(&sys, &ys));
+        let (ts, tr) = (configurational_temperature(&sys, &xs), configurational_temperature(&sys, &ys));
+        let ((ms, ss), (mr, sr)) = (mean_sd(&ex), mean_sd(&ey));
+        let report = serde_json::json!({
+            "system": sys.name, "samples": ex.len(), "reference": ey.len(),
+            "energy_w2": energy_w2, "distance_w2": distance_w2,
+            "energy_mean": ms, "energy_sd": ss, "reference_energy_mean": mr, "reference_energy_sd": sr,
+            "virial": vs, "reference_virial": vr, "virial_expected": dof,
+            "temperature": ts, "reference_temperature": tr, "temperature_expected": sys.temperature,
+        });
+        if json {
+            outln!("{report}");
+        } else {
+            outln!("{}: {} samples vs {} reference", sys.name, ex.len(), ey.len());
+            outln!("  energy W2            {energy_w2:.4}   (E mean {ms:.3} ± {ss:.3} vs {mr:.3} ± {sr:.3})");
+            outln!("  distance W2          {distance_w2:.4}");
+            outln!("  virial ⟨x·∇E⟩        {vs:.3}   (reference {vr:.3}; (n−1)·d·τ = {dof})");
+            outln!("  temperature ⟨|∇E|²⟩/⟨ΔE⟩ {ts:.4} (reference {tr:.4}; τ = {})", sys.temperature);
+        }
+        Ok(())
+    }
+
     fn info(json: bool) -> Result<(), String> {
         match GpuContext::new_blocking() {
-            Ok(ctx) if json => println!("{}", serde_json::json!({ "gpu": ctx.summary })),
+            Ok(ctx) if json => outln!("{}", serde_json::json!({ "gpu": ctx.summary })),
             Ok(ctx) => {
                 let s = &ctx.summary;
-                println!("GPU adapter: {} ({}, {}, driver: {})", s.name, s.backend, s.device_type, s.driver);
+                outln!("GPU adapter: {} ({}, {}, driver: {})", s.name, s.backend, s.device_type, s.driver);
             }
-            Err(e) if json => println!("{}", serde_json::json!({ "gpu": null, "reason": e.to_string() })),
-            Err(e) => println!("no GPU adapter ({e}); every computation runs on the CPU"),
+            Err(e) if json => outln!("{}", serde_json::json!({ "gpu": null, "reason": e.to_string() })),
+            Err(e) => outln!("no GPU adapter ({e}); every computation runs on the CPU"),
         }
         Ok(())
     }
@@ -121,22 +257,22 @@ mod cli {
             });
             if !json {
                 match gpu_ms {
-                    Some(g) => println!(
+                    Some(g) => outln!(
                         "{:>5} B={batch}: CPU f64 {cpu_ms:8.2} ms | GPU {g:8.2} ms end-to-end, {:8.2} ms resident | CPU/GPU time ratio {:.2}",
                         sys.name,
                         resident_ms.unwrap_or(f64::NAN),
                         cpu_ms / g
                     ),
-                    None => println!("{:>5} B={batch}: CPU f64 {cpu_ms:8.2} ms (no GPU)", sys.name),
+                    None => outln!("{:>5} B={batch}: CPU f64 {cpu_ms:8.2} ms (no GPU)", sys.name),
                 }
             }
             rows.push(row);
         }
         let adapter = gpu.as_ref().ok().map(|(c, _)| c.summary.clone());
         if json {
-            println!("{}", serde_json::json!({ "adapter": adapter, "results": rows }));
+            outln!("{}", serde_json::json!({ "adapter": adapter, "results": rows }));
         } else if let Some(a) = adapter {
-            println!("adapter: {} ({}, {})", a.name, a.backend, a.device_type);
+            outln!("adapter: {} ({}, {})", a.name, a.backend, a.device_type);
         }
         Ok(())
     }

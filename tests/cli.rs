@@ -1,0 +1,76 @@
+//! The `molplay` binary end to end: outputs and error messages.
+#![cfg(not(target_arch = "wasm32"))]
+
+use molplay::energies::{perturbed_batch, System};
+use molplay::io::write_npy_f32;
+use std::process::Command;
+
+fn molplay(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_molplay")).args(args).env("MOLPLAY_ALLOW_NO_GPU", "1").output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+fn temp(name: &str, bytes: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("molplay-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn energy_reads_xyz_and_npy_and_prints_one_line_per_configuration() {
+    let xyz = temp("pair.xyz", b"2\npair at r_m\nAr 0 0 0\nAr 1 0 0\n2\nfarther\nAr 0 0 0\nAr 2 0 0\n");
+    let (ok, out, err) = molplay(&["energy", "--system", "lj2", "--input", &xyz]);
+    assert!(ok, "{err}");
+    let e: Vec<f64> = out.lines().map(|l| l.parse().unwrap()).collect();
+    let sys = System::lj(2).unwrap();
+    assert!((e[0] - sys.energy(&[0.0, 0.0, 0.0, 1.0, 0.0, 0.0])).abs() < 1e-9);
+    assert!((e[1] - sys.energy(&[0.0, 0.0, 0.0, 2.0, 0.0, 0.0])).abs() < 1e-9);
+
+    let xs = perturbed_batch(&System::dw4(), 5, 0.3, 2);
+    let npy = temp("dw4.npy", &write_npy_f32(5, 8, &xs));
+    let (ok, out, _) = molplay(&["energy", "--system", "dw4", "--input", &npy, "--forces", "--json"]);
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["energies"].as_array().unwrap().len(), 5);
+    assert_eq!(v["forces"][4].as_array().unwrap().len(), 8);
+}
+
+#[test]
+fn eval_reports_the_metrics_as_json() {
+    let sys = System::lj13();
+    let a = temp("a.npy", &write_npy_f32(40, 39, &perturbed_batch(&sys, 40, 0.1, 1)));
+    let b = temp("b.npy", &write_npy_f32(30, 39, &perturbed_batch(&sys, 30, 0.1, 2)));
+    let (ok, out, err) = molplay(&["eval", "--system", "lj13", "--samples", &a, "--reference", &b, "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["samples"], 40);
+    assert!(v["energy_w2"].as_f64().unwrap() > 0.0 && v["distance_w2"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["virial_expected"], 36.0);
+    let (ok, out, _) = molplay(&["eval", "--system", "lj13", "--samples", &a, "--reference", &a, "--json"]);
+    assert!(ok);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["energy_w2"], 0.0);
+}
+
+#[test]
+fn bad_input_gives_a_clear_error_and_a_failing_exit_code() {
+    let xyz = temp("two.xyz", b"2\nc\nAr 0 0 0\nAr 1 0 0\n");
+    let bad = temp("bad.xyz", b"2\nc\nAr 0 0 0\nAr 1 oops 0\n");
+    let junk = temp("junk.npy", b"not numpy at all");
+    let txt = temp("data.txt", b"1 2 3");
+    for (args, expect) in [
+        (vec!["energy", "--system", "lj13", "--input", xyz.as_str()], "frame 0 has 2 atoms, system lj13 has 13"),
+        (vec!["energy", "--system", "lj2", "--input", bad.as_str()], "line 4: y coordinate 'oops' is not a number"),
+        (vec!["energy", "--system", "lj13", "--input", junk.as_str()], "not a .npy file"),
+        (vec!["energy", "--system", "lj13", "--input", txt.as_str()], "use .npy or .xyz"),
+        (vec!["energy", "--system", "water", "--input", xyz.as_str()], "unknown system 'water'"),
+        (vec!["energy", "--system", "lj13", "--input", "/no/such/file.npy"], "No such file"),
+        (vec!["bench", "--batch", "0"], "must be at least 1"),
+    ] {
+        let (ok, _, err) = molplay(&args);
+        assert!(!ok, "{args:?} should fail");
+        assert!(err.contains(expect), "{args:?}: stderr was {err}");
+        assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    }
+}
