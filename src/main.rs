@@ -30,7 +30,7 @@ mod cli {
     use clap::{Parser, Subcommand};
     use molplay::energies::{perturbed_batch, System};
     use molplay::io::{as_configurations, read_npy, read_xyz};
-    use molplay::metrics::{configurational_temperature, mean_sd, pairwise_distances, virial, w2_1d};
+    use molplay::metrics::{configurational_temperature, mean_sd, pairwise_distances, subsample, virial, w2_1d};
     use std::path::{Path, PathBuf};
     use molplay::gpu::energy::{cpu_energies_grads, EnergyKernel};
     use molplay::gpu::GpuContext;
@@ -72,6 +72,10 @@ mod cli {
             /// Reference samples (.npy or .xyz), e.g. ../shared/reference/test_split_LJ13-1000.npy.
             #[arg(long)]
             reference: PathBuf,
+            /// Configurations per side for the sample W2 (Hungarian + Kabsch + exact OT, N² pairs;
+            /// the field uses 2000), evenly spaced subsamples; 0 skips it.
+            #[arg(long, default_value_t = 500)]
+            sample_w2: usize,
             #[arg(long)]
             json: bool,
         },
@@ -103,7 +107,7 @@ mod cli {
         let result = match cli.command {
             Command::Info { json } => info(json),
             Command::Energy { system, input, forces, json } => energy(&system, &input, forces, json),
-            Command::Eval { system, samples, reference, json } => eval(&system, &samples, &reference, json),
+            Command::Eval { system, samples, reference, sample_w2, json } => eval(&system, &samples, &reference, sample_w2, json),
             Command::Bench { systems, batch, reps, json } => bench(&systems, batch, reps, json),
         };
         match result {
@@ -171,7 +175,7 @@ mod cli {
         Ok(())
     }
 
-    fn eval(system: &str, samples: &Path, reference: &Path, json: bool) -> Result<(), String> {
+    fn eval(system: &str, samples: &Path, reference: &Path, sample_w2_n: usize, json: bool) -> Result<(), String> {
         let sys = System::by_name(system).map_err(|e| e.to_string())?;
         let xs = load_samples(&sys, samples)?;
         let ys = load_samples(&sys, reference)?;
@@ -182,9 +186,13 @@ mod cli {
         let (vs, vr) = (virial(&sys, &xs), virial(&sys, &ys));
         let (ts, tr) = (configurational_temperature(&sys, &xs), configurational_temperature(&sys, &ys));
         let ((ms, ss), (mr, sr)) = (mean_sd(&ex), mean_sd(&ey));
+        let k = sample_w2_n.min(ex.len()).min(ey.len());
+        let sample_w2 = (k > 0).then(|| {
+            molplay::metrics::sample_w2(&subsample(&xs, sys.dim(), k), &subsample(&ys, sys.dim(), k), sys.n, sys.d)
+        });
         let report = serde_json::json!({
             "system": sys.name, "samples": ex.len(), "reference": ey.len(),
-            "energy_w2": energy_w2, "distance_w2": distance_w2,
+            "energy_w2": energy_w2, "distance_w2": distance_w2, "sample_w2": sample_w2, "sample_w2_n": k,
             "energy_mean": ms, "energy_sd": ss, "reference_energy_mean": mr, "reference_energy_sd": sr,
             "virial": vs, "reference_virial": vr, "virial_expected": dof,
             "temperature": ts, "reference_temperature": tr, "temperature_expected": sys.temperature,
@@ -195,6 +203,10 @@ mod cli {
             outln!("{}: {} samples vs {} reference", sys.name, ex.len(), ey.len());
             outln!("  energy W2            {energy_w2:.4}   (E mean {ms:.3} ± {ss:.3} vs {mr:.3} ± {sr:.3})");
             outln!("  distance W2          {distance_w2:.4}");
+            match sample_w2 {
+                Some(w) => outln!("  sample W2            {w:.4}   ({k} vs {k}: Hungarian + Kabsch + exact OT)"),
+                None => outln!("  sample W2            skipped (--sample-w2 0)"),
+            }
             outln!("  virial ⟨x·∇E⟩        {vs:.3}   (reference {vr:.3}; (n−1)·d·τ = {dof})");
             outln!("  temperature ⟨|∇E|²⟩/⟨ΔE⟩ {ts:.4} (reference {tr:.4}; τ = {})", sys.temperature);
         }

@@ -100,3 +100,174 @@ mod tests {
         assert_eq!(d, vec![5.0, 1.0]);
     }
 }
+
+/// Sum of the singular values of a d×d matrix (d = 2 or 3): the trace norm, via the
+/// eigenvalues of HᵀH (closed form for symmetric 2×2 and 3×3).
+fn trace_norm(h: &[[f64; 3]; 3], d: usize) -> f64 {
+    let mut m = [[0.0; 3]; 3]; // HᵀH
+    for i in 0..d {
+        for j in 0..d {
+            m[i][j] = (0..d).map(|k| h[k][i] * h[k][j]).sum();
+        }
+    }
+    let eig = if d == 2 {
+        let (a, b, c) = (m[0][0], m[0][1], m[1][1]);
+        let mid = 0.5 * (a + c);
+        let rad = (0.25 * (a - c).powi(2) + b * b).sqrt();
+        vec![mid + rad, mid - rad]
+    } else {
+        // trigonometric method for symmetric 3×3 (Smith 1961)
+        let p1 = m[0][1].powi(2) + m[0][2].powi(2) + m[1][2].powi(2);
+        let q = (m[0][0] + m[1][1] + m[2][2]) / 3.0;
+        if p1 <= 1e-300 {
+            vec![m[0][0], m[1][1], m[2][2]]
+        } else {
+            let p2 = (m[0][0] - q).powi(2) + (m[1][1] - q).powi(2) + (m[2][2] - q).powi(2) + 2.0 * p1;
+            let p = (p2 / 6.0).sqrt();
+            let mut b = [[0.0; 3]; 3];
+            for i in 0..3 {
+                for j in 0..3 {
+                    b[i][j] = (m[i][j] - if i == j { q } else { 0.0 }) / p;
+                }
+            }
+            let det_b = b[0][0] * (b[1][1] * b[2][2] - b[1][2] * b[2][1]) - b[0][1] * (b[1][0] * b[2][2] - b[1][2] * b[2][0])
+                + b[0][2] * (b[1][0] * b[2][1] - b[1][1] * b[2][0]);
+            let phi = (det_b / 2.0).clamp(-1.0, 1.0).acos() / 3.0;
+            let e1 = q + 2.0 * p * phi.cos();
+            let e3 = q + 2.0 * p * (phi + 2.0 * std::f64::consts::PI / 3.0).cos();
+            vec![e1, 3.0 * q - e1 - e3, e3]
+        }
+    };
+    eig.iter().map(|&e| e.max(0.0).sqrt()).sum()
+}
+
+/// The field's distance between two configurations (x, y CoM-centred): permute y's particles
+/// by Hungarian matching on the particle distance matrix, then align with the best orthogonal
+/// map (Kabsch, reflections allowed), and take the Euclidean norm of the difference.
+pub fn aligned_distance(x: &[f64], y: &[f64], n: usize, d: usize) -> f64 {
+    let mut cost = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            cost[i * n + j] = (0..d).map(|k| (x[i * d + k] - y[j * d + k]).powi(2)).sum::<f64>().sqrt();
+        }
+    }
+    let (_, perm) = lsap::solve(n, n, &cost, false).expect("a square finite cost matrix has an assignment");
+    let mut h = [[0.0; 3]; 3]; // Σ_i x_i (P y)_iᵀ
+    let (mut xx, mut yy) = (0.0, 0.0);
+    for i in 0..n {
+        let (xi, yi) = (&x[i * d..i * d + d], &y[perm[i] * d..perm[i] * d + d]);
+        for a in 0..d {
+            xx += xi[a] * xi[a];
+            yy += yi[a] * yi[a];
+            for b in 0..d {
+                h[a][b] += xi[a] * yi[b];
+            }
+        }
+    }
+    (xx + yy - 2.0 * trace_norm(&h, d)).max(0.0).sqrt()
+}
+
+/// The field's sample W2 between two equal-size sets of configurations: CoM-centre both, cost
+/// M_ij = [`aligned_distance`], then exact optimal transport with uniform weights, which for
+/// equal sizes is an assignment problem; returns sqrt(mean of the assigned M²).
+pub fn sample_w2(xs: &[f64], ys: &[f64], n: usize, d: usize) -> f64 {
+    let per = n * d;
+    let (na, nb) = (xs.len() / per, ys.len() / per);
+    assert!(na == nb && na > 0, "sample W2 needs two non-empty sets of equal size (got {na} and {nb})");
+    let centre = |v: &[f64]| -> Vec<Vec<f64>> {
+        v.chunks_exact(per)
+            .map(|c| {
+                let mut c = c.to_vec();
+                crate::geometry::remove_com(&mut c, d);
+                c
+            })
+            .collect()
+    };
+    let (a, b) = (centre(xs), centre(ys));
+    let mut m2 = vec![0.0; na * na];
+    for i in 0..na {
+        for j in 0..na {
+            m2[i * na + j] = aligned_distance(&a[i], &b[j], n, d).powi(2);
+        }
+    }
+    let total = lsap::get_assigned_cost(na, na, &m2, false).expect("a square finite cost matrix has an assignment");
+    (total / na as f64).max(0.0).sqrt()
+}
+
+/// Every `len / k`-th configuration (deterministic subsample of `k`; all if `k ≥ len`).
+pub fn subsample(xs: &[f64], per: usize, k: usize) -> Vec<f64> {
+    let len = xs.len() / per;
+    if k >= len {
+        return xs.to_vec();
+    }
+    (0..k).flat_map(|i| xs[(i * len / k) * per..(i * len / k + 1) * per].iter().copied()).collect()
+}
+
+#[cfg(test)]
+mod sample_w2_tests {
+    use super::*;
+
+    fn rotate3(p: &[f64], angle: f64, reflect: bool) -> Vec<f64> {
+        let (c, s) = (angle.cos(), angle.sin());
+        p.chunks(3).flat_map(|v| [c * v[0] - s * v[1], s * v[0] + c * v[1], if reflect { -v[2] } else { v[2] }]).collect()
+    }
+
+    fn cluster(seed: u64) -> Vec<f64> {
+        crate::energies::perturbed_batch(&crate::energies::System::lj13(), 1, 0.3, seed).iter().map(|&v| v as f64).collect()
+    }
+
+    #[test]
+    fn aligned_distance_ignores_permutation_translation_and_small_rotations() {
+        let mut xc = cluster(1);
+        crate::geometry::remove_com(&mut xc, 3);
+        // permuted (reversed) and translated, then re-centred as the metric's callers do
+        let mut yp: Vec<f64> = xc.chunks(3).rev().flat_map(|p| [p[0] + 3.0, p[1] - 1.0, p[2]]).collect();
+        crate::geometry::remove_com(&mut yp, 3);
+        assert!(aligned_distance(&xc, &yp, 13, 3) < 1e-6);
+        // a small rotation keeps the matching, and Kabsch removes it
+        let rotated = rotate3(&xc, 0.05, false);
+        assert!(aligned_distance(&xc, &rotated, 13, 3) < 1e-6);
+        // a mirror image in the plane z = 0 of a flat-ish copy: reflections are allowed
+        let flat: Vec<f64> = xc.chunks(3).flat_map(|p| [p[0], p[1], 0.01 * p[2]]).collect();
+        assert!(aligned_distance(&flat, &rotate3(&flat, 0.0, true), 13, 3) < 1e-6);
+        // a scaled copy is |1 − s|·|x| away (the best orthogonal map is the identity)
+        let y: Vec<f64> = xc.iter().map(|v| 1.1 * v).collect();
+        let norm = xc.iter().map(|v| v * v).sum::<f64>().sqrt();
+        assert!((aligned_distance(&xc, &y, 13, 3) - 0.1 * norm).abs() < 1e-9);
+    }
+
+    #[test]
+    fn trace_norm_matches_known_singular_values() {
+        let h = [[3.0, 0.0, 0.0], [0.0, -2.0, 0.0], [0.0, 0.0, 0.5]];
+        assert!((trace_norm(&h, 3) - 5.5).abs() < 1e-12);
+        let r = [[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]; // 2-D rotation, σ = 1, 1
+        assert!((trace_norm(&r, 2) - 2.0).abs() < 1e-12);
+        let g = [[1.0, 2.0, 0.0], [0.0, 1.0, 3.0], [1.0, 0.0, 1.0]];
+        // singular values of g: sqrt of eig(gᵀg); their sum by power-free check: ‖g‖_* ≥ ‖g‖_F
+        let fro = (1.0f64 + 4.0 + 1.0 + 9.0 + 1.0 + 1.0).sqrt();
+        let tn = trace_norm(&g, 3);
+        assert!(tn >= fro && tn <= 3f64.sqrt() * fro, "{tn}");
+    }
+
+    #[test]
+    fn sample_w2_is_zero_between_symmetry_copies_and_matches_brute_force() {
+        let xs: Vec<f64> = (1..=4).flat_map(cluster).collect();
+        let ys: Vec<f64> = xs.chunks(39).rev().flat_map(|c| rotate3(c, 0.05, false)).collect();
+        assert!(sample_w2(&xs, &ys, 13, 3) < 1e-6);
+        // against brute force over all 3! couplings
+        let a: Vec<f64> = (10..13).flat_map(cluster).collect();
+        let b: Vec<f64> = (20..23).flat_map(cluster).collect();
+        let centred = |v: &[f64]| -> Vec<f64> { let mut c = v.to_vec(); crate::geometry::remove_com(&mut c, 3); c };
+        let m = |i: usize, j: usize| aligned_distance(&centred(&a[i * 39..(i + 1) * 39]), &centred(&b[j * 39..(j + 1) * 39]), 13, 3).powi(2);
+        let perms = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+        let best = perms.iter().map(|p| (0..3).map(|i| m(i, p[i])).sum::<f64>()).fold(f64::INFINITY, f64::min);
+        assert!((sample_w2(&a, &b, 13, 3) - (best / 3.0).sqrt()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn subsample_is_evenly_spaced() {
+        let xs: Vec<f64> = (0..10).map(|v| v as f64).collect();
+        assert_eq!(subsample(&xs, 1, 4), vec![0.0, 2.0, 5.0, 7.0]);
+        assert_eq!(subsample(&xs, 1, 20).len(), 10);
+    }
+}

@@ -48,9 +48,13 @@ fn eval_reports_the_metrics_as_json() {
     assert_eq!(v["samples"], 40);
     assert!(v["energy_w2"].as_f64().unwrap() > 0.0 && v["distance_w2"].as_f64().unwrap() > 0.0);
     assert_eq!(v["virial_expected"], 36.0);
+    assert_eq!(v["sample_w2_n"], 30, "the sample W2 uses min(N, sizes) configurations per side");
+    assert!(v["sample_w2"].as_f64().unwrap() > 0.0);
     let (ok, out, _) = molplay(&["eval", "--system", "lj13", "--samples", &a, "--reference", &a, "--json"]);
     assert!(ok);
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["energy_w2"], 0.0);
+    let same: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(same["energy_w2"], 0.0);
+    assert!(same["sample_w2"].as_f64().unwrap() < 1e-6);
 }
 
 #[test]
