@@ -42,7 +42,10 @@ pub fn read_npy(bytes: &[u8]) -> Result<NpyArray, IoError> {
         return Err(IoError::NotNpy);
     }
     let (header_len, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], *bytes.get(9).ok_or_else(|| IoError::Truncated("no header length".into()))?]) as usize, 10),
+        1 => {
+            let b = bytes.get(8..10).ok_or_else(|| IoError::Truncated("no header length".into()))?;
+            (u16::from_le_bytes([b[0], b[1]]) as usize, 10)
+        }
         2 | 3 => {
             let b = bytes.get(8..12).ok_or_else(|| IoError::Truncated("no header length".into()))?;
             (u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize, 12)
@@ -251,6 +254,7 @@ mod tests {
         let pos = bad_shape.windows(6).position(|w| w == b"(2, 3)").unwrap();
         bad_shape[pos..pos + 6].copy_from_slice(b"(2, x)");
         assert!(matches!(read_npy(&bad_shape), Err(IoError::BadHeader(_))));
+        assert!(matches!(read_npy(&good[..8]), Err(IoError::Truncated(_))), "found by tests/parser_fuzz.rs");
         let mut huge = good.clone();
         huge[8] = 0xff;
         huge[9] = 0xff;
