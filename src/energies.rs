@@ -338,16 +338,10 @@ pub fn preset_configuration(sys: &System) -> Vec<f64> {
 /// Lowest of 32 relaxations from deterministic random starts (the double-well landscape has
 /// many local minima; 32 starts find the lowest basin for DW-4 every time).
 fn double_well_preset(sys: &System, d0: f64) -> Vec<f64> {
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut uniform = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut rng = crate::rng::XorShift64::new(1);
     let mut best: Option<(f64, Vec<f64>)> = None;
     for _ in 0..32 {
-        let mut x: Vec<f64> = (0..sys.dim()).map(|_| (uniform() - 0.5) * 2.0 * d0).collect();
+        let mut x: Vec<f64> = (0..sys.dim()).map(|_| (rng.uniform() - 0.5) * 2.0 * d0).collect();
         crate::geometry::remove_com(&mut x, sys.d);
         let e = relax(sys, &mut x, 20_000, 1e-7);
         if best.as_ref().is_none_or(|(b, _)| e < *b) {
@@ -363,19 +357,10 @@ fn double_well_preset(sys: &System, d0: f64) -> Vec<f64> {
 /// `spread` (deterministic for a seed): the workload the benchmarks time.
 pub fn perturbed_batch(sys: &System, batch: usize, spread: f64, seed: u64) -> Vec<f32> {
     let base = preset_configuration(sys);
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut uniform = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    };
+    let mut rng = crate::rng::XorShift64::new(seed);
     let mut out = Vec::with_capacity(batch * base.len());
     for _ in 0..batch {
-        for &v in &base {
-            let g = (-2.0 * uniform().ln()).sqrt() * (std::f64::consts::TAU * uniform()).cos();
-            out.push((v + spread * g) as f32);
-        }
+        out.extend(base.iter().map(|&v| (v + spread * rng.normal()) as f32));
     }
     out
 }
@@ -413,23 +398,10 @@ fn compact_cluster(n: usize, rm: f64) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng::XorShift64;
 
-    /// xorshift64: enough randomness for test configurations, identical everywhere.
-    struct TestRng(u64);
-    impl TestRng {
-        fn seed_from_u64(seed: u64) -> Self {
-            TestRng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-        }
-        fn symmetric(&mut self, scale: f64) -> f64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            ((self.0 >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * scale
-        }
-    }
-
-    fn random_config(sys: &System, scale: f64, rng: &mut TestRng) -> Vec<f64> {
-        (0..sys.dim()).map(|_| rng.symmetric(scale)).collect()
+    fn random_config(sys: &System, scale: f64, rng: &mut XorShift64) -> Vec<f64> {
+        (0..sys.dim()).map(|_| (2.0 * rng.uniform() - 1.0) * scale).collect()
     }
 
     fn fd_check(sys: &System, x: &[f64], rel_tol: f64) {
@@ -454,7 +426,7 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences() {
-        let mut rng = TestRng::seed_from_u64(7);
+        let mut rng = XorShift64::new(7);
         for sys in [System::dw4(), System::lj13(), System::lj55(), System::lj(7).unwrap()] {
             let scale = if sys.d == 2 { 4.0 } else { 0.9 * (sys.n as f64).cbrt() };
             for _ in 0..3 {
@@ -489,7 +461,7 @@ mod tests {
 
     #[test]
     fn laplacian_matches_finite_differences() {
-        let mut rng = TestRng::seed_from_u64(11);
+        let mut rng = XorShift64::new(11);
         for sys in [System::dw4(), System::lj13(), System::lj(5).unwrap()] {
             let scale = if sys.d == 2 { 4.0 } else { 1.2 };
             let mut x = random_config(&sys, scale, &mut rng);
@@ -566,7 +538,7 @@ mod tests {
 
     #[test]
     fn energies_are_translation_and_rotation_invariant() {
-        let mut rng = TestRng::seed_from_u64(3);
+        let mut rng = XorShift64::new(3);
         let sys = System::lj13();
         let x = random_config(&sys, 1.5, &mut rng);
         let (c, s) = (0.3f64.cos(), 0.3f64.sin());

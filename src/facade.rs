@@ -120,6 +120,15 @@ fn make_render(device: wgpu::Device, queue: wgpu::Queue, surface: wgpu::Surface<
     Render { device, queue, surface, config, viewer, api: api.into() }
 }
 
+/// Radius of the ball the camera frames: the configuration's extent plus a particle radius.
+fn view_radius(positions: &[f32], d: usize) -> f32 {
+    if positions.is_empty() {
+        return 1.0;
+    }
+    let x64: Vec<f64> = positions.iter().map(|&v| v as f64).collect();
+    crate::geometry::radius_about_com(&x64, d) as f32 + 0.5
+}
+
 fn styles_for(sys: &System) -> Vec<AtomStyle> {
     vec![AtomStyle::particle(matches!(sys.family, Family::LennardJones { .. })); sys.n]
 }
@@ -234,8 +243,7 @@ impl Playground {
                     _ => r.viewer.upload_positions(&r.device, &r.queue, &x).map_err(js_err)?,
                 }
             }
-            let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-            s.camera.fit(glam::Vec3::ZERO, crate::geometry::radius_about_com(&x64, sys.d) as f32 + 0.5);
+            s.camera.fit(glam::Vec3::ZERO, view_radius(&x, sys.d));
             s.preset = sys.name.clone();
             s.system = sys;
             s.positions = x;
@@ -356,8 +364,7 @@ impl Playground {
     #[wasm_bindgen(js_name = resetView)]
     pub fn reset_view(&self) {
         let mut s = self.inner.borrow_mut();
-        let x64: Vec<f64> = s.positions.iter().map(|&v| v as f64).collect();
-        let r = if x64.is_empty() { 1.0 } else { crate::geometry::radius_about_com(&x64, s.system.d) as f32 + 0.5 };
+        let r = view_radius(&s.positions, s.system.d);
         s.camera = Camera::default();
         s.camera.fit(glam::Vec3::ZERO, r);
         s.dirty = true;

@@ -4,6 +4,7 @@ pub mod geometry;
 pub mod gpu;
 pub mod io;
 pub mod metrics;
+pub mod rng;
 pub mod viewer;
 
 #[cfg(target_arch = "wasm32")]

@@ -151,11 +151,15 @@ mod cli {
     fn energy(system: &str, input: &Path, forces: bool, json: bool) -> Result<(), String> {
         let sys = System::by_name(system).map_err(|e| e.to_string())?;
         let xs = load_samples(&sys, input)?;
-        let (e, g) = sys.energies_grads(&xs).map_err(|e| e.to_string())?;
+        let (e, g) = if forces {
+            sys.energies_grads(&xs).map_err(|e| e.to_string())?
+        } else {
+            (sys.energies(&xs).map_err(|e| e.to_string())?, Vec::new())
+        };
         if json {
-            let f: Vec<f64> = g.iter().map(|v| -v).collect();
             let mut out = serde_json::json!({ "system": sys.name, "energies": e });
             if forces {
+                let f: Vec<f64> = g.iter().map(|v| -v).collect();
                 out["forces"] = serde_json::json!(f.chunks(sys.dim()).collect::<Vec<_>>());
             }
             outln!("{out}");

@@ -3,21 +3,9 @@
 //! Deterministic (fixed seeds) so a failure replays; cargo-fuzz needs nightly, this runs on stable.
 
 use molplay::io::{as_configurations, read_npy, read_xyz, write_npy_f32, write_xyz, XyzFrame};
+use molplay::rng::XorShift64;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
+fn mutate(rng: &mut XorShift64, seed: &[u8]) -> Vec<u8> {
     let mut v = seed.to_vec();
     for _ in 0..1 + rng.below(4) {
         match rng.below(5) {
@@ -49,7 +37,7 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
 #[test]
 fn npy_parser_never_panics_on_corrupted_files() {
     let seed = write_npy_f32(3, 8, &[0.5; 24]);
-    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let mut rng = XorShift64::new(0x1234_5678_9abc_def1);
     let (mut ok, mut err) = (0, 0);
     for _ in 0..20_000 {
         let bytes = mutate(&mut rng, &seed);
@@ -70,7 +58,7 @@ fn xyz_parser_never_panics_on_corrupted_files() {
         .map(|f| XyzFrame { elements: vec!["C".into(), "H".into(), "O".into()], positions: (0..9).map(|k| (k + f) as f64 * 0.7).collect(), comment: format!("frame {f}") })
         .collect();
     let seed = write_xyz(&frames, 3).into_bytes();
-    let mut rng = Rng(0x0fed_cba9_8765_4321);
+    let mut rng = XorShift64::new(0x0fed_cba9_8765_4321);
     let (mut ok, mut err) = (0, 0);
     for _ in 0..20_000 {
         let bytes = mutate(&mut rng, &seed);

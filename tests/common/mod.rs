@@ -2,30 +2,12 @@
 #![allow(dead_code)]
 
 use molplay::energies::{preset_configuration, System};
-
-/// A small deterministic generator (xorshift64*), identical on native and wasm.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    pub fn uniform(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-    }
-    pub fn normal(&mut self) -> f64 {
-        let (u, v) = (self.uniform().max(1e-300), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-}
+use molplay::rng::XorShift64;
 
 /// `batch` configurations: thermal-looking perturbations of a low-energy preset, some spread
 /// out, and every fifth one with a near-contact pair (distances 0.05 … 0.4).
 pub fn configurations(sys: &System, batch: usize, seed: u64) -> Vec<f32> {
-    let mut rng = Rng::new(seed);
+    let mut rng = XorShift64::new(seed);
     let base = preset_configuration(sys);
     let mut out = Vec::with_capacity(batch * sys.dim());
     for b in 0..batch {
