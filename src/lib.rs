@@ -3,6 +3,7 @@ pub mod energies;
 pub mod geometry;
 pub mod gpu;
 pub mod io;
+pub mod mcmc;
 pub mod metrics;
 pub mod rng;
 pub mod viewer;

@@ -29,7 +29,8 @@ macro_rules! outln {
 mod cli {
     use clap::{Parser, Subcommand};
     use molplay::energies::{perturbed_batch, System};
-    use molplay::io::{as_configurations, read_npy, read_xyz};
+    use molplay::io::{as_configurations, read_npy, read_xyz, write_npy_f32, write_xyz, XyzFrame};
+    use molplay::mcmc::{ParallelTempering, PtConfig, PtReport};
     use molplay::metrics::{configurational_temperature, mean_sd, pairwise_distances, subsample, virial, w2_1d};
     use std::path::{Path, PathBuf};
     use molplay::gpu::energy::{cpu_energies_grads, EnergyKernel};
@@ -58,6 +59,35 @@ mod cli {
             #[arg(long)]
             forces: bool,
             /// One JSON object instead of lines.
+            #[arg(long)]
+            json: bool,
+        },
+        /// Reference samples by parallel-tempering MALA (CoM-free, seeded), written to .npy or .xyz.
+        Reference {
+            #[arg(long)]
+            system: String,
+            /// Samples to write (at the system's temperature).
+            #[arg(long, default_value_t = 10_000)]
+            samples: usize,
+            #[arg(long, default_value_t = 0)]
+            seed: u64,
+            /// Output file: .npy (float32, (N, n·d)) or .xyz.
+            #[arg(long)]
+            output: PathBuf,
+            /// Chains per temperature.
+            #[arg(long, default_value_t = 100)]
+            chains: usize,
+            /// Temperatures in the geometric ladder (1 = plain MALA).
+            #[arg(long, default_value_t = 4)]
+            levels: usize,
+            /// Highest temperature, in units of the system's temperature.
+            #[arg(long, default_value_t = 2.0)]
+            t_max: f64,
+            #[arg(long, default_value_t = 2000)]
+            burn_in: usize,
+            /// Sweeps between two kept samples of a chain.
+            #[arg(long, default_value_t = 100)]
+            thin: usize,
             #[arg(long)]
             json: bool,
         },
@@ -107,6 +137,9 @@ mod cli {
         let result = match cli.command {
             Command::Info { json } => info(json),
             Command::Energy { system, input, forces, json } => energy(&system, &input, forces, json),
+            Command::Reference { system, samples, seed, output, chains, levels, t_max, burn_in, thin, json } => {
+                reference(&system, samples, seed, &output, (chains, levels, t_max, burn_in, thin), json)
+            }
             Command::Eval { system, samples, reference, sample_w2, json } => eval(&system, &samples, &reference, sample_w2, json),
             Command::Bench { systems, batch, reps, json } => bench(&systems, batch, reps, json),
         };
@@ -175,6 +208,71 @@ mod cli {
             }
             outln!("{out}");
             out.clear();
+        }
+        Ok(())
+    }
+
+    fn reference(system: &str, n: usize, seed: u64, output: &Path, knobs: (usize, usize, f64, usize, usize), json: bool) -> Result<(), String> {
+        let (chains, levels, t_max, burn_in, thin) = knobs;
+        let sys = System::by_name(system).map_err(|e| e.to_string())?;
+        if n == 0 || chains == 0 || levels == 0 || thin == 0 {
+            return Err("--samples, --chains, --levels and --thin must be at least 1".into());
+        }
+        if !(t_max.is_finite() && t_max >= 1.0) {
+            return Err(format!("--t-max must be a finite number ≥ 1, got {t_max}"));
+        }
+        let ext = output.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        if ext != "npy" && ext != "xyz" {
+            return Err(format!("{}: the output must end in .npy or .xyz", output.display()));
+        }
+        let mut cfg = PtConfig::geometric(&sys, levels, t_max, chains, seed);
+        cfg.burn_in_sweeps = burn_in;
+        cfg.thin = thin;
+        let t0 = Instant::now();
+        let mut pt = ParallelTempering::new(&sys, cfg).map_err(|e| format!("reference: {e}"))?;
+        let fmt = |r: &PtReport| {
+            let acc: Vec<String> = r.acceptance.iter().map(|a| format!("{a:.2}")).collect();
+            let sw: Vec<String> = r.swap_acceptance.iter().map(|a| format!("{a:.2}")).collect();
+            format!("acceptance [{}], swaps [{}], resets {}", acc.join(" "), sw.join(" "), r.resets)
+        };
+        // progress on stderr: one rewritten line on a terminal, a line per 10 % otherwise
+        let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let mut last_decile = usize::MAX;
+        let mut show = |done: usize, total: usize, what: &str| {
+            let decile = done * 10 / total.max(1);
+            if tty {
+                eprint!("\r{what}   ");
+            } else if decile != last_decile {
+                eprintln!("{what}");
+            }
+            last_decile = decile;
+        };
+        pt.burn_in(|r| show(r.sweeps, burn_in, &format!("burn-in sweep {}/{burn_in}: {}", r.sweeps, fmt(r))));
+        let xs = pt.sample(n, |done, r| show(done, n, &format!("samples {done}/{n} (sweep {}): {}", r.sweeps, fmt(r))));
+        if tty {
+            eprintln!();
+        }
+        let bytes = if ext == "npy" {
+            let x32: Vec<f32> = xs.iter().map(|&v| v as f32).collect();
+            write_npy_f32(n, sys.dim(), &x32)
+        } else {
+            let symbol = if matches!(sys.family, molplay::energies::Family::LennardJones { .. }) { "Ar" } else { "X" };
+            let energies = sys.energies(&xs).map_err(|e| e.to_string())?;
+            let frames: Vec<XyzFrame> = xs
+                .chunks(sys.dim())
+                .zip(&energies)
+                .enumerate()
+                .map(|(i, (x, e))| XyzFrame { elements: vec![symbol.into(); sys.n], positions: x.to_vec(), comment: format!("{} sample {i} energy={e:.6}", sys.name) })
+                .collect();
+            write_xyz(&frames, sys.d).into_bytes()
+        };
+        std::fs::write(output, bytes).map_err(|e| format!("{}: {e}", output.display()))?;
+        let secs = t0.elapsed().as_secs_f64();
+        let r = &pt.report;
+        if json {
+            outln!("{}", serde_json::json!({ "system": sys.name, "samples": n, "output": output, "seconds": secs, "report": r }));
+        } else {
+            outln!("{n} {} samples → {} in {secs:.1} s ({} sweeps, {} energy evaluations; {})", sys.name, output.display(), r.sweeps, r.energy_evaluations, fmt(r));
         }
         Ok(())
     }

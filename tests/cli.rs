@@ -78,3 +78,37 @@ fn bad_input_gives_a_clear_error_and_a_failing_exit_code() {
         assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
     }
 }
+
+#[test]
+fn reference_writes_centred_samples_and_rejects_bad_knobs() {
+    let dir = std::env::temp_dir().join(format!("molplay-cli-ref-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("dw4.npy").to_string_lossy().into_owned();
+    let args = ["reference", "--system", "dw4", "--samples", "12", "--chains", "4", "--burn-in", "20", "--thin", "2", "--seed", "5", "--output", &out, "--json"];
+    let (ok, stdout, err) = molplay(&args);
+    assert!(ok, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["samples"], 12);
+    let xs = molplay::io::as_configurations(molplay::io::read_npy(&std::fs::read(&out).unwrap()).unwrap(), 4, 2).unwrap();
+    for x in xs.chunks(8) {
+        let c = molplay::geometry::centre_of_mass(x, 2);
+        assert!(c[0].abs() < 1e-5 && c[1].abs() < 1e-5);
+    }
+    let first = std::fs::read(&out).unwrap();
+    assert!(molplay(&args).0);
+    assert_eq!(std::fs::read(&out).unwrap(), first, "same seed, same file");
+    let xyz = dir.join("dw4.xyz").to_string_lossy().into_owned();
+    let (ok, _, _) = molplay(&["reference", "--system", "dw4", "--samples", "3", "--chains", "2", "--burn-in", "4", "--thin", "1", "--output", &xyz]);
+    assert!(ok);
+    let frames = molplay::io::read_xyz(&std::fs::read_to_string(&xyz).unwrap()).unwrap();
+    assert_eq!(frames.len(), 3);
+    assert!(frames[0].positions.chunks(3).all(|p| p[2] == 0.0), "DW-4 is written with z = 0");
+    for (bad, expect) in [
+        (vec!["reference", "--system", "dw4", "--samples", "0", "--output", out.as_str()], "at least 1"),
+        (vec!["reference", "--system", "dw4", "--t-max", "0.5", "--output", out.as_str()], "--t-max"),
+        (vec!["reference", "--system", "dw4", "--output", "/tmp/x.csv"], ".npy or .xyz"),
+    ] {
+        let (ok, _, err) = molplay(&bad);
+        assert!(!ok && err.contains(expect), "{bad:?}: {err}");
+    }
+}
