@@ -77,9 +77,9 @@ mod cli {
             /// Chains per temperature.
             #[arg(long, default_value_t = 100)]
             chains: usize,
-            /// Temperatures in the geometric ladder (1 = plain MALA).
-            #[arg(long, default_value_t = 4)]
-            levels: usize,
+            /// Temperatures in the geometric ladder (1 = plain MALA); default max(4, 4·√(n/13)).
+            #[arg(long)]
+            levels: Option<usize>,
             /// Highest temperature, in units of the system's temperature.
             #[arg(long, default_value_t = 2.0)]
             t_max: f64,
@@ -212,9 +212,10 @@ mod cli {
         Ok(())
     }
 
-    fn reference(system: &str, n: usize, seed: u64, output: &Path, knobs: (usize, usize, f64, usize, usize), json: bool) -> Result<(), String> {
+    fn reference(system: &str, n: usize, seed: u64, output: &Path, knobs: (usize, Option<usize>, f64, usize, usize), json: bool) -> Result<(), String> {
         let (chains, levels, t_max, burn_in, thin) = knobs;
         let sys = System::by_name(system).map_err(|e| e.to_string())?;
+        let levels = levels.unwrap_or_else(|| PtConfig::default_levels(&sys));
         if n == 0 || chains == 0 || levels == 0 || thin == 0 {
             return Err("--samples, --chains, --levels and --thin must be at least 1".into());
         }

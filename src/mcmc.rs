@@ -27,6 +27,12 @@ pub struct PtConfig {
 }
 
 impl PtConfig {
+    /// Ladder size that keeps swap rates comparable across system sizes: energy fluctuations
+    /// grow like √n, so the number of levels does too (4 for LJ-13, 8 for LJ-55).
+    pub fn default_levels(sys: &System) -> usize {
+        ((4.0 * (sys.n as f64 / 13.0).sqrt()).round() as usize).max(4)
+    }
+
     /// A geometric ladder of `levels` temperatures from τ to `t_max`·τ.
     pub fn geometric(sys: &System, levels: usize, t_max: f64, chains: usize, seed: u64) -> Self {
         let levels = levels.max(1);
@@ -257,6 +263,13 @@ mod tests {
         assert!(rep.acceptance.iter().all(|&p| p > 0.2 && p < 0.95), "{:?}", rep.acceptance);
         let (c, _) = run(PtConfig { seed: 8, ..cfg });
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn ladder_grows_with_the_system() {
+        assert_eq!(PtConfig::default_levels(&System::dw4()), 4);
+        assert_eq!(PtConfig::default_levels(&System::lj13()), 4);
+        assert_eq!(PtConfig::default_levels(&System::lj55()), 8);
     }
 
     #[test]
