@@ -2,7 +2,7 @@
 //! one canvas, and turns Rust errors into JS errors. No math lives here.
 
 use crate::energies::{perturbed_batch, preset_configuration, Family, System};
-use crate::gpu::energy::{cpu_energies_grads, EnergyKernel, ParticleBatch};
+use crate::gpu::energy::{cpu_energies_grads, time_paths, EnergyKernel, ParticleBatch, PathTimes};
 use crate::gpu::GpuContext;
 use crate::viewer::{AtomSource, AtomStyle, Camera, DrawOptions, Viewer};
 use serde::Serialize;
@@ -52,6 +52,12 @@ struct Inner {
     dirty: bool,
     frames: u64,
     render_error: Option<String>,
+}
+
+impl Inner {
+    fn backend(&self) -> &'static str {
+        if self.compute.is_some() { "webgpu" } else { "cpu" }
+    }
 }
 
 #[derive(Serialize)]
@@ -191,7 +197,7 @@ impl Playground {
 
     /// "webgpu" when energies run on the GPU, "cpu" otherwise.
     pub fn backend(&self) -> String {
-        if self.inner.borrow().compute.is_some() { "webgpu" } else { "cpu" }.into()
+        self.inner.borrow().backend().into()
     }
 
     /// Everything shown, as a JSON-serialisable object.
@@ -201,7 +207,7 @@ impl Playground {
             api_version: API_VERSION,
             preset: &s.preset,
             system: &s.system.name,
-            backend: if s.compute.is_some() { "webgpu" } else { "cpu" },
+            backend: s.backend(),
             adapter: s.compute.as_ref().map(|c| c.0.summary.name.as_str()),
             renderer: s.render.as_ref().map(|r| r.api.as_str()),
             notice: s.notice.as_deref(),
@@ -272,7 +278,8 @@ impl Playground {
 
     /// Times energy + gradient evaluation of `batch` perturbed configurations of `name`,
     /// `reps` times on each path (GPU first when there is one, then the CPU f64 oracle), and
-    /// resolves to `{system, batch, reps, gpu_ms, cpu_ms, gpu_per_s, cpu_per_s, speedup}`.
+    /// resolves to `{system, batch, reps, gpu_ms, gpu_resident_ms, cpu_ms, gpu_per_s, cpu_per_s,
+    /// speedup}` (`gpu_ms` end to end, `gpu_resident_ms` with the positions already on the GPU).
     pub fn bench(&self, name: String, batch: usize, reps: usize) -> js_sys::Promise {
         let compute = self.inner.borrow().compute.clone();
         wasm_bindgen_futures::future_to_promise(async move {
@@ -282,23 +289,11 @@ impl Playground {
             }
             let xs = perturbed_batch(&sys, batch, 0.1, 1);
             let now = || web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0);
-            let mut gpu_ms = None;
-            if let Some(c) = &compute {
-                c.1.evaluate(&c.0, &sys, &xs, true).await.map_err(js_err)?; // warm-up: pipeline, buffers
-                let t0 = now();
-                for _ in 0..reps {
-                    c.1.evaluate(&c.0, &sys, &xs, true).await.map_err(js_err)?;
-                }
-                gpu_ms = Some((now() - t0) / reps as f64);
-            }
-            let t0 = now();
-            for _ in 0..reps {
-                cpu_energies_grads(&sys, &xs, true).map_err(js_err)?;
-            }
-            let cpu_ms = (now() - t0) / reps as f64;
+            let gpu = compute.as_deref().map(|(ctx, kernel)| (ctx, kernel));
+            let PathTimes { gpu_ms, gpu_resident_ms, cpu_ms } = time_paths(gpu, &sys, &xs, reps, now).await.map_err(js_err)?;
             let result = serde_json::json!({
                 "system": sys.name, "batch": batch, "reps": reps,
-                "gpu_ms": gpu_ms, "cpu_ms": cpu_ms,
+                "gpu_ms": gpu_ms, "gpu_resident_ms": gpu_resident_ms, "cpu_ms": cpu_ms,
                 "gpu_per_s": gpu_ms.map(|g| batch as f64 / g * 1e3),
                 "cpu_per_s": batch as f64 / cpu_ms * 1e3,
                 "speedup": gpu_ms.map(|g| cpu_ms / g),

@@ -33,7 +33,7 @@ mod cli {
     use molplay::mcmc::{ParallelTempering, PtConfig, PtReport};
     use molplay::metrics::{configurational_temperature, mean_sd, pairwise_distances, subsample, virial, w2_1d};
     use std::path::{Path, PathBuf};
-    use molplay::gpu::energy::{cpu_energies_grads, EnergyKernel};
+    use molplay::gpu::energy::{time_paths, EnergyKernel, PathTimes};
     use molplay::gpu::GpuContext;
     use std::process::ExitCode;
     use std::time::Instant;
@@ -344,25 +344,10 @@ mod cli {
         let mut rows = Vec::new();
         for sys in &systems {
             let xs = perturbed_batch(sys, batch, 0.1, 1);
-            let cpu_ms = time_ms(reps, || {
-                cpu_energies_grads(sys, &xs, true).map(|_| ()).map_err(|e| e.to_string())
-            })?;
-            // two GPU figures: end to end (upload, pass, read-back, as callers see it) and
-            // resident (positions already on the GPU: the pass and its read-back only)
-            let (gpu_ms, resident_ms) = match &gpu {
-                Ok((ctx, kernel)) => {
-                    let end_to_end = time_ms(reps, || {
-                        pollster::block_on(kernel.evaluate(ctx, sys, &xs, true)).map(|_| ()).map_err(|e| e.to_string())
-                    })?;
-                    let resident_batch = kernel.new_batch(ctx, sys, batch).map_err(|e| e.to_string())?;
-                    resident_batch.upload(ctx, &xs);
-                    let resident = time_ms(reps, || {
-                        pollster::block_on(kernel.run(ctx, &resident_batch, true)).map(|_| ()).map_err(|e| e.to_string())
-                    })?;
-                    (Some(end_to_end), Some(resident))
-                }
-                Err(_) => (None, None),
-            };
+            let t0 = Instant::now();
+            let clock = || t0.elapsed().as_secs_f64() * 1e3;
+            let times = pollster::block_on(time_paths(gpu.as_ref().ok().map(|(c, k)| (c, k)), sys, &xs, reps, clock)).map_err(|e| e.to_string())?;
+            let PathTimes { gpu_ms, gpu_resident_ms: resident_ms, cpu_ms } = times;
             let row = serde_json::json!({
                 "system": sys.name, "n": sys.n, "batch": batch, "reps": reps,
                 "cpu_ms": cpu_ms, "gpu_ms": gpu_ms, "gpu_resident_ms": resident_ms,
@@ -392,13 +377,4 @@ mod cli {
         Ok(())
     }
 
-    /// Mean wall time of `reps` runs after one warm-up run.
-    fn time_ms(reps: usize, mut f: impl FnMut() -> Result<(), String>) -> Result<f64, String> {
-        f()?;
-        let t0 = Instant::now();
-        for _ in 0..reps {
-            f()?;
-        }
-        Ok(t0.elapsed().as_secs_f64() * 1e3 / reps as f64)
-    }
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use molplay::energies::{perturbed_batch, System};
-use molplay::gpu::energy::{cpu_energies_grads, EnergyKernel};
+use molplay::gpu::energy::{cpu_energies_grads, time_paths, EnergyKernel};
 use molplay::gpu::GpuContext;
 use wasm_bindgen_test::*;
 
@@ -45,25 +45,17 @@ async fn bench_energy_forces_webgpu_vs_cpu() {
     for sys in [System::lj13(), System::lj55()] {
         let (batch, reps) = (1024, 5);
         let xs = perturbed_batch(&sys, batch, 0.1, 1);
-        let warm = kernel.evaluate(&ctx, &sys, &xs, true).await.unwrap();
-        let t0 = perf.now();
-        for _ in 0..reps {
-            kernel.evaluate(&ctx, &sys, &xs, true).await.unwrap();
-        }
-        let gpu_ms = (perf.now() - t0) / reps as f64;
-        let t0 = perf.now();
-        let mut cpu = None;
-        for _ in 0..reps {
-            cpu = Some(cpu_energies_grads(&sys, &xs, true).unwrap());
-        }
-        let cpu_ms = (perf.now() - t0) / reps as f64;
-        let cpu = cpu.unwrap();
-        common::assert_close(&sys, &xs, &warm.energies, &warm.grads, &cpu.energies, &cpu.grads);
+        let gpu = kernel.evaluate(&ctx, &sys, &xs, true).await.unwrap();
+        let cpu = cpu_energies_grads(&sys, &xs, true).unwrap();
+        common::assert_close(&sys, &xs, &gpu.energies, &gpu.grads, &cpu.energies, &cpu.grads);
+        let times = time_paths(Some((&ctx, &kernel)), &sys, &xs, reps, || perf.now()).await.unwrap();
+        let (gpu_ms, cpu_ms) = (times.gpu_ms.unwrap(), times.cpu_ms);
         web_sys::console::log_1(
             &format!(
-                "BENCH browser {} B={batch}: WebGPU {gpu_ms:.2} ms ({:.0} conf/s), CPU f64 {cpu_ms:.2} ms ({:.0} conf/s), CPU/GPU time ratio {:.2} [adapter: {}]",
+                "BENCH browser {} B={batch}: WebGPU {gpu_ms:.2} ms ({:.0} conf/s; resident {:.2} ms), CPU f64 {cpu_ms:.2} ms ({:.0} conf/s), CPU/GPU time ratio {:.2} [adapter: {}]",
                 sys.name,
                 batch as f64 / gpu_ms * 1e3,
+                times.gpu_resident_ms.unwrap(),
                 batch as f64 / cpu_ms * 1e3,
                 cpu_ms / gpu_ms,
                 ctx.summary.name

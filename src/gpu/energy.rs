@@ -239,6 +239,50 @@ impl EnergyKernel {
     }
 }
 
+/// Mean milliseconds per call of energy + gradients on one batch, each path warmed up once:
+/// the GPU end to end ([`EnergyKernel::evaluate`]: upload, pass, read-back, as callers see
+/// it), the GPU resident (positions already on the GPU: pass and read-back only), and the CPU
+/// f64 path. `clock` gives milliseconds (`Instant` natively, `performance.now()` in a page).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PathTimes {
+    pub gpu_ms: Option<f64>,
+    pub gpu_resident_ms: Option<f64>,
+    pub cpu_ms: f64,
+}
+
+pub async fn time_paths(
+    gpu: Option<(&GpuContext, &EnergyKernel)>,
+    sys: &System,
+    xs: &[f32],
+    reps: usize,
+    clock: impl Fn() -> f64,
+) -> Result<PathTimes, EnergyError> {
+    let reps = reps.max(1);
+    let (mut gpu_ms, mut gpu_resident_ms) = (None, None);
+    if let Some((ctx, kernel)) = gpu {
+        kernel.evaluate(ctx, sys, xs, true).await?;
+        let t0 = clock();
+        for _ in 0..reps {
+            kernel.evaluate(ctx, sys, xs, true).await?;
+        }
+        gpu_ms = Some((clock() - t0) / reps as f64);
+        let resident = kernel.new_batch(ctx, sys, xs.len() / sys.dim())?;
+        resident.upload(ctx, xs);
+        kernel.run(ctx, &resident, true).await?;
+        let t0 = clock();
+        for _ in 0..reps {
+            kernel.run(ctx, &resident, true).await?;
+        }
+        gpu_resident_ms = Some((clock() - t0) / reps as f64);
+    }
+    cpu_energies_grads(sys, xs, true)?;
+    let t0 = clock();
+    for _ in 0..reps {
+        cpu_energies_grads(sys, xs, true)?;
+    }
+    Ok(PathTimes { gpu_ms, gpu_resident_ms, cpu_ms: (clock() - t0) / reps as f64 })
+}
+
 /// Recomputes on the CPU (f64) every configuration whose GPU energy or gradient is not finite.
 pub fn repair_non_finite(sys: &System, xs: &[f32], out: &mut EnergyOutput) {
     let dim = sys.dim();
