@@ -1,18 +1,40 @@
 //! Reference sampler: parallel-tempering MALA (Metropolis-adjusted Langevin) on the CoM-free
-//! subspace, with replica exchange between neighbouring temperatures. Seeded and
-//! reproducible. This is the CPU path; the GPU pass will share its state layout.
+//! subspace, with replica exchange between neighbouring temperatures. Seeded and reproducible,
+//! on the CPU ([`CpuReplicas`], f64) or as GPU compute passes (`gpu::mcmc`, f32), which are
+//! the same algorithm drawing the same random numbers (Philox, keyed by the seed and counted by
+//! replica slot, sweep and purpose), so the CPU engine is the GPU pass's test oracle.
 //!
-//! Per sweep, every replica (chain c at temperature T_k) makes one MALA move targeting
-//! exp(−E/T_k): y = x − h_k ∇E(x)/T_k + sqrt(2 h_k) P ξ (P removes the CoM), accepted with the
-//! Metropolis–Hastings ratio including the Langevin proposal densities. Then neighbouring
-//! temperatures swap configurations with probability min(1, exp((1/T_k − 1/T_{k+1})(E_k − E_{k+1}))),
-//! alternating even and odd pairs. Step sizes adapt towards an acceptance of 0.57 during burn-in
-//! only (afterwards they are frozen, so the chain is exactly reversible).
+//! State: R = levels × chains replica *slots*, each holding a configuration, its energy and
+//! its CoM-projected gradient. Temperatures move between slots, configurations stay put:
+//! `level_of[slot]` and `slot_at[level · chains + chain]` are inverse permutations.
+//!
+//! Per sweep s, every slot r at level k (temperature T, step h) makes one MALA move targeting
+//! exp(−E/T): y = x − (h/T) ∇E(x) + √(2h) P ξ, P removing the centre of mass, accepted with
+//!   log α = −(E(y) − E(x))/T − h |S|²/(4T²) + √(h/2) (S·Pξ)/T,   S = P∇E(x) + P∇E(y),
+//! which is the Metropolis–Hastings ratio with both Langevin proposal densities, simplified so
+//! no large terms cancel (important in f32). Then for every chain, the pairs of levels
+//! (k, k+1) with k ≡ s (mod 2) exchange temperatures with probability
+//! min(1, exp((1/T_k − 1/T_{k+1})(E_k − E_{k+1}))). Step sizes adapt towards an acceptance of
+//! 0.574 every 50 sweeps during burn-in only, and are frozen afterwards, so the sampling chain
+//! is exactly reversible. A slot whose energy is non-finite or beyond a sanity limit is reset
+//! to the start configuration and counted (a non-finite proposal is simply rejected).
 
 use crate::energies::System;
 use crate::geometry::remove_com;
-use crate::rng::XorShift64;
+use crate::gpu::mcmc::GpuReplicas;
+use crate::gpu::{GpuContext, GpuError};
+use crate::rng::{philox4x32, philox_key, philox_normals, unit_open};
 use serde::Serialize;
+
+/// Philox stream tags (the counter's last word).
+pub const STREAM_NOISE: u32 = 0;
+pub const STREAM_ACCEPT: u32 = 1;
+pub const STREAM_SWAP: u32 = 2;
+pub const STREAM_INIT: u32 = 3;
+/// Sweeps per step-size adaptation window during burn-in.
+pub const ADAPT_EVERY: usize = 50;
+/// Most temperature levels (the GPU pass keeps the ladder in a uniform array).
+pub const MAX_LEVELS: usize = 32;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct PtConfig {
@@ -30,7 +52,7 @@ impl PtConfig {
     /// Ladder size that keeps swap rates comparable across system sizes: energy fluctuations
     /// grow like √n, so the number of levels does too (4 for LJ-13, 8 for LJ-55).
     pub fn default_levels(sys: &System) -> usize {
-        ((4.0 * (sys.n as f64 / 13.0).sqrt()).round() as usize).max(4)
+        ((4.0 * (sys.n as f64 / 13.0).sqrt()).round() as usize).clamp(4, MAX_LEVELS)
     }
 
     /// A geometric ladder of `levels` temperatures from τ to `t_max`·τ.
@@ -41,205 +63,517 @@ impl PtConfig {
             .collect();
         PtConfig { temperatures, chains: chains.max(1), burn_in_sweeps: 2000, thin: 50, seed }
     }
+
+    pub fn levels(&self) -> usize {
+        self.temperatures.len()
+    }
+
+    pub fn replicas(&self) -> usize {
+        self.levels() * self.chains
+    }
+
+    /// Refuses ladders and sizes the engines cannot run, with a message for the user.
+    pub fn validate(&self, sys: &System) -> Result<(), String> {
+        if self.temperatures.is_empty() || self.temperatures.iter().any(|t| !(t.is_finite() && *t > 0.0)) {
+            return Err("temperatures must be positive and finite".into());
+        }
+        if self.levels() > MAX_LEVELS {
+            return Err(format!("at most {MAX_LEVELS} temperature levels, got {}", self.levels()));
+        }
+        if (self.temperatures[0] - sys.temperature).abs() > 1e-12 {
+            return Err(format!("the first temperature must be the system's ({})", sys.temperature));
+        }
+        if self.thin == 0 {
+            return Err("thin must be at least 1".into());
+        }
+        if self.replicas() > 65_535 {
+            return Err(format!("at most 65 535 replicas (levels × chains), got {}", self.replicas()));
+        }
+        Ok(())
+    }
 }
 
 /// Progress and health of a run, also the report the CLI and the page show.
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct PtReport {
     pub sweeps: usize,
-    /// MALA acceptance rate per temperature (since the last adaptation).
+    /// MALA acceptance rate per temperature (last adaptation window in burn-in, then since
+    /// sampling began).
     pub acceptance: Vec<f64>,
-    /// Swap acceptance per neighbouring pair.
+    /// Swap acceptance per neighbouring pair of levels (same windows).
     pub swap_acceptance: Vec<f64>,
     pub step_sizes: Vec<f64>,
     /// Replicas reset because they became non-finite or exploded.
-    pub resets: usize,
+    pub resets: u64,
     pub energy_evaluations: u64,
 }
 
-pub struct ParallelTempering {
-    sys: System,
-    cfg: PtConfig,
-    /// Replica r = k·chains + c, flat positions.
-    x: Vec<Vec<f64>>,
-    e: Vec<f64>,
-    g: Vec<Vec<f64>>,
-    h: Vec<f64>,
-    rng: XorShift64,
-    accepted: Vec<u64>,
-    proposed: Vec<u64>,
-    swaps_ok: Vec<u64>,
-    swaps_tried: Vec<u64>,
-    start: Vec<f64>,
-    pub report: PtReport,
+/// Monotone counters of an engine since it was created.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Counts {
+    pub accepted: Vec<u64>,
+    pub swaps: Vec<u64>,
+    pub resets: u64,
 }
 
-impl ParallelTempering {
-    pub fn new(sys: &System, cfg: PtConfig) -> Result<Self, String> {
-        if cfg.temperatures.is_empty() || cfg.temperatures.iter().any(|t| !(t.is_finite() && *t > 0.0)) {
-            return Err("temperatures must be positive and finite".into());
-        }
-        if (cfg.temperatures[0] - sys.temperature).abs() > 1e-12 {
-            return Err(format!("the first temperature must be the system's ({})", sys.temperature));
-        }
-        if cfg.thin == 0 {
-            return Err("thin must be at least 1".into());
-        }
-        let mut rng = XorShift64::new(cfg.seed);
+/// What both engines start from: the preset configuration with a little seeded noise per slot,
+/// CoM-free, its energy and projected gradient; plus the start state resets return to.
+pub struct InitialState {
+    pub x: Vec<f64>,
+    pub g: Vec<f64>,
+    pub e: Vec<f64>,
+    pub start: Vec<f64>,
+    pub start_g: Vec<f64>,
+    pub start_e: f64,
+}
+
+impl InitialState {
+    pub fn new(sys: &System, cfg: &PtConfig) -> Self {
+        let dim = sys.dim();
+        let key = philox_key(cfg.seed);
         let start = crate::energies::preset_configuration(sys);
-        let levels = cfg.temperatures.len();
-        let replicas = levels * cfg.chains;
-        let mut x = Vec::with_capacity(replicas);
-        for _ in 0..replicas {
-            // a little noise so chains do not start identical
-            let mut v: Vec<f64> = start.iter().map(|s| s + 0.05 * rng.normal()).collect();
+        let mut start_g = vec![0.0; dim];
+        let start_e = sys.energy_grad(&start, &mut start_g);
+        remove_com(&mut start_g, sys.d);
+        let r = cfg.replicas();
+        let (mut x, mut g, mut e) = (Vec::with_capacity(r * dim), vec![0.0; r * dim], Vec::with_capacity(r));
+        for slot in 0..r {
+            let mut v: Vec<f64> = (0..dim).map(|i| start[i] + 0.05 * philox_normals([(i / 4) as u32, slot as u32, 0, STREAM_INIT], key)[i % 4]).collect();
             remove_com(&mut v, sys.d);
-            x.push(v);
+            let gs = &mut g[slot * dim..(slot + 1) * dim];
+            e.push(sys.energy_grad(&v, gs));
+            remove_com(gs, sys.d);
+            x.extend_from_slice(&v);
         }
-        let mut g = vec![vec![0.0; sys.dim()]; replicas];
-        let e = x.iter().zip(g.iter_mut()).map(|(xi, gi)| sys.energy_grad(xi, gi)).collect();
-        let h0 = if sys.d == 2 { 1e-2 } else { 1e-3 };
-        Ok(ParallelTempering {
+        InitialState { x, g, e, start, start_g, start_e }
+    }
+}
+
+/// Energies above this reset a slot (far beyond anything a sampler at τ ≈ 1 visits).
+pub fn reset_limit(sys: &System) -> f64 {
+    1e6 * sys.n as f64
+}
+
+/// The CPU engine (f64), and the oracle the GPU pass is tested against.
+pub struct CpuReplicas {
+    sys: System,
+    temps: Vec<f64>,
+    chains: usize,
+    key: [u32; 2],
+    x: Vec<f64>,
+    g: Vec<f64>,
+    e: Vec<f64>,
+    level_of: Vec<u32>,
+    slot_at: Vec<u32>,
+    h: Vec<f64>,
+    sweep: u32,
+    counts: Counts,
+    init: InitialState,
+}
+
+/// The CoM-projected standard normal noise of slot `slot` at sweep `sweep`.
+pub fn projected_noise(sys: &System, key: [u32; 2], slot: u32, sweep: u32) -> Vec<f64> {
+    let dim = sys.dim();
+    let mut z = Vec::with_capacity(dim);
+    for b in 0..dim.div_ceil(4) {
+        let block = philox_normals([b as u32, slot, sweep, STREAM_NOISE], key);
+        z.extend(block.iter().take(dim - 4 * b));
+    }
+    remove_com(&mut z, sys.d);
+    z
+}
+
+impl CpuReplicas {
+    pub fn new(sys: &System, cfg: &PtConfig, steps: &[f64]) -> Result<Self, String> {
+        cfg.validate(sys)?;
+        let r = cfg.replicas();
+        let init = InitialState::new(sys, cfg);
+        Ok(CpuReplicas {
             sys: sys.clone(),
-            h: vec![h0; levels],
-            accepted: vec![0; levels],
-            proposed: vec![0; levels],
-            swaps_ok: vec![0; levels.saturating_sub(1)],
-            swaps_tried: vec![0; levels.saturating_sub(1)],
-            report: PtReport { energy_evaluations: replicas as u64, ..Default::default() },
-            cfg,
-            x,
-            e,
-            g,
-            rng,
-            start,
+            temps: cfg.temperatures.clone(),
+            chains: cfg.chains,
+            key: philox_key(cfg.seed),
+            x: init.x.clone(),
+            g: init.g.clone(),
+            e: init.e.clone(),
+            level_of: (0..r as u32).map(|s| s / cfg.chains as u32).collect(),
+            slot_at: (0..r as u32).collect(),
+            h: steps.to_vec(),
+            sweep: 0,
+            counts: Counts { accepted: vec![0; cfg.levels()], swaps: vec![0; cfg.levels().saturating_sub(1)], resets: 0 },
+            init,
         })
     }
 
-    fn projected_noise(&mut self) -> Vec<f64> {
-        let mut z: Vec<f64> = (0..self.sys.dim()).map(|_| self.rng.normal()).collect();
-        remove_com(&mut z, self.sys.d);
-        z
-    }
-
-    /// One MALA move of every replica, then one round of swaps.
+    /// One MALA move of every slot, then one round of temperature swaps.
     pub fn sweep(&mut self) {
-        let levels = self.cfg.temperatures.len();
         let dim = self.sys.dim();
+        let limit = reset_limit(&self.sys);
         let mut gy = vec![0.0; dim];
-        for r in 0..self.x.len() {
-            let k = r / self.cfg.chains;
-            let (t, h) = (self.cfg.temperatures[k], self.h[k]);
-            let z = self.projected_noise();
-            let mut gx = self.g[r].clone();
-            remove_com(&mut gx, self.sys.d);
-            let y: Vec<f64> = (0..dim).map(|i| self.x[r][i] - h * gx[i] / t + (2.0 * h).sqrt() * z[i]).collect();
+        for r in 0..self.e.len() {
+            let k = self.level_of[r] as usize;
+            let (t, h) = (self.temps[k], self.h[k]);
+            let xr = r * dim..(r + 1) * dim;
+            if !(self.e[r].is_finite() && self.e[r] <= limit) {
+                self.x[xr.clone()].copy_from_slice(&self.init.start);
+                self.g[xr.clone()].copy_from_slice(&self.init.start_g);
+                self.e[r] = self.init.start_e;
+                self.counts.resets += 1;
+            }
+            let z = projected_noise(&self.sys, self.key, r as u32, self.sweep);
+            let (x, gx) = (&self.x[xr.clone()], &self.g[xr.clone()]);
+            let y: Vec<f64> = (0..dim).map(|i| x[i] - h / t * gx[i] + (2.0 * h).sqrt() * z[i]).collect();
             let ey = self.sys.energy_grad(&y, &mut gy);
-            self.report.energy_evaluations += 1;
-            self.proposed[k] += 1;
-            if !ey.is_finite() || gy.iter().any(|v| !v.is_finite()) {
-                continue; // rejected: the state stays finite
-            }
-            let mut gyp = gy.clone();
-            remove_com(&mut gyp, self.sys.d);
-            // log q(x | y) − log q(y | x) for the Langevin proposal
-            let (mut fwd, mut bwd) = (0.0, 0.0);
+            remove_com(&mut gy, self.sys.d);
+            let (mut ss, mut sz) = (0.0, 0.0);
             for i in 0..dim {
-                let a = y[i] - self.x[r][i] + h * gx[i] / t;
-                let b = self.x[r][i] - y[i] + h * gyp[i] / t;
-                fwd += a * a;
-                bwd += b * b;
+                let s = gx[i] + gy[i];
+                ss += s * s;
+                sz += s * z[i];
             }
-            let log_alpha = -(ey - self.e[r]) / t - (bwd - fwd) / (4.0 * h);
-            if log_alpha >= 0.0 || self.rng.uniform().ln() < log_alpha {
-                self.x[r] = y;
+            let log_alpha = -(ey - self.e[r]) / t - h * ss / (4.0 * t * t) + (h / 2.0).sqrt() * sz / t;
+            let u = unit_open(philox4x32([0, r as u32, self.sweep, STREAM_ACCEPT], self.key)[0]);
+            if ey.is_finite() && ey <= limit && log_alpha.is_finite() && u.ln() < log_alpha {
+                self.x[xr.clone()].copy_from_slice(&y);
+                self.g[xr].copy_from_slice(&gy);
                 self.e[r] = ey;
-                self.g[r].copy_from_slice(&gy);
-                self.accepted[k] += 1;
+                self.counts.accepted[k] += 1;
             }
         }
-        // replica exchange between neighbouring temperatures, alternating even/odd pairs
-        let parity = self.report.sweeps % 2;
-        for k in (parity..levels.saturating_sub(1)).step_by(2) {
-            let (t0, t1) = (self.cfg.temperatures[k], self.cfg.temperatures[k + 1]);
-            for c in 0..self.cfg.chains {
-                let (a, b) = (k * self.cfg.chains + c, (k + 1) * self.cfg.chains + c);
-                let log_alpha = (1.0 / t0 - 1.0 / t1) * (self.e[a] - self.e[b]);
-                self.swaps_tried[k] += 1;
-                if log_alpha >= 0.0 || self.rng.uniform().ln() < log_alpha {
-                    self.x.swap(a, b);
-                    self.e.swap(a, b);
-                    self.g.swap(a, b);
-                    self.swaps_ok[k] += 1;
+        let levels = self.temps.len();
+        let c_n = self.chains;
+        for c in 0..c_n {
+            for k in ((self.sweep as usize % 2)..levels.saturating_sub(1)).step_by(2) {
+                let (a, b) = (self.slot_at[k * c_n + c] as usize, self.slot_at[(k + 1) * c_n + c] as usize);
+                let log_alpha = (1.0 / self.temps[k] - 1.0 / self.temps[k + 1]) * (self.e[a] - self.e[b]);
+                let u = unit_open(philox4x32([k as u32, c as u32, self.sweep, STREAM_SWAP], self.key)[0]);
+                if u.ln() < log_alpha {
+                    self.slot_at.swap(k * c_n + c, (k + 1) * c_n + c);
+                    self.level_of[a] = k as u32 + 1;
+                    self.level_of[b] = k as u32;
+                    self.counts.swaps[k] += 1;
                 }
             }
         }
-        self.guard();
-        self.report.sweeps += 1;
+        self.sweep += 1;
     }
 
-    /// Resets replicas whose state left the sane region (non-finite, or absurd energy).
-    fn guard(&mut self) {
-        let limit = 1e6 * (self.sys.n as f64);
-        for r in 0..self.x.len() {
-            if !self.e[r].is_finite() || self.e[r] > limit || self.x[r].iter().any(|v| !v.is_finite()) {
-                self.x[r] = self.start.clone();
-                self.e[r] = self.sys.energy_grad(&self.x[r], &mut self.g[r]);
-                self.report.resets += 1;
-            }
-        }
-    }
-
-    fn update_report(&mut self) {
-        self.report.acceptance = self.accepted.iter().zip(&self.proposed).map(|(a, p)| *a as f64 / (*p).max(1) as f64).collect();
-        self.report.swap_acceptance = self.swaps_ok.iter().zip(&self.swaps_tried).map(|(a, p)| *a as f64 / (*p).max(1) as f64).collect();
-        self.report.step_sizes = self.h.clone();
-    }
-
-    /// Burn-in with step-size adaptation (every 50 sweeps, towards 57 % acceptance).
-    pub fn burn_in(&mut self, mut progress: impl FnMut(&PtReport)) {
-        for s in 0..self.cfg.burn_in_sweeps {
+    pub fn sweeps(&mut self, count: usize) {
+        for _ in 0..count {
             self.sweep();
-            if (s + 1) % 50 == 0 {
-                self.update_report();
-                progress(&self.report);
-                for k in 0..self.h.len() {
-                    let acc = self.accepted[k] as f64 / self.proposed[k].max(1) as f64;
-                    self.h[k] *= (2.0 * (acc - 0.574)).exp().clamp(0.5, 2.0);
-                    self.accepted[k] = 0;
-                    self.proposed[k] = 0;
-                }
-            }
         }
-        self.accepted.fill(0);
-        self.proposed.fill(0);
     }
 
-    /// Runs until `n` samples at the base temperature are collected (`thin` sweeps apart per
-    /// chain, all chains together); returns them flat and CoM-free.
-    pub fn sample(&mut self, n: usize, mut progress: impl FnMut(usize, &PtReport)) -> Vec<f64> {
-        let mut out = Vec::with_capacity(n * self.sys.dim());
-        while out.len() < n * self.sys.dim() {
-            for _ in 0..self.cfg.thin {
-                self.sweep();
-            }
-            for c in 0..self.cfg.chains {
-                if out.len() < n * self.sys.dim() {
-                    let mut v = self.x[c].clone();
-                    remove_com(&mut v, self.sys.d);
-                    out.extend_from_slice(&v);
-                }
-            }
-            self.update_report();
-            progress(out.len() / self.sys.dim(), &self.report);
+    pub fn counts(&self) -> Counts {
+        self.counts.clone()
+    }
+
+    pub fn set_steps(&mut self, steps: &[f64]) {
+        self.h = steps.to_vec();
+    }
+
+    /// The chains' configurations at the base temperature (chain-major, flat) and energies.
+    pub fn base(&self) -> (Vec<f64>, Vec<f64>) {
+        let dim = self.sys.dim();
+        let mut xs = Vec::with_capacity(self.chains * dim);
+        let mut es = Vec::with_capacity(self.chains);
+        for c in 0..self.chains {
+            let s = self.slot_at[c] as usize;
+            xs.extend_from_slice(&self.x[s * dim..(s + 1) * dim]);
+            es.push(self.e[s]);
         }
-        out
+        (xs, es)
+    }
+
+    /// Every slot's positions, energies and level (for the GPU parity tests).
+    pub fn state(&self) -> (&[f64], &[f64], &[u32]) {
+        (&self.x, &self.e, &self.level_of)
     }
 }
 
-#[cfg(test)]
+/// Where a run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    BurnIn,
+    Sampling,
+    Done,
+}
+
+/// One of the two engines.
+pub enum Engine {
+    Cpu(CpuReplicas),
+    Gpu(Box<GpuReplicas>),
+}
+
+impl Engine {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Engine::Cpu(_) => "cpu",
+            Engine::Gpu(_) => "gpu",
+        }
+    }
+
+    fn sweeps(&mut self, n: usize) {
+        match self {
+            Engine::Cpu(c) => c.sweeps(n),
+            Engine::Gpu(g) => g.sweeps(n),
+        }
+    }
+
+    async fn counts(&self) -> Result<Counts, GpuError> {
+        match self {
+            Engine::Cpu(c) => Ok(c.counts()),
+            Engine::Gpu(g) => g.counts().await,
+        }
+    }
+
+    fn set_steps(&mut self, steps: &[f64]) {
+        match self {
+            Engine::Cpu(c) => c.set_steps(steps),
+            Engine::Gpu(g) => g.set_steps(steps),
+        }
+    }
+
+    async fn base(&self) -> Result<(Vec<f64>, Vec<f64>), GpuError> {
+        match self {
+            Engine::Cpu(c) => Ok(c.base()),
+            Engine::Gpu(g) => g.base().await,
+        }
+    }
+}
+
+/// What the CLI's progress line and the page's progress bar show.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Progress {
+    pub phase: Phase,
+    pub engine: &'static str,
+    pub burn_in_sweeps: usize,
+    pub samples: usize,
+    pub target: usize,
+    /// Fraction of the whole run done, burn-in and sampling sweeps together.
+    pub fraction: f64,
+    pub report: PtReport,
+}
+
+/// A reference-sampling run: burn-in with step adaptation, then `target` samples from the
+/// base temperature, `thin` sweeps apart per chain. Advanced in slices (`advance`) so a page
+/// can keep drawing between them; natively, drive it with `pollster::block_on`.
+pub struct ReferenceRun {
+    sys: System,
+    cfg: PtConfig,
+    engine: Engine,
+    target: usize,
+    samples: Vec<f64>,
+    sample_energies: Vec<f64>,
+    sweeps: usize,
+    phase: Phase,
+    steps: Vec<f64>,
+    window: Counts,
+    window_start: usize,
+    report: PtReport,
+}
+
+impl ReferenceRun {
+    /// Initial MALA step sizes (adapted during burn-in).
+    pub fn initial_steps(sys: &System, levels: usize) -> Vec<f64> {
+        vec![if sys.d == 2 { 1e-2 } else { 1e-3 }; levels]
+    }
+
+    pub fn cpu(sys: &System, cfg: PtConfig, target: usize) -> Result<Self, String> {
+        let steps = Self::initial_steps(sys, cfg.levels());
+        let engine = Engine::Cpu(CpuReplicas::new(sys, &cfg, &steps)?);
+        Self::with_engine(sys, cfg, target, engine, steps)
+    }
+
+    pub fn gpu(ctx: &GpuContext, sys: &System, cfg: PtConfig, target: usize) -> Result<Self, String> {
+        let steps = Self::initial_steps(sys, cfg.levels());
+        let engine = Engine::Gpu(Box::new(GpuReplicas::new(ctx, sys, &cfg, &steps)?));
+        Self::with_engine(sys, cfg, target, engine, steps)
+    }
+
+    fn with_engine(sys: &System, cfg: PtConfig, target: usize, engine: Engine, steps: Vec<f64>) -> Result<Self, String> {
+        if target == 0 {
+            return Err("ask for at least one sample".into());
+        }
+        let levels = cfg.levels();
+        let report = PtReport { step_sizes: steps.clone(), energy_evaluations: cfg.replicas() as u64, ..Default::default() };
+        Ok(ReferenceRun {
+            sys: sys.clone(),
+            phase: if cfg.burn_in_sweeps == 0 { Phase::Sampling } else { Phase::BurnIn },
+            window: Counts { accepted: vec![0; levels], swaps: vec![0; levels.saturating_sub(1)], resets: 0 },
+            cfg,
+            engine,
+            target,
+            samples: Vec::new(),
+            sample_energies: Vec::new(),
+            sweeps: 0,
+            steps,
+            window_start: 0,
+            report,
+        })
+    }
+
+    pub fn system(&self) -> &System {
+        &self.sys
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub fn report(&self) -> &PtReport {
+        &self.report
+    }
+
+    /// Samples so far, flat and CoM-free (f64), and their energies.
+    pub fn samples(&self) -> (&[f64], &[f64]) {
+        (&self.samples, &self.sample_energies)
+    }
+
+    pub fn progress(&self) -> Progress {
+        let collected = self.sample_energies.len();
+        let rounds = self.target.div_ceil(self.cfg.chains);
+        let total = self.cfg.burn_in_sweeps + rounds * self.cfg.thin;
+        Progress {
+            phase: self.phase,
+            engine: self.engine.name(),
+            burn_in_sweeps: self.cfg.burn_in_sweeps,
+            samples: collected,
+            target: self.target,
+            fraction: if self.phase == Phase::Done { 1.0 } else { (self.sweeps as f64 / total.max(1) as f64).min(1.0) },
+            report: self.report.clone(),
+        }
+    }
+
+    /// Rates over the sweeps since `window_start` from the counters' growth.
+    fn update_report(&mut self, now: &Counts) {
+        let sweeps = (self.sweeps - self.window_start).max(1) as f64;
+        let chains = self.cfg.chains as f64;
+        self.report.acceptance = now.accepted.iter().zip(&self.window.accepted).map(|(a, b)| (a - b) as f64 / (sweeps * chains)).collect();
+        self.report.swap_acceptance = (0..now.swaps.len())
+            .map(|k| {
+                let tried = (self.window_start..self.sweeps).filter(|s| s % 2 == k % 2).count() as f64 * chains;
+                (now.swaps[k] - self.window.swaps[k]) as f64 / tried.max(1.0)
+            })
+            .collect();
+        self.report.resets = now.resets;
+        self.report.sweeps = self.sweeps;
+        self.report.step_sizes = self.steps.clone();
+        self.report.energy_evaluations = (self.cfg.replicas() * (self.sweeps + 1)) as u64;
+    }
+
+    fn run_sweeps(&mut self, n: usize) {
+        self.engine.sweeps(n);
+        self.sweeps += n;
+    }
+
+    /// Waits until the GPU has finished the submitted sweeps (no-op on the CPU), so a caller
+    /// slicing work by wall time measures what it asked for.
+    pub async fn sync(&self) -> Result<(), GpuError> {
+        if let Engine::Gpu(_) = self.engine {
+            self.engine.counts().await?;
+        }
+        Ok(())
+    }
+
+    /// Runs at most `max_sweeps` sweeps (stopping early at the end of the run).
+    pub async fn advance(&mut self, max_sweeps: usize) -> Result<(), GpuError> {
+        let mut budget = max_sweeps;
+        while budget > 0 && self.phase != Phase::Done {
+            if self.phase == Phase::BurnIn {
+                let burn_in = self.cfg.burn_in_sweeps;
+                let n = budget.min(ADAPT_EVERY - self.sweeps % ADAPT_EVERY).min(burn_in - self.sweeps);
+                self.run_sweeps(n);
+                budget -= n;
+                if self.sweeps % ADAPT_EVERY == 0 || self.sweeps == burn_in {
+                    let now = self.engine.counts().await?;
+                    self.update_report(&now);
+                    if self.sweeps % ADAPT_EVERY == 0 {
+                        for (h, acc) in self.steps.iter_mut().zip(&self.report.acceptance) {
+                            *h *= (2.0 * (acc - 0.574)).exp().clamp(0.5, 2.0);
+                        }
+                        self.engine.set_steps(&self.steps);
+                    }
+                    self.window = now;
+                    self.window_start = self.sweeps;
+                    if self.sweeps == burn_in {
+                        self.phase = Phase::Sampling;
+                    }
+                }
+            } else {
+                let thin = self.cfg.thin;
+                let since = (self.sweeps - self.cfg.burn_in_sweeps) % thin;
+                let n = budget.min(thin - since);
+                self.run_sweeps(n);
+                budget -= n;
+                if (self.sweeps - self.cfg.burn_in_sweeps) % thin == 0 {
+                    let (xs, es) = self.engine.base().await?;
+                    let dim = self.sys.dim();
+                    for (x, e) in xs.chunks(dim).zip(es) {
+                        if self.sample_energies.len() < self.target {
+                            let mut v = x.to_vec();
+                            remove_com(&mut v, self.sys.d);
+                            self.samples.extend_from_slice(&v);
+                            self.sample_energies.push(e);
+                        }
+                    }
+                    let now = self.engine.counts().await?;
+                    self.update_report(&now);
+                    if self.sample_energies.len() >= self.target {
+                        self.phase = Phase::Done;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Sweep throughput of both engines on the same configuration, measured in one run (the
+/// CLI's `bench-mcmc`, the page's benchmark and the browser test share it). The GPU figure
+/// includes one read-back at the end, so queued work is counted.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SweepTimes {
+    pub cpu_sweeps_per_s: f64,
+    pub gpu_sweeps_per_s: Option<f64>,
+}
+
+pub async fn time_sweeps(gpu: Option<&GpuContext>, sys: &System, cfg: &PtConfig, sweeps: usize, clock: impl Fn() -> f64) -> Result<SweepTimes, String> {
+    let steps = ReferenceRun::initial_steps(sys, cfg.levels());
+    let sweeps = sweeps.max(1);
+    let mut gpu_sweeps_per_s = None;
+    if let Some(ctx) = gpu {
+        let mut g = GpuReplicas::new(ctx, sys, cfg, &steps)?;
+        g.sweeps(10);
+        g.counts().await.map_err(|e| e.to_string())?;
+        let t0 = clock();
+        g.sweeps(sweeps);
+        g.counts().await.map_err(|e| e.to_string())?;
+        gpu_sweeps_per_s = Some(sweeps as f64 / ((clock() - t0) / 1e3));
+    }
+    let mut c = CpuReplicas::new(sys, cfg, &steps)?;
+    c.sweeps(10);
+    let t0 = clock();
+    c.sweeps(sweeps);
+    Ok(SweepTimes { cpu_sweeps_per_s: sweeps as f64 / ((clock() - t0) / 1e3), gpu_sweeps_per_s })
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+
+    fn run_cpu(sys: &System, cfg: PtConfig, n: usize) -> ReferenceRun {
+        let mut run = ReferenceRun::cpu(sys, cfg, n).unwrap();
+        while run.phase() != Phase::Done {
+            pollster::block_on(run.advance(37)).unwrap();
+        }
+        run
+    }
 
     #[test]
     fn runs_are_reproducible_and_stay_finite_and_centred() {
@@ -247,22 +581,63 @@ mod tests {
         let mut cfg = PtConfig::geometric(&sys, 3, 2.0, 4, 7);
         cfg.burn_in_sweeps = 100;
         cfg.thin = 5;
-        let run = |cfg: PtConfig| {
-            let mut pt = ParallelTempering::new(&sys, cfg).unwrap();
-            pt.burn_in(|_| {});
-            (pt.sample(20, |_, _| {}), pt.report.clone())
-        };
-        let (a, rep) = run(cfg.clone());
-        let (b, _) = run(cfg.clone());
-        assert_eq!(a, b, "same seed, same samples");
-        assert_eq!(a.len(), 20 * 39);
-        assert!(a.iter().all(|v| v.is_finite()));
-        for x in a.chunks(39) {
+        let a = run_cpu(&sys, cfg.clone(), 20);
+        let b = run_cpu(&sys, cfg.clone(), 20);
+        assert_eq!(a.samples(), b.samples(), "same seed, same samples");
+        let (xs, es) = a.samples();
+        assert_eq!(xs.len(), 20 * 39);
+        assert!(xs.iter().all(|v| v.is_finite()));
+        for (x, e) in xs.chunks(39).zip(es) {
             assert!(crate::geometry::centre_of_mass(x, 3).iter().all(|c| c.abs() < 1e-9));
+            assert!((sys.energy(x) - e).abs() < 1e-9, "the reported energy is the sample's");
         }
+        let rep = a.report();
         assert!(rep.acceptance.iter().all(|&p| p > 0.2 && p < 0.95), "{:?}", rep.acceptance);
-        let (c, _) = run(PtConfig { seed: 8, ..cfg });
-        assert_ne!(a, c);
+        assert!(rep.swap_acceptance.iter().all(|&p| p > 0.0 && p <= 1.0), "{:?}", rep.swap_acceptance);
+        assert_eq!(rep.sweeps, 100 + 5 * 5);
+        assert_eq!(a.progress().fraction, 1.0);
+        let c = run_cpu(&sys, PtConfig { seed: 8, ..cfg }, 20);
+        assert_ne!(a.samples().0, c.samples().0);
+    }
+
+    #[test]
+    fn the_slicing_of_a_run_does_not_change_it() {
+        let sys = System::dw4();
+        let mut cfg = PtConfig::geometric(&sys, 2, 2.0, 3, 1);
+        cfg.burn_in_sweeps = 120;
+        cfg.thin = 7;
+        let mut one = ReferenceRun::cpu(&sys, cfg.clone(), 10).unwrap();
+        pollster::block_on(one.advance(usize::MAX)).unwrap();
+        assert_eq!(one.phase(), Phase::Done);
+        let sliced = run_cpu(&sys, cfg, 10);
+        assert_eq!(one.samples(), sliced.samples());
+        assert_eq!(one.report(), sliced.report());
+    }
+
+    #[test]
+    fn temperatures_move_between_slots_as_a_permutation() {
+        let sys = System::lj13();
+        let cfg = PtConfig::geometric(&sys, 4, 3.0, 5, 2);
+        let mut c = CpuReplicas::new(&sys, &cfg, &[1e-3; 4]).unwrap();
+        c.sweeps(30);
+        let (_, _, levels) = c.state();
+        let mut per_level = vec![0; 4];
+        for &k in levels {
+            per_level[k as usize] += 1;
+        }
+        assert_eq!(per_level, vec![5; 4], "every level keeps one slot per chain");
+        assert!(c.counts().swaps.iter().sum::<u64>() > 0);
+    }
+
+    #[test]
+    fn a_diverged_slot_is_reset_and_counted() {
+        let sys = System::lj13();
+        let cfg = PtConfig::geometric(&sys, 1, 1.0, 2, 2);
+        let mut c = CpuReplicas::new(&sys, &cfg, &[1e-3]).unwrap();
+        c.e[1] = f64::NAN;
+        c.sweep();
+        assert_eq!(c.counts().resets, 1);
+        assert!(c.e.iter().all(|e| e.is_finite()) && c.x.iter().all(|v| v.is_finite()));
     }
 
     #[test]
@@ -277,11 +652,14 @@ mod tests {
         let sys = System::dw4();
         let mut cfg = PtConfig::geometric(&sys, 2, 2.0, 2, 1);
         cfg.temperatures[0] = 2.0;
-        assert!(ParallelTempering::new(&sys, cfg.clone()).is_err());
+        assert!(ReferenceRun::cpu(&sys, cfg.clone(), 1).is_err());
         cfg.temperatures = vec![1.0, f64::NAN];
-        assert!(ParallelTempering::new(&sys, cfg.clone()).is_err());
+        assert!(ReferenceRun::cpu(&sys, cfg.clone(), 1).is_err());
+        cfg.temperatures = vec![1.0; 40];
+        assert!(ReferenceRun::cpu(&sys, cfg.clone(), 1).is_err());
         cfg.temperatures = vec![1.0];
+        assert!(ReferenceRun::cpu(&sys, cfg.clone(), 0).is_err());
         cfg.thin = 0;
-        assert!(ParallelTempering::new(&sys, cfg).is_err());
+        assert!(ReferenceRun::cpu(&sys, cfg, 1).is_err());
     }
 }

@@ -10,7 +10,8 @@ use crate::energies::{Family, InputError, System, MAX_PARTICLES};
 use bytemuck::{Pod, Zeroable};
 use thiserror::Error;
 
-pub const SHADER: &str = include_str!("../../shaders/pair_energy.wgsl");
+/// The pair terms every particle kernel shares, then this kernel's entry point.
+pub const SHADER: &str = concat!(include_str!("../../shaders/pair_terms.wgsl"), include_str!("../../shaders/pair_energy.wgsl"));
 const WORKGROUPS_PER_DIM: u32 = 65_535;
 
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -44,7 +45,7 @@ pub fn cpu_energies_grads(sys: &System, xs: &[f32], want_grad: bool) -> Result<E
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable, Debug)]
-struct Params {
+pub(crate) struct Params {
     batch: u32,
     n: u32,
     d: u32,
@@ -56,7 +57,7 @@ struct Params {
     pad: u32,
 }
 
-fn params_for(sys: &System, batch: u32, groups_x: u32, want_grad: bool) -> Params {
+pub(crate) fn params_for(sys: &System, batch: u32, groups_x: u32, want_grad: bool) -> Params {
     let (family, p, reg) = match sys.family {
         Family::DoubleWell { a, b, c, d0, reg } => (0, [a, b, c, d0], reg),
         Family::LennardJones { eps, rm, k, reg } => (1, [eps, rm, k, 0.0], reg),

@@ -5,6 +5,7 @@
 //! the CPU implementation that sits beside every kernel (e.g. [`energy::cpu_energies_grads`]).
 
 pub mod energy;
+pub mod mcmc;
 
 use serde::Serialize;
 use thiserror::Error;
@@ -113,43 +114,48 @@ impl GpuContext {
     /// map (each map is a round trip to the GPU process in the browser). Sizes must be
     /// multiples of 4.
     pub async fn read_buffers(&self, srcs: &[(&wgpu::Buffer, u64)]) -> Result<Vec<Vec<u8>>, GpuError> {
-        let total: u64 = srcs.iter().map(|(_, size)| size).sum();
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("molplay readback"),
-            size: total.max(4),
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let mut encoder = self.device.create_command_encoder(&Default::default());
-        let mut offset = 0;
-        for (src, size) in srcs {
-            encoder.copy_buffer_to_buffer(src, 0, &staging, offset, *size);
-            offset += size;
-        }
-        self.queue.submit([encoder.finish()]);
-        let slice = staging.slice(..);
-        let (tx, rx) = futures_channel::oneshot::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        // natively the callback fires from poll; in the browser from the event loop
-        #[cfg(not(target_arch = "wasm32"))]
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| GpuError::Readback(e.to_string()))?;
-        rx.await
-            .map_err(|_| GpuError::Readback("the map callback was dropped".into()))?
-            .map_err(|e| GpuError::Readback(e.to_string()))?;
-        let bytes = slice.get_mapped_range().map_err(|e| GpuError::Readback(e.to_string()))?.to_vec();
-        staging.unmap();
-        let mut out = Vec::with_capacity(srcs.len());
-        let mut start = 0usize;
-        for (_, size) in srcs {
-            out.push(bytes[start..start + *size as usize].to_vec());
-            start += *size as usize;
-        }
-        Ok(out)
+        read_buffers(&self.device, &self.queue, srcs).await
     }
+}
+
+/// [`GpuContext::read_buffers`] for holders of a device and queue (both are cheap clones).
+pub async fn read_buffers(device: &wgpu::Device, queue: &wgpu::Queue, srcs: &[(&wgpu::Buffer, u64)]) -> Result<Vec<Vec<u8>>, GpuError> {
+    let total: u64 = srcs.iter().map(|(_, size)| size).sum();
+    let staging = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("molplay readback"),
+        size: total.max(4),
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut encoder = device.create_command_encoder(&Default::default());
+    let mut offset = 0;
+    for (src, size) in srcs {
+        encoder.copy_buffer_to_buffer(src, 0, &staging, offset, *size);
+        offset += size;
+    }
+    queue.submit([encoder.finish()]);
+    let slice = staging.slice(..);
+    let (tx, rx) = futures_channel::oneshot::channel();
+    slice.map_async(wgpu::MapMode::Read, move |r| {
+        let _ = tx.send(r);
+    });
+    // natively the callback fires from poll; in the browser from the event loop
+    #[cfg(not(target_arch = "wasm32"))]
+    device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| GpuError::Readback(e.to_string()))?;
+    rx.await
+        .map_err(|_| GpuError::Readback("the map callback was dropped".into()))?
+        .map_err(|e| GpuError::Readback(e.to_string()))?;
+    let bytes = slice.get_mapped_range().map_err(|e| GpuError::Readback(e.to_string()))?.to_vec();
+    staging.unmap();
+    let mut out = Vec::with_capacity(srcs.len());
+    let mut start = 0usize;
+    for (_, size) in srcs {
+        out.push(bytes[start..start + *size as usize].to_vec());
+        start += *size as usize;
+    }
+    Ok(out)
 }
 
 /// A process-wide context for native tests and benchmarks: one device, opened once.
