@@ -25,6 +25,14 @@ pub enum IoError {
     NonFinite { index: usize, config: usize, value: f64 },
     #[error("XYZ line {line}: {msg}")]
     Xyz { line: usize, msg: String },
+    #[error("XYZ frame {frame} has {got} atoms, expected {n}")]
+    AtomCount { frame: usize, got: usize, n: usize },
+    #[error("XYZ frame {frame}: the system is 2-D but a z coordinate is {z}")]
+    NotPlanar { frame: usize, z: f64 },
+    #[error("not UTF-8 text")]
+    NotText,
+    #[error("unknown file type '{0}': use .npy or .xyz")]
+    UnknownType(String),
     #[error("the file holds no configurations")]
     Empty,
 }
@@ -217,6 +225,36 @@ pub fn write_xyz(frames: &[XyzFrame], d: usize) -> String {
         }
     }
     out
+}
+
+/// Configurations of n particles in d dimensions from a sample file, flat: `.npy` (by the magic
+/// bytes or the name) or multi-frame `.xyz` (2-D systems need z = 0). The CLI and the page
+/// read users' files through this.
+pub fn read_configurations(file_name: &str, bytes: &[u8], n: usize, d: usize) -> Result<Vec<f64>, IoError> {
+    let lower = file_name.to_ascii_lowercase();
+    if bytes.starts_with(b"\x93NUMPY") || lower.ends_with(".npy") {
+        return as_configurations(read_npy(bytes)?, n, d);
+    }
+    if !lower.ends_with(".xyz") && !lower.ends_with(".extxyz") {
+        return Err(IoError::UnknownType(file_name.rsplit('.').next().unwrap_or("").to_string()));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| IoError::NotText)?;
+    let mut xs = Vec::new();
+    for (f, frame) in read_xyz(text)?.iter().enumerate() {
+        if frame.elements.len() != n {
+            return Err(IoError::AtomCount { frame: f, got: frame.elements.len(), n });
+        }
+        for p in frame.positions.chunks_exact(3) {
+            if d == 2 && p[2] != 0.0 {
+                return Err(IoError::NotPlanar { frame: f, z: p[2] });
+            }
+            xs.extend_from_slice(&p[..d]);
+        }
+    }
+    if xs.is_empty() {
+        return Err(IoError::Empty);
+    }
+    Ok(xs)
 }
 
 #[cfg(test)]

@@ -29,9 +29,9 @@ macro_rules! outln {
 mod cli {
     use clap::{Parser, Subcommand};
     use molplay::energies::{perturbed_batch, System};
-    use molplay::io::{as_configurations, read_npy, read_xyz, write_npy_f32, write_xyz, XyzFrame};
-    use molplay::mcmc::{ParallelTempering, PtConfig, PtReport};
-    use molplay::metrics::{configurational_temperature, mean_sd, pairwise_distances, subsample, virial, w2_1d};
+    use molplay::io::{read_configurations, write_npy_f32, write_xyz, XyzFrame};
+    use molplay::mcmc::{Phase, PtConfig, PtReport, ReferenceRun};
+    use molplay::metrics::{compare, Comparison};
     use std::path::{Path, PathBuf};
     use molplay::gpu::energy::{time_paths, EnergyKernel, PathTimes};
     use molplay::gpu::GpuContext;
@@ -88,6 +88,23 @@ mod cli {
             /// Sweeps between two kept samples of a chain.
             #[arg(long, default_value_t = 100)]
             thin: usize,
+            /// auto: the GPU pass on a real GPU, the CPU otherwise (a software adapter such as
+            /// lavapipe is slower than the CPU path); gpu or cpu to choose.
+            #[arg(long, default_value = "auto", value_parser = ["auto", "gpu", "cpu"])]
+            backend: String,
+            #[arg(long)]
+            json: bool,
+        },
+        /// MCMC throughput (sweeps/s, energy evaluations/s), GPU pass vs CPU path in one run.
+        BenchMcmc {
+            #[arg(long, value_delimiter = ',', default_value = "lj13,lj55")]
+            systems: Vec<String>,
+            /// Chains per temperature (replicas = levels × chains).
+            #[arg(long, default_value_t = 100)]
+            chains: usize,
+            /// Timed sweeps per path (after 10 warm-up sweeps).
+            #[arg(long, default_value_t = 100)]
+            sweeps: usize,
             #[arg(long)]
             json: bool,
         },
@@ -137,9 +154,10 @@ mod cli {
         let result = match cli.command {
             Command::Info { json } => info(json),
             Command::Energy { system, input, forces, json } => energy(&system, &input, forces, json),
-            Command::Reference { system, samples, seed, output, chains, levels, t_max, burn_in, thin, json } => {
-                reference(&system, samples, seed, &output, (chains, levels, t_max, burn_in, thin), json)
+            Command::Reference { system, samples, seed, output, chains, levels, t_max, burn_in, thin, backend, json } => {
+                reference(&system, samples, seed, &output, (chains, levels, t_max, burn_in, thin), &backend, json)
             }
+            Command::BenchMcmc { systems, chains, sweeps, json } => bench_mcmc(&systems, chains, sweeps, json),
             Command::Eval { system, samples, reference, sample_w2, json } => eval(&system, &samples, &reference, sample_w2, json),
             Command::Bench { systems, batch, reps, json } => bench(&systems, batch, reps, json),
         };
@@ -155,28 +173,8 @@ mod cli {
     /// Reads a sample file as a flat batch of `sys` configurations (CoM untouched).
     fn load_samples(sys: &System, path: &Path) -> Result<Vec<f64>, String> {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         let at = |e: String| format!("{}: {e}", path.display());
-        let xs = match ext.as_str() {
-            "npy" => as_configurations(read_npy(&bytes).map_err(|e| at(e.to_string()))?, sys.n, sys.d).map_err(|e| at(e.to_string()))?,
-            "xyz" => {
-                let text = String::from_utf8(bytes).map_err(|_| at("not UTF-8 text".into()))?;
-                let mut xs = Vec::new();
-                for (f, frame) in read_xyz(&text).map_err(|e| at(e.to_string()))?.iter().enumerate() {
-                    if frame.elements.len() != sys.n {
-                        return Err(at(format!("frame {f} has {} atoms, system {} has {}", frame.elements.len(), sys.name, sys.n)));
-                    }
-                    for p in frame.positions.chunks_exact(3) {
-                        if sys.d == 2 && p[2] != 0.0 {
-                            return Err(at(format!("frame {f}: {} is 2-D but a z coordinate is {}", sys.name, p[2])));
-                        }
-                        xs.extend_from_slice(&p[..sys.d]);
-                    }
-                }
-                xs
-            }
-            _ => return Err(at("unknown file type: use .npy or .xyz".into())),
-        };
+        let xs = read_configurations(&path.to_string_lossy(), &bytes, sys.n, sys.d).map_err(|e| at(e.to_string()))?;
         sys.check_batch(&xs).map_err(|e| at(e.to_string()))?;
         Ok(xs)
     }
@@ -212,7 +210,22 @@ mod cli {
         Ok(())
     }
 
-    fn reference(system: &str, n: usize, seed: u64, output: &Path, knobs: (usize, Option<usize>, f64, usize, usize), json: bool) -> Result<(), String> {
+    /// The GPU to run the MCMC pass on: `gpu` insists, `auto` takes real GPUs only.
+    fn mcmc_gpu(backend: &str) -> Result<Option<GpuContext>, String> {
+        match (backend, GpuContext::new_blocking()) {
+            ("cpu", _) => Ok(None),
+            ("gpu", Err(e)) => Err(format!("--backend gpu: {e}")),
+            ("gpu", Ok(ctx)) => Ok(Some(ctx)),
+            (_, Ok(ctx)) if ctx.summary.device_type != "Cpu" => Ok(Some(ctx)),
+            (_, Ok(ctx)) => {
+                eprintln!("molplay: {} is a software adapter, slower than the CPU path: sampling on the CPU (--backend gpu to override)", ctx.summary.name);
+                Ok(None)
+            }
+            (_, Err(_)) => Ok(None),
+        }
+    }
+
+    fn reference(system: &str, n: usize, seed: u64, output: &Path, knobs: (usize, Option<usize>, f64, usize, usize), backend: &str, json: bool) -> Result<(), String> {
         let (chains, levels, t_max, burn_in, thin) = knobs;
         let sys = System::by_name(system).map_err(|e| e.to_string())?;
         let levels = levels.unwrap_or_else(|| PtConfig::default_levels(&sys));
@@ -230,7 +243,12 @@ mod cli {
         cfg.burn_in_sweeps = burn_in;
         cfg.thin = thin;
         let t0 = Instant::now();
-        let mut pt = ParallelTempering::new(&sys, cfg).map_err(|e| format!("reference: {e}"))?;
+        let gpu = mcmc_gpu(backend)?;
+        let mut run = match &gpu {
+            Some(ctx) => ReferenceRun::gpu(ctx, &sys, cfg, n),
+            None => ReferenceRun::cpu(&sys, cfg, n),
+        }
+        .map_err(|e| format!("reference: {e}"))?;
         let fmt = |r: &PtReport| {
             let acc: Vec<String> = r.acceptance.iter().map(|a| format!("{a:.2}")).collect();
             let sw: Vec<String> = r.swap_acceptance.iter().map(|a| format!("{a:.2}")).collect();
@@ -239,20 +257,25 @@ mod cli {
         // progress on stderr: one rewritten line on a terminal, a line per 10 % otherwise
         let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
         let mut last_decile = usize::MAX;
-        let mut show = |done: usize, total: usize, what: &str| {
-            let decile = done * 10 / total.max(1);
+        while run.phase() != Phase::Done {
+            pollster::block_on(run.advance(thin.max(50))).map_err(|e| format!("reference: {e}"))?;
+            let p = run.progress();
+            let what = match p.phase {
+                Phase::BurnIn => format!("burn-in sweep {}/{burn_in} ({}): {}", p.report.sweeps, p.engine, fmt(&p.report)),
+                _ => format!("samples {}/{n} (sweep {}, {}): {}", p.samples, p.report.sweeps, p.engine, fmt(&p.report)),
+            };
+            let decile = (p.fraction * 10.0) as usize;
             if tty {
                 eprint!("\r{what}   ");
             } else if decile != last_decile {
                 eprintln!("{what}");
             }
             last_decile = decile;
-        };
-        pt.burn_in(|r| show(r.sweeps, burn_in, &format!("burn-in sweep {}/{burn_in}: {}", r.sweeps, fmt(r))));
-        let xs = pt.sample(n, |done, r| show(done, n, &format!("samples {done}/{n} (sweep {}): {}", r.sweeps, fmt(r))));
+        }
         if tty {
             eprintln!();
         }
+        let xs = run.samples().0.to_vec();
         let bytes = if ext == "npy" {
             let x32: Vec<f32> = xs.iter().map(|&v| v as f32).collect();
             write_npy_f32(n, sys.dim(), &x32)
@@ -269,11 +292,12 @@ mod cli {
         };
         std::fs::write(output, bytes).map_err(|e| format!("{}: {e}", output.display()))?;
         let secs = t0.elapsed().as_secs_f64();
-        let r = &pt.report;
+        let r = run.report();
+        let engine = run.engine().name();
         if json {
-            outln!("{}", serde_json::json!({ "system": sys.name, "samples": n, "output": output, "seconds": secs, "report": r }));
+            outln!("{}", serde_json::json!({ "system": sys.name, "samples": n, "output": output, "seconds": secs, "engine": engine, "report": r }));
         } else {
-            outln!("{n} {} samples → {} in {secs:.1} s ({} sweeps, {} energy evaluations; {})", sys.name, output.display(), r.sweeps, r.energy_evaluations, fmt(r));
+            outln!("{n} {} samples → {} in {secs:.1} s on the {engine} ({} sweeps, {} energy evaluations; {})", sys.name, output.display(), r.sweeps, r.energy_evaluations, fmt(r));
         }
         Ok(())
     }
@@ -282,28 +306,14 @@ mod cli {
         let sys = System::by_name(system).map_err(|e| e.to_string())?;
         let xs = load_samples(&sys, samples)?;
         let ys = load_samples(&sys, reference)?;
-        let (ex, ey) = (sys.energies(&xs).map_err(|e| e.to_string())?, sys.energies(&ys).map_err(|e| e.to_string())?);
-        let energy_w2 = w2_1d(&ex, &ey);
-        let distance_w2 = w2_1d(&pairwise_distances(&xs, sys.n, sys.d), &pairwise_distances(&ys, sys.n, sys.d));
-        let dof = ((sys.n - 1) * sys.d) as f64 * sys.temperature;
-        let (vs, vr) = (virial(&sys, &xs), virial(&sys, &ys));
-        let (ts, tr) = (configurational_temperature(&sys, &xs), configurational_temperature(&sys, &ys));
-        let ((ms, ss), (mr, sr)) = (mean_sd(&ex), mean_sd(&ey));
-        let k = sample_w2_n.min(ex.len()).min(ey.len());
-        let sample_w2 = (k > 0).then(|| {
-            molplay::metrics::sample_w2(&subsample(&xs, sys.dim(), k), &subsample(&ys, sys.dim(), k), sys.n, sys.d)
-        });
-        let report = serde_json::json!({
-            "system": sys.name, "samples": ex.len(), "reference": ey.len(),
-            "energy_w2": energy_w2, "distance_w2": distance_w2, "sample_w2": sample_w2, "sample_w2_n": k,
-            "energy_mean": ms, "energy_sd": ss, "reference_energy_mean": mr, "reference_energy_sd": sr,
-            "virial": vs, "reference_virial": vr, "virial_expected": dof,
-            "temperature": ts, "reference_temperature": tr, "temperature_expected": sys.temperature,
-        });
+        let c = compare(&sys, &xs, &ys, sample_w2_n).map_err(|e| e.to_string())?;
+        let Comparison { energy_w2, distance_w2, sample_w2, sample_w2_n: k, energy_mean: ms, energy_sd: ss, reference_energy_mean: mr, reference_energy_sd: sr, .. } = c;
+        let (vs, vr, dof, ts, tr) = (c.virial, c.reference_virial, c.virial_expected, c.temperature, c.reference_temperature);
+        let report = serde_json::to_value(&c).map_err(|e| e.to_string())?;
         if json {
             outln!("{report}");
         } else {
-            outln!("{}: {} samples vs {} reference", sys.name, ex.len(), ey.len());
+            outln!("{}: {} samples vs {} reference", sys.name, c.samples, c.reference);
             outln!("  energy W2            {energy_w2:.4}   (E mean {ms:.3} ± {ss:.3} vs {mr:.3} ± {sr:.3})");
             outln!("  distance W2          {distance_w2:.4}");
             match sample_w2 {
@@ -377,4 +387,47 @@ mod cli {
         Ok(())
     }
 
+
+    fn bench_mcmc(systems: &[String], chains: usize, sweeps: usize, json: bool) -> Result<(), String> {
+        if chains == 0 || sweeps == 0 {
+            return Err("--chains and --sweeps must be at least 1".into());
+        }
+        let systems = systems.iter().map(|s| System::by_name(s).map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
+        let gpu = GpuContext::new_blocking();
+        if let Err(e) = &gpu {
+            eprintln!("molplay: no GPU ({e}); timing the CPU path only");
+        }
+        let mut rows = Vec::new();
+        for sys in &systems {
+            let cfg = PtConfig::geometric(sys, PtConfig::default_levels(sys), 2.0, chains, 1);
+            let t0 = Instant::now();
+            let clock = || t0.elapsed().as_secs_f64() * 1e3;
+            let t = pollster::block_on(molplay::mcmc::time_sweeps(gpu.as_ref().ok(), sys, &cfg, sweeps, clock))?;
+            let row = serde_json::json!({
+                "system": sys.name, "replicas": cfg.replicas(), "sweeps": sweeps,
+                "cpu_sweeps_per_s": t.cpu_sweeps_per_s, "gpu_sweeps_per_s": t.gpu_sweeps_per_s,
+                "cpu_evals_per_s": t.cpu_sweeps_per_s * cfg.replicas() as f64,
+                "gpu_evals_per_s": t.gpu_sweeps_per_s.map(|g| g * cfg.replicas() as f64),
+                "gpu_over_cpu": t.gpu_sweeps_per_s.map(|g| g / t.cpu_sweeps_per_s),
+            });
+            if !json {
+                let r = cfg.replicas() as f64;
+                match t.gpu_sweeps_per_s {
+                    Some(g) => outln!(
+                        "{:>5} {} replicas: CPU {:8.1} sweeps/s ({:.3e} evals/s) | GPU {:8.1} sweeps/s ({:.3e} evals/s) | GPU/CPU {:.2}",
+                        sys.name, cfg.replicas(), t.cpu_sweeps_per_s, t.cpu_sweeps_per_s * r, g, g * r, g / t.cpu_sweeps_per_s
+                    ),
+                    None => outln!("{:>5} {} replicas: CPU {:8.1} sweeps/s (no GPU)", sys.name, cfg.replicas(), t.cpu_sweeps_per_s),
+                }
+            }
+            rows.push(row);
+        }
+        let adapter = gpu.as_ref().ok().map(|c| c.summary.clone());
+        if json {
+            outln!("{}", serde_json::json!({ "adapter": adapter, "results": rows }));
+        } else if let Some(a) = adapter {
+            outln!("adapter: {} ({}, {})", a.name, a.backend, a.device_type);
+        }
+        Ok(())
+    }
 }

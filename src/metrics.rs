@@ -80,6 +80,56 @@ pub fn mean_sd(v: &[f64]) -> (f64, f64) {
     (m, var.sqrt())
 }
 
+/// Everything `molplay eval` and the page's `metrics()` report for a sample set against a
+/// reference set of the same system.
+#[derive(Clone, Debug, serde::Serialize, PartialEq)]
+pub struct Comparison {
+    pub system: String,
+    pub samples: usize,
+    pub reference: usize,
+    pub energy_w2: f64,
+    pub distance_w2: f64,
+    /// The field's sample W2 on `sample_w2_n` evenly spaced configurations per side (none if 0).
+    pub sample_w2: Option<f64>,
+    pub sample_w2_n: usize,
+    pub energy_mean: f64,
+    pub energy_sd: f64,
+    pub reference_energy_mean: f64,
+    pub reference_energy_sd: f64,
+    pub virial: f64,
+    pub reference_virial: f64,
+    pub virial_expected: f64,
+    pub temperature: f64,
+    pub reference_temperature: f64,
+    pub temperature_expected: f64,
+}
+
+/// Compares flat sample sets `xs` and `ys` of `sys` (checked first).
+pub fn compare(sys: &System, xs: &[f64], ys: &[f64], sample_w2_n: usize) -> Result<Comparison, crate::energies::InputError> {
+    let (ex, ey) = (sys.energies(xs)?, sys.energies(ys)?);
+    let ((ms, ss), (mr, sr)) = (mean_sd(&ex), mean_sd(&ey));
+    let k = sample_w2_n.min(ex.len()).min(ey.len());
+    Ok(Comparison {
+        system: sys.name.clone(),
+        samples: ex.len(),
+        reference: ey.len(),
+        energy_w2: w2_1d(&ex, &ey),
+        distance_w2: w2_1d(&pairwise_distances(xs, sys.n, sys.d), &pairwise_distances(ys, sys.n, sys.d)),
+        sample_w2: (k > 0).then(|| sample_w2(&subsample(xs, sys.dim(), k), &subsample(ys, sys.dim(), k), sys.n, sys.d)),
+        sample_w2_n: k,
+        energy_mean: ms,
+        energy_sd: ss,
+        reference_energy_mean: mr,
+        reference_energy_sd: sr,
+        virial: virial(sys, xs),
+        reference_virial: virial(sys, ys),
+        virial_expected: ((sys.n - 1) * sys.d) as f64 * sys.temperature,
+        temperature: configurational_temperature(sys, xs),
+        reference_temperature: configurational_temperature(sys, ys),
+        temperature_expected: sys.temperature,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,7 +64,7 @@ fn bad_input_gives_a_clear_error_and_a_failing_exit_code() {
     let junk = temp("junk.npy", b"not numpy at all");
     let txt = temp("data.txt", b"1 2 3");
     for (args, expect) in [
-        (vec!["energy", "--system", "lj13", "--input", xyz.as_str()], "frame 0 has 2 atoms, system lj13 has 13"),
+        (vec!["energy", "--system", "lj13", "--input", xyz.as_str()], "frame 0 has 2 atoms, expected 13"),
         (vec!["energy", "--system", "lj2", "--input", bad.as_str()], "line 4: y coordinate 'oops' is not a number"),
         (vec!["energy", "--system", "lj13", "--input", junk.as_str()], "not a .npy file"),
         (vec!["energy", "--system", "lj13", "--input", txt.as_str()], "use .npy or .xyz"),

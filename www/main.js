@@ -1,6 +1,7 @@
 // Wires the page to the wasm facade and publishes the scripting API on window.molplay.
 // No math here: every number shown comes from the Rust core.
 import init, { Playground, apiVersion, crateVersion } from "../pkg/molplay.js";
+import { wireReference } from "./reference.js";
 
 const API_VERSION = 1; // must equal facade::API_VERSION in the wasm
 const $ = (id) => document.getElementById(id);
@@ -31,7 +32,7 @@ function render(state) {
   $("backend").textContent = state.backend === "webgpu" ? "WebGPU compute" : "CPU (f64)";
   $("adapter").textContent = state.adapter ?? "none";
   $("renderer").textContent = state.renderer ?? "off";
-  $("explain").textContent = EXPLAIN[state.preset] ?? `${state.n_atoms} Lennard-Jones particles.`;
+  $("explain").textContent = EXPLAIN[state.preset] ?? `${state.n_atoms} Lennard-Jones particles, same energy as LJ-13. Shown: a relaxed compact cluster.`;
   const notice = $("notice");
   notice.textContent = state.notice ?? "";
   notice.hidden = !state.notice;
@@ -100,17 +101,26 @@ async function start() {
   };
   api.loadPreset = async (name) => {
     const energy = await pg.loadPreset(String(name));
-    $("preset").value = pg.state().preset;
+    const preset = pg.state().preset;
+    const known = ["lj13", "lj55", "dw4"].includes(preset);
+    $("preset").value = known ? preset : "ljn";
+    $("ljn-row").hidden = known;
+    if (!known) $("ljn").value = pg.state().n_atoms;
     render(pg.state());
     return energy;
   };
   api.bench = (name, batch = 1024, reps = 5) => pg.bench(String(name), batch >>> 0, reps >>> 0);
   wireCanvas(pg, canvas);
   $("bonds").addEventListener("change", (e) => pg.setBonds(e.target.checked));
-  $("preset").addEventListener("change", (e) => {
+  const currentSystem = () => ($("preset").value === "ljn" ? `lj${$("ljn").value}` : $("preset").value);
+  const pick = () => {
     showError("");
-    api.loadPreset(e.target.value).catch((err) => showError(err.message));
-  });
+    $("ljn-row").hidden = $("preset").value !== "ljn";
+    api.loadPreset(currentSystem()).catch((err) => showError(err.message));
+  };
+  $("preset").addEventListener("change", pick);
+  $("ljn").addEventListener("change", pick);
+  wireReference(pg, api, { currentSystem, showError, refresh: () => render(pg.state()) });
   try {
     await api.loadPreset(preset);
   } catch (err) {

@@ -1,0 +1,44 @@
+// Energy histograms with uPlot (served from our own origin, see .ci/build). Binning here is
+// presentation only; every energy comes from the Rust core.
+import uPlot from "../pkg/vendor/uPlot.esm.js";
+
+/// Densities of each series on shared bins spanning the 0.5–99.5 % range of all values.
+export function histogram(seriesList, bins = 60) {
+  const all = seriesList.flatMap((s) => Array.from(s)).filter(Number.isFinite).sort((a, b) => a - b);
+  if (all.length === 0) return { x: [], ys: seriesList.map(() => []) };
+  const lo = all[Math.floor(0.005 * (all.length - 1))], hi = all[Math.ceil(0.995 * (all.length - 1))];
+  const width = (hi - lo) / bins || 1;
+  const x = Array.from({ length: bins }, (_, i) => lo + (i + 0.5) * width);
+  const ys = seriesList.map((s) => {
+    const counts = new Array(bins).fill(0);
+    let n = 0;
+    for (const v of s) {
+      if (!Number.isFinite(v)) continue;
+      n++;
+      const i = Math.floor((v - lo) / width);
+      if (i >= 0 && i < bins) counts[i]++;
+    }
+    return n === 0 ? counts.map(() => null) : counts.map((c) => c / (n * width));
+  });
+  return { x, ys };
+}
+
+/// A live histogram plot in `el` with named series; `update(seriesList)` redraws.
+export function histogramPlot(el, names, colors) {
+  const opts = {
+    width: Math.max(200, el.clientWidth), height: 220,
+    scales: { x: { time: false } },
+    axes: [{ label: "energy E(x)", stroke: "#9aa3b2", grid: { stroke: "#2b3140" } },
+      { label: "density", stroke: "#9aa3b2", grid: { stroke: "#2b3140" }, size: 60 }],
+    series: [{}, ...names.map((label, i) => ({ label, stroke: colors[i], width: 2, fill: colors[i] + "22", paths: uPlot.paths.stepped({ align: 0 }), points: { show: false } }))],
+    legend: { live: false },
+  };
+  const plot = new uPlot(opts, [[], ...names.map(() => [])], el);
+  new ResizeObserver(() => plot.setSize({ width: Math.max(200, el.clientWidth), height: 220 })).observe(el);
+  return {
+    update(seriesList) {
+      const { x, ys } = histogram(seriesList);
+      plot.setData([x, ...ys]);
+    },
+  };
+}

@@ -1,0 +1,133 @@
+// The "ground truth" panel: runs the reference sampler in slices (the page keeps drawing between
+// them), plots its energy histogram against a loaded reference set, and shows the metrics.
+import { histogramPlot } from "./plot.js";
+
+const $ = (id) => document.getElementById(id);
+const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r()));
+const fmt = (v, digits = 3) => (v === null || v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(digits));
+
+export function wireReference(pg, api, { currentSystem, showError, refresh }) {
+  const plot = histogramPlot($("ref-plot"), ["sampler", "reference set"], ["#7fd1e3", "#f2a65a"]);
+  let running = null; // promise of the active run
+  let stopRequested = false;
+  let lastCount = -1;
+
+  const redraw = () => {
+    const ours = pg.referenceSamples();
+    const theirs = pg.loadedSamples();
+    const sameSystem = ours && theirs && ours.system === theirs.system;
+    plot.update([ours ? ours.energies : [], theirs && (!ours || sameSystem) ? theirs.energies : []]);
+  };
+
+  const showStatus = (p) => {
+    $("ref-progress").value = p.fraction;
+    const r = p.report;
+    const acc = r.acceptance.map((a) => a.toFixed(2)).join(" ");
+    const sw = r.swap_acceptance.map((a) => a.toFixed(2)).join(" ");
+    const phase = p.phase === "burn-in" ? `burn-in (${r.sweeps}/${p.burn_in_sweeps} sweeps)` : p.phase === "done" ? "done" : "sampling";
+    $("ref-status").textContent = `${phase} on the ${p.engine === "gpu" ? "GPU (WebGPU)" : "CPU"} · ${p.samples}/${p.target} samples · ` +
+      `acceptance per temperature [${acc || "…"}] · swaps [${sw || "…"}] · resets ${r.resets} · ${r.energy_evaluations.toLocaleString()} energy evaluations`;
+  };
+
+  const showMetrics = () => {
+    const box = $("ref-metrics");
+    let m;
+    try { m = pg.metrics(200); } catch { box.hidden = true; return null; }
+    box.innerHTML = "";
+    const rows = [
+      ["energy W2", fmt(m.energy_w2, 4)], ["distance W2", fmt(m.distance_w2, 4)],
+      [`sample W2 (${m.sample_w2_n} vs ${m.sample_w2_n})`, fmt(m.sample_w2, 4)],
+      ["E mean ± sd", `${fmt(m.energy_mean)} ± ${fmt(m.energy_sd)} (set ${fmt(m.reference_energy_mean)} ± ${fmt(m.reference_energy_sd)})`],
+      ["virial ⟨x·∇E⟩", `${fmt(m.virial)} (expected ${m.virial_expected})`],
+      ["temperature ⟨|∇E|²⟩/⟨ΔE⟩", `${fmt(m.temperature, 4)} (τ = ${m.temperature_expected})`],
+    ];
+    for (const [k, v] of rows) {
+      const dt = document.createElement("dt"); dt.textContent = k;
+      const dd = document.createElement("dd"); dd.textContent = v;
+      box.append(dt, dd);
+    }
+    box.hidden = false;
+    return m;
+  };
+
+  async function run(options) {
+    if (running) throw new Error("runReference: a run is already in progress; stop it first");
+    stopRequested = false;
+    let p = pg.startReference(options);
+    $("ref-run").disabled = true;
+    $("ref-stop").disabled = false;
+    $("ref-metrics").hidden = true;
+    lastCount = -1;
+    showStatus(p);
+    const loop = (async () => {
+      try {
+        while (p.phase !== "done" && !stopRequested) {
+          p = await pg.referenceStep(30);
+          showStatus(p);
+          if (p.samples !== lastCount) { lastCount = p.samples; redraw(); refresh(); }
+          await nextFrame();
+        }
+        redraw();
+        showMetrics();
+        return p;
+      } finally {
+        running = null;
+        $("ref-run").disabled = false;
+        $("ref-stop").disabled = true;
+      }
+    })();
+    running = loop;
+    return loop;
+  }
+
+  async function stop() {
+    stopRequested = true;
+    if (running) await running.catch(() => {});
+  }
+
+  async function loadFile(name, bytes) {
+    const set = pg.loadSamples(currentSystem(), name, bytes);
+    $("ref-loaded").textContent = `${set.file}: ${set.count} configurations of ${set.system}`;
+    redraw();
+    showMetrics();
+    return set;
+  }
+
+  $("ref-run").addEventListener("click", () => {
+    showError("");
+    const samples = Number($("ref-samples").value), seed = Number($("ref-seed").value);
+    if (!Number.isInteger(samples) || samples < 1 || samples > 100000) return showError("samples must be a whole number from 1 to 100 000");
+    if (!Number.isInteger(seed) || seed < 0) return showError("seed must be a whole number ≥ 0");
+    run({ system: currentSystem(), samples, seed }).catch((e) => showError(e.message));
+  });
+  $("ref-stop").addEventListener("click", () => stop());
+  const readFile = (file) => file.arrayBuffer().then((b) => loadFile(file.name, new Uint8Array(b))).catch((e) => showError(e.message));
+  $("ref-file").addEventListener("change", (e) => { showError(""); if (e.target.files[0]) readFile(e.target.files[0]); });
+  document.addEventListener("dragover", (e) => { e.preventDefault(); document.body.classList.add("dragging"); });
+  document.addEventListener("dragleave", (e) => { if (e.target === document.documentElement || e.target === document.body) document.body.classList.remove("dragging"); });
+  document.addEventListener("drop", (e) => {
+    e.preventDefault();
+    document.body.classList.remove("dragging");
+    showError("");
+    const file = e.dataTransfer?.files?.[0];
+    if (file) readFile(file);
+  });
+
+  api.runReference = (options = {}) => {
+    if (typeof options !== "object" || options === null) return Promise.reject(new TypeError("runReference(options): options must be an object"));
+    return run({ system: currentSystem(), ...options });
+  };
+  api.stopReference = stop;
+  api.referenceStatus = () => ({ running: running !== null, samples: pg.referenceSamples() });
+  api.loadSamples = async (fileName, data) => {
+    if (typeof fileName !== "string") throw new TypeError("loadSamples(fileName, data): fileName must be a string ending in .npy or .xyz");
+    let bytes;
+    if (typeof data === "string") bytes = new TextEncoder().encode(data);
+    else if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
+    else if (ArrayBuffer.isView(data)) bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    else throw new TypeError("loadSamples(fileName, data): data must be a string (XYZ text), an ArrayBuffer or a typed array");
+    return loadFile(fileName, bytes);
+  };
+  api.metrics = ({ sampleW2 = 200 } = {}) => pg.metrics(Math.max(0, Math.min(2000, sampleW2 >>> 0)));
+  api.benchMcmc = (name, chains = 100, sweeps = 20) => pg.benchMcmc(String(name), chains >>> 0, sweeps >>> 0);
+}
