@@ -73,7 +73,7 @@ struct LoadedSet {
 
 /// Options of `startReference` (JS object; all but `system` optional).
 #[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 struct ReferenceOptions {
     system: String,
     samples: Option<usize>,
@@ -435,6 +435,7 @@ impl Playground {
     /// chains, levels, tMax, burnIn, thin, seed, engine}` (see README). Returns the progress.
     #[wasm_bindgen(js_name = startReference)]
     pub fn start_reference(&self, options: JsValue) -> Result<JsValue, JsValue> {
+        check_keys(&options, &["system", "samples", "chains", "levels", "tMax", "burnIn", "thin", "seed", "engine"], "startReference")?;
         let o: ReferenceOptions = serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("startReference: {e}")))?;
         let sys = System::by_name(&o.system).map_err(js_err)?;
         let samples = o.samples.unwrap_or(2000);
@@ -621,6 +622,21 @@ impl Playground {
         f(&mut s.camera, h);
         s.dirty = true;
     }
+}
+
+/// serde-wasm-bindgen reads only the fields it knows, so a misspelt option would be ignored
+/// silently: refuse unknown keys by name instead.
+fn check_keys(options: &JsValue, allowed: &[&str], what: &str) -> Result<(), JsValue> {
+    if !options.is_object() {
+        return Err(js_err(format!("{what}: options must be an object")));
+    }
+    for key in js_sys::Object::keys(options.unchecked_ref::<js_sys::Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !allowed.contains(&key.as_str()) {
+            return Err(js_err(format!("{what}: unknown option `{key}`; expected one of {}", allowed.join(", "))));
+        }
+    }
+    Ok(())
 }
 
 fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {

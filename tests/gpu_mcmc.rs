@@ -6,7 +6,7 @@ mod common;
 
 use molplay::gpu::mcmc::GpuReplicas;
 use molplay::gpu::{read_buffers, shared_native_context};
-use molplay::mcmc::{CpuReplicas, Phase, ReferenceRun};
+use molplay::mcmc::{Phase, ReferenceRun};
 use molplay::rng::{philox4x32, philox_normals};
 
 #[test]
@@ -50,23 +50,7 @@ fn wgsl_philox_matches_rust() {
 #[test]
 fn mala_pass_matches_its_cpu_twin_sweep_by_sweep() {
     let Some(ctx) = shared_native_context() else { return };
-    for (sys, cfg) in common::mcmc_cases() {
-        let h0 = if sys.d == 2 { 5e-3 } else { 5e-3 / sys.n as f64 };
-        let steps: Vec<f64> = (0..cfg.levels()).map(|k| h0 * (1.0 + k as f64)).collect();
-        let mut cpu = CpuReplicas::new(&sys, &cfg, &steps).unwrap();
-        let mut gpu = GpuReplicas::new(ctx, &sys, &cfg, &steps).unwrap();
-        for sweep in 1..=4 {
-            cpu.sweeps(1);
-            gpu.sweeps(1);
-            let g = pollster::block_on(gpu.state()).unwrap();
-            common::assert_mcmc_states_agree(&format!("{} sweep {sweep}", sys.name), cpu.state(), (&g.0, &g.1, &g.2), 0);
-        }
-        let (cc, gc) = (cpu.counts(), pollster::block_on(gpu.counts()).unwrap());
-        assert_eq!(cc, gc, "{}: acceptance and swap counters", sys.name);
-        assert!(cc.accepted.iter().sum::<u64>() > 0, "{}: some moves accepted", sys.name);
-        let (cb, gb) = (cpu.base(), pollster::block_on(gpu.base()).unwrap());
-        assert!(cb.0.iter().zip(&gb.0).all(|(a, b)| (a - b).abs() < 1e-4), "{}: base-level samples", sys.name);
-    }
+    pollster::block_on(common::check_mcmc_parity(ctx, 4));
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Browser tests (wasm-bindgen-test in headless Chromium on WebGPU/SwiftShader): the energy
-//! kernel against the f64 CPU oracle, as natively, plus a benchmark that prints its figures.
+//! kernel and the MCMC pass against their f64 CPU twins, as natively, plus benchmarks that
+//! print their figures.
 #![cfg(target_arch = "wasm32")]
 
 mod common;
@@ -59,6 +60,31 @@ async fn bench_energy_forces_webgpu_vs_cpu() {
                 batch as f64 / cpu_ms * 1e3,
                 cpu_ms / gpu_ms,
                 ctx.summary.name
+            )
+            .into(),
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_mala_pass_matches_its_cpu_twin() {
+    let ctx = GpuContext::new().await.unwrap();
+    common::check_mcmc_parity(&ctx, 2).await;
+}
+
+/// MCMC sweeps/s, the WebGPU pass vs the CPU engine in the same run (printed, not asserted).
+#[wasm_bindgen_test]
+async fn bench_mcmc_webgpu_vs_cpu() {
+    let ctx = GpuContext::new().await.unwrap();
+    let perf = web_sys::window().unwrap().performance().unwrap();
+    for sys in [System::lj13(), System::lj55()] {
+        let cfg = molplay::mcmc::PtConfig::geometric(&sys, molplay::mcmc::PtConfig::default_levels(&sys), 2.0, 25, 1);
+        let t = molplay::mcmc::time_sweeps(Some(&ctx), &sys, &cfg, 10, || perf.now()).await.unwrap();
+        let (g, c, r) = (t.gpu_sweeps_per_s.unwrap(), t.cpu_sweeps_per_s, cfg.replicas() as f64);
+        web_sys::console::log_1(
+            &format!(
+                "BENCH browser MCMC {} {} replicas: WebGPU {g:.1} sweeps/s ({:.3e} evals/s), CPU {c:.1} sweeps/s ({:.3e} evals/s), GPU/CPU {:.3} [adapter: {}]",
+                sys.name, cfg.replicas(), g * r, c * r, g / c, ctx.summary.name
             )
             .into(),
         );

@@ -100,3 +100,28 @@ pub fn assert_mcmc_states_agree(name: &str, cpu: (&[f64], &[f64], &[u32]), gpu: 
     }
     assert!(differing.len() <= allowed, "{name}: slots differ (slot, max |Δx|, rel ΔE): {differing:?}");
 }
+
+/// Runs every [`mcmc_cases`] case `sweeps` sweeps on both engines from the same seed and checks
+/// them after each sweep, then the counters and the base-level samples (native and browser).
+pub async fn check_mcmc_parity(ctx: &molplay::gpu::GpuContext, sweeps: usize) {
+    use molplay::gpu::mcmc::GpuReplicas;
+    use molplay::mcmc::CpuReplicas;
+    for (sys, cfg) in mcmc_cases() {
+        // step sizes near the adapted ones, so that moves are accepted and rejected
+        let h0 = if sys.d == 2 { 5e-3 } else { 5e-3 / sys.n as f64 };
+        let steps: Vec<f64> = (0..cfg.levels()).map(|k| h0 * (1.0 + k as f64)).collect();
+        let mut cpu = CpuReplicas::new(&sys, &cfg, &steps).unwrap();
+        let mut gpu = GpuReplicas::new(ctx, &sys, &cfg, &steps).unwrap();
+        for sweep in 1..=sweeps {
+            cpu.sweeps(1);
+            gpu.sweeps(1);
+            let g = gpu.state().await.unwrap();
+            assert_mcmc_states_agree(&format!("{} sweep {sweep}", sys.name), cpu.state(), (&g.0, &g.1, &g.2), 0);
+        }
+        let (cc, gc) = (cpu.counts(), gpu.counts().await.unwrap());
+        assert_eq!(cc, gc, "{}: acceptance and swap counters", sys.name);
+        assert!(cc.accepted.iter().sum::<u64>() > 0, "{}: some moves accepted", sys.name);
+        let (cb, gb) = (cpu.base(), gpu.base().await.unwrap());
+        assert!(cb.0.iter().zip(&gb.0).all(|(a, b)| (a - b).abs() < 1e-4), "{}: base-level samples", sys.name);
+    }
+}

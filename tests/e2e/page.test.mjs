@@ -2,6 +2,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { serve } from "./server.mjs";
 import { launch, openPage } from "./browser.mjs";
@@ -156,6 +157,119 @@ test("the page fits a phone-sized viewport", async () => {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `horizontal overflow ${overflow}px`);
   await page.screenshot({ path: `${SHOTS}phone.png` });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+const REFERENCE_DW4 = fileURLToPath(new URL("../../../shared/reference/test_split_DW4.npy", import.meta.url));
+
+/// XYZ text of a page sample set (what a user would export and load back).
+const xyzOf = (page) => page.evaluate(() => {
+  const s = window.molplay.referenceStatus().samples;
+  const per = s.n * s.d;
+  let t = "";
+  for (let i = 0; i < s.count; i++) {
+    t += `${s.n}\nsample ${i}\n`;
+    for (let a = 0; a < s.n; a++) {
+      const p = [0, 1, 2].map((k) => (k < s.d ? s.positions[i * per + a * s.d + k] : 0));
+      t += `X ${p.join(" ")}\n`;
+    }
+  }
+  return t;
+});
+
+test("the reference sampler runs as WebGPU passes in the page, with progress, histogram and metrics", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html#preset=dw4`);
+  await ready(page);
+  const p = await page.evaluate(() => window.molplay.runReference({ samples: 120, chains: 12, burnIn: 100, thin: 10, seed: 3 }));
+  assert.equal(p.phase, "done");
+  assert.equal(p.engine, "gpu");
+  assert.equal(p.samples, 120);
+  assert.ok(p.report.acceptance.every((a) => a > 0.2 && a < 0.95), JSON.stringify(p.report));
+  assert.equal(p.report.resets, 0);
+  assert.equal(await page.evaluate(() => document.getElementById("ref-progress").value), 1);
+  assert.match(await page.textContent("#ref-status"), /done on the GPU \(WebGPU\) · 120\/120 samples/);
+  const s = await page.evaluate(() => { const s = window.molplay.referenceStatus().samples; return { count: s.count, e: Array.from(s.energies), n: s.positions.length }; });
+  assert.equal(s.count, 120);
+  assert.equal(s.n, 120 * 8);
+  assert.ok(s.e.every((e) => Number.isFinite(e) && e < 0), "DW-4 energies at τ = 1 are negative");
+  // the viewer shows the newest sample, with its energy in the readout
+  const st = await page.evaluate(() => window.molplay.state());
+  assert.ok(Math.abs(st.energy - s.e[s.e.length - 1]) < 1e-9, `${st.energy}`);
+  // loading the samples back as XYZ: the metrics of a set against itself are zero
+  const set = await page.evaluate((t) => window.molplay.loadSamples("mine.xyz", t), await xyzOf(page));
+  assert.equal(set.count, 120);
+  const m = await page.evaluate(() => window.molplay.metrics({ sampleW2: 50 }));
+  assert.ok(m.energy_w2 < 1e-5 && m.distance_w2 < 1e-5 && m.sample_w2 < 1e-3, JSON.stringify(m));
+  assert.equal(m.sample_w2_n, 50);
+  assert.equal(await page.isVisible("#ref-metrics"), true);
+  // the field's DW-4 test set through the file picker, when this machine has it
+  if (existsSync(REFERENCE_DW4)) {
+    await page.setInputFiles("#ref-file", REFERENCE_DW4);
+    await page.waitForFunction(() => /10000 configurations of dw4/.test(document.getElementById("ref-loaded").textContent));
+    const r = await page.evaluate(() => window.molplay.metrics({ sampleW2: 0 }));
+    assert.equal(r.reference, 10000);
+    assert.ok(r.energy_w2 < 1.0, `energy W2 of 120 GPU samples vs the field's set: ${r.energy_w2}`);
+  }
+  await page.locator("#reference-panel").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${SHOTS}webgpu-reference-dw4.png`, fullPage: true });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("the reference sampler runs on the CPU path, LJ-n picked in the page, files dropped on it", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html#backend=cpu`);
+  await ready(page);
+  await page.selectOption("#preset", "ljn");
+  await page.fill("#ljn", "7");
+  await page.dispatchEvent("#ljn", "change");
+  await page.waitForFunction(() => window.molplay.state().n_atoms === 7);
+  await page.fill("#ref-samples", "300");
+  await page.click("#ref-run");
+  await page.waitForFunction(() => /done on the CPU · 300\/300/.test(document.getElementById("ref-status").textContent), null, { timeout: 60000 });
+  const s = await page.evaluate(() => window.molplay.referenceStatus().samples);
+  assert.equal(s.system, "lj7");
+  // a dropped XYZ file becomes the loaded set
+  const text = await xyzOf(page);
+  await page.evaluate((t) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([t], "dropped.xyz"));
+    document.body.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, text);
+  await page.waitForFunction(() => /dropped.xyz: 300 configurations of lj7/.test(document.getElementById("ref-loaded").textContent));
+  const m = await page.evaluate(() => window.molplay.metrics({ sampleW2: 0 }));
+  assert.ok(m.energy_w2 < 1e-9);
+  assert.ok(Math.abs(m.virial - m.virial_expected) < 0.25 * m.virial_expected, `virial ${m.virial} vs ${m.virial_expected}`);
+  await nudgeAndCheckFrames(page);
+  await page.screenshot({ path: `${SHOTS}cpu-reference-lj7.png`, fullPage: true });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("bad sample files and sampler options are refused with clear messages", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html#preset=dw4&backend=cpu`);
+  await ready(page);
+  const reason = (f) => page.evaluate(f).then(() => "resolved", (e) => e.message);
+  assert.match(await reason(() => window.molplay.loadSamples("x.npy", "not numpy")), /x.npy: not a .npy file/);
+  assert.match(await reason(() => window.molplay.loadSamples("x.xyz", "2\nc\nX 0 0 0\nX 1 0 0\n")), /frame 0 has 2 atoms, expected 4/);
+  assert.match(await reason(() => window.molplay.loadSamples("x.xyz", "4\nc\nX 0 0 0\nX 1 0 0\nX 0 1 0\nX 1 oops 0\n")), /line 6/);
+  assert.match(await reason(() => window.molplay.loadSamples("x.xyz", "4\nc\nX 0 0 0\nX 1 0 0\nX 0 1 0\nX 1 1 0.5\n")), /2-D but a z coordinate is 0.5/);
+  assert.match(await reason(() => window.molplay.loadSamples("x.txt", "1 2 3")), /unknown file type 'txt'/);
+  assert.match(await reason(() => window.molplay.loadSamples("x.npy", 42)), /data must be/);
+  // a .npy cut short
+  const cut = await reason(() => window.molplay.loadSamples("cut.npy", new Uint8Array([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, 5])));
+  assert.match(cut, /truncated/);
+  assert.match(await reason(() => window.molplay.runReference({ samples: 0 })), /samples must be between 1 and 100000/);
+  assert.match(await reason(() => window.molplay.runReference({ chains: 5000 })), /chains must be between 1 and 4096/);
+  assert.match(await reason(() => window.molplay.runReference({ tMax: NaN })), /tMax must be between 1 and 100/);
+  assert.match(await reason(() => window.molplay.runReference({ warp: 9 })), /unknown option `warp`; expected one of system, samples/);
+  assert.match(await reason(() => window.molplay.runReference({ engine: "gpu" })), /needs WebGPU/);
+  assert.match(await reason(() => window.molplay.runReference({ system: "water" })), /unknown system 'water'/);
+  assert.match(await reason(() => window.molplay.metrics()), /run the reference sampler first/);
+  // the page's own fields
+  await page.fill("#ref-samples", "-3");
+  await page.click("#ref-run");
+  assert.match(await page.textContent("#error"), /samples must be a whole number/);
   assert.deepEqual(problems, []);
   await page.close();
 });
