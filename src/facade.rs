@@ -656,6 +656,9 @@ fn samples_object(sys: &System, xs: &[f64], energies: &[f64], file: Option<&str>
     set("count", &(energies.len() as f64).into())?;
     set("positions", &js_sys::Float64Array::from(xs).into())?;
     set("energies", &js_sys::Float64Array::from(energies).into())?;
+    // interatomic distances of at most 500 evenly spaced configurations (for the histogram)
+    let shown = crate::metrics::subsample(xs, sys.dim(), energies.len().min(500));
+    set("distances", &js_sys::Float64Array::from(crate::metrics::pairwise_distances(&shown, sys.n, sys.d).as_slice()).into())?;
     if let Some(f) = file {
         set("file", &f.into())?;
     }

@@ -24,11 +24,11 @@ export function histogram(seriesList, bins = 60) {
 }
 
 /// A live histogram plot in `el` with named series; `update(seriesList)` redraws.
-export function histogramPlot(el, names, colors) {
+export function histogramPlot(el, names, colors, xLabel = "energy E(x)") {
   const opts = {
     width: Math.max(200, el.clientWidth), height: 220,
     scales: { x: { time: false } },
-    axes: [{ label: "energy E(x)", stroke: "#9aa3b2", grid: { stroke: "#2b3140" } },
+    axes: [{ label: xLabel, stroke: "#9aa3b2", grid: { stroke: "#2b3140" } },
       { label: "density", stroke: "#9aa3b2", grid: { stroke: "#2b3140" }, size: 60 }],
     series: [{}, ...names.map((label, i) => ({ label, stroke: colors[i], width: 2, fill: colors[i] + "22", paths: uPlot.paths.stepped({ align: 0 }), points: { show: false } }))],
     legend: { live: false },

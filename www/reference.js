@@ -7,7 +7,9 @@ const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r()));
 const fmt = (v, digits = 3) => (v === null || v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(digits));
 
 export function wireReference(pg, api, { currentSystem, showError, refresh }) {
-  const plot = histogramPlot($("ref-plot"), ["sampler", "reference set"], ["#7fd1e3", "#f2a65a"]);
+  const series = [["sampler", "reference set"], ["#7fd1e3", "#f2a65a"]];
+  const plot = histogramPlot($("ref-plot"), ...series, "energy E(x)");
+  const distPlot = histogramPlot($("ref-dist-plot"), ...series, "interatomic distance");
   let running = null; // promise of the active run
   let stopRequested = false;
   let lastCount = -1;
@@ -16,7 +18,9 @@ export function wireReference(pg, api, { currentSystem, showError, refresh }) {
     const ours = pg.referenceSamples();
     const theirs = pg.loadedSamples();
     const sameSystem = ours && theirs && ours.system === theirs.system;
-    plot.update([ours ? ours.energies : [], theirs && (!ours || sameSystem) ? theirs.energies : []]);
+    const overlay = theirs && (!ours || sameSystem);
+    plot.update([ours ? ours.energies : [], overlay ? theirs.energies : []]);
+    distPlot.update([ours ? ours.distances : [], overlay ? theirs.distances : []]);
   };
 
   const showStatus = (p) => {

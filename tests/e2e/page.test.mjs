@@ -189,8 +189,10 @@ test("the reference sampler runs as WebGPU passes in the page, with progress, hi
   assert.equal(p.report.resets, 0);
   assert.equal(await page.evaluate(() => document.getElementById("ref-progress").value), 1);
   assert.match(await page.textContent("#ref-status"), /done on the GPU \(WebGPU\) · 120\/120 samples/);
-  const s = await page.evaluate(() => { const s = window.molplay.referenceStatus().samples; return { count: s.count, e: Array.from(s.energies), n: s.positions.length }; });
+  const s = await page.evaluate(() => { const s = window.molplay.referenceStatus().samples; return { count: s.count, e: Array.from(s.energies), n: s.positions.length, dists: Array.from(s.distances) }; });
   assert.equal(s.count, 120);
+  assert.equal(s.dists.length, 120 * 6, "the six DW-4 pair distances of every sample feed the distance histogram");
+  assert.ok(s.dists.every((r) => r > 0.5 && r < 12), "DW-4 pair distances are physical");
   assert.equal(s.n, 120 * 8);
   assert.ok(s.e.every((e) => Number.isFinite(e) && e < 0), "DW-4 energies at τ = 1 are negative");
   // the viewer shows the newest sample, with its energy in the readout
