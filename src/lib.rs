@@ -6,6 +6,7 @@ pub mod io;
 pub mod mcmc;
 pub mod metrics;
 pub mod rng;
+pub mod schedules;
 pub mod viewer;
 
 #[cfg(target_arch = "wasm32")]
