@@ -160,6 +160,23 @@ pub struct XyzFrame {
     pub elements: Vec<String>,
     pub positions: Vec<f64>,
     pub comment: String,
+    /// Per-atom charges when an extended-XYZ `Properties=` names a `charge` column.
+    pub charges: Option<Vec<f64>>,
+}
+
+/// The column (0 = species) holding `charge` in an extended-XYZ comment line, if any.
+fn charge_column(comment: &str) -> Option<usize> {
+    let spec = comment.split_whitespace().find_map(|w| w.strip_prefix("Properties="))?;
+    let parts: Vec<&str> = spec.split(':').collect();
+    let mut col = 0;
+    for triple in parts.chunks(3) {
+        let [name, _, count] = triple else { return None };
+        if name.eq_ignore_ascii_case("charge") || name.eq_ignore_ascii_case("charges") {
+            return Some(col);
+        }
+        col += count.parse::<usize>().ok()?;
+    }
+    None
 }
 
 /// Parses a multi-frame XYZ / extended XYZ file (extra columns after x y z are ignored).
@@ -181,6 +198,8 @@ pub fn read_xyz(text: &str) -> Result<Vec<XyzFrame>, IoError> {
             return Err(IoError::Xyz { line: lines.len(), msg: format!("frame starting at line {} promises {n} atoms but the file ends first", i + 1) });
         }
         let comment = lines[i + 1].to_string();
+        let charge_col = charge_column(&comment);
+        let mut charges = charge_col.map(|_| Vec::with_capacity(n));
         let mut elements = Vec::with_capacity(n);
         let mut positions = Vec::with_capacity(3 * n);
         for (k, line) in lines[i + 2..i + 2 + n].iter().enumerate() {
@@ -198,9 +217,18 @@ pub fn read_xyz(text: &str) -> Result<Vec<XyzFrame>, IoError> {
                 }
                 positions.push(v);
             }
+            if let (Some(col), Some(qs)) = (charge_col, charges.as_mut()) {
+                // columns after species and x y z: col 4 is the first of them
+                let tok = line.split_whitespace().nth(col).ok_or_else(|| IoError::Xyz { line: no, msg: format!("missing the charge column ({})", col + 1) })?;
+                let q: f64 = tok.parse().map_err(|_| IoError::Xyz { line: no, msg: format!("charge '{}' is not a number", clip(tok)) })?;
+                if !q.is_finite() {
+                    return Err(IoError::Xyz { line: no, msg: format!("charge is {q}") });
+                }
+                qs.push(q);
+            }
             elements.push(el.to_string());
         }
-        frames.push(XyzFrame { elements, positions, comment });
+        frames.push(XyzFrame { elements, positions, comment, charges });
         i += 2 + n;
     }
     if frames.is_empty() {
@@ -304,14 +332,19 @@ mod tests {
     #[test]
     fn xyz_round_trips_multi_frame_and_2d() {
         let frames = vec![
-            XyzFrame { elements: vec!["Ar".into(), "Ar".into()], positions: vec![0.0, 0.0, 0.0, 1.0, 0.5, -0.25], comment: "frame 0 energy=-1".into() },
-            XyzFrame { elements: vec!["Ar".into(), "Ar".into()], positions: vec![0.0, 0.0, 0.0, 1.5, 0.0, 0.0], comment: "frame 1".into() },
+            XyzFrame { elements: vec!["Ar".into(), "Ar".into()], positions: vec![0.0, 0.0, 0.0, 1.0, 0.5, -0.25], comment: "frame 0 energy=-1".into(), charges: None },
+            XyzFrame { elements: vec!["Ar".into(), "Ar".into()], positions: vec![0.0, 0.0, 0.0, 1.5, 0.0, 0.0], comment: "frame 1".into(), charges: None },
         ];
         let back = read_xyz(&write_xyz(&frames, 3)).unwrap();
         assert_eq!(back, frames);
-        let flat = XyzFrame { elements: vec!["X".into(); 2], positions: vec![1.0, 2.0, 3.0, 4.0], comment: String::new() };
+        let flat = XyzFrame { elements: vec!["X".into(); 2], positions: vec![1.0, 2.0, 3.0, 4.0], comment: String::new(), charges: None };
         let text = write_xyz(&[flat], 2);
         assert_eq!(read_xyz(&text).unwrap()[0].positions, vec![1.0, 2.0, 0.0, 3.0, 4.0, 0.0]);
+        // extended XYZ with a charge column (QM9 subset format)
+        let q = "2\nProperties=species:S:1:pos:R:3:charge:R:1 smiles=\"O\"\nO 0 0 0 -0.5\nH 1 0 0 0.5\n";
+        assert_eq!(read_xyz(q).unwrap()[0].charges, Some(vec![-0.5, 0.5]));
+        let bad_q = "1\nProperties=species:S:1:pos:R:3:charge:R:1\nO 0 0 0 x\n";
+        assert!(read_xyz(bad_q).unwrap_err().to_string().contains("charge 'x' is not a number"));
         // extended XYZ: extra columns after x y z are ignored
         let ext = "1\nLattice=\"\" Properties=species:S:1:pos:R:3:forces:R:3\nC 1 2 3 0.1 0.2 0.3\n";
         assert_eq!(read_xyz(ext).unwrap()[0].positions, vec![1.0, 2.0, 3.0]);

@@ -1,10 +1,12 @@
 //! molplay: diffusion models for 3D molecules, energies and samplers on WebGPU, in a browser tab.
 pub mod energies;
+pub mod gaussianity;
 pub mod geometry;
 pub mod gpu;
 pub mod io;
 pub mod mcmc;
 pub mod metrics;
+pub mod molecules;
 pub mod rng;
 pub mod schedules;
 pub mod viewer;

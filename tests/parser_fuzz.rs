@@ -55,7 +55,7 @@ fn npy_parser_never_panics_on_corrupted_files() {
 #[test]
 fn xyz_parser_never_panics_on_corrupted_files() {
     let frames: Vec<XyzFrame> = (0..3)
-        .map(|f| XyzFrame { elements: vec!["C".into(), "H".into(), "O".into()], positions: (0..9).map(|k| (k + f) as f64 * 0.7).collect(), comment: format!("frame {f}") })
+        .map(|f| XyzFrame { elements: vec!["C".into(), "H".into(), "O".into()], positions: (0..9).map(|k| (k + f) as f64 * 0.7).collect(), comment: format!("frame {f}"), charges: None })
         .collect();
     let seed = write_xyz(&frames, 3).into_bytes();
     let mut rng = XorShift64::new(0x0fed_cba9_8765_4321);
