@@ -5,6 +5,7 @@
 //! the CPU implementation that sits beside every kernel (e.g. [`energy::cpu_energies_grads`]).
 
 pub mod energy;
+pub mod forward;
 pub mod mcmc;
 
 use serde::Serialize;
