@@ -288,110 +288,278 @@ pub struct Study {
     pub curves: Vec<Curve>,
 }
 
-/// Runs the released code's per-molecule Gaussianity test on every molecule of `data` at every
-/// grid step, for every modality the data set has. `progress(done, total)` after each molecule.
+/// The released code's per-molecule Gaussianity test on every molecule of a data set at every
+/// grid step, for every modality the set has, advanced a few molecules at a time (so a page can
+/// keep drawing); [`study`] runs it to the end.
+pub struct StudyRun {
+    data: crate::molecules::Dataset,
+    opts: StudyOptions,
+    mods: Vec<crate::molecules::Modality>,
+    rms: std::collections::BTreeMap<crate::molecules::Modality, f64>,
+    passed: std::collections::BTreeMap<crate::molecules::Modality, Vec<Vec<bool>>>,
+    sums: std::collections::BTreeMap<crate::molecules::Modality, Vec<[f64; 6]>>,
+    next: usize,
+}
+
+impl StudyRun {
+    pub fn new(data: crate::molecules::Dataset, opts: StudyOptions) -> Result<Self, String> {
+        use std::collections::BTreeMap;
+        if opts.grid.len() < 2 || opts.grid.windows(2).any(|w| w[1] <= w[0]) || *opts.grid.last().unwrap() > opts.schedule.steps() {
+            return Err(format!("the checked steps must be at least two, increasing and ≤ {} (the schedule's steps)", opts.schedule.steps()));
+        }
+        let mods = data.modalities();
+        let n_mol = data.molecules.len();
+        // the code's "variance": per-molecule RMS of the block, averaged over molecules
+        let rms = mods
+            .iter()
+            .map(|&m| {
+                let v = (0..n_mol).map(|i| {
+                    let (b, _) = data.block(i, m);
+                    (b.iter().map(|x| x * x).sum::<f64>() / b.len() as f64).sqrt()
+                });
+                (m, v.sum::<f64>() / n_mol as f64)
+            })
+            .collect();
+        let g = opts.grid.len();
+        let passed = mods.iter().map(|&m| (m, vec![vec![false; g]; n_mol])).collect();
+        let sums = mods.iter().map(|&m| (m, vec![[0.0; 6]; g])).collect::<BTreeMap<_, _>>();
+        Ok(StudyRun { data, opts, mods, rms, passed, sums, next: 0 })
+    }
+
+    /// (molecules tested, molecules in the set).
+    pub fn progress(&self) -> (usize, usize) {
+        (self.next, self.data.molecules.len())
+    }
+
+    pub fn done(&self) -> bool {
+        self.next >= self.data.molecules.len()
+    }
+
+    pub fn data(&self) -> &crate::molecules::Dataset {
+        &self.data
+    }
+
+    pub fn options(&self) -> &StudyOptions {
+        &self.opts
+    }
+
+    /// Tests up to `count` more molecules; returns whether the study is complete.
+    pub fn advance(&mut self, count: usize) -> bool {
+        use crate::molecules::forward;
+        let end = (self.next + count).min(self.data.molecules.len());
+        for i in self.next..end {
+            for &m in &self.mods {
+                let (z0, cols) = self.data.block(i, m);
+                let rows = z0.len() / cols;
+                for (gi, &t) in self.opts.grid.iter().enumerate() {
+                    let seed = self.opts.seed ^ ((i as u64) << 20) ^ ((gi as u64) << 8) ^ m as u64;
+                    let mut rng = XorShift64::new(seed);
+                    let zt = forward(&z0, rows, cols, &self.opts.schedule, t as f64, &mut rng);
+                    let ev = self.opts.schedule.alpha2(t as f64) * self.rms[&m] + self.opts.schedule.sigma2(t as f64);
+                    let x: Vec<f64> = zt.iter().map(|v| v / ev.sqrt()).collect();
+                    let r = block_test(&x, rows, cols, m.knn_k(), seed.wrapping_add(42));
+                    self.passed.get_mut(&m).unwrap()[i][gi] = r.passed;
+                    let s = &mut self.sums.get_mut(&m).unwrap()[gi];
+                    s[0] += r.passed as u8 as f64;
+                    s[1] += r.ks_distance;
+                    s[2] += r.ks_pvalue;
+                    if let Some(v) = r.mi_features {
+                        s[3] += v;
+                        s[5] += 1.0;
+                    }
+                    if let Some(v) = r.mi_samples {
+                        s[4] += v;
+                    }
+                }
+            }
+        }
+        self.next = end;
+        self.done()
+    }
+
+    /// T* and the curves over the molecules tested so far.
+    pub fn result(&self) -> Study {
+        use crate::molecules::Modality;
+        use std::collections::BTreeMap;
+        let (n_mol, g, grid) = (self.next, self.opts.grid.len(), &self.opts.grid);
+        let nf = n_mol.max(1) as f64;
+        let curves = self
+            .mods
+            .iter()
+            .map(|&m| {
+                let s = &self.sums[&m];
+                let (_, cols) = self.data.block(0, m);
+                let has_samples_mi = cols > m.knn_k();
+                Curve {
+                    modality: m.name().into(),
+                    t: grid.clone(),
+                    pass_rate: s.iter().map(|v| v[0] / nf).collect(),
+                    ks_distance: s.iter().map(|v| v[1] / nf).collect(),
+                    ks_pvalue: s.iter().map(|v| v[2] / nf).collect(),
+                    mi_features: s.iter().map(|v| (v[5] > 0.0).then(|| v[3] / v[5])).collect(),
+                    mi_samples: s.iter().map(|v| has_samples_mi.then(|| v[4] / nf)).collect(),
+                }
+            })
+            .collect();
+        let earliest = |pass_of: &dyn Fn(usize, usize) -> bool| -> (Vec<f64>, usize) {
+            let mut ts = Vec::new();
+            let mut never = 0;
+            for i in 0..n_mol {
+                let row: Vec<bool> = (0..g).map(|gi| pass_of(i, gi)).collect();
+                match first_double_pass(&row) {
+                    Some(gi) => ts.push(grid[gi] as f64),
+                    None => never += 1,
+                }
+            }
+            (ts, never)
+        };
+        let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+        let (mut by, mut by_mean, mut never) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+        for &m in &self.mods {
+            let p = &self.passed[&m];
+            let (ts, nv) = earliest(&|i, gi| p[i][gi]);
+            by.insert(m.name().to_string(), quantile_nearest(&ts, 0.95));
+            by_mean.insert(m.name().to_string(), mean(&ts));
+            never.insert(m.name().to_string(), nv);
+        }
+        let overall_mods: Vec<Modality> = self.mods.iter().copied().filter(|m| *m != Modality::Charges).collect();
+        let (ts, nv) = earliest(&|i, gi| overall_mods.iter().all(|m| self.passed[m][i][gi]));
+        never.insert("overall".into(), nv);
+        Study {
+            t_star: quantile_nearest(&ts, 0.95),
+            t_star_mean: mean(&ts),
+            t_star_by_modality: by,
+            t_star_mean_by_modality: by_mean,
+            never_passed: never,
+            block_rms: self.rms.iter().map(|(m, v)| (m.name().to_string(), *v)).collect(),
+            molecules_tested: n_mol,
+            molecules_skipped: self.data.skipped.len(),
+            curves,
+        }
+    }
+}
+
+/// [`StudyRun`] to the end; `progress(done, total)` after every molecule.
 pub fn study(data: &crate::molecules::Dataset, opts: &StudyOptions, mut progress: impl FnMut(usize, usize)) -> Result<Study, String> {
-    use crate::molecules::{forward, Modality};
-    use std::collections::BTreeMap;
-    if opts.grid.len() < 2 || opts.grid.windows(2).any(|w| w[1] <= w[0]) || *opts.grid.last().unwrap() > opts.schedule.steps() {
-        return Err(format!("the checked steps must be at least two, increasing and ≤ {} (the schedule's steps)", opts.schedule.steps()));
+    let mut run = StudyRun::new(data.clone(), opts.clone())?;
+    while !run.advance(1) {
+        let (d, t) = run.progress();
+        progress(d, t);
     }
-    let mods = data.modalities();
-    let n_mol = data.molecules.len();
-    // the code's "variance": per-molecule RMS of the block, averaged over molecules
-    let rms: BTreeMap<Modality, f64> = mods
-        .iter()
-        .map(|&m| {
-            let v = (0..n_mol).map(|i| {
-                let (b, _) = data.block(i, m);
-                (b.iter().map(|x| x * x).sum::<f64>() / b.len() as f64).sqrt()
-            });
-            (m, v.sum::<f64>() / n_mol as f64)
-        })
-        .collect();
-    let g = opts.grid.len();
-    let mut passed: BTreeMap<Modality, Vec<Vec<bool>>> = mods.iter().map(|&m| (m, vec![vec![false; g]; n_mol])).collect();
-    let mut sums: BTreeMap<Modality, Vec<[f64; 6]>> = mods.iter().map(|&m| (m, vec![[0.0; 6]; g])).collect();
-    for i in 0..n_mol {
-        for &m in &mods {
-            let (z0, cols) = data.block(i, m);
-            let rows = z0.len() / cols;
-            for (gi, &t) in opts.grid.iter().enumerate() {
-                let seed = opts.seed ^ ((i as u64) << 20) ^ ((gi as u64) << 8) ^ m as u64;
-                let mut rng = XorShift64::new(seed);
-                let zt = forward(&z0, rows, cols, &opts.schedule, t as f64, &mut rng);
-                let ev = opts.schedule.alpha2(t as f64) * rms[&m] + opts.schedule.sigma2(t as f64);
-                let x: Vec<f64> = zt.iter().map(|v| v / ev.sqrt()).collect();
-                let r = block_test(&x, rows, cols, m.knn_k(), seed.wrapping_add(42));
-                passed.get_mut(&m).unwrap()[i][gi] = r.passed;
-                let s = &mut sums.get_mut(&m).unwrap()[gi];
-                s[0] += r.passed as u8 as f64;
-                s[1] += r.ks_distance;
-                s[2] += r.ks_pvalue;
-                if let Some(v) = r.mi_features {
-                    s[3] += v;
-                    s[5] += 1.0;
+    let (d, t) = run.progress();
+    progress(d, t);
+    Ok(run.result())
+}
+
+/// One modality's pooled statistics over the grid (spec gaga.md §5.2).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PooledCurve {
+    pub modality: String,
+    pub t: Vec<usize>,
+    /// Mean over feature columns of the KS distance of the pooled standardised column to N(0, 1).
+    pub ks_distance: Vec<f64>,
+    /// Mean KSG MI (k = 3, nats) between the same column of atom pairs (0,1), (0,2), (1,2),
+    /// (0,3), (1,3), (2,3) across molecules: the dependency left between neighbouring atoms.
+    pub mi: Vec<f64>,
+    /// The same statistics on pure zero-mean noise of the same shapes: mean + 2 s.d. over
+    /// independent draws. "Gaussian enough" = inside this band.
+    pub null_ks_distance: f64,
+    pub null_mi: f64,
+    /// First checked step inside the null band at it and the next one (None: never).
+    pub t_ds: Option<usize>,
+    pub t_id: Option<usize>,
+    pub t_star: Option<usize>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Pooled {
+    /// max over positions and types (charges alone), None if a modality never settles.
+    pub t_star: Option<usize>,
+    pub molecules: usize,
+    pub curves: Vec<PooledCurve>,
+}
+
+const ATOM_PAIRS: [(usize, usize); 6] = [(0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)];
+
+/// The calibrated pooled measure: up to `max_molecules` evenly spaced molecules, each feature
+/// column standardised by its true expected variance α²v_j + σ²(N−1)/N (v_j the clean data's
+/// mean square of column j, so anisotropic frames do not read as non-Gaussian), pooled across
+/// molecules; distribution similarity by the KS distance, dependency by KSG MI between
+/// neighbouring atoms, both judged against pure noise instead of a fixed threshold.
+pub fn pooled(data: &crate::molecules::Dataset, opts: &StudyOptions, max_molecules: usize) -> Result<Pooled, String> {
+    use crate::molecules::Modality;
+    if opts.grid.len() < 2 || *opts.grid.last().unwrap() > opts.schedule.steps() {
+        return Err("the checked steps must be at least two and within the schedule".into());
+    }
+    let n_all = data.molecules.len();
+    let m_count = max_molecules.clamp(8, 2000).min(n_all);
+    let picked: Vec<usize> = (0..m_count).map(|i| i * n_all / m_count).collect();
+    let mut curves = Vec::new();
+    for m in data.modalities() {
+        let blocks: Vec<(Vec<f64>, usize)> = picked.iter().map(|&i| data.block(i, m)).collect();
+        let cols = blocks[0].1;
+        let v: Vec<f64> = (0..cols)
+            .map(|j| {
+                blocks.iter().map(|(b, c)| {
+                    let rows = b.len() / c;
+                    (0..rows).map(|a| b[a * c + j].powi(2)).sum::<f64>() / rows as f64
+                }).sum::<f64>() / blocks.len() as f64
+            })
+            .collect();
+        // statistics of one draw: (a_t, s_t) scale the data and the noise
+        let stats = |a2: f64, s2: f64, clean: bool, seed: u64| -> (f64, f64) {
+            let mut rng = XorShift64::new(seed);
+            let mut columns = vec![Vec::new(); cols];
+            let mut pair_cols = vec![(Vec::new(), Vec::new()); ATOM_PAIRS.len() * cols];
+            for (b, c) in &blocks {
+                let rows = b.len() / c;
+                let z0: Vec<f64> = if clean { b.clone() } else { vec![0.0; b.len()] };
+                let sched_like = |t_a2: f64, t_s2: f64, rng: &mut XorShift64| {
+                    let mut eps: Vec<f64> = (0..b.len()).map(|_| rng.normal()).collect();
+                    crate::molecules::centre_columns(&mut eps, rows, *c);
+                    z0.iter().zip(&eps).map(|(z, e)| t_a2.sqrt() * z + t_s2.sqrt() * e).collect::<Vec<f64>>()
+                };
+                let zt = sched_like(a2, s2, &mut rng);
+                for j in 0..cols {
+                    let sd = (a2 * if clean { v[j] } else { 0.0 } + s2 * (rows as f64 - 1.0) / rows as f64).sqrt();
+                    for a in 0..rows {
+                        columns[j].push(zt[a * c + j] / sd);
+                    }
+                    for (p, &(i, k)) in ATOM_PAIRS.iter().enumerate() {
+                        pair_cols[p * cols + j].0.push(zt[i * c + j]);
+                        pair_cols[p * cols + j].1.push(zt[k * c + j]);
+                    }
                 }
-                if let Some(v) = r.mi_samples {
-                    s[4] += v;
-                }
             }
+            let ks = columns.iter().map(|col| ks_distance(col)).sum::<f64>() / cols as f64;
+            let mi = pair_cols.iter().enumerate().map(|(q, (x, y))| ksg_mi(x, y, 3, seed ^ q as u64)).sum::<f64>() / pair_cols.len() as f64;
+            (ks, mi)
+        };
+        let (mut ks_t, mut mi_t) = (Vec::new(), Vec::new());
+        for (gi, &t) in opts.grid.iter().enumerate() {
+            let (a2, s2) = (opts.schedule.alpha2(t as f64), opts.schedule.sigma2(t as f64));
+            let (k, i) = stats(a2, s2, true, opts.seed ^ ((gi as u64) << 12) ^ m as u64);
+            ks_t.push(k);
+            mi_t.push(i);
         }
-        progress(i + 1, n_mol);
+        let nulls: Vec<(f64, f64)> = (0..8).map(|r| stats(0.0, 1.0, false, opts.seed ^ 0xA5A5_0000 ^ (r << 4) ^ m as u64)).collect();
+        let band = |xs: Vec<f64>| {
+            let (mu, sd) = crate::metrics::mean_sd(&xs);
+            mu + 2.0 * sd
+        };
+        let null_ks = band(nulls.iter().map(|n| n.0).collect());
+        let null_mi = band(nulls.iter().map(|n| n.1).collect());
+        let settle = |xs: &[f64], limit: f64| first_double_pass(&xs.iter().map(|&x| x <= limit).collect::<Vec<_>>()).map(|gi| opts.grid[gi]);
+        let (t_ds, t_id) = (settle(&ks_t, null_ks), settle(&mi_t, null_mi));
+        let t_star = match (t_ds, t_id) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
+        };
+        curves.push(PooledCurve { modality: m.name().into(), t: opts.grid.clone(), ks_distance: ks_t, mi: mi_t, null_ks_distance: null_ks, null_mi, t_ds, t_id, t_star });
     }
-    let nf = n_mol as f64;
-    let curves = mods
-        .iter()
-        .map(|&m| {
-            let s = &sums[&m];
-            let (_, cols) = data.block(0, m);
-            let has_samples_mi = cols > m.knn_k();
-            Curve {
-                modality: m.name().into(),
-                t: opts.grid.clone(),
-                pass_rate: s.iter().map(|v| v[0] / nf).collect(),
-                ks_distance: s.iter().map(|v| v[1] / nf).collect(),
-                ks_pvalue: s.iter().map(|v| v[2] / nf).collect(),
-                mi_features: s.iter().map(|v| (v[5] > 0.0).then(|| v[3] / v[5])).collect(),
-                mi_samples: s.iter().map(|v| has_samples_mi.then(|| v[4] / nf)).collect(),
-            }
-        })
-        .collect();
-    let earliest = |pass_of: &dyn Fn(usize, usize) -> bool| -> (Vec<f64>, usize) {
-        let mut ts = Vec::new();
-        let mut never = 0;
-        for i in 0..n_mol {
-            let row: Vec<bool> = (0..g).map(|gi| pass_of(i, gi)).collect();
-            match first_double_pass(&row) {
-                Some(gi) => ts.push(opts.grid[gi] as f64),
-                None => never += 1,
-            }
-        }
-        (ts, never)
-    };
-    let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
-    let (mut by, mut by_mean, mut never) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
-    for &m in &mods {
-        let p = &passed[&m];
-        let (ts, nv) = earliest(&|i, gi| p[i][gi]);
-        by.insert(m.name().to_string(), quantile_nearest(&ts, 0.95));
-        by_mean.insert(m.name().to_string(), mean(&ts));
-        never.insert(m.name().to_string(), nv);
-    }
-    let overall_mods: Vec<Modality> = mods.iter().copied().filter(|m| *m != Modality::Charges).collect();
-    let (ts, nv) = earliest(&|i, gi| overall_mods.iter().all(|m| passed[m][i][gi]));
-    never.insert("overall".into(), nv);
-    Ok(Study {
-        t_star: quantile_nearest(&ts, 0.95),
-        t_star_mean: mean(&ts),
-        t_star_by_modality: by,
-        t_star_mean_by_modality: by_mean,
-        never_passed: never,
-        block_rms: rms.iter().map(|(m, v)| (m.name().to_string(), *v)).collect(),
-        molecules_tested: n_mol,
-        molecules_skipped: data.skipped.len(),
-        curves,
-    })
+    let overall: Vec<&PooledCurve> = curves.iter().filter(|c| c.modality != Modality::Charges.name()).collect();
+    let t_star = overall.iter().map(|c| c.t_star).collect::<Option<Vec<usize>>>().and_then(|v| v.into_iter().max());
+    Ok(Pooled { t_star, molecules: m_count, curves })
 }
 
 #[cfg(test)]
@@ -486,5 +654,51 @@ mod tests {
         assert_eq!(quantile_nearest(&v, 0.95), Some(19.0));
         assert_eq!(quantile_nearest(&v, 0.5), Some(10.0));
         assert_eq!(quantile_nearest(&[], 0.5), None);
+    }
+
+    /// Molecules of 6 "C" atoms: independent Gaussian positions, or atom 1 glued to atom 0.
+    fn synthetic(glued: bool, count: usize) -> crate::molecules::Dataset {
+        let mut r = XorShift64::new(5);
+        let mut text = String::new();
+        for _ in 0..count {
+            text.push_str("6\nsynthetic\n");
+            let mut p: Vec<[f64; 3]> = (0..6).map(|_| [r.normal(), r.normal(), r.normal()]).collect();
+            if glued {
+                p[1] = [p[0][0] + 0.05 * r.normal(), p[0][1] + 0.05 * r.normal(), p[0][2] + 0.05 * r.normal()];
+            }
+            for a in p {
+                text.push_str(&format!("C {} {} {}\n", a[0], a[1], a[2]));
+            }
+        }
+        crate::molecules::Dataset::from_xyz(&text, 4).unwrap()
+    }
+
+    #[test]
+    fn pooled_measure_separates_gaussian_from_dependent_data() {
+        let opts = StudyOptions { schedule: crate::schedules::Schedule::polynomial2(1000, 1e-5), grid: (0..=1000).step_by(100).collect(), seed: 1 };
+        let g = pooled(&synthetic(false, 300), &opts, 300).unwrap();
+        assert_eq!(g.curves.len(), 1, "one element: positions only");
+        let c = &g.curves[0];
+        assert!(c.t_id.unwrap() <= 100, "independent Gaussian atoms are dependency-free at once: {c:?}");
+        assert!(c.mi[0] < 0.1);
+        let d = pooled(&synthetic(true, 300), &opts, 300).unwrap();
+        let c = &d.curves[0];
+        assert!(c.mi[0] > 0.3, "glued atoms carry information about each other: {:?}", c.mi);
+        assert!(c.t_id.unwrap() >= 400, "{c:?}");
+        assert!(c.mi.windows(2).take(4).all(|w| w[1] < w[0]), "dependency decays with t: {:?}", c.mi);
+    }
+
+    #[test]
+    fn study_runs_in_slices_and_refuses_bad_grids() {
+        let data = synthetic(false, 20);
+        let opts = StudyOptions { schedule: crate::schedules::Schedule::polynomial2(1000, 1e-5), grid: vec![300, 400, 500], seed: 3 };
+        let whole = study(&data, &opts, |_, _| {}).unwrap();
+        let mut run = StudyRun::new(data.clone(), opts.clone()).unwrap();
+        while !run.advance(7) {}
+        assert_eq!(run.result(), whole);
+        assert_eq!(whole.molecules_tested, 20);
+        for grid in [vec![300], vec![500, 400], vec![900, 1200]] {
+            assert!(StudyRun::new(data.clone(), StudyOptions { grid, ..opts.clone() }).is_err());
+        }
     }
 }

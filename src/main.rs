@@ -116,6 +116,9 @@ mod cli {
             /// Test only the first N molecules (0: all).
             #[arg(long, default_value_t = 0)]
             limit: usize,
+            /// Molecules in the calibrated pooled measure (spec §5.2; 0 skips it).
+            #[arg(long, default_value_t = 300)]
+            pooled: usize,
             /// T*, T* per modality and the curves as one JSON object.
             #[arg(long)]
             json: bool,
@@ -183,8 +186,8 @@ mod cli {
                 reference(&system, samples, seed, &output, (chains, levels, t_max, burn_in, thin), &backend, json)
             }
             Command::BenchMcmc { systems, chains, sweeps, json } => bench_mcmc(&systems, chains, sweeps, json),
-            Command::Gaussianity { input, schedule, steps, check_from, check_to, check_every, seed, limit, json } => {
-                gaussianity(&input, &schedule, steps, (check_from, check_to, check_every), seed, limit, json)
+            Command::Gaussianity { input, schedule, steps, check_from, check_to, check_every, seed, limit, pooled, json } => {
+                gaussianity(&input, &schedule, steps, (check_from, check_to, check_every), seed, (limit, pooled), json)
             }
             Command::Eval { system, samples, reference, sample_w2, json } => eval(&system, &samples, &reference, sample_w2, json),
             Command::Bench { systems, batch, reps, json } => bench(&systems, batch, reps, json),
@@ -459,8 +462,9 @@ mod cli {
         Ok(())
     }
 
-    fn gaussianity(input: &Path, schedule: &str, steps: usize, grid: (usize, usize, usize), seed: u64, limit: usize, json: bool) -> Result<(), String> {
-        use molplay::gaussianity::{study, StudyOptions};
+    fn gaussianity(input: &Path, schedule: &str, steps: usize, grid: (usize, usize, usize), seed: u64, sizes: (usize, usize), json: bool) -> Result<(), String> {
+        use molplay::gaussianity::{pooled, study, StudyOptions};
+        let (limit, pooled_n) = sizes;
         let (from, to, every) = grid;
         if every == 0 || from >= to {
             return Err("--check-every must be ≥ 1 and --check-from below --check-to".into());
@@ -486,8 +490,13 @@ mod cli {
             eprintln!();
         }
         let secs = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        let pool = if pooled_n > 0 { Some(pooled(&data, &opts, pooled_n)?) } else { None };
+        let pooled_secs = t1.elapsed().as_secs_f64();
         if json {
             let mut v = serde_json::to_value(&r).map_err(|e| e.to_string())?;
+            v["pooled"] = serde_json::to_value(&pool).map_err(|e| e.to_string())?;
+            v["pooled_seconds"] = serde_json::json!(pooled_secs);
             v["seconds"] = serde_json::json!(secs);
             v["schedule"] = serde_json::json!(opts.schedule.kind);
             outln!("{v}");
@@ -502,6 +511,16 @@ mod cli {
         for c in &r.curves {
             let rates: Vec<String> = c.t.iter().zip(&c.pass_rate).map(|(t, p)| format!("{t}:{p:.2}")).collect();
             outln!("  {:<10} pass rate {}", c.modality, rates.join(" "));
+        }
+        if let Some(p) = &pool {
+            outln!("calibrated pooled measure ({} molecules, thresholds from pure noise, {pooled_secs:.1} s): T* {}", p.molecules, show(p.t_star.map(|t| t as f64)));
+            for c in &p.curves {
+                let ks: Vec<String> = c.t.iter().zip(&c.ks_distance).map(|(t, v)| format!("{t}:{v:.3}")).collect();
+                let mi: Vec<String> = c.t.iter().zip(&c.mi).map(|(t, v)| format!("{t}:{v:.3}")).collect();
+                outln!("  {:<10} T_DS {} (KS ≤ {:.3}), T_ID {} (MI ≤ {:.3}), T* {}", c.modality, show(c.t_ds.map(|t| t as f64)), c.null_ks_distance, show(c.t_id.map(|t| t as f64)), c.null_mi, show(c.t_star.map(|t| t as f64)));
+                outln!("  {:<10} KS {}", "", ks.join(" "));
+                outln!("  {:<10} MI {}", "", mi.join(" "));
+            }
         }
         Ok(())
     }

@@ -115,11 +115,12 @@ impl Dataset {
         Ok(Dataset { molecules, types, skipped })
     }
 
-    /// Modalities that carry information here: positions; types when there are ≥ 2 elements;
-    /// charges when every molecule has them.
+    /// Modalities that carry information here: positions; types when the data holds ≥ 2
+    /// elements (one element centres to an all-zero block); charges when every molecule has them.
     pub fn modalities(&self) -> Vec<Modality> {
         let mut m = vec![Modality::Positions];
-        if self.types.len() >= 2 {
+        let first = &self.molecules[0].elements[0];
+        if self.molecules.iter().any(|m| m.elements.iter().any(|e| e != first)) {
             m.push(Modality::Types);
         }
         if self.molecules.iter().all(|m| m.charges.is_some()) {

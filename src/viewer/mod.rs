@@ -256,7 +256,16 @@ impl Viewer {
     /// Sets the molecule (one style per atom, dimension `d`); positions follow with
     /// [`Viewer::show_storage`] or [`Viewer::upload_positions`].
     pub fn set_molecule(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, styles: &[AtomStyle], d: usize) -> Result<(), ViewerError> {
+        self.set_molecules(device, queue, styles, d, &[styles.len()])
+    }
+
+    /// Several molecules drawn together (consecutive atom ranges of `groups` lengths): bonds are
+    /// only considered within a molecule, so 64 molecules cost 64 small pair lists, not one huge one.
+    pub fn set_molecules(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, styles: &[AtomStyle], d: usize, groups: &[usize]) -> Result<(), ViewerError> {
         let n = styles.len();
+        if groups.iter().sum::<usize>() != n {
+            return Err(ViewerError::WrongLength { got: groups.iter().sum(), want: n });
+        }
         if n > self.max_atoms() {
             return Err(ViewerError::TooManyAtoms { n, max: self.max_atoms() });
         }
@@ -274,7 +283,13 @@ impl Viewer {
         } | wgpu::BufferUsages::COPY_DST;
         let style_buf = device.create_buffer(&wgpu::BufferDescriptor { label: Some("viewer styles"), size: (slots * 16) as u64, usage, mapped_at_creation: false });
         queue.write_buffer(&style_buf, 0, bytemuck::cast_slice(&packed));
-        let pairs: Vec<[u32; 2]> = (0..n as u32).flat_map(|i| (i + 1..n as u32).map(move |j| [i, j])).collect();
+        let mut pairs: Vec<[u32; 2]> = Vec::new();
+        let mut first = 0u32;
+        for &g in groups {
+            let end = first + g as u32;
+            pairs.extend((first..end).flat_map(|i| (i + 1..end).map(move |j| [i, j])));
+            first = end;
+        }
         let pair_buf = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("viewer pairs"),
             size: (pairs.len().max(1) * 8) as u64,
