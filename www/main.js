@@ -2,12 +2,14 @@
 // No math here: every number shown comes from the Rust core.
 import init, { Playground, apiVersion, crateVersion } from "../pkg/molplay.js";
 import { wireReference } from "./reference.js";
+import { wireForward } from "./forward.js";
 
 const API_VERSION = 1; // must equal facade::API_VERSION in the wasm
 const $ = (id) => document.getElementById(id);
 const EXPLAIN = {
   lj13: "13 Lennard-Jones particles tethered to their centre: E = Σ_{i≠j} [d⁻¹² − 2d⁻⁶] + ½Σ|xᵢ − x̄|². Shown: the relaxed icosahedron, the lowest-energy shape.",
   lj55: "55 Lennard-Jones particles, same energy as LJ-13. Shown: a relaxed compact cluster (a local minimum).",
+  molecules: "Molecules from the chosen set, noised by the forward process (see the panel below); atoms keep their element colours, bonds are redrawn from distances every frame.",
   dw4: "4 particles in 2-D, each pair in a double well: E = Σ_{i<j} 0.9(d−4)⁴ − 4(d−4)². Shown: the lowest of 32 relaxations.",
 };
 
@@ -28,7 +30,8 @@ function parseHash() {
 
 function render(state) {
   $("energy").textContent = Number.isFinite(state.energy) ? state.energy.toFixed(4) : "—";
-  $("natoms").textContent = `${state.n_atoms} in ${state.dim}-D`;
+  const molecules = state.preset === "molecules";
+  $("natoms").textContent = molecules ? `${state.positions.length / 3} atoms (molecule set)` : `${state.n_atoms} in ${state.dim}-D`;
   $("backend").textContent = state.backend === "webgpu" ? "WebGPU compute" : "CPU (f64)";
   $("adapter").textContent = state.adapter ?? "none";
   $("renderer").textContent = state.renderer ?? "off";
@@ -121,6 +124,7 @@ async function start() {
   $("preset").addEventListener("change", pick);
   $("ljn").addEventListener("change", pick);
   wireReference(pg, api, { currentSystem, showError, refresh: () => render(pg.state()) });
+  wireForward(pg, api, { showError, refresh: () => render(pg.state()) });
   try {
     await api.loadPreset(preset);
   } catch (err) {

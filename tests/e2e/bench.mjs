@@ -1,11 +1,14 @@
-// Browser benchmark: energy + gradients at B = 1024 for LJ-13 and LJ-55, WebGPU vs the CPU path
-// in the same tab, through window.molplay.bench(). Needs a built site (bash .ci/build).
-//   npm run bench:web            (REPS=10 npm run bench:web)
+// Browser benchmarks, each a ratio measured in one tab (needs a built site: bash .ci/build):
+// energy + gradients at B = 1024 (WebGPU vs CPU path, molplay.bench), MCMC sweeps/s (WebGPU pass
+// vs CPU engine, molplay.benchMcmc), forward-process frames/s in the viewer for 1, 16 and 64
+// molecules (molplay.benchForward), and the T* study on the bundled QM9 subset (molplay.gaussianity).
+//   npm run bench:web            (REPS=10 MOLECULES=3000 npm run bench:web)
 import { fileURLToPath } from "node:url";
 import { serve } from "./server.mjs";
 import { launch } from "./browser.mjs";
 
 const reps = Number(process.env.REPS ?? 5);
+const molecules = Number(process.env.MOLECULES ?? 1000);
 const server = await serve(fileURLToPath(new URL("../..", import.meta.url)), 0);
 const browser = await launch({ webgpu: true });
 try {
@@ -17,7 +20,17 @@ try {
     const r = await page.evaluate(([s, n]) => window.molplay.bench(s, 1024, n), [system, reps]);
     const gpu = r.gpu_ms === null ? "n/a" : `${r.gpu_ms.toFixed(2)} ms`;
     console.log(`${system} B=${r.batch}: WebGPU ${gpu}, CPU f64 ${r.cpu_ms.toFixed(2)} ms, CPU/GPU time ratio ${r.speedup?.toFixed(3) ?? "n/a"}`);
+    const m = await page.evaluate((s) => window.molplay.benchMcmc(s, 25, 10), system);
+    console.log(`${system} MCMC ${m.replicas} replicas: WebGPU ${m.gpu_sweeps_per_s?.toFixed(1) ?? "n/a"} sweeps/s, CPU ${m.cpu_sweeps_per_s.toFixed(1)} sweeps/s`);
   }
+  for (const count of [1, 16, 64]) {
+    await page.evaluate((n) => window.molplay.forward({ count: n }), count);
+    const f = await page.evaluate(() => window.molplay.benchForward(200));
+    console.log(`forward process, ${count} molecules (${f.atoms} atoms): ${f.frames_per_s.toFixed(1)} frames/s on the ${f.engine} path (${f.timing})`);
+  }
+  const t0 = Date.now();
+  const g = await page.evaluate((n) => window.molplay.gaussianity({ molecules: n }), molecules);
+  console.log(`T* study, ${g.molecules_tested} QM9 molecules, grid 300..800: ${((Date.now() - t0) / 1000).toFixed(1)} s in the browser → T* ${g.t_star} (mean ${g.t_star_mean?.toFixed(0)}, pooled ${g.pooled?.t_star})`);
 } finally {
   await browser.close();
   server.close();

@@ -275,3 +275,82 @@ test("bad sample files and sampler options are refused with clear messages", asy
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test("the forward process plays in the viewer from a GPU pass, and T* is marked on the plot, the scrubber and the viewer", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html`);
+  await ready(page);
+  const info = await page.evaluate(() => window.molplay.forward({ count: 16 }));
+  assert.equal(info.engine, "gpu");
+  assert.equal(info.molecules, 16);
+  assert.equal(info.steps, 1000);
+  assert.match(await page.textContent("#fw-set"), /QM9 subset \(bundled\): 3000 molecules · modalities positions, types, charges/);
+  const before = await page.evaluate(() => window.molplay.setFrame(700));
+  assert.equal(before.past_t_star, false, "no T* before the study");
+  assert.ok(Math.abs(before.alpha ** 2 - 0.2601) < 1e-3, `α²(700) = ${before.alpha ** 2} (EDM polynomial_2)`);
+  const r = await page.evaluate(() => window.molplay.gaussianity({ molecules: 200 }));
+  assert.equal(r.molecules_tested, 200);
+  assert.ok(r.t_star >= 500 && r.t_star <= 750, `T* ${r.t_star}`);
+  assert.ok(r.t_star_mean > 300 && r.t_star_mean < 500, `mean ${r.t_star_mean}`);
+  assert.deepEqual(Object.keys(r.t_star_by_modality).sort(), ["charges", "positions", "types"]);
+  assert.equal(r.curves[0].t.length, 11);
+  assert.ok(r.pooled.curves.find((c) => c.modality === "positions").mi[0] > 0.05, "pooled dependency at t = 300 is above its floor");
+  assert.match(r.t_star_rule, /95 % quantile/);
+  // T* in the viewer (desaturated + banner), on the scrubber and on the plot
+  const past = await page.evaluate((t) => window.molplay.setFrame(t + 50), r.t_star);
+  assert.equal(past.past_t_star, true);
+  assert.equal(await page.isVisible("#fw-banner"), true);
+  assert.match(await page.textContent("#fw-banner"), new RegExp(`past T\\* = ${r.t_star}`));
+  assert.equal(await page.isVisible("#fw-tstar-mark"), true);
+  const early = await page.evaluate((t) => window.molplay.setFrame(t - 50), r.t_star);
+  assert.equal(early.past_t_star, false);
+  assert.equal(await page.isHidden("#fw-banner"), true);
+  // the scrubber drives the viewer, the plot's points too
+  await page.locator("#fw-t").fill("420");
+  await page.waitForFunction(() => /^t = 420 /.test(document.getElementById("fw-label").textContent));
+  const over = await page.locator("#fw-plot .u-over").boundingBox();
+  await page.mouse.move(over.x + over.width * 0.02, over.y + over.height / 2);
+  await page.mouse.click(over.x + over.width * 0.02, over.y + over.height / 2);
+  await page.waitForFunction(() => /^t = 300 /.test(document.getElementById("fw-label").textContent));
+  const api = await page.evaluate(() => window.molplay.gaussianity());
+  assert.equal(api.t_star, r.t_star, "gaussianity() returns the last study");
+  await nudgeAndCheckFrames(page);
+  await page.locator("#forward-panel").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${SHOTS}webgpu-forward-qm9.png`, fullPage: true });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("the forward process on the CPU path, the reference samples as a molecule set, and bad molecule input", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html#backend=cpu`);
+  await ready(page);
+  const info = await page.evaluate(() => window.molplay.forward({ count: 64 }));
+  assert.equal(info.engine, "cpu");
+  assert.ok(info.atoms <= 512 && info.molecules < 64, JSON.stringify(info));
+  assert.match(info.limited, /at most 512 atoms/);
+  await page.evaluate(() => window.molplay.setFrame(500));
+  await nudgeAndCheckFrames(page);
+  const reason = (f, arg) => page.evaluate(f, arg).then(() => "resolved", (e) => e.message);
+  assert.match(await reason(() => window.molplay.loadMolecules("alien.xyz", "4\nc\nC 0 0 0\nQq 1 0 0\nH 0 1 0\nH 0 0 1\n")), /alien.xyz: frame 0: unknown element 'Qq'/);
+  assert.match(await reason(() => window.molplay.loadMolecules("tiny.xyz", "3\nwater\nO 0 0 0\nH 1 0 0\nH 0 1 0\n")), /no molecule with at least 4 atoms \(1 frames skipped\)/);
+  assert.match(await reason(() => window.molplay.loadMolecules("cut.xyz", "5\nc\nC 0 0 0\n")), /promises 5 atoms/);
+  assert.match(await reason(() => window.molplay.forward({ count: 0 })), /count must be between 1 and 64/);
+  assert.match(await reason(() => window.molplay.forward({ schedule: "sigmoid" })), /unknown schedule 'sigmoid'/);
+  assert.match(await reason(() => window.molplay.gaussianity({ checkFrom: 900, checkTo: 800 })), /checkFrom < checkTo/);
+  assert.match(await reason(() => window.molplay.gaussianity({ grid: 3 })), /unknown option `grid`/);
+  assert.match(await reason(() => window.molplay.setFrame("x")), /t must be a number/);
+  // a mixed file: small frames are skipped and counted, the rest is used
+  const mixed = "3\nw\nO 0 0 0\nH 1 0 0\nH 0 1 0\n4\nammonia\nN 0 0 0\nH 1 0 0\nH 0 1 0\nH 0 0 1\n";
+  const set = await page.evaluate((t) => window.molplay.loadMolecules("mixed.xyz", t), mixed);
+  assert.equal(set.molecules, 1);
+  assert.equal(set.skipped.length, 1);
+  // the reference sampler's LJ-13 samples as a molecule set: positions only
+  await page.evaluate(() => window.molplay.runReference({ system: "lj13", samples: 40, chains: 8, burnIn: 50, thin: 5 }));
+  const ref = await page.evaluate(() => window.molplay.loadMolecules("reference"));
+  assert.equal(ref.molecules, 40);
+  assert.deepEqual(ref.modalities, ["positions"]);
+  const g = await page.evaluate(() => window.molplay.gaussianity({ molecules: 0, pooled: 0 }));
+  assert.deepEqual(Object.keys(g.t_star_by_modality), ["positions"]);
+  assert.equal(g.pooled, null);
+  assert.deepEqual(problems, []);
+  await page.close();
+});

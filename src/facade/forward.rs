@@ -1,0 +1,311 @@
+//! The forward process and the Gaussianity step in the page: a molecule set (`loadDataset`), the
+//! T* study in slices (`startGaussianity` / `gaussianityStep`), and the forward trajectory of 1–64
+//! molecules computed as one GPU pass (or on the CPU) and scrubbed frame by frame (`showForward`,
+//! `setFrame`), with frames past T* drawn desaturated.
+
+use super::{check_keys, js_err, now_ms, to_js, view_radius, Playground};
+use crate::gaussianity::{pooled, StudyOptions, StudyRun};
+use crate::gpu::forward::{cpu_trajectory, Batch, ForwardKernel, Trajectory};
+use crate::molecules::{Dataset, Modality, Molecule};
+use crate::schedules::Schedule;
+use crate::viewer::{AtomSource, AtomStyle};
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+
+#[derive(Default)]
+pub(super) struct ForwardState {
+    dataset: Option<(String, Dataset)>,
+    study: Option<StudyRun>,
+    pooled_n: usize,
+    result: Option<serde_json::Value>,
+    t_star: Option<f64>,
+    view: Option<View>,
+}
+
+struct View {
+    schedule: Schedule,
+    gpu: Option<Trajectory>,
+    cpu: Vec<f32>,
+    atoms: usize,
+    t: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StudyOpts {
+    schedule: Option<String>,
+    steps: Option<usize>,
+    check_from: Option<usize>,
+    check_to: Option<usize>,
+    check_every: Option<usize>,
+    seed: Option<u64>,
+    molecules: Option<usize>,
+    pooled: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ForwardOpts {
+    count: Option<usize>,
+    first: Option<usize>,
+    schedule: Option<String>,
+    steps: Option<usize>,
+    seed: Option<u64>,
+}
+
+/// Evenly spaced molecules (QM9 order puts small molecules first, so a prefix would be biased).
+fn spread(data: &Dataset, count: usize) -> Dataset {
+    let n = data.molecules.len();
+    if count == 0 || count >= n {
+        return data.clone();
+    }
+    Dataset { molecules: (0..count).map(|i| data.molecules[i * n / count].clone()).collect(), types: data.types.clone(), skipped: data.skipped.clone() }
+}
+
+#[wasm_bindgen]
+impl Playground {
+    /// Sets the molecule set: `source` "xyz" (multi-frame XYZ `text`, e.g. the bundled QM9
+    /// subset or a user's file; frames with < 4 atoms are skipped and listed) or "reference" (the
+    /// reference sampler's samples). Returns `{name, molecules, skipped, types, modalities}`.
+    #[wasm_bindgen(js_name = loadDataset)]
+    pub fn load_dataset(&self, source: String, name: String, text: Option<String>) -> Result<JsValue, JsValue> {
+        let data = match source.as_str() {
+            "xyz" => Dataset::from_xyz(text.as_deref().unwrap_or(""), 4).map_err(|e| js_err(format!("{name}: {e}")))?,
+            "reference" => {
+                let s = self.inner.borrow();
+                let run = s.reference.as_ref().ok_or_else(|| js_err("loadDataset: run the reference sampler first"))?;
+                let (xs, _) = run.samples();
+                let sys = run.system();
+                if xs.is_empty() {
+                    return Err(js_err("loadDataset: the reference sampler has no samples yet"));
+                }
+                let symbol = if sys.d == 2 { "X" } else { "Ar" };
+                let molecules = xs
+                    .chunks(sys.dim())
+                    .map(|x| Molecule {
+                        elements: vec![symbol.into(); sys.n],
+                        positions: x.chunks(sys.d).flat_map(|p| [p[0], p[1], if sys.d == 3 { p[2] } else { 0.0 }]).collect(),
+                        charges: None,
+                        label: sys.name.clone(),
+                    })
+                    .collect();
+                Dataset { molecules, types: vec![symbol.into()], skipped: Vec::new() }
+            }
+            other => return Err(js_err(format!("loadDataset: source must be \"xyz\" or \"reference\", got \"{other}\""))),
+        };
+        let out = serde_json::json!({
+            "name": name, "molecules": data.molecules.len(), "skipped": data.skipped, "types": data.types,
+            "modalities": data.modalities().iter().map(|m| m.name()).collect::<Vec<_>>(),
+        });
+        let mut s = self.inner.borrow_mut();
+        s.forward = super::forward::ForwardState { dataset: Some((name, data)), ..Default::default() };
+        s.draw.past_t_star = false;
+        to_js(&out)
+    }
+
+    /// Starts the T* study on the current set. Options (all optional): `schedule`
+    /// ("polynomial2", "cosine", "linear"), `steps` (1000), `checkFrom` (300), `checkTo` (800),
+    /// `checkEvery` (50), `seed` (0), `molecules` (evenly spaced subset, 0 = all; default 1000),
+    /// `pooled` (molecules in the calibrated pooled measure, 300; 0 skips it).
+    #[wasm_bindgen(js_name = startGaussianity)]
+    pub fn start_gaussianity(&self, options: JsValue) -> Result<JsValue, JsValue> {
+        check_keys(&options, &["schedule", "steps", "checkFrom", "checkTo", "checkEvery", "seed", "molecules", "pooled"], "gaussianity")?;
+        let o: StudyOpts = serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("gaussianity: {e}")))?;
+        let steps = o.steps.unwrap_or(1000);
+        let schedule = Schedule::by_name(o.schedule.as_deref().unwrap_or("polynomial2"), steps).map_err(|e| js_err(format!("gaussianity: {e}")))?;
+        let (from, to, every) = (o.check_from.unwrap_or(300), o.check_to.unwrap_or(800), o.check_every.unwrap_or(50));
+        if every == 0 || from >= to || to > steps {
+            return Err(js_err(format!("gaussianity: need checkFrom < checkTo ≤ steps ({steps}) and checkEvery ≥ 1")));
+        }
+        let mut s = self.inner.borrow_mut();
+        let (_, data) = s.forward.dataset.as_ref().ok_or_else(|| js_err("gaussianity: load a molecule set first"))?;
+        let data = spread(data, o.molecules.unwrap_or(1000));
+        let run = StudyRun::new(data, StudyOptions { schedule, grid: (from..=to).step_by(every).collect(), seed: o.seed.unwrap_or(0) }).map_err(|e| js_err(format!("gaussianity: {e}")))?;
+        let (done, total) = run.progress();
+        s.forward.study = Some(run);
+        s.forward.pooled_n = o.pooled.unwrap_or(300);
+        s.forward.result = None;
+        to_js(&serde_json::json!({ "done": false, "tested": done, "total": total }))
+    }
+
+    /// Tests molecules for about `budget_ms`; `{done, tested, total, result}` (`result` when done:
+    /// the study's T*, T* per modality, curves, and the pooled measure).
+    #[wasm_bindgen(js_name = gaussianityStep)]
+    pub fn gaussianity_step(&self, budget_ms: f64) -> Result<JsValue, JsValue> {
+        let mut s = self.inner.borrow_mut();
+        let f = &mut s.forward;
+        let run = f.study.as_mut().ok_or_else(|| js_err("gaussianityStep: call startGaussianity first"))?;
+        let t0 = now_ms();
+        let budget = if budget_ms.is_finite() { budget_ms.clamp(1.0, 10_000.0) } else { 30.0 };
+        while !run.done() && now_ms() - t0 < budget {
+            run.advance(4);
+        }
+        let (tested, total) = run.progress();
+        if run.done() && f.result.is_none() {
+            let study = run.result();
+            let pool = if f.pooled_n > 0 { Some(pooled(run.data(), run.options(), f.pooled_n).map_err(js_err)?) } else { None };
+            f.t_star = study.t_star;
+            let mut v = serde_json::to_value(&study).map_err(js_err)?;
+            v["pooled"] = serde_json::to_value(&pool).map_err(js_err)?;
+            v["schedule"] = serde_json::to_value(run.options().schedule.kind).map_err(js_err)?;
+            v["t_star_rule"] = "95 % quantile over molecules of the earliest checked step passed twice in a row (released GAGA test: KS p > 0.05, KSG MI < 0.1 nats; positions and types)".into();
+            f.result = Some(v);
+        }
+        let result = f.result.clone();
+        to_js(&serde_json::json!({ "done": run.done(), "tested": tested, "total": total, "result": result }))
+    }
+
+    /// The last complete T* study, or null.
+    #[wasm_bindgen(js_name = gaussianityResult)]
+    pub fn gaussianity_result(&self) -> Result<JsValue, JsValue> {
+        match &self.inner.borrow().forward.result {
+            Some(v) => to_js(v),
+            None => Ok(JsValue::NULL),
+        }
+    }
+
+    /// Marks T* (frames past it are drawn desaturated); null clears the mark.
+    #[wasm_bindgen(js_name = setTStar)]
+    pub fn set_t_star(&self, t: Option<f64>) {
+        let mut s = self.inner.borrow_mut();
+        s.forward.t_star = t.filter(|v| v.is_finite());
+        let t_now = s.forward.view.as_ref().map(|v| v.t as f64);
+        s.draw.past_t_star = matches!((t_now, s.forward.t_star), (Some(a), Some(b)) if a > b);
+        s.dirty = true;
+    }
+
+    /// Computes the forward trajectory of `count` molecules (1–64, from index `first` of the set,
+    /// laid out side by side) under a schedule, on the GPU when there is one, and shows frame 0.
+    /// Options: `{count, first, schedule, steps, seed}`. Resolves to `{molecules, atoms, steps, engine}`.
+    #[wasm_bindgen(js_name = showForward)]
+    pub fn show_forward(&self, options: JsValue) -> Result<JsValue, JsValue> {
+        check_keys(&options, &["count", "first", "schedule", "steps", "seed"], "showForward")?;
+        let o: ForwardOpts = serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("showForward: {e}")))?;
+        let count = o.count.unwrap_or(1);
+        if !(1..=64).contains(&count) {
+            return Err(js_err(format!("showForward: count must be between 1 and 64, got {count}")));
+        }
+        let schedule = Schedule::by_name(o.schedule.as_deref().unwrap_or("polynomial2"), o.steps.unwrap_or(1000)).map_err(|e| js_err(format!("showForward: {e}")))?;
+        if matches!(schedule.kind, crate::schedules::Kind::Geometric { .. }) {
+            return Err(js_err("showForward: the geometric schedule is Adjoint Sampling's, not a noising process of data"));
+        }
+        let mut guard = self.inner.borrow_mut();
+        let s = &mut *guard;
+        let (_, data) = s.forward.dataset.as_ref().ok_or_else(|| js_err("showForward: load a molecule set first"))?;
+        let n = data.molecules.len();
+        let first = o.first.unwrap_or(0) % n;
+        let mut picked: Vec<usize> = (0..count.min(n)).map(|i| (first + i) % n).collect();
+        // the WebGL2 viewer holds at most 512 atoms: show as many whole molecules as fit
+        let max_atoms = s.render.as_ref().map(|r| r.viewer.max_atoms()).unwrap_or(usize::MAX);
+        let mut limited = None;
+        while picked.len() > 1 && picked.iter().map(|&i| data.molecules[i].elements.len()).sum::<usize>() > max_atoms {
+            picked.pop();
+            limited = Some(format!("this viewer draws at most {max_atoms} atoms: showing {} molecules", picked.len()));
+        }
+        let side = (picked.len() as f64).sqrt().ceil() as usize;
+        let blocks: Vec<Vec<f64>> = picked.iter().map(|&i| data.block(i, Modality::Positions).0).collect();
+        let reach = blocks.iter().map(|b| crate::geometry::radius_about_com(b, 3)).fold(0.0, f64::max);
+        let spacing = 2.0 * reach + 4.0;
+        let mut batch = Batch { z0: Vec::new(), layout: Vec::new(), shift: Vec::new() };
+        let mut styles = Vec::new();
+        let mut groups = Vec::new();
+        for (k, (&i, b)) in picked.iter().zip(&blocks).enumerate() {
+            let (row, col) = (k / side, k % side);
+            let centre = (side as f64 - 1.0) / 2.0;
+            batch.layout.push((batch.z0.len() / 3, b.len() / 3));
+            batch.z0.extend_from_slice(b);
+            batch.shift.push([(col as f64 - centre) * spacing, (centre - row as f64) * spacing, 0.0]);
+            styles.extend(data.molecules[i].elements.iter().map(|e| AtomStyle::element(e)));
+            groups.push(b.len() / 3);
+        }
+        let seed = o.seed.unwrap_or(0);
+        let atoms = batch.atoms();
+        let (gpu, cpu, engine) = match (&s.compute, s.render.as_ref().map(|r| r.viewer.source)) {
+            (Some(c), Some(AtomSource::Storage)) => (Some(ForwardKernel::new(&c.0.device).run(&c.0, &batch, &schedule, seed).map_err(js_err)?), Vec::new(), "gpu"),
+            _ => (None, cpu_trajectory(&batch, &schedule, seed).iter().map(|&v| v as f32).collect(), "cpu"),
+        };
+        if let Some(r) = s.render.as_mut() {
+            r.viewer.set_molecules(&r.device, &r.queue, &styles, 3, &groups).map_err(js_err)?;
+        }
+        let frame0: Vec<f32> = batch
+            .layout
+            .iter()
+            .zip(&batch.shift)
+            .flat_map(|(&(first, n), sh)| batch.z0[first * 3..(first + n) * 3].chunks(3).flat_map(move |p| (0..3).map(move |k| (p[k] + sh[k]) as f32)))
+            .collect();
+        s.camera.fit(glam::Vec3::ZERO, view_radius(&frame0, 3) + 1.5);
+        s.positions = frame0;
+        s.batch = None;
+        s.energy = f64::NAN;
+        s.preset = "molecules".into();
+        s.forward.view = Some(View { schedule, gpu, cpu, atoms, t: 0 });
+        drop(guard);
+        let _ = self.set_frame(0.0)?;
+        to_js(&serde_json::json!({ "molecules": picked.len(), "atoms": atoms, "steps": self.inner.borrow().forward.view.as_ref().map(|v| v.schedule.steps()), "engine": engine, "limited": limited }))
+    }
+
+    /// Shows frame `t` of the forward trajectory: `{t, alpha, sigma, snr, t_star, past_t_star}`.
+    #[wasm_bindgen(js_name = setFrame)]
+    pub fn set_frame(&self, t: f64) -> Result<JsValue, JsValue> {
+        let mut s = self.inner.borrow_mut();
+        let s = &mut *s;
+        let v = s.forward.view.as_mut().ok_or_else(|| js_err("setFrame: call showForward first"))?;
+        if !t.is_finite() {
+            return Err(js_err("setFrame: t must be a number"));
+        }
+        let t = (t.round().max(0.0) as usize).min(v.schedule.steps());
+        v.t = t;
+        if let Some(r) = s.render.as_mut() {
+            match &v.gpu {
+                Some(traj) => r.viewer.show_storage(&r.device, &traj.frames, t),
+                None => {
+                    let stride = v.atoms * 3;
+                    r.viewer.upload_positions(&r.device, &r.queue, &v.cpu[t * stride..(t + 1) * stride]).map_err(js_err)?;
+                }
+            }
+        }
+        let past = s.forward.t_star.is_some_and(|ts| t as f64 > ts);
+        s.draw.past_t_star = past;
+        s.dirty = true;
+        let sch = &v.schedule;
+        to_js(&serde_json::json!({
+            "t": t, "steps": sch.steps(), "alpha": sch.alpha(t as f64), "sigma": sch.sigma(t as f64), "snr": sch.snr(t as f64),
+            "t_star": s.forward.t_star, "past_t_star": past,
+        }))
+    }
+
+    /// Draws `frames` consecutive frames of the shown trajectory as fast as possible (each one a
+    /// full render, waiting for the GPU at the end) and resolves to `{frames, ms, frames_per_s,
+    /// atoms, engine}`: the viewer's forward-process frame rate without the display's vsync.
+    #[wasm_bindgen(js_name = benchForward)]
+    pub fn bench_forward(&self, frames: usize) -> js_sys::Promise {
+        let this = Playground { inner: self.inner.clone() };
+        wasm_bindgen_futures::future_to_promise(async move {
+            let (steps, atoms, engine) = {
+                let s = this.inner.borrow();
+                let v = s.forward.view.as_ref().ok_or_else(|| js_err("benchForward: call showForward first"))?;
+                (v.schedule.steps(), v.atoms, if v.gpu.is_some() { "gpu" } else { "cpu" })
+            };
+            let frames = frames.clamp(1, 100_000);
+            let t0 = now_ms();
+            for i in 0..frames {
+                this.set_frame((i % (steps + 1)) as f64)?;
+                this.frame();
+            }
+            // WebGL2 (wgpu's GL backend) has no work-done callback worth waiting for: its calls
+            // are synchronous GL calls already
+            let queue = this.inner.borrow().render.as_ref().filter(|r| r.api == "WebGPU").map(|r| r.queue.clone());
+            let waited = queue.is_some();
+            if let Some(q) = queue {
+                let (tx, rx) = futures_channel::oneshot::channel();
+                q.on_submitted_work_done(move || {
+                    let _ = tx.send(());
+                });
+                let _ = rx.await;
+            }
+            let ms = now_ms() - t0;
+            let note = if waited { "WebGPU: until the GPU finished the last frame" } else { "WebGL2: submission only (no completion signal), an upper bound" };
+            to_js(&serde_json::json!({ "frames": frames, "ms": ms, "frames_per_s": frames as f64 / ms * 1e3, "atoms": atoms, "engine": engine, "timing": note }))
+        })
+    }
+}

@@ -1,0 +1,176 @@
+//! The reference sampler and sample sets in the page: `startReference` / `referenceStep`
+//! (a [`ReferenceRun`] in slices), `loadSamples`, `metrics`.
+
+use super::{check_keys, js_err, now_ms, samples_object, to_js, LoadedSet, Playground, ReferenceOptions};
+use crate::energies::{preset_configuration, System};
+use crate::io::read_configurations;
+use crate::mcmc::{Phase, PtConfig, ReferenceRun};
+use crate::metrics::compare;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+impl Playground {
+    /// Starts a reference-sampler run (parallel-tempering MALA) and shows the system; the
+    /// page then calls `referenceStep` until the phase is "done". Options: `{system, samples,
+    /// chains, levels, tMax, burnIn, thin, seed, engine}` (see README). Returns the progress.
+    #[wasm_bindgen(js_name = startReference)]
+    pub fn start_reference(&self, options: JsValue) -> Result<JsValue, JsValue> {
+        check_keys(&options, &["system", "samples", "chains", "levels", "tMax", "burnIn", "thin", "seed", "engine"], "startReference")?;
+        let o: ReferenceOptions = serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("startReference: {e}")))?;
+        let sys = System::by_name(&o.system).map_err(js_err)?;
+        let samples = o.samples.unwrap_or(2000);
+        let chains = o.chains.unwrap_or(100);
+        let levels = o.levels.unwrap_or_else(|| PtConfig::default_levels(&sys));
+        let t_max = o.t_max.unwrap_or(2.0);
+        for (name, v, max) in [("samples", samples, 100_000), ("chains", chains, 4096), ("levels", levels, crate::mcmc::MAX_LEVELS), ("thin", o.thin.unwrap_or(1), 100_000)] {
+            if v == 0 || v > max {
+                return Err(js_err(format!("startReference: {name} must be between 1 and {max}, got {v}")));
+            }
+        }
+        if !(t_max.is_finite() && (1.0..=100.0).contains(&t_max)) {
+            return Err(js_err(format!("startReference: tMax must be between 1 and 100, got {t_max}")));
+        }
+        let mut cfg = PtConfig::geometric(&sys, levels, t_max, chains, o.seed.unwrap_or(0));
+        cfg.burn_in_sweeps = o.burn_in.unwrap_or(1000).min(1_000_000);
+        cfg.thin = o.thin.unwrap_or(50);
+        let mut s = self.inner.borrow_mut();
+        if s.reference_busy {
+            return Err(js_err("startReference: a sampler step is still running; stop it first"));
+        }
+        let run = match (o.engine.as_deref().unwrap_or("auto"), &s.compute) {
+            ("cpu", _) | ("auto", None) => ReferenceRun::cpu(&sys, cfg, samples),
+            ("gpu" | "auto", Some(c)) => ReferenceRun::gpu(&c.0, &sys, cfg, samples),
+            ("gpu", None) => return Err(js_err("startReference: engine \"gpu\" needs WebGPU, which this page is not using")),
+            (other, _) => return Err(js_err(format!("startReference: engine must be \"auto\", \"gpu\" or \"cpu\", got \"{other}\""))),
+        }
+        .map_err(|e| js_err(format!("startReference: {e}")))?;
+        let progress = run.progress();
+        s.reference = Some(run);
+        s.reference_chunk = 1;
+        drop(s);
+        if self.inner.borrow().system.name != sys.name {
+            self.show_configuration(&sys, &preset_configuration(&sys).iter().map(|&v| v as f32).collect::<Vec<_>>(), f64::NAN)?;
+        }
+        to_js(&progress)
+    }
+
+    /// Advances the reference run for about `budget_ms` milliseconds, shows its newest sample,
+    /// and resolves to the progress `{phase, engine, samples, target, fraction, report}`.
+    #[wasm_bindgen(js_name = referenceStep)]
+    pub fn reference_step(&self, budget_ms: f64) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        let this = Playground { inner: inner.clone() };
+        wasm_bindgen_futures::future_to_promise(async move {
+            let (mut run, mut chunk) = {
+                let mut s = inner.borrow_mut();
+                if s.reference_busy {
+                    return Err(js_err("referenceStep: the previous step has not finished"));
+                }
+                let run = s.reference.take().ok_or_else(|| js_err("referenceStep: no reference run; call startReference first"))?;
+                s.reference_busy = true;
+                (run, s.reference_chunk)
+            };
+            let budget = if budget_ms.is_finite() { budget_ms.clamp(1.0, 10_000.0) } else { 30.0 };
+            let t0 = now_ms();
+            let mut result = Ok(());
+            while run.phase() != Phase::Done {
+                let t = now_ms();
+                result = run.advance(chunk).await;
+                if result.is_ok() {
+                    result = run.sync().await;
+                }
+                if result.is_err() {
+                    break;
+                }
+                let dt = (now_ms() - t).max(0.01);
+                // aim at a quarter of the budget per slice
+                chunk = ((chunk as f64 * budget / 4.0 / dt) as usize).clamp(1, 1000);
+                if now_ms() - t0 >= budget {
+                    break;
+                }
+            }
+            let progress = run.progress();
+            let newest: Option<Vec<f32>> = {
+                let (xs, es) = run.samples();
+                let dim = run.system().dim();
+                (!es.is_empty()).then(|| xs[xs.len() - dim..].iter().map(|&v| v as f32).collect())
+            };
+            let (sys, last_e) = (run.system().clone(), run.samples().1.last().copied());
+            {
+                let mut s = inner.borrow_mut();
+                s.reference = Some(run);
+                s.reference_busy = false;
+                s.reference_chunk = chunk;
+            }
+            result.map_err(|e| js_err(format!("reference sampler: {e}")))?;
+            if let (Some(x), Some(e)) = (newest, last_e) {
+                this.show_configuration(&sys, &x, e)?;
+            }
+            to_js(&progress)
+        })
+    }
+
+    /// Drops the reference run (its samples too).
+    #[wasm_bindgen(js_name = stopReference)]
+    pub fn stop_reference(&self) -> Result<(), JsValue> {
+        let mut s = self.inner.borrow_mut();
+        if s.reference_busy {
+            return Err(js_err("stopReference: a step is running; call it again when the step resolves"));
+        }
+        s.reference = None;
+        Ok(())
+    }
+
+    /// The reference run's samples so far: `{system, n, d, positions: Float64Array (flat,
+    /// CoM-free), energies: Float64Array}`, or null without a run.
+    #[wasm_bindgen(js_name = referenceSamples)]
+    pub fn reference_samples(&self) -> Result<JsValue, JsValue> {
+        let s = self.inner.borrow();
+        let Some(run) = s.reference.as_ref() else { return Ok(JsValue::NULL) };
+        let (xs, es) = run.samples();
+        samples_object(run.system(), xs, es, None)
+    }
+
+    /// Reads a sample file (`.npy` float32/float64 of shape (N, n·d) or (N, n, d), or
+    /// multi-frame `.xyz`) as configurations of `system`, keeps it as the loaded set (the
+    /// histogram overlay and `metrics()` use it) and returns it like `referenceSamples`.
+    #[wasm_bindgen(js_name = loadSamples)]
+    pub fn load_samples(&self, system: String, file_name: String, bytes: Vec<u8>) -> Result<JsValue, JsValue> {
+        let sys = System::by_name(&system).map_err(js_err)?;
+        let at = |e: String| js_err(format!("{file_name}: {e}"));
+        let xs = read_configurations(&file_name, &bytes, sys.n, sys.d).map_err(|e| at(e.to_string()))?;
+        let energies = sys.energies(&xs).map_err(|e| at(e.to_string()))?;
+        let out = samples_object(&sys, &xs, &energies, Some(&file_name))?;
+        self.inner.borrow_mut().loaded = Some(LoadedSet { file: file_name, system: sys, xs, energies });
+        Ok(out)
+    }
+
+    /// The loaded set, or null.
+    #[wasm_bindgen(js_name = loadedSamples)]
+    pub fn loaded_samples(&self) -> Result<JsValue, JsValue> {
+        let s = self.inner.borrow();
+        match s.loaded.as_ref() {
+            Some(l) => samples_object(&l.system, &l.xs, &l.energies, Some(&l.file)),
+            None => Ok(JsValue::NULL),
+        }
+    }
+
+    /// The field's metrics of the reference run's samples against the loaded set (energy W2,
+    /// distance W2, sample W2 on `sample_w2_n` configurations per side, virial, configurational
+    /// temperature). Rejects with a reason when one side is missing or the systems differ.
+    pub fn metrics(&self, sample_w2_n: usize) -> Result<JsValue, JsValue> {
+        let s = self.inner.borrow();
+        let run = s.reference.as_ref().ok_or_else(|| js_err("metrics: run the reference sampler first"))?;
+        let loaded = s.loaded.as_ref().ok_or_else(|| js_err("metrics: load a reference set (.npy or .xyz) to compare with"))?;
+        if loaded.system.name != run.system().name {
+            return Err(js_err(format!("metrics: the loaded set is {} but the sampler runs {}", loaded.system.name, run.system().name)));
+        }
+        let (xs, _) = run.samples();
+        if xs.is_empty() {
+            return Err(js_err("metrics: the sampler has no samples yet (still in burn-in)"));
+        }
+        let c = compare(run.system(), xs, &loaded.xs, sample_w2_n.min(2000)).map_err(js_err)?;
+        to_js(&c)
+    }
+
+}
