@@ -1,17 +1,19 @@
-// The forward (noising) process of a batch of molecules as one pass (preceded by philox.wgsl).
-// One workgroup per molecule walks the Markov chain t = 1..T:
+// The forward (noising) process of a batch of molecules as one pass (preceded by philox.wgsl),
+// for any modality block of `cols` feature columns per atom (positions 3, one-hot types K,
+// charges 1). Workgroup (molecule, g) handles columns 4g..4g+3 and walks the Markov chain t = 1..T:
 //   z_t = a_t z_{t−1} + s_t Pε_t,   a_t = α_t/α_{t−1},  s_t² = σ_t² − a_t² σ_{t−1}²,
-// ε_t from Philox (coordinate block, molecule, t, 4) and P removing the mean over the molecule's
-// atoms per axis, so z_t keeps zero centre of mass and has the schedule's marginal
-// α_t z_0 + σ_t Pε. Every frame t is written (plus the molecule's display offset) to
-// frames[t · atoms · 3 + ...]: the viewer draws any frame straight from this buffer.
+// ε_t from Philox (value index i·cols + k in blocks of 4, molecule, t, 4) and P removing the
+// mean over the molecule's atoms per column, so z_t keeps zero mean (centre of mass) and has the
+// schedule's marginal α_t z_0 + σ_t Pε. Every frame t is written (plus the molecule's display
+// offset, for positions) to frames[t · atoms · cols + ...]: the viewer draws any frame of a
+// positions block straight from this buffer.
 // CPU twin: gpu::forward::cpu_trajectory.
 
 struct Params {
     molecules: u32,
     steps: u32,
     total_atoms: u32,
-    pad0: u32,
+    cols: u32,
     key: vec2<u32>,
     pad1: vec2<u32>,
 }
@@ -22,11 +24,11 @@ const MAX_OWN: u32 = 16u;
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> steps_ab: array<vec2<f32>>;   // (a_t, s_t), t = 0..T
 @group(0) @binding(2) var<storage, read> ranges: array<vec2<u32>>;      // (first atom, atoms) per molecule
-@group(0) @binding(3) var<storage, read> z0: array<f32>;               // CoM-free, flat atoms × 3
-@group(0) @binding(4) var<storage, read> shift: array<vec4<f32>>;      // display offset per molecule
+@group(0) @binding(3) var<storage, read> z0: array<f32>;               // zero-mean columns, flat atoms × cols
+@group(0) @binding(4) var<storage, read> shift: array<array<f32, 16>>;  // display offset per molecule and column
 @group(0) @binding(5) var<storage, read_write> frames: array<f32>;
 
-var<workgroup> red: array<vec3<f32>, WG>;
+var<workgroup> red: array<vec4<f32>, WG>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -36,26 +38,31 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     let first = ranges[m].x;
     let n = ranges[m].y;
-    let stride = params.total_atoms * 3u;
-    let off = shift[m].xyz;
-    var z: array<vec3<f32>, MAX_OWN>;
+    let cols = params.cols;
+    let c0 = 4u * wg.y;                     // this workgroup's first column
+    let width = min(4u, cols - c0);
+    let stride = params.total_atoms * cols;
+    let off = shift[m];
+    var z: array<vec4<f32>, MAX_OWN>;
     var j = 0u;
     for (var i = lid; i < n; i += WG) {
-        let a = (first + i) * 3u;
-        z[j] = vec3<f32>(z0[a], z0[a + 1u], z0[a + 2u]);
-        frames[a] = z[j].x + off.x;
-        frames[a + 1u] = z[j].y + off.y;
-        frames[a + 2u] = z[j].z + off.z;
+        var v = vec4<f32>(0.0);
+        for (var k = 0u; k < width; k++) {
+            let a = (first + i) * cols + c0 + k;
+            v[k] = z0[a];
+            frames[a] = v[k] + off[c0 + k];
+        }
+        z[j] = v;
         j++;
     }
     for (var t = 1u; t <= params.steps; t++) {
-        var eps: array<vec3<f32>, MAX_OWN>;
-        var sum = vec3<f32>(0.0);
+        var eps: array<vec4<f32>, MAX_OWN>;
+        var sum = vec4<f32>(0.0);
         j = 0u;
         for (var i = lid; i < n; i += WG) {
-            var e = vec3<f32>(0.0);
-            for (var k = 0u; k < 3u; k++) {
-                let c = i * 3u + k;
+            var e = vec4<f32>(0.0);
+            for (var k = 0u; k < width; k++) {
+                let c = i * cols + c0 + k;
                 e[k] = philox_normals(vec4<u32>(c / 4u, m, t, 4u), params.key)[c % 4u];
             }
             eps[j] = e;
@@ -76,10 +83,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         j = 0u;
         for (var i = lid; i < n; i += WG) {
             z[j] = ab.x * z[j] + ab.y * (eps[j] - mean);
-            let a = t * stride + (first + i) * 3u;
-            frames[a] = z[j].x + off.x;
-            frames[a + 1u] = z[j].y + off.y;
-            frames[a + 2u] = z[j].z + off.z;
+            for (var k = 0u; k < width; k++) {
+                frames[t * stride + (first + i) * cols + c0 + k] = z[j][k] + off[c0 + k];
+            }
             j++;
         }
     }

@@ -8,25 +8,53 @@ use molplay::molecules::{Dataset, Modality};
 use molplay::rng::XorShift64;
 use molplay::schedules::Schedule;
 
+fn qm9() -> Dataset {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/www/data/qm9_subset.xyz")).unwrap();
+    Dataset::from_xyz(&text, 4).unwrap()
+}
+
 /// The first molecules of the bundled QM9 subset plus a 100-atom blob (several atoms per
 /// invocation), side by side.
 fn batch() -> Batch {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/www/data/qm9_subset.xyz")).unwrap();
-    let data = Dataset::from_xyz(&text, 4).unwrap();
-    let mut b = Batch { z0: Vec::new(), layout: Vec::new(), shift: Vec::new() };
+    let data = qm9();
+    let mut b = Batch::positions();
     for i in 0..6 {
-        let (x, _) = data.block(i, Modality::Positions);
-        b.layout.push((b.z0.len() / 3, x.len() / 3));
-        b.z0.extend(x);
-        b.shift.push([8.0 * i as f64, 0.0, 0.0]);
+        b.push(&data.block(i, Modality::Positions).0, &[8.0 * i as f64, 0.0, 0.0]);
     }
     let mut r = XorShift64::new(2);
     let mut blob: Vec<f64> = (0..300).map(|_| 2.0 * r.normal()).collect();
     molplay::molecules::centre_columns(&mut blob, 100, 3);
-    b.layout.push((b.z0.len() / 3, 100));
-    b.z0.extend(blob);
-    b.shift.push([0.0, 10.0, 0.0]);
+    b.push(&blob, &[0.0, 10.0, 0.0]);
     b
+}
+
+#[test]
+fn forward_pass_handles_every_modality_block() {
+    let Some(ctx) = shared_native_context() else { return };
+    let data = qm9();
+    let schedule = Schedule::cosine(100);
+    for m in [Modality::Types, Modality::Charges] {
+        let (_, cols) = data.block(0, m);
+        let mut b = Batch { cols, z0: Vec::new(), layout: Vec::new(), shift: Vec::new() };
+        for i in 0..5 {
+            b.push(&data.block(i, m).0, &vec![0.0; cols]);
+        }
+        let cpu = cpu_trajectory(&b, &schedule, 3);
+        let gpu = pollster::block_on(ForwardKernel::new(&ctx.device).run(ctx, &b, &schedule, 3).unwrap().read(ctx)).unwrap();
+        let worst = gpu.iter().zip(&cpu).map(|(g, c)| (g - c).abs()).fold(0.0, f64::max);
+        assert!(worst < 1e-3, "{m:?} ({cols} columns): |GPU − CPU| up to {worst}");
+    }
+    // seven columns: two workgroups per molecule, the second partly used
+    let mut r = XorShift64::new(8);
+    let mut b = Batch { cols: 7, z0: Vec::new(), layout: Vec::new(), shift: Vec::new() };
+    for n in [4, 9] {
+        let mut v: Vec<f64> = (0..n * 7).map(|_| r.normal()).collect();
+        molplay::molecules::centre_columns(&mut v, n, 7);
+        b.push(&v, &[0.0; 7]);
+    }
+    let cpu = cpu_trajectory(&b, &schedule, 4);
+    let gpu = pollster::block_on(ForwardKernel::new(&ctx.device).run(ctx, &b, &schedule, 4).unwrap().read(ctx)).unwrap();
+    assert!(gpu.iter().zip(&cpu).all(|(g, c)| (g - c).abs() < 1e-3));
 }
 
 #[test]
@@ -60,7 +88,8 @@ fn the_markov_chain_has_the_schedules_marginals() {
     let mut r = XorShift64::new(4);
     let mut z0: Vec<f64> = (0..3 * n).map(|_| r.normal()).collect();
     molplay::molecules::centre_columns(&mut z0, n, 3);
-    let b = Batch { z0: z0.clone(), layout: vec![(0, n)], shift: vec![[0.0; 3]] };
+    let mut b = Batch::positions();
+    b.push(&z0, &[0.0; 3]);
     let frames = cpu_trajectory(&b, &schedule, 1);
     for t in [25usize, 55, 100] {
         let (a, s2) = (schedule.alpha(t as f64), schedule.sigma2(t as f64));
@@ -78,4 +107,7 @@ fn bad_batches_are_refused() {
     let mut b = batch();
     b.layout[1].0 += 1;
     assert!(b.check().unwrap_err().contains("bad atom range"));
+    let mut b = batch();
+    b.shift[0].pop();
+    assert!(b.check().unwrap_err().contains("one offset per column"));
 }

@@ -206,15 +206,13 @@ impl Playground {
         let blocks: Vec<Vec<f64>> = picked.iter().map(|&i| data.block(i, Modality::Positions).0).collect();
         let reach = blocks.iter().map(|b| crate::geometry::radius_about_com(b, 3)).fold(0.0, f64::max);
         let spacing = 2.0 * reach + 4.0;
-        let mut batch = Batch { z0: Vec::new(), layout: Vec::new(), shift: Vec::new() };
+        let mut batch = Batch::positions();
         let mut styles = Vec::new();
         let mut groups = Vec::new();
         for (k, (&i, b)) in picked.iter().zip(&blocks).enumerate() {
             let (row, col) = (k / side, k % side);
             let centre = (side as f64 - 1.0) / 2.0;
-            batch.layout.push((batch.z0.len() / 3, b.len() / 3));
-            batch.z0.extend_from_slice(b);
-            batch.shift.push([(col as f64 - centre) * spacing, (centre - row as f64) * spacing, 0.0]);
+            batch.push(b, &[(col as f64 - centre) * spacing, (centre - row as f64) * spacing, 0.0]);
             styles.extend(data.molecules[i].elements.iter().map(|e| AtomStyle::element(e)));
             groups.push(b.len() / 3);
         }

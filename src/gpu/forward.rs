@@ -1,6 +1,7 @@
 //! The forward (noising) trajectory of a batch of molecules as one compute pass
-//! (`shaders/forward.wgsl`), every frame kept on the GPU for the viewer to draw, and its f64 CPU
-//! twin [`cpu_trajectory`] drawing the same Philox numbers.
+//! (`shaders/forward.wgsl`) for any modality block (positions, one-hot types, charges), every
+//! frame kept on the GPU (the viewer draws position frames from it), and its f64 CPU twin
+//! [`cpu_trajectory`] drawing the same Philox numbers.
 
 use super::{read_buffers, GpuContext, GpuError};
 use crate::rng::{philox_key, philox_normals};
@@ -12,6 +13,8 @@ pub const SHADER: &str = concat!(include_str!("../../shaders/philox.wgsl"), incl
 pub const STREAM_FORWARD: u32 = 4;
 /// Most atoms per molecule (16 per invocation × 64).
 pub const MAX_ATOMS_PER_MOLECULE: usize = 1024;
+/// Most feature columns of a block (one-hot vocabularies up to 16 elements, as GEOM's).
+pub const MAX_COLS: usize = 16;
 
 /// Per step t = 1..T: (a_t, s_t) with z_t = a_t z_{t−1} + s_t Pε (index 0 unused).
 pub fn markov_coefficients(schedule: &Schedule) -> Vec<[f64; 2]> {
@@ -25,24 +28,41 @@ pub fn markov_coefficients(schedule: &Schedule) -> Vec<[f64; 2]> {
     out
 }
 
-/// A batch of molecules laid out for the pass: CoM-free positions (flat atoms × 3), the atom
-/// range of each molecule, and a display offset per molecule (where the viewer puts it).
+/// A batch of molecules laid out for the pass: one modality block per molecule with zero-mean
+/// columns (flat atoms × `cols`: positions 3, one-hot types K, charges 1), the atom range of each
+/// molecule, and a per-molecule offset added to every frame (where the viewer puts a molecule;
+/// zeros for non-position blocks).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Batch {
+    pub cols: usize,
     pub z0: Vec<f64>,
     pub layout: Vec<(usize, usize)>,
-    pub shift: Vec<[f64; 3]>,
+    pub shift: Vec<Vec<f64>>,
 }
 
 impl Batch {
+    pub fn positions() -> Self {
+        Batch { cols: 3, z0: Vec::new(), layout: Vec::new(), shift: Vec::new() }
+    }
+
+    /// Appends a molecule's block (rows × `cols`) with its offset.
+    pub fn push(&mut self, block: &[f64], shift: &[f64]) {
+        self.layout.push((self.atoms(), block.len() / self.cols));
+        self.z0.extend_from_slice(block);
+        self.shift.push(shift.to_vec());
+    }
+
     pub fn atoms(&self) -> usize {
-        self.z0.len() / 3
+        self.z0.len() / self.cols.max(1)
     }
 
     /// Checks the layout, sizes and values; a message for the page or CLI otherwise.
     pub fn check(&self) -> Result<(), String> {
         if self.layout.is_empty() {
             return Err("no molecules".into());
+        }
+        if !(1..=MAX_COLS).contains(&self.cols) || self.z0.len() % self.cols != 0 || self.shift.iter().any(|s| s.len() != self.cols) {
+            return Err(format!("a block needs 1 to {MAX_COLS} columns and one offset per column"));
         }
         let mut next = 0;
         for (m, &(first, n)) in self.layout.iter().enumerate() {
@@ -51,7 +71,7 @@ impl Batch {
             }
             next += n;
         }
-        if next * 3 != self.z0.len() || self.shift.len() != self.layout.len() {
+        if next * self.cols != self.z0.len() || self.shift.len() != self.layout.len() {
             return Err("positions and layout disagree".into());
         }
         if self.z0.iter().chain(self.shift.iter().flatten()).any(|v| !v.is_finite()) {
@@ -61,18 +81,18 @@ impl Batch {
     }
 }
 
-/// The f64 CPU twin: frames (T + 1) × atoms × 3, display offsets added.
+/// The f64 CPU twin: frames (T + 1) × atoms × cols, offsets added.
 pub fn cpu_trajectory(batch: &Batch, schedule: &Schedule, seed: u64) -> Vec<f64> {
     let key = philox_key(seed);
     let ab = markov_coefficients(schedule);
-    let atoms = batch.atoms();
-    let mut frames = vec![0.0; (schedule.steps() + 1) * atoms * 3];
+    let (atoms, cols) = (batch.atoms(), batch.cols);
+    let mut frames = vec![0.0; (schedule.steps() + 1) * atoms * cols];
     let mut z = batch.z0.clone();
     let write = |frames: &mut [f64], t: usize, z: &[f64]| {
         for (m, &(first, n)) in batch.layout.iter().enumerate() {
             for i in first..first + n {
-                for k in 0..3 {
-                    frames[t * atoms * 3 + i * 3 + k] = z[i * 3 + k] + batch.shift[m][k];
+                for k in 0..cols {
+                    frames[t * atoms * cols + i * cols + k] = z[i * cols + k] + batch.shift[m][k];
                 }
             }
         }
@@ -80,12 +100,12 @@ pub fn cpu_trajectory(batch: &Batch, schedule: &Schedule, seed: u64) -> Vec<f64>
     write(&mut frames, 0, &z);
     for (t, &[a, s]) in ab.iter().enumerate().skip(1) {
         for (m, &(first, n)) in batch.layout.iter().enumerate() {
-            let eps: Vec<f64> = (0..n * 3).map(|c| philox_normals([(c / 4) as u32, m as u32, t as u32, STREAM_FORWARD], key)[c % 4]).collect();
-            let mean: Vec<f64> = (0..3).map(|k| (0..n).map(|i| eps[i * 3 + k]).sum::<f64>() / n as f64).collect();
+            let eps: Vec<f64> = (0..n * cols).map(|c| philox_normals([(c / 4) as u32, m as u32, t as u32, STREAM_FORWARD], key)[c % 4]).collect();
+            let mean: Vec<f64> = (0..cols).map(|k| (0..n).map(|i| eps[i * cols + k]).sum::<f64>() / n as f64).collect();
             for i in 0..n {
-                for k in 0..3 {
-                    let c = (first + i) * 3 + k;
-                    z[c] = a * z[c] + s * (eps[i * 3 + k] - mean[k]);
+                for k in 0..cols {
+                    let c = (first + i) * cols + k;
+                    z[c] = a * z[c] + s * (eps[i * cols + k] - mean[k]);
                 }
             }
         }
@@ -100,7 +120,7 @@ struct Params {
     molecules: u32,
     steps: u32,
     total_atoms: u32,
-    pad0: u32,
+    cols: u32,
     key: [u32; 2],
     pad1: [u32; 2],
 }
@@ -115,6 +135,7 @@ pub struct Trajectory {
     pub frames: wgpu::Buffer,
     pub steps: usize,
     pub atoms: usize,
+    pub cols: usize,
 }
 
 impl ForwardKernel {
@@ -131,13 +152,15 @@ impl ForwardKernel {
         ForwardKernel { pipeline }
     }
 
-    /// Records and submits the pass; the frames buffer (also `COPY_SRC`) holds (T + 1) frames.
+    /// Records and submits the pass; the frames buffer (also `COPY_SRC`) holds (T + 1) frames of
+    /// atoms × cols values.
     pub fn run(&self, ctx: &GpuContext, batch: &Batch, schedule: &Schedule, seed: u64) -> Result<Trajectory, String> {
         batch.check()?;
         let device = &ctx.device;
         let atoms = batch.atoms();
         let steps = schedule.steps();
-        let bytes = ((steps + 1) * atoms * 3 * 4) as u64;
+        let cols = batch.cols;
+        let bytes = ((steps + 1) * atoms * cols * 4) as u64;
         let limit = device.limits().max_storage_buffer_binding_size as u64;
         if bytes > limit {
             return Err(GpuError::TooLarge { bytes, limit }.to_string());
@@ -148,14 +171,14 @@ impl ForwardKernel {
             buf
         };
         let f32s = |v: &mut dyn Iterator<Item = f64>| v.map(|a| a as f32).collect::<Vec<f32>>();
-        let params = Params { molecules: batch.layout.len() as u32, steps: steps as u32, total_atoms: atoms as u32, pad0: 0, key: philox_key(seed), pad1: [0; 2] };
+        let params = Params { molecules: batch.layout.len() as u32, steps: steps as u32, total_atoms: atoms as u32, cols: cols as u32, key: philox_key(seed), pad1: [0; 2] };
         let storage = wgpu::BufferUsages::STORAGE;
         let params = init("forward params", bytemuck::bytes_of(&params), wgpu::BufferUsages::UNIFORM);
         let ab = init("forward steps", bytemuck::cast_slice(&f32s(&mut markov_coefficients(schedule).into_iter().flatten())), storage);
         let layout: Vec<u32> = batch.layout.iter().flat_map(|&(f, n)| [f as u32, n as u32]).collect();
         let layout = init("forward layout", bytemuck::cast_slice(&layout), storage);
         let z0 = init("forward z0", bytemuck::cast_slice(&f32s(&mut batch.z0.iter().copied())), storage);
-        let shift = init("forward shift", bytemuck::cast_slice(&f32s(&mut batch.shift.iter().flat_map(|s| [s[0], s[1], s[2], 0.0]))), storage);
+        let shift = init("forward shift", bytemuck::cast_slice(&f32s(&mut batch.shift.iter().flat_map(|s| (0..MAX_COLS).map(move |k| s.get(k).copied().unwrap_or(0.0))))), storage);
         let frames = device.create_buffer(&wgpu::BufferDescriptor { label: Some("forward frames"), size: bytes, usage: storage | wgpu::BufferUsages::COPY_SRC, mapped_at_creation: false });
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("forward"),
@@ -171,17 +194,17 @@ impl ForwardKernel {
             let mut pass = encoder.begin_compute_pass(&Default::default());
             pass.set_pipeline(&self.pipeline);
             pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(batch.layout.len() as u32, 1, 1);
+            pass.dispatch_workgroups(batch.layout.len() as u32, cols.div_ceil(4) as u32, 1);
         }
         ctx.queue.submit([encoder.finish()]);
-        Ok(Trajectory { frames, steps, atoms })
+        Ok(Trajectory { frames, steps, atoms, cols })
     }
 }
 
 impl Trajectory {
     /// Every frame back on the host (tests, export).
     pub async fn read(&self, ctx: &GpuContext) -> Result<Vec<f64>, GpuError> {
-        let size = ((self.steps + 1) * self.atoms * 3 * 4) as u64;
+        let size = ((self.steps + 1) * self.atoms * self.cols * 4) as u64;
         let raw = read_buffers(&ctx.device, &ctx.queue, &[(&self.frames, size)]).await?;
         Ok(bytemuck::cast_slice::<u8, f32>(&raw[0]).iter().map(|&v| v as f64).collect())
     }
