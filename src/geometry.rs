@@ -1,5 +1,7 @@
-//! Geometry on flat particle-major coordinates: centre of mass and its removal.
-//! (Kabsch alignment and SE(3) projections join this module with the samplers.)
+//! Geometry on flat particle-major coordinates: centre of mass and its removal, and for 3-D
+//! point clouds the SE(3) quotient machinery of spec quotient.md §2: the inertia tensor K, the
+//! horizontal projection P_x (no linear, no angular momentum), the lifted mean-curvature vector
+//! h̃ = −½∇log det K, and Kabsch (proper rotation) alignment.
 
 /// Mean position of the particles of one configuration (`x.len() = n·d`, `d ≤ 3`; unused
 /// components are 0).
@@ -38,6 +40,187 @@ pub fn radius_about_com(x: &[f64], d: usize) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// Regulariser of the inertia tensor (K + εI), as the paper.
+pub const INERTIA_EPS: f64 = 1e-8;
+
+type Mat3 = [[f64; 3]; 3];
+
+fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+}
+
+fn atom(x: &[f64], n: usize) -> [f64; 3] {
+    [x[3 * n], x[3 * n + 1], x[3 * n + 2]]
+}
+
+/// K(x) = Σ_n (|x_n|² I − x_n x_nᵀ) + εI for a CoM-free 3-D configuration.
+pub fn inertia(x: &[f64]) -> Mat3 {
+    let mut s = [[0.0; 3]; 3];
+    for p in x.chunks_exact(3) {
+        for a in 0..3 {
+            for b in 0..3 {
+                s[a][b] += p[a] * p[b];
+            }
+        }
+    }
+    let tr = s[0][0] + s[1][1] + s[2][2];
+    let mut k = [[0.0; 3]; 3];
+    for a in 0..3 {
+        for b in 0..3 {
+            k[a][b] = if a == b { tr + INERTIA_EPS } else { 0.0 } - s[a][b];
+        }
+    }
+    k
+}
+
+/// Inverse of a symmetric positive-definite 3×3 matrix (adjugate over determinant).
+pub fn inverse3(m: &Mat3) -> Mat3 {
+    let c = |r0: usize, r1: usize, c0: usize, c1: usize| m[r0][c0] * m[r1][c1] - m[r0][c1] * m[r1][c0];
+    let adj = [
+        [c(1, 2, 1, 2), -c(0, 2, 1, 2), c(0, 1, 1, 2)],
+        [-c(1, 2, 0, 2), c(0, 2, 0, 2), -c(0, 1, 0, 2)],
+        [c(1, 2, 0, 1), -c(0, 2, 0, 1), c(0, 1, 0, 1)],
+    ];
+    let det = m[0][0] * adj[0][0] + m[0][1] * adj[1][0] + m[0][2] * adj[2][0];
+    adj.map(|row| row.map(|v| v / det))
+}
+
+fn mat_vec(m: &Mat3, v: [f64; 3]) -> [f64; 3] {
+    [0, 1, 2].map(|a| m[a][0] * v[0] + m[a][1] * v[1] + m[a][2] * v[2])
+}
+
+/// P_x(v): the horizontal part of v at the CoM-free configuration x (3-D): v minus its mean over
+/// atoms, minus the rigid rotation ω × x_n with ω = K⁻¹ Σ_n x_n × v_n. Idempotent, self-adjoint.
+pub fn project_horizontal(x: &[f64], v: &[f64]) -> Vec<f64> {
+    let mut out = v.to_vec();
+    remove_com(&mut out, 3);
+    let n = x.len() / 3;
+    let mut l = [0.0; 3];
+    for i in 0..n {
+        let c = cross(atom(x, i), atom(&out, i));
+        (0..3).for_each(|k| l[k] += c[k]);
+    }
+    let w = mat_vec(&inverse3(&inertia(x)), l);
+    for i in 0..n {
+        let r = cross(w, atom(x, i));
+        (0..3).for_each(|k| out[3 * i + k] -= r[k]);
+    }
+    out
+}
+
+/// h̃(x)_n = (K⁻¹ − tr(K⁻¹) I) x_n = −½ ∇_{x_n} log det K: the orbits' mean curvature, lifted.
+/// The quotient sampler adds −(σ²/2) h̃ to its drift (σ² the injected noise variance), which
+/// pushes towards larger det K (spec §1.6: the paper's printed +η h̃ is the wrong sign).
+pub fn curvature(x: &[f64]) -> Vec<f64> {
+    let ki = inverse3(&inertia(x));
+    let tr = ki[0][0] + ki[1][1] + ki[2][2];
+    x.chunks_exact(3)
+        .flat_map(|p| {
+            let kx = mat_vec(&ki, [p[0], p[1], p[2]]);
+            [kx[0] - tr * p[0], kx[1] - tr * p[1], kx[2] - tr * p[2]]
+        })
+        .collect()
+}
+
+/// |P_x r|² by Pythagoras: |r_c|² − Lᵀ K⁻¹ L (the quotient loss without forming P r).
+pub fn projected_sq_norm(x: &[f64], r: &[f64]) -> f64 {
+    let mut rc = r.to_vec();
+    remove_com(&mut rc, 3);
+    let mut l = [0.0; 3];
+    for i in 0..x.len() / 3 {
+        let c = cross(atom(x, i), atom(&rc, i));
+        (0..3).for_each(|k| l[k] += c[k]);
+    }
+    let kl = mat_vec(&inverse3(&inertia(x)), l);
+    rc.iter().map(|v| v * v).sum::<f64>() - (l[0] * kl[0] + l[1] * kl[1] + l[2] * kl[2])
+}
+
+/// The proper rotation R minimising Σ_n |R x_n − y_n|² for CoM-free x and y (Horn's quaternion
+/// method: the top eigenvector of a 4×4 symmetric matrix, by Jacobi sweeps).
+pub fn kabsch_rotation(x: &[f64], y: &[f64]) -> Mat3 {
+    let mut h = [[0.0; 3]; 3];
+    for (p, q) in x.chunks_exact(3).zip(y.chunks_exact(3)) {
+        for a in 0..3 {
+            for b in 0..3 {
+                h[a][b] += p[a] * q[b];
+            }
+        }
+    }
+    let (sxx, sxy, sxz, syx, syy, syz, szx, szy, szz) = (h[0][0], h[0][1], h[0][2], h[1][0], h[1][1], h[1][2], h[2][0], h[2][1], h[2][2]);
+    let mut m = [
+        [sxx + syy + szz, syz - szy, szx - sxz, sxy - syx],
+        [syz - szy, sxx - syy - szz, sxy + syx, szx + sxz],
+        [szx - sxz, sxy + syx, -sxx + syy - szz, syz + szy],
+        [sxy - syx, szx + sxz, syz + szy, -sxx - syy + szz],
+    ];
+    let mut v = [[0.0; 4]; 4];
+    (0..4).for_each(|i| v[i][i] = 1.0);
+    for _ in 0..60 {
+        let off: f64 = (0..4).flat_map(|i| (0..4).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| m[i][j] * m[i][j]).sum();
+        if off < 1e-30 {
+            break;
+        }
+        for p in 0..4 {
+            for q in p + 1..4 {
+                if m[p][q].abs() < 1e-300 {
+                    continue;
+                }
+                let theta = (m[q][q] - m[p][p]) / (2.0 * m[p][q]);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let (c, s) = (1.0 / (t * t + 1.0).sqrt(), t / (t * t + 1.0).sqrt());
+                for k in 0..4 {
+                    let (a, b) = (m[k][p], m[k][q]);
+                    m[k][p] = c * a - s * b;
+                    m[k][q] = s * a + c * b;
+                }
+                for k in 0..4 {
+                    let (a, b) = (m[p][k], m[q][k]);
+                    m[p][k] = c * a - s * b;
+                    m[q][k] = s * a + c * b;
+                }
+                for row in v.iter_mut() {
+                    let (a, b) = (row[p], row[q]);
+                    row[p] = c * a - s * b;
+                    row[q] = s * a + c * b;
+                }
+            }
+        }
+    }
+    let top = (0..4).max_by(|&a, &b| m[a][a].total_cmp(&m[b][b])).unwrap_or(0);
+    let [w, qx, qy, qz] = [v[0][top], v[1][top], v[2][top], v[3][top]];
+    [
+        [w * w + qx * qx - qy * qy - qz * qz, 2.0 * (qx * qy - w * qz), 2.0 * (qx * qz + w * qy)],
+        [2.0 * (qx * qy + w * qz), w * w - qx * qx + qy * qy - qz * qz, 2.0 * (qy * qz - w * qx)],
+        [2.0 * (qx * qz - w * qy), 2.0 * (qy * qz + w * qx), w * w - qx * qx - qy * qy + qz * qz],
+    ]
+}
+
+/// Applies R to every atom.
+pub fn rotate(r: &Mat3, x: &[f64]) -> Vec<f64> {
+    x.chunks_exact(3).flat_map(|p| mat_vec(r, [p[0], p[1], p[2]])).collect()
+}
+
+/// A_y(x): x (centred) rotated onto y by the best proper rotation (the alignment heuristic's
+/// operator, spec §3 Eq. 13).
+pub fn align_to(x: &[f64], y: &[f64]) -> Vec<f64> {
+    let mut xc = x.to_vec();
+    remove_com(&mut xc, 3);
+    rotate(&kabsch_rotation(&xc, y), &xc)
+}
+
+/// A uniformly random rotation (unit quaternion from four normals).
+pub fn random_rotation(rng: &mut crate::rng::XorShift64) -> Mat3 {
+    let q: Vec<f64> = (0..4).map(|_| rng.normal()).collect();
+    let n = q.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let [w, x, y, z] = [q[0] / n, q[1] / n, q[2] / n, q[3] / n];
+    [
+        [w * w + x * x - y * y - z * z, 2.0 * (x * y - w * z), 2.0 * (x * z + w * y)],
+        [2.0 * (x * y + w * z), w * w - x * x + y * y - z * z, 2.0 * (y * z - w * x)],
+        [2.0 * (x * z - w * y), 2.0 * (y * z + w * x), w * w - x * x - y * y + z * z],
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +234,82 @@ mod tests {
         remove_com(&mut y, 2);
         assert_eq!(centre_of_mass(&y, 2), [0.0, 0.0, 0.0]);
         assert!((radius_about_com(&y, 2) - 2f64.sqrt()).abs() < 1e-15);
+    }
+
+    fn cloud(n: usize, seed: u64) -> Vec<f64> {
+        let mut r = crate::rng::XorShift64::new(seed);
+        let mut x: Vec<f64> = (0..3 * n).map(|_| r.normal()).collect();
+        remove_com(&mut x, 3);
+        x
+    }
+
+    fn dot(a: &[f64], b: &[f64]) -> f64 {
+        a.iter().zip(b).map(|(p, q)| p * q).sum()
+    }
+
+    #[test]
+    fn horizontal_projection_is_an_orthogonal_projector_without_momenta() {
+        let x = cloud(7, 1);
+        let (v, w) = (cloud(7, 2), cloud(7, 3));
+        let pv = project_horizontal(&x, &v);
+        assert!(centre_of_mass(&pv, 3).iter().all(|c| c.abs() < 1e-12), "no linear momentum");
+        let mut l = [0.0; 3];
+        for i in 0..7 {
+            let c = cross(atom(&x, i), atom(&pv, i));
+            (0..3).for_each(|k| l[k] += c[k]);
+        }
+        assert!(l.iter().all(|c| c.abs() < 1e-7), "no angular momentum: {l:?}");
+        let ppv = project_horizontal(&x, &pv);
+        assert!(pv.iter().zip(&ppv).all(|(a, b)| (a - b).abs() < 1e-7), "idempotent");
+        let pw = project_horizontal(&x, &w);
+        assert!((dot(&pv, &w) - dot(&v, &pw)).abs() < 1e-7, "self-adjoint");
+        // rigid rotations are vertical: projected to zero
+        let rot: Vec<f64> = (0..7).flat_map(|i| cross([0.3, -1.0, 2.0], atom(&x, i))).collect();
+        assert!(project_horizontal(&x, &rot).iter().all(|v| v.abs() < 1e-7));
+        // Pythagoras form of the loss
+        assert!((projected_sq_norm(&x, &v) - dot(&pv, &pv)).abs() < 1e-7);
+    }
+
+    #[test]
+    fn curvature_is_minus_half_the_gradient_of_log_det_k_and_horizontal() {
+        let x = cloud(6, 4);
+        let h = curvature(&x);
+        let logdet = |x: &[f64]| {
+            let k = inertia(x);
+            (k[0][0] * (k[1][1] * k[2][2] - k[1][2] * k[2][1]) - k[0][1] * (k[1][0] * k[2][2] - k[1][2] * k[2][0]) + k[0][2] * (k[1][0] * k[2][1] - k[1][1] * k[2][0])).ln()
+        };
+        for c in 0..x.len() {
+            let (mut a, mut b) = (x.clone(), x.clone());
+            a[c] += 1e-6;
+            b[c] -= 1e-6;
+            let g = (logdet(&a) - logdet(&b)) / 2e-6;
+            assert!((h[c] + 0.5 * g).abs() < 1e-6, "component {c}: h̃ {} vs −½∂log det K {}", h[c], -0.5 * g);
+        }
+        let ph = project_horizontal(&x, &h);
+        assert!(h.iter().zip(&ph).all(|(a, b)| (a - b).abs() < 1e-7), "h̃ is horizontal");
+        assert!((dot(&x, &h) + 3.0).abs() < 1e-6, "Euler: x·h̃ = −3 (det K is homogeneous of degree 6)");
+    }
+
+    #[test]
+    fn kabsch_recovers_a_rotation() {
+        let mut r = crate::rng::XorShift64::new(9);
+        for _ in 0..20 {
+            let x = cloud(5, r.next_u64());
+            let rot = random_rotation(&mut r);
+            let y = rotate(&rot, &x);
+            let found = kabsch_rotation(&x, &y);
+            for a in 0..3 {
+                for b in 0..3 {
+                    assert!((found[a][b] - rot[a][b]).abs() < 1e-9, "{found:?} vs {rot:?}");
+                }
+            }
+            let back = align_to(&y, &x);
+            assert!(back.iter().zip(&x).all(|(a, b)| (a - b).abs() < 1e-9));
+        }
+        // a reflection is not a rotation: the best proper rotation leaves a residual
+        let x = cloud(6, 77);
+        let mirrored: Vec<f64> = x.chunks(3).flat_map(|p| [-p[0], p[1], p[2]]).collect();
+        let al = align_to(&mirrored, &x);
+        assert!(al.iter().zip(&x).map(|(a, b)| (a - b).powi(2)).sum::<f64>() > 1e-3);
     }
 }
