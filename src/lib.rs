@@ -8,6 +8,7 @@ pub mod mcmc;
 pub mod metrics;
 pub mod molecules;
 pub mod rng;
+pub mod samplers;
 pub mod schedules;
 pub mod viewer;
 

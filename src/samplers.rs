@@ -1,0 +1,378 @@
+//! Reverse-time samplers for VP diffusion (x_t = α_t x_0 + σ_t ε, t in schedule steps), with the
+//! three rigid-motion treatments of spec quotient.md and GAGA's start at T* from a Gaussian.
+//!
+//! * Methods: DDPM ancestral (posterior q(x_s | x_t, x_0 = D)), Euler–Maruyama on the reverse SDE
+//!   (x_s = x_t/a + (σ²_{t|s}/a)·∇log p_t + σ_{t|s} ξ), Heun on the probability-flow ODE (in
+//!   EDM's form in x/α and σ/α; the last step to t = 0 is Euler, as EDM does). a = α_t/α_s,
+//!   σ²_{t|s} = σ_t² − a²σ_s²; any number of uniform steps from `t_start` down to 0.
+//! * Symmetry: `Equivariant` (CoM-free noise and updates), `Align` (the denoiser replaced by
+//!   E[A_{x_t}(x_0) | x_t], the alignment heuristic: biased), `Quotient` (every update and the
+//!   noise projected by P_x, plus −(v/2)·h̃(x) with v the step's injected noise variance, Thm. 4;
+//!   `curvature` scales that term for the ablations: −1 correct, 0 none, +1 the paper's printed sign).
+//! * GAGA: start at `t_start` = T* from N(0, ṽ I) on the CoM-free space, ṽ = α²_{T*} v̂ + σ²_{T*}.
+//!
+//! Score sources implement [`Denoiser`]: D(x, t) = E[x_0 | x_t = x]; the score is
+//! −(x − α_t D)/σ_t². [`GaussianTarget`] is exact for any SE(3)-invariant Gaussian target.
+
+use crate::geometry::{align_to, curvature, project_horizontal, remove_com};
+use crate::rng::XorShift64;
+use crate::schedules::Schedule;
+use serde::Serialize;
+
+/// E[x_0 | x_t = x] for CoM-free 3-D configurations.
+pub trait Denoiser {
+    fn atoms(&self) -> usize;
+    fn denoise(&mut self, x: &[f64], t: f64, schedule: &Schedule) -> Vec<f64>;
+    /// E[A_{x_t}(x_0) | x_t]: the target the alignment heuristic trains towards (None if this
+    /// source cannot provide it).
+    fn denoise_aligned(&mut self, _x: &[f64], _t: f64, _schedule: &Schedule) -> Option<Vec<f64>> {
+        None
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    Ddpm,
+    Em,
+    Heun,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Symmetry {
+    Equivariant,
+    Align,
+    Quotient,
+}
+
+#[derive(Clone, Debug)]
+pub struct SampleOptions {
+    pub method: Method,
+    pub symmetry: Symmetry,
+    pub steps: usize,
+    /// Where sampling starts (schedule steps): T for the full trajectory, T* for GAGA.
+    pub t_start: f64,
+    /// Variance of the isotropic CoM-free Gaussian at `t_start` (≈ 1 at T; ṽ_{T*} for GAGA).
+    pub start_variance: f64,
+    /// Coefficient of (v/2)·h̃ in the quotient drift: −1 (Thm. 4), 0, +1 (as printed).
+    pub curvature: f64,
+    pub seed: u64,
+}
+
+impl SampleOptions {
+    pub fn new(method: Method, symmetry: Symmetry, steps: usize, schedule: &Schedule) -> Self {
+        let t = schedule.steps() as f64;
+        SampleOptions { method, symmetry, steps, t_start: t, start_variance: schedule.alpha2(t) + schedule.sigma2(t), curvature: -1.0, seed: 0 }
+    }
+
+    /// GAGA: start at T* from the closed-form Gaussian with data variance `v_hat` per coordinate.
+    pub fn gaga(mut self, schedule: &Schedule, t_star: f64, v_hat: f64) -> Self {
+        self.t_start = t_star;
+        self.start_variance = schedule.alpha2(t_star) * v_hat + schedule.sigma2(t_star);
+        self
+    }
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SampleReport {
+    /// Flat samples, CoM-free.
+    pub samples: Vec<f64>,
+    /// Denoiser (network) evaluations, all samples together.
+    pub nfe: usize,
+}
+
+fn com_free_noise(n: usize, rng: &mut XorShift64) -> Vec<f64> {
+    let mut z: Vec<f64> = (0..3 * n).map(|_| rng.normal()).collect();
+    remove_com(&mut z, 3);
+    z
+}
+
+/// Draws `count` samples. Refuses bad knobs with a message.
+pub fn sample(den: &mut dyn Denoiser, schedule: &Schedule, opts: &SampleOptions, count: usize) -> Result<SampleReport, String> {
+    if opts.steps == 0 || count == 0 {
+        return Err("steps and samples must be at least 1".into());
+    }
+    if !(opts.t_start > 0.0 && opts.t_start <= schedule.steps() as f64) {
+        return Err(format!("the start must be in (0, {}], got {}", schedule.steps(), opts.t_start));
+    }
+    if !(opts.start_variance.is_finite() && opts.start_variance > 0.0) {
+        return Err("the start variance must be positive".into());
+    }
+    let n = den.atoms();
+    let mut rng = XorShift64::new(opts.seed);
+    let mut out = Vec::with_capacity(count * 3 * n);
+    let mut nfe = 0;
+    let quotient = opts.symmetry == Symmetry::Quotient;
+    let project = |x: &[f64], v: Vec<f64>| if quotient { project_horizontal(x, &v) } else { v };
+    for _ in 0..count {
+        let mut x: Vec<f64> = com_free_noise(n, &mut rng).iter().map(|z| z * opts.start_variance.sqrt()).collect();
+        if quotient {
+            x = project_horizontal(&x, &x); // x is already horizontal; keeps round-off out
+        }
+        for i in 0..opts.steps {
+            let t = opts.t_start * (1.0 - i as f64 / opts.steps as f64);
+            let s = opts.t_start * (1.0 - (i + 1) as f64 / opts.steps as f64);
+            let (at, as_, st2, ss2) = (schedule.alpha(t), schedule.alpha(s), schedule.sigma2(t), schedule.sigma2(s));
+            let a = at / as_;
+            let var_ts = (st2 - a * a * ss2).max(0.0);
+            let mut d_of = |x: &[f64], tt: f64| -> Vec<f64> {
+                nfe += 1;
+                match opts.symmetry {
+                    Symmetry::Align => den.denoise_aligned(x, tt, schedule).unwrap_or_else(|| den.denoise(x, tt, schedule)),
+                    _ => den.denoise(x, tt, schedule),
+                }
+            };
+            let score = |x: &[f64], d: &[f64], tt: f64| -> Vec<f64> {
+                let (al, s2) = (schedule.alpha(tt), schedule.sigma2(tt));
+                x.iter().zip(d).map(|(xi, di)| -(xi - al * di) / s2).collect()
+            };
+            let d = d_of(&x, t);
+            let (delta, noise_var) = match opts.method {
+                Method::Ddpm => {
+                    let delta = x.iter().zip(&d).map(|(xi, di)| (as_ * var_ts / st2) * di + (a * ss2 / st2) * xi - xi).collect();
+                    (project(&x, delta), var_ts * ss2 / st2)
+                }
+                Method::Em => {
+                    let sc = score(&x, &d, t);
+                    let delta = x.iter().zip(&sc).map(|(xi, si)| xi / a + var_ts / a * si - xi).collect();
+                    (project(&x, delta), var_ts)
+                }
+                Method::Heun => {
+                    // EDM's Heun in x̂ = x/α, σ̂ = σ/α, where the flow is dx̂/dσ̂ = (x̂ − D)/σ̂;
+                    // quotient: the denoiser terms projected at the point they were taken
+                    let (sh_t, sh_s) = (st2.sqrt() / at, ss2.sqrt() / as_);
+                    let dirn = |x: &[f64], d: &[f64], al: f64, sh: f64| project(x, x.iter().zip(d).map(|(xi, di)| (xi / al - di) / sh).collect());
+                    let d1 = dirn(&x, &d, at, sh_t);
+                    let lin = as_ / at - 1.0;
+                    let euler: Vec<f64> = x.iter().zip(&d1).map(|(xi, g)| lin * xi + as_ * (sh_s - sh_t) * g).collect();
+                    if s <= 0.0 || sh_s < 1e-3 {
+                        (euler, 0.0)
+                    } else {
+                        let xp: Vec<f64> = x.iter().zip(&euler).map(|(a, b)| a + b).collect();
+                        let d2 = d_of(&xp, s);
+                        let g2 = dirn(&xp, &d2, as_, sh_s);
+                        (x.iter().zip(d1.iter().zip(&g2)).map(|(xi, (p, q))| lin * xi + as_ * (sh_s - sh_t) * 0.5 * (p + q)).collect(), 0.0)
+                    }
+                }
+            };
+            let corr = if quotient && noise_var > 0.0 { Some(curvature(&x)) } else { None };
+            let z = com_free_noise(n, &mut rng);
+            let z = if quotient { project_horizontal(&x, &z) } else { z };
+            for c in 0..x.len() {
+                let h = corr.as_ref().map_or(0.0, |h| opts.curvature * 0.5 * noise_var * h[c]);
+                x[c] += delta[c] + h + noise_var.sqrt() * z[c];
+            }
+            remove_com(&mut x, 3);
+            if x.iter().any(|v| !v.is_finite()) {
+                return Err(format!("the sampler diverged at t = {s:.1} (non-finite coordinates)"));
+            }
+        }
+        out.extend_from_slice(&x);
+    }
+    Ok(SampleReport { samples: out, nfe })
+}
+
+/// Symmetric eigendecomposition by cyclic Jacobi (small matrices): (eigenvalues, eigenvectors as
+/// columns of a row-major n×n matrix).
+pub fn sym_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut m = a.to_vec();
+    let mut v = vec![0.0; n * n];
+    (0..n).for_each(|i| v[i * n + i] = 1.0);
+    for _ in 0..100 {
+        let off: f64 = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| m[i * n + j].powi(2)).sum();
+        if off < 1e-26 {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = m[p * n + q];
+                if apq.abs() < 1e-300 {
+                    continue;
+                }
+                let theta = (m[q * n + q] - m[p * n + p]) / (2.0 * apq);
+                let t = if theta == 0.0 { 1.0 } else { theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt()) };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..n {
+                    let (x, y) = (m[k * n + p], m[k * n + q]);
+                    m[k * n + p] = c * x - s * y;
+                    m[k * n + q] = s * x + c * y;
+                }
+                for k in 0..n {
+                    let (x, y) = (m[p * n + k], m[q * n + k]);
+                    m[p * n + k] = c * x - s * y;
+                    m[q * n + k] = s * x + c * y;
+                }
+                for k in 0..n {
+                    let (x, y) = (v[k * n + p], v[k * n + q]);
+                    v[k * n + p] = c * x - s * y;
+                    v[k * n + q] = s * x + c * y;
+                }
+            }
+        }
+    }
+    ((0..n).map(|i| m[i * n + i]).collect(), v)
+}
+
+/// An SE(3)-invariant Gaussian target x_0 ~ N(0, C ⊗ I₃) on the CoM-free space (C symmetric
+/// PSD with rows summing to 0). Its denoiser is exact: per eigenpair (c_k, u_k) of C,
+/// D = Σ_k α c_k/(α² c_k + σ²) u_k u_kᵀ x, and the posterior is Gaussian, so the aligned target
+/// E[A_{x_t}(x_0) | x_t] is estimated from `posterior_draws` posterior samples.
+pub struct GaussianTarget {
+    n: usize,
+    modes: Vec<(f64, Vec<f64>)>,
+    pub posterior_draws: usize,
+    rng: XorShift64,
+}
+
+impl GaussianTarget {
+    pub fn new(cov: &[f64], n: usize) -> Result<Self, String> {
+        if cov.len() != n * n || n < 3 {
+            return Err("the covariance must be n × n with n ≥ 3".into());
+        }
+        let (vals, vecs) = sym_eigen(cov, n);
+        let mut modes = Vec::new();
+        for k in 0..n {
+            let u: Vec<f64> = (0..n).map(|i| vecs[i * n + k]).collect();
+            let mean = u.iter().sum::<f64>() / n as f64;
+            if vals[k] < -1e-9 {
+                return Err("the covariance must be positive semi-definite".into());
+            }
+            // the CoM direction (the all-ones vector) carries no variance on the CoM-free space
+            if (mean * (n as f64).sqrt()).abs() > 0.5 {
+                continue;
+            }
+            modes.push((vals[k].max(0.0), u));
+        }
+        Ok(GaussianTarget { n, modes, posterior_draws: 32, rng: XorShift64::new(17) })
+    }
+
+    /// The unit-spring chain: C = pseudo-inverse of the path graph's Laplacian.
+    pub fn spring_chain(n: usize) -> Self {
+        let mut l = vec![0.0; n * n];
+        for i in 0..n - 1 {
+            l[i * n + i] += 1.0;
+            l[(i + 1) * n + i + 1] += 1.0;
+            l[i * n + i + 1] -= 1.0;
+            l[(i + 1) * n + i] -= 1.0;
+        }
+        let (vals, vecs) = sym_eigen(&l, n);
+        let mut c = vec![0.0; n * n];
+        for k in 0..n {
+            if vals[k] > 1e-9 {
+                for i in 0..n {
+                    for j in 0..n {
+                        c[i * n + j] += vecs[i * n + k] * vecs[j * n + k] / vals[k];
+                    }
+                }
+            }
+        }
+        Self::new(&c, n).expect("a Laplacian pseudo-inverse is a valid covariance")
+    }
+
+    /// E[Σ_n |x_n|²] = 3 tr C.
+    pub fn mean_r2(&self) -> f64 {
+        3.0 * self.modes.iter().map(|(c, _)| c).sum::<f64>()
+    }
+
+    /// E[|x_i − x_j|²] = 3 (C_ii + C_jj − 2 C_ij).
+    pub fn mean_d2(&self, i: usize, j: usize) -> f64 {
+        3.0 * self.modes.iter().map(|(c, u)| c * (u[i] - u[j]).powi(2)).sum::<f64>()
+    }
+
+    /// A draw of the target itself (for reference statistics).
+    pub fn draw(&mut self) -> Vec<f64> {
+        let mut x = vec![0.0; 3 * self.n];
+        for (c, u) in &self.modes {
+            for k in 0..3 {
+                let z = self.rng.normal() * c.sqrt();
+                for i in 0..self.n {
+                    x[3 * i + k] += z * u[i];
+                }
+            }
+        }
+        x
+    }
+
+    fn project_modes(&self, x: &[f64], f: impl Fn(f64) -> f64) -> Vec<f64> {
+        let mut out = vec![0.0; x.len()];
+        for (c, u) in &self.modes {
+            let w = f(*c);
+            for k in 0..3 {
+                let coef: f64 = (0..self.n).map(|i| u[i] * x[3 * i + k]).sum::<f64>() * w;
+                for i in 0..self.n {
+                    out[3 * i + k] += coef * u[i];
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Denoiser for GaussianTarget {
+    fn atoms(&self) -> usize {
+        self.n
+    }
+
+    fn denoise(&mut self, x: &[f64], t: f64, sch: &Schedule) -> Vec<f64> {
+        let (al, s2) = (sch.alpha(t), sch.sigma2(t));
+        self.project_modes(x, |c| al * c / (al * al * c + s2))
+    }
+
+    fn denoise_aligned(&mut self, x: &[f64], t: f64, sch: &Schedule) -> Option<Vec<f64>> {
+        let (al, s2) = (sch.alpha(t), sch.sigma2(t));
+        let mean = self.denoise(x, t, sch);
+        let mut acc = vec![0.0; x.len()];
+        for _ in 0..self.posterior_draws {
+            let mut x0 = mean.clone();
+            for (c, u) in &self.modes {
+                let sd = (c * s2 / (al * al * c + s2)).sqrt();
+                for k in 0..3 {
+                    let z = self.rng.normal() * sd;
+                    for i in 0..self.n {
+                        x0[3 * i + k] += z * u[i];
+                    }
+                }
+            }
+            let a = align_to(&x0, x);
+            acc.iter_mut().zip(&a).for_each(|(s, v)| *s += v / self.posterior_draws as f64);
+        }
+        Some(acc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jacobi_diagonalises() {
+        let a = vec![4.0, 1.0, 0.5, 1.0, 3.0, -0.2, 0.5, -0.2, 1.0];
+        let (vals, vecs) = sym_eigen(&a, 3);
+        for k in 0..3 {
+            for i in 0..3 {
+                let av: f64 = (0..3).map(|j| a[i * 3 + j] * vecs[j * 3 + k]).sum();
+                assert!((av - vals[k] * vecs[i * 3 + k]).abs() < 1e-10);
+            }
+        }
+    }
+
+    #[test]
+    fn gaussian_target_moments_and_denoiser_limits() {
+        let mut g = GaussianTarget::spring_chain(4);
+        // path Laplacian eigenvalues 2 − 2cos(kπ/4): tr L⁺ = 2.5, so E[R²] = 7.5
+        assert!((g.mean_r2() - 7.5).abs() < 1e-9, "{}", g.mean_r2());
+        let s = Schedule::polynomial2(1000, 1e-5);
+        let x: Vec<f64> = g.draw();
+        // at t = 0 the denoiser is (almost) the identity, at t = T (almost) zero
+        let d0 = g.denoise(&x, 0.0, &s);
+        assert!(d0.iter().zip(&x).all(|(a, b)| (a - b).abs() < 1e-3));
+        assert!(g.denoise(&x, 1000.0, &s).iter().all(|v| v.abs() < 0.05));
+        let mut r2 = 0.0;
+        for _ in 0..20000 {
+            r2 += g.draw().iter().map(|v| v * v).sum::<f64>();
+        }
+        assert!((r2 / 20000.0 / 7.5 - 1.0).abs() < 0.02);
+    }
+}
