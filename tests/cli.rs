@@ -147,3 +147,34 @@ fn gaussianity_on_the_bundled_qm9_subset_reproduces_the_spec() {
         assert!(!ok && err.contains(expect), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn sample_reports_nfe_and_gaga_saves_evaluations() {
+    let run = |extra: &[&str]| {
+        let mut args = vec!["sample", "--score", "chain", "--sampler", "ddpm", "--samples", "300", "--json"];
+        args.extend_from_slice(extra);
+        let (ok, out, err) = molplay(&args);
+        assert!(ok, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    let full = run(&["--steps", "200"]);
+    let gaga = run(&["--gaga", "--t-star", "800", "--steps", "160"]);
+    assert_eq!(full["nfe"], 200 * 300);
+    assert_eq!(gaga["nfe"], 160 * 300);
+    assert_eq!(gaga["t_start"], 800.0);
+    for r in [&full, &gaga] {
+        let (m, e) = (r["mean_r2"].as_f64().unwrap(), r["reference_mean_r2"].as_f64().unwrap());
+        assert!((m / e - 1.0).abs() < 0.15, "{r}");
+        assert!(r["seconds"].is_number());
+    }
+    let data = temp("mixed.xyz", b"3\na\nC 0 0 0\nC 1 0 0\nC 0 1 0\n4\nb\nC 0 0 0\nC 1 0 0\nC 0 1 0\nC 0 0 1\n");
+    for (args, expect) in [
+        (vec!["sample", "--score", "empirical"], "needs --data"),
+        (vec!["sample", "--score", "empirical", "--data", data.as_str()], "frame 1 has 4 atoms, frame 0 has 3"),
+        (vec!["sample", "--steps", "0"], "at least 1"),
+        (vec!["sample", "--gaga", "--t-star", "5000"], "the start must be in (0, 1000]"),
+    ] {
+        let (ok, _, err) = molplay(&args);
+        assert!(!ok && err.contains(expect), "{args:?}: {err}");
+    }
+}
