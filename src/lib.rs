@@ -6,6 +6,8 @@ pub mod gpu;
 pub mod io;
 pub mod mcmc;
 pub mod metrics;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod models;
 pub mod molecules;
 pub mod rng;
 pub mod samplers;

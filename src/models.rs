@@ -1,0 +1,252 @@
+//! Score networks with burn: a time-conditioned E(n)-equivariant graph network (EGNN, Satorras
+//! et al. 2021) on fully connected point clouds, trained by denoising score matching on the VP
+//! forward process (GAGA: t drawn from [1, T*] only), saved and loaded with a versioned header.
+//! Natively on burn's CPU backend (flex) for now; the WebGPU backend and the page come next.
+//!
+//! Per layer, with h_i node features and x_i positions:
+//!   m_ij = φ_e([h_i, h_j, |x_i − x_j|²])          (i ≠ j)
+//!   x_i ← x_i + 1/(N−1) Σ_j (x_i − x_j) φ_x(m_ij)
+//!   h_i ← h_i + φ_h([h_i, Σ_j m_ij])
+//! The output ε̂ = x_L − x_0 (mean removed) is rotation- and permutation-equivariant and
+//! translation-invariant; D = (x_t − σ_t ε̂)/α_t plugs into the samplers.
+
+use crate::rng::XorShift64;
+use crate::schedules::Schedule;
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::activation::silu;
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+/// Version of the weights format (header + burn record).
+pub const WEIGHTS_VERSION: u32 = 1;
+const MAGIC: &[u8; 8] = b"MOLPLAYW";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EgnnConfig {
+    pub atoms: usize,
+    /// Per-atom input features (e.g. a one-hot element vocabulary; 1 for identical particles).
+    pub features: usize,
+    pub hidden: usize,
+    pub layers: usize,
+}
+
+#[derive(Module, Debug)]
+pub struct Mlp {
+    a: Linear,
+    b: Linear,
+}
+
+impl Mlp {
+    fn new(d_in: usize, d_hidden: usize, d_out: usize, device: &Device) -> Self {
+        Mlp { a: LinearConfig::new(d_in, d_hidden).init(device), b: LinearConfig::new(d_hidden, d_out).init(device) }
+    }
+
+    fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        self.b.forward(silu(self.a.forward(x)))
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct EgnnLayer {
+    edge: Mlp,
+    coord: Mlp,
+    node: Mlp,
+}
+
+#[derive(Module, Debug)]
+pub struct Egnn {
+    embed: Linear,
+    layers: Vec<EgnnLayer>,
+}
+
+impl Egnn {
+    pub fn new(cfg: &EgnnConfig, device: &Device) -> Self {
+        let h = cfg.hidden;
+        Egnn {
+            embed: LinearConfig::new(cfg.features + 1, h).init(device),
+            layers: (0..cfg.layers).map(|_| EgnnLayer { edge: Mlp::new(2 * h + 1, h, h, device), coord: Mlp::new(h, h, 1, device), node: Mlp::new(2 * h, h, h, device) }).collect(),
+        }
+    }
+
+    /// ε̂ for positions x [B, N, 3] (CoM-free), features h [B, N, F], time t/T [B, 1].
+    pub fn forward(&self, x: Tensor<3>, h: Tensor<3>, t: Tensor<2>) -> Tensor<3> {
+        let [b, n, _] = x.dims();
+        let device = x.device();
+        let tt: Tensor<3> = t.unsqueeze_dim::<3>(1).repeat_dim(1, n);
+        let mut hc = self.embed.forward(Tensor::cat(vec![h, tt], 2));
+        let eye: Tensor<2> = Tensor::eye(n, &device);
+        let mask: Tensor<4> = (Tensor::<2>::ones([n, n], &device) - eye).unsqueeze_dim::<3>(2).unsqueeze_dim::<4>(0);
+        let x0 = x.clone();
+        let mut xc = x;
+        for layer in &self.layers {
+            let diff: Tensor<4> = xc.clone().unsqueeze_dim::<4>(2).repeat_dim(2, n) - xc.clone().unsqueeze_dim::<4>(1).repeat_dim(1, n);
+            let d2 = diff.clone().powf_scalar(2.0).sum_dim(3);
+            let hi: Tensor<4> = hc.clone().unsqueeze_dim::<4>(2).repeat_dim(2, n);
+            let hj: Tensor<4> = hc.clone().unsqueeze_dim::<4>(1).repeat_dim(1, n);
+            let m = silu(layer.edge.forward(Tensor::cat(vec![hi, hj, d2], 3))) * mask.clone().repeat_dim(0, b);
+            let w = layer.coord.forward(m.clone());
+            let shift: Tensor<3> = (diff * w).sum_dim(2).squeeze_dim::<3>(2) / (n.max(2) - 1) as f64;
+            xc = xc + shift;
+            let agg: Tensor<3> = m.sum_dim(2).squeeze_dim::<3>(2);
+            hc = hc.clone() + layer.node.forward(Tensor::cat(vec![hc, agg], 2));
+        }
+        let out = xc - x0;
+        out.clone() - out.mean_dim(1)
+    }
+}
+
+/// Flat f64 rows → a [B, N, C] tensor.
+fn tensor3(v: &[f64], b: usize, n: usize, c: usize, device: &Device) -> Tensor<3> {
+    Tensor::from_data(TensorData::new(v.iter().map(|&x| x as f32).collect::<Vec<f32>>(), [b, n, c]), device)
+}
+
+fn to_vec(t: Tensor<3>) -> Vec<f64> {
+    t.into_data().try_to_vec::<f32>().unwrap_or_default().iter().map(|&v| v as f64).collect()
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ModelError {
+    #[error("not molplay weights (the header is missing)")]
+    NotWeights,
+    #[error("weights version {0} is not supported (this build reads version {WEIGHTS_VERSION})")]
+    Version(u32),
+    #[error("the weights are truncated or corrupt: {0}")]
+    Corrupt(String),
+    #[error("the weights are for {got:?}, but {want:?} was asked for")]
+    Mismatch { got: Box<EgnnConfig>, want: Box<EgnnConfig> },
+    #[error("training diverged at step {step} (loss {loss}); the last good weights are kept")]
+    Diverged { step: usize, loss: f64 },
+    #[error("{0}")]
+    Input(String),
+}
+
+/// An EGNN with its configuration, device and (when training) optimiser.
+pub struct ScoreModel {
+    pub config: EgnnConfig,
+    pub model: Egnn,
+    device: Device,
+    optim: Option<ModuleOptimizer>,
+    /// The weights before the latest update: they produced the last finite loss.
+    last_good: Option<Egnn>,
+    pub steps: usize,
+}
+
+impl ScoreModel {
+    pub fn new(config: EgnnConfig, seed: u64) -> Self {
+        let device = Device::flex().autodiff();
+        device.seed(seed);
+        let model = Egnn::new(&config, &device);
+        ScoreModel { config, model, device, optim: None, last_good: None, steps: 0 }
+    }
+
+    /// ε̂ for a batch of flat positions (B × N × 3) with features (B × N × F) at step `t` of T.
+    pub fn predict(&self, xs: &[f64], feats: &[f64], t_over_t: &[f64]) -> Vec<f64> {
+        let (n, f) = (self.config.atoms, self.config.features);
+        let b = t_over_t.len();
+        let t: Tensor<2> = Tensor::from_data(TensorData::new(t_over_t.iter().map(|&v| v as f32).collect::<Vec<f32>>(), [b, 1]), &self.device);
+        to_vec(self.model.forward(tensor3(xs, b, n, 3, &self.device), tensor3(feats, b, n, f, &self.device), t))
+    }
+
+    /// One step of denoising score matching on a batch of clean CoM-free configurations `x0`
+    /// (B × N × 3) with features: t uniform in [1, t_max], x_t = α x0 + σ Pε, loss |ε̂ − ε|²
+    /// (mean). A non-finite loss keeps the previous weights and returns `Diverged`.
+    pub fn train_step(&mut self, x0: &[f64], feats: &[f64], schedule: &Schedule, t_max: f64, lr: f64, rng: &mut XorShift64) -> Result<f64, ModelError> {
+        let (n, f) = (self.config.atoms, self.config.features);
+        if x0.is_empty() || x0.len() % (3 * n) != 0 || feats.len() != x0.len() / 3 * f {
+            return Err(ModelError::Input(format!("a batch must hold configurations of {n} atoms with {f} features each")));
+        }
+        if !(t_max >= 1.0 && t_max <= schedule.steps() as f64) {
+            return Err(ModelError::Input(format!("t_max must be within [1, {}]", schedule.steps())));
+        }
+        let b = x0.len() / (3 * n);
+        let (mut xt, mut eps, mut ts) = (Vec::with_capacity(x0.len()), Vec::with_capacity(x0.len()), Vec::with_capacity(b));
+        for row in x0.chunks(3 * n) {
+            let t = 1.0 + (rng.uniform() * t_max).floor().min(t_max - 1.0);
+            let mut e: Vec<f64> = (0..3 * n).map(|_| rng.normal()).collect();
+            crate::geometry::remove_com(&mut e, 3);
+            let (a, s) = (schedule.alpha(t), schedule.sigma(t));
+            xt.extend(row.iter().zip(&e).map(|(x, e)| a * x + s * e));
+            eps.extend(e);
+            ts.push((t / schedule.steps() as f64) as f32);
+        }
+        let d = &self.device;
+        let t: Tensor<2> = Tensor::from_data(TensorData::new(ts, [b, 1]), d);
+        let pred = self.model.forward(tensor3(&xt, b, n, 3, d), tensor3(feats, b, n, f, d), t);
+        let loss = (pred - tensor3(&eps, b, n, 3, d)).powf_scalar(2.0).mean();
+        let value = loss.clone().into_data().try_to_vec::<f32>().unwrap_or_default().first().copied().unwrap_or(f32::NAN) as f64;
+        if !value.is_finite() {
+            // the current weights (or this batch) give no finite loss: go back to the weights
+            // that last did, and stop
+            if let Some(good) = self.last_good.take() {
+                self.model = good;
+            }
+            return Err(ModelError::Diverged { step: self.steps, loss: value });
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let optim = self.optim.get_or_insert_with(|| AdamConfig::new().init());
+        self.last_good = Some(self.model.clone());
+        self.model = optim.step(lr, self.model.clone(), grads);
+        self.steps += 1;
+        Ok(value)
+    }
+
+    /// Header (magic, version, config) + burn's record bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
+        let cfg = serde_json::to_vec(&self.config).map_err(|e| ModelError::Corrupt(e.to_string()))?;
+        let record = self.model.clone().into_record().into_bytes().map_err(|e| ModelError::Corrupt(e.to_string()))?;
+        let mut out = Vec::with_capacity(16 + cfg.len() + record.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&WEIGHTS_VERSION.to_le_bytes());
+        out.extend_from_slice(&(cfg.len() as u32).to_le_bytes());
+        out.extend_from_slice(&cfg);
+        out.extend_from_slice(&record);
+        Ok(out)
+    }
+
+    /// Reads weights; `want` (if given) must match the stored configuration.
+    pub fn from_bytes(bytes: &[u8], want: Option<&EgnnConfig>) -> Result<Self, ModelError> {
+        if bytes.len() < 16 || &bytes[..8] != MAGIC {
+            return Err(ModelError::NotWeights);
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
+        if version != WEIGHTS_VERSION {
+            return Err(ModelError::Version(version));
+        }
+        let len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+        let cfg_bytes = bytes.get(16..16 + len).ok_or_else(|| ModelError::Corrupt("the header is cut short".into()))?;
+        let config: EgnnConfig = serde_json::from_slice(cfg_bytes).map_err(|e| ModelError::Corrupt(format!("configuration: {e}")))?;
+        if config.atoms == 0 || config.features == 0 || config.hidden == 0 || config.hidden > 4096 || config.layers > 64 {
+            return Err(ModelError::Corrupt(format!("implausible configuration {config:?}")));
+        }
+        if let Some(w) = want {
+            if *w != config {
+                return Err(ModelError::Mismatch { got: Box::new(config), want: Box::new(w.clone()) });
+            }
+        }
+        let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes[16 + len..].to_vec())).map_err(|e| ModelError::Corrupt(e.to_string()))?;
+        let mut m = ScoreModel::new(config, 0);
+        m.model = m.model.try_load_record(record).map_err(|e| ModelError::Corrupt(e.to_string()))?;
+        Ok(m)
+    }
+}
+
+/// The trained network as a score source for the samplers: D = (x − σ ε̂)/α.
+pub struct NetworkDenoiser<'a> {
+    pub model: &'a ScoreModel,
+    /// Features of the one molecule being generated (N × F).
+    pub feats: Vec<f64>,
+}
+
+impl crate::samplers::Denoiser for NetworkDenoiser<'_> {
+    fn atoms(&self) -> usize {
+        self.model.config.atoms
+    }
+
+    fn denoise(&mut self, x: &[f64], t: f64, s: &Schedule) -> Vec<f64> {
+        let eps = self.model.predict(x, &self.feats, &[t / s.steps() as f64]);
+        let (a, sg) = (s.alpha(t), s.sigma(t));
+        x.iter().zip(&eps).map(|(xi, e)| (xi - sg * e) / a).collect()
+    }
+}

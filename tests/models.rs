@@ -1,0 +1,108 @@
+//! The EGNN score network (burn, CPU backend): equivariance, denoising score matching that
+//! learns, weights that round-trip and refuse bad bytes, and training that stops on divergence
+//! keeping the last good weights.
+#![cfg(not(target_arch = "wasm32"))]
+
+use molplay::geometry::{random_rotation, remove_com, rotate};
+use molplay::models::{EgnnConfig, ModelError, ScoreModel};
+use molplay::rng::XorShift64;
+use molplay::samplers::GaussianTarget;
+use molplay::schedules::Schedule;
+
+fn cfg() -> EgnnConfig {
+    EgnnConfig { atoms: 4, features: 1, hidden: 32, layers: 3 }
+}
+
+fn cloud(rng: &mut XorShift64, n: usize) -> Vec<f64> {
+    let mut x: Vec<f64> = (0..3 * n).map(|_| rng.normal()).collect();
+    remove_com(&mut x, 3);
+    x
+}
+
+#[test]
+fn egnn_is_rotation_and_permutation_equivariant() {
+    let m = ScoreModel::new(cfg(), 1);
+    let mut rng = XorShift64::new(2);
+    let x = cloud(&mut rng, 4);
+    let feats = vec![1.0; 4];
+    let e = m.predict(&x, &feats, &[0.3]);
+    assert!(e.iter().any(|v| v.abs() > 1e-4), "a non-trivial output");
+    let r = random_rotation(&mut rng);
+    let er = m.predict(&rotate(&r, &x), &feats, &[0.3]);
+    let re = rotate(&r, &e);
+    assert!(er.iter().zip(&re).all(|(a, b)| (a - b).abs() < 1e-4), "ε̂(Rx) = R ε̂(x): {er:?} vs {re:?}");
+    // swapping atoms 0 and 2 swaps their outputs
+    let mut xp = x.clone();
+    for k in 0..3 {
+        xp.swap(k, 6 + k);
+    }
+    let ep = m.predict(&xp, &feats, &[0.3]);
+    assert!((0..3).all(|k| (ep[k] - e[6 + k]).abs() < 1e-5 && (ep[6 + k] - e[k]).abs() < 1e-5));
+    // the output has no centre-of-mass component
+    assert!((0..3).all(|k| (0..4).map(|i| e[3 * i + k]).sum::<f64>().abs() < 1e-5));
+}
+
+#[test]
+fn denoising_score_matching_learns_and_weights_round_trip() {
+    let sch = Schedule::polynomial2(1000, 1e-5);
+    let mut target = GaussianTarget::spring_chain(4);
+    let mut m = ScoreModel::new(cfg(), 3);
+    let mut rng = XorShift64::new(4);
+    let batch = 64;
+    let feats = vec![1.0; batch * 4];
+    let mut losses = Vec::new();
+    for _ in 0..150 {
+        let x0: Vec<f64> = (0..batch).flat_map(|_| target.draw()).collect();
+        losses.push(m.train_step(&x0, &feats, &sch, 1000.0, 3e-3, &mut rng).unwrap());
+    }
+    let early: f64 = losses[..20].iter().sum::<f64>() / 20.0;
+    let late: f64 = losses[losses.len() - 20..].iter().sum::<f64>() / 20.0;
+    eprintln!("DSM loss on the spring chain: first 20 steps {early:.4}, last 20 {late:.4}");
+    assert!(late < 0.9 * early, "the loss falls: {early} → {late}");
+    // round trip: same predictions after save / load
+    let bytes = m.to_bytes().unwrap();
+    let back = ScoreModel::from_bytes(&bytes, Some(&cfg())).unwrap();
+    let x = cloud(&mut rng, 4);
+    let (a, b) = (m.predict(&x, &[1.0; 4], &[0.5]), back.predict(&x, &[1.0; 4], &[0.5]));
+    assert!(a.iter().zip(&b).all(|(p, q)| (p - q).abs() < 1e-6));
+    // bad weights: clear errors, no panic
+    assert_eq!(ScoreModel::from_bytes(b"hello", None).err(), Some(ModelError::NotWeights));
+    let mut v2 = bytes.clone();
+    v2[8] = 2;
+    assert_eq!(ScoreModel::from_bytes(&v2, None).err(), Some(ModelError::Version(2)));
+    let other = EgnnConfig { hidden: 16, ..cfg() };
+    assert!(matches!(ScoreModel::from_bytes(&bytes, Some(&other)), Err(ModelError::Mismatch { .. })));
+    assert!(matches!(ScoreModel::from_bytes(&bytes[..bytes.len() / 2], None), Err(ModelError::Corrupt(_))));
+    // a record of another shape under a forged header is refused by validation
+    let small = ScoreModel::new(other.clone(), 1).to_bytes().unwrap();
+    let cfg_json = serde_json::to_vec(&cfg()).unwrap();
+    let small_len = u32::from_le_bytes(small[12..16].try_into().unwrap()) as usize;
+    let mut forged = small[..12].to_vec();
+    forged.extend_from_slice(&(cfg_json.len() as u32).to_le_bytes());
+    forged.extend_from_slice(&cfg_json);
+    forged.extend_from_slice(&small[16 + small_len..]);
+    assert!(matches!(ScoreModel::from_bytes(&forged, None), Err(ModelError::Corrupt(_))), "shape mismatch must be an error");
+}
+
+#[test]
+fn divergence_stops_training_and_keeps_the_last_good_weights() {
+    let sch = Schedule::polynomial2(1000, 1e-5);
+    let mut m = ScoreModel::new(cfg(), 5);
+    let mut rng = XorShift64::new(6);
+    let good: Vec<f64> = (0..8).flat_map(|_| cloud(&mut rng, 4)).collect();
+    let feats = vec![1.0; 8 * 4];
+    let w0 = ScoreModel::from_bytes(&m.to_bytes().unwrap(), None).unwrap();
+    m.train_step(&good, &feats, &sch, 1000.0, 1e-2, &mut rng).unwrap();
+    let mut bad = good.clone();
+    bad[5] = f64::NAN;
+    let err = m.train_step(&bad, &feats, &sch, 1000.0, 1e-2, &mut rng).unwrap_err();
+    assert!(matches!(err, ModelError::Diverged { .. }), "{err}");
+    assert!(err.to_string().contains("last good weights are kept"));
+    // the weights that gave the last finite loss are back in place
+    let x = cloud(&mut rng, 4);
+    let (a, b) = (m.predict(&x, &[1.0; 4], &[0.4]), w0.predict(&x, &[1.0; 4], &[0.4]));
+    assert!(a.iter().zip(&b).all(|(p, q)| (p - q).abs() < 1e-6));
+    // malformed batches and knobs are refused before any work
+    assert!(matches!(m.train_step(&good[..7], &feats, &sch, 1000.0, 1e-3, &mut rng), Err(ModelError::Input(_))));
+    assert!(matches!(m.train_step(&good, &feats, &sch, 0.5, 1e-3, &mut rng), Err(ModelError::Input(_))));
+}
