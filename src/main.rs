@@ -127,8 +127,13 @@ mod cli {
         /// (`--score chain`, invariant statistics known exactly) or the noised empirical
         /// distribution of a data set (`--score empirical --data FILE.xyz`).
         Sample {
-            #[arg(long, default_value = "chain", value_parser = ["chain", "empirical"])]
+            /// `chain` and `empirical` are exact; `model` uses trained weights (`--model`).
+            #[arg(long, default_value = "chain", value_parser = ["chain", "empirical", "model"])]
             score: String,
+            /// Weights from `molplay train-score` (with `--score model`; the reference statistics
+            /// come from `--data`, as in training).
+            #[arg(long)]
+            model: Option<PathBuf>,
             /// Atoms of the spring chain (`--score chain`).
             #[arg(long, default_value_t = 4)]
             atoms: usize,
@@ -156,6 +161,34 @@ mod cli {
             /// .xyz or .npy (float32, (N, 3n)); optional.
             #[arg(long)]
             output: Option<PathBuf>,
+            #[arg(long)]
+            json: bool,
+        },
+        /// Trains the EGNN score network (burn, CPU) by denoising score matching on a Gaussian
+        /// spring chain (`--data chain`) or a multi-frame XYZ of one atom count; writes weights.
+        TrainScore {
+            /// `chain` or an XYZ file (all frames with the same atoms).
+            #[arg(long)]
+            data: String,
+            #[arg(long, default_value_t = 4)]
+            atoms: usize,
+            #[arg(long, default_value_t = 1000)]
+            steps: usize,
+            #[arg(long, default_value_t = 64)]
+            batch: usize,
+            #[arg(long, default_value_t = 3e-3)]
+            lr: f64,
+            #[arg(long, default_value_t = 64)]
+            hidden: usize,
+            #[arg(long, default_value_t = 4)]
+            layers: usize,
+            /// GAGA: draw t only from [1, T*] (default: the whole schedule).
+            #[arg(long)]
+            t_max: Option<f64>,
+            #[arg(long, default_value_t = 0)]
+            seed: u64,
+            #[arg(long)]
+            output: PathBuf,
             #[arg(long)]
             json: bool,
         },
@@ -222,8 +255,11 @@ mod cli {
                 reference(&system, samples, seed, &output, (chains, levels, t_max, burn_in, thin), &backend, json)
             }
             Command::BenchMcmc { systems, chains, sweeps, json } => bench_mcmc(&systems, chains, sweeps, json),
-            Command::Sample { score, atoms, data, sampler, steps, schedule, gaga, t_star, symmetry, samples, seed, output, json } => {
-                sample_cmd(SampleArgs { score, atoms, data, sampler, steps, schedule, gaga, t_star, symmetry, samples, seed, output, json })
+            Command::Sample { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, symmetry, samples, seed, output, json } => {
+                sample_cmd(SampleArgs { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, symmetry, samples, seed, output, json })
+            }
+            Command::TrainScore { data, atoms, steps, batch, lr, hidden, layers, t_max, seed, output, json } => {
+                train_score(&data, atoms, (steps, batch, lr), (hidden, layers), t_max, seed, &output, json)
             }
             Command::Gaussianity { input, schedule, steps, check_from, check_to, check_every, seed, limit, pooled, json } => {
                 gaussianity(&input, &schedule, steps, (check_from, check_to, check_every), seed, (limit, pooled), json)
@@ -566,6 +602,7 @@ mod cli {
 
     struct SampleArgs {
         score: String,
+        model: Option<PathBuf>,
         atoms: usize,
         data: Option<PathBuf>,
         sampler: String,
@@ -580,13 +617,109 @@ mod cli {
         json: bool,
     }
 
+    /// Training / reference configurations: `chain` (draws of the Gaussian spring chain of
+    /// `atoms`) or an XYZ file of one atom count (CoM removed). Returns (configs, atoms, draw).
+    fn configurations(data: &str, atoms: usize, count: usize, seed: u64) -> Result<(Vec<f64>, usize), String> {
+        if data == "chain" {
+            if !(3..=64).contains(&atoms) {
+                return Err("--atoms must be between 3 and 64".into());
+            }
+            let mut g = molplay::samplers::GaussianTarget::spring_chain(atoms);
+            for _ in 0..seed % 97 {
+                g.draw();
+            }
+            return Ok(((0..count).flat_map(|_| g.draw()).collect(), atoms));
+        }
+        let path = Path::new(data);
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let frames = molplay::io::read_xyz(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let n = frames[0].elements.len();
+        if let Some((f, fr)) = frames.iter().enumerate().find(|(_, fr)| fr.elements.len() != n) {
+            return Err(format!("{}: frame {f} has {} atoms, frame 0 has {n}: one atom count is needed", path.display(), fr.elements.len()));
+        }
+        if n < 3 {
+            return Err(format!("{}: at least 3 atoms per frame", path.display()));
+        }
+        let mut xs: Vec<f64> = frames.iter().flat_map(|f| f.positions.clone()).collect();
+        xs.chunks_mut(3 * n).for_each(|c| molplay::geometry::remove_com(c, 3));
+        Ok((xs, n))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn train_score(data: &str, atoms: usize, opt: (usize, usize, f64), arch: (usize, usize), t_max: Option<f64>, seed: u64, output: &Path, json: bool) -> Result<(), String> {
+        use molplay::models::{EgnnConfig, ScoreModel};
+        let (steps, batch, lr) = opt;
+        let (hidden, layers) = arch;
+        if steps == 0 || batch == 0 || !(lr > 0.0 && lr < 1.0) || !(1..=1024).contains(&hidden) || !(1..=16).contains(&layers) {
+            return Err("need --steps, --batch ≥ 1, 0 < --lr < 1, 1 ≤ --hidden ≤ 1024, 1 ≤ --layers ≤ 16".into());
+        }
+        let sch = molplay::schedules::Schedule::polynomial2(1000, 1e-5);
+        let t_max = t_max.unwrap_or(1000.0);
+        let (pool, n) = configurations(data, atoms, 20_000, seed)?;
+        let per = 3 * n;
+        let count = pool.len() / per;
+        let data_variance = pool.iter().map(|x| x * x).sum::<f64>() / pool.len() as f64;
+        // a chain's atoms are distinguishable (ends vs middle): give them their indices
+        let identity = data == "chain";
+        let mut model = ScoreModel::new(EgnnConfig { atoms: n, features: if identity { n } else { 1 }, hidden, layers, data_variance, atom_identity: identity }, seed);
+        let mut rng = molplay::rng::XorShift64::new(seed ^ 0x5EED);
+        let feats = model.config.node_features(batch);
+        let t0 = Instant::now();
+        let (mut window, mut last) = (0.0, f64::NAN);
+        let mut stopped = None;
+        for s in 0..steps {
+            let x0: Vec<f64> = (0..batch).flat_map(|_| pool[rng.below(count) * per..][..per].to_vec()).collect();
+            match model.train_step(&x0, &feats, &sch, t_max, lr, &mut rng) {
+                Ok(l) => {
+                    window += l;
+                    last = l;
+                }
+                Err(e) => {
+                    stopped = Some(e.to_string());
+                    break;
+                }
+            }
+            if (s + 1) % 100 == 0 {
+                eprintln!("step {}/{steps}: loss {:.4} (mean of the last 100)", s + 1, window / 100.0);
+                window = 0.0;
+            }
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        std::fs::write(output, model.to_bytes().map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", output.display()))?;
+        let report = serde_json::json!({ "steps": model.steps, "seconds": secs, "steps_per_s": model.steps as f64 / secs, "last_loss": last, "config": model.config, "t_max": t_max, "stopped": stopped, "output": output });
+        if json {
+            outln!("{report}");
+        } else {
+            outln!("{} steps in {secs:.1} s ({:.1} steps/s), last loss {last:.4} → {}", model.steps, model.steps as f64 / secs, output.display());
+        }
+        match stopped {
+            Some(msg) => Err(msg),
+            None => Ok(()),
+        }
+    }
+
     fn sample_cmd(a: SampleArgs) -> Result<(), String> {
         use molplay::samplers::{sample, Denoiser, EmpiricalTarget, GaussianTarget, Method, SampleOptions, Symmetry};
         let sch = molplay::schedules::Schedule::by_name(&a.schedule, 1000)?;
         let method: Method = serde_json::from_value(serde_json::json!(a.sampler)).map_err(|e| e.to_string())?;
         let symmetry: Symmetry = serde_json::from_value(serde_json::json!(a.symmetry)).map_err(|e| e.to_string())?;
         // the target, its per-coordinate variance (for GAGA's Gaussian) and the reference pairs
-        let (mut den, v_hat, reference): (Box<dyn Denoiser>, f64, Vec<f64>) = match a.score.as_str() {
+        let loaded = match (&a.score[..], &a.model) {
+            ("model", Some(p)) => Some(molplay::models::ScoreModel::from_bytes(&std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?, None).map_err(|e| format!("{}: {e}", p.display()))?),
+            ("model", None) => return Err("--score model needs --model FILE".into()),
+            _ => None,
+        };
+        let (mut den, v_hat, reference): (Box<dyn Denoiser + '_>, f64, Vec<f64>) = match a.score.as_str() {
+            "model" => {
+                let m = loaded.as_ref().expect("loaded above");
+                let data = a.data.as_ref().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|| "chain".into());
+                let (reference, n) = configurations(&data, m.config.atoms, a.samples.max(200), a.seed ^ 1)?;
+                if n != m.config.atoms {
+                    return Err(format!("the model is for {} atoms, the data has {n}", m.config.atoms));
+                }
+                let v = reference.iter().map(|x| x * x).sum::<f64>() / reference.len() as f64;
+                (Box::new(molplay::models::NetworkDenoiser { model: m, feats: m.config.node_features(1) }), v, reference)
+            }
             "chain" => {
                 if !(3..=64).contains(&a.atoms) {
                     return Err("--atoms must be between 3 and 64".into());

@@ -7,8 +7,12 @@
 //!   m_ij = φ_e([h_i, h_j, |x_i − x_j|²])          (i ≠ j)
 //!   x_i ← x_i + 1/(N−1) Σ_j (x_i − x_j) φ_x(m_ij)
 //!   h_i ← h_i + φ_h([h_i, Σ_j m_ij])
-//! The output ε̂ = x_L − x_0 (mean removed) is rotation- and permutation-equivariant and
-//! translation-invariant; D = (x_t − σ_t ε̂)/α_t plugs into the samplers.
+//! The network output F = x_L − x_0 (mean removed) is rotation- and permutation-equivariant and
+//! translation-invariant. It is preconditioned like EDM's c_skip/c_out: with v̂ the data's
+//! variance per coordinate, ε̂ = σ x/(α²v̂ + σ²) + α/√(α²v̂ + σ²)·F, i.e. the exact answer for
+//! Gaussian data plus a learned correction that fades where α → 0. Without it, D = (x − σ ε̂)/α
+//! multiplies every error of ε̂ by 1/α (≈ 316 at t = T for EDM's schedule) and the samplers blow
+//! up from the first steps (seen: |x| ~ 1e23 after three DDPM steps).
 
 use crate::rng::XorShift64;
 use crate::schedules::Schedule;
@@ -30,6 +34,24 @@ pub struct EgnnConfig {
     pub features: usize,
     pub hidden: usize,
     pub layers: usize,
+    /// v̂: the training data's variance per coordinate (CoM-free), for the preconditioning.
+    pub data_variance: f64,
+    /// Node features are the atoms' indices (one-hot, `features` = `atoms`): for targets whose
+    /// atoms are distinguishable, like a spring chain's ends and middle. An EGNN with identical
+    /// features is permutation-equivariant and cannot represent such a target.
+    #[serde(default)]
+    pub atom_identity: bool,
+}
+
+impl EgnnConfig {
+    /// Node features for `batch` configurations: one-hot indices, or all ones.
+    pub fn node_features(&self, batch: usize) -> Vec<f64> {
+        if self.atom_identity {
+            (0..batch).flat_map(|_| (0..self.atoms).flat_map(|i| (0..self.atoms).map(move |j| (i == j) as u8 as f64))).collect()
+        } else {
+            vec![1.0; batch * self.atoms * self.features]
+        }
+    }
 }
 
 #[derive(Module, Debug)]
@@ -141,12 +163,26 @@ impl ScoreModel {
         ScoreModel { config, model, device, optim: None, last_good: None, steps: 0 }
     }
 
-    /// ε̂ for a batch of flat positions (B × N × 3) with features (B × N × F) at step `t` of T.
-    pub fn predict(&self, xs: &[f64], feats: &[f64], t_over_t: &[f64]) -> Vec<f64> {
+    /// ε̂ (preconditioned) for a batch: x [B, N, 3] at steps `ts` of the schedule.
+    fn eps_hat(&self, x: Tensor<3>, feats: Tensor<3>, ts: &[f64], schedule: &Schedule) -> Tensor<3> {
+        let b = ts.len();
+        let d = &self.device;
+        let v = self.config.data_variance;
+        let col = |f: &dyn Fn(f64) -> f64| -> Tensor<3> { Tensor::from_data(TensorData::new(ts.iter().map(|&t| f(t) as f32).collect::<Vec<f32>>(), [b, 1, 1]), d) };
+        let total = |t: f64| schedule.alpha2(t) * v + schedule.sigma2(t);
+        let c_skip = col(&|t| schedule.sigma(t) / total(t));
+        let c_out = col(&|t| schedule.alpha(t) / total(t).sqrt());
+        let c_in = col(&|t| 1.0 / total(t).sqrt());
+        let tn: Tensor<2> = Tensor::from_data(TensorData::new(ts.iter().map(|&t| (t / schedule.steps() as f64) as f32).collect::<Vec<f32>>(), [b, 1]), d);
+        let f = self.model.forward(x.clone() * c_in, feats, tn);
+        x * c_skip + f * c_out
+    }
+
+    /// ε̂ for a batch of flat positions (B × N × 3) with features (B × N × F) at steps `ts`.
+    pub fn predict(&self, xs: &[f64], feats: &[f64], ts: &[f64], schedule: &Schedule) -> Vec<f64> {
         let (n, f) = (self.config.atoms, self.config.features);
-        let b = t_over_t.len();
-        let t: Tensor<2> = Tensor::from_data(TensorData::new(t_over_t.iter().map(|&v| v as f32).collect::<Vec<f32>>(), [b, 1]), &self.device);
-        to_vec(self.model.forward(tensor3(xs, b, n, 3, &self.device), tensor3(feats, b, n, f, &self.device), t))
+        let b = ts.len();
+        to_vec(self.eps_hat(tensor3(xs, b, n, 3, &self.device), tensor3(feats, b, n, f, &self.device), ts, schedule))
     }
 
     /// One step of denoising score matching on a batch of clean CoM-free configurations `x0`
@@ -169,11 +205,10 @@ impl ScoreModel {
             let (a, s) = (schedule.alpha(t), schedule.sigma(t));
             xt.extend(row.iter().zip(&e).map(|(x, e)| a * x + s * e));
             eps.extend(e);
-            ts.push((t / schedule.steps() as f64) as f32);
+            ts.push(t);
         }
         let d = &self.device;
-        let t: Tensor<2> = Tensor::from_data(TensorData::new(ts, [b, 1]), d);
-        let pred = self.model.forward(tensor3(&xt, b, n, 3, d), tensor3(feats, b, n, f, d), t);
+        let pred = self.eps_hat(tensor3(&xt, b, n, 3, d), tensor3(feats, b, n, f, d), &ts, schedule);
         let loss = (pred - tensor3(&eps, b, n, 3, d)).powf_scalar(2.0).mean();
         let value = loss.clone().into_data().try_to_vec::<f32>().unwrap_or_default().first().copied().unwrap_or(f32::NAN) as f64;
         if !value.is_finite() {
@@ -190,6 +225,23 @@ impl ScoreModel {
         self.model = optim.step(lr, self.model.clone(), grads);
         self.steps += 1;
         Ok(value)
+    }
+
+    /// The denoising loss mean |ε̂(α x0 + σ ε, t) − ε|² on a fixed batch (no update): for
+    /// validation curves and tests.
+    pub fn dsm_loss(&self, x0: &[f64], feats: &[f64], eps: &[f64], ts: &[f64], schedule: &Schedule) -> f64 {
+        let n = self.config.atoms;
+        let xt: Vec<f64> = x0
+            .chunks(3 * n)
+            .zip(eps.chunks(3 * n))
+            .zip(ts)
+            .flat_map(|((x, e), &t)| {
+                let (a, s) = (schedule.alpha(t), schedule.sigma(t));
+                x.iter().zip(e).map(move |(x, e)| a * x + s * e).collect::<Vec<f64>>()
+            })
+            .collect();
+        let pred = self.predict(&xt, feats, ts, schedule);
+        pred.iter().zip(eps).map(|(p, e)| (p - e).powi(2)).sum::<f64>() / pred.len() as f64
     }
 
     /// Header (magic, version, config) + burn's record bytes.
@@ -217,7 +269,7 @@ impl ScoreModel {
         let len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
         let cfg_bytes = bytes.get(16..16 + len).ok_or_else(|| ModelError::Corrupt("the header is cut short".into()))?;
         let config: EgnnConfig = serde_json::from_slice(cfg_bytes).map_err(|e| ModelError::Corrupt(format!("configuration: {e}")))?;
-        if config.atoms == 0 || config.features == 0 || config.hidden == 0 || config.hidden > 4096 || config.layers > 64 {
+        if config.atoms == 0 || config.features == 0 || (config.atom_identity && config.features != config.atoms) || config.hidden == 0 || config.hidden > 4096 || config.layers > 64 || !(config.data_variance > 0.0 && config.data_variance.is_finite()) {
             return Err(ModelError::Corrupt(format!("implausible configuration {config:?}")));
         }
         if let Some(w) = want {
@@ -245,7 +297,7 @@ impl crate::samplers::Denoiser for NetworkDenoiser<'_> {
     }
 
     fn denoise(&mut self, x: &[f64], t: f64, s: &Schedule) -> Vec<f64> {
-        let eps = self.model.predict(x, &self.feats, &[t / s.steps() as f64]);
+        let eps = self.model.predict(x, &self.feats, &[t], s);
         let (a, sg) = (s.alpha(t), s.sigma(t));
         x.iter().zip(&eps).map(|(xi, e)| (xi - sg * e) / a).collect()
     }

@@ -281,6 +281,19 @@ impl GaussianTarget {
         3.0 * self.modes.iter().map(|(c, u)| c * (u[i] - u[j]).powi(2)).sum::<f64>()
     }
 
+    /// The denoising loss of the exact ε̂ = (x − α D)/σ on a batch (the floor any network can reach).
+    pub fn optimal_dsm_loss(&mut self, x0: &[f64], eps: &[f64], ts: &[f64], sch: &Schedule) -> f64 {
+        let per = 3 * self.n;
+        let mut total = 0.0;
+        for ((x, e), &t) in x0.chunks(per).zip(eps.chunks(per)).zip(ts) {
+            let (a, s) = (sch.alpha(t), sch.sigma(t));
+            let xt: Vec<f64> = x.iter().zip(e).map(|(x, e)| a * x + s * e).collect();
+            let d = self.denoise(&xt, t, sch);
+            total += xt.iter().zip(&d).zip(e).map(|((xi, di), ei)| ((xi - a * di) / s - ei).powi(2)).sum::<f64>();
+        }
+        total / x0.len() as f64
+    }
+
     /// A draw of the target itself (for reference statistics).
     pub fn draw(&mut self) -> Vec<f64> {
         let mut x = vec![0.0; 3 * self.n];

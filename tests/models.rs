@@ -9,8 +9,12 @@ use molplay::rng::XorShift64;
 use molplay::samplers::GaussianTarget;
 use molplay::schedules::Schedule;
 
+fn sch() -> Schedule {
+    Schedule::polynomial2(1000, 1e-5)
+}
+
 fn cfg() -> EgnnConfig {
-    EgnnConfig { atoms: 4, features: 1, hidden: 32, layers: 3 }
+    EgnnConfig { atoms: 4, features: 4, hidden: 32, layers: 3, data_variance: 7.5 / 12.0, atom_identity: true }
 }
 
 fn cloud(rng: &mut XorShift64, n: usize) -> Vec<f64> {
@@ -24,11 +28,12 @@ fn egnn_is_rotation_and_permutation_equivariant() {
     let m = ScoreModel::new(cfg(), 1);
     let mut rng = XorShift64::new(2);
     let x = cloud(&mut rng, 4);
-    let feats = vec![1.0; 4];
-    let e = m.predict(&x, &feats, &[0.3]);
+    let feats = EgnnConfig { atom_identity: false, features: 1, ..cfg() }.node_features(1);
+    let m = ScoreModel::new(EgnnConfig { atom_identity: false, features: 1, ..cfg() }, 1);
+    let e = m.predict(&x, &feats, &[300.0], &sch());
     assert!(e.iter().any(|v| v.abs() > 1e-4), "a non-trivial output");
     let r = random_rotation(&mut rng);
-    let er = m.predict(&rotate(&r, &x), &feats, &[0.3]);
+    let er = m.predict(&rotate(&r, &x), &feats, &[300.0], &sch());
     let re = rotate(&r, &e);
     assert!(er.iter().zip(&re).all(|(a, b)| (a - b).abs() < 1e-4), "ε̂(Rx) = R ε̂(x): {er:?} vs {re:?}");
     // swapping atoms 0 and 2 swaps their outputs
@@ -36,7 +41,7 @@ fn egnn_is_rotation_and_permutation_equivariant() {
     for k in 0..3 {
         xp.swap(k, 6 + k);
     }
-    let ep = m.predict(&xp, &feats, &[0.3]);
+    let ep = m.predict(&xp, &feats, &[300.0], &sch());
     assert!((0..3).all(|k| (ep[k] - e[6 + k]).abs() < 1e-5 && (ep[6 + k] - e[k]).abs() < 1e-5));
     // the output has no centre-of-mass component
     assert!((0..3).all(|k| (0..4).map(|i| e[3 * i + k]).sum::<f64>().abs() < 1e-5));
@@ -49,21 +54,29 @@ fn denoising_score_matching_learns_and_weights_round_trip() {
     let mut m = ScoreModel::new(cfg(), 3);
     let mut rng = XorShift64::new(4);
     let batch = 64;
-    let feats = vec![1.0; batch * 4];
-    let mut losses = Vec::new();
-    for _ in 0..150 {
+    let feats = cfg().node_features(batch);
+    // a fixed validation batch, and the optimum for this Gaussian target in closed form
+    let mut vrng = XorShift64::new(99);
+    let vb = 512;
+    let vx0: Vec<f64> = (0..vb).flat_map(|_| target.draw()).collect();
+    let veps: Vec<f64> = (0..vb).flat_map(|_| cloud(&mut vrng, 4)).collect();
+    let vts: Vec<f64> = (0..vb).map(|i| 1.0 + (i * 999 / (vb - 1)) as f64).collect();
+    let vfeats = cfg().node_features(vb);
+    let before = m.dsm_loss(&vx0, &vfeats, &veps, &vts, &sch);
+    for _ in 0..200 {
         let x0: Vec<f64> = (0..batch).flat_map(|_| target.draw()).collect();
-        losses.push(m.train_step(&x0, &feats, &sch, 1000.0, 3e-3, &mut rng).unwrap());
+        m.train_step(&x0, &feats, &sch, 1000.0, 3e-3, &mut rng).unwrap();
     }
-    let early: f64 = losses[..20].iter().sum::<f64>() / 20.0;
-    let late: f64 = losses[losses.len() - 20..].iter().sum::<f64>() / 20.0;
-    eprintln!("DSM loss on the spring chain: first 20 steps {early:.4}, last 20 {late:.4}");
-    assert!(late < 0.9 * early, "the loss falls: {early} → {late}");
+    let after = m.dsm_loss(&vx0, &vfeats, &veps, &vts, &sch);
+    let optimum = target.optimal_dsm_loss(&vx0, &veps, &vts, &sch);
+    eprintln!("DSM validation loss: untrained {before:.4} (the Gaussian preconditioning alone), trained {after:.4}, exact optimum on this batch {optimum:.4}");
+    assert!(after < before && (after - optimum) < 0.75 * (before - optimum), "training closes the gap to the optimum: {before} → {after} (optimum {optimum})");
     // round trip: same predictions after save / load
     let bytes = m.to_bytes().unwrap();
     let back = ScoreModel::from_bytes(&bytes, Some(&cfg())).unwrap();
     let x = cloud(&mut rng, 4);
-    let (a, b) = (m.predict(&x, &[1.0; 4], &[0.5]), back.predict(&x, &[1.0; 4], &[0.5]));
+    let f1 = cfg().node_features(1);
+    let (a, b) = (m.predict(&x, &f1, &[500.0], &sch), back.predict(&x, &f1, &[500.0], &sch));
     assert!(a.iter().zip(&b).all(|(p, q)| (p - q).abs() < 1e-6));
     // bad weights: clear errors, no panic
     assert_eq!(ScoreModel::from_bytes(b"hello", None).err(), Some(ModelError::NotWeights));
@@ -71,6 +84,7 @@ fn denoising_score_matching_learns_and_weights_round_trip() {
     v2[8] = 2;
     assert_eq!(ScoreModel::from_bytes(&v2, None).err(), Some(ModelError::Version(2)));
     let other = EgnnConfig { hidden: 16, ..cfg() };
+    assert!(matches!(ScoreModel::from_bytes(&ScoreModel::new(EgnnConfig { features: 3, ..cfg() }, 1).to_bytes().unwrap(), None), Err(ModelError::Corrupt(_))), "identity features need one per atom");
     assert!(matches!(ScoreModel::from_bytes(&bytes, Some(&other)), Err(ModelError::Mismatch { .. })));
     assert!(matches!(ScoreModel::from_bytes(&bytes[..bytes.len() / 2], None), Err(ModelError::Corrupt(_))));
     // a record of another shape under a forged header is refused by validation
@@ -90,7 +104,7 @@ fn divergence_stops_training_and_keeps_the_last_good_weights() {
     let mut m = ScoreModel::new(cfg(), 5);
     let mut rng = XorShift64::new(6);
     let good: Vec<f64> = (0..8).flat_map(|_| cloud(&mut rng, 4)).collect();
-    let feats = vec![1.0; 8 * 4];
+    let feats = cfg().node_features(8);
     let w0 = ScoreModel::from_bytes(&m.to_bytes().unwrap(), None).unwrap();
     m.train_step(&good, &feats, &sch, 1000.0, 1e-2, &mut rng).unwrap();
     let mut bad = good.clone();
@@ -100,7 +114,8 @@ fn divergence_stops_training_and_keeps_the_last_good_weights() {
     assert!(err.to_string().contains("last good weights are kept"));
     // the weights that gave the last finite loss are back in place
     let x = cloud(&mut rng, 4);
-    let (a, b) = (m.predict(&x, &[1.0; 4], &[0.4]), w0.predict(&x, &[1.0; 4], &[0.4]));
+    let f1 = cfg().node_features(1);
+    let (a, b) = (m.predict(&x, &f1, &[400.0], &sch), w0.predict(&x, &f1, &[400.0], &sch));
     assert!(a.iter().zip(&b).all(|(p, q)| (p - q).abs() < 1e-6));
     // malformed batches and knobs are refused before any work
     assert!(matches!(m.train_step(&good[..7], &feats, &sch, 1000.0, 1e-3, &mut rng), Err(ModelError::Input(_))));
