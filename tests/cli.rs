@@ -178,3 +178,30 @@ fn sample_reports_nfe_and_gaga_saves_evaluations() {
         assert!(!ok && err.contains(expect), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn train_score_writes_weights_that_sample_loads_and_bad_weights_are_refused() {
+    let dir = std::env::temp_dir().join(format!("molplay-cli-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let weights = dir.join("chain.mpw").to_string_lossy().into_owned();
+    let (ok, out, err) = molplay(&["train-score", "--data", "chain", "--atoms", "4", "--steps", "20", "--batch", "8", "--hidden", "8", "--layers", "1", "--output", &weights, "--json"]);
+    assert!(ok, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["steps"], 20);
+    assert!(r["last_loss"].as_f64().unwrap().is_finite());
+    assert_eq!(r["config"]["atom_identity"], true);
+    let (ok, out, err) = molplay(&["sample", "--score", "model", "--model", &weights, "--sampler", "ddpm", "--steps", "5", "--samples", "3", "--json"]);
+    assert!(ok, "{err}");
+    let s: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(s["nfe"], 15);
+    let junk = temp("junk.mpw", b"definitely not weights");
+    for (args, expect) in [
+        (vec!["sample", "--score", "model", "--model", junk.as_str()], "not molplay weights"),
+        (vec!["sample", "--score", "model"], "needs --model"),
+        (vec!["train-score", "--data", "chain", "--lr", "5", "--output", junk.as_str()], "0 < --lr < 1"),
+        (vec!["train-score", "--data", "/no/such.xyz", "--output", junk.as_str()], "No such file"),
+    ] {
+        let (ok, _, err) = molplay(&args);
+        assert!(!ok && err.contains(expect), "{args:?}: {err}");
+    }
+}
