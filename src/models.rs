@@ -297,8 +297,15 @@ impl crate::samplers::Denoiser for NetworkDenoiser<'_> {
     }
 
     fn denoise(&mut self, x: &[f64], t: f64, s: &Schedule) -> Vec<f64> {
-        let eps = self.model.predict(x, &self.feats, &[t], s);
+        self.denoise_batch(x, t, s)
+    }
+
+    /// One network call for the whole batch.
+    fn denoise_batch(&mut self, xs: &[f64], t: f64, s: &Schedule) -> Vec<f64> {
+        let b = xs.len() / (3 * self.model.config.atoms);
+        let feats: Vec<f64> = (0..b).flat_map(|_| self.feats.iter().copied()).collect();
+        let eps = self.model.predict(xs, &feats, &vec![t; b], s);
         let (a, sg) = (s.alpha(t), s.sigma(t));
-        x.iter().zip(&eps).map(|(xi, e)| (xi - sg * e) / a).collect()
+        xs.iter().zip(&eps).map(|(xi, e)| (xi - sg * e) / a).collect()
     }
 }

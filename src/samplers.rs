@@ -28,6 +28,22 @@ pub trait Denoiser {
     fn denoise_aligned(&mut self, _x: &[f64], _t: f64, _schedule: &Schedule) -> Option<Vec<f64>> {
         None
     }
+
+    /// D for a batch of flat configurations at one t (a network evaluates them in one call).
+    fn denoise_batch(&mut self, xs: &[f64], t: f64, schedule: &Schedule) -> Vec<f64> {
+        let per = 3 * self.atoms();
+        xs.chunks(per).flat_map(|x| self.denoise(x, t, schedule)).collect()
+    }
+
+    /// The aligned target for a batch (None if this source cannot provide it).
+    fn denoise_aligned_batch(&mut self, xs: &[f64], t: f64, schedule: &Schedule) -> Option<Vec<f64>> {
+        let per = 3 * self.atoms();
+        let mut out = Vec::with_capacity(xs.len());
+        for x in xs.chunks(per) {
+            out.extend(self.denoise_aligned(x, t, schedule)?);
+        }
+        Some(out)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -100,77 +116,77 @@ pub fn sample(den: &mut dyn Denoiser, schedule: &Schedule, opts: &SampleOptions,
         return Err("the start variance must be positive".into());
     }
     let n = den.atoms();
+    let per = 3 * n;
     let mut rng = XorShift64::new(opts.seed);
-    let mut out = Vec::with_capacity(count * 3 * n);
     let mut nfe = 0;
     let quotient = opts.symmetry == Symmetry::Quotient;
     let project = |x: &[f64], v: Vec<f64>| if quotient { project_horizontal(x, &v) } else { v };
+    // all samples advance together, so a network sees one batch per evaluation
+    let mut xs: Vec<f64> = Vec::with_capacity(count * per);
     for _ in 0..count {
-        let mut x: Vec<f64> = com_free_noise(n, &mut rng).iter().map(|z| z * opts.start_variance.sqrt()).collect();
-        if quotient {
-            x = project_horizontal(&x, &x); // x is already horizontal; keeps round-off out
-        }
-        for i in 0..opts.steps {
-            let t = opts.t_start * (1.0 - i as f64 / opts.steps as f64);
-            let s = opts.t_start * (1.0 - (i + 1) as f64 / opts.steps as f64);
-            let (at, as_, st2, ss2) = (schedule.alpha(t), schedule.alpha(s), schedule.sigma2(t), schedule.sigma2(s));
-            let a = at / as_;
-            let var_ts = (st2 - a * a * ss2).max(0.0);
-            let mut d_of = |x: &[f64], tt: f64| -> Vec<f64> {
-                nfe += 1;
-                match opts.symmetry {
-                    Symmetry::Align => den.denoise_aligned(x, tt, schedule).unwrap_or_else(|| den.denoise(x, tt, schedule)),
-                    _ => den.denoise(x, tt, schedule),
+        let x: Vec<f64> = com_free_noise(n, &mut rng).iter().map(|z| z * opts.start_variance.sqrt()).collect();
+        xs.extend(if quotient { project_horizontal(&x, &x) } else { x });
+    }
+    for i in 0..opts.steps {
+        let t = opts.t_start * (1.0 - i as f64 / opts.steps as f64);
+        let s = opts.t_start * (1.0 - (i + 1) as f64 / opts.steps as f64);
+        let (at, as_, st2, ss2) = (schedule.alpha(t), schedule.alpha(s), schedule.sigma2(t), schedule.sigma2(s));
+        let a = at / as_;
+        let var_ts = (st2 - a * a * ss2).max(0.0);
+        let mut d_of = |xs: &[f64], tt: f64| -> Vec<f64> {
+            nfe += xs.len() / per;
+            match opts.symmetry {
+                Symmetry::Align => den.denoise_aligned_batch(xs, tt, schedule).unwrap_or_else(|| den.denoise_batch(xs, tt, schedule)),
+                _ => den.denoise_batch(xs, tt, schedule),
+            }
+        };
+        let d_all = d_of(&xs, t);
+        let (sh_t, sh_s) = (st2.sqrt() / at, ss2.sqrt() / as_);
+        let lin = as_ / at - 1.0;
+        let dirn = |x: &[f64], d: &[f64], al: f64, sh: f64| project(x, x.iter().zip(d).map(|(xi, di)| (xi / al - di) / sh).collect());
+        // (increment, injected noise variance) per sample
+        let (deltas, noise_var): (Vec<f64>, f64) = match opts.method {
+            Method::Ddpm => (
+                xs.chunks(per).zip(d_all.chunks(per)).flat_map(|(x, d)| project(x, x.iter().zip(d).map(|(xi, di)| (as_ * var_ts / st2) * di + (a * ss2 / st2) * xi - xi).collect())).collect(),
+                var_ts * ss2 / st2,
+            ),
+            Method::Em => (
+                xs.chunks(per)
+                    .zip(d_all.chunks(per))
+                    .flat_map(|(x, d)| project(x, x.iter().zip(d).map(|(xi, di)| xi / a + var_ts / a * (-(xi - at * di) / st2) - xi).collect()))
+                    .collect(),
+                var_ts,
+            ),
+            Method::Heun => {
+                // EDM's Heun in x̂ = x/α, σ̂ = σ/α, where the flow is dx̂/dσ̂ = (x̂ − D)/σ̂;
+                // quotient: the denoiser terms projected at the point they were taken
+                let d1: Vec<f64> = xs.chunks(per).zip(d_all.chunks(per)).flat_map(|(x, d)| dirn(x, d, at, sh_t)).collect();
+                let euler: Vec<f64> = xs.iter().zip(&d1).map(|(xi, g)| lin * xi + as_ * (sh_s - sh_t) * g).collect();
+                if s <= 0.0 || sh_s < 1e-3 {
+                    (euler, 0.0)
+                } else {
+                    let xp: Vec<f64> = xs.iter().zip(&euler).map(|(a, b)| a + b).collect();
+                    let d2 = d_of(&xp, s);
+                    let g2: Vec<f64> = xp.chunks(per).zip(d2.chunks(per)).flat_map(|(x, d)| dirn(x, d, as_, sh_s)).collect();
+                    (xs.iter().zip(d1.iter().zip(&g2)).map(|(xi, (p, q))| lin * xi + as_ * (sh_s - sh_t) * 0.5 * (p + q)).collect(), 0.0)
                 }
-            };
-            let score = |x: &[f64], d: &[f64], tt: f64| -> Vec<f64> {
-                let (al, s2) = (schedule.alpha(tt), schedule.sigma2(tt));
-                x.iter().zip(d).map(|(xi, di)| -(xi - al * di) / s2).collect()
-            };
-            let d = d_of(&x, t);
-            let (delta, noise_var) = match opts.method {
-                Method::Ddpm => {
-                    let delta = x.iter().zip(&d).map(|(xi, di)| (as_ * var_ts / st2) * di + (a * ss2 / st2) * xi - xi).collect();
-                    (project(&x, delta), var_ts * ss2 / st2)
-                }
-                Method::Em => {
-                    let sc = score(&x, &d, t);
-                    let delta = x.iter().zip(&sc).map(|(xi, si)| xi / a + var_ts / a * si - xi).collect();
-                    (project(&x, delta), var_ts)
-                }
-                Method::Heun => {
-                    // EDM's Heun in x̂ = x/α, σ̂ = σ/α, where the flow is dx̂/dσ̂ = (x̂ − D)/σ̂;
-                    // quotient: the denoiser terms projected at the point they were taken
-                    let (sh_t, sh_s) = (st2.sqrt() / at, ss2.sqrt() / as_);
-                    let dirn = |x: &[f64], d: &[f64], al: f64, sh: f64| project(x, x.iter().zip(d).map(|(xi, di)| (xi / al - di) / sh).collect());
-                    let d1 = dirn(&x, &d, at, sh_t);
-                    let lin = as_ / at - 1.0;
-                    let euler: Vec<f64> = x.iter().zip(&d1).map(|(xi, g)| lin * xi + as_ * (sh_s - sh_t) * g).collect();
-                    if s <= 0.0 || sh_s < 1e-3 {
-                        (euler, 0.0)
-                    } else {
-                        let xp: Vec<f64> = x.iter().zip(&euler).map(|(a, b)| a + b).collect();
-                        let d2 = d_of(&xp, s);
-                        let g2 = dirn(&xp, &d2, as_, sh_s);
-                        (x.iter().zip(d1.iter().zip(&g2)).map(|(xi, (p, q))| lin * xi + as_ * (sh_s - sh_t) * 0.5 * (p + q)).collect(), 0.0)
-                    }
-                }
-            };
-            let corr = if quotient && noise_var > 0.0 { Some(curvature(&x)) } else { None };
+            }
+        };
+        for (x, delta) in xs.chunks_mut(per).zip(deltas.chunks(per)) {
+            let corr = if quotient && noise_var > 0.0 { Some(curvature(x)) } else { None };
             let z = com_free_noise(n, &mut rng);
-            let z = if quotient { project_horizontal(&x, &z) } else { z };
-            for c in 0..x.len() {
+            let z = if quotient { project_horizontal(x, &z) } else { z };
+            for c in 0..per {
                 let h = corr.as_ref().map_or(0.0, |h| opts.curvature * 0.5 * noise_var * h[c]);
                 x[c] += delta[c] + h + noise_var.sqrt() * z[c];
             }
-            remove_com(&mut x, 3);
+            remove_com(x, 3);
             if x.iter().any(|v| !v.is_finite()) {
                 return Err(format!("the sampler diverged at t = {s:.1} (non-finite coordinates)"));
             }
         }
-        out.extend_from_slice(&x);
     }
-    Ok(SampleReport { samples: out, nfe })
+    Ok(SampleReport { samples: xs, nfe })
 }
 
 /// Symmetric eigendecomposition by cyclic Jacobi (small matrices): (eigenvalues, eigenvectors as
