@@ -192,6 +192,14 @@ mod cli {
             #[arg(long)]
             json: bool,
         },
+        /// Atom and molecule stability of molecules in an XYZ file (EDM's bond-length rules for
+        /// H, C, N, O, F).
+        Stability {
+            #[arg(long)]
+            input: PathBuf,
+            #[arg(long)]
+            json: bool,
+        },
         /// MCMC throughput (sweeps/s, energy evaluations/s), GPU pass vs CPU path in one run.
         BenchMcmc {
             #[arg(long, value_delimiter = ',', default_value = "lj13,lj55")]
@@ -255,6 +263,7 @@ mod cli {
                 reference(&system, samples, seed, &output, (chains, levels, t_max, burn_in, thin), &backend, json)
             }
             Command::BenchMcmc { systems, chains, sweeps, json } => bench_mcmc(&systems, chains, sweeps, json),
+            Command::Stability { input, json } => stability(&input, json),
             Command::Sample { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, symmetry, samples, seed, output, json } => {
                 sample_cmd(SampleArgs { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, symmetry, samples, seed, output, json })
             }
@@ -777,6 +786,24 @@ mod cli {
         } else {
             outln!("{} samples ({} atoms) by {:?}/{:?} from t = {}: {} network evaluations ({:.0} per sample), {secs:.2} s", a.samples, n, method, symmetry, opts.t_start, r.nfe, r.nfe as f64 / a.samples as f64);
             outln!("  E[R²] {:.4} (reference {:.4}), distance W2 {distance_w2:.4}", r2(&r.samples), r2(&reference));
+        }
+        Ok(())
+    }
+
+    fn stability(input: &Path, json: bool) -> Result<(), String> {
+        let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
+        let frames = molplay::io::read_xyz(&text).map_err(|e| format!("{}: {e}", input.display()))?;
+        let mut s = molplay::metrics::Stability::default();
+        for f in &frames {
+            s.add(&f.elements, &f.positions);
+        }
+        if json {
+            let mut v = serde_json::to_value(&s).map_err(|e| e.to_string())?;
+            v["atom_stability"] = serde_json::json!(s.atom_fraction());
+            v["molecule_stability"] = serde_json::json!(s.molecule_fraction());
+            outln!("{v}");
+        } else {
+            outln!("{} molecules ({} skipped: elements outside H, C, N, O, F): atom stability {:.2} %, molecule stability {:.2} %", s.molecules, s.skipped, 100.0 * s.atom_fraction(), 100.0 * s.molecule_fraction());
         }
         Ok(())
     }

@@ -253,6 +253,96 @@ pub fn subsample(xs: &[f64], per: usize, k: usize) -> Vec<f64> {
     (0..k).flat_map(|i| xs[(i * len / k) * per..(i * len / k + 1) * per].iter().copied()).collect()
 }
 
+/// Typical bond lengths in pm (EDM's `bond_analysis` tables for QM9's H, C, N, O, F: single,
+/// double, triple) and the margins a distance may exceed them by.
+const SINGLE: [[f64; 5]; 5] = [
+    [74.0, 109.0, 101.0, 96.0, 92.0],
+    [109.0, 154.0, 147.0, 143.0, 135.0],
+    [101.0, 147.0, 145.0, 140.0, 136.0],
+    [96.0, 143.0, 140.0, 148.0, 142.0],
+    [92.0, 135.0, 136.0, 142.0, 142.0],
+];
+const DOUBLE: [[f64; 5]; 5] = [
+    [0.0; 5],
+    [0.0, 134.0, 129.0, 120.0, 0.0],
+    [0.0, 129.0, 125.0, 121.0, 0.0],
+    [0.0, 120.0, 121.0, 121.0, 0.0],
+    [0.0; 5],
+];
+const TRIPLE: [[f64; 5]; 5] = [
+    [0.0; 5],
+    [0.0, 120.0, 116.0, 113.0, 0.0],
+    [0.0, 116.0, 110.0, 0.0, 0.0],
+    [0.0, 113.0, 0.0, 0.0, 0.0],
+    [0.0; 5],
+];
+const MARGINS: [f64; 3] = [10.0, 5.0, 3.0];
+/// Allowed valence of H, C, N, O, F.
+const VALENCE: [usize; 5] = [1, 4, 3, 2, 1];
+
+/// EDM's bond order from a distance in Å between elements `a`, `b` (indices into H, C, N, O, F):
+/// triple if within the triple length + 3 pm, else double within + 5 pm, else single within
+/// + 10 pm, else no bond.
+pub fn bond_order(a: usize, b: usize, dist_angstrom: f64) -> usize {
+    let d = 100.0 * dist_angstrom;
+    if d < SINGLE[a][b] + MARGINS[0] {
+        if DOUBLE[a][b] > 0.0 && d < DOUBLE[a][b] + MARGINS[1] {
+            if TRIPLE[a][b] > 0.0 && d < TRIPLE[a][b] + MARGINS[2] {
+                return 3;
+            }
+            return 2;
+        }
+        return 1;
+    }
+    0
+}
+
+/// Atom and molecule stability as EDM defines them: an atom is stable when the bond orders
+/// inferred from distances add up to its valence; a molecule when all its atoms are.
+#[derive(Clone, Debug, Default, serde::Serialize, PartialEq)]
+pub struct Stability {
+    pub molecules: usize,
+    pub atoms: usize,
+    pub stable_atoms: usize,
+    pub stable_molecules: usize,
+    /// Molecules with elements outside H, C, N, O, F (not judged).
+    pub skipped: usize,
+}
+
+impl Stability {
+    pub fn atom_fraction(&self) -> f64 {
+        self.stable_atoms as f64 / self.atoms.max(1) as f64
+    }
+
+    pub fn molecule_fraction(&self) -> f64 {
+        self.stable_molecules as f64 / self.molecules.max(1) as f64
+    }
+
+    /// Adds one molecule (element symbols, positions in Å, flat N × 3).
+    pub fn add(&mut self, elements: &[String], positions: &[f64]) {
+        let idx: Option<Vec<usize>> = elements.iter().map(|e| ["H", "C", "N", "O", "F"].iter().position(|q| q.eq_ignore_ascii_case(e))).collect();
+        let Some(idx) = idx else {
+            self.skipped += 1;
+            return;
+        };
+        let n = idx.len();
+        let mut order = vec![0usize; n];
+        for i in 0..n {
+            for j in i + 1..n {
+                let d = (0..3).map(|k| (positions[3 * i + k] - positions[3 * j + k]).powi(2)).sum::<f64>().sqrt();
+                let o = bond_order(idx[i], idx[j], d);
+                order[i] += o;
+                order[j] += o;
+            }
+        }
+        let stable = (0..n).filter(|&i| order[i] == VALENCE[idx[i]]).count();
+        self.molecules += 1;
+        self.atoms += n;
+        self.stable_atoms += stable;
+        self.stable_molecules += (stable == n) as usize;
+    }
+}
+
 #[cfg(test)]
 mod sample_w2_tests {
     use super::*;
@@ -319,5 +409,26 @@ mod sample_w2_tests {
         let xs: Vec<f64> = (0..10).map(|v| v as f64).collect();
         assert_eq!(subsample(&xs, 1, 4), vec![0.0, 2.0, 5.0, 7.0]);
         assert_eq!(subsample(&xs, 1, 20).len(), 10);
+    }
+
+    #[test]
+    fn bond_orders_follow_the_tables() {
+        assert_eq!(bond_order(1, 1, 1.54), 1, "ethane C–C");
+        assert_eq!(bond_order(1, 1, 1.34), 2, "ethene C=C");
+        assert_eq!(bond_order(1, 1, 1.20), 3, "ethyne C≡C");
+        assert_eq!(bond_order(0, 1, 1.09), 1);
+        assert_eq!(bond_order(1, 1, 2.0), 0);
+        // methane: stable; stretch one C–H to 1.5 Å and C and that H lose their valence
+        let el: Vec<String> = ["C", "H", "H", "H", "H"].iter().map(|s| s.to_string()).collect();
+        let d = 1.09 / 3f64.sqrt();
+        let mut p = vec![0.0, 0.0, 0.0, d, d, d, -d, -d, d, -d, d, -d, d, -d, -d];
+        let mut s = Stability::default();
+        s.add(&el, &p);
+        assert_eq!((s.stable_atoms, s.stable_molecules), (5, 1));
+        p[3..6].iter_mut().for_each(|v| *v *= 1.5 / 1.09);
+        s.add(&el, &p);
+        assert_eq!((s.atoms, s.stable_atoms, s.stable_molecules), (10, 8, 1));
+        s.add(&["Si".to_string()], &[0.0; 3]);
+        assert_eq!(s.skipped, 1);
     }
 }
