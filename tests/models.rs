@@ -25,7 +25,6 @@ fn cloud(rng: &mut XorShift64, n: usize) -> Vec<f64> {
 
 #[test]
 fn egnn_is_rotation_and_permutation_equivariant() {
-    let m = ScoreModel::new(cfg(), 1);
     let mut rng = XorShift64::new(2);
     let x = cloud(&mut rng, 4);
     let feats = EgnnConfig { atom_identity: false, features: 1, ..cfg() }.node_features(1);
