@@ -152,6 +152,10 @@ mod cli {
             /// T* for --gaga (schedule steps).
             #[arg(long, default_value_t = 650.0)]
             t_star: f64,
+            /// Also run GAGA from --t-star with the same step size, in the same run, and report
+            /// both (NFE, time, E[R²], distance W2) under "compare".
+            #[arg(long)]
+            compare_gaga: bool,
             #[arg(long, default_value = "equivariant", value_parser = ["equivariant", "align", "quotient"])]
             symmetry: String,
             #[arg(long, default_value_t = 1000)]
@@ -264,8 +268,8 @@ mod cli {
             }
             Command::BenchMcmc { systems, chains, sweeps, json } => bench_mcmc(&systems, chains, sweeps, json),
             Command::Stability { input, json } => stability(&input, json),
-            Command::Sample { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, symmetry, samples, seed, output, json } => {
-                sample_cmd(SampleArgs { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, symmetry, samples, seed, output, json })
+            Command::Sample { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, compare_gaga, symmetry, samples, seed, output, json } => {
+                sample_cmd(SampleArgs { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, compare_gaga, symmetry, samples, seed, output, json })
             }
             Command::TrainScore { data, atoms, steps, batch, lr, hidden, layers, t_max, seed, output, json } => {
                 train_score(&data, atoms, (steps, batch, lr), (hidden, layers), t_max, seed, &output, json)
@@ -619,6 +623,7 @@ mod cli {
         schedule: String,
         gaga: bool,
         t_star: f64,
+        compare_gaga: bool,
         symmetry: String,
         samples: usize,
         seed: u64,
@@ -775,17 +780,38 @@ mod cli {
             };
             std::fs::write(out, bytes).map_err(|e| format!("{}: {e}", out.display()))?;
         }
-        let report = serde_json::json!({
+        let mut report = serde_json::json!({
             "score": a.score, "sampler": method, "symmetry": symmetry, "steps": a.steps, "gaga": a.gaga,
             "t_start": opts.t_start, "start_variance": opts.start_variance, "samples": a.samples, "atoms": n,
             "nfe": r.nfe, "nfe_per_sample": r.nfe as f64 / a.samples as f64, "seconds": secs,
             "mean_r2": r2(&r.samples), "reference_mean_r2": r2(&reference), "distance_w2": distance_w2,
         });
-        if a.json {
-            outln!("{report}");
-        } else {
+        if !a.json {
             outln!("{} samples ({} atoms) by {:?}/{:?} from t = {}: {} network evaluations ({:.0} per sample), {secs:.2} s", a.samples, n, method, symmetry, opts.t_start, r.nfe, r.nfe as f64 / a.samples as f64);
             outln!("  E[R²] {:.4} (reference {:.4}), distance W2 {distance_w2:.4}", r2(&r.samples), r2(&reference));
+        }
+        if a.compare_gaga {
+            if a.gaga {
+                return Err("--compare-gaga runs the full and the GAGA sampler itself: leave out --gaga".into());
+            }
+            // same step size: T*/T of the steps
+            let steps = ((a.steps as f64 * a.t_star / sch.steps() as f64).round() as usize).max(1);
+            let g_opts = SampleOptions { steps, ..opts.clone().gaga(&sch, a.t_star, v_hat) };
+            let t1 = Instant::now();
+            let g = sample(den.as_mut(), &sch, &g_opts, a.samples)?;
+            let g_secs = t1.elapsed().as_secs_f64();
+            let g_w2 = molplay::metrics::w2_1d(&dist(&g.samples), &dist(&reference));
+            report["compare"] = serde_json::json!({
+                "full": { "t_start": opts.t_start, "steps": a.steps, "nfe": r.nfe, "seconds": secs, "mean_r2": r2(&r.samples), "distance_w2": distance_w2 },
+                "gaga": { "t_start": a.t_star, "steps": steps, "nfe": g.nfe, "seconds": g_secs, "mean_r2": r2(&g.samples), "distance_w2": g_w2, "start_variance": g_opts.start_variance },
+                "nfe_ratio": g.nfe as f64 / r.nfe as f64, "time_ratio": g_secs / secs,
+            });
+            if !a.json {
+                outln!("GAGA from T* = {}: {} network evaluations ({:.0} % of full), {g_secs:.2} s ({:.0} % of full); E[R²] {:.4}, distance W2 {g_w2:.4}", a.t_star, g.nfe, 100.0 * g.nfe as f64 / r.nfe as f64, 100.0 * g_secs / secs, r2(&g.samples));
+            }
+        }
+        if a.json {
+            outln!("{report}");
         }
         Ok(())
     }

@@ -167,12 +167,20 @@ fn sample_reports_nfe_and_gaga_saves_evaluations() {
         assert!((m / e - 1.0).abs() < 0.15, "{r}");
         assert!(r["seconds"].is_number());
     }
+    // full and GAGA in the same run
+    let both = run(&["--steps", "100", "--compare-gaga", "--t-star", "800"]);
+    let c = &both["compare"];
+    assert_eq!(c["full"]["nfe"], 100 * 300);
+    assert_eq!(c["gaga"]["nfe"], 80 * 300);
+    assert!((c["nfe_ratio"].as_f64().unwrap() - 0.8).abs() < 1e-12);
+    assert!(c["gaga"]["distance_w2"].as_f64().unwrap() < 0.5, "{c}");
     let data = temp("mixed.xyz", b"3\na\nC 0 0 0\nC 1 0 0\nC 0 1 0\n4\nb\nC 0 0 0\nC 1 0 0\nC 0 1 0\nC 0 0 1\n");
     for (args, expect) in [
         (vec!["sample", "--score", "empirical"], "needs --data"),
         (vec!["sample", "--score", "empirical", "--data", data.as_str()], "frame 1 has 4 atoms, frame 0 has 3"),
         (vec!["sample", "--steps", "0"], "at least 1"),
         (vec!["sample", "--gaga", "--t-star", "5000"], "the start must be in (0, 1000]"),
+        (vec!["sample", "--gaga", "--compare-gaga"], "leave out --gaga"),
     ] {
         let (ok, _, err) = molplay(&args);
         assert!(!ok && err.contains(expect), "{args:?}: {err}");
