@@ -136,7 +136,7 @@ pub fn projected_sq_norm(x: &[f64], r: &[f64]) -> f64 {
 }
 
 /// The proper rotation R minimising Σ_n |R x_n − y_n|² for CoM-free x and y (Horn's quaternion
-/// method: the top eigenvector of a 4×4 symmetric matrix, by Jacobi sweeps).
+/// method: the top eigenvector of a 4×4 symmetric matrix, by [`sym_eigen`]).
 pub fn kabsch_rotation(x: &[f64], y: &[f64]) -> Mat3 {
     let mut h = [[0.0; 3]; 3];
     for (p, q) in x.chunks_exact(3).zip(y.chunks_exact(3)) {
@@ -147,53 +147,66 @@ pub fn kabsch_rotation(x: &[f64], y: &[f64]) -> Mat3 {
         }
     }
     let (sxx, sxy, sxz, syx, syy, syz, szx, szy, szz) = (h[0][0], h[0][1], h[0][2], h[1][0], h[1][1], h[1][2], h[2][0], h[2][1], h[2][2]);
-    let mut m = [
-        [sxx + syy + szz, syz - szy, szx - sxz, sxy - syx],
-        [syz - szy, sxx - syy - szz, sxy + syx, szx + sxz],
-        [szx - sxz, sxy + syx, -sxx + syy - szz, syz + szy],
-        [sxy - syx, szx + sxz, syz + szy, -sxx - syy + szz],
+    let m = [
+        sxx + syy + szz, syz - szy, szx - sxz, sxy - syx,
+        syz - szy, sxx - syy - szz, sxy + syx, szx + sxz,
+        szx - sxz, sxy + syx, -sxx + syy - szz, syz + szy,
+        sxy - syx, szx + sxz, syz + szy, -sxx - syy + szz,
     ];
-    let mut v = [[0.0; 4]; 4];
-    (0..4).for_each(|i| v[i][i] = 1.0);
-    for _ in 0..60 {
-        let off: f64 = (0..4).flat_map(|i| (0..4).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| m[i][j] * m[i][j]).sum();
-        if off < 1e-30 {
+    let (vals, vecs) = sym_eigen(&m, 4);
+    let top = (0..4).max_by(|&a, &b| vals[a].total_cmp(&vals[b])).unwrap_or(0);
+    quaternion_to_matrix([vecs[top], vecs[4 + top], vecs[8 + top], vecs[12 + top]])
+}
+
+/// The rotation of a unit quaternion (w, x, y, z).
+fn quaternion_to_matrix([w, x, y, z]: [f64; 4]) -> Mat3 {
+    [
+        [w * w + x * x - y * y - z * z, 2.0 * (x * y - w * z), 2.0 * (x * z + w * y)],
+        [2.0 * (x * y + w * z), w * w - x * x + y * y - z * z, 2.0 * (y * z - w * x)],
+        [2.0 * (x * z - w * y), 2.0 * (y * z + w * x), w * w - x * x - y * y + z * z],
+    ]
+}
+
+/// Symmetric eigendecomposition by cyclic Jacobi (small matrices): (eigenvalues, eigenvectors as
+/// columns of a row-major n×n matrix).
+pub fn sym_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut m = a.to_vec();
+    let mut v = vec![0.0; n * n];
+    (0..n).for_each(|i| v[i * n + i] = 1.0);
+    for _ in 0..100 {
+        let off: f64 = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| m[i * n + j].powi(2)).sum();
+        if off < 1e-26 {
             break;
         }
-        for p in 0..4 {
-            for q in p + 1..4 {
-                if m[p][q].abs() < 1e-300 {
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = m[p * n + q];
+                if apq.abs() < 1e-300 {
                     continue;
                 }
-                let theta = (m[q][q] - m[p][p]) / (2.0 * m[p][q]);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let (c, s) = (1.0 / (t * t + 1.0).sqrt(), t / (t * t + 1.0).sqrt());
-                for k in 0..4 {
-                    let (a, b) = (m[k][p], m[k][q]);
-                    m[k][p] = c * a - s * b;
-                    m[k][q] = s * a + c * b;
+                let theta = (m[q * n + q] - m[p * n + p]) / (2.0 * apq);
+                let t = if theta == 0.0 { 1.0 } else { theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt()) };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..n {
+                    let (x, y) = (m[k * n + p], m[k * n + q]);
+                    m[k * n + p] = c * x - s * y;
+                    m[k * n + q] = s * x + c * y;
                 }
-                for k in 0..4 {
-                    let (a, b) = (m[p][k], m[q][k]);
-                    m[p][k] = c * a - s * b;
-                    m[q][k] = s * a + c * b;
+                for k in 0..n {
+                    let (x, y) = (m[p * n + k], m[q * n + k]);
+                    m[p * n + k] = c * x - s * y;
+                    m[q * n + k] = s * x + c * y;
                 }
-                for row in v.iter_mut() {
-                    let (a, b) = (row[p], row[q]);
-                    row[p] = c * a - s * b;
-                    row[q] = s * a + c * b;
+                for k in 0..n {
+                    let (x, y) = (v[k * n + p], v[k * n + q]);
+                    v[k * n + p] = c * x - s * y;
+                    v[k * n + q] = s * x + c * y;
                 }
             }
         }
     }
-    let top = (0..4).max_by(|&a, &b| m[a][a].total_cmp(&m[b][b])).unwrap_or(0);
-    let [w, qx, qy, qz] = [v[0][top], v[1][top], v[2][top], v[3][top]];
-    [
-        [w * w + qx * qx - qy * qy - qz * qz, 2.0 * (qx * qy - w * qz), 2.0 * (qx * qz + w * qy)],
-        [2.0 * (qx * qy + w * qz), w * w - qx * qx + qy * qy - qz * qz, 2.0 * (qy * qz - w * qx)],
-        [2.0 * (qx * qz - w * qy), 2.0 * (qy * qz + w * qx), w * w - qx * qx - qy * qy + qz * qz],
-    ]
+    ((0..n).map(|i| m[i * n + i]).collect(), v)
 }
 
 /// Applies R to every atom.
@@ -213,12 +226,7 @@ pub fn align_to(x: &[f64], y: &[f64]) -> Vec<f64> {
 pub fn random_rotation(rng: &mut crate::rng::XorShift64) -> Mat3 {
     let q: Vec<f64> = (0..4).map(|_| rng.normal()).collect();
     let n = q.iter().map(|v| v * v).sum::<f64>().sqrt();
-    let [w, x, y, z] = [q[0] / n, q[1] / n, q[2] / n, q[3] / n];
-    [
-        [w * w + x * x - y * y - z * z, 2.0 * (x * y - w * z), 2.0 * (x * z + w * y)],
-        [2.0 * (x * y + w * z), w * w - x * x + y * y - z * z, 2.0 * (y * z - w * x)],
-        [2.0 * (x * z - w * y), 2.0 * (y * z + w * x), w * w - x * x - y * y + z * z],
-    ]
+    quaternion_to_matrix([q[0] / n, q[1] / n, q[2] / n, q[3] / n])
 }
 
 #[cfg(test)]
@@ -311,5 +319,17 @@ mod tests {
         let mirrored: Vec<f64> = x.chunks(3).flat_map(|p| [-p[0], p[1], p[2]]).collect();
         let al = align_to(&mirrored, &x);
         assert!(al.iter().zip(&x).map(|(a, b)| (a - b).powi(2)).sum::<f64>() > 1e-3);
+    }
+
+    #[test]
+    fn jacobi_diagonalises() {
+        let a = vec![4.0, 1.0, 0.5, 1.0, 3.0, -0.2, 0.5, -0.2, 1.0];
+        let (vals, vecs) = sym_eigen(&a, 3);
+        for k in 0..3 {
+            for i in 0..3 {
+                let av: f64 = (0..3).map(|j| a[i * 3 + j] * vecs[j * 3 + k]).sum();
+                assert!((av - vals[k] * vecs[i * 3 + k]).abs() < 1e-10);
+            }
+        }
     }
 }

@@ -14,7 +14,7 @@
 //! Score sources implement [`Denoiser`]: D(x, t) = E[x_0 | x_t = x]; the score is
 //! −(x − α_t D)/σ_t². [`GaussianTarget`] is exact for any SE(3)-invariant Gaussian target.
 
-use crate::geometry::{align_to, curvature, project_horizontal, remove_com};
+use crate::geometry::{align_to, curvature, project_horizontal, remove_com, sym_eigen};
 use crate::rng::XorShift64;
 use crate::schedules::Schedule;
 use serde::Serialize;
@@ -187,48 +187,6 @@ pub fn sample(den: &mut dyn Denoiser, schedule: &Schedule, opts: &SampleOptions,
         }
     }
     Ok(SampleReport { samples: xs, nfe })
-}
-
-/// Symmetric eigendecomposition by cyclic Jacobi (small matrices): (eigenvalues, eigenvectors as
-/// columns of a row-major n×n matrix).
-pub fn sym_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
-    let mut m = a.to_vec();
-    let mut v = vec![0.0; n * n];
-    (0..n).for_each(|i| v[i * n + i] = 1.0);
-    for _ in 0..100 {
-        let off: f64 = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| m[i * n + j].powi(2)).sum();
-        if off < 1e-26 {
-            break;
-        }
-        for p in 0..n {
-            for q in p + 1..n {
-                let apq = m[p * n + q];
-                if apq.abs() < 1e-300 {
-                    continue;
-                }
-                let theta = (m[q * n + q] - m[p * n + p]) / (2.0 * apq);
-                let t = if theta == 0.0 { 1.0 } else { theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt()) };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for k in 0..n {
-                    let (x, y) = (m[k * n + p], m[k * n + q]);
-                    m[k * n + p] = c * x - s * y;
-                    m[k * n + q] = s * x + c * y;
-                }
-                for k in 0..n {
-                    let (x, y) = (m[p * n + k], m[q * n + k]);
-                    m[p * n + k] = c * x - s * y;
-                    m[q * n + k] = s * x + c * y;
-                }
-                for k in 0..n {
-                    let (x, y) = (v[k * n + p], v[k * n + q]);
-                    v[k * n + p] = c * x - s * y;
-                    v[k * n + q] = s * x + c * y;
-                }
-            }
-        }
-    }
-    ((0..n).map(|i| m[i * n + i]).collect(), v)
 }
 
 /// An SE(3)-invariant Gaussian target x_0 ~ N(0, C ⊗ I₃) on the CoM-free space (C symmetric
@@ -439,18 +397,6 @@ impl Denoiser for EmpiricalTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn jacobi_diagonalises() {
-        let a = vec![4.0, 1.0, 0.5, 1.0, 3.0, -0.2, 0.5, -0.2, 1.0];
-        let (vals, vecs) = sym_eigen(&a, 3);
-        for k in 0..3 {
-            for i in 0..3 {
-                let av: f64 = (0..3).map(|j| a[i * 3 + j] * vecs[j * 3 + k]).sum();
-                assert!((av - vals[k] * vecs[i * 3 + k]).abs() < 1e-10);
-            }
-        }
-    }
 
     #[test]
     fn gaussian_target_moments_and_denoiser_limits() {
