@@ -631,8 +631,15 @@ mod cli {
         json: bool,
     }
 
-    /// Training / reference configurations: `chain` (draws of the Gaussian spring chain of
-    /// `atoms`) or an XYZ file of one atom count (CoM removed). Returns (configs, atoms, draw).
+    /// The data variance per coordinate v̂ of CoM-free configurations (GAGA's Gaussian, the
+    /// network's preconditioning).
+    fn mean_square(xs: &[f64]) -> f64 {
+        xs.iter().map(|x| x * x).sum::<f64>() / xs.len().max(1) as f64
+    }
+
+    /// Training / reference configurations: `chain` (`count` draws of the Gaussian spring chain
+    /// of `atoms`) or every frame of an XYZ file of one atom count (CoM removed). Returns
+    /// (flat configurations, atoms).
     fn configurations(data: &str, atoms: usize, count: usize, seed: u64) -> Result<(Vec<f64>, usize), String> {
         if data == "chain" {
             if !(3..=64).contains(&atoms) {
@@ -672,7 +679,7 @@ mod cli {
         let (pool, n) = configurations(data, atoms, 20_000, seed)?;
         let per = 3 * n;
         let count = pool.len() / per;
-        let data_variance = pool.iter().map(|x| x * x).sum::<f64>() / pool.len() as f64;
+        let data_variance = mean_square(&pool);
         // a chain's atoms are distinguishable (ends vs middle): give them their indices
         let identity = data == "chain";
         let mut model = ScoreModel::new(EgnnConfig { atoms: n, features: if identity { n } else { 1 }, hidden, layers, data_variance, atom_identity: identity }, seed);
@@ -731,7 +738,7 @@ mod cli {
                 if n != m.config.atoms {
                     return Err(format!("the model is for {} atoms, the data has {n}", m.config.atoms));
                 }
-                let v = reference.iter().map(|x| x * x).sum::<f64>() / reference.len() as f64;
+                let v = mean_square(&reference);
                 (Box::new(molplay::models::NetworkDenoiser { model: m, feats: m.config.node_features(1) }), v, reference)
             }
             "chain" => {
@@ -745,18 +752,9 @@ mod cli {
             }
             _ => {
                 let path = a.data.as_ref().ok_or("--score empirical needs --data FILE.xyz")?;
-                let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-                let frames = molplay::io::read_xyz(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-                let n = frames[0].elements.len();
-                if let Some((f, fr)) = frames.iter().enumerate().find(|(_, fr)| fr.elements.len() != n) {
-                    return Err(format!("{}: frame {f} has {} atoms, frame 0 has {n}: the empirical score needs one atom count", path.display(), fr.elements.len()));
-                }
-                let xs: Vec<f64> = frames.iter().flat_map(|f| f.positions.clone()).collect();
+                let (xs, n) = configurations(&path.to_string_lossy(), 0, 0, 0)?;
                 let e = EmpiricalTarget::new(&xs, n).map_err(|e| format!("{}: {e}", path.display()))?;
-                let mut centred = xs.clone();
-                centred.chunks_mut(3 * n).for_each(|c| molplay::geometry::remove_com(c, 3));
-                let v = centred.iter().map(|x| x * x).sum::<f64>() / centred.len() as f64;
-                (Box::new(e), v, centred)
+                (Box::new(e), mean_square(&xs), xs)
             }
         };
         let n = den.atoms();
