@@ -506,22 +506,16 @@ pub fn pooled(data: &crate::molecules::Dataset, opts: &StudyOptions, max_molecul
                 }).sum::<f64>() / blocks.len() as f64
             })
             .collect();
-        // statistics of one draw: (a_t, s_t) scale the data and the noise
-        let stats = |a2: f64, s2: f64, clean: bool, seed: u64| -> (f64, f64) {
+        // statistics of one draw with α² = a2, σ² = s2 (a2 = 0, s2 = 1: the pure-noise null)
+        let stats = |a2: f64, s2: f64, seed: u64| -> (f64, f64) {
             let mut rng = XorShift64::new(seed);
             let mut columns = vec![Vec::new(); cols];
             let mut pair_cols = vec![(Vec::new(), Vec::new()); ATOM_PAIRS.len() * cols];
             for (b, c) in &blocks {
                 let rows = b.len() / c;
-                let z0: Vec<f64> = if clean { b.clone() } else { vec![0.0; b.len()] };
-                let sched_like = |t_a2: f64, t_s2: f64, rng: &mut XorShift64| {
-                    let mut eps: Vec<f64> = (0..b.len()).map(|_| rng.normal()).collect();
-                    crate::molecules::centre_columns(&mut eps, rows, *c);
-                    z0.iter().zip(&eps).map(|(z, e)| t_a2.sqrt() * z + t_s2.sqrt() * e).collect::<Vec<f64>>()
-                };
-                let zt = sched_like(a2, s2, &mut rng);
+                let zt = crate::molecules::noised(b, rows, *c, a2.sqrt(), s2.sqrt(), &mut rng);
                 for j in 0..cols {
-                    let sd = (a2 * if clean { v[j] } else { 0.0 } + s2 * (rows as f64 - 1.0) / rows as f64).sqrt();
+                    let sd = (a2 * v[j] + s2 * (rows as f64 - 1.0) / rows as f64).sqrt();
                     for a in 0..rows {
                         columns[j].push(zt[a * c + j] / sd);
                     }
@@ -538,11 +532,11 @@ pub fn pooled(data: &crate::molecules::Dataset, opts: &StudyOptions, max_molecul
         let (mut ks_t, mut mi_t) = (Vec::new(), Vec::new());
         for (gi, &t) in opts.grid.iter().enumerate() {
             let (a2, s2) = (opts.schedule.alpha2(t as f64), opts.schedule.sigma2(t as f64));
-            let (k, i) = stats(a2, s2, true, opts.seed ^ ((gi as u64) << 12) ^ m as u64);
+            let (k, i) = stats(a2, s2, opts.seed ^ ((gi as u64) << 12) ^ m as u64);
             ks_t.push(k);
             mi_t.push(i);
         }
-        let nulls: Vec<(f64, f64)> = (0..8).map(|r| stats(0.0, 1.0, false, opts.seed ^ 0xA5A5_0000 ^ (r << 4) ^ m as u64)).collect();
+        let nulls: Vec<(f64, f64)> = (0..8).map(|r| stats(0.0, 1.0, opts.seed ^ 0xA5A5_0000 ^ (r << 4) ^ m as u64)).collect();
         let band = |xs: Vec<f64>| {
             let (mu, sd) = crate::metrics::mean_sd(&xs);
             mu + 2.0 * sd

@@ -168,10 +168,14 @@ pub fn centre_columns(v: &mut [f64], rows: usize, cols: usize) {
 /// z_t = α_t z_0 + σ_t Pε for one block (P: zero mean over the rows in every column), the
 /// forward draw used in training and in the Gaussianity test. CPU oracle of the GPU pass.
 pub fn forward(z0: &[f64], rows: usize, cols: usize, schedule: &Schedule, t: f64, rng: &mut XorShift64) -> Vec<f64> {
+    noised(z0, rows, cols, schedule.alpha(t), schedule.sigma(t), rng)
+}
+
+/// α z_0 + σ Pε for given α, σ (the forward draw without a schedule).
+pub fn noised(z0: &[f64], rows: usize, cols: usize, alpha: f64, sigma: f64, rng: &mut XorShift64) -> Vec<f64> {
     let mut eps: Vec<f64> = (0..rows * cols).map(|_| rng.normal()).collect();
     centre_columns(&mut eps, rows, cols);
-    let (a, s) = (schedule.alpha(t), schedule.sigma(t));
-    z0.iter().zip(&eps).map(|(z, e)| a * z + s * e).collect()
+    z0.iter().zip(&eps).map(|(z, e)| alpha * z + sigma * e).collect()
 }
 
 #[cfg(test)]
