@@ -165,30 +165,17 @@ impl ForwardKernel {
         if bytes > limit {
             return Err(GpuError::TooLarge { bytes, limit }.to_string());
         }
-        let init = |label: &str, contents: &[u8], usage: wgpu::BufferUsages| {
-            let buf = device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size: contents.len().max(16) as u64, usage: usage | wgpu::BufferUsages::COPY_DST, mapped_at_creation: false });
-            ctx.queue.write_buffer(&buf, 0, contents);
-            buf
-        };
         let f32s = |v: &mut dyn Iterator<Item = f64>| v.map(|a| a as f32).collect::<Vec<f32>>();
         let params = Params { molecules: batch.layout.len() as u32, steps: steps as u32, total_atoms: atoms as u32, cols: cols as u32, key: philox_key(seed), pad1: [0; 2] };
         let storage = wgpu::BufferUsages::STORAGE;
-        let params = init("forward params", bytemuck::bytes_of(&params), wgpu::BufferUsages::UNIFORM);
-        let ab = init("forward steps", bytemuck::cast_slice(&f32s(&mut markov_coefficients(schedule).into_iter().flatten())), storage);
+        let params = ctx.buffer_init("forward params", bytemuck::bytes_of(&params), wgpu::BufferUsages::UNIFORM);
+        let ab = ctx.buffer_init("forward steps", bytemuck::cast_slice(&f32s(&mut markov_coefficients(schedule).into_iter().flatten())), storage);
         let layout: Vec<u32> = batch.layout.iter().flat_map(|&(f, n)| [f as u32, n as u32]).collect();
-        let layout = init("forward layout", bytemuck::cast_slice(&layout), storage);
-        let z0 = init("forward z0", bytemuck::cast_slice(&f32s(&mut batch.z0.iter().copied())), storage);
-        let shift = init("forward shift", bytemuck::cast_slice(&f32s(&mut batch.shift.iter().flat_map(|s| (0..MAX_COLS).map(move |k| s.get(k).copied().unwrap_or(0.0))))), storage);
+        let layout = ctx.buffer_init("forward layout", bytemuck::cast_slice(&layout), storage);
+        let z0 = ctx.buffer_init("forward z0", bytemuck::cast_slice(&f32s(&mut batch.z0.iter().copied())), storage);
+        let shift = ctx.buffer_init("forward shift", bytemuck::cast_slice(&f32s(&mut batch.shift.iter().flat_map(|s| (0..MAX_COLS).map(move |k| s.get(k).copied().unwrap_or(0.0))))), storage);
         let frames = device.create_buffer(&wgpu::BufferDescriptor { label: Some("forward frames"), size: bytes, usage: storage | wgpu::BufferUsages::COPY_SRC, mapped_at_creation: false });
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("forward"),
-            layout: &self.pipeline.get_bind_group_layout(0),
-            entries: &[&params, &ab, &layout, &z0, &shift, &frames]
-                .iter()
-                .enumerate()
-                .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
-                .collect::<Vec<_>>(),
-        });
+        let bind_group = ctx.bind_buffers("forward", &self.pipeline.get_bind_group_layout(0), &[&params, &ab, &layout, &z0, &shift, &frames]);
         let mut encoder = device.create_command_encoder(&Default::default());
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());

@@ -103,17 +103,12 @@ impl GpuReplicas {
                 cache: None,
             })
         };
-        let buffer = |label: &str, contents: &[u8], usage: wgpu::BufferUsages| {
-            let buf = device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size: contents.len().max(4) as u64, usage: usage | wgpu::BufferUsages::COPY_DST, mapped_at_creation: false });
-            ctx.queue.write_buffer(&buf, 0, contents);
-            buf
-        };
         let storage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC;
         let f32s = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
         let groups_x = (replicas as u32).min(65_535);
         let groups = (groups_x, (replicas as u32).div_ceil(groups_x));
         let energy_params: Params = params_for(sys, replicas as u32, groups_x, true);
-        let params = buffer("mala energy params", bytemuck::bytes_of(&energy_params), wgpu::BufferUsages::UNIFORM);
+        let params = ctx.buffer_init("mala energy params", bytemuck::bytes_of(&energy_params), wgpu::BufferUsages::UNIFORM);
         let mut mp = MalaParams {
             replicas: replicas as u32,
             chains: chains as u32,
@@ -130,25 +125,17 @@ impl GpuReplicas {
         for (k, t) in cfg.temperatures.iter().enumerate() {
             mp.ladder[k] = [*t as f32, steps[k] as f32, 0.0, 0.0];
         }
-        let mp_buf = buffer("mala params", bytemuck::bytes_of(&mp), wgpu::BufferUsages::UNIFORM);
-        let x = buffer("mala positions", bytemuck::cast_slice(&f32s(&init.x)), storage);
-        let g = buffer("mala gradients", bytemuck::cast_slice(&f32s(&init.g)), storage);
-        let e = buffer("mala energies", bytemuck::cast_slice(&f32s(&init.e)), storage);
+        let mp_buf = ctx.buffer_init("mala params", bytemuck::bytes_of(&mp), wgpu::BufferUsages::UNIFORM);
+        let x = ctx.buffer_init("mala positions", bytemuck::cast_slice(&f32s(&init.x)), storage);
+        let g = ctx.buffer_init("mala gradients", bytemuck::cast_slice(&f32s(&init.g)), storage);
+        let e = ctx.buffer_init("mala energies", bytemuck::cast_slice(&f32s(&init.e)), storage);
         let perm: Vec<u32> = (0..replicas as u32).map(|s| s / chains as u32).chain(0..replicas as u32).collect();
-        let perm = buffer("mala permutation", bytemuck::cast_slice(&perm), storage);
-        let counters = buffer("mala counters", bytemuck::cast_slice(&vec![0u32; 2 + 2 * levels]), storage);
+        let perm = ctx.buffer_init("mala permutation", bytemuck::cast_slice(&perm), storage);
+        let counters = ctx.buffer_init("mala counters", bytemuck::cast_slice(&vec![0u32; 2 + 2 * levels]), storage);
         let start: Vec<f32> = f32s(&init.start).into_iter().chain(f32s(&init.start_g)).collect();
-        let start = buffer("mala start", bytemuck::cast_slice(&start), wgpu::BufferUsages::STORAGE);
-        let samples = buffer("mala samples", &vec![0u8; chains * (dim + 1) * 4], storage);
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("mala"),
-            layout: &layout,
-            entries: &[&params, &mp_buf, &x, &g, &e, &perm, &counters, &start, &samples]
-                .iter()
-                .enumerate()
-                .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
-                .collect::<Vec<_>>(),
-        });
+        let start = ctx.buffer_init("mala start", bytemuck::cast_slice(&start), wgpu::BufferUsages::STORAGE);
+        let samples = ctx.buffer_init("mala samples", &vec![0u8; chains * (dim + 1) * 4], storage);
+        let bind_group = ctx.bind_buffers("mala", &layout, &[&params, &mp_buf, &x, &g, &e, &perm, &counters, &start, &samples]);
         Ok(GpuReplicas {
             device: ctx.device.clone(),
             queue: ctx.queue.clone(),

@@ -106,6 +106,24 @@ impl GpuContext {
         pollster::block_on(Self::new())
     }
 
+    /// A buffer holding `contents` (at least 16 bytes, `COPY_DST` added to `usage`).
+    pub fn buffer_init(&self, label: &str, contents: &[u8], usage: wgpu::BufferUsages) -> wgpu::Buffer {
+        let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: contents.len().max(16) as u64,
+            usage: usage | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.queue.write_buffer(&buf, 0, contents);
+        buf
+    }
+
+    /// A bind group binding `buffers` whole, in order, to bindings 0, 1, 2, …
+    pub fn bind_buffers(&self, label: &str, layout: &wgpu::BindGroupLayout, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry> = buffers.iter().enumerate().map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() }).collect();
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(label), layout, entries: &entries })
+    }
+
     /// Copies `size` bytes of `src` (which needs `COPY_SRC`) into host memory.
     pub async fn read_buffer(&self, src: &wgpu::Buffer, size: u64) -> Result<Vec<u8>, GpuError> {
         Ok(self.read_buffers(&[(src, size)]).await?.remove(0))
