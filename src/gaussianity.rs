@@ -493,10 +493,10 @@ pub fn pooled(data: &crate::molecules::Dataset, opts: &StudyOptions, max_molecul
     }
     let n_all = data.molecules.len();
     let m_count = max_molecules.clamp(8, 2000).min(n_all);
-    let picked: Vec<usize> = (0..m_count).map(|i| i * n_all / m_count).collect();
+    let picked = data.evenly_spaced(m_count);
     let mut curves = Vec::new();
     for m in data.modalities() {
-        let blocks: Vec<(Vec<f64>, usize)> = picked.iter().map(|&i| data.block(i, m)).collect();
+        let blocks: Vec<(Vec<f64>, usize)> = (0..picked.molecules.len()).map(|i| picked.block(i, m)).collect();
         let cols = blocks[0].1;
         let v: Vec<f64> = (0..cols)
             .map(|j| {

@@ -53,15 +53,6 @@ struct ForwardOpts {
     seed: Option<u64>,
 }
 
-/// Evenly spaced molecules (QM9 order puts small molecules first, so a prefix would be biased).
-fn spread(data: &Dataset, count: usize) -> Dataset {
-    let n = data.molecules.len();
-    if count == 0 || count >= n {
-        return data.clone();
-    }
-    Dataset { molecules: (0..count).map(|i| data.molecules[i * n / count].clone()).collect(), types: data.types.clone(), skipped: data.skipped.clone() }
-}
-
 #[wasm_bindgen]
 impl Playground {
     /// Sets the molecule set: `source` "xyz" (multi-frame XYZ `text`, e.g. the bundled QM9
@@ -119,7 +110,7 @@ impl Playground {
         }
         let mut s = self.inner.borrow_mut();
         let (_, data) = s.forward.dataset.as_ref().ok_or_else(|| js_err("gaussianity: load a molecule set first"))?;
-        let data = spread(data, o.molecules.unwrap_or(1000));
+        let data = data.evenly_spaced(o.molecules.unwrap_or(1000));
         let run = StudyRun::new(data, StudyOptions { schedule, grid: (from..=to).step_by(every).collect(), seed: o.seed.unwrap_or(0) }).map_err(|e| js_err(format!("gaussianity: {e}")))?;
         let (done, total) = run.progress();
         s.forward.study = Some(run);
