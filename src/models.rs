@@ -197,16 +197,14 @@ impl ScoreModel {
             return Err(ModelError::Input(format!("t_max must be within [1, {}]", schedule.steps())));
         }
         let b = x0.len() / (3 * n);
-        let (mut xt, mut eps, mut ts) = (Vec::with_capacity(x0.len()), Vec::with_capacity(x0.len()), Vec::with_capacity(b));
-        for row in x0.chunks(3 * n) {
-            let t = 1.0 + (rng.uniform() * t_max).floor().min(t_max - 1.0);
+        let (mut eps, mut ts) = (Vec::with_capacity(x0.len()), Vec::with_capacity(b));
+        for _ in 0..b {
+            ts.push(1.0 + (rng.uniform() * t_max).floor().min(t_max - 1.0));
             let mut e: Vec<f64> = (0..3 * n).map(|_| rng.normal()).collect();
             crate::geometry::remove_com(&mut e, 3);
-            let (a, s) = (schedule.alpha(t), schedule.sigma(t));
-            xt.extend(row.iter().zip(&e).map(|(x, e)| a * x + s * e));
             eps.extend(e);
-            ts.push(t);
         }
+        let xt = self.noised(x0, &eps, &ts, schedule);
         let d = &self.device;
         let pred = self.eps_hat(tensor3(&xt, b, n, 3, d), tensor3(feats, b, n, f, d), &ts, schedule);
         let loss = (pred - tensor3(&eps, b, n, 3, d)).powf_scalar(2.0).mean();
@@ -227,19 +225,23 @@ impl ScoreModel {
         Ok(value)
     }
 
-    /// The denoising loss mean |ε̂(α x0 + σ ε, t) − ε|² on a fixed batch (no update): for
-    /// validation curves and tests.
-    pub fn dsm_loss(&self, x0: &[f64], feats: &[f64], eps: &[f64], ts: &[f64], schedule: &Schedule) -> f64 {
-        let n = self.config.atoms;
-        let xt: Vec<f64> = x0
-            .chunks(3 * n)
-            .zip(eps.chunks(3 * n))
+    /// x_t = α_t x0 + σ_t ε row by row (one t per configuration).
+    fn noised(&self, x0: &[f64], eps: &[f64], ts: &[f64], schedule: &Schedule) -> Vec<f64> {
+        let per = 3 * self.config.atoms;
+        x0.chunks(per)
+            .zip(eps.chunks(per))
             .zip(ts)
             .flat_map(|((x, e), &t)| {
                 let (a, s) = (schedule.alpha(t), schedule.sigma(t));
                 x.iter().zip(e).map(move |(x, e)| a * x + s * e).collect::<Vec<f64>>()
             })
-            .collect();
+            .collect()
+    }
+
+    /// The denoising loss mean |ε̂(α x0 + σ ε, t) − ε|² on a fixed batch (no update): for
+    /// validation curves and tests.
+    pub fn dsm_loss(&self, x0: &[f64], feats: &[f64], eps: &[f64], ts: &[f64], schedule: &Schedule) -> f64 {
+        let xt = self.noised(x0, eps, ts, schedule);
         let pred = self.predict(&xt, feats, ts, schedule);
         pred.iter().zip(eps).map(|(p, e)| (p - e).powi(2)).sum::<f64>() / pred.len() as f64
     }
