@@ -156,10 +156,18 @@ pub struct ScoreModel {
 }
 
 impl ScoreModel {
+    /// A fresh network; the same seed gives the same weights. burn seeds one RNG per device
+    /// kind, shared by the whole process, and initialises parameters lazily (at first use), so
+    /// seeding and a forced initialisation happen under a lock: otherwise two models built at
+    /// once (parallel tests, a page and a worker) interleave their draws.
     pub fn new(config: EgnnConfig, seed: u64) -> Self {
+        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let device = Device::flex().autodiff();
+        let guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         device.seed(seed);
         let model = Egnn::new(&config, &device);
+        let _ = model.clone().into_record(); // reads, hence initialises, every parameter
+        drop(guard);
         ScoreModel { config, model, device, optim: None, last_good: None, steps: 0 }
     }
 
