@@ -106,35 +106,120 @@ fn com_free_noise(n: usize, rng: &mut XorShift64) -> Vec<f64> {
 
 /// Draws `count` samples. Refuses bad knobs with a message.
 pub fn sample(den: &mut dyn Denoiser, schedule: &Schedule, opts: &SampleOptions, count: usize) -> Result<SampleReport, String> {
-    if opts.steps == 0 || count == 0 {
-        return Err("steps and samples must be at least 1".into());
+    let mut run = SamplerRun::new(den.atoms(), schedule, opts, count, 0)?;
+    run.advance(den, schedule, opts.steps)?;
+    Ok(SampleReport { nfe: run.nfe, samples: run.xs })
+}
+
+/// A sampling run that advances a few steps at a time (so a page can interleave frames) and
+/// keeps the trajectory of its first `keep` samples: frame k is the state after k steps, frame 0
+/// the draw at `t_start`. [`sample`] is this run taken to the end in one go.
+pub struct SamplerRun {
+    opts: SampleOptions,
+    n: usize,
+    xs: Vec<f64>,
+    rng: XorShift64,
+    step: usize,
+    nfe: usize,
+    keep: usize,
+    frames: Vec<f64>,
+}
+
+impl SamplerRun {
+    pub fn new(atoms: usize, schedule: &Schedule, opts: &SampleOptions, count: usize, keep: usize) -> Result<Self, String> {
+        if opts.steps == 0 || count == 0 {
+            return Err("steps and samples must be at least 1".into());
+        }
+        if !(opts.t_start > 0.0 && opts.t_start <= schedule.steps() as f64) {
+            return Err(format!("the start must be in (0, {}], got {}", schedule.steps(), opts.t_start));
+        }
+        if !(opts.start_variance.is_finite() && opts.start_variance > 0.0) {
+            return Err("the start variance must be positive".into());
+        }
+        let n = atoms;
+        let mut rng = XorShift64::new(opts.seed);
+        let quotient = opts.symmetry == Symmetry::Quotient;
+        let mut xs: Vec<f64> = Vec::with_capacity(count * 3 * n);
+        for _ in 0..count {
+            let x: Vec<f64> = com_free_noise(n, &mut rng).iter().map(|z| z * opts.start_variance.sqrt()).collect();
+            xs.extend(if quotient { project_horizontal(&x, &x) } else { x });
+        }
+        let keep = keep.min(count);
+        let frames = xs[..keep * 3 * n].to_vec();
+        Ok(SamplerRun { opts: opts.clone(), n, xs, rng, step: 0, nfe: 0, keep, frames })
     }
-    if !(opts.t_start > 0.0 && opts.t_start <= schedule.steps() as f64) {
-        return Err(format!("the start must be in (0, {}], got {}", schedule.steps(), opts.t_start));
+
+    pub fn done(&self) -> bool {
+        self.step >= self.opts.steps
     }
-    if !(opts.start_variance.is_finite() && opts.start_variance > 0.0) {
-        return Err("the start variance must be positive".into());
+
+    /// (steps taken, steps in all).
+    pub fn progress(&self) -> (usize, usize) {
+        (self.step, self.opts.steps)
     }
-    let n = den.atoms();
-    let per = 3 * n;
-    let mut rng = XorShift64::new(opts.seed);
-    let mut nfe = 0;
-    let quotient = opts.symmetry == Symmetry::Quotient;
-    let project = |x: &[f64], v: Vec<f64>| if quotient { project_horizontal(x, &v) } else { v };
-    // all samples advance together, so a network sees one batch per evaluation
-    let mut xs: Vec<f64> = Vec::with_capacity(count * per);
-    for _ in 0..count {
-        let x: Vec<f64> = com_free_noise(n, &mut rng).iter().map(|z| z * opts.start_variance.sqrt()).collect();
-        xs.extend(if quotient { project_horizontal(&x, &x) } else { x });
+
+    /// Denoiser evaluations so far, all samples together.
+    pub fn nfe(&self) -> usize {
+        self.nfe
     }
-    for i in 0..opts.steps {
+
+    pub fn atoms(&self) -> usize {
+        self.n
+    }
+
+    pub fn options(&self) -> &SampleOptions {
+        &self.opts
+    }
+
+    /// The current states (the samples once [`done`](Self::done)), flat and CoM-free.
+    pub fn samples(&self) -> &[f64] {
+        &self.xs
+    }
+
+    /// How many samples the trajectory keeps.
+    pub fn kept(&self) -> usize {
+        self.keep
+    }
+
+    /// The kept trajectory: frame k (k = 0 ..= steps taken) holds `kept()` samples.
+    pub fn frames(&self) -> &[f64] {
+        &self.frames
+    }
+
+    /// The diffusion time of frame k.
+    pub fn frame_time(&self, k: usize) -> f64 {
+        self.opts.t_start * (1.0 - k as f64 / self.opts.steps as f64)
+    }
+
+    /// Takes up to `steps` more steps.
+    pub fn advance(&mut self, den: &mut dyn Denoiser, schedule: &Schedule, steps: usize) -> Result<(), String> {
+        if den.atoms() != self.n {
+            return Err(format!("the score source has {} atoms, the run {}", den.atoms(), self.n));
+        }
+        let end = (self.step + steps).min(self.opts.steps);
+        while self.step < end {
+            self.one_step(den, schedule)?;
+            self.step += 1;
+            self.frames.extend_from_slice(&self.xs[..self.keep * 3 * self.n]);
+        }
+        Ok(())
+    }
+
+    fn one_step(&mut self, den: &mut dyn Denoiser, schedule: &Schedule) -> Result<(), String> {
+        let (opts, n, i) = (&self.opts, self.n, self.step);
+        let per = 3 * n;
+        let nfe = &mut self.nfe;
+        let rng = &mut self.rng;
+        let xs = &mut self.xs;
+        let quotient = opts.symmetry == Symmetry::Quotient;
+        let project = |x: &[f64], v: Vec<f64>| if quotient { project_horizontal(x, &v) } else { v };
         let t = opts.t_start * (1.0 - i as f64 / opts.steps as f64);
         let s = opts.t_start * (1.0 - (i + 1) as f64 / opts.steps as f64);
         let (at, as_, st2, ss2) = (schedule.alpha(t), schedule.alpha(s), schedule.sigma2(t), schedule.sigma2(s));
         let a = at / as_;
         let var_ts = (st2 - a * a * ss2).max(0.0);
         let mut d_of = |xs: &[f64], tt: f64| -> Vec<f64> {
-            nfe += xs.len() / per;
+            *nfe += xs.len() / per;
             match opts.symmetry {
                 Symmetry::Align => den.denoise_aligned_batch(xs, tt, schedule).unwrap_or_else(|| den.denoise_batch(xs, tt, schedule)),
                 _ => den.denoise_batch(xs, tt, schedule),
@@ -174,7 +259,7 @@ pub fn sample(den: &mut dyn Denoiser, schedule: &Schedule, opts: &SampleOptions,
         };
         for (x, delta) in xs.chunks_mut(per).zip(deltas.chunks(per)) {
             let corr = if quotient && noise_var > 0.0 { Some(curvature(x)) } else { None };
-            let z = com_free_noise(n, &mut rng);
+            let z = com_free_noise(n, rng);
             let z = if quotient { project_horizontal(x, &z) } else { z };
             for c in 0..per {
                 let h = corr.as_ref().map_or(0.0, |h| opts.curvature * 0.5 * noise_var * h[c]);
@@ -185,8 +270,8 @@ pub fn sample(den: &mut dyn Denoiser, schedule: &Schedule, opts: &SampleOptions,
                 return Err(format!("the sampler diverged at t = {s:.1} (non-finite coordinates)"));
             }
         }
+        Ok(())
     }
-    Ok(SampleReport { samples: xs, nfe })
 }
 
 /// An SE(3)-invariant Gaussian target x_0 ~ N(0, C ⊗ I₃) on the CoM-free space (C symmetric
@@ -414,6 +499,29 @@ mod tests {
             r2 += g.draw().iter().map(|v| v * v).sum::<f64>();
         }
         assert!((r2 / 20000.0 / 7.5 - 1.0).abs() < 0.02);
+    }
+
+    #[test]
+    fn a_run_in_slices_draws_what_one_call_draws_and_keeps_its_trajectory() {
+        let s = Schedule::polynomial2(1000, 1e-5);
+        for (method, symmetry) in [(Method::Ddpm, Symmetry::Equivariant), (Method::Heun, Symmetry::Quotient), (Method::Em, Symmetry::Align)] {
+            let opts = SampleOptions { seed: 9, ..SampleOptions::new(method, symmetry, 30, &s).gaga(&s, 650.0, 1.2) };
+            let whole = sample(&mut GaussianTarget::spring_chain(5), &s, &opts, 6).unwrap();
+            let mut g = GaussianTarget::spring_chain(5);
+            let mut run = SamplerRun::new(5, &s, &opts, 6, 2).unwrap();
+            while !run.done() {
+                run.advance(&mut g, &s, 7).unwrap();
+            }
+            assert_eq!(run.samples(), &whole.samples[..], "{method:?} {symmetry:?}");
+            assert_eq!((run.nfe(), run.progress()), (whole.nfe, (30, 30)));
+            assert_eq!(run.frames().len(), 31 * 2 * 15, "frames 0..=30 of 2 samples");
+            assert_eq!(&run.frames()[30 * 30..], &whole.samples[..30]);
+            assert_eq!((run.frame_time(0), run.frame_time(30)), (650.0, 0.0));
+        }
+        assert!(SamplerRun::new(5, &s, &SampleOptions::new(Method::Ddpm, Symmetry::Equivariant, 10, &s), 1, 1)
+            .unwrap()
+            .advance(&mut GaussianTarget::spring_chain(4), &s, 1)
+            .is_err());
     }
 
     #[test]
