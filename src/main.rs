@@ -125,19 +125,22 @@ mod cli {
         },
         /// Reverse-time sampling with an exact score (no training): a Gaussian spring chain
         /// (`--score chain`, invariant statistics known exactly) or the noised empirical
-        /// distribution of a data set (`--score empirical --data FILE.xyz`).
+        /// distribution of a data set (`--score empirical --data FILE.xyz`), or a trained network
+        /// (`--score MODEL`, weights from `molplay train-score`).
         Sample {
-            /// `chain` and `empirical` are exact; `model` uses trained weights (`--model`).
-            #[arg(long, default_value = "chain", value_parser = ["chain", "empirical", "model"])]
+            /// `chain` and `empirical` are exact; anything else is a weights file (`model` with
+            /// `--model FILE` means the same).
+            #[arg(long, default_value = "chain")]
             score: String,
             /// Weights from `molplay train-score` (with `--score model`; the reference statistics
             /// come from `--data`, as in training).
             #[arg(long)]
             model: Option<PathBuf>,
-            /// Atoms of the spring chain (`--score chain`).
-            #[arg(long, default_value_t = 4)]
-            atoms: usize,
-            /// Data set for `--score empirical`: multi-frame XYZ, all frames with the same atom count.
+            /// Atoms of the spring chain (`--score chain`, default 4), or which molecules of a mixed
+            /// `--data` file to use (default: the most common size).
+            #[arg(long)]
+            atoms: Option<usize>,
+            /// Data set for `--score empirical`: multi-frame XYZ (molecules of one size are used).
             #[arg(long)]
             data: Option<PathBuf>,
             #[arg(long, default_value = "ddpm", value_parser = ["ddpm", "em", "heun"])]
@@ -171,11 +174,13 @@ mod cli {
         /// Trains the EGNN score network (burn, CPU) by denoising score matching on a Gaussian
         /// spring chain (`--data chain`) or a multi-frame XYZ of one atom count; writes weights.
         TrainScore {
-            /// `chain` or an XYZ file (all frames with the same atoms).
+            /// `chain` or an XYZ file (molecules of one size are used).
             #[arg(long)]
             data: String,
-            #[arg(long, default_value_t = 4)]
-            atoms: usize,
+            /// Beads of the chain (default 4), or which molecules of the file (default: the most
+            /// common size).
+            #[arg(long)]
+            atoms: Option<usize>,
             #[arg(long, default_value_t = 1000)]
             steps: usize,
             #[arg(long, default_value_t = 64)]
@@ -616,7 +621,7 @@ mod cli {
     struct SampleArgs {
         score: String,
         model: Option<PathBuf>,
-        atoms: usize,
+        atoms: Option<usize>,
         data: Option<PathBuf>,
         sampler: String,
         steps: usize,
@@ -631,17 +636,15 @@ mod cli {
         json: bool,
     }
 
-    /// The data variance per coordinate v̂ of CoM-free configurations (GAGA's Gaussian, the
-    /// network's preconditioning).
-    fn mean_square(xs: &[f64]) -> f64 {
-        xs.iter().map(|x| x * x).sum::<f64>() / xs.len().max(1) as f64
-    }
+    type Configurations = (Vec<f64>, usize, Vec<Vec<String>>);
 
     /// Training / reference configurations: `chain` (`count` draws of the Gaussian spring chain
-    /// of `atoms`) or every frame of an XYZ file of one atom count (CoM removed). Returns
-    /// (flat configurations, atoms).
-    fn configurations(data: &str, atoms: usize, count: usize, seed: u64) -> Result<(Vec<f64>, usize), String> {
+    /// of `atoms`, 4 by default) or the molecules of an XYZ file with `atoms` atoms (default: the
+    /// most common size; CoM removed). Returns (flat configurations, atoms, elements of each
+    /// molecule: empty for the chain).
+    fn configurations(data: &str, atoms: Option<usize>, count: usize, seed: u64) -> Result<Configurations, String> {
         if data == "chain" {
+            let atoms = atoms.unwrap_or(4);
             if !(3..=64).contains(&atoms) {
                 return Err("--atoms must be between 3 and 64".into());
             }
@@ -649,25 +652,21 @@ mod cli {
             for _ in 0..seed % 97 {
                 g.draw();
             }
-            return Ok(((0..count).flat_map(|_| g.draw()).collect(), atoms));
+            return Ok(((0..count).flat_map(|_| g.draw()).collect(), atoms, Vec::new()));
         }
         let path = Path::new(data);
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let frames = molplay::io::read_xyz(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        let n = frames[0].elements.len();
-        if let Some((f, fr)) = frames.iter().enumerate().find(|(_, fr)| fr.elements.len() != n) {
-            return Err(format!("{}: frame {f} has {} atoms, frame 0 has {n}: one atom count is needed", path.display(), fr.elements.len()));
+        let at = |e: String| format!("{}: {e}", path.display());
+        let text = std::fs::read_to_string(path).map_err(|e| at(e.to_string()))?;
+        let set = molplay::molecules::Dataset::from_xyz(&text, 3).map_err(at)?;
+        let molplay::molecules::SizeGroup { atoms: n, positions: xs, elements } = set.same_size(atoms, 0).map_err(at)?;
+        if atoms.is_none() && set.molecules.len() > elements.len() {
+            eprintln!("{}: using the {} molecules with {n} atoms (the most common size; --atoms picks another)", path.display(), elements.len());
         }
-        if n < 3 {
-            return Err(format!("{}: at least 3 atoms per frame", path.display()));
-        }
-        let mut xs: Vec<f64> = frames.iter().flat_map(|f| f.positions.clone()).collect();
-        xs.chunks_mut(3 * n).for_each(|c| molplay::geometry::remove_com(c, 3));
-        Ok((xs, n))
+        Ok((xs, n, elements))
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn train_score(data: &str, atoms: usize, opt: (usize, usize, f64), arch: (usize, usize), t_max: Option<f64>, seed: u64, output: &Path, json: bool) -> Result<(), String> {
+    fn train_score(data: &str, atoms: Option<usize>, opt: (usize, usize, f64), arch: (usize, usize), t_max: Option<f64>, seed: u64, output: &Path, json: bool) -> Result<(), String> {
         use molplay::models::{EgnnConfig, ScoreModel};
         let (steps, batch, lr) = opt;
         let (hidden, layers) = arch;
@@ -676,10 +675,10 @@ mod cli {
         }
         let sch = molplay::schedules::Schedule::polynomial2(1000, 1e-5);
         let t_max = t_max.unwrap_or(1000.0);
-        let (pool, n) = configurations(data, atoms, 20_000, seed)?;
+        let (pool, n, _) = configurations(data, atoms, 20_000, seed)?;
         let per = 3 * n;
         let count = pool.len() / per;
-        let data_variance = mean_square(&pool);
+        let data_variance = molplay::metrics::mean_square(&pool);
         // a chain's atoms are distinguishable (ends vs middle): give them their indices
         let identity = data == "chain";
         let mut model = ScoreModel::new(EgnnConfig { atoms: n, features: if identity { n } else { 1 }, hidden, layers, data_variance, atom_identity: identity }, seed);
@@ -720,41 +719,50 @@ mod cli {
     }
 
     fn sample_cmd(a: SampleArgs) -> Result<(), String> {
+        use molplay::metrics::GenerationQuality;
         use molplay::samplers::{sample, Denoiser, EmpiricalTarget, GaussianTarget, Method, SampleOptions, Symmetry};
         let sch = molplay::schedules::Schedule::by_name(&a.schedule, 1000)?;
         let method: Method = serde_json::from_value(serde_json::json!(a.sampler)).map_err(|e| e.to_string())?;
         let symmetry: Symmetry = serde_json::from_value(serde_json::json!(a.symmetry)).map_err(|e| e.to_string())?;
         // the target, its per-coordinate variance (for GAGA's Gaussian) and the reference pairs
-        let loaded = match (&a.score[..], &a.model) {
-            ("model", Some(p)) => Some(molplay::models::ScoreModel::from_bytes(&std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?, None).map_err(|e| format!("{}: {e}", p.display()))?),
-            ("model", None) => return Err("--score model needs --model FILE".into()),
-            _ => None,
+        let model_path = match (&a.score[..], &a.model) {
+            ("model", Some(p)) => Some(p.clone()),
+            ("model", None) => return Err("--score model needs --model FILE (or --score FILE)".into()),
+            ("chain" | "empirical", _) => None,
+            (file, _) => Some(PathBuf::from(file)),
         };
+        let loaded = match &model_path {
+            Some(p) => Some(molplay::models::ScoreModel::from_bytes(&std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?, None).map_err(|e| format!("{}: {e}", p.display()))?),
+            None => None,
+        };
+        let mut elements: Vec<Vec<String>> = Vec::new();
         let (mut den, v_hat, reference): (Box<dyn Denoiser + '_>, f64, Vec<f64>) = match a.score.as_str() {
-            "model" => {
+            _ if loaded.is_some() => {
                 let m = loaded.as_ref().expect("loaded above");
                 let data = a.data.as_ref().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|| "chain".into());
-                let (reference, n) = configurations(&data, m.config.atoms, a.samples.max(200), a.seed ^ 1)?;
+                let (reference, n, _) = configurations(&data, Some(m.config.atoms), a.samples.max(200), a.seed ^ 1)?;
                 if n != m.config.atoms {
                     return Err(format!("the model is for {} atoms, the data has {n}", m.config.atoms));
                 }
-                let v = mean_square(&reference);
+                let v = molplay::metrics::mean_square(&reference);
                 (Box::new(molplay::models::NetworkDenoiser { model: m, feats: m.config.node_features(1) }), v, reference)
             }
             "chain" => {
-                if !(3..=64).contains(&a.atoms) {
+                let atoms = a.atoms.unwrap_or(4);
+                if !(3..=64).contains(&atoms) {
                     return Err("--atoms must be between 3 and 64".into());
                 }
-                let mut g = GaussianTarget::spring_chain(a.atoms);
-                let v = g.mean_r2() / (3 * a.atoms) as f64;
+                let mut g = GaussianTarget::spring_chain(atoms);
+                let v = g.mean_r2() / (3 * atoms) as f64;
                 let reference: Vec<f64> = (0..a.samples.max(200)).flat_map(|_| g.draw()).collect();
                 (Box::new(g), v, reference)
             }
             _ => {
                 let path = a.data.as_ref().ok_or("--score empirical needs --data FILE.xyz")?;
-                let (xs, n) = configurations(&path.to_string_lossy(), 0, 0, 0)?;
+                let (xs, n, el) = configurations(&path.to_string_lossy(), a.atoms, 0, 0)?;
+                elements = el;
                 let e = EmpiricalTarget::new(&xs, n).map_err(|e| format!("{}: {e}", path.display()))?;
-                (Box::new(e), mean_square(&xs), xs)
+                (Box::new(e), molplay::metrics::mean_square(&xs), xs)
             }
         };
         let n = den.atoms();
@@ -766,14 +774,28 @@ mod cli {
         let t0 = Instant::now();
         let r = sample(den.as_mut(), &sch, &opts, a.samples)?;
         let secs = t0.elapsed().as_secs_f64();
-        let dist = |xs: &[f64]| molplay::metrics::pairwise_distances(xs, n, 3);
-        let distance_w2 = molplay::metrics::w2_1d(&dist(&r.samples), &dist(&reference));
-        let r2 = |xs: &[f64]| xs.chunks(3 * n).map(|x| x.iter().map(|v| v * v).sum::<f64>()).sum::<f64>() / (xs.len() / (3 * n)) as f64;
+        let q = GenerationQuality::new(&r.samples, &reference, n);
         if let Some(out) = &a.output {
             let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
             let bytes = match ext.as_str() {
                 "npy" => write_npy_f32(a.samples, 3 * n, &r.samples.iter().map(|&v| v as f32).collect::<Vec<_>>()),
-                "xyz" => write_xyz(&r.samples.chunks(3 * n).enumerate().map(|(i, x)| XyzFrame { elements: vec!["C".into(); n], positions: x.to_vec(), comment: format!("sample {i}"), charges: None }).collect::<Vec<_>>(), 3).into_bytes(),
+                "xyz" => {
+                    // an empirical sample takes the elements of the data point it ends nearest to
+                    let nearest = (!elements.is_empty()).then(|| EmpiricalTarget::new(&reference, n)).transpose()?;
+                    let rot = symmetry != Symmetry::Equivariant;
+                    let frames: Vec<XyzFrame> = r
+                        .samples
+                        .chunks(3 * n)
+                        .enumerate()
+                        .map(|(i, x)| XyzFrame {
+                            elements: nearest.as_ref().map_or_else(|| vec!["C".into(); n], |e| elements[e.nearest(x, rot)].clone()),
+                            positions: x.to_vec(),
+                            comment: format!("sample {i}"),
+                            charges: None,
+                        })
+                        .collect();
+                    write_xyz(&frames, 3).into_bytes()
+                }
                 _ => return Err(format!("{}: the output must end in .npy or .xyz", out.display())),
             };
             std::fs::write(out, bytes).map_err(|e| format!("{}: {e}", out.display()))?;
@@ -782,11 +804,11 @@ mod cli {
             "score": a.score, "sampler": method, "symmetry": symmetry, "steps": a.steps, "gaga": a.gaga,
             "t_start": opts.t_start, "start_variance": opts.start_variance, "samples": a.samples, "atoms": n,
             "nfe": r.nfe, "nfe_per_sample": r.nfe as f64 / a.samples as f64, "seconds": secs,
-            "mean_r2": r2(&r.samples), "reference_mean_r2": r2(&reference), "distance_w2": distance_w2,
+            "mean_r2": q.mean_r2, "reference_mean_r2": q.reference_mean_r2, "distance_w2": q.distance_w2,
         });
         if !a.json {
             outln!("{} samples ({} atoms) by {:?}/{:?} from t = {}: {} network evaluations ({:.0} per sample), {secs:.2} s", a.samples, n, method, symmetry, opts.t_start, r.nfe, r.nfe as f64 / a.samples as f64);
-            outln!("  E[R²] {:.4} (reference {:.4}), distance W2 {distance_w2:.4}", r2(&r.samples), r2(&reference));
+            outln!("  E[R²] {:.4} (reference {:.4}), distance W2 {:.4}", q.mean_r2, q.reference_mean_r2, q.distance_w2);
         }
         if a.compare_gaga {
             if a.gaga {
@@ -798,14 +820,14 @@ mod cli {
             let t1 = Instant::now();
             let g = sample(den.as_mut(), &sch, &g_opts, a.samples)?;
             let g_secs = t1.elapsed().as_secs_f64();
-            let g_w2 = molplay::metrics::w2_1d(&dist(&g.samples), &dist(&reference));
+            let gq = GenerationQuality::new(&g.samples, &reference, n);
             report["compare"] = serde_json::json!({
-                "full": { "t_start": opts.t_start, "steps": a.steps, "nfe": r.nfe, "seconds": secs, "mean_r2": r2(&r.samples), "distance_w2": distance_w2 },
-                "gaga": { "t_start": a.t_star, "steps": steps, "nfe": g.nfe, "seconds": g_secs, "mean_r2": r2(&g.samples), "distance_w2": g_w2, "start_variance": g_opts.start_variance },
+                "full": { "t_start": opts.t_start, "steps": a.steps, "nfe": r.nfe, "seconds": secs, "mean_r2": q.mean_r2, "distance_w2": q.distance_w2 },
+                "gaga": { "t_start": a.t_star, "steps": steps, "nfe": g.nfe, "seconds": g_secs, "mean_r2": gq.mean_r2, "distance_w2": gq.distance_w2, "start_variance": g_opts.start_variance },
                 "nfe_ratio": g.nfe as f64 / r.nfe as f64, "time_ratio": g_secs / secs,
             });
             if !a.json {
-                outln!("GAGA from T* = {}: {} network evaluations ({:.0} % of full), {g_secs:.2} s ({:.0} % of full); E[R²] {:.4}, distance W2 {g_w2:.4}", a.t_star, g.nfe, 100.0 * g.nfe as f64 / r.nfe as f64, 100.0 * g_secs / secs, r2(&g.samples));
+                outln!("GAGA from T* = {}: {} network evaluations ({:.0} % of full), {g_secs:.2} s ({:.0} % of full); E[R²] {:.4}, distance W2 {:.4}", a.t_star, g.nfe, 100.0 * g.nfe as f64 / r.nfe as f64, 100.0 * g_secs / secs, gq.mean_r2, gq.distance_w2);
             }
         }
         if a.json {

@@ -244,6 +244,29 @@ pub fn sample_w2(xs: &[f64], ys: &[f64], n: usize, d: usize) -> f64 {
     (total / na as f64).max(0.0).sqrt()
 }
 
+/// Mean square coordinate (per coordinate) of flat configurations: a CoM-free data set's
+/// variance per coordinate, GAGA's v̂.
+pub fn mean_square(xs: &[f64]) -> f64 {
+    xs.iter().map(|x| x * x).sum::<f64>() / xs.len().max(1) as f64
+}
+
+/// Quality of generated 3-D configurations against reference ones of the same atom count:
+/// pooled interatomic-distance W2, and E[Σ|x_i|²] (CoM-free) of both.
+#[derive(Clone, Debug, serde::Serialize, PartialEq)]
+pub struct GenerationQuality {
+    pub distance_w2: f64,
+    pub mean_r2: f64,
+    pub reference_mean_r2: f64,
+}
+
+impl GenerationQuality {
+    pub fn new(samples: &[f64], reference: &[f64], n: usize) -> Self {
+        let dist = |xs: &[f64]| pairwise_distances(xs, n, 3);
+        let r2 = |xs: &[f64]| xs.chunks(3 * n).map(|x| x.iter().map(|v| v * v).sum::<f64>()).sum::<f64>() / (xs.len() / (3 * n)).max(1) as f64;
+        GenerationQuality { distance_w2: w2_1d(&dist(samples), &dist(reference)), mean_r2: r2(samples), reference_mean_r2: r2(reference) }
+    }
+}
+
 /// Every `len / k`-th configuration (deterministic subsample of `k`; all if `k ≥ len`).
 pub fn subsample(xs: &[f64], per: usize, k: usize) -> Vec<f64> {
     let len = xs.len() / per;

@@ -125,6 +125,34 @@ impl Dataset {
         Dataset { molecules: (0..count).map(|i| self.molecules[i * n / count].clone()).collect(), types: self.types.clone(), skipped: self.skipped.clone() }
     }
 
+    /// The molecules with `atoms` atoms (`None`: the most common count, ties to the larger), at
+    /// most `limit` of them evenly spaced (0 = all) — a data set of one size, which a score over
+    /// positions needs.
+    pub fn same_size(&self, atoms: Option<usize>, limit: usize) -> Result<SizeGroup, String> {
+        let mut counts = std::collections::BTreeMap::new();
+        for m in &self.molecules {
+            *counts.entry(m.elements.len()).or_insert(0usize) += 1;
+        }
+        let n = match atoms {
+            Some(n) => n,
+            None => counts.iter().max_by_key(|(&n, &c)| (c, n)).map(|(&n, _)| n).ok_or("the set is empty")?,
+        };
+        let picked: Vec<&Molecule> = self.molecules.iter().filter(|m| m.elements.len() == n).collect();
+        if picked.is_empty() {
+            let sizes: Vec<String> = counts.keys().map(|k| k.to_string()).collect();
+            return Err(format!("no molecule has {n} atoms (sizes in the set: {})", sizes.join(", ")));
+        }
+        let k = if limit == 0 { picked.len() } else { limit.min(picked.len()) };
+        let chosen: Vec<&Molecule> = (0..k).map(|i| picked[i * picked.len() / k]).collect();
+        let mut xs = Vec::with_capacity(k * 3 * n);
+        for m in &chosen {
+            let mut p = m.positions.clone();
+            crate::geometry::remove_com(&mut p, 3);
+            xs.extend(p);
+        }
+        Ok(SizeGroup { atoms: n, positions: xs, elements: chosen.iter().map(|m| m.elements.clone()).collect() })
+    }
+
     /// Modalities that carry information here: positions; types when the data holds ≥ 2
     /// elements (one element centres to an all-zero block); charges when every molecule has them.
     pub fn modalities(&self) -> Vec<Modality> {
@@ -163,6 +191,14 @@ impl Dataset {
         v.iter_mut().for_each(|x| *x /= s);
         (v, cols)
     }
+}
+
+/// Molecules of one size: flat CoM-free positions and the elements of each.
+#[derive(Clone, Debug)]
+pub struct SizeGroup {
+    pub atoms: usize,
+    pub positions: Vec<f64>,
+    pub elements: Vec<Vec<String>>,
 }
 
 /// Subtracts each column's mean over the rows.
@@ -211,6 +247,21 @@ mod tests {
         assert!((h[5] - 0.05).abs() < 1e-12 && (h[0] + 0.2).abs() < 1e-12);
         let (q, _) = d.block(0, Modality::Charges);
         assert!((q[0] + 0.05).abs() < 1e-12, "charges /10: {q:?}");
+    }
+
+    #[test]
+    fn same_size_picks_the_most_common_atom_count_and_centres() {
+        let five = |dx: f64| format!("5\nc\nC {dx} 0 0\nH 1 0 0\nH -1 0 0\nH 0 1 0\nH 0 -1 0\n");
+        let text = format!("{}{}4\nc\nN 0 0 0\nH 1 0 0\nH 0 1 0\nH 0 0 1\n{}", five(0.0), five(0.5), five(1.0));
+        let d = Dataset::from_xyz(&text, 4).unwrap();
+        let g = d.same_size(None, 0).unwrap();
+        assert_eq!((g.atoms, g.positions.len(), g.elements.len()), (5, 45, 3));
+        assert!(g.positions.chunks(15).all(|x| (0..3).all(|k| x.chunks(3).map(|p| p[k]).sum::<f64>().abs() < 1e-12)));
+        let g2 = d.same_size(Some(5), 2).unwrap();
+        assert_eq!((g2.positions.len(), g2.elements.len()), (30, 2));
+        let g4 = d.same_size(Some(4), 0).unwrap();
+        assert_eq!((g4.atoms, g4.elements[0][0].as_str()), (4, "N"));
+        assert!(d.same_size(Some(9), 0).unwrap_err().contains("sizes in the set: 4, 5"));
     }
 
     #[test]

@@ -225,7 +225,7 @@ impl SamplerRun {
                 _ => den.denoise_batch(xs, tt, schedule),
             }
         };
-        let d_all = d_of(&xs, t);
+        let d_all = d_of(xs, t);
         let (sh_t, sh_s) = (st2.sqrt() / at, ss2.sqrt() / as_);
         let lin = as_ / at - 1.0;
         let dirn = |x: &[f64], d: &[f64], al: f64, sh: f64| project(x, x.iter().zip(d).map(|(xi, di)| (xi / al - di) / sh).collect());
@@ -443,6 +443,21 @@ impl EmpiricalTarget {
         Ok(EmpiricalTarget { n, points })
     }
 
+    /// The data point nearest to `x` (after rotating each onto `x` when `rotations`).
+    pub fn nearest(&self, x: &[f64], rotations: bool) -> usize {
+        let d2 = |p: &[f64]| p.iter().zip(x).map(|(a, b)| (a - b).powi(2)).sum::<f64>();
+        let dist = |p: &Vec<f64>| if rotations { d2(&align_to(p, x)) } else { d2(p) };
+        (0..self.points.len()).min_by(|&a, &b| dist(&self.points[a]).total_cmp(&dist(&self.points[b]))).unwrap_or(0)
+    }
+
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
     fn weights(&self, x: &[f64], t: f64, sch: &Schedule) -> Vec<f64> {
         let (al, s2) = (sch.alpha(t), sch.sigma2(t));
         let logw: Vec<f64> = self.points.iter().map(|p| -p.iter().zip(x).map(|(pi, xi)| (xi - al * pi).powi(2)).sum::<f64>() / (2.0 * s2)).collect();
@@ -538,6 +553,10 @@ mod tests {
         for x in out.samples.chunks(12) {
             let nearest = e.points.iter().map(|p| p.iter().zip(x).map(|(a, b)| (a - b).powi(2)).sum::<f64>()).fold(f64::INFINITY, f64::min);
             assert!(nearest < 1e-3, "samples of the exact empirical score are data points: {nearest}");
+            let i = e.nearest(x, false);
+            assert!(e.points[i].iter().zip(x).all(|(a, b)| (a - b).abs() < 0.05));
+            let turned = crate::geometry::rotate(&crate::geometry::random_rotation(&mut r), x);
+            assert_eq!(e.nearest(&turned, true), i, "up to a rotation");
         }
         assert!(EmpiricalTarget::new(&data[..7], 4).is_err());
     }

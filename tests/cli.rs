@@ -177,7 +177,8 @@ fn sample_reports_nfe_and_gaga_saves_evaluations() {
     let data = temp("mixed.xyz", b"3\na\nC 0 0 0\nC 1 0 0\nC 0 1 0\n4\nb\nC 0 0 0\nC 1 0 0\nC 0 1 0\nC 0 0 1\n");
     for (args, expect) in [
         (vec!["sample", "--score", "empirical"], "needs --data"),
-        (vec!["sample", "--score", "empirical", "--data", data.as_str()], "frame 1 has 4 atoms, frame 0 has 3"),
+        (vec!["sample", "--score", "empirical", "--data", data.as_str(), "--atoms", "7"], "no molecule has 7 atoms (sizes in the set: 3, 4)"),
+        (vec!["sample", "--score", "/no/such/weights.bin"], "/no/such/weights.bin: No such file"),
         (vec!["sample", "--steps", "0"], "at least 1"),
         (vec!["sample", "--gaga", "--t-star", "5000"], "the start must be in (0, 1000]"),
         (vec!["sample", "--gaga", "--compare-gaga"], "leave out --gaga"),
@@ -202,6 +203,10 @@ fn train_score_writes_weights_that_sample_loads_and_bad_weights_are_refused() {
     assert!(ok, "{err}");
     let s: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(s["nfe"], 15);
+    // the spelling: the weights file as the score
+    let (ok, out, err) = molplay(&["sample", "--score", &weights, "--sampler", "em", "--steps", "5", "--samples", "3", "--json"]);
+    assert!(ok, "{err}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["nfe"], 15);
     let junk = temp("junk.mpw", b"definitely not weights");
     for (args, expect) in [
         (vec!["sample", "--score", "model", "--model", junk.as_str()], "not molplay weights"),
@@ -212,6 +217,29 @@ fn train_score_writes_weights_that_sample_loads_and_bad_weights_are_refused() {
         let (ok, _, err) = molplay(&args);
         assert!(!ok && err.contains(expect), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn empirical_sampling_from_the_bundled_qm9_subset_writes_molecules_with_their_elements() {
+    let input = concat!(env!("CARGO_MANIFEST_DIR"), "/www/data/qm9_subset.xyz");
+    let out_path = temp("qm9-samples.xyz", b"");
+    let (ok, out, err) = molplay(&["sample", "--score", "empirical", "--data", input, "--steps", "60", "--samples", "6", "--symmetry", "quotient", "--output", &out_path, "--json"]);
+    assert!(ok, "{err}");
+    assert!(err.contains("atoms (the most common size; --atoms picks another)"), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["nfe"], 6 * 60);
+    let frames = molplay::io::read_xyz(&std::fs::read_to_string(&out_path).unwrap()).unwrap();
+    assert_eq!(frames.len(), 6);
+    let n = v["atoms"].as_u64().unwrap() as usize;
+    for f in &frames {
+        assert_eq!(f.elements.len(), n);
+        assert!(f.elements.iter().any(|e| e == "H") && f.elements.iter().any(|e| e == "C"), "QM9 elements: {:?}", f.elements);
+    }
+    // the samples are data molecules (up to a rotation): EDM's rules find them mostly stable
+    let (ok, out, err) = molplay(&["stability", "--input", &out_path, "--json"]);
+    assert!(ok, "{err}");
+    let s: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(s["atom_stability"].as_f64().unwrap() > 0.9, "{s}");
 }
 
 /// EDM's stability rules on real QM9 geometries: EDM reports 99.0 % stable atoms and 95.2 %

@@ -186,4 +186,5 @@ export function wireForward(pg, api, { showError, refresh }) {
     return study(options);
   };
   api.benchForward = (frames = 200) => pg.benchForward(frames >>> 0);
+  return { ensureLoaded: async () => { if (!datasetName) await loadQm9(); } };
 }

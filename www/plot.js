@@ -34,8 +34,10 @@ export function histogramPlot(el, names, colors, xLabel = "energy E(x)") {
     legend: { live: false },
   };
   const plot = new uPlot(opts, [[], ...names.map(() => [])], el);
-  new ResizeObserver(() => plot.setSize({ width: Math.max(200, el.clientWidth), height: 220 })).observe(el);
+  const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(200, el.clientWidth), height: 220 }));
+  resize.observe(el);
   return {
+    destroy() { resize.disconnect(); plot.destroy(); },
     update(seriesList) {
       const { x, ys } = histogram(seriesList);
       plot.setData([x, ...ys]);

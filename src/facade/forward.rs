@@ -30,6 +30,22 @@ struct View {
     t: usize,
 }
 
+impl ForwardState {
+    pub(super) fn dataset(&self) -> Option<&Dataset> {
+        self.dataset.as_ref().map(|(_, d)| d)
+    }
+
+    /// T* of the last study on this set.
+    pub(super) fn t_star(&self) -> Option<f64> {
+        self.t_star
+    }
+
+    /// Forgets the shown trajectory (another panel took the viewer).
+    pub(super) fn drop_view(&mut self) {
+        self.view = None;
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct StudyOpts {
@@ -228,6 +244,7 @@ impl Playground {
         s.energy = f64::NAN;
         s.preset = "molecules".into();
         s.forward.view = Some(View { schedule, gpu, cpu, atoms, t: 0 });
+        s.generate.drop_view();
         drop(guard);
         let _ = self.set_frame(0.0)?;
         to_js(&serde_json::json!({ "molecules": picked.len(), "atoms": atoms, "steps": self.inner.borrow().forward.view.as_ref().map(|v| v.schedule.steps()), "engine": engine, "limited": limited }))

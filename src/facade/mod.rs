@@ -16,6 +16,7 @@ use web_sys::HtmlCanvasElement;
 pub const API_VERSION: u32 = 1;
 
 mod forward;
+mod generate;
 mod reference;
 
 #[wasm_bindgen(start)]
@@ -65,6 +66,8 @@ struct Inner {
     loaded: Option<LoadedSet>,
     /// The molecule set of the forward / Gaussianity panel, its study and trajectory.
     forward: forward::ForwardState,
+    /// The reverse sampler's run and its trajectory.
+    generate: generate::GenerateState,
 }
 
 struct LoadedSet {
@@ -232,6 +235,7 @@ impl Playground {
             reference_chunk: 1,
             loaded: None,
             forward: Default::default(),
+            generate: Default::default(),
         };
         Ok(Playground { inner: Rc::new(RefCell::new(inner)) })
     }
@@ -438,7 +442,8 @@ impl Playground {
     fn show_configuration(&self, sys: &System, x: &[f32], energy: f64) -> Result<(), JsValue> {
         let mut s = self.inner.borrow_mut();
         let s = &mut *s;
-        let changed = s.system.name != sys.name || s.positions.len() != x.len();
+        // another panel's trajectory may hold the viewer even when the system is the same
+        let changed = s.system.name != sys.name || s.preset != sys.name || s.positions.len() != x.len();
         if let Some(r) = s.render.as_mut() {
             if changed {
                 r.viewer.set_molecule(&r.device, &r.queue, &styles_for(sys), sys.d).map_err(js_err)?;
@@ -449,6 +454,9 @@ impl Playground {
             s.camera.fit(glam::Vec3::ZERO, view_radius(x, sys.d));
             s.system = sys.clone();
             s.preset = sys.name.clone();
+            s.forward.drop_view();
+            s.generate.drop_view();
+            s.draw.past_t_star = false;
         }
         s.positions = x.to_vec();
         s.batch = None;

@@ -354,3 +354,87 @@ test("the forward process on the CPU path, the reference samples as a molecule s
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test("generation: exact chain score, GAGA's jump from the Gaussian at T*, and the three rigid-motion treatments compared", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html`);
+  await ready(page);
+  const r = await page.evaluate(() => window.molplay.sample({ target: "chain", atoms: 6, samples: 400, steps: 200, seed: 1 }));
+  assert.equal(r.nfe, 400 * 200, "DDPM: one evaluation per sample and step");
+  assert.equal(r.samples, 400);
+  // the exact chain: E[R²] = 3·tr C (6 beads: 17.5) within sampling noise, distances close
+  assert.ok(Math.abs(r.quality.mean_r2 / r.quality.reference_mean_r2 - 1) < 0.15, JSON.stringify(r.quality));
+  assert.ok(r.quality.distance_w2 < 0.15, `distance W2 ${r.quality.distance_w2}`);
+  assert.equal((await page.evaluate(() => window.molplay.state())).preset, "generated");
+  assert.deepEqual(await page.evaluate(() => window.molplay.metrics({ of: "sample" })), r);
+  // the scrubber: t = T shows frame 0, t = 0 the samples
+  const top = await page.evaluate(() => window.molplay.setGenerateTime(1000));
+  assert.equal(top.frame, 0);
+  assert.equal(top.jumped, false);
+  const end = await page.evaluate(() => window.molplay.setGenerateTime(0));
+  assert.equal(end.frame, 200);
+  // GAGA: starts at T* from the closed-form (isotropic) Gaussian; above T* the viewer says it
+  // jumped. The chain's noised law is isotropic enough by t = 800 (not yet at 650: E[R²] −20 %)
+  const g = await page.evaluate(() => window.molplay.sample({ target: "chain", atoms: 6, samples: 400, steps: 160, gaga: true, tStar: 800, seed: 1 }));
+  assert.equal(g.t_start, 800);
+  assert.equal(g.nfe, 400 * 160);
+  assert.ok(Math.abs(g.quality.mean_r2 / g.quality.reference_mean_r2 - 1) < 0.15, JSON.stringify(g.quality));
+  const jumped = await page.evaluate(() => window.molplay.setGenerateTime(900));
+  assert.equal(jumped.jumped, true);
+  assert.equal(jumped.frame, 0);
+  assert.match(await page.textContent("#fw-banner"), /jumped from the Gaussian/);
+  assert.equal(await page.isVisible("#gen-tstar-mark"), true);
+  const below = await page.evaluate(() => window.molplay.setGenerateTime(300));
+  assert.equal(below.jumped, false);
+  assert.equal(await page.isHidden("#fw-banner"), true);
+  await nudgeAndCheckFrames(page);
+  // the comparison: full vs GAGA (same step size) and equivariant / align / quotient
+  const c = await page.evaluate(() => window.molplay.compareSamplers({ target: "chain", atoms: 4, samples: 120, steps: 60, tStar: 650, seed: 2 }));
+  assert.equal(c.runs.length, 4);
+  assert.deepEqual(c.runs.map((x) => x.symmetry), ["equivariant", "equivariant", "align", "quotient"]);
+  assert.ok(Math.abs(c.nfe_ratio - 0.65) < 0.02, `NFE ratio ${c.nfe_ratio}`);
+  const [, , align, quotient] = c.runs;
+  // the chain of 4: exact E[R²] = 7.5; the alignment heuristic inflates it, the quotient sampler does not
+  assert.ok(align.quality.mean_r2 > 1.3 * quotient.quality.mean_r2, `align ${align.quality.mean_r2} vs quotient ${quotient.quality.mean_r2}`);
+  assert.ok(Math.abs(quotient.quality.mean_r2 / 7.5 - 1) < 0.2, `quotient ${quotient.quality.mean_r2}`);
+  assert.equal(await page.locator("#gen-table tbody tr").count(), 4);
+  await page.locator("#generate-panel").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${SHOTS}webgpu-generate-chain.png`, fullPage: true });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("generation from QM9 molecules with the exact empirical score, driven from the page's controls, and bad options", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html#backend=cpu`);
+  await ready(page);
+  await page.selectOption("#gen-target", "molecules");
+  assert.equal(await page.inputValue("#gen-atoms"), "");
+  await page.fill("#gen-samples", "40");
+  await page.fill("#gen-steps", "80");
+  await page.click("#gen-run");
+  await page.waitForFunction(() => /distance W2/.test(document.getElementById("gen-status").textContent), null, { timeout: 60000 });
+  const r = await page.evaluate(() => window.molplay.sampleResult());
+  assert.match(r.label, /molecules with \d+ atoms \(exact score of the noised data set\)/);
+  // the exact empirical score memorises: samples land on data points
+  assert.ok(r.nearest_data_rmsd < 0.05, `RMSD to the nearest data point ${r.nearest_data_rmsd}`);
+  assert.ok(r.quality.distance_w2 < 0.2, `distance W2 ${r.quality.distance_w2}`);
+  assert.equal(await page.locator("#gen-table tbody tr").count(), 1);
+  // the scrubber drives the viewer
+  await page.locator("#gen-t").fill("1000");
+  await page.waitForFunction(() => /^t = 0\.0 · frame 80\/80/.test(document.getElementById("gen-label").textContent));
+  await nudgeAndCheckFrames(page);
+  await page.screenshot({ path: `${SHOTS}cpu-generate-qm9.png`, fullPage: true });
+  const reason = (f) => page.evaluate(f).then(() => "resolved", (e) => e.message);
+  assert.match(await reason(() => window.molplay.sample({ warp: 1 })), /unknown option `warp`; expected one of target, atoms/);
+  assert.match(await reason(() => window.molplay.sample({ sampler: "rk4" })), /sampler must be one of ddpm, em, heun, got "rk4"/);
+  assert.match(await reason(() => window.molplay.sample({ symmetry: "mirror" })), /symmetry must be one of equivariant, align, quotient/);
+  assert.match(await reason(() => window.molplay.sample({ atoms: 2 })), /a chain has 3 to 64 beads, got 2/);
+  assert.match(await reason(() => window.molplay.sample({ gaga: true, tStar: 5000 })), /tStar must be in \(0, 1000\], got 5000/);
+  assert.match(await reason(() => window.molplay.sample({ target: "molecules", atoms: 99 })), /no molecule has 99 atoms \(sizes in the set: /);
+  assert.match(await reason(() => window.molplay.sample({ steps: 0 })), /steps and samples must be between 1 and 5000/);
+  assert.match(await reason(() => window.molplay.setGenerateTime("x")), /t must be a number/);
+  await page.fill("#gen-steps", "-3");
+  await page.click("#gen-run");
+  assert.match(await page.textContent("#error"), /steps must be a whole number ≥ 0, got -3/);
+  assert.deepEqual(problems, []);
+  await page.close();
+});

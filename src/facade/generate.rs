@@ -1,0 +1,343 @@
+//! Reverse generation in the page: a score source (the exact spring-chain Gaussian, or the exact
+//! score of the noised empirical distribution of same-size molecules from the loaded set), a
+//! sampler run advanced in slices (`startGenerate` / `generateStep`), its quality against
+//! reference configurations, and the kept reverse trajectory on the scrubber (`setGenerateTime`).
+
+use super::{check_keys, js_err, now_ms, to_js, view_radius, Playground};
+use crate::metrics::{mean_square, pairwise_distances, subsample, GenerationQuality};
+use crate::samplers::{Denoiser, EmpiricalTarget, GaussianTarget, Method, SampleOptions, SamplerRun, Symmetry};
+use crate::schedules::Schedule;
+use crate::viewer::AtomStyle;
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+
+#[derive(Default)]
+pub(super) struct GenerateState {
+    job: Option<Job>,
+    /// The trajectory on the scrubber (the job's, once it has frames).
+    view: Option<View>,
+    result: Option<serde_json::Value>,
+    /// Counts runs, so the viewer knows a trajectory is new.
+    runs: u64,
+}
+
+impl GenerateState {
+    /// Forgets the shown trajectory (another panel took the viewer).
+    pub(super) fn drop_view(&mut self) {
+        self.view = None;
+    }
+}
+
+enum Source {
+    Chain(GaussianTarget),
+    Molecules { target: EmpiricalTarget, elements: Vec<Vec<String>> },
+}
+
+impl Source {
+    fn denoiser(&mut self) -> &mut dyn Denoiser {
+        match self {
+            Source::Chain(g) => g,
+            Source::Molecules { target, .. } => target,
+        }
+    }
+}
+
+struct Job {
+    run: SamplerRun,
+    source: Source,
+    schedule: Schedule,
+    reference: Vec<f64>,
+    ms: f64,
+    label: String,
+    t_star: Option<f64>,
+    gaga: bool,
+}
+
+struct View {
+    run: u64,
+    /// Frames (kept samples laid out side by side), f32, `atoms` × 3 each.
+    frames: Vec<f32>,
+    atoms: usize,
+    t_start: f64,
+    steps: usize,
+    full_t: f64,
+    t_star: Option<f64>,
+    gaga: bool,
+    frame: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GenerateOpts {
+    target: Option<String>,
+    atoms: Option<usize>,
+    points: Option<usize>,
+    sampler: Option<String>,
+    steps: Option<usize>,
+    symmetry: Option<String>,
+    gaga: Option<bool>,
+    t_star: Option<f64>,
+    samples: Option<usize>,
+    show: Option<usize>,
+    seed: Option<u64>,
+    schedule: Option<String>,
+}
+
+const KEYS: [&str; 12] = ["target", "atoms", "points", "sampler", "steps", "symmetry", "gaga", "tStar", "samples", "show", "seed", "schedule"];
+
+fn parse<T: serde::de::DeserializeOwned>(what: &str, v: &str, allowed: &str) -> Result<T, JsValue> {
+    serde_json::from_value(serde_json::json!(v)).map_err(|_| js_err(format!("generate: {what} must be one of {allowed}, got \"{v}\"")))
+}
+
+#[wasm_bindgen]
+impl Playground {
+    /// Starts a reverse-sampling run. Options (all optional): `target` "chain" (the exact Gaussian
+    /// spring chain of `atoms` beads, 8) or "molecules" (the exact empirical score of the loaded
+    /// set's molecules with `atoms` atoms, default the most common size, at most `points` of them,
+    /// 300); `sampler` "ddpm" | "em" | "heun"; `steps` (200); `symmetry` "equivariant" | "align" |
+    /// "quotient"; `gaga` (false) with `tStar` (default the study's T*, else 650); `samples` (200);
+    /// `show` (samples kept for the viewer, 9); `seed` (0); `schedule` ("polynomial2").
+    /// Returns `{atoms, points, t_start, steps, samples, label}`.
+    #[wasm_bindgen(js_name = startGenerate)]
+    pub fn start_generate(&self, options: JsValue) -> Result<JsValue, JsValue> {
+        check_keys(&options, &KEYS, "generate")?;
+        let o: GenerateOpts = serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("generate: {e}")))?;
+        let schedule = Schedule::by_name(o.schedule.as_deref().unwrap_or("polynomial2"), 1000).map_err(|e| js_err(format!("generate: {e}")))?;
+        if matches!(schedule.kind, crate::schedules::Kind::Geometric { .. }) {
+            return Err(js_err("generate: the geometric schedule is Adjoint Sampling's, not a noising process of data"));
+        }
+        let method: Method = parse("sampler", o.sampler.as_deref().unwrap_or("ddpm"), "ddpm, em, heun")?;
+        let symmetry: Symmetry = parse("symmetry", o.symmetry.as_deref().unwrap_or("equivariant"), "equivariant, align, quotient")?;
+        let steps = o.steps.unwrap_or(200);
+        let count = o.samples.unwrap_or(200);
+        if !(1..=5000).contains(&steps) || !(1..=5000).contains(&count) {
+            return Err(js_err(format!("generate: steps and samples must be between 1 and 5000, got {steps} and {count}")));
+        }
+        let mut s = self.inner.borrow_mut();
+        let (source, reference, v_hat, label) = match o.target.as_deref().unwrap_or("chain") {
+            "chain" => {
+                let n = o.atoms.unwrap_or(8);
+                if !(3..=64).contains(&n) {
+                    return Err(js_err(format!("generate: a chain has 3 to 64 beads, got {n}")));
+                }
+                let mut g = GaussianTarget::spring_chain(n);
+                let reference: Vec<f64> = (0..2000).flat_map(|_| g.draw()).collect();
+                let v = g.mean_r2() / (3 * n) as f64;
+                (Source::Chain(g), reference, v, format!("spring chain of {n} beads (exact Gaussian score)"))
+            }
+            "molecules" => {
+                let data = s.forward.dataset().ok_or_else(|| js_err("generate: load a molecule set first"))?;
+                let points = o.points.unwrap_or(300);
+                if !(1..=2000).contains(&points) {
+                    return Err(js_err(format!("generate: points must be between 1 and 2000, got {points}")));
+                }
+                let crate::molecules::SizeGroup { atoms: n, positions: xs, elements } = data.same_size(o.atoms, points).map_err(|e| js_err(format!("generate: {e}")))?;
+                if n < 3 {
+                    return Err(js_err("generate: molecules need at least 3 atoms"));
+                }
+                let target = EmpiricalTarget::new(&xs, n).map_err(|e| js_err(format!("generate: {e}")))?;
+                let label = format!("{} molecules with {n} atoms (exact score of the noised data set)", elements.len());
+                let v = mean_square(&xs);
+                (Source::Molecules { target, elements }, xs, v, label)
+            }
+            other => return Err(js_err(format!("generate: target must be \"chain\" or \"molecules\", got \"{other}\""))),
+        };
+        let gaga = o.gaga.unwrap_or(false);
+        let t_star = match o.t_star {
+            Some(t) if !(t.is_finite() && t > 0.0 && t <= schedule.steps() as f64) => {
+                return Err(js_err(format!("generate: tStar must be in (0, {}], got {t}", schedule.steps())));
+            }
+            Some(t) => Some(t),
+            None => Some(s.forward.t_star().unwrap_or(650.0)),
+        };
+        let mut opts = SampleOptions::new(method, symmetry, steps, &schedule);
+        opts.seed = o.seed.unwrap_or(0);
+        if gaga {
+            opts = opts.gaga(&schedule, t_star.expect("set above"), v_hat);
+        }
+        let n = source_atoms(&source);
+        let show = o.show.unwrap_or(9).clamp(1, 16).min(count);
+        let run = SamplerRun::new(n, &schedule, &opts, count, show).map_err(|e| js_err(format!("generate: {e}")))?;
+        let out = serde_json::json!({
+            "atoms": n, "points": reference.len() / (3 * n), "t_start": opts.t_start, "steps": steps, "samples": count, "label": label,
+            "start_variance": opts.start_variance, "t_star": t_star, "gaga": gaga,
+        });
+        s.generate.job = Some(Job { run, source, schedule, reference, ms: 0.0, label, t_star, gaga });
+        s.generate.runs += 1;
+        s.generate.result = None;
+        to_js(&out)
+    }
+
+    /// Advances the run for about `budget_ms` and shows its newest frame; `{done, step, steps,
+    /// nfe, ms, result}` (`result` when done: NFE, wall time, distance W2 and E[R²] against the
+    /// reference, and interatomic distances of samples and reference for the histograms).
+    #[wasm_bindgen(js_name = generateStep)]
+    pub fn generate_step(&self, budget_ms: f64) -> Result<JsValue, JsValue> {
+        let budget = if budget_ms.is_finite() { budget_ms.clamp(1.0, 10_000.0) } else { 30.0 };
+        let mut guard = self.inner.borrow_mut();
+        let s = &mut *guard;
+        let job = s.generate.job.as_mut().ok_or_else(|| js_err("generateStep: call startGenerate first"))?;
+        let t0 = now_ms();
+        while !job.run.done() && now_ms() - t0 < budget {
+            if let Err(e) = job.run.advance(job.source.denoiser(), &job.schedule, 1) {
+                s.generate.job = None;
+                return Err(js_err(format!("generate: {e}")));
+            }
+        }
+        job.ms += now_ms() - t0;
+        let (step, steps) = job.run.progress();
+        let done = job.run.done();
+        let nfe = job.run.nfe();
+        let ms = job.ms;
+        if done && s.generate.result.is_none() {
+            let result = finish(job);
+            s.generate.result = Some(result);
+        }
+        drop(guard);
+        self.show_generated(None)?;
+        let s = self.inner.borrow();
+        to_js(&serde_json::json!({ "done": done, "step": step, "steps": steps, "nfe": nfe, "ms": ms, "result": s.generate.result }))
+    }
+
+    /// The last finished run's result, or null.
+    #[wasm_bindgen(js_name = generateResult)]
+    pub fn generate_result(&self) -> Result<JsValue, JsValue> {
+        match &self.inner.borrow().generate.result {
+            Some(v) => to_js(v),
+            None => Ok(JsValue::NULL),
+        }
+    }
+
+    /// Shows the reverse trajectory at diffusion time `t` (the nearest kept frame; above the
+    /// start of a GAGA run, its start frame: the closed-form Gaussian draw). Returns `{t, frame,
+    /// frames, t_start, full_t, t_star, gaga, jumped, past_t_star}`.
+    #[wasm_bindgen(js_name = setGenerateTime)]
+    pub fn set_generate_time(&self, t: f64) -> Result<JsValue, JsValue> {
+        if !t.is_finite() {
+            return Err(js_err("setGenerateTime: t must be a number"));
+        }
+        let frame = {
+            let s = self.inner.borrow();
+            let v = s.generate.view.as_ref().ok_or_else(|| js_err("setGenerateTime: run the sampler first"))?;
+            let k = ((v.t_start - t) / v.t_start * v.steps as f64).round();
+            (k.max(0.0) as usize).min(v.frames.len() / (3 * v.atoms) - 1)
+        };
+        self.show_generated(Some(frame))?;
+        let s = self.inner.borrow();
+        let v = s.generate.view.as_ref().expect("checked above");
+        let t_frame = v.t_start * (1.0 - v.frame as f64 / v.steps as f64);
+        to_js(&serde_json::json!({
+            "t": t_frame, "frame": v.frame, "frames": v.frames.len() / (3 * v.atoms), "t_start": v.t_start, "full_t": v.full_t,
+            "t_star": v.t_star, "gaga": v.gaga, "jumped": v.gaga && t > v.t_start - 1e-9 && v.frame == 0,
+            "past_t_star": s.draw.past_t_star,
+        }))
+    }
+}
+
+fn source_atoms(source: &Source) -> usize {
+    match source {
+        Source::Chain(g) => g.atoms(),
+        Source::Molecules { target, .. } => target.atoms(),
+    }
+}
+
+/// Quality and histograms of a finished job.
+fn finish(job: &mut Job) -> serde_json::Value {
+    let n = job.run.atoms();
+    let samples = job.run.samples();
+    let q = GenerationQuality::new(samples, &job.reference, n);
+    let per = 3 * n;
+    let dist = |xs: &[f64]| pairwise_distances(&subsample(xs, per, 500), n, 3);
+    let o = job.run.options();
+    let mut v = serde_json::json!({
+        "label": job.label, "atoms": n, "samples": samples.len() / per, "sampler": o.method, "symmetry": o.symmetry,
+        "steps": o.steps, "t_start": o.t_start, "gaga": job.gaga, "t_star": job.t_star, "start_variance": o.start_variance,
+        "nfe": job.run.nfe(), "nfe_per_sample": job.run.nfe() as f64 / (samples.len() / per) as f64, "ms": job.ms,
+        "quality": q, "distances": dist(samples), "reference_distances": dist(&job.reference),
+    });
+    if let Source::Molecules { target, .. } = &job.source {
+        // how close the samples come to a data point (the exact empirical score memorises)
+        let rot = o.symmetry != Symmetry::Equivariant;
+        let gaps: Vec<f64> = samples
+            .chunks(per)
+            .take(200)
+            .map(|x| {
+                let p = &job.reference[target.nearest(x, rot) * per..][..per];
+                let y = if rot { crate::geometry::align_to(p, x) } else { p.to_vec() };
+                (y.iter().zip(x).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / n as f64).sqrt()
+            })
+            .collect();
+        v["nearest_data_rmsd"] = serde_json::json!(gaps.iter().sum::<f64>() / gaps.len() as f64);
+    }
+    v
+}
+
+impl Playground {
+    /// Puts the job's kept trajectory on the viewer (`frame` None: the newest frame; the layout
+    /// and atom styles are set when the trajectory is new or the run has just finished).
+    fn show_generated(&self, frame: Option<usize>) -> Result<(), JsValue> {
+        let mut guard = self.inner.borrow_mut();
+        let s = &mut *guard;
+        let g = &mut s.generate;
+        if let Some(job) = g.job.as_ref() {
+            let (n, keep) = (job.run.atoms(), job.run.kept());
+            let raw = job.run.frames();
+            let frames_now = raw.len() / (3 * n * keep);
+            let run_id = g.runs;
+            let was_new = g.view.as_ref().is_none_or(|v| v.run != run_id);
+            let stale = was_new || g.view.as_ref().is_some_and(|v| v.frames.len() / (3 * v.atoms) != frames_now);
+            if stale {
+                let first = job.run.frame_time(0);
+                // grid layout, spacing from the reference's size
+                let reach = job.reference.chunks(3 * n).take(50).map(|x| crate::geometry::radius_about_com(x, 3)).fold(1.0, f64::max);
+                let spacing = 2.0 * reach + 3.0;
+                let side = (keep as f64).sqrt().ceil() as usize;
+                let centre = (side as f64 - 1.0) / 2.0;
+                let shifts: Vec<[f64; 3]> = (0..keep).map(|k| [(((k % side) as f64) - centre) * spacing, (centre - (k / side) as f64) * spacing, 0.0]).collect();
+                let frames: Vec<f32> = raw.chunks(3 * n).enumerate().flat_map(|(i, x)| {
+                    let sh = shifts[i % keep];
+                    x.chunks(3).flat_map(move |p| (0..3).map(move |k| (p[k] + sh[k]) as f32)).collect::<Vec<_>>()
+                }).collect();
+                // elements: the data point each kept sample ends nearest to (known once done)
+                let styles: Vec<AtomStyle> = match &job.source {
+                    Source::Molecules { target, elements } if job.run.done() => {
+                        let last = &raw[raw.len() - 3 * n * keep..];
+                        let rot = job.run.options().symmetry != Symmetry::Equivariant;
+                        last.chunks(3 * n).flat_map(|x| elements[target.nearest(x, rot)].iter().map(|e| AtomStyle::element(e)).collect::<Vec<_>>()).collect()
+                    }
+                    Source::Molecules { .. } => vec![AtomStyle::element("C"); n * keep],
+                    Source::Chain(_) => vec![AtomStyle::particle(false); n * keep],
+                };
+                let restyle = was_new || job.run.done();
+                g.view = Some(View { run: run_id, frames, atoms: n * keep, t_start: first, steps: job.run.options().steps, full_t: job.schedule.steps() as f64, t_star: job.t_star, gaga: job.gaga, frame: frames_now - 1 });
+                if restyle {
+                    if let Some(r) = s.render.as_mut() {
+                        r.viewer.set_molecules(&r.device, &r.queue, &styles, 3, &vec![n; keep]).map_err(js_err)?;
+                    }
+                    let v = g.view.as_ref().expect("set above");
+                    let last = &v.frames[v.frames.len() - 3 * v.atoms..];
+                    let first_frame = &v.frames[..3 * v.atoms];
+                    let r = view_radius(last, 3).max(view_radius(first_frame, 3).min(3.0 * view_radius(last, 3)));
+                    s.camera.fit(glam::Vec3::ZERO, r + 1.0);
+                }
+                // the forward panel's trajectory no longer matches the viewer's atoms
+                s.forward.drop_view();
+            }
+        }
+        let Some(v) = s.generate.view.as_mut() else { return Ok(()) };
+        let count = v.frames.len() / (3 * v.atoms);
+        v.frame = frame.unwrap_or(count - 1).min(count - 1);
+        let stride = 3 * v.atoms;
+        if let Some(r) = s.render.as_mut() {
+            r.viewer.upload_positions(&r.device, &r.queue, &v.frames[v.frame * stride..(v.frame + 1) * stride]).map_err(js_err)?;
+        }
+        s.positions = v.frames[v.frame * stride..(v.frame + 1) * stride].to_vec();
+        s.preset = "generated".into();
+        s.energy = f64::NAN;
+        s.batch = None;
+        let t = v.t_start * (1.0 - v.frame as f64 / v.steps as f64);
+        s.draw.past_t_star = v.t_star.is_some_and(|ts| t > ts);
+        s.dirty = true;
+        Ok(())
+    }
+}

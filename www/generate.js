@@ -1,0 +1,186 @@
+// The "Generate" panel: runs a reverse sampler in slices (the page keeps drawing between them),
+// plays the kept reverse trajectory on a scrubber from t = T to 0 with T* marked, and compares
+// full vs GAGA and the three rigid-motion treatments in a table and overlaid distance histograms.
+// Every number comes from the Rust core; this file only wires controls.
+import { histogramPlot } from "./plot.js";
+
+const $ = (id) => document.getElementById(id);
+const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r()));
+const PALETTE = ["#7fd1e3", "#f2a65a", "#b48ef0", "#9be37f", "#ff8fa3"];
+const REFERENCE_COLOR = "#e6e8ee";
+
+export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
+  let running = null;
+  let stopRequested = false;
+  let view = null; // {fullT, tStar, gaga, tStart}
+  let playing = false;
+  let plot = null;
+  let results = [];
+
+  const fmt = (v, d = 3) => (v === null || v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(d));
+
+  const options = () => {
+    const num = (id) => ($(id).value === "" ? undefined : Number($(id).value));
+    const o = {
+      target: $("gen-target").value, sampler: $("gen-sampler").value, steps: num("gen-steps"),
+      symmetry: $("gen-symmetry").value, gaga: $("gen-gaga").checked, samples: num("gen-samples"), seed: num("gen-seed"),
+    };
+    const atoms = num("gen-atoms");
+    if (atoms !== undefined) o.atoms = atoms;
+    const tStar = num("gen-tstar");
+    if (tStar !== undefined) o.tStar = tStar;
+    for (const [k, v] of Object.entries(o)) {
+      if (typeof v === "number" && !(Number.isInteger(v) && v >= 0)) throw new Error(`generate: ${k} must be a whole number ≥ 0, got ${$("gen-" + k.toLowerCase()).value}`);
+    }
+    return o;
+  };
+
+  const markScrubber = () => {
+    const mark = $("gen-tstar-mark");
+    if (!view || view.tStar === null || view.tStar === undefined) { mark.hidden = true; return; }
+    mark.hidden = false;
+    mark.style.left = `${(100 * (view.fullT - view.tStar)) / view.fullT}%`;
+    mark.title = `T* = ${Math.round(view.tStar)}`;
+  };
+
+  const setT = (t) => {
+    const f = pg.setGenerateTime(t);
+    $("gen-t").value = f.full_t - Math.max(t, f.t);
+    $("gen-label").textContent = `t = ${f.t.toFixed(1)} · frame ${f.frame}/${f.frames - 1}` + (f.t_star ? ` · T* = ${Math.round(f.t_star)}` : "");
+    const banner = $("fw-banner");
+    if (f.jumped) {
+      banner.hidden = false;
+      banner.textContent = `GAGA: jumped from the Gaussian — above T* = ${Math.round(f.t_star)} the trajectory is the closed-form N(0, ṽ), drawn in one step with no network evaluations`;
+    } else if (f.past_t_star) {
+      banner.hidden = false;
+      banner.textContent = `above T* = ${Math.round(f.t_star)}: a GAGA run would not simulate this part`;
+    } else banner.hidden = true;
+    return f;
+  };
+
+  const showStatus = (p) => {
+    $("gen-progress").value = p.step / p.steps;
+    $("gen-status").textContent = `step ${p.step}/${p.steps} · ${p.nfe.toLocaleString()} score evaluations · ${(p.ms / 1000).toFixed(2)} s`;
+  };
+
+  const runLabel = (r) => `${r.sampler} · ${r.symmetry}` + (r.gaga ? ` · GAGA from T* = ${Math.round(r.t_star)}` : " · full from T");
+
+  function drawTable() {
+    const body = $("gen-table").querySelector("tbody");
+    body.innerHTML = "";
+    results.forEach((r, i) => {
+      const tr = document.createElement("tr");
+      const cells = [runLabel(r), fmt(r.nfe_per_sample, 0), `${(r.ms / 1000).toFixed(2)} s`, fmt(r.quality.distance_w2, 4),
+        `${fmt(r.quality.mean_r2)} (${fmt(r.quality.reference_mean_r2)})`, fmt(r.nearest_data_rmsd, 4)];
+      for (const c of cells) { const td = document.createElement("td"); td.textContent = c; tr.append(td); }
+      tr.style.color = PALETTE[i % PALETTE.length];
+      body.append(tr);
+    });
+    $("gen-table").hidden = results.length === 0;
+    plot?.destroy();
+    const names = [...results.map(runLabel), "reference"];
+    const colors = [...results.map((_, i) => PALETTE[i % PALETTE.length]), REFERENCE_COLOR];
+    plot = histogramPlot($("gen-plot"), names, colors, "interatomic distance");
+    plot.update([...results.map((r) => r.distances), results.length ? results[results.length - 1].reference_distances : []]);
+  }
+
+  async function once(o) {
+    if (o.target === "molecules") await ensureMolecules();
+    const info = pg.startGenerate(o);
+    view = { fullT: 1000, tStar: info.t_star, gaga: info.gaga, tStart: info.t_start };
+    $("gen-t").max = 1000;
+    markScrubber();
+    $("gen-status").textContent = `${info.label}: ${info.samples} samples, ${info.steps} steps from t = ${Math.round(info.t_start)}`;
+    let p;
+    do {
+      p = pg.generateStep(30);
+      showStatus(p);
+      setT(view.tStart * (1 - p.step / p.steps));
+      refresh();
+      await nextFrame();
+    } while (!p.done && !stopRequested);
+    if (!p.done) throw new Error("generate: stopped");
+    return p.result;
+  }
+
+  function exclusive(work) {
+    if (running) return Promise.reject(new Error("generate: a run is in progress; stop it first"));
+    stopRequested = false;
+    $("gen-run").disabled = $("gen-compare").disabled = true;
+    $("gen-stop").disabled = false;
+    running = (async () => {
+      try { return await work(); } finally {
+        running = null;
+        $("gen-run").disabled = $("gen-compare").disabled = false;
+        $("gen-stop").disabled = true;
+      }
+    })();
+    return running;
+  }
+
+  const sample = (o) => exclusive(async () => {
+    const r = await once(o);
+    results = [r];
+    drawTable();
+    $("gen-status").textContent = `${r.label}: ${r.samples} samples, ${r.nfe.toLocaleString()} score evaluations in ${(r.ms / 1000).toFixed(2)} s · distance W2 ${fmt(r.quality.distance_w2, 4)}`;
+    return r;
+  });
+
+  // full vs GAGA (same step size), then the three rigid-motion treatments (full)
+  const compare = (o) => exclusive(async () => {
+    results = [];
+    const base = { ...o, gaga: false };
+    const runs = [
+      () => ({ ...base, symmetry: "equivariant" }),
+      // GAGA with the full run's step size: T*/T of its steps
+      () => ({ ...base, symmetry: "equivariant", gaga: true, tStar: results[0].t_star, steps: Math.max(1, Math.round((base.steps * results[0].t_star) / 1000)) }),
+      () => ({ ...base, symmetry: "align" }),
+      () => ({ ...base, symmetry: "quotient" }),
+    ];
+    for (const make of runs) {
+      results.push(await once(make()));
+      drawTable();
+    }
+    const [full, gaga] = results;
+    $("gen-status").textContent = `GAGA used ${fmt((100 * gaga.nfe) / full.nfe, 0)} % of the full sampler's score evaluations and ${fmt((100 * gaga.ms) / full.ms, 0)} % of its time ` +
+      `(distance W2 ${fmt(gaga.quality.distance_w2, 4)} vs ${fmt(full.quality.distance_w2, 4)}); the histograms overlay every run on the reference`;
+    return { runs: results, nfe_ratio: gaga.nfe / full.nfe, time_ratio: gaga.ms / full.ms };
+  });
+
+  const play = () => {
+    if (!view) return;
+    playing = !playing;
+    $("gen-play").textContent = playing ? "Pause" : "Play";
+    const loop = () => {
+      if (!playing) return;
+      let v = Number($("gen-t").value) + Number($("gen-speed").value);
+      if (v > view.fullT) v = 0;
+      try { setT(view.fullT - v); } catch (e) { playing = false; $("gen-play").textContent = "Play"; showError(e.message); return; }
+      requestAnimationFrame(loop);
+    };
+    requestAnimationFrame(loop);
+  };
+
+  const guard = (f) => (...a) => { showError(""); try { const r = f(...a); if (r?.catch) r.catch((e) => showError(e.message)); } catch (e) { showError(e.message); } };
+  $("gen-run").addEventListener("click", guard(() => sample(options())));
+  $("gen-compare").addEventListener("click", guard(() => compare(options())));
+  $("gen-stop").addEventListener("click", () => { stopRequested = true; });
+  $("gen-t").addEventListener("input", guard((e) => setT(view.fullT - Number(e.target.value))));
+  $("gen-play").addEventListener("click", guard(play));
+  $("gen-target").addEventListener("change", () => {
+    // a chain needs a size; molecules default to the set's most common one
+    $("gen-atoms").value = $("gen-target").value === "chain" ? 8 : "";
+  });
+
+  const checkOptions = (o) => {
+    if (typeof o !== "object" || o === null) throw new TypeError("options must be an object");
+    return o;
+  };
+  api.sample = (o = {}) => sample(checkOptions(o));
+  api.compareSamplers = (o = {}) => compare({ steps: 200, samples: 200, ...checkOptions(o) });
+  api.stopSample = () => { stopRequested = true; return running?.catch(() => {}) ?? Promise.resolve(); };
+  api.setGenerateTime = (t) => setT(Number(t));
+  api.sampleResult = () => pg.generateResult();
+  const referenceMetrics = api.metrics;
+  api.metrics = (o = {}) => (o?.of === "sample" ? pg.generateResult() : referenceMetrics(o));
+}
