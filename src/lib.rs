@@ -1,4 +1,6 @@
 //! molplay: diffusion models for 3D molecules, energies and samplers on WebGPU, in a browser tab.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod adjoint;
 pub mod energies;
 pub mod gaussianity;
 pub mod geometry;

@@ -201,6 +201,29 @@ mod cli {
             #[arg(long)]
             json: bool,
         },
+        /// Adjoint Sampling: learns a sampler of exp(−E) for a benchmark system from the energy
+        /// alone and writes the controller's weights.
+        TrainAdjoint {
+            #[arg(long, value_parser = ["dw4", "lj13", "lj55"])]
+            system: String,
+            /// `paper` (the published settings) or `demo` (small, minutes on a CPU).
+            #[arg(long, default_value = "demo", value_parser = ["paper", "demo"])]
+            config: String,
+            #[arg(long, default_value_t = 100)]
+            epochs: usize,
+            #[arg(long, default_value_t = 0)]
+            seed: u64,
+            #[arg(long)]
+            output: PathBuf,
+            /// Reference samples (.npy / .xyz) for the periodic energy and distance W2.
+            #[arg(long)]
+            reference: Option<PathBuf>,
+            /// Evaluate (1000 fresh samples) every this many epochs.
+            #[arg(long, default_value_t = 10)]
+            eval_every: usize,
+            #[arg(long)]
+            json: bool,
+        },
         /// Atom and molecule stability of molecules in an XYZ file (EDM's bond-length rules for
         /// H, C, N, O, F).
         Stability {
@@ -273,6 +296,9 @@ mod cli {
             }
             Command::BenchMcmc { systems, chains, sweeps, json } => bench_mcmc(&systems, chains, sweeps, json),
             Command::Stability { input, json } => stability(&input, json),
+            Command::TrainAdjoint { system, config, epochs, seed, output, reference, eval_every, json } => {
+                train_adjoint(&system, &config, epochs, seed, &output, reference.as_deref(), eval_every, json)
+            }
             Command::Sample { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, compare_gaga, symmetry, samples, seed, output, json } => {
                 sample_cmd(SampleArgs { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, compare_gaga, symmetry, samples, seed, output, json })
             }
@@ -399,22 +425,7 @@ mod cli {
         if tty {
             eprintln!();
         }
-        let xs = run.samples().0.to_vec();
-        let bytes = if ext == "npy" {
-            let x32: Vec<f32> = xs.iter().map(|&v| v as f32).collect();
-            write_npy_f32(n, sys.dim(), &x32)
-        } else {
-            let symbol = if matches!(sys.family, molplay::energies::Family::LennardJones { .. }) { "Ar" } else { "X" };
-            let energies = sys.energies(&xs).map_err(|e| e.to_string())?;
-            let frames: Vec<XyzFrame> = xs
-                .chunks(sys.dim())
-                .zip(&energies)
-                .enumerate()
-                .map(|(i, (x, e))| XyzFrame { elements: vec![symbol.into(); sys.n], positions: x.to_vec(), comment: format!("{} sample {i} energy={e:.6}", sys.name), charges: None })
-                .collect();
-            write_xyz(&frames, sys.d).into_bytes()
-        };
-        std::fs::write(output, bytes).map_err(|e| format!("{}: {e}", output.display()))?;
+        write_system_samples(&sys, run.samples().0, output)?;
         let secs = t0.elapsed().as_secs_f64();
         let r = run.report();
         let engine = run.engine().name();
@@ -424,6 +435,104 @@ mod cli {
             outln!("{n} {} samples → {} in {secs:.1} s on the {engine} ({} sweeps, {} energy evaluations; {})", sys.name, output.display(), r.sweeps, r.energy_evaluations, fmt(r));
         }
         Ok(())
+    }
+
+    /// Writes samples of a benchmark system as .npy (float32) or XYZ (with energies in the
+    /// comment lines), by the output's extension.
+    fn write_system_samples(sys: &System, xs: &[f64], output: &Path) -> Result<(), String> {
+        let ext = output.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let bytes = match ext.as_str() {
+            "npy" => write_npy_f32(xs.len() / sys.dim(), sys.dim(), &xs.iter().map(|&v| v as f32).collect::<Vec<f32>>()),
+            "xyz" => {
+                let symbol = if matches!(sys.family, molplay::energies::Family::LennardJones { .. }) { "Ar" } else { "X" };
+                let energies = sys.energies(xs).map_err(|e| e.to_string())?;
+                let frames: Vec<XyzFrame> = xs
+                    .chunks(sys.dim())
+                    .zip(&energies)
+                    .enumerate()
+                    .map(|(i, (x, e))| XyzFrame { elements: vec![symbol.into(); sys.n], positions: x.to_vec(), comment: format!("{} sample {i} energy={e:.6}", sys.name), charges: None })
+                    .collect();
+                write_xyz(&frames, sys.d).into_bytes()
+            }
+            _ => return Err(format!("{}: the output must end in .npy or .xyz", output.display())),
+        };
+        std::fs::write(output, bytes).map_err(|e| format!("{}: {e}", output.display()))
+    }
+
+    /// Adjoint Sampling from the energy alone: epochs of (buffer refresh + regression steps),
+    /// progress on stderr, an evaluation line every `eval_every` epochs (energy W2 and distance
+    /// W2 of 1000 fresh samples against `reference` when given, else the mean energy).
+    #[allow(clippy::too_many_arguments)]
+    fn train_adjoint(system: &str, config: &str, epochs: usize, seed: u64, output: &Path, reference: Option<&Path>, eval_every: usize, json: bool) -> Result<(), String> {
+        use molplay::adjoint::{AdjointConfig, AdjointSampler};
+        let cfg = AdjointConfig::by_name(config, system)?;
+        if epochs == 0 {
+            return Err("--epochs must be at least 1".into());
+        }
+        let mut a = AdjointSampler::new(cfg, seed)?;
+        let sys = a.system.clone();
+        let reference = match reference {
+            Some(p) => {
+                let mut ys = load_samples(&sys, p)?;
+                ys.chunks_mut(sys.dim()).for_each(|c| molplay::geometry::remove_com(c, sys.d));
+                Some(ys)
+            }
+            None => None,
+        };
+        let t0 = Instant::now();
+        let mut evals = Vec::new();
+        let mut stopped = None;
+        let mut last_loss = f64::NAN;
+        let evaluate = |a: &mut AdjointSampler, epoch: usize, loss: f64, secs: f64| -> Result<serde_json::Value, String> {
+            let (xs, _) = a.simulate(1000, 0)?;
+            let e = sys.energies(&xs).map_err(|e| e.to_string())?;
+            let (mean, sd) = molplay::metrics::mean_sd(&e);
+            let mut v = serde_json::json!({ "epoch": epoch, "seconds": secs, "loss": loss, "energy_mean": mean, "energy_sd": sd, "counters": a.counters });
+            if let Some(ys) = &reference {
+                let c = compare(&sys, &xs, ys, 0).map_err(|e| e.to_string())?;
+                v["energy_w2"] = serde_json::json!(c.energy_w2);
+                v["distance_w2"] = serde_json::json!(c.distance_w2);
+                v["reference_energy_mean"] = serde_json::json!(c.reference_energy_mean);
+            }
+            Ok(v)
+        };
+        for epoch in 1..=epochs {
+            match a.epoch() {
+                Ok(l) => last_loss = l,
+                Err(e) => {
+                    stopped = Some(format!("epoch {epoch}: {e}"));
+                    break;
+                }
+            }
+            if epoch % eval_every.max(1) == 0 || epoch == epochs {
+                let v = evaluate(&mut a, epoch, last_loss, t0.elapsed().as_secs_f64())?;
+                let w2 = v.get("energy_w2").and_then(|w| w.as_f64()).map(|w| format!(", energy W2 {w:.3}, distance W2 {:.4}", v["distance_w2"].as_f64().unwrap_or(f64::NAN))).unwrap_or_default();
+                eprintln!(
+                    "epoch {epoch}/{epochs}: loss {last_loss:.3}, E {:.2} ± {:.2}{w2} · {} energy evals, {} gradient steps, {} model evals · {:.0} s",
+                    v["energy_mean"].as_f64().unwrap_or(f64::NAN), v["energy_sd"].as_f64().unwrap_or(f64::NAN),
+                    a.counters.energy_evaluations, a.counters.gradient_steps, a.counters.model_evaluations, t0.elapsed().as_secs_f64()
+                );
+                evals.push(v);
+            }
+        }
+        // on divergence the network already holds the last good weights
+        std::fs::write(output, a.to_bytes().map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", output.display()))?;
+        let secs = t0.elapsed().as_secs_f64();
+        let c = &a.counters;
+        let report = serde_json::json!({
+            "system": sys.name, "config": a.config, "counters": c, "seconds": secs, "last_loss": last_loss, "evaluations": evals,
+            "gradient_steps_per_energy_evaluation": c.gradient_steps as f64 / c.energy_evaluations.max(1) as f64,
+            "gradient_steps_per_s": c.gradient_steps as f64 / secs, "stopped": stopped, "output": output,
+        });
+        if json {
+            outln!("{report}");
+        } else {
+            outln!("{} epochs on {} in {secs:.1} s: {} gradient steps for {} energy evaluations → {}", c.epochs, sys.name, c.gradient_steps, c.energy_evaluations, output.display());
+        }
+        match stopped {
+            Some(msg) => Err(format!("{msg} (the last good weights were written to {})", output.display())),
+            None => Ok(()),
+        }
     }
 
     fn eval(system: &str, samples: &Path, reference: &Path, sample_w2_n: usize, json: bool) -> Result<(), String> {
@@ -681,7 +790,7 @@ mod cli {
         let data_variance = molplay::metrics::mean_square(&pool);
         // a chain's atoms are distinguishable (ends vs middle): give them their indices
         let identity = data == "chain";
-        let mut model = ScoreModel::new(EgnnConfig { atoms: n, features: if identity { n } else { 1 }, hidden, layers, data_variance, atom_identity: identity }, seed);
+        let mut model = ScoreModel::new(EgnnConfig { atoms: n, features: if identity { n } else { 1 }, hidden, layers, data_variance, atom_identity: identity, coord_range: None }, seed);
         let mut rng = molplay::rng::XorShift64::new(seed ^ 0x5EED);
         let feats = model.config.node_features(batch);
         let t0 = Instant::now();

@@ -41,6 +41,11 @@ pub struct EgnnConfig {
     /// features is permutation-equivariant and cannot represent such a target.
     #[serde(default)]
     pub atom_identity: bool,
+    /// Bounded coordinate updates (the EGNN of iDEM / Adjoint Sampling): each layer moves atoms
+    /// by at most `coord_range`/layers along normalised differences, tanh-squashed. None: the
+    /// plain, unbounded update of the score models.
+    #[serde(default)]
+    pub coord_range: Option<f64>,
 }
 
 impl EgnnConfig {
@@ -94,6 +99,12 @@ impl Egnn {
 
     /// ε̂ for positions x [B, N, 3] (CoM-free), features h [B, N, F], time t/T [B, 1].
     pub fn forward(&self, x: Tensor<3>, h: Tensor<3>, t: Tensor<2>) -> Tensor<3> {
+        self.forward_with(x, h, t, None)
+    }
+
+    /// As `forward`; with `coord_range` each layer's update is (x_i − x_j)/(|x_i − x_j| + 1)
+    /// · tanh(φ_x(m_ij)) · coord_range/layers, summed over j (bounded, as iDEM's EGNN).
+    pub fn forward_with(&self, x: Tensor<3>, h: Tensor<3>, t: Tensor<2>, coord_range: Option<f64>) -> Tensor<3> {
         let [b, n, _] = x.dims();
         let device = x.device();
         let tt: Tensor<3> = t.unsqueeze_dim::<3>(1).repeat_dim(1, n);
@@ -107,9 +118,16 @@ impl Egnn {
             let d2 = diff.clone().powf_scalar(2.0).sum_dim(3);
             let hi: Tensor<4> = hc.clone().unsqueeze_dim::<4>(2).repeat_dim(2, n);
             let hj: Tensor<4> = hc.clone().unsqueeze_dim::<4>(1).repeat_dim(1, n);
-            let m = silu(layer.edge.forward(Tensor::cat(vec![hi, hj, d2], 3))) * mask.clone().repeat_dim(0, b);
+            let m = silu(layer.edge.forward(Tensor::cat(vec![hi, hj, d2.clone()], 3))) * mask.clone().repeat_dim(0, b);
             let w = layer.coord.forward(m.clone());
-            let shift: Tensor<3> = (diff * w).sum_dim(2).squeeze_dim::<3>(2) / (n.max(2) - 1) as f64;
+            let shift: Tensor<3> = match coord_range {
+                None => (diff * w).sum_dim(2).squeeze_dim::<3>(2) / (n.max(2) - 1) as f64,
+                Some(range) => {
+                    // +1e-8 keeps the gradient of the norm finite on the diagonal (i = j)
+                    let unit = diff / ((d2.clone() + 1e-8).sqrt() + 1.0);
+                    (unit * w.tanh() * (range / self.layers.len().max(1) as f64)).sum_dim(2).squeeze_dim::<3>(2)
+                }
+            };
             xc = xc + shift;
             let agg: Tensor<3> = m.sum_dim(2).squeeze_dim::<3>(2);
             hc = hc.clone() + layer.node.forward(Tensor::cat(vec![hc, agg], 2));
@@ -120,11 +138,11 @@ impl Egnn {
 }
 
 /// Flat f64 rows → a [B, N, C] tensor.
-fn tensor3(v: &[f64], b: usize, n: usize, c: usize, device: &Device) -> Tensor<3> {
+pub fn tensor3(v: &[f64], b: usize, n: usize, c: usize, device: &Device) -> Tensor<3> {
     Tensor::from_data(TensorData::new(v.iter().map(|&x| x as f32).collect::<Vec<f32>>(), [b, n, c]), device)
 }
 
-fn to_vec(t: Tensor<3>) -> Vec<f64> {
+pub fn to_vec(t: Tensor<3>) -> Vec<f64> {
     t.into_data().try_to_vec::<f32>().unwrap_or_default().iter().map(|&v| v as f64).collect()
 }
 
@@ -144,8 +162,9 @@ pub enum ModelError {
     Input(String),
 }
 
-/// An EGNN with its configuration, device and (when training) optimiser.
-pub struct ScoreModel {
+/// An EGNN with its configuration, device and (when training) optimiser: the score network of
+/// the reverse samplers (DSM methods below) and Adjoint Sampling's controller (`adjoint`).
+pub struct Network {
     pub config: EgnnConfig,
     pub model: Egnn,
     device: Device,
@@ -155,7 +174,10 @@ pub struct ScoreModel {
     pub steps: usize,
 }
 
-impl ScoreModel {
+/// The denoising score model is the network with the DSM methods.
+pub type ScoreModel = Network;
+
+impl Network {
     /// A fresh network; the same seed gives the same weights. burn seeds one RNG per device
     /// kind, shared by the whole process, and initialises parameters lazily (at first use), so
     /// seeding and a forced initialisation happen under a lock: otherwise two models built at
@@ -168,7 +190,30 @@ impl ScoreModel {
         let model = Egnn::new(&config, &device);
         let _ = model.clone().into_record(); // reads, hence initialises, every parameter
         drop(guard);
-        ScoreModel { config, model, device, optim: None, last_good: None, steps: 0 }
+        Network { config, model, device, optim: None, last_good: None, steps: 0 }
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// One Adam step on `loss` (a scalar built from this network's forward passes). A
+    /// non-finite loss changes nothing but puts back the weights that gave the last finite one
+    /// and returns `Diverged`; otherwise returns the loss.
+    pub fn apply(&mut self, loss: Tensor<1>, lr: f64) -> Result<f64, ModelError> {
+        let value = loss.clone().into_data().try_to_vec::<f32>().unwrap_or_default().first().copied().unwrap_or(f32::NAN) as f64;
+        if !value.is_finite() {
+            if let Some(good) = self.last_good.take() {
+                self.model = good;
+            }
+            return Err(ModelError::Diverged { step: self.steps, loss: value });
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let optim = self.optim.get_or_insert_with(|| AdamConfig::new().init());
+        self.last_good = Some(self.model.clone());
+        self.model = optim.step(lr, self.model.clone(), grads);
+        self.steps += 1;
+        Ok(value)
     }
 
     /// ε̂ (preconditioned) for a batch: x [B, N, 3] at steps `ts` of the schedule.
@@ -216,21 +261,7 @@ impl ScoreModel {
         let d = &self.device;
         let pred = self.eps_hat(tensor3(&xt, b, n, 3, d), tensor3(feats, b, n, f, d), &ts, schedule);
         let loss = (pred - tensor3(&eps, b, n, 3, d)).powf_scalar(2.0).mean();
-        let value = loss.clone().into_data().try_to_vec::<f32>().unwrap_or_default().first().copied().unwrap_or(f32::NAN) as f64;
-        if !value.is_finite() {
-            // the current weights (or this batch) give no finite loss: go back to the weights
-            // that last did, and stop
-            if let Some(good) = self.last_good.take() {
-                self.model = good;
-            }
-            return Err(ModelError::Diverged { step: self.steps, loss: value });
-        }
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        let optim = self.optim.get_or_insert_with(|| AdamConfig::new().init());
-        self.last_good = Some(self.model.clone());
-        self.model = optim.step(lr, self.model.clone(), grads);
-        self.steps += 1;
-        Ok(value)
+        self.apply(loss, lr)
     }
 
     /// x_t = α_t x0 + σ_t ε row by row (one t per configuration).
@@ -288,7 +319,7 @@ impl ScoreModel {
             }
         }
         let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes[16 + len..].to_vec())).map_err(|e| ModelError::Corrupt(e.to_string()))?;
-        let mut m = ScoreModel::new(config, 0);
+        let mut m = Network::new(config, 0);
         m.model = m.model.try_load_record(record).map_err(|e| ModelError::Corrupt(e.to_string()))?;
         Ok(m)
     }

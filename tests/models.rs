@@ -14,7 +14,7 @@ fn sch() -> Schedule {
 }
 
 fn cfg() -> EgnnConfig {
-    EgnnConfig { atoms: 4, features: 4, hidden: 32, layers: 3, data_variance: 7.5 / 12.0, atom_identity: true }
+    EgnnConfig { atoms: 4, features: 4, hidden: 32, layers: 3, data_variance: 7.5 / 12.0, atom_identity: true, coord_range: None }
 }
 
 fn cloud(rng: &mut XorShift64, n: usize) -> Vec<f64> {

@@ -1,0 +1,446 @@
+//! Adjoint Sampling (Havens et al., ICML 2025; spec adjoint-sampling.md): a diffusion sampler for
+//! exp(−E) learned from the energy alone by Reciprocal Adjoint Matching with a replay buffer.
+//!
+//! * Base process dX = σ(u) dW from a Dirac at 0, u ∈ [0, 1], geometric σ(u) = σ_min r^{1−u}
+//!   √(2 ln r), r = σ_max/σ_min; ν(u) = σ_max²(1 − r^{−2u}), κ(u) = ν(u)/ν(1).
+//! * Controlled process dX = σ(u)² v_θ(u, X) du + σ(u) dW, simulated by Euler–Maruyama on the
+//!   uniform grid of `nfe` points, CoM-projected noise and state (no gradient).
+//! * Adjoint a(X₁) = P[clip₁₀₀(∇E(X₁))] − X₁/ν(1): per-particle force clip, centred, plus the
+//!   unclipped base score; computed once when X₁ enters the replay buffer.
+//! * Loss: mean |v_θ(u, X_u) + a(X₁)|² over buffer items with fresh u ~ U[0,1] and a fresh
+//!   bridge draw X_u = κ X₁ + √(ν(1) κ(1 − κ)) Pε; Adam.
+//!
+//! An epoch = `refresh_buffer` (N new samples, N energy-gradient evaluations, N(nfe − 1) network
+//! evaluations) + `grad_steps` regression steps: many gradient steps per energy evaluation.
+
+use crate::energies::System;
+use crate::geometry::remove_com;
+use crate::models::{tensor3, to_vec, EgnnConfig, ModelError, Network};
+use crate::rng::XorShift64;
+use burn::tensor::{Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+/// Version of the Adjoint Sampling weights format (header + network weights).
+pub const ADJOINT_WEIGHTS_VERSION: u32 = 1;
+const MAGIC: &[u8; 8] = b"MOLPLAYA";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdjointConfig {
+    /// "dw4", "lj13", "lj55" (any system molplay knows).
+    pub system: String,
+    pub sigma_min: f64,
+    pub sigma_max: f64,
+    /// Integration points of the simulation grid (nfe − 1 Euler–Maruyama steps).
+    pub nfe: usize,
+    /// New SDE samples (= energy-gradient evaluations) per epoch.
+    pub new_per_epoch: usize,
+    /// Regression (gradient) steps per epoch.
+    pub grad_steps: usize,
+    pub batch: usize,
+    /// Replay buffer capacity (keeps the most recent).
+    pub buffer: usize,
+    pub lr: f64,
+    pub hidden: usize,
+    pub layers: usize,
+    /// Per-particle norm limit of ∇E in the adjoint.
+    pub clip: f64,
+}
+
+impl AdjointConfig {
+    /// The spec's table (§1.2, §1.6): what the published numbers were trained with.
+    pub fn paper(system: &str) -> Result<Self, String> {
+        let sys = System::by_name(system).map_err(|e| e.to_string())?;
+        let (sigma_max, nfe, n_new, batch) = match sys.name.as_str() {
+            "dw4" => (1.5, 200, 512, 512),
+            "lj13" => (2.0, 1000, 512, 512),
+            "lj55" => (2.0, 1000, 200, 200),
+            other => return Err(format!("the paper configuration covers dw4, lj13 and lj55, not {other}")),
+        };
+        Ok(AdjointConfig { system: sys.name, sigma_min: 1e-3, sigma_max, nfe, new_per_epoch: n_new, grad_steps: 100, batch, buffer: 10_000, lr: 1e-4, hidden: 128, layers: 5, clip: 100.0 })
+    }
+
+    /// Small enough to learn visibly in minutes on a CPU or in a page: a smaller network and
+    /// batch, fewer integration points, a larger learning rate; same schedule, loss and clip.
+    pub fn demo(system: &str) -> Result<Self, String> {
+        let mut c = Self::paper(system)?;
+        c.nfe = if c.system == "dw4" { 100 } else { 200 };
+        c.new_per_epoch = 64;
+        c.grad_steps = 20;
+        c.batch = 64;
+        c.buffer = 2000;
+        c.lr = 1e-3;
+        c.hidden = 32;
+        c.layers = 3;
+        Ok(c)
+    }
+
+    pub fn by_name(config: &str, system: &str) -> Result<Self, String> {
+        match config {
+            "paper" => Self::paper(system),
+            "demo" => Self::demo(system),
+            other => Err(format!("unknown configuration '{other}': use paper or demo")),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        System::by_name(&self.system).map_err(|e| e.to_string())?;
+        let ok = self.sigma_min > 0.0 && self.sigma_max > self.sigma_min && self.sigma_max.is_finite() && self.nfe >= 2 && self.nfe <= 100_000
+            && self.new_per_epoch >= 1 && self.batch >= 1 && self.buffer >= self.new_per_epoch && self.lr > 0.0 && self.lr < 1.0
+            && (1..=1024).contains(&self.hidden) && (1..=16).contains(&self.layers) && self.clip > 0.0;
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("implausible Adjoint Sampling configuration: {self:?}"))
+        }
+    }
+
+    fn network(&self, sys: &System) -> EgnnConfig {
+        EgnnConfig { atoms: sys.n, features: 1, hidden: self.hidden, layers: self.layers, data_variance: 1.0, atom_identity: false, coord_range: Some(15.0) }
+    }
+}
+
+/// The geometric base process of Adjoint Sampling, on the unit clock u ∈ [0, 1].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GeometricNoise {
+    pub sigma_min: f64,
+    pub sigma_max: f64,
+}
+
+impl GeometricNoise {
+    fn r(&self) -> f64 {
+        self.sigma_max / self.sigma_min
+    }
+
+    /// σ(u), largest at u = 0.
+    pub fn sigma(&self, u: f64) -> f64 {
+        let r = self.r();
+        self.sigma_min * r.powf(1.0 - u) * (2.0 * r.ln()).sqrt()
+    }
+
+    /// ν(u) = ∫₀ᵘ σ² = σ_max²(1 − r^{−2u}).
+    pub fn nu(&self, u: f64) -> f64 {
+        self.sigma_max * self.sigma_max * (1.0 - self.r().powf(-2.0 * u))
+    }
+
+    /// κ(u) = ν(u)/ν(1): the bridge's weight on X₁.
+    pub fn kappa(&self, u: f64) -> f64 {
+        self.nu(u) / self.nu(1.0)
+    }
+}
+
+/// Counters of the method's costs.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Counters {
+    pub epochs: usize,
+    pub energy_evaluations: usize,
+    pub model_evaluations: usize,
+    pub gradient_steps: usize,
+    pub buffer: usize,
+}
+
+/// The learner: system, controller network, replay buffer and counters.
+pub struct AdjointSampler {
+    pub config: AdjointConfig,
+    pub system: System,
+    pub noise: GeometricNoise,
+    net: Network,
+    /// Ring buffer of (X₁, a(X₁)), each `dim` long.
+    items: Vec<(Vec<f64>, Vec<f64>)>,
+    next: usize,
+    rng: XorShift64,
+    pub counters: Counters,
+}
+
+impl AdjointSampler {
+    pub fn new(config: AdjointConfig, seed: u64) -> Result<Self, String> {
+        config.validate()?;
+        let system = System::by_name(&config.system).map_err(|e| e.to_string())?;
+        let net = Network::new(config.network(&system), seed);
+        let noise = GeometricNoise { sigma_min: config.sigma_min, sigma_max: config.sigma_max };
+        Ok(AdjointSampler { config, system, noise, net, items: Vec::new(), next: 0, rng: XorShift64::new(seed ^ 0xAD701), counters: Counters::default() })
+    }
+
+    /// v_θ(u, x) for a batch of flat configurations, one u each.
+    fn drift_tensor(&self, xs: &[f64], us: &[f64]) -> Tensor<3> {
+        let (n, d) = (self.system.n, self.system.d);
+        let b = us.len();
+        let dev = self.net.device();
+        let feats: Tensor<3> = Tensor::ones([b, n, 1], dev);
+        let t: Tensor<2> = Tensor::from_data(TensorData::new(us.iter().map(|&u| u as f32).collect::<Vec<f32>>(), [b, 1]), dev);
+        self.net.model.forward_with(tensor3(xs, b, n, d, dev), feats, t, self.net.config.coord_range)
+    }
+
+    fn centred_normals(&mut self, count: usize) -> Vec<f64> {
+        let per = self.system.dim();
+        let mut z: Vec<f64> = (0..count * per).map(|_| self.rng.normal()).collect();
+        z.chunks_mut(per).for_each(|c| remove_com(c, self.system.d));
+        z
+    }
+
+    /// Simulates `count` samples of the controlled SDE from 0 to 1 (no gradient). With `keep` > 0
+    /// also returns the trajectory of the first `keep` samples (nfe frames). Fails on exploding
+    /// or non-finite states.
+    pub fn simulate(&mut self, count: usize, keep: usize) -> Result<(Vec<f64>, Vec<f64>), String> {
+        let per = self.system.dim();
+        let steps = self.config.nfe - 1;
+        let dt = 1.0 / steps as f64;
+        let keep = keep.min(count);
+        let mut xs = vec![0.0; count * per];
+        let mut frames = xs[..keep * per].to_vec();
+        // bigger than any sensible sample of these systems (LJ-55's radius is ~3)
+        let limit = 1e3 * (self.system.n as f64).sqrt();
+        for k in 0..steps {
+            let u = k as f64 * dt;
+            let s = self.noise.sigma(u);
+            let v = to_vec(self.drift_tensor(&xs, &vec![u; count]));
+            self.counters.model_evaluations += count;
+            let z = self.centred_normals(count);
+            for ((x, vi), zi) in xs.iter_mut().zip(&v).zip(&z) {
+                *x += s * s * vi * dt + s * dt.sqrt() * zi;
+            }
+            for x in xs.chunks_mut(per) {
+                remove_com(x, self.system.d);
+                let r2: f64 = x.iter().map(|v| v * v).sum();
+                if !r2.is_finite() || r2.sqrt() > limit {
+                    return Err(format!("the sampler's states exploded at u = {u:.3} (|x| = {:.3e}): the controller diverged", r2.sqrt()));
+                }
+            }
+            frames.extend_from_slice(&xs[..keep * per]);
+        }
+        Ok((xs, frames))
+    }
+
+    /// a(X₁) = P[clip(∇E)] − X₁/ν(1) for a batch (counts one energy evaluation per sample).
+    pub fn adjoint(&mut self, x1: &[f64]) -> Result<Vec<f64>, String> {
+        let (_, mut g) = self.system.energies_grads(x1).map_err(|e| e.to_string())?;
+        self.counters.energy_evaluations += x1.len() / self.system.dim();
+        let d = self.system.d;
+        for p in g.chunks_mut(d) {
+            let norm = p.iter().map(|v| v * v).sum::<f64>().sqrt();
+            let f = (self.config.clip / (norm + 1e-6)).min(1.0);
+            p.iter_mut().for_each(|v| *v *= if f.is_finite() { f } else { 0.0 });
+        }
+        let nu1 = self.noise.nu(1.0);
+        let per = self.system.dim();
+        for (gc, xc) in g.chunks_mut(per).zip(x1.chunks(per)) {
+            remove_com(gc, d);
+            gc.iter_mut().zip(xc).for_each(|(a, x)| *a -= x / nu1);
+        }
+        if g.iter().any(|v| !v.is_finite()) {
+            return Err("non-finite energy gradient in the adjoint".into());
+        }
+        Ok(g)
+    }
+
+    /// Simulates `new_per_epoch` samples and puts them with their adjoints in the buffer.
+    pub fn refresh_buffer(&mut self) -> Result<(), String> {
+        let (x1, _) = self.simulate(self.config.new_per_epoch, 0)?;
+        let a = self.adjoint(&x1)?;
+        let per = self.system.dim();
+        for (x, g) in x1.chunks(per).zip(a.chunks(per)) {
+            if self.items.len() < self.config.buffer {
+                self.items.push((x.to_vec(), g.to_vec()));
+            } else {
+                self.items[self.next] = (x.to_vec(), g.to_vec());
+            }
+            self.next = (self.next + 1) % self.config.buffer;
+        }
+        self.counters.buffer = self.items.len();
+        Ok(())
+    }
+
+    /// One RAM regression step on a minibatch drawn uniformly from the buffer.
+    pub fn regression_step(&mut self) -> Result<f64, ModelError> {
+        if self.items.is_empty() {
+            return Err(ModelError::Input("the replay buffer is empty: refresh it first".into()));
+        }
+        let per = self.system.dim();
+        let b = self.config.batch;
+        let nu1 = self.noise.nu(1.0);
+        let eps = self.centred_normals(b);
+        let (mut xt, mut target, mut us) = (Vec::with_capacity(b * per), Vec::with_capacity(b * per), Vec::with_capacity(b));
+        for e in eps.chunks(per) {
+            let (x1, a) = &self.items[self.rng.below(self.items.len())];
+            let u = self.rng.uniform();
+            let k = self.noise.kappa(u);
+            let sd = (nu1 * k * (1.0 - k)).max(0.0).sqrt();
+            xt.extend(x1.iter().zip(e).map(|(x, z)| k * x + sd * z));
+            target.extend_from_slice(a);
+            us.push(u);
+        }
+        let (n, d) = (self.system.n, self.system.d);
+        let pred = self.drift_tensor(&xt, &us);
+        let loss = (pred + tensor3(&target, b, n, d, self.net.device())).powf_scalar(2.0).mean();
+        let value = self.net.apply(loss, self.config.lr)?;
+        self.counters.gradient_steps += 1;
+        Ok(value)
+    }
+
+    /// One epoch: refresh the buffer, then `grad_steps` regression steps; the mean loss.
+    pub fn epoch(&mut self) -> Result<f64, String> {
+        self.refresh_buffer()?;
+        let mut total = 0.0;
+        for _ in 0..self.config.grad_steps {
+            total += self.regression_step().map_err(|e| e.to_string())?;
+        }
+        self.counters.epochs += 1;
+        Ok(total / self.config.grad_steps.max(1) as f64)
+    }
+
+    /// Header (magic, version, configuration, counters) + the network's weights.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
+        let meta = serde_json::to_vec(&serde_json::json!({ "config": self.config, "counters": self.counters })).map_err(|e| ModelError::Corrupt(e.to_string()))?;
+        let net = self.net.to_bytes()?;
+        let mut out = Vec::with_capacity(16 + meta.len() + net.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&ADJOINT_WEIGHTS_VERSION.to_le_bytes());
+        out.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+        out.extend_from_slice(&meta);
+        out.extend_from_slice(&net);
+        Ok(out)
+    }
+
+    /// Reads weights written by [`to_bytes`](Self::to_bytes); `system` (if given) must match.
+    pub fn from_bytes(bytes: &[u8], system: Option<&str>) -> Result<Self, ModelError> {
+        if bytes.len() < 16 || &bytes[..8] != MAGIC {
+            return Err(if bytes.starts_with(b"MOLPLAYW") {
+                ModelError::Input("these are score-model weights (molplay train-score), not an Adjoint Sampling controller".into())
+            } else {
+                ModelError::NotWeights
+            });
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        if version != ADJOINT_WEIGHTS_VERSION {
+            return Err(ModelError::Version(version));
+        }
+        let len = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")) as usize;
+        let meta = bytes.get(16..16 + len).ok_or_else(|| ModelError::Corrupt("the header is cut short".into()))?;
+        #[derive(Deserialize)]
+        struct Meta {
+            config: AdjointConfig,
+            #[serde(default)]
+            counters: Option<CountersIn>,
+        }
+        #[derive(Deserialize)]
+        struct CountersIn {
+            epochs: usize,
+            energy_evaluations: usize,
+            model_evaluations: usize,
+            gradient_steps: usize,
+        }
+        let meta: Meta = serde_json::from_slice(meta).map_err(|e| ModelError::Corrupt(format!("header: {e}")))?;
+        meta.config.validate().map_err(ModelError::Corrupt)?;
+        if let Some(want) = system {
+            let want = System::by_name(want).map_err(|e| ModelError::Input(e.to_string()))?;
+            if want.name != meta.config.system {
+                return Err(ModelError::Input(format!("the controller was trained for {}, not {}", meta.config.system, want.name)));
+            }
+        }
+        let mut s = AdjointSampler::new(meta.config, 0).map_err(ModelError::Corrupt)?;
+        s.net = Network::from_bytes(&bytes[16 + len..], Some(&s.config.network(&s.system)))?;
+        if let Some(c) = meta.counters {
+            s.counters = Counters { epochs: c.epochs, energy_evaluations: c.energy_evaluations, model_evaluations: c.model_evaluations, gradient_steps: c.gradient_steps, buffer: 0 };
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedules::Schedule;
+
+    #[test]
+    fn the_noise_matches_the_geometric_schedule_and_the_spec_numbers() {
+        let g = GeometricNoise { sigma_min: 1e-3, sigma_max: 2.0 };
+        let s = Schedule::geometric(1e-3, 2.0, 1000);
+        for t in [0usize, 100, 250, 500, 1000] {
+            let u = t as f64 / 1000.0;
+            assert!((g.nu(u) - s.sigma2(t as f64)).abs() < 1e-12);
+            assert!((g.sigma(u) - s.diffusion(t as f64).unwrap()).abs() < 1e-12);
+        }
+        // spec §1.2: σ(0) = 7.80, κ(0.25) ≈ 0.978, κ(0.5) ≈ 0.9995, bridge sd 0.30 at u = 0.25
+        assert!((g.sigma(0.0) - 7.80).abs() < 0.01);
+        assert!((g.kappa(0.25) - 0.978).abs() < 1e-3);
+        assert!((g.kappa(0.5) - 0.9995).abs() < 1e-4);
+        let k = g.kappa(0.25);
+        assert!(((g.nu(1.0) * k * (1.0 - k)).sqrt() - 0.30).abs() < 0.01);
+        // ν' = σ²
+        let h = 1e-6;
+        assert!(((g.nu(0.3 + h) - g.nu(0.3 - h)) / (2.0 * h) / g.sigma(0.3).powi(2) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_adjoint_clips_each_particle_and_adds_the_base_score() {
+        let mut a = AdjointSampler::new(AdjointConfig::demo("lj13").unwrap(), 0).unwrap();
+        // two particles almost on top of each other: a huge repulsion, clipped to 100
+        let mut x: Vec<f64> = crate::energies::preset_configuration(&a.system);
+        x[3] = x[0] + 0.3;
+        x[4] = x[1];
+        x[5] = x[2];
+        remove_com(&mut x, 3);
+        let adj = a.adjoint(&x).unwrap();
+        let (_, g) = a.system.energies_grads(&x).unwrap();
+        assert!(g[..3].iter().map(|v| v * v).sum::<f64>().sqrt() > 1e3, "the raw force is large");
+        let nu1 = a.noise.nu(1.0);
+        // the spec's recipe written out: scale each particle's force to norm ≤ 100, centre, add −x/ν(1)
+        let mut want: Vec<f64> = g.chunks(3).flat_map(|p| {
+            let norm = p.iter().map(|v| v * v).sum::<f64>().sqrt();
+            let f = (100.0 / (norm + 1e-6)).min(1.0);
+            p.iter().map(move |v| v * f).collect::<Vec<_>>()
+        }).collect();
+        assert!((want[..3].iter().map(|v| v * v).sum::<f64>().sqrt() - 100.0).abs() < 1e-3, "the overlapping pair is clipped to 100");
+        remove_com(&mut want, 3);
+        assert!(adj.iter().zip(&want).zip(&x).all(|((a, w), xi)| (a - (w - xi / nu1)).abs() < 1e-9));
+        assert_eq!(a.counters.energy_evaluations, 1);
+        // a relaxed cluster has small forces: no clipping, exact gradient
+        let mut y = crate::energies::preset_configuration(&a.system);
+        remove_com(&mut y, 3);
+        let adj = a.adjoint(&y).unwrap();
+        let (_, g) = a.system.energies_grads(&y).unwrap();
+        let mut gc = g.clone();
+        remove_com(&mut gc, 3);
+        assert!(adj.iter().zip(&gc).zip(&y).all(|((a, g), x)| (a - (g - x / nu1)).abs() < 1e-9));
+    }
+
+    #[test]
+    fn an_epoch_fills_the_buffer_counts_its_costs_and_saves_and_loads() {
+        let mut c = AdjointConfig::demo("dw4").unwrap();
+        c.nfe = 20;
+        c.new_per_epoch = 16;
+        c.batch = 8;
+        c.grad_steps = 5;
+        c.buffer = 24;
+        let mut a = AdjointSampler::new(c, 3).unwrap();
+        let loss = a.epoch().unwrap();
+        assert!(loss.is_finite() && loss > 0.0);
+        a.epoch().unwrap();
+        assert_eq!(a.counters, Counters { epochs: 2, energy_evaluations: 32, model_evaluations: 2 * 16 * 19, gradient_steps: 10, buffer: 24 });
+        let (xs, frames) = a.simulate(5, 2).unwrap();
+        assert_eq!((xs.len(), frames.len()), (5 * 8, 20 * 2 * 8));
+        assert!(xs.chunks(8).all(|x| (0..2).all(|k| x.chunks(2).map(|p| p[k]).sum::<f64>().abs() < 1e-9)), "CoM-free samples");
+        assert_eq!(&frames[19 * 16..], &xs[..16]);
+        let bytes = a.to_bytes().unwrap();
+        let mut b = AdjointSampler::from_bytes(&bytes, Some("dw4")).unwrap();
+        assert_eq!(b.config, a.config);
+        assert_eq!(b.counters.gradient_steps, 10);
+        let probe = vec![0.3, -0.2, 1.0, 0.5, -1.1, 0.1, -0.2, -0.4];
+        assert_eq!(to_vec(a.drift_tensor(&probe, &[0.4])), to_vec(b.drift_tensor(&probe, &[0.4])));
+        assert!(b.simulate(2, 0).is_ok());
+        assert!(matches!(AdjointSampler::from_bytes(&bytes, Some("lj13")), Err(ModelError::Input(m)) if m.contains("trained for dw4, not lj13")));
+        assert_eq!(AdjointSampler::from_bytes(b"nonsense", None).err(), Some(ModelError::NotWeights));
+        assert!(matches!(AdjointSampler::from_bytes(&bytes[..40], None), Err(ModelError::Corrupt(_))));
+    }
+
+    #[test]
+    fn configurations_follow_the_spec_and_bad_ones_are_refused() {
+        let p = AdjointConfig::paper("lj55").unwrap();
+        assert_eq!((p.nfe, p.new_per_epoch, p.batch, p.buffer, p.hidden, p.layers, p.sigma_max), (1000, 200, 200, 10_000, 128, 5, 2.0));
+        assert_eq!(AdjointConfig::paper("dw4").unwrap().sigma_max, 1.5);
+        assert!(AdjointConfig::paper("lj7").unwrap_err().contains("dw4, lj13 and lj55"));
+        assert!(AdjointConfig::by_name("fast", "dw4").unwrap_err().contains("paper or demo"));
+        let mut c = AdjointConfig::demo("dw4").unwrap();
+        c.nfe = 1;
+        assert!(AdjointSampler::new(c, 0).is_err());
+    }
+}
