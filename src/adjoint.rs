@@ -160,6 +160,11 @@ impl AdjointSampler {
         Ok(AdjointSampler { config, system, noise, net, items: Vec::new(), next: 0, rng: XorShift64::new(seed ^ 0xAD701), counters: Counters::default() })
     }
 
+    /// Restarts the sampler's random numbers (simulation noise, minibatches, bridge draws).
+    pub fn reseed(&mut self, seed: u64) {
+        self.rng = XorShift64::new(seed ^ 0xAD701);
+    }
+
     /// v_θ(u, x) for a batch of flat configurations, one u each.
     fn drift_tensor(&self, xs: &[f64], us: &[f64]) -> Tensor<3> {
         let (n, d) = (self.system.n, self.system.d);

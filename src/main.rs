@@ -133,9 +133,13 @@ mod cli {
             #[arg(long, default_value = "chain")]
             score: String,
             /// Weights from `molplay train-score` (with `--score model`; the reference statistics
-            /// come from `--data`, as in training).
+            /// come from `--data`, as in training), or an Adjoint Sampling controller from
+            /// `molplay train-adjoint` (with `--system`).
             #[arg(long)]
             model: Option<PathBuf>,
+            /// With an Adjoint Sampling controller (`--model`): the benchmark system it samples.
+            #[arg(long)]
+            system: Option<String>,
             /// Atoms of the spring chain (`--score chain`, default 4), or which molecules of a mixed
             /// `--data` file to use (default: the most common size).
             #[arg(long)]
@@ -299,7 +303,8 @@ mod cli {
             Command::TrainAdjoint { system, config, epochs, seed, output, reference, eval_every, json } => {
                 train_adjoint(&system, &config, epochs, seed, &output, reference.as_deref(), eval_every, json)
             }
-            Command::Sample { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, compare_gaga, symmetry, samples, seed, output, json } => {
+            Command::Sample { system: Some(system), model, samples, seed, output, json, .. } => adjoint_sample(&system, model.as_deref(), samples, seed, output.as_deref(), json),
+            Command::Sample { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, compare_gaga, symmetry, samples, seed, output, json, system: None } => {
                 sample_cmd(SampleArgs { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, compare_gaga, symmetry, samples, seed, output, json })
             }
             Command::TrainScore { data, atoms, steps, batch, lr, hidden, layers, t_max, seed, output, json } => {
@@ -533,6 +538,31 @@ mod cli {
             Some(msg) => Err(format!("{msg} (the last good weights were written to {})", output.display())),
             None => Ok(()),
         }
+    }
+
+    /// Samples from a trained Adjoint Sampling controller.
+    fn adjoint_sample(system: &str, model: Option<&Path>, samples: usize, seed: u64, output: Option<&Path>, json: bool) -> Result<(), String> {
+        let path = model.ok_or("--system samples from an Adjoint Sampling controller: give it with --model FILE")?;
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut a = molplay::adjoint::AdjointSampler::from_bytes(&bytes, Some(system)).map_err(|e| format!("{}: {e}", path.display()))?;
+        if samples == 0 {
+            return Err("--samples must be at least 1".into());
+        }
+        a.reseed(seed);
+        let t0 = Instant::now();
+        let (xs, _) = a.simulate(samples, 0)?;
+        let secs = t0.elapsed().as_secs_f64();
+        if let Some(out) = output {
+            write_system_samples(&a.system, &xs, out)?;
+        }
+        let e = a.system.energies(&xs).map_err(|e| e.to_string())?;
+        let (mean, sd) = molplay::metrics::mean_sd(&e);
+        if json {
+            outln!("{}", serde_json::json!({ "system": a.system.name, "samples": samples, "nfe": samples * (a.config.nfe - 1), "seconds": secs, "energy_mean": mean, "energy_sd": sd, "output": output }));
+        } else {
+            outln!("{samples} {} samples from the controller ({} steps each) in {secs:.2} s: E {mean:.3} ± {sd:.3}", a.system.name, a.config.nfe - 1);
+        }
+        Ok(())
     }
 
     fn eval(system: &str, samples: &Path, reference: &Path, sample_w2_n: usize, json: bool) -> Result<(), String> {
