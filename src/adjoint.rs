@@ -138,6 +138,21 @@ pub struct Counters {
     pub buffer: usize,
 }
 
+/// A controlled-SDE simulation in progress: the states, and the first `keep` samples' frames.
+pub struct Simulation {
+    pub xs: Vec<f64>,
+    pub frames: Vec<f64>,
+    pub keep: usize,
+    pub step: usize,
+    pub steps: usize,
+}
+
+impl Simulation {
+    pub fn done(&self) -> bool {
+        self.step >= self.steps
+    }
+}
+
 /// The learner: system, controller network, replay buffer and counters.
 pub struct AdjointSampler {
     pub config: AdjointConfig,
@@ -158,6 +173,11 @@ impl AdjointSampler {
         let net = Network::new(config.network(&system), seed);
         let noise = GeometricNoise { sigma_min: config.sigma_min, sigma_max: config.sigma_max };
         Ok(AdjointSampler { config, system, noise, net, items: Vec::new(), next: 0, rng: XorShift64::new(seed ^ 0xAD701), counters: Counters::default() })
+    }
+
+    /// Puts back the controller from before the latest gradient step.
+    pub fn revert(&mut self) {
+        self.net.revert();
     }
 
     /// Restarts the sampler's random numbers (simulation noise, minibatches, bridge draws).
@@ -186,33 +206,63 @@ impl AdjointSampler {
     /// also returns the trajectory of the first `keep` samples (nfe frames). Fails on exploding
     /// or non-finite states.
     pub fn simulate(&mut self, count: usize, keep: usize) -> Result<(Vec<f64>, Vec<f64>), String> {
-        let per = self.system.dim();
-        let steps = self.config.nfe - 1;
-        let dt = 1.0 / steps as f64;
+        let mut sim = self.start_simulation(count, keep);
+        self.advance_simulation(&mut sim, usize::MAX)?;
+        Ok((sim.xs, sim.frames))
+    }
+
+    /// A simulation to advance a few steps at a time ([`advance_simulation`](Self::advance_simulation)).
+    pub fn start_simulation(&self, count: usize, keep: usize) -> Simulation {
         let keep = keep.min(count);
-        let mut xs = vec![0.0; count * per];
-        let mut frames = xs[..keep * per].to_vec();
+        let xs = vec![0.0; count * self.system.dim()];
+        let frames = xs[..keep * self.system.dim()].to_vec();
+        Simulation { xs, frames, keep, step: 0, steps: self.config.nfe - 1 }
+    }
+
+    /// Takes up to `steps` Euler–Maruyama steps of `sim`.
+    pub fn advance_simulation(&mut self, sim: &mut Simulation, steps: usize) -> Result<(), String> {
+        let per = self.system.dim();
+        let dt = 1.0 / sim.steps as f64;
+        let count = sim.xs.len() / per;
         // bigger than any sensible sample of these systems (LJ-55's radius is ~3)
         let limit = 1e3 * (self.system.n as f64).sqrt();
-        for k in 0..steps {
-            let u = k as f64 * dt;
+        let end = sim.step.saturating_add(steps).min(sim.steps);
+        while sim.step < end {
+            let u = sim.step as f64 * dt;
             let s = self.noise.sigma(u);
-            let v = to_vec(self.drift_tensor(&xs, &vec![u; count]));
+            let v = to_vec(self.drift_tensor(&sim.xs, &vec![u; count]));
             self.counters.model_evaluations += count;
             let z = self.centred_normals(count);
-            for ((x, vi), zi) in xs.iter_mut().zip(&v).zip(&z) {
+            for ((x, vi), zi) in sim.xs.iter_mut().zip(&v).zip(&z) {
                 *x += s * s * vi * dt + s * dt.sqrt() * zi;
             }
-            for x in xs.chunks_mut(per) {
+            for x in sim.xs.chunks_mut(per) {
                 remove_com(x, self.system.d);
                 let r2: f64 = x.iter().map(|v| v * v).sum();
                 if !r2.is_finite() || r2.sqrt() > limit {
                     return Err(format!("the sampler's states exploded at u = {u:.3} (|x| = {:.3e}): the controller diverged", r2.sqrt()));
                 }
             }
-            frames.extend_from_slice(&xs[..keep * per]);
+            sim.frames.extend_from_slice(&sim.xs[..sim.keep * per]);
+            sim.step += 1;
         }
-        Ok((xs, frames))
+        Ok(())
+    }
+
+    /// Puts a finished simulation's samples with their adjoints in the buffer (a refresh).
+    pub fn push_samples(&mut self, x1: &[f64]) -> Result<(), String> {
+        let a = self.adjoint(x1)?;
+        let per = self.system.dim();
+        for (x, g) in x1.chunks(per).zip(a.chunks(per)) {
+            if self.items.len() < self.config.buffer {
+                self.items.push((x.to_vec(), g.to_vec()));
+            } else {
+                self.items[self.next] = (x.to_vec(), g.to_vec());
+            }
+            self.next = (self.next + 1) % self.config.buffer;
+        }
+        self.counters.buffer = self.items.len();
+        Ok(())
     }
 
     /// a(X₁) = P[clip(∇E)] − X₁/ν(1) for a batch (counts one energy evaluation per sample).
@@ -240,18 +290,7 @@ impl AdjointSampler {
     /// Simulates `new_per_epoch` samples and puts them with their adjoints in the buffer.
     pub fn refresh_buffer(&mut self) -> Result<(), String> {
         let (x1, _) = self.simulate(self.config.new_per_epoch, 0)?;
-        let a = self.adjoint(&x1)?;
-        let per = self.system.dim();
-        for (x, g) in x1.chunks(per).zip(a.chunks(per)) {
-            if self.items.len() < self.config.buffer {
-                self.items.push((x.to_vec(), g.to_vec()));
-            } else {
-                self.items[self.next] = (x.to_vec(), g.to_vec());
-            }
-            self.next = (self.next + 1) % self.config.buffer;
-        }
-        self.counters.buffer = self.items.len();
-        Ok(())
+        self.push_samples(&x1)
     }
 
     /// One RAM regression step on a minibatch drawn uniformly from the buffer.

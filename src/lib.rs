@@ -1,5 +1,4 @@
 //! molplay: diffusion models for 3D molecules, energies and samplers on WebGPU, in a browser tab.
-#[cfg(not(target_arch = "wasm32"))]
 pub mod adjoint;
 pub mod energies;
 pub mod gaussianity;
@@ -8,7 +7,6 @@ pub mod gpu;
 pub mod io;
 pub mod mcmc;
 pub mod metrics;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod models;
 pub mod molecules;
 pub mod rng;

@@ -197,6 +197,14 @@ impl Network {
         &self.device
     }
 
+    /// Puts back the weights from before the latest update (when they made things worse in a
+    /// way the loss did not show, e.g. an exploding simulation).
+    pub fn revert(&mut self) {
+        if let Some(good) = self.last_good.take() {
+            self.model = good;
+        }
+    }
+
     /// One Adam step on `loss` (a scalar built from this network's forward passes). A
     /// non-finite loss changes nothing but puts back the weights that gave the last finite one
     /// and returns `Diverged`; otherwise returns the loss.

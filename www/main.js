@@ -4,12 +4,14 @@ import init, { Playground, apiVersion, crateVersion } from "../pkg/molplay.js";
 import { wireReference } from "./reference.js";
 import { wireForward } from "./forward.js";
 import { wireGenerate } from "./generate.js";
+import { wireAdjoint } from "./adjoint.js";
 
 const API_VERSION = 1; // must equal facade::API_VERSION in the wasm
 const $ = (id) => document.getElementById(id);
 const EXPLAIN = {
   lj13: "13 Lennard-Jones particles tethered to their centre: E = Σ_{i≠j} [d⁻¹² − 2d⁻⁶] + ½Σ|xᵢ − x̄|². Shown: the relaxed icosahedron, the lowest-energy shape.",
   lj55: "55 Lennard-Jones particles, same energy as LJ-13. Shown: a relaxed compact cluster (a local minimum).",
+  adjoint: "Adjoint Sampling (Learn from energy panel): the newest simulated paths, side by side, from the origin at u = 0 to samples at u = 1.",
   generated: "Samples of the reverse sampler (Generate panel), laid out side by side; scrub the reverse trajectory from t = T to 0.",
   molecules: "Molecules from the chosen set, noised by the forward process (see the panel below); atoms keep their element colours, bonds are redrawn from distances every frame.",
   dw4: "4 particles in 2-D, each pair in a double well: E = Σ_{i<j} 0.9(d−4)⁴ − 4(d−4)². Shown: the lowest of 32 relaxations.",
@@ -32,7 +34,7 @@ function parseHash() {
 
 function render(state) {
   $("energy").textContent = Number.isFinite(state.energy) ? state.energy.toFixed(4) : "—";
-  const molecules = state.preset === "molecules" || state.preset === "generated";
+  const molecules = ["molecules", "generated", "adjoint"].includes(state.preset);
   $("natoms").textContent = molecules ? `${state.positions.length / 3} atoms (molecule set)` : `${state.n_atoms} in ${state.dim}-D`;
   $("backend").textContent = state.backend === "webgpu" ? "WebGPU compute" : "CPU (f64)";
   $("adapter").textContent = state.adapter ?? "none";
@@ -128,6 +130,7 @@ async function start() {
   wireReference(pg, api, { currentSystem, showError, refresh: () => render(pg.state()) });
   const forward = wireForward(pg, api, { showError, refresh: () => render(pg.state()) });
   wireGenerate(pg, api, { showError, refresh: () => render(pg.state()), ensureMolecules: forward.ensureLoaded });
+  wireAdjoint(pg, api, { showError, refresh: () => render(pg.state()) });
   try {
     await api.loadPreset(preset);
   } catch (err) {

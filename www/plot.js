@@ -44,3 +44,24 @@ export function histogramPlot(el, names, colors, xLabel = "energy E(x)") {
     },
   };
 }
+
+/// A live line plot (e.g. a training loss over gradient steps) with a log y axis.
+export function linePlot(el, label, color, xLabel = "gradient step") {
+  const opts = {
+    width: Math.max(200, el.clientWidth), height: 220,
+    scales: { x: { time: false }, y: { distr: 3 } },
+    axes: [{ label: xLabel, stroke: "#9aa3b2", grid: { stroke: "#2b3140" } },
+      { label, stroke: "#9aa3b2", grid: { stroke: "#2b3140" }, size: 60 }],
+    series: [{}, { label, stroke: color, width: 1.5, points: { show: false } }],
+    legend: { live: false },
+  };
+  const plot = new uPlot(opts, [[], []], el);
+  const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(200, el.clientWidth), height: 220 }));
+  resize.observe(el);
+  return {
+    update(ys) {
+      const y = Array.from(ys).map((v) => (Number.isFinite(v) && v > 0 ? v : null));
+      plot.setData([y.map((_, i) => i + 1), y]);
+    },
+  };
+}

@@ -15,6 +15,7 @@ use web_sys::HtmlCanvasElement;
 /// Version of the `window.molplay` scripting API (bumped on breaking changes).
 pub const API_VERSION: u32 = 1;
 
+mod adjoint;
 mod forward;
 mod generate;
 mod reference;
@@ -68,6 +69,8 @@ struct Inner {
     forward: forward::ForwardState,
     /// The reverse sampler's run and its trajectory.
     generate: generate::GenerateState,
+    /// The Adjoint Sampling learner.
+    adjoint: adjoint::AdjointState,
 }
 
 struct LoadedSet {
@@ -236,6 +239,7 @@ impl Playground {
             loaded: None,
             forward: Default::default(),
             generate: Default::default(),
+            adjoint: Default::default(),
         };
         Ok(Playground { inner: Rc::new(RefCell::new(inner)) })
     }

@@ -1,0 +1,243 @@
+//! Adjoint Sampling in the page: a learner for a benchmark system (from scratch, or from weights
+//! such as the bundled presets), advanced in slices by `adjointStep` in one of three modes —
+//! "train" (buffer refreshes and regression steps in turn, as the method does), or one sub-step
+//! at a time, "refresh" (simulate new samples, evaluate their energies, fill the buffer) and
+//! "regress" (one epoch's regression steps) — with its counters, losses, the newest samples'
+//! energies and the newest simulated trajectory on the scrubber (`setAdjointFrame`).
+
+use super::{check_keys, js_err, now_ms, styles_for, to_js, view_radius, Playground};
+use crate::adjoint::{AdjointConfig, AdjointSampler, Simulation};
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+
+/// Samples whose trajectories are kept for the viewer.
+const KEEP: usize = 4;
+
+#[derive(Default)]
+pub(super) struct AdjointState {
+    learner: Option<Learner>,
+}
+
+struct Learner {
+    sampler: AdjointSampler,
+    sim: Option<Simulation>,
+    /// Regression steps still owed in the current epoch (train mode).
+    owed: usize,
+    losses: Vec<f64>,
+    /// The newest simulated samples and their energies.
+    samples: Vec<f64>,
+    energies: Vec<f64>,
+    /// The newest finished trajectory (KEEP samples laid out side by side), and the shown frame.
+    frames: Vec<f32>,
+    frame: usize,
+    ms: f64,
+    stopped: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StartOpts {
+    system: Option<String>,
+    config: Option<String>,
+    seed: Option<u64>,
+}
+
+impl Learner {
+    fn new(sampler: AdjointSampler) -> Self {
+        Learner { sampler, sim: None, owed: 0, losses: Vec::new(), samples: Vec::new(), energies: Vec::new(), frames: Vec::new(), frame: 0, ms: 0.0, stopped: None }
+    }
+
+    /// One unit of work in `mode`; Ok(true) when that mode's sub-step has just completed.
+    fn work(&mut self, mode: &str) -> Result<bool, String> {
+        let cfg = self.sampler.config.clone();
+        let refresh = mode == "refresh" || (mode == "train" && self.owed == 0);
+        if refresh {
+            let mut sim = self.sim.take().unwrap_or_else(|| self.sampler.start_simulation(cfg.new_per_epoch, KEEP));
+            // a few EM steps per unit: one network call each, over the whole batch
+            self.sampler.advance_simulation(&mut sim, 4)?;
+            if !sim.done() {
+                self.sim = Some(sim);
+                return Ok(false);
+            }
+            self.sampler.push_samples(&sim.xs)?;
+            self.energies = self.sampler.system.energies(&sim.xs).map_err(|e| e.to_string())?;
+            self.samples = sim.xs;
+            self.frames = layout(&sim.frames, &self.sampler.system, sim.keep);
+            self.frame = self.frames.len() / (sim.keep * self.sampler.system.dim()).max(1) - 1;
+            self.owed = cfg.grad_steps;
+            return Ok(true);
+        }
+        if mode == "regress" && self.owed == 0 {
+            self.owed = cfg.grad_steps;
+        }
+        let loss = self.sampler.regression_step().map_err(|e| e.to_string())?;
+        self.losses.push(loss);
+        self.owed -= 1;
+        if self.owed == 0 {
+            self.sampler.counters.epochs += 1;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+}
+
+/// Frames of `keep` samples side by side (x offsets), as f32 for the viewer.
+fn layout(frames: &[f64], sys: &crate::energies::System, keep: usize) -> Vec<f32> {
+    let per = sys.dim();
+    let reach = frames.chunks(per).rev().take(keep).map(|x| crate::geometry::radius_about_com(x, sys.d)).fold(1.0, f64::max);
+    let spacing = 2.0 * reach + 2.0;
+    frames
+        .chunks(per)
+        .enumerate()
+        .flat_map(|(i, x)| {
+            let shift = ((i % keep) as f64 - (keep as f64 - 1.0) / 2.0) * spacing;
+            x.chunks(sys.d).flat_map(move |p| p.iter().enumerate().map(move |(k, v)| (v + if k == 0 { shift } else { 0.0 }) as f32)).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[wasm_bindgen]
+impl Playground {
+    /// A fresh learner: options `{system: "dw4" | "lj13" | "lj55", config: "demo" | "paper", seed}`.
+    #[wasm_bindgen(js_name = startAdjoint)]
+    pub fn start_adjoint(&self, options: JsValue) -> Result<JsValue, JsValue> {
+        check_keys(&options, &["system", "config", "seed"], "trainAdjoint")?;
+        let o: StartOpts = serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("trainAdjoint: {e}")))?;
+        let system = o.system.unwrap_or_else(|| "dw4".into());
+        let cfg = AdjointConfig::by_name(o.config.as_deref().unwrap_or("demo"), &system).map_err(|e| js_err(format!("trainAdjoint: {e}")))?;
+        let sampler = AdjointSampler::new(cfg, o.seed.unwrap_or(0)).map_err(|e| js_err(format!("trainAdjoint: {e}")))?;
+        self.inner.borrow_mut().adjoint.learner = Some(Learner::new(sampler));
+        self.adjoint_status()
+    }
+
+    /// A learner from weights (`molplay train-adjoint` output or `adjointWeights()`), for
+    /// `system` if given (a mismatch is refused). The buffer starts empty.
+    #[wasm_bindgen(js_name = loadAdjointWeights)]
+    pub fn load_adjoint_weights(&self, name: String, bytes: Vec<u8>, system: Option<String>) -> Result<JsValue, JsValue> {
+        let sampler = AdjointSampler::from_bytes(&bytes, system.as_deref()).map_err(|e| js_err(format!("{name}: {e}")))?;
+        self.inner.borrow_mut().adjoint.learner = Some(Learner::new(sampler));
+        self.adjoint_status()
+    }
+
+    /// Works for about `budget_ms` in `mode` ("train", "refresh" or "regress"; the sub-step modes
+    /// stop when their sub-step completes) and returns the status. A diverging run stops with the
+    /// last good weights and says so in `stopped`.
+    #[wasm_bindgen(js_name = adjointStep)]
+    pub fn adjoint_step(&self, budget_ms: f64, mode: String) -> Result<JsValue, JsValue> {
+        if !["train", "refresh", "regress"].contains(&mode.as_str()) {
+            return Err(js_err(format!("adjointStep: mode must be \"train\", \"refresh\" or \"regress\", got \"{mode}\"")));
+        }
+        let budget = if budget_ms.is_finite() { budget_ms.clamp(1.0, 10_000.0) } else { 30.0 };
+        let shown = {
+            let mut s = self.inner.borrow_mut();
+            let l = s.adjoint.learner.as_mut().ok_or_else(|| js_err("adjointStep: start or load a learner first"))?;
+            if let Some(msg) = &l.stopped {
+                return Err(js_err(format!("adjointStep: the run stopped ({msg}); start again or load weights")));
+            }
+            let t0 = now_ms();
+            let mut refreshed = false;
+            let mut completed = false;
+            while now_ms() - t0 < budget {
+                match l.work(&mode) {
+                    Ok(done) => {
+                        refreshed |= done && l.owed == l.sampler.config.grad_steps;
+                        if done && mode != "train" {
+                            completed = true;
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        l.sampler.revert();
+                        l.sim = None;
+                        l.stopped = Some(format!("{e}; the last good weights are kept"));
+                        break;
+                    }
+                }
+            }
+            l.ms += now_ms() - t0;
+            let _ = completed;
+            refreshed
+        };
+        if shown {
+            self.show_adjoint_frame(None)?;
+        }
+        self.adjoint_status()
+    }
+
+    /// `{system, config, counters, gradient_steps_per_energy_evaluation, losses, energies,
+    /// phase, frames, ms, stopped}`; null without a learner.
+    #[wasm_bindgen(js_name = adjointStatus)]
+    pub fn adjoint_status(&self) -> Result<JsValue, JsValue> {
+        let s = self.inner.borrow();
+        let Some(l) = s.adjoint.learner.as_ref() else { return Ok(JsValue::NULL) };
+        let c = &l.sampler.counters;
+        let per = l.sampler.system.dim();
+        let phase = match (&l.sim, l.owed) {
+            (Some(sim), _) => format!("refreshing the buffer: step {}/{}", sim.step, sim.steps),
+            (None, 0) => "ready to refresh the buffer".into(),
+            (None, k) => format!("regression steps: {k} left in this epoch"),
+        };
+        to_js(&serde_json::json!({
+            "system": l.sampler.system.name, "config": l.sampler.config, "counters": c,
+            "gradient_steps_per_energy_evaluation": c.gradient_steps as f64 / c.energy_evaluations.max(1) as f64,
+            "losses": l.losses, "energies": l.energies, "samples": l.samples.len() / per, "phase": phase,
+            "frames": l.frames.len() / (KEEP.min(l.samples.len() / per.max(1)).max(1) * per), "frame": l.frame, "ms": l.ms, "stopped": l.stopped,
+        }))
+    }
+
+    /// Shows frame `k` (0 = u = 0, the Dirac at the origin; last = u = 1, the samples) of the
+    /// newest simulated trajectory. Returns `{frame, frames, u}`.
+    #[wasm_bindgen(js_name = setAdjointFrame)]
+    pub fn set_adjoint_frame(&self, k: f64) -> Result<JsValue, JsValue> {
+        if !k.is_finite() {
+            return Err(js_err("setAdjointFrame: the frame must be a number"));
+        }
+        self.show_adjoint_frame(Some(k.max(0.0) as usize))
+    }
+
+    /// The controller's weights (to save; `loadAdjointWeights` reads them back).
+    #[wasm_bindgen(js_name = adjointWeights)]
+    pub fn adjoint_weights(&self) -> Result<Vec<u8>, JsValue> {
+        let s = self.inner.borrow();
+        let l = s.adjoint.learner.as_ref().ok_or_else(|| js_err("adjointWeights: start or load a learner first"))?;
+        l.sampler.to_bytes().map_err(js_err)
+    }
+}
+
+impl Playground {
+    fn show_adjoint_frame(&self, frame: Option<usize>) -> Result<JsValue, JsValue> {
+        let mut guard = self.inner.borrow_mut();
+        let s = &mut *guard;
+        let l = s.adjoint.learner.as_mut().ok_or_else(|| js_err("setAdjointFrame: start or load a learner first"))?;
+        let sys = l.sampler.system.clone();
+        let stride = KEEP.min(l.samples.len() / sys.dim().max(1)) * sys.dim();
+        if stride == 0 || l.frames.is_empty() {
+            return Err(js_err("setAdjointFrame: no trajectory yet: refresh the buffer first"));
+        }
+        let count = l.frames.len() / stride;
+        let k = frame.unwrap_or(count - 1).min(count - 1);
+        l.frame = k;
+        let x = &l.frames[k * stride..(k + 1) * stride];
+        let new_view = s.preset != "adjoint" || s.positions.len() != x.len();
+        if let Some(r) = s.render.as_mut() {
+            if new_view {
+                let styles: Vec<_> = (0..stride / sys.dim()).flat_map(|_| styles_for(&sys)).collect();
+                r.viewer.set_molecules(&r.device, &r.queue, &styles, sys.d, &vec![sys.n; stride / sys.dim()]).map_err(js_err)?;
+            }
+            r.viewer.upload_positions(&r.device, &r.queue, x).map_err(js_err)?;
+        }
+        if new_view {
+            let last = &l.frames[(count - 1) * stride..];
+            s.camera.fit(glam::Vec3::ZERO, view_radius(last, sys.d) + 1.0);
+            s.forward.drop_view();
+            s.generate.drop_view();
+            s.draw.past_t_star = false;
+        }
+        s.positions = x.to_vec();
+        s.preset = "adjoint".into();
+        s.energy = f64::NAN;
+        s.batch = None;
+        s.dirty = true;
+        to_js(&serde_json::json!({ "frame": k, "frames": count, "u": k as f64 / (count - 1).max(1) as f64 }))
+    }
+}

@@ -1,0 +1,140 @@
+// The "Learn from energy" panel (Adjoint Sampling): a learner trained in slices (the page keeps
+// drawing), its sub-steps runnable one at a time, counters, the loss and the energy histogram of
+// the newest samples against the reference, and the newest simulated trajectory on a scrubber.
+// Every number comes from the Rust core; this file only wires controls.
+import { histogramPlot, linePlot } from "./plot.js";
+
+const $ = (id) => document.getElementById(id);
+const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r()));
+const PRESETS = { dw4: "www/presets/dw4-demo.mpa" };
+
+export function wireAdjoint(pg, api, { showError, refresh }) {
+  let running = null;
+  let pauseRequested = false;
+  const loss = linePlot($("as-loss"), "RAM loss", "#f2a65a");
+  const hist = histogramPlot($("as-hist"), ["newest samples", "reference"], ["#7fd1e3", "#e6e8ee"], "energy E(x)");
+
+  const reference = (system) => {
+    const ours = pg.referenceSamples?.();
+    const loaded = pg.loadedSamples?.();
+    if (loaded && loaded.system === system) return loaded.energies;
+    if (ours && ours.system === system) return ours.energies;
+    return [];
+  };
+
+  const show = (st) => {
+    if (!st) return;
+    const c = st.counters;
+    $("as-status").textContent = `${st.system} · ${st.phase}` + (st.stopped ? ` · stopped: ${st.stopped}` : "");
+    const rows = [
+      ["epochs", c.epochs], ["energy evaluations", c.energy_evaluations.toLocaleString()], ["model evaluations", c.model_evaluations.toLocaleString()],
+      ["gradient steps", c.gradient_steps.toLocaleString()], ["gradient steps per energy evaluation", st.gradient_steps_per_energy_evaluation.toFixed(3)],
+      ["replay buffer", `${c.buffer} / ${st.config.buffer}`], ["time", `${(st.ms / 1000).toFixed(1)} s`],
+    ];
+    const box = $("as-counters");
+    box.innerHTML = "";
+    for (const [k, v] of rows) {
+      const dt = document.createElement("dt"); dt.textContent = k;
+      const dd = document.createElement("dd"); dd.textContent = v;
+      box.append(dt, dd);
+    }
+    $("as-buffer").value = c.buffer / st.config.buffer;
+    loss.update(st.losses);
+    hist.update([st.energies, reference(st.system)]);
+    $("as-frame").max = Math.max(0, st.frames - 1);
+    if (st.frames > 0) $("as-frame").value = st.frame;
+  };
+
+  const setFrame = (k) => {
+    const f = pg.setAdjointFrame(k);
+    $("as-frame-label").textContent = `u = ${f.u.toFixed(2)} (frame ${f.frame}/${f.frames - 1}): from the point at u = 0 to the samples at u = 1`;
+    refresh();
+    return f;
+  };
+
+  const buttons = (busy) => {
+    $("as-train").textContent = busy ? "Pause" : "Train";
+    for (const id of ["as-refresh", "as-regress", "as-scratch", "as-preset", "as-save"]) $(id).disabled = busy;
+  };
+
+  function drive(mode, { epochs = Infinity } = {}) {
+    if (running) return Promise.reject(new Error("trainAdjoint: the learner is busy; pause it first"));
+    if (!pg.adjointStatus()) throw new Error("trainAdjoint: start or load a learner first");
+    pauseRequested = false;
+    buttons(true);
+    const until = pg.adjointStatus().counters.epochs + epochs;
+    running = (async () => {
+      try {
+        for (;;) {
+          const st = pg.adjointStep(30, mode);
+          show(st);
+          if (st.frames > 0 && st.frame === st.frames - 1) setFrame(st.frame);
+          if (st.stopped) throw new Error(`trainAdjoint: ${st.stopped}`);
+          if (pauseRequested || st.counters.epochs >= until) return st;
+          // a sub-step mode ends when its sub-step has completed
+          if (mode === "refresh" && st.phase.startsWith("regression")) return st;
+          if (mode === "regress" && !st.phase.startsWith("regression")) return st;
+          await nextFrame();
+        }
+      } finally {
+        running = null;
+        buttons(false);
+      }
+    })();
+    return running;
+  }
+
+  const start = (o) => { const st = pg.startAdjoint(o); show(st); return st; };
+  async function preset(system) {
+    const url = PRESETS[system];
+    if (!url) throw new Error(`no pretrained weights for ${system} yet: train from scratch`);
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+    const st = pg.loadAdjointWeights(url, new Uint8Array(await res.arrayBuffer()), system);
+    show(st);
+    await drive("refresh");
+    return pg.adjointStatus();
+  }
+
+  const options = () => ({ system: $("as-system").value, seed: Number($("as-seed").value) });
+  const guard = (f) => (...a) => { showError(""); try { const r = f(...a); if (r?.catch) r.catch((e) => showError(e.message)); } catch (e) { showError(e.message); } };
+  $("as-scratch").addEventListener("click", guard(() => start(options())));
+  $("as-preset").addEventListener("click", guard(() => preset($("as-system").value)));
+  $("as-train").addEventListener("click", guard(() => {
+    if (running) { pauseRequested = true; return null; }
+    if (!pg.adjointStatus()) start(options());
+    return drive("train");
+  }));
+  $("as-refresh").addEventListener("click", guard(() => drive("refresh")));
+  $("as-regress").addEventListener("click", guard(() => drive("regress")));
+  $("as-frame").addEventListener("input", guard((e) => setFrame(Number(e.target.value))));
+  $("as-save").addEventListener("click", guard(() => {
+    const bytes = pg.adjointWeights();
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
+    a.download = `${pg.adjointStatus().system}-adjoint.mpa`;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  }));
+  $("as-file").addEventListener("change", guard(async (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    show(pg.loadAdjointWeights(file.name, new Uint8Array(await file.arrayBuffer()), $("as-system").value));
+  }));
+
+  api.trainAdjoint = async (o = {}) => {
+    if (typeof o !== "object" || o === null) throw new TypeError("trainAdjoint(options): options must be an object");
+    const { epochs, resume, ...rest } = o;
+    if (epochs !== undefined && !(Number.isInteger(epochs) && epochs >= 1)) throw new Error("trainAdjoint: epochs must be a whole number ≥ 1");
+    if (!resume || !pg.adjointStatus()) start({ system: $("as-system").value, ...rest });
+    return drive("train", { epochs: epochs ?? Infinity });
+  };
+  api.pauseAdjoint = () => { pauseRequested = true; return running?.catch(() => {}) ?? Promise.resolve(); };
+  api.adjointSubstep = (mode) => {
+    if (mode !== "refresh" && mode !== "regress") return Promise.reject(new Error('adjointSubstep(mode): mode must be "refresh" or "regress"'));
+    return drive(mode);
+  };
+  api.adjointStatus = () => pg.adjointStatus();
+  api.loadAdjointPreset = (system = "dw4") => preset(String(system));
+  api.setAdjointFrame = (k) => setFrame(Number(k));
+}
