@@ -225,6 +225,12 @@ mod cli {
             /// Evaluate (1000 fresh samples) every this many epochs.
             #[arg(long, default_value_t = 10)]
             eval_every: usize,
+            /// Go on from a controller's weights (its configuration; the buffer starts empty).
+            #[arg(long)]
+            resume: Option<PathBuf>,
+            /// Override the configuration's learning rate.
+            #[arg(long)]
+            lr: Option<f64>,
             #[arg(long)]
             json: bool,
         },
@@ -300,8 +306,8 @@ mod cli {
             }
             Command::BenchMcmc { systems, chains, sweeps, json } => bench_mcmc(&systems, chains, sweeps, json),
             Command::Stability { input, json } => stability(&input, json),
-            Command::TrainAdjoint { system, config, epochs, seed, output, reference, eval_every, json } => {
-                train_adjoint(&system, &config, epochs, seed, &output, reference.as_deref(), eval_every, json)
+            Command::TrainAdjoint { system, config, epochs, seed, output, reference, eval_every, resume, lr, json } => {
+                train_adjoint(&system, &config, epochs, seed, &output, reference.as_deref(), eval_every, (resume.as_deref(), lr), json)
             }
             Command::Sample { system: Some(system), model, samples, seed, output, json, .. } => adjoint_sample(&system, model.as_deref(), samples, seed, output.as_deref(), json),
             Command::Sample { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, compare_gaga, symmetry, samples, seed, output, json, system: None } => {
@@ -468,13 +474,26 @@ mod cli {
     /// progress on stderr, an evaluation line every `eval_every` epochs (energy W2 and distance
     /// W2 of 1000 fresh samples against `reference` when given, else the mean energy).
     #[allow(clippy::too_many_arguments)]
-    fn train_adjoint(system: &str, config: &str, epochs: usize, seed: u64, output: &Path, reference: Option<&Path>, eval_every: usize, json: bool) -> Result<(), String> {
+    fn train_adjoint(system: &str, config: &str, epochs: usize, seed: u64, output: &Path, reference: Option<&Path>, eval_every: usize, start: (Option<&Path>, Option<f64>), json: bool) -> Result<(), String> {
         use molplay::adjoint::{AdjointConfig, AdjointSampler};
-        let cfg = AdjointConfig::by_name(config, system)?;
         if epochs == 0 {
             return Err("--epochs must be at least 1".into());
         }
-        let mut a = AdjointSampler::new(cfg, seed)?;
+        let mut a = match start.0 {
+            Some(p) => {
+                let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                let mut a = AdjointSampler::from_bytes(&bytes, Some(system)).map_err(|e| format!("{}: {e}", p.display()))?;
+                a.reseed(seed);
+                a
+            }
+            None => AdjointSampler::new(AdjointConfig::by_name(config, system)?, seed)?,
+        };
+        if let Some(lr) = start.1 {
+            if !(lr > 0.0 && lr < 1.0) {
+                return Err("--lr must be in (0, 1)".into());
+            }
+            a.config.lr = lr;
+        }
         let sys = a.system.clone();
         let reference = match reference {
             Some(p) => {

@@ -135,6 +135,13 @@ export function wireAdjoint(pg, api, { showError, refresh }) {
     return drive(mode);
   };
   api.adjointStatus = () => pg.adjointStatus();
+  api.loadAdjointWeights = async (name, data, system) => {
+    if (!(data instanceof ArrayBuffer || ArrayBuffer.isView(data))) throw new TypeError("loadAdjointWeights(name, data, system): data must be an ArrayBuffer or a typed array");
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const st = pg.loadAdjointWeights(String(name), bytes, system === undefined ? undefined : String(system));
+    show(st);
+    return st;
+  };
   api.loadAdjointPreset = (system = "dw4") => preset(String(system));
   api.setAdjointFrame = (k) => setFrame(Number(k));
 }

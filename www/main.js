@@ -35,7 +35,8 @@ function parseHash() {
 function render(state) {
   $("energy").textContent = Number.isFinite(state.energy) ? state.energy.toFixed(4) : "—";
   const molecules = ["molecules", "generated", "adjoint"].includes(state.preset);
-  $("natoms").textContent = molecules ? `${state.positions.length / 3} atoms (molecule set)` : `${state.n_atoms} in ${state.dim}-D`;
+  $("natoms").textContent = state.preset === "adjoint" ? "paths of the Learn from energy panel"
+    : molecules ? `${state.positions.length / 3} atoms (molecule set)` : `${state.n_atoms} in ${state.dim}-D`;
   $("backend").textContent = state.backend === "webgpu" ? "WebGPU compute" : "CPU (f64)";
   $("adapter").textContent = state.adapter ?? "none";
   $("renderer").textContent = state.renderer ?? "off";

@@ -438,3 +438,49 @@ test("generation from QM9 molecules with the exact empirical score, driven from 
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test("learn from energy: DW-4 trains in the page, its sub-steps run one at a time, the pretrained preset samples well, bad weights are refused", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html`);
+  await ready(page);
+  let st = await page.evaluate(() => window.molplay.trainAdjoint({ system: "dw4", epochs: 1, seed: 3 }));
+  const steps = st.config.nfe - 1;
+  assert.deepEqual(st.counters, { epochs: 1, energy_evaluations: 64, model_evaluations: 64 * steps, gradient_steps: 20, buffer: 64 });
+  assert.equal(st.losses.length, 20);
+  assert.ok(st.losses.every(Number.isFinite));
+  // GAN-Lab-style sub-steps: a refresh alone, then one epoch's regression steps alone
+  st = await page.evaluate(() => window.molplay.adjointSubstep("refresh"));
+  assert.equal(st.counters.energy_evaluations, 128);
+  assert.equal(st.counters.gradient_steps, 20);
+  assert.equal(st.counters.buffer, 128);
+  assert.match(st.phase, /regression steps: 20 left/);
+  st = await page.evaluate(() => window.molplay.adjointSubstep("regress"));
+  assert.equal(st.counters.gradient_steps, 40);
+  assert.equal(st.counters.energy_evaluations, 128, "regression steps evaluate no energy");
+  assert.equal(st.counters.epochs, 2);
+  // the newest path: all particles at the origin at u = 0
+  const f0 = await page.evaluate(() => window.molplay.setAdjointFrame(0));
+  assert.equal(f0.frames, steps + 1);
+  assert.equal((await page.evaluate(() => window.molplay.state())).preset, "adjoint");
+  await nudgeAndCheckFrames(page);
+  // the pretrained preset: fresh samples with Boltzmann-like energies (test set mean −22.45)
+  st = await page.evaluate(() => window.molplay.loadAdjointPreset("dw4"));
+  const mean = st.energies.reduce((a, b) => a + b, 0) / st.energies.length;
+  assert.ok(mean < -19 && mean > -24, `mean energy of the preset's samples ${mean}`);
+  assert.ok(st.counters.gradient_steps >= 10000, "the preset carries its training counters");
+  await page.locator("#adjoint-panel").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${SHOTS}webgpu-adjoint-dw4.png`, fullPage: true });
+  // bad input
+  const reason = (f, a) => page.evaluate(f, a).then(() => "resolved", (e) => e.message);
+  assert.match(await reason(() => window.molplay.loadAdjointWeights("junk.mpa", new Uint8Array([1, 2, 3]))), /junk.mpa: not molplay weights/);
+  const preset = await page.evaluate(async () => Array.from(new Uint8Array(await (await fetch("www/presets/dw4-demo.mpa")).arrayBuffer())));
+  assert.match(await reason((b) => window.molplay.loadAdjointWeights("dw4.mpa", new Uint8Array(b), "lj13"), preset), /trained for dw4, not lj13/);
+  assert.match(await reason((b) => window.molplay.loadAdjointWeights("cut.mpa", new Uint8Array(b.slice(0, 60))), preset), /cut.mpa: the weights are truncated or corrupt/);
+  assert.match(await reason(() => window.molplay.trainAdjoint({ system: "water" })), /unknown system 'water'/);
+  assert.match(await reason(() => window.molplay.trainAdjoint({ epochs: 0 })), /epochs must be a whole number/);
+  assert.match(await reason(() => window.molplay.trainAdjoint({ speed: 2 })), /unknown option `speed`/);
+  assert.match(await reason(() => window.molplay.adjointSubstep("jump")), /mode must be "refresh" or "regress"/);
+  await page.setInputFiles("#as-file", { name: "bad.mpa", mimeType: "application/octet-stream", buffer: Buffer.from("nope") });
+  await page.waitForFunction(() => /bad.mpa: not molplay weights/.test(document.getElementById("error").textContent));
+  assert.deepEqual(problems, []);
+  await page.close();
+});
