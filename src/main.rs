@@ -537,6 +537,8 @@ mod cli {
                     a.counters.energy_evaluations, a.counters.gradient_steps, a.counters.model_evaluations, t0.elapsed().as_secs_f64()
                 );
                 evals.push(v);
+                // a checkpoint at every evaluation: an interrupted run loses at most this much
+                std::fs::write(output, a.to_bytes().map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", output.display()))?;
             }
         }
         // on divergence the network already holds the last good weights
