@@ -65,6 +65,7 @@ export function wireAdjoint(pg, api, { showError, refresh }) {
     const until = pg.adjointStatus().counters.epochs + epochs;
     running = (async () => {
       try {
+        await null; // so that `finally` runs after the assignment, even when the first call throws
         for (;;) {
           const st = pg.adjointStep(30, mode);
           show(st);

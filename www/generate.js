@@ -2,7 +2,7 @@
 // plays the kept reverse trajectory on a scrubber from t = T to 0 with T* marked, and compares
 // full vs GAGA and the three rigid-motion treatments in a table and overlaid distance histograms.
 // Every number comes from the Rust core; this file only wires controls.
-import { histogramPlot } from "./plot.js";
+import { histogramPlot, linePlot } from "./plot.js";
 
 const $ = (id) => document.getElementById(id);
 const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r()));
@@ -171,6 +171,64 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
     // a chain needs a size; molecules default to the set's most common one
     $("gen-atoms").value = $("gen-target").value === "chain" ? 8 : "";
   });
+
+  // the score network: trained in slices, stoppable, its loss plotted live
+  let training = null;
+  let stopTraining = false;
+  let lossPlot = null;
+  const train = (o, steps) => {
+    if (training) return Promise.reject(new Error("train: training is in progress; stop it first"));
+    if (!(Number.isInteger(steps) && steps >= 1)) return Promise.reject(new Error("train: steps must be a whole number ≥ 1"));
+    stopTraining = false;
+    $("gen-train").disabled = true;
+    $("gen-train-stop").disabled = false;
+    training = (async () => {
+      try {
+        await null; // so that `finally` runs after the assignment, even when the first call throws
+        if ((o.target ?? "chain") === "molecules") await ensureMolecules();
+        let st = pg.startScoreTraining(o);
+        $("gen-loss").hidden = false;
+        lossPlot ??= linePlot($("gen-loss"), "DSM loss", "#9be37f");
+        while (st.steps < steps && !stopTraining && !st.stopped) {
+          st = pg.scoreTrainStep(30);
+          lossPlot.update(st.losses);
+          $("gen-train-status").textContent = `${st.steps}/${steps} steps on ${st.label} · loss ${st.loss?.toFixed(4) ?? "—"} · ${(st.ms / 1000).toFixed(1)} s` +
+            (st.stopped ? ` · stopped: ${st.stopped}` : "");
+          await nextFrame();
+        }
+        if (st.stopped) throw new Error(`train: ${st.stopped}`);
+        return st;
+      } finally {
+        training = null;
+        $("gen-train").disabled = false;
+        $("gen-train-stop").disabled = true;
+      }
+    })();
+    return training;
+  };
+  const trainOptions = () => {
+    const o = { target: $("gen-target").value === "molecules" ? "molecules" : "chain", seed: Number($("gen-seed").value) || 0 };
+    if ($("gen-atoms").value !== "") o.atoms = Number($("gen-atoms").value);
+    if ($("gen-gaga").checked) o.tMax = $("gen-tstar").value === "" ? 650 : Number($("gen-tstar").value);
+    return o;
+  };
+  $("gen-train").addEventListener("click", guard(() => train(trainOptions(), 2000)));
+  $("gen-train-stop").addEventListener("click", () => { stopTraining = true; });
+  $("gen-train-save").addEventListener("click", guard(() => {
+    const bytes = pg.scoreWeights();
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
+    a.download = "score-network.mpw";
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  }));
+  api.train = (o = {}) => {
+    if (typeof o !== "object" || o === null) return Promise.reject(new TypeError("train(options): options must be an object"));
+    const { steps = 500, ...rest } = o;
+    return train(rest, steps);
+  };
+  api.stopTrain = () => { stopTraining = true; return training?.catch(() => {}) ?? Promise.resolve(); };
+  api.trainStatus = () => pg.scoreStatus();
 
   const checkOptions = (o) => {
     if (typeof o !== "object" || o === null) throw new TypeError("options must be an object");

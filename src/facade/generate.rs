@@ -5,6 +5,8 @@
 
 use super::{check_keys, js_err, now_ms, to_js, view_radius, Playground};
 use crate::metrics::{mean_square, pairwise_distances, subsample, GenerationQuality};
+use crate::models::{EgnnConfig, NetworkDenoiser, ScoreModel};
+use crate::rng::XorShift64;
 use crate::samplers::{Denoiser, EmpiricalTarget, GaussianTarget, Method, SampleOptions, SamplerRun, Symmetry};
 use crate::schedules::Schedule;
 use crate::viewer::AtomStyle;
@@ -19,6 +21,23 @@ pub(super) struct GenerateState {
     result: Option<serde_json::Value>,
     /// Counts runs, so the viewer knows a trajectory is new.
     runs: u64,
+    /// The score network being trained (and sampled with target "network").
+    score: Option<ScoreTraining>,
+}
+
+/// Denoising score matching of an EGNN on the chain or on same-size molecules, in slices.
+struct ScoreTraining {
+    model: ScoreModel,
+    pool: Vec<f64>,
+    label: String,
+    schedule: Schedule,
+    t_max: f64,
+    batch: usize,
+    lr: f64,
+    rng: XorShift64,
+    losses: Vec<f64>,
+    ms: f64,
+    stopped: Option<String>,
 }
 
 impl GenerateState {
@@ -31,15 +50,8 @@ impl GenerateState {
 enum Source {
     Chain(GaussianTarget),
     Molecules { target: EmpiricalTarget, elements: Vec<Vec<String>> },
-}
-
-impl Source {
-    fn denoiser(&mut self) -> &mut dyn Denoiser {
-        match self {
-            Source::Chain(g) => g,
-            Source::Molecules { target, .. } => target,
-        }
-    }
+    /// The trained score network (held by `GenerateState::score`).
+    Network { atoms: usize },
 }
 
 struct Job {
@@ -115,6 +127,13 @@ impl Playground {
         }
         let mut s = self.inner.borrow_mut();
         let (source, reference, v_hat, label) = match o.target.as_deref().unwrap_or("chain") {
+            "network" => {
+                let sc = s.generate.score.as_ref().ok_or_else(|| js_err("generate: train a score network first (train)"))?;
+                let n = sc.model.config.atoms;
+                let reference = sc.pool[..sc.pool.len().min(2000 * 3 * n)].to_vec();
+                let label = format!("EGNN after {} training steps on {}", sc.model.steps, sc.label);
+                (Source::Network { atoms: n }, reference, sc.model.config.data_variance, label)
+            }
             "chain" => {
                 let n = o.atoms.unwrap_or(8);
                 if !(3..=64).contains(&n) {
@@ -140,7 +159,7 @@ impl Playground {
                 let v = mean_square(&xs);
                 (Source::Molecules { target, elements }, xs, v, label)
             }
-            other => return Err(js_err(format!("generate: target must be \"chain\" or \"molecules\", got \"{other}\""))),
+            other => return Err(js_err(format!("generate: target must be \"chain\", \"molecules\" or \"network\", got \"{other}\""))),
         };
         let gaga = o.gaga.unwrap_or(false);
         let t_star = match o.t_star {
@@ -176,22 +195,31 @@ impl Playground {
         let budget = if budget_ms.is_finite() { budget_ms.clamp(1.0, 10_000.0) } else { 30.0 };
         let mut guard = self.inner.borrow_mut();
         let s = &mut *guard;
-        let job = s.generate.job.as_mut().ok_or_else(|| js_err("generateStep: call startGenerate first"))?;
+        let GenerateState { job, score, result, .. } = &mut s.generate;
+        let job_ref = job.as_mut().ok_or_else(|| js_err("generateStep: call startGenerate first"))?;
         let t0 = now_ms();
-        while !job.run.done() && now_ms() - t0 < budget {
-            if let Err(e) = job.run.advance(job.source.denoiser(), &job.schedule, 1) {
-                s.generate.job = None;
+        while !job_ref.run.done() && now_ms() - t0 < budget {
+            let step = match &mut job_ref.source {
+                Source::Chain(g) => job_ref.run.advance(g, &job_ref.schedule, 1),
+                Source::Molecules { target, .. } => job_ref.run.advance(target, &job_ref.schedule, 1),
+                Source::Network { .. } => match score.as_ref() {
+                    Some(sc) => job_ref.run.advance(&mut NetworkDenoiser { model: &sc.model, feats: sc.model.config.node_features(1) }, &job_ref.schedule, 1),
+                    None => Err("the score network is gone".into()),
+                },
+            };
+            if let Err(e) = step {
+                *job = None;
                 return Err(js_err(format!("generate: {e}")));
             }
         }
+        let job = job_ref;
         job.ms += now_ms() - t0;
         let (step, steps) = job.run.progress();
         let done = job.run.done();
         let nfe = job.run.nfe();
         let ms = job.ms;
-        if done && s.generate.result.is_none() {
-            let result = finish(job);
-            s.generate.result = Some(result);
+        if done && result.is_none() {
+            *result = Some(finish(job));
         }
         drop(guard);
         self.show_generated(None)?;
@@ -234,10 +262,116 @@ impl Playground {
     }
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TrainOpts {
+    target: Option<String>,
+    atoms: Option<usize>,
+    points: Option<usize>,
+    hidden: Option<usize>,
+    layers: Option<usize>,
+    batch: Option<usize>,
+    lr: Option<f64>,
+    t_max: Option<f64>,
+    seed: Option<u64>,
+}
+
+#[wasm_bindgen]
+impl Playground {
+    /// A fresh EGNN score network to train by denoising score matching (burn, CPU backend):
+    /// options `{target: "chain" | "molecules", atoms, points, hidden (32), layers (3), batch
+    /// (32), lr (3e-3), tMax (GAGA: train on t ≤ T* only; 1000), seed}`.
+    #[wasm_bindgen(js_name = startScoreTraining)]
+    pub fn start_score_training(&self, options: JsValue) -> Result<JsValue, JsValue> {
+        check_keys(&options, &["target", "atoms", "points", "hidden", "layers", "batch", "lr", "tMax", "seed"], "train")?;
+        let o: TrainOpts = serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("train: {e}")))?;
+        let (hidden, layers, batch) = (o.hidden.unwrap_or(32), o.layers.unwrap_or(3), o.batch.unwrap_or(32));
+        let lr = o.lr.unwrap_or(3e-3);
+        let t_max = o.t_max.unwrap_or(1000.0);
+        if !(1..=256).contains(&hidden) || !(1..=8).contains(&layers) || !(1..=512).contains(&batch) || !(lr > 0.0 && lr < 1.0) || !(t_max >= 1.0 && t_max <= 1000.0) {
+            return Err(js_err("train: need 1 ≤ hidden ≤ 256, 1 ≤ layers ≤ 8, 1 ≤ batch ≤ 512, 0 < lr < 1, 1 ≤ tMax ≤ 1000"));
+        }
+        let seed = o.seed.unwrap_or(0);
+        let mut s = self.inner.borrow_mut();
+        let (pool, n, chain, label) = match o.target.as_deref().unwrap_or("chain") {
+            "chain" => {
+                let n = o.atoms.unwrap_or(8);
+                if !(3..=64).contains(&n) {
+                    return Err(js_err(format!("train: a chain has 3 to 64 beads, got {n}")));
+                }
+                let mut g = GaussianTarget::spring_chain(n);
+                ((0..5000).flat_map(|_| g.draw()).collect::<Vec<f64>>(), n, true, format!("the spring chain of {n} beads"))
+            }
+            "molecules" => {
+                let data = s.forward.dataset().ok_or_else(|| js_err("train: load a molecule set first"))?;
+                let g = data.same_size(o.atoms, o.points.unwrap_or(300)).map_err(|e| js_err(format!("train: {e}")))?;
+                let label = format!("{} molecules with {} atoms", g.elements.len(), g.atoms);
+                (g.positions, g.atoms, false, label)
+            }
+            other => return Err(js_err(format!("train: target must be \"chain\" or \"molecules\", got \"{other}\""))),
+        };
+        let config = EgnnConfig { atoms: n, features: if chain { n } else { 1 }, hidden, layers, data_variance: mean_square(&pool), atom_identity: chain, coord_range: None };
+        let model = ScoreModel::new(config, seed);
+        s.generate.score = Some(ScoreTraining { model, pool, label, schedule: Schedule::polynomial2(1000, 1e-5), t_max, batch, lr, rng: XorShift64::new(seed ^ 0x5EED), losses: Vec::new(), ms: 0.0, stopped: None });
+        drop(s);
+        self.score_status()
+    }
+
+    /// Trains for about `budget_ms`; the status `{steps, loss, losses, ms, stopped, label, t_max}`.
+    /// A non-finite loss stops training with the last good weights, and says so in `stopped`.
+    #[wasm_bindgen(js_name = scoreTrainStep)]
+    pub fn score_train_step(&self, budget_ms: f64) -> Result<JsValue, JsValue> {
+        let budget = if budget_ms.is_finite() { budget_ms.clamp(1.0, 10_000.0) } else { 30.0 };
+        {
+            let mut s = self.inner.borrow_mut();
+            let sc = s.generate.score.as_mut().ok_or_else(|| js_err("trainStep: start training first"))?;
+            if let Some(msg) = &sc.stopped {
+                return Err(js_err(format!("train: training stopped ({msg})")));
+            }
+            let per = 3 * sc.model.config.atoms;
+            let count = sc.pool.len() / per;
+            let feats = sc.model.config.node_features(sc.batch);
+            let t0 = now_ms();
+            while now_ms() - t0 < budget {
+                let x0: Vec<f64> = (0..sc.batch).flat_map(|_| sc.pool[sc.rng.below(count) * per..][..per].to_vec()).collect();
+                match sc.model.train_step(&x0, &feats, &sc.schedule, sc.t_max, sc.lr, &mut sc.rng) {
+                    Ok(l) => sc.losses.push(l),
+                    Err(e) => {
+                        sc.stopped = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+            sc.ms += now_ms() - t0;
+        }
+        self.score_status()
+    }
+
+    /// The score network's training status, or null.
+    #[wasm_bindgen(js_name = scoreStatus)]
+    pub fn score_status(&self) -> Result<JsValue, JsValue> {
+        let s = self.inner.borrow();
+        let Some(sc) = s.generate.score.as_ref() else { return Ok(JsValue::NULL) };
+        to_js(&serde_json::json!({
+            "steps": sc.model.steps, "loss": sc.losses.last(), "losses": sc.losses, "ms": sc.ms, "stopped": sc.stopped,
+            "label": sc.label, "t_max": sc.t_max, "config": sc.model.config,
+        }))
+    }
+
+    /// The score network's weights (`molplay train-score` format).
+    #[wasm_bindgen(js_name = scoreWeights)]
+    pub fn score_weights(&self) -> Result<Vec<u8>, JsValue> {
+        let s = self.inner.borrow();
+        let sc = s.generate.score.as_ref().ok_or_else(|| js_err("scoreWeights: train a network first"))?;
+        sc.model.to_bytes().map_err(js_err)
+    }
+}
+
 fn source_atoms(source: &Source) -> usize {
     match source {
         Source::Chain(g) => g.atoms(),
         Source::Molecules { target, .. } => target.atoms(),
+        Source::Network { atoms } => *atoms,
     }
 }
 
@@ -306,7 +440,7 @@ impl Playground {
                         last.chunks(3 * n).flat_map(|x| elements[target.nearest(x, rot)].iter().map(|e| AtomStyle::element(e)).collect::<Vec<_>>()).collect()
                     }
                     Source::Molecules { .. } => vec![AtomStyle::element("C"); n * keep],
-                    Source::Chain(_) => vec![AtomStyle::particle(false); n * keep],
+                    Source::Chain(_) | Source::Network { .. } => vec![AtomStyle::particle(false); n * keep],
                 };
                 let restyle = was_new || job.run.done();
                 g.view = Some(View { run: run_id, frames, atoms: n * keep, t_start: first, steps: job.run.options().steps, full_t: job.schedule.steps() as f64, t_star: job.t_star, gaga: job.gaga, frame: frames_now - 1 });

@@ -484,3 +484,30 @@ test("learn from energy: DW-4 trains in the page, its sub-steps run one at a tim
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test("a score network (EGNN, burn in the tab) trains on the chain with a live loss, stops on request, and samples", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html`);
+  await ready(page);
+  const st = await page.evaluate(() => window.molplay.train({ target: "chain", atoms: 4, steps: 200, hidden: 16, layers: 2, batch: 32, seed: 1 }));
+  assert.ok(st.steps >= 200, `steps ${st.steps}`);
+  assert.ok(st.losses.every(Number.isFinite));
+  const early = st.losses.slice(0, 30).reduce((a, b) => a + b) / 30, late = st.losses.slice(-30).reduce((a, b) => a + b) / 30;
+  assert.ok(late < early, `DSM loss falls: ${early} → ${late}`);
+  assert.equal(await page.isVisible("#gen-loss"), true);
+  const r = await page.evaluate(() => window.molplay.sample({ target: "network", samples: 20, steps: 30 }));
+  assert.match(r.label, /EGNN after \d+ training steps on the spring chain of 4 beads/);
+  assert.equal(r.nfe, 20 * 30);
+  assert.ok(r.samples === 20 && Number.isFinite(r.quality.distance_w2));
+  // stop: training ends early and keeps its weights
+  const run = page.evaluate(() => window.molplay.train({ target: "chain", atoms: 4, steps: 100000, hidden: 8, layers: 1, batch: 8 }));
+  await page.waitForFunction(() => (window.molplay.trainStatus()?.steps ?? 0) > 3);
+  await page.evaluate(() => window.molplay.stopTrain());
+  const stopped = await run;
+  assert.ok(stopped.steps < 100000);
+  const reason = (f) => page.evaluate(f).then(() => "resolved", (e) => e.message);
+  assert.match(await reason(() => window.molplay.train({ hidden: 0 })), /1 ≤ hidden ≤ 256/);
+  assert.match(await reason(() => window.molplay.train({ target: "proteins" })), /target must be "chain" or "molecules"/);
+  assert.match(await reason(() => window.molplay.train({ steps: -1 })), /steps must be a whole number/);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
