@@ -187,12 +187,17 @@ impl AdjointSampler {
 
     /// v_θ(u, x) for a batch of flat configurations, one u each.
     fn drift_tensor(&self, xs: &[f64], us: &[f64]) -> Tensor<3> {
+        self.drift_with(&self.net.model, self.net.device(), xs, us)
+    }
+
+    /// v_θ with a given copy of the network (the autodiff one to train, an inference one to
+    /// simulate).
+    fn drift_with(&self, model: &crate::models::Egnn, dev: &burn::tensor::Device, xs: &[f64], us: &[f64]) -> Tensor<3> {
         let (n, d) = (self.system.n, self.system.d);
         let b = us.len();
-        let dev = self.net.device();
         let feats: Tensor<3> = Tensor::ones([b, n, 1], dev);
         let t: Tensor<2> = Tensor::from_data(TensorData::new(us.iter().map(|&u| u as f32).collect::<Vec<f32>>(), [b, 1]), dev);
-        self.net.model.forward_with(tensor3(xs, b, n, d, dev), feats, t, self.net.config.coord_range)
+        model.forward_with(tensor3(xs, b, n, d, dev), feats, t, self.net.config.coord_range)
     }
 
     fn centred_normals(&mut self, count: usize) -> Vec<f64> {
@@ -227,10 +232,11 @@ impl AdjointSampler {
         // bigger than any sensible sample of these systems (LJ-55's radius is ~3)
         let limit = 1e3 * (self.system.n as f64).sqrt();
         let end = sim.step.saturating_add(steps).min(sim.steps);
+        let (model, dev) = self.net.inference();
         while sim.step < end {
             let u = sim.step as f64 * dt;
             let s = self.noise.sigma(u);
-            let v = to_vec(self.drift_tensor(&sim.xs, &vec![u; count]));
+            let v = to_vec(self.drift_with(&model, &dev, &sim.xs, &vec![u; count]));
             self.counters.model_evaluations += count;
             let z = self.centred_normals(count);
             for ((x, vi), zi) in sim.xs.iter_mut().zip(&v).zip(&z) {
