@@ -227,6 +227,26 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
     const { steps = 500, ...rest } = o;
     return train(rest, steps);
   };
+  api.scoreWeights = () => pg.scoreWeights();
+  api.loadScoreWeights = async (name, data) => {
+    if (!(data instanceof ArrayBuffer || ArrayBuffer.isView(data))) throw new TypeError("loadScoreWeights(name, data): data must be an ArrayBuffer or a typed array");
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    try {
+      return pg.loadScoreWeights(String(name), bytes);
+    } catch (e) {
+      // a molecule network needs the molecule set: load the bundled one and try once more
+      if (!/needs its molecule set/.test(e.message)) throw e;
+      await ensureMolecules();
+      return pg.loadScoreWeights(String(name), bytes);
+    }
+  };
+  $("gen-train-file").addEventListener("change", guard(async (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    await ensureMolecules();
+    const st = pg.loadScoreWeights(file.name, new Uint8Array(await file.arrayBuffer()));
+    $("gen-train-status").textContent = `loaded ${st.label}: ${st.steps} training steps`;
+  }));
   api.stopTrain = () => { stopTraining = true; return training?.catch(() => {}) ?? Promise.resolve(); };
   api.trainStatus = () => pg.scoreStatus();
 

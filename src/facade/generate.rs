@@ -358,6 +358,30 @@ impl Playground {
         }))
     }
 
+    /// Loads score-network weights (`molplay train-score` output or `scoreWeights()`). The
+    /// training data for the reference statistics follow from the weights: a chain's network
+    /// (atom identities) gets the chain, any other the loaded set's molecules of its size.
+    #[wasm_bindgen(js_name = loadScoreWeights)]
+    pub fn load_score_weights(&self, name: String, bytes: Vec<u8>) -> Result<JsValue, JsValue> {
+        let model = ScoreModel::from_bytes(&bytes, None).map_err(|e| js_err(format!("{name}: {e}")))?;
+        let n = model.config.atoms;
+        let mut s = self.inner.borrow_mut();
+        let (pool, label) = if model.config.atom_identity {
+            if !(3..=64).contains(&n) {
+                return Err(js_err(format!("{name}: a chain network for {n} beads is outside 3 to 64")));
+            }
+            let mut g = GaussianTarget::spring_chain(n);
+            ((0..5000).flat_map(|_| g.draw()).collect::<Vec<f64>>(), format!("the spring chain of {n} beads ({name})"))
+        } else {
+            let data = s.forward.dataset().ok_or_else(|| js_err(format!("{name}: a molecule network needs its molecule set loaded first")))?;
+            let g = data.same_size(Some(n), 300).map_err(|e| js_err(format!("{name}: {e}")))?;
+            (g.positions, format!("{} molecules with {n} atoms ({name})", g.elements.len()))
+        };
+        s.generate.score = Some(ScoreTraining { model, pool, label, schedule: Schedule::polynomial2(1000, 1e-5), t_max: 1000.0, batch: 32, lr: 3e-3, rng: XorShift64::new(0x5EED), losses: Vec::new(), ms: 0.0, stopped: None });
+        drop(s);
+        self.score_status()
+    }
+
     /// The score network's weights (`molplay train-score` format).
     #[wasm_bindgen(js_name = scoreWeights)]
     pub fn score_weights(&self) -> Result<Vec<u8>, JsValue> {

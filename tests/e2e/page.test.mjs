@@ -505,6 +505,14 @@ test("a score network (EGNN, burn in the tab) trains on the chain with a live lo
   const stopped = await run;
   assert.ok(stopped.steps < 100000);
   const reason = (f) => page.evaluate(f).then(() => "resolved", (e) => e.message);
+  // the weights round-trip through the page, and junk is refused
+  const before = await page.evaluate(() => window.molplay.sample({ target: "network", samples: 5, steps: 10, seed: 4 }));
+  const back = await page.evaluate(() => window.molplay.loadScoreWeights("mine.mpw", window.molplay.scoreWeights()));
+  assert.match(back.label, /spring chain of 4 beads \(mine.mpw\)/);
+  const after = await page.evaluate(() => window.molplay.sample({ target: "network", samples: 5, steps: 10, seed: 4 }));
+  assert.equal(after.nfe, 50);
+  assert.deepEqual(after.quality, before.quality, "the loaded network samples exactly what the trained one did");
+  assert.match(await reason(() => window.molplay.loadScoreWeights("junk.mpw", new Uint8Array([7, 7, 7]))), /junk.mpw: not molplay weights/);
   assert.match(await reason(() => window.molplay.train({ hidden: 0 })), /1 ≤ hidden ≤ 256/);
   assert.match(await reason(() => window.molplay.train({ target: "proteins" })), /target must be "chain" or "molecules"/);
   assert.match(await reason(() => window.molplay.train({ steps: -1 })), /steps must be a whole number/);
