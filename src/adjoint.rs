@@ -15,7 +15,7 @@
 
 use crate::energies::System;
 use crate::geometry::remove_com;
-use crate::models::{tensor3, to_vec, EgnnConfig, ModelError, Network};
+use crate::models::{read_container, tensor3, to_vec, write_container, EgnnConfig, ModelError, Network};
 use crate::rng::XorShift64;
 use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -129,7 +129,7 @@ impl GeometricNoise {
 }
 
 /// Counters of the method's costs.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Counters {
     pub epochs: usize,
     pub energy_evaluations: usize,
@@ -340,43 +340,20 @@ impl AdjointSampler {
     /// Header (magic, version, configuration, counters) + the network's weights.
     pub fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
         let meta = serde_json::to_vec(&serde_json::json!({ "config": self.config, "counters": self.counters })).map_err(|e| ModelError::Corrupt(e.to_string()))?;
-        let net = self.net.to_bytes()?;
-        let mut out = Vec::with_capacity(16 + meta.len() + net.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&ADJOINT_WEIGHTS_VERSION.to_le_bytes());
-        out.extend_from_slice(&(meta.len() as u32).to_le_bytes());
-        out.extend_from_slice(&meta);
-        out.extend_from_slice(&net);
-        Ok(out)
+        Ok(write_container(MAGIC, ADJOINT_WEIGHTS_VERSION, &meta, &self.net.to_bytes()?))
     }
 
     /// Reads weights written by [`to_bytes`](Self::to_bytes); `system` (if given) must match.
     pub fn from_bytes(bytes: &[u8], system: Option<&str>) -> Result<Self, ModelError> {
-        if bytes.len() < 16 || &bytes[..8] != MAGIC {
-            return Err(if bytes.starts_with(b"MOLPLAYW") {
-                ModelError::Input("these are score-model weights (molplay train-score), not an Adjoint Sampling controller".into())
-            } else {
-                ModelError::NotWeights
-            });
+        if bytes.starts_with(b"MOLPLAYW") {
+            return Err(ModelError::Input("these are score-model weights (molplay train-score), not an Adjoint Sampling controller".into()));
         }
-        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-        if version != ADJOINT_WEIGHTS_VERSION {
-            return Err(ModelError::Version(version));
-        }
-        let len = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")) as usize;
-        let meta = bytes.get(16..16 + len).ok_or_else(|| ModelError::Corrupt("the header is cut short".into()))?;
+        let (meta, net) = read_container(bytes, MAGIC, ADJOINT_WEIGHTS_VERSION)?;
         #[derive(Deserialize)]
         struct Meta {
             config: AdjointConfig,
             #[serde(default)]
-            counters: Option<CountersIn>,
-        }
-        #[derive(Deserialize)]
-        struct CountersIn {
-            epochs: usize,
-            energy_evaluations: usize,
-            model_evaluations: usize,
-            gradient_steps: usize,
+            counters: Option<Counters>,
         }
         let meta: Meta = serde_json::from_slice(meta).map_err(|e| ModelError::Corrupt(format!("header: {e}")))?;
         meta.config.validate().map_err(ModelError::Corrupt)?;
@@ -387,9 +364,10 @@ impl AdjointSampler {
             }
         }
         let mut s = AdjointSampler::new(meta.config, 0).map_err(ModelError::Corrupt)?;
-        s.net = Network::from_bytes(&bytes[16 + len..], Some(&s.config.network(&s.system)))?;
+        s.net = Network::from_bytes(net, Some(&s.config.network(&s.system)))?;
         if let Some(c) = meta.counters {
-            s.counters = Counters { epochs: c.epochs, energy_evaluations: c.energy_evaluations, model_evaluations: c.model_evaluations, gradient_steps: c.gradient_steps, buffer: 0 };
+            // the buffer itself is not saved
+            s.counters = Counters { buffer: 0, ..c };
         }
         Ok(s)
     }

@@ -150,8 +150,8 @@ pub fn to_vec(t: Tensor<3>) -> Vec<f64> {
 pub enum ModelError {
     #[error("not molplay weights (the header is missing)")]
     NotWeights,
-    #[error("weights version {0} is not supported (this build reads version {WEIGHTS_VERSION})")]
-    Version(u32),
+    #[error("weights version {got} is not supported (this build reads version {supported})")]
+    Version { got: u32, supported: u32 },
     #[error("the weights are truncated or corrupt: {0}")]
     Corrupt(String),
     #[error("the weights are for {got:?}, but {want:?} was asked for")]
@@ -304,26 +304,12 @@ impl Network {
     pub fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
         let cfg = serde_json::to_vec(&self.config).map_err(|e| ModelError::Corrupt(e.to_string()))?;
         let record = self.model.clone().into_record().into_bytes().map_err(|e| ModelError::Corrupt(e.to_string()))?;
-        let mut out = Vec::with_capacity(16 + cfg.len() + record.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&WEIGHTS_VERSION.to_le_bytes());
-        out.extend_from_slice(&(cfg.len() as u32).to_le_bytes());
-        out.extend_from_slice(&cfg);
-        out.extend_from_slice(&record);
-        Ok(out)
+        Ok(write_container(MAGIC, WEIGHTS_VERSION, &cfg, &record))
     }
 
     /// Reads weights; `want` (if given) must match the stored configuration.
     pub fn from_bytes(bytes: &[u8], want: Option<&EgnnConfig>) -> Result<Self, ModelError> {
-        if bytes.len() < 16 || &bytes[..8] != MAGIC {
-            return Err(ModelError::NotWeights);
-        }
-        let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
-        if version != WEIGHTS_VERSION {
-            return Err(ModelError::Version(version));
-        }
-        let len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
-        let cfg_bytes = bytes.get(16..16 + len).ok_or_else(|| ModelError::Corrupt("the header is cut short".into()))?;
+        let (cfg_bytes, record) = read_container(bytes, MAGIC, WEIGHTS_VERSION)?;
         let config: EgnnConfig = serde_json::from_slice(cfg_bytes).map_err(|e| ModelError::Corrupt(format!("configuration: {e}")))?;
         if config.atoms == 0 || config.features == 0 || (config.atom_identity && config.features != config.atoms) || config.hidden == 0 || config.hidden > 4096 || config.layers > 64 || !(config.data_variance > 0.0 && config.data_variance.is_finite()) {
             return Err(ModelError::Corrupt(format!("implausible configuration {config:?}")));
@@ -333,11 +319,38 @@ impl Network {
                 return Err(ModelError::Mismatch { got: Box::new(config), want: Box::new(w.clone()) });
             }
         }
-        let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes[16 + len..].to_vec())).map_err(|e| ModelError::Corrupt(e.to_string()))?;
+        let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(record.to_vec())).map_err(|e| ModelError::Corrupt(e.to_string()))?;
         let mut m = Network::new(config, 0);
         m.model = m.model.try_load_record(record).map_err(|e| ModelError::Corrupt(e.to_string()))?;
         Ok(m)
     }
+}
+
+/// The weights files' container: 8-byte magic, version (u32 LE), JSON header length (u32 LE),
+/// the JSON header, then the payload.
+pub(crate) fn write_container(magic: &[u8; 8], version: u32, header: &[u8], payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + header.len() + payload.len());
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    out.extend_from_slice(header);
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Splits a container written by [`write_container`] into (header, payload), checking the magic
+/// and the version.
+pub(crate) fn read_container<'a>(bytes: &'a [u8], magic: &[u8; 8], version: u32) -> Result<(&'a [u8], &'a [u8]), ModelError> {
+    if bytes.len() < 16 || &bytes[..8] != magic {
+        return Err(ModelError::NotWeights);
+    }
+    let got = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if got != version {
+        return Err(ModelError::Version { got, supported: version });
+    }
+    let len = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")) as usize;
+    let header = bytes.get(16..16 + len).ok_or_else(|| ModelError::Corrupt("the header is cut short".into()))?;
+    Ok((header, &bytes[16 + len..]))
 }
 
 /// The trained network as a score source for the samplers: D = (x − σ ε̂)/α.

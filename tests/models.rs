@@ -81,7 +81,7 @@ fn denoising_score_matching_learns_and_weights_round_trip() {
     assert_eq!(ScoreModel::from_bytes(b"hello", None).err(), Some(ModelError::NotWeights));
     let mut v2 = bytes.clone();
     v2[8] = 2;
-    assert_eq!(ScoreModel::from_bytes(&v2, None).err(), Some(ModelError::Version(2)));
+    assert_eq!(ScoreModel::from_bytes(&v2, None).err(), Some(ModelError::Version { got: 2, supported: 1 }));
     let other = EgnnConfig { hidden: 16, ..cfg() };
     assert!(matches!(ScoreModel::from_bytes(&ScoreModel::new(EgnnConfig { features: 3, ..cfg() }, 1).to_bytes().unwrap(), None), Err(ModelError::Corrupt(_))), "identity features need one per atom");
     assert!(matches!(ScoreModel::from_bytes(&bytes, Some(&other)), Err(ModelError::Mismatch { .. })));
