@@ -136,13 +136,11 @@ impl Playground {
             }
             let t0 = now_ms();
             let mut refreshed = false;
-            let mut completed = false;
             while now_ms() - t0 < budget {
                 match l.work(&mode) {
                     Ok(done) => {
                         refreshed |= done && l.owed == l.sampler.config.grad_steps;
                         if done && mode != "train" {
-                            completed = true;
                             break;
                         }
                     }
@@ -155,7 +153,6 @@ impl Playground {
                 }
             }
             l.ms += now_ms() - t0;
-            let _ = completed;
             refreshed
         };
         if shown {

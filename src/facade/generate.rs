@@ -262,6 +262,20 @@ impl Playground {
     }
 }
 
+impl ScoreTraining {
+    /// `opt` = (t_max, batch, lr).
+    fn new(model: ScoreModel, pool: Vec<f64>, label: String, opt: (f64, usize, f64), seed: u64) -> Self {
+        let (t_max, batch, lr) = opt;
+        ScoreTraining { model, pool, label, schedule: Schedule::polynomial2(1000, 1e-5), t_max, batch, lr, rng: XorShift64::new(seed ^ 0x5EED), losses: Vec::new(), ms: 0.0, stopped: None }
+    }
+}
+
+/// `count` draws of the spring chain of `n` beads: a chain network's training data.
+fn chain_draws(n: usize, count: usize) -> Vec<f64> {
+    let mut g = GaussianTarget::spring_chain(n);
+    (0..count).flat_map(|_| g.draw()).collect()
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct TrainOpts {
@@ -299,8 +313,7 @@ impl Playground {
                 if !(3..=64).contains(&n) {
                     return Err(js_err(format!("train: a chain has 3 to 64 beads, got {n}")));
                 }
-                let mut g = GaussianTarget::spring_chain(n);
-                ((0..5000).flat_map(|_| g.draw()).collect::<Vec<f64>>(), n, true, format!("the spring chain of {n} beads"))
+                (chain_draws(n, 5000), n, true, format!("the spring chain of {n} beads"))
             }
             "molecules" => {
                 let data = s.forward.dataset().ok_or_else(|| js_err("train: load a molecule set first"))?;
@@ -312,7 +325,7 @@ impl Playground {
         };
         let config = EgnnConfig { atoms: n, features: if chain { n } else { 1 }, hidden, layers, data_variance: mean_square(&pool), atom_identity: chain, coord_range: None };
         let model = ScoreModel::new(config, seed);
-        s.generate.score = Some(ScoreTraining { model, pool, label, schedule: Schedule::polynomial2(1000, 1e-5), t_max, batch, lr, rng: XorShift64::new(seed ^ 0x5EED), losses: Vec::new(), ms: 0.0, stopped: None });
+        s.generate.score = Some(ScoreTraining::new(model, pool, label, (t_max, batch, lr), seed));
         drop(s);
         self.score_status()
     }
@@ -370,14 +383,14 @@ impl Playground {
             if !(3..=64).contains(&n) {
                 return Err(js_err(format!("{name}: a chain network for {n} beads is outside 3 to 64")));
             }
-            let mut g = GaussianTarget::spring_chain(n);
-            ((0..5000).flat_map(|_| g.draw()).collect::<Vec<f64>>(), format!("the spring chain of {n} beads ({name})"))
+            (chain_draws(n, 5000), format!("the spring chain of {n} beads ({name})"))
         } else {
             let data = s.forward.dataset().ok_or_else(|| js_err(format!("{name}: a molecule network needs its molecule set loaded first")))?;
             let g = data.same_size(Some(n), 300).map_err(|e| js_err(format!("{name}: {e}")))?;
             (g.positions, format!("{} molecules with {n} atoms ({name})", g.elements.len()))
         };
-        s.generate.score = Some(ScoreTraining { model, pool, label, schedule: Schedule::polynomial2(1000, 1e-5), t_max: 1000.0, batch: 32, lr: 3e-3, rng: XorShift64::new(0x5EED), losses: Vec::new(), ms: 0.0, stopped: None });
+        // the page's training defaults, should training go on from these weights
+        s.generate.score = Some(ScoreTraining::new(model, pool, label, (1000.0, 32, 3e-3), 0));
         drop(s);
         self.score_status()
     }
@@ -443,16 +456,16 @@ impl Playground {
             let frames_now = raw.len() / (3 * n * keep);
             let run_id = g.runs;
             let was_new = g.view.as_ref().is_none_or(|v| v.run != run_id);
-            let stale = was_new || g.view.as_ref().is_some_and(|v| v.frames.len() / (3 * v.atoms) != frames_now);
-            if stale {
-                let first = job.run.frame_time(0);
+            // frames already converted for the viewer (the trajectory only grows within a run)
+            let shown = if was_new { 0 } else { g.view.as_ref().map_or(0, |v| v.frames.len() / (3 * v.atoms)) };
+            if shown != frames_now {
                 // grid layout, spacing from the reference's size
                 let reach = job.reference.chunks(3 * n).take(50).map(|x| crate::geometry::radius_about_com(x, 3)).fold(1.0, f64::max);
                 let spacing = 2.0 * reach + 3.0;
                 let side = (keep as f64).sqrt().ceil() as usize;
                 let centre = (side as f64 - 1.0) / 2.0;
                 let shifts: Vec<[f64; 3]> = (0..keep).map(|k| [(((k % side) as f64) - centre) * spacing, (centre - (k / side) as f64) * spacing, 0.0]).collect();
-                let frames: Vec<f32> = raw.chunks(3 * n).enumerate().flat_map(|(i, x)| {
+                let added: Vec<f32> = raw[shown * 3 * n * keep..].chunks(3 * n).enumerate().flat_map(|(i, x)| {
                     let sh = shifts[i % keep];
                     x.chunks(3).flat_map(move |p| (0..3).map(move |k| (p[k] + sh[k]) as f32)).collect::<Vec<_>>()
                 }).collect();
@@ -467,7 +480,16 @@ impl Playground {
                     Source::Chain(_) | Source::Network { .. } => vec![AtomStyle::particle(false); n * keep],
                 };
                 let restyle = was_new || job.run.done();
-                g.view = Some(View { run: run_id, frames, atoms: n * keep, t_start: first, steps: job.run.options().steps, full_t: job.schedule.steps() as f64, t_star: job.t_star, gaga: job.gaga, frame: frames_now - 1 });
+                match g.view.as_mut().filter(|_| !was_new) {
+                    Some(v) => {
+                        v.frames.extend(added);
+                        v.frame = frames_now - 1;
+                    }
+                    None => {
+                        let (t_start, steps) = (job.run.frame_time(0), job.run.options().steps);
+                        g.view = Some(View { run: run_id, frames: added, atoms: n * keep, t_start, steps, full_t: job.schedule.steps() as f64, t_star: job.t_star, gaga: job.gaga, frame: frames_now - 1 });
+                    }
+                }
                 if restyle {
                     if let Some(r) = s.render.as_mut() {
                         r.viewer.set_molecules(&r.device, &r.queue, &styles, 3, &vec![n; keep]).map_err(js_err)?;
