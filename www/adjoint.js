@@ -4,12 +4,10 @@
 // Every number comes from the Rust core; this file only wires controls.
 import { histogramPlot, linePlot } from "./plot.js";
 
-const $ = (id) => document.getElementById(id);
-const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r()));
+import { $, download, guarded, nextFrame, oneAtATime } from "./ui.js";
 const PRESETS = { dw4: "www/presets/dw4-demo.mpa" };
 
 export function wireAdjoint(pg, api, { showError, refresh }) {
-  let running = null;
   let pauseRequested = false;
   const loss = linePlot($("as-loss"), "RAM loss", "#f2a65a");
   const hist = histogramPlot($("as-hist"), ["newest samples", "reference"], ["#7fd1e3", "#e6e8ee"], "energy E(x)");
@@ -52,37 +50,28 @@ export function wireAdjoint(pg, api, { showError, refresh }) {
     return f;
   };
 
-  const buttons = (busy) => {
+  const jobs = oneAtATime("trainAdjoint: the learner is busy; pause it first", (busy) => {
     $("as-train").textContent = busy ? "Pause" : "Train";
     for (const id of ["as-refresh", "as-regress", "as-scratch", "as-preset", "as-save"]) $(id).disabled = busy;
-  };
+  });
 
   function drive(mode, { epochs = Infinity } = {}) {
-    if (running) return Promise.reject(new Error("trainAdjoint: the learner is busy; pause it first"));
     if (!pg.adjointStatus()) throw new Error("trainAdjoint: start or load a learner first");
     pauseRequested = false;
-    buttons(true);
     const until = pg.adjointStatus().counters.epochs + epochs;
-    running = (async () => {
-      try {
-        await null; // so that `finally` runs after the assignment, even when the first call throws
-        for (;;) {
-          const st = pg.adjointStep(30, mode);
-          show(st);
-          if (st.frames > 0 && st.frame === st.frames - 1) setFrame(st.frame);
-          if (st.stopped) throw new Error(`trainAdjoint: ${st.stopped}`);
-          if (pauseRequested || st.counters.epochs >= until) return st;
-          // a sub-step mode ends when its sub-step has completed
-          if (mode === "refresh" && st.phase.startsWith("regression")) return st;
-          if (mode === "regress" && !st.phase.startsWith("regression")) return st;
-          await nextFrame();
-        }
-      } finally {
-        running = null;
-        buttons(false);
+    return jobs.run(async () => {
+      for (;;) {
+        const st = pg.adjointStep(30, mode);
+        show(st);
+        if (st.frames > 0 && st.frame === st.frames - 1) setFrame(st.frame);
+        if (st.stopped) throw new Error(`trainAdjoint: ${st.stopped}`);
+        if (pauseRequested || st.counters.epochs >= until) return st;
+        // a sub-step mode ends when its sub-step has completed
+        if (mode === "refresh" && st.phase.startsWith("regression")) return st;
+        if (mode === "regress" && !st.phase.startsWith("regression")) return st;
+        await nextFrame();
       }
-    })();
-    return running;
+    });
   }
 
   const start = (o) => { const st = pg.startAdjoint(o); show(st); return st; };
@@ -98,25 +87,18 @@ export function wireAdjoint(pg, api, { showError, refresh }) {
   }
 
   const options = () => ({ system: $("as-system").value, seed: Number($("as-seed").value) });
-  const guard = (f) => (...a) => { showError(""); try { const r = f(...a); if (r?.catch) r.catch((e) => showError(e.message)); } catch (e) { showError(e.message); } };
+  const guard = guarded(showError);
   $("as-scratch").addEventListener("click", guard(() => start(options())));
   $("as-preset").addEventListener("click", guard(() => preset($("as-system").value)));
   $("as-train").addEventListener("click", guard(() => {
-    if (running) { pauseRequested = true; return null; }
+    if (jobs.busy) { pauseRequested = true; return null; }
     if (!pg.adjointStatus()) start(options());
     return drive("train");
   }));
   $("as-refresh").addEventListener("click", guard(() => drive("refresh")));
   $("as-regress").addEventListener("click", guard(() => drive("regress")));
   $("as-frame").addEventListener("input", guard((e) => setFrame(Number(e.target.value))));
-  $("as-save").addEventListener("click", guard(() => {
-    const bytes = pg.adjointWeights();
-    const a = document.createElement("a");
-    a.href = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
-    a.download = `${pg.adjointStatus().system}-adjoint.mpa`;
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
-  }));
+  $("as-save").addEventListener("click", guard(() => download(pg.adjointWeights(), `${pg.adjointStatus().system}-adjoint.mpa`)));
   $("as-file").addEventListener("change", guard(async (e) => {
     const file = e.target.files[0];
     if (!file) return;
@@ -130,7 +112,7 @@ export function wireAdjoint(pg, api, { showError, refresh }) {
     if (!resume || !pg.adjointStatus()) start({ system: $("as-system").value, ...rest });
     return drive("train", { epochs: epochs ?? Infinity });
   };
-  api.pauseAdjoint = () => { pauseRequested = true; return running?.catch(() => {}) ?? Promise.resolve(); };
+  api.pauseAdjoint = () => { pauseRequested = true; return jobs.settled(); };
   api.adjointSubstep = (mode) => {
     if (mode !== "refresh" && mode !== "regress") return Promise.reject(new Error('adjointSubstep(mode): mode must be "refresh" or "regress"'));
     return drive(mode);

@@ -3,8 +3,7 @@
 // and the T* study plotted over t with T* marked on the plot, on the scrubber and in the viewer.
 import uPlot from "../pkg/vendor/uPlot.esm.js";
 
-const $ = (id) => document.getElementById(id);
-const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r()));
+import { $, guarded, nextFrame } from "./ui.js";
 const QM9_URL = "www/data/qm9_subset.xyz";
 const COLORS = { positions: "#7fd1e3", types: "#f2a65a", charges: "#b48ef0", pooled: "#9be37f" };
 
@@ -155,7 +154,7 @@ export function wireForward(pg, api, { showError, refresh }) {
     requestAnimationFrame(loop);
   };
 
-  const guard = (f) => (...a) => { showError(""); try { const r = f(...a); if (r?.catch) r.catch((e) => showError(e.message)); } catch (e) { showError(e.message); } };
+  const guard = guarded(showError);
   $("fw-dataset").addEventListener("change", guard(async (e) => {
     if (e.target.value === "qm9") { await loadQm9(); show(); }
     else if (e.target.value === "reference") { useSet("reference", "reference sampler samples"); show(); }

@@ -4,13 +4,11 @@
 // Every number comes from the Rust core; this file only wires controls.
 import { histogramPlot, linePlot } from "./plot.js";
 
-const $ = (id) => document.getElementById(id);
-const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r()));
+import { $, download, guarded, nextFrame, oneAtATime } from "./ui.js";
 const PALETTE = ["#7fd1e3", "#f2a65a", "#b48ef0", "#9be37f", "#ff8fa3"];
 const REFERENCE_COLOR = "#e6e8ee";
 
 export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
-  let running = null;
   let stopRequested = false;
   let view = null; // {fullT, tStar, gaga, tStart}
   let playing = false;
@@ -103,20 +101,11 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
     return p.result;
   }
 
-  function exclusive(work) {
-    if (running) return Promise.reject(new Error("generate: a run is in progress; stop it first"));
-    stopRequested = false;
-    $("gen-run").disabled = $("gen-compare").disabled = true;
-    $("gen-stop").disabled = false;
-    running = (async () => {
-      try { return await work(); } finally {
-        running = null;
-        $("gen-run").disabled = $("gen-compare").disabled = false;
-        $("gen-stop").disabled = true;
-      }
-    })();
-    return running;
-  }
+  const runs = oneAtATime("generate: a run is in progress; stop it first", (busy) => {
+    $("gen-run").disabled = $("gen-compare").disabled = busy;
+    $("gen-stop").disabled = !busy;
+  });
+  const exclusive = (work) => runs.run(() => { stopRequested = false; return work(); });
 
   const sample = (o) => exclusive(async () => {
     const r = await once(o);
@@ -161,7 +150,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
     requestAnimationFrame(loop);
   };
 
-  const guard = (f) => (...a) => { showError(""); try { const r = f(...a); if (r?.catch) r.catch((e) => showError(e.message)); } catch (e) { showError(e.message); } };
+  const guard = guarded(showError);
   $("gen-run").addEventListener("click", guard(() => sample(options())));
   $("gen-compare").addEventListener("click", guard(() => compare(options())));
   $("gen-stop").addEventListener("click", () => { stopRequested = true; });
@@ -173,38 +162,30 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
   });
 
   // the score network: trained in slices, stoppable, its loss plotted live
-  let training = null;
   let stopTraining = false;
   let lossPlot = null;
+  const trainings = oneAtATime("train: training is in progress; stop it first", (busy) => {
+    $("gen-train").disabled = busy;
+    $("gen-train-stop").disabled = !busy;
+  });
   const train = (o, steps) => {
-    if (training) return Promise.reject(new Error("train: training is in progress; stop it first"));
     if (!(Number.isInteger(steps) && steps >= 1)) return Promise.reject(new Error("train: steps must be a whole number ≥ 1"));
     stopTraining = false;
-    $("gen-train").disabled = true;
-    $("gen-train-stop").disabled = false;
-    training = (async () => {
-      try {
-        await null; // so that `finally` runs after the assignment, even when the first call throws
-        if ((o.target ?? "chain") === "molecules") await ensureMolecules();
-        let st = pg.startScoreTraining(o);
-        $("gen-loss").hidden = false;
-        lossPlot ??= linePlot($("gen-loss"), "DSM loss", "#9be37f");
-        while (st.steps < steps && !stopTraining && !st.stopped) {
-          st = pg.scoreTrainStep(30);
-          lossPlot.update(st.losses);
-          $("gen-train-status").textContent = `${st.steps}/${steps} steps on ${st.label} · loss ${st.loss?.toFixed(4) ?? "—"} · ${(st.ms / 1000).toFixed(1)} s` +
-            (st.stopped ? ` · stopped: ${st.stopped}` : "");
-          await nextFrame();
-        }
-        if (st.stopped) throw new Error(`train: ${st.stopped}`);
-        return st;
-      } finally {
-        training = null;
-        $("gen-train").disabled = false;
-        $("gen-train-stop").disabled = true;
+    return trainings.run(async () => {
+      if ((o.target ?? "chain") === "molecules") await ensureMolecules();
+      let st = pg.startScoreTraining(o);
+      $("gen-loss").hidden = false;
+      lossPlot ??= linePlot($("gen-loss"), "DSM loss", "#9be37f");
+      while (st.steps < steps && !stopTraining && !st.stopped) {
+        st = pg.scoreTrainStep(30);
+        lossPlot.update(st.losses);
+        $("gen-train-status").textContent = `${st.steps}/${steps} steps on ${st.label} · loss ${st.loss?.toFixed(4) ?? "—"} · ${(st.ms / 1000).toFixed(1)} s` +
+          (st.stopped ? ` · stopped: ${st.stopped}` : "");
+        await nextFrame();
       }
-    })();
-    return training;
+      if (st.stopped) throw new Error(`train: ${st.stopped}`);
+      return st;
+    });
   };
   const trainOptions = () => {
     const o = { target: $("gen-target").value === "molecules" ? "molecules" : "chain", seed: Number($("gen-seed").value) || 0 };
@@ -214,14 +195,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
   };
   $("gen-train").addEventListener("click", guard(() => train(trainOptions(), 2000)));
   $("gen-train-stop").addEventListener("click", () => { stopTraining = true; });
-  $("gen-train-save").addEventListener("click", guard(() => {
-    const bytes = pg.scoreWeights();
-    const a = document.createElement("a");
-    a.href = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
-    a.download = "score-network.mpw";
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
-  }));
+  $("gen-train-save").addEventListener("click", guard(() => download(pg.scoreWeights(), "score-network.mpw")));
   api.train = (o = {}) => {
     if (typeof o !== "object" || o === null) return Promise.reject(new TypeError("train(options): options must be an object"));
     const { steps = 500, ...rest } = o;
@@ -247,7 +221,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
     const st = pg.loadScoreWeights(file.name, new Uint8Array(await file.arrayBuffer()));
     $("gen-train-status").textContent = `loaded ${st.label}: ${st.steps} training steps`;
   }));
-  api.stopTrain = () => { stopTraining = true; return training?.catch(() => {}) ?? Promise.resolve(); };
+  api.stopTrain = () => { stopTraining = true; return trainings.settled(); };
   api.trainStatus = () => pg.scoreStatus();
 
   const checkOptions = (o) => {
@@ -256,7 +230,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
   };
   api.sample = (o = {}) => sample(checkOptions(o));
   api.compareSamplers = (o = {}) => compare({ steps: 200, samples: 200, ...checkOptions(o) });
-  api.stopSample = () => { stopRequested = true; return running?.catch(() => {}) ?? Promise.resolve(); };
+  api.stopSample = () => { stopRequested = true; return runs.settled(); };
   api.setGenerateTime = (t) => setT(Number(t));
   api.sampleResult = () => pg.generateResult();
   const referenceMetrics = api.metrics;

@@ -7,7 +7,7 @@ import { wireGenerate } from "./generate.js";
 import { wireAdjoint } from "./adjoint.js";
 
 const API_VERSION = 1; // must equal facade::API_VERSION in the wasm
-const $ = (id) => document.getElementById(id);
+import { $ } from "./ui.js";
 const EXPLAIN = {
   lj13: "13 Lennard-Jones particles tethered to their centre: E = Σ_{i≠j} [d⁻¹² − 2d⁻⁶] + ½Σ|xᵢ − x̄|². Shown: the relaxed icosahedron, the lowest-energy shape.",
   lj55: "55 Lennard-Jones particles, same energy as LJ-13. Shown: a relaxed compact cluster (a local minimum).",

@@ -2,8 +2,7 @@
 // them), plots its energy histogram against a loaded reference set, and shows the metrics.
 import { histogramPlot } from "./plot.js";
 
-const $ = (id) => document.getElementById(id);
-const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r()));
+import { $, nextFrame } from "./ui.js";
 const fmt = (v, digits = 3) => (v === null || v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(digits));
 
 export function wireReference(pg, api, { currentSystem, showError, refresh }) {

@@ -1,0 +1,50 @@
+// Small helpers the panels share: element lookup, waiting for a frame, handlers that report
+// errors on the page, downloads, and a runner that allows one job at a time.
+
+export const $ = (id) => document.getElementById(id);
+export const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r()));
+
+/// Wraps event handlers so that a thrown error or a rejected promise shows in the page.
+export const guarded = (showError) => (f) => (...a) => {
+  showError("");
+  try {
+    const r = f(...a);
+    if (r?.catch) r.catch((e) => showError(e.message));
+  } catch (e) {
+    showError(e.message);
+  }
+};
+
+/// Offers `bytes` as a file download named `name`.
+export function download(bytes, name) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+/// At most one async job at a time: `run(work)` rejects with `busyMessage` while one is going;
+/// `onBusy(true/false)` updates the controls around each job.
+export function oneAtATime(busyMessage, onBusy) {
+  let current = null;
+  return {
+    get busy() { return current !== null; },
+    run(work) {
+      if (current) return Promise.reject(new Error(busyMessage));
+      onBusy(true);
+      current = (async () => {
+        await null; // so that `finally` runs after `current` is set, even when `work` throws at once
+        try {
+          return await work();
+        } finally {
+          current = null;
+          onBusy(false);
+        }
+      })();
+      return current;
+    },
+    /// Resolves when the current job (if any) has ended, however it ended.
+    settled() { return current?.catch(() => {}) ?? Promise.resolve(); },
+  };
+}
