@@ -15,7 +15,7 @@
 
 use crate::energies::System;
 use crate::geometry::remove_com;
-use crate::models::{read_container, tensor3, to_vec, write_container, EgnnConfig, ModelError, Network};
+use crate::models::{read_container, read_vec, tensor3, write_container, Compute, EgnnConfig, ModelError, Network};
 use crate::rng::XorShift64;
 use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -168,11 +168,28 @@ pub struct AdjointSampler {
 
 impl AdjointSampler {
     pub fn new(config: AdjointConfig, seed: u64) -> Result<Self, String> {
+        Self::new_on(config, seed, &Compute::Cpu)
+    }
+
+    /// A fresh learner whose controller runs on `compute` (same initial weights as on the CPU).
+    pub fn new_on(config: AdjointConfig, seed: u64, compute: &Compute) -> Result<Self, String> {
         config.validate()?;
         let system = System::by_name(&config.system).map_err(|e| e.to_string())?;
-        let net = Network::new(config.network(&system), seed);
+        let net = Network::new_on(config.network(&system), seed, compute);
         let noise = GeometricNoise { sigma_min: config.sigma_min, sigma_max: config.sigma_max };
         Ok(AdjointSampler { config, system, noise, net, items: Vec::new(), next: 0, rng: XorShift64::new(seed ^ 0xAD701), counters: Counters::default() })
+    }
+
+    /// Moves the controller to `compute` (weights kept, the optimiser restarts).
+    pub fn move_to(&mut self, compute: &Compute) {
+        let placeholder = Network::new(self.net.config.clone(), 0);
+        let net = std::mem::replace(&mut self.net, placeholder);
+        self.net = net.moved_to(compute);
+    }
+
+    /// Where the controller runs.
+    pub fn compute(&self) -> &Compute {
+        self.net.compute()
     }
 
     /// Puts back the controller from before the latest gradient step.
@@ -210,9 +227,9 @@ impl AdjointSampler {
     /// Simulates `count` samples of the controlled SDE from 0 to 1 (no gradient). With `keep` > 0
     /// also returns the trajectory of the first `keep` samples (nfe frames). Fails on exploding
     /// or non-finite states.
-    pub fn simulate(&mut self, count: usize, keep: usize) -> Result<(Vec<f64>, Vec<f64>), String> {
+    pub async fn simulate(&mut self, count: usize, keep: usize) -> Result<(Vec<f64>, Vec<f64>), String> {
         let mut sim = self.start_simulation(count, keep);
-        self.advance_simulation(&mut sim, usize::MAX)?;
+        self.advance_simulation(&mut sim, usize::MAX).await?;
         Ok((sim.xs, sim.frames))
     }
 
@@ -225,7 +242,7 @@ impl AdjointSampler {
     }
 
     /// Takes up to `steps` Euler–Maruyama steps of `sim`.
-    pub fn advance_simulation(&mut self, sim: &mut Simulation, steps: usize) -> Result<(), String> {
+    pub async fn advance_simulation(&mut self, sim: &mut Simulation, steps: usize) -> Result<(), String> {
         let per = self.system.dim();
         let dt = 1.0 / sim.steps as f64;
         let count = sim.xs.len() / per;
@@ -236,7 +253,7 @@ impl AdjointSampler {
         while sim.step < end {
             let u = sim.step as f64 * dt;
             let s = self.noise.sigma(u);
-            let v = to_vec(self.drift_with(&model, &dev, &sim.xs, &vec![u; count]));
+            let v = read_vec(self.drift_with(&model, &dev, &sim.xs, &vec![u; count])).await?;
             self.counters.model_evaluations += count;
             let z = self.centred_normals(count);
             for ((x, vi), zi) in sim.xs.iter_mut().zip(&v).zip(&z) {
@@ -294,13 +311,13 @@ impl AdjointSampler {
     }
 
     /// Simulates `new_per_epoch` samples and puts them with their adjoints in the buffer.
-    pub fn refresh_buffer(&mut self) -> Result<(), String> {
-        let (x1, _) = self.simulate(self.config.new_per_epoch, 0)?;
+    pub async fn refresh_buffer(&mut self) -> Result<(), String> {
+        let (x1, _) = self.simulate(self.config.new_per_epoch, 0).await?;
         self.push_samples(&x1)
     }
 
     /// One RAM regression step on a minibatch drawn uniformly from the buffer.
-    pub fn regression_step(&mut self) -> Result<f64, ModelError> {
+    pub async fn regression_step(&mut self) -> Result<f64, ModelError> {
         if self.items.is_empty() {
             return Err(ModelError::Input("the replay buffer is empty: refresh it first".into()));
         }
@@ -321,26 +338,31 @@ impl AdjointSampler {
         let (n, d) = (self.system.n, self.system.d);
         let pred = self.drift_tensor(&xt, &us);
         let loss = (pred + tensor3(&target, b, n, d, self.net.device())).powf_scalar(2.0).mean();
-        let value = self.net.apply(loss, self.config.lr)?;
+        let value = self.net.apply(loss, self.config.lr).await?;
         self.counters.gradient_steps += 1;
         Ok(value)
     }
 
     /// One epoch: refresh the buffer, then `grad_steps` regression steps; the mean loss.
-    pub fn epoch(&mut self) -> Result<f64, String> {
-        self.refresh_buffer()?;
+    pub async fn epoch(&mut self) -> Result<f64, String> {
+        self.refresh_buffer().await?;
         let mut total = 0.0;
         for _ in 0..self.config.grad_steps {
-            total += self.regression_step().map_err(|e| e.to_string())?;
+            total += self.regression_step().await.map_err(|e| e.to_string())?;
         }
         self.counters.epochs += 1;
         Ok(total / self.config.grad_steps.max(1) as f64)
     }
 
-    /// Header (magic, version, configuration, counters) + the network's weights.
-    pub fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
+    /// Header (magic, version, configuration, counters) + the network's weights (read back
+    /// asynchronously from a GPU).
+    pub async fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
         let meta = serde_json::to_vec(&serde_json::json!({ "config": self.config, "counters": self.counters })).map_err(|e| ModelError::Corrupt(e.to_string()))?;
-        Ok(write_container(MAGIC, ADJOINT_WEIGHTS_VERSION, &meta, &self.net.to_bytes()?))
+        let weights = match self.net.compute() {
+            Compute::Cpu => self.net.to_bytes()?,
+            Compute::Gpu(_) => self.net.snapshot().await?.to_bytes()?,
+        };
+        Ok(write_container(MAGIC, ADJOINT_WEIGHTS_VERSION, &meta, &weights))
     }
 
     /// Reads weights written by [`to_bytes`](Self::to_bytes); `system` (if given) must match.
@@ -373,9 +395,40 @@ impl AdjointSampler {
     }
 }
 
-#[cfg(test)]
+/// Milliseconds per unit of Adjoint Sampling's work on `compute`, DW-4 with the demo
+/// configuration: a regression step (batch 64, loss read back) and an Euler–Maruyama step of
+/// the simulation (64 samples, drift read back), each the mean of `reps` after a warm-up.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct AdjointTimes {
+    pub regression_step_ms: f64,
+    pub simulation_step_ms: f64,
+}
+
+pub async fn time_adjoint(compute: &Compute, reps: usize, clock: &dyn Fn() -> f64) -> Result<AdjointTimes, String> {
+    let reps = reps.max(1);
+    let mut cfg = AdjointConfig::demo("dw4")?;
+    cfg.nfe = reps + 2;
+    let mut a = AdjointSampler::new_on(cfg, 0, compute)?;
+    let mut sim = a.start_simulation(a.config.new_per_epoch, 0);
+    a.advance_simulation(&mut sim, 1).await?;
+    let t0 = clock();
+    a.advance_simulation(&mut sim, reps).await?;
+    let simulation_step_ms = (clock() - t0) / reps as f64;
+    a.advance_simulation(&mut sim, usize::MAX).await?;
+    a.push_samples(&sim.xs)?;
+    a.regression_step().await.map_err(|e| e.to_string())?;
+    let t0 = clock();
+    for _ in 0..reps {
+        a.regression_step().await.map_err(|e| e.to_string())?;
+    }
+    Ok(AdjointTimes { regression_step_ms: (clock() - t0) / reps as f64, simulation_step_ms })
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use crate::models::to_vec;
+    use pollster::block_on;
     use crate::schedules::Schedule;
 
     #[test]
@@ -440,24 +493,50 @@ mod tests {
         c.grad_steps = 5;
         c.buffer = 24;
         let mut a = AdjointSampler::new(c, 3).unwrap();
-        let loss = a.epoch().unwrap();
+        let loss = block_on(a.epoch()).unwrap();
         assert!(loss.is_finite() && loss > 0.0);
-        a.epoch().unwrap();
+        block_on(a.epoch()).unwrap();
         assert_eq!(a.counters, Counters { epochs: 2, energy_evaluations: 32, model_evaluations: 2 * 16 * 19, gradient_steps: 10, buffer: 24 });
-        let (xs, frames) = a.simulate(5, 2).unwrap();
+        let (xs, frames) = block_on(a.simulate(5, 2)).unwrap();
         assert_eq!((xs.len(), frames.len()), (5 * 8, 20 * 2 * 8));
         assert!(xs.chunks(8).all(|x| (0..2).all(|k| x.chunks(2).map(|p| p[k]).sum::<f64>().abs() < 1e-9)), "CoM-free samples");
         assert_eq!(&frames[19 * 16..], &xs[..16]);
-        let bytes = a.to_bytes().unwrap();
+        let bytes = block_on(a.to_bytes()).unwrap();
         let mut b = AdjointSampler::from_bytes(&bytes, Some("dw4")).unwrap();
         assert_eq!(b.config, a.config);
         assert_eq!(b.counters.gradient_steps, 10);
         let probe = vec![0.3, -0.2, 1.0, 0.5, -1.1, 0.1, -0.2, -0.4];
         assert_eq!(to_vec(a.drift_tensor(&probe, &[0.4])), to_vec(b.drift_tensor(&probe, &[0.4])));
-        assert!(b.simulate(2, 0).is_ok());
+        assert!(block_on(b.simulate(2, 0)).is_ok());
         assert!(matches!(AdjointSampler::from_bytes(&bytes, Some("lj13")), Err(ModelError::Input(m)) if m.contains("trained for dw4, not lj13")));
         assert_eq!(AdjointSampler::from_bytes(b"nonsense", None).err(), Some(ModelError::NotWeights));
         assert!(matches!(AdjointSampler::from_bytes(&bytes[..40], None), Err(ModelError::Corrupt(_))));
+    }
+
+    /// The controller on the GPU (lavapipe in CI) starts from the same weights as on the CPU,
+    /// computes the same drift (f32 rounding apart), trains, and saves weights that load on the
+    /// CPU with the same drift.
+    #[test]
+    #[cfg(feature = "gpu-nets")]
+    fn the_controller_on_the_gpu_matches_the_cpu() {
+        let Ok(gpu) = Compute::native_gpu() else { return }; // no adapter and MOLPLAY_ALLOW_NO_GPU set
+        let mut c = AdjointConfig::demo("dw4").unwrap();
+        c.nfe = 10;
+        c.new_per_epoch = 8;
+        c.batch = 8;
+        c.grad_steps = 3;
+        let cpu = AdjointSampler::new(c.clone(), 5).unwrap();
+        let mut on_gpu = AdjointSampler::new_on(c, 5, &gpu).unwrap();
+        assert_eq!(on_gpu.compute().name(), "gpu");
+        let probe = vec![0.3, -0.2, 1.0, 0.5, -1.1, 0.1, -0.2, -0.4, 0.9, 0.2, -0.6, 0.7, 0.1, 0.0, -0.3, 0.8];
+        let (a, b) = (block_on(read_vec(cpu.drift_tensor(&probe, &[0.4, 0.9]))).unwrap(), block_on(read_vec(on_gpu.drift_tensor(&probe, &[0.4, 0.9]))).unwrap());
+        assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-4 * (1.0 + x.abs())), "{a:?} vs {b:?}");
+        let loss = block_on(on_gpu.epoch()).unwrap();
+        assert!(loss.is_finite());
+        assert_eq!((on_gpu.counters.gradient_steps, on_gpu.counters.energy_evaluations), (3, 8));
+        let back = AdjointSampler::from_bytes(&block_on(on_gpu.to_bytes()).unwrap(), Some("dw4")).unwrap();
+        let (a, b) = (block_on(read_vec(on_gpu.drift_tensor(&probe, &[0.4, 0.9]))).unwrap(), block_on(read_vec(back.drift_tensor(&probe, &[0.4, 0.9]))).unwrap());
+        assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-4 * (1.0 + x.abs())), "saved from the GPU: {a:?} vs {b:?}");
     }
 
     #[test]

@@ -198,6 +198,10 @@ mod cli {
             /// GAGA: draw t only from [1, T*] (default: the whole schedule).
             #[arg(long)]
             t_max: Option<f64>,
+            /// Where the network trains: `cpu` (burn's CPU backend) or `gpu` (burn on wgpu:
+            /// Vulkan, Metal, DX12; lavapipe without a GPU).
+            #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu"])]
+            device: String,
             #[arg(long, default_value_t = 0)]
             seed: u64,
             #[arg(long)]
@@ -231,6 +235,10 @@ mod cli {
             /// Override the configuration's learning rate.
             #[arg(long)]
             lr: Option<f64>,
+            /// Where the network trains: `cpu` (burn's CPU backend) or `gpu` (burn on wgpu:
+            /// Vulkan, Metal, DX12; lavapipe without a GPU).
+            #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu"])]
+            device: String,
             #[arg(long)]
             json: bool,
         },
@@ -280,6 +288,18 @@ mod cli {
             json: bool,
         },
         /// Energy + gradient throughput, GPU path vs CPU path, measured in the same run.
+        /// Times burn's training of the networks on each device, in one run: DSM steps of a
+        /// score network, Adjoint Sampling's regression and simulation steps (DW-4, demo).
+        BenchTrain {
+            /// Devices to time: cpu, gpu (gpu needs a build with `--features gpu-nets`).
+            #[arg(long, value_delimiter = ',', default_value = "cpu,gpu")]
+            devices: Vec<String>,
+            /// Timed repetitions per figure (after one warm-up).
+            #[arg(long, default_value_t = 20)]
+            reps: usize,
+            #[arg(long)]
+            json: bool,
+        },
         Bench {
             /// Systems to time (dw4, lj13, lj55, lj<n>).
             #[arg(long, value_delimiter = ',', default_value = "lj13,lj55")]
@@ -306,21 +326,22 @@ mod cli {
             }
             Command::BenchMcmc { systems, chains, sweeps, json } => bench_mcmc(&systems, chains, sweeps, json),
             Command::Stability { input, json } => stability(&input, json),
-            Command::TrainAdjoint { system, config, epochs, seed, output, reference, eval_every, resume, lr, json } => {
-                train_adjoint(&system, &config, epochs, seed, &output, reference.as_deref(), eval_every, (resume.as_deref(), lr), json)
+            Command::TrainAdjoint { system, config, epochs, seed, output, reference, eval_every, resume, lr, device, json } => {
+                train_adjoint(&system, &config, epochs, seed, &output, reference.as_deref(), eval_every, (resume.as_deref(), lr), &device, json)
             }
             Command::Sample { system: Some(system), model, samples, seed, output, json, .. } => adjoint_sample(&system, model.as_deref(), samples, seed, output.as_deref(), json),
             Command::Sample { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, compare_gaga, symmetry, samples, seed, output, json, system: None } => {
                 sample_cmd(SampleArgs { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, compare_gaga, symmetry, samples, seed, output, json })
             }
-            Command::TrainScore { data, atoms, steps, batch, lr, hidden, layers, t_max, seed, output, json } => {
-                train_score(&data, atoms, (steps, batch, lr), (hidden, layers), t_max, seed, &output, json)
+            Command::TrainScore { data, atoms, steps, batch, lr, hidden, layers, t_max, device, seed, output, json } => {
+                train_score(&data, atoms, (steps, batch, lr), (hidden, layers), t_max, seed, &output, &device, json)
             }
             Command::Gaussianity { input, schedule, steps, check_from, check_to, check_every, seed, limit, pooled, json } => {
                 gaussianity(&input, &schedule, steps, (check_from, check_to, check_every), seed, (limit, pooled), json)
             }
             Command::Eval { system, samples, reference, sample_w2, json } => eval(&system, &samples, &reference, sample_w2, json),
             Command::Bench { systems, batch, reps, json } => bench(&systems, batch, reps, json),
+            Command::BenchTrain { devices, reps, json } => bench_train(&devices, reps, json),
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,
@@ -474,8 +495,10 @@ mod cli {
     /// progress on stderr, an evaluation line every `eval_every` epochs (energy W2 and distance
     /// W2 of 1000 fresh samples against `reference` when given, else the mean energy).
     #[allow(clippy::too_many_arguments)]
-    fn train_adjoint(system: &str, config: &str, epochs: usize, seed: u64, output: &Path, reference: Option<&Path>, eval_every: usize, start: (Option<&Path>, Option<f64>), json: bool) -> Result<(), String> {
+    fn train_adjoint(system: &str, config: &str, epochs: usize, seed: u64, output: &Path, reference: Option<&Path>, eval_every: usize, start: (Option<&Path>, Option<f64>), device: &str, json: bool) -> Result<(), String> {
         use molplay::adjoint::{AdjointConfig, AdjointSampler};
+        use pollster::block_on;
+        let compute = molplay::models::Compute::by_name(device)?;
         if epochs == 0 {
             return Err("--epochs must be at least 1".into());
         }
@@ -488,6 +511,7 @@ mod cli {
             }
             None => AdjointSampler::new(AdjointConfig::by_name(config, system)?, seed)?,
         };
+        a.move_to(&compute);
         if let Some(lr) = start.1 {
             if !(lr > 0.0 && lr < 1.0) {
                 return Err("--lr must be in (0, 1)".into());
@@ -508,7 +532,7 @@ mod cli {
         let mut stopped = None;
         let mut last_loss = f64::NAN;
         let evaluate = |a: &mut AdjointSampler, epoch: usize, loss: f64, secs: f64| -> Result<serde_json::Value, String> {
-            let (xs, _) = a.simulate(1000, 0)?;
+            let (xs, _) = block_on(a.simulate(1000, 0))?;
             let e = sys.energies(&xs).map_err(|e| e.to_string())?;
             let (mean, sd) = molplay::metrics::mean_sd(&e);
             let mut v = serde_json::json!({ "epoch": epoch, "seconds": secs, "loss": loss, "energy_mean": mean, "energy_sd": sd, "counters": a.counters });
@@ -521,7 +545,7 @@ mod cli {
             Ok(v)
         };
         for epoch in 1..=epochs {
-            match a.epoch() {
+            match block_on(a.epoch()) {
                 Ok(l) => last_loss = l,
                 Err(e) => {
                     stopped = Some(format!("epoch {epoch}: {e}"));
@@ -538,15 +562,15 @@ mod cli {
                 );
                 evals.push(v);
                 // a checkpoint at every evaluation: an interrupted run loses at most this much
-                std::fs::write(output, a.to_bytes().map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", output.display()))?;
+                std::fs::write(output, block_on(a.to_bytes()).map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", output.display()))?;
             }
         }
         // on divergence the network already holds the last good weights
-        std::fs::write(output, a.to_bytes().map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", output.display()))?;
+        std::fs::write(output, block_on(a.to_bytes()).map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", output.display()))?;
         let secs = t0.elapsed().as_secs_f64();
         let c = &a.counters;
         let report = serde_json::json!({
-            "system": sys.name, "config": a.config, "counters": c, "seconds": secs, "last_loss": last_loss, "evaluations": evals,
+            "system": sys.name, "config": a.config, "device": compute.name(), "counters": c, "seconds": secs, "last_loss": last_loss, "evaluations": evals,
             "gradient_steps_per_energy_evaluation": c.gradient_steps as f64 / c.energy_evaluations.max(1) as f64,
             "gradient_steps_per_s": c.gradient_steps as f64 / secs, "stopped": stopped, "output": output,
         });
@@ -571,7 +595,7 @@ mod cli {
         }
         a.reseed(seed);
         let t0 = Instant::now();
-        let (xs, _) = a.simulate(samples, 0)?;
+        let (xs, _) = pollster::block_on(a.simulate(samples, 0))?;
         let secs = t0.elapsed().as_secs_f64();
         if let Some(out) = output {
             write_system_samples(&a.system, &xs, out)?;
@@ -619,6 +643,43 @@ mod cli {
             }
             Err(e) if json => outln!("{}", serde_json::json!({ "gpu": null, "reason": e.to_string() })),
             Err(e) => outln!("no GPU adapter ({e}); every computation runs on the CPU"),
+        }
+        Ok(())
+    }
+
+    fn bench_train(devices: &[String], reps: usize, json: bool) -> Result<(), String> {
+        use molplay::models::Compute;
+        if reps == 0 {
+            return Err("--reps must be at least 1".into());
+        }
+        let t0 = Instant::now();
+        let clock = move || t0.elapsed().as_secs_f64() * 1e3;
+        let mut rows = serde_json::Map::new();
+        for name in devices {
+            let compute = match Compute::by_name(name) {
+                Ok(c) => c,
+                Err(e) if devices.len() > 1 => {
+                    eprintln!("molplay: skipping {name}: {e}");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let dsm = pollster::block_on(molplay::models::time_dsm_steps(&compute, reps, &clock))?;
+            let adj = pollster::block_on(molplay::adjoint::time_adjoint(&compute, reps, &clock))?;
+            if !json {
+                outln!("{name:>4}: DSM step {dsm:8.2} ms ({:6.1}/s) | AS regression step {:8.2} ms ({:6.1}/s) | AS simulation step (64 samples) {:8.2} ms", 1e3 / dsm, adj.regression_step_ms, 1e3 / adj.regression_step_ms, adj.simulation_step_ms);
+            }
+            rows.insert(name.clone(), serde_json::json!({ "dsm_step_ms": dsm, "dsm_steps_per_s": 1e3 / dsm, "adjoint": adj, "adjoint_gradient_steps_per_s": 1e3 / adj.regression_step_ms }));
+        }
+        let ratio = |k: &str| -> Option<f64> {
+            let get = |d: &str| rows.get(d).and_then(|r| if k == "dsm" { r["dsm_step_ms"].as_f64() } else { r["adjoint"][k].as_f64() });
+            Some(get("cpu")? / get("gpu")?)
+        };
+        let ratios = serde_json::json!({ "dsm": ratio("dsm"), "regression_step": ratio("regression_step_ms"), "simulation_step": ratio("simulation_step_ms") });
+        if json {
+            outln!("{}", serde_json::json!({ "reps": reps, "devices": rows, "cpu_over_gpu_time": ratios }));
+        } else if let Some(r) = ratio("dsm") {
+            outln!("CPU/GPU time ratios (> 1: the GPU is faster): DSM {r:.2}, AS regression {:.2}, AS simulation {:.2}", ratio("regression_step_ms").unwrap_or(f64::NAN), ratio("simulation_step_ms").unwrap_or(f64::NAN));
         }
         Ok(())
     }
@@ -826,7 +887,7 @@ mod cli {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn train_score(data: &str, atoms: Option<usize>, opt: (usize, usize, f64), arch: (usize, usize), t_max: Option<f64>, seed: u64, output: &Path, json: bool) -> Result<(), String> {
+    fn train_score(data: &str, atoms: Option<usize>, opt: (usize, usize, f64), arch: (usize, usize), t_max: Option<f64>, seed: u64, output: &Path, device: &str, json: bool) -> Result<(), String> {
         use molplay::models::{EgnnConfig, ScoreModel};
         let (steps, batch, lr) = opt;
         let (hidden, layers) = arch;
@@ -841,7 +902,8 @@ mod cli {
         let data_variance = molplay::metrics::mean_square(&pool);
         // a chain's atoms are distinguishable (ends vs middle): give them their indices
         let identity = data == "chain";
-        let mut model = ScoreModel::new(EgnnConfig { atoms: n, features: if identity { n } else { 1 }, hidden, layers, data_variance, atom_identity: identity, coord_range: None }, seed);
+        let compute = molplay::models::Compute::by_name(device)?;
+        let mut model = ScoreModel::new_on(EgnnConfig { atoms: n, features: if identity { n } else { 1 }, hidden, layers, data_variance, atom_identity: identity, coord_range: None }, seed, &compute);
         let mut rng = molplay::rng::XorShift64::new(seed ^ 0x5EED);
         let feats = model.config.node_features(batch);
         let t0 = Instant::now();
@@ -849,7 +911,7 @@ mod cli {
         let mut stopped = None;
         for s in 0..steps {
             let x0: Vec<f64> = (0..batch).flat_map(|_| pool[rng.below(count) * per..][..per].to_vec()).collect();
-            match model.train_step(&x0, &feats, &sch, t_max, lr, &mut rng) {
+            match pollster::block_on(model.train_step(&x0, &feats, &sch, t_max, lr, &mut rng)) {
                 Ok(l) => {
                     window += l;
                     last = l;
@@ -866,7 +928,7 @@ mod cli {
         }
         let secs = t0.elapsed().as_secs_f64();
         std::fs::write(output, model.to_bytes().map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", output.display()))?;
-        let report = serde_json::json!({ "steps": model.steps, "seconds": secs, "steps_per_s": model.steps as f64 / secs, "last_loss": last, "config": model.config, "t_max": t_max, "stopped": stopped, "output": output });
+        let report = serde_json::json!({ "steps": model.steps, "device": compute.name(), "seconds": secs, "steps_per_s": model.steps as f64 / secs, "last_loss": last, "config": model.config, "t_max": t_max, "stopped": stopped, "output": output });
         if json {
             outln!("{report}");
         } else {

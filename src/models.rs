@@ -1,7 +1,10 @@
 //! Score networks with burn: a time-conditioned E(n)-equivariant graph network (EGNN, Satorras
 //! et al. 2021) on fully connected point clouds, trained by denoising score matching on the VP
 //! forward process (GAGA: t drawn from [1, T*] only), saved and loaded with a versioned header.
-//! Natively on burn's CPU backend (flex) for now; the WebGPU backend and the page come next.
+//! A network lives on burn's CPU backend (flex) or on a wgpu device (WebGPU in the page, Vulkan
+//! natively), chosen when it is made; it is always initialised on the CPU from its seed and then
+//! moved, so one seed gives the same weights on both. Reads that leave the device are async
+//! (`into_data_async`): sync reads panic on WebGPU in the browser.
 //!
 //! Per layer, with h_i node features and x_i positions:
 //!   m_ij = φ_e([h_i, h_j, |x_i − x_j|²])          (i ≠ j)
@@ -16,11 +19,11 @@
 
 use crate::rng::XorShift64;
 use crate::schedules::Schedule;
-use burn::module::Module;
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::silu;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData, Transaction};
 use serde::{Deserialize, Serialize};
 
 /// Version of the weights format (header + burn record).
@@ -142,8 +145,125 @@ pub fn tensor3(v: &[f64], b: usize, n: usize, c: usize, device: &Device) -> Tens
     Tensor::from_data(TensorData::new(v.iter().map(|&x| x as f32).collect::<Vec<f32>>(), [b, n, c]), device)
 }
 
+/// A tensor's values (sync read: the CPU backend, or wgpu natively).
 pub fn to_vec(t: Tensor<3>) -> Vec<f64> {
     t.into_data().try_to_vec::<f32>().unwrap_or_default().iter().map(|&v| v as f64).collect()
+}
+
+/// A tensor's values, read asynchronously (works on every backend, WebGPU in the browser too).
+pub async fn read_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f64>, String> {
+    let data = t.into_data_async().await.map_err(|e| format!("reading a tensor back from the device failed: {e:?}"))?;
+    Ok(data.try_to_vec::<f32>().map_err(|e| format!("{e:?}"))?.iter().map(|&v| v as f64).collect())
+}
+
+/// Where networks run: burn's CPU backend, or a wgpu device (WebGPU, Vulkan, …).
+#[derive(Clone, Debug)]
+pub enum Compute {
+    Cpu,
+    Gpu(Device),
+}
+
+impl Compute {
+    /// "cpu" or "gpu".
+    pub fn name(&self) -> &'static str {
+        match self {
+            Compute::Cpu => "cpu",
+            Compute::Gpu(_) => "gpu",
+        }
+    }
+
+    fn device(&self) -> Device {
+        match self {
+            Compute::Cpu => Device::flex(),
+            Compute::Gpu(d) => d.clone().inner(),
+        }
+    }
+
+    /// burn on an existing wgpu device (the page's WebGPU device, or a native one), so that
+    /// networks, our compute kernels and the viewer share one device. Register once per device
+    /// and clone the result.
+    #[cfg(any(target_arch = "wasm32", feature = "gpu-nets"))]
+    pub fn on_wgpu(ctx: &crate::gpu::GpuContext) -> Result<Compute, String> {
+        let setup = burn::backend::wgpu::WgpuSetup {
+            instance: ctx.instance.clone(),
+            adapter: ctx.adapter.clone(),
+            device: ctx.device.clone(),
+            queue: ctx.queue.clone(),
+            backend: ctx.adapter.get_info().backend,
+        };
+        let device = Device::wgpu_options().setup(setup).init().map_err(|e| format!("burn could not use the GPU device: {e}"))?;
+        Ok(Compute::Gpu(device))
+    }
+
+    /// Natively: burn on the process-wide GPU context (lavapipe without a GPU), made once.
+    #[cfg(all(not(target_arch = "wasm32"), feature = "gpu-nets"))]
+    pub fn native_gpu() -> Result<Compute, String> {
+        use std::sync::OnceLock;
+        static GPU: OnceLock<Result<Compute, String>> = OnceLock::new();
+        GPU.get_or_init(|| {
+            let ctx = crate::gpu::shared_native_context().ok_or("no GPU adapter")?;
+            Compute::on_wgpu(ctx)
+        })
+        .clone()
+    }
+
+    /// By name: "cpu" or "gpu" (natively).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn by_name(name: &str) -> Result<Compute, String> {
+        match name {
+            "cpu" => Ok(Compute::Cpu),
+            #[cfg(feature = "gpu-nets")]
+            "gpu" => Compute::native_gpu(),
+            #[cfg(not(feature = "gpu-nets"))]
+            "gpu" => Err("this build trains networks on the CPU only: build with `--features gpu-nets` for burn on wgpu".into()),
+            other => Err(format!("unknown device \"{other}\" (cpu or gpu)")),
+        }
+    }
+}
+
+/// Collects a module's float parameters, flattened, in visiting order.
+struct Collect(Vec<Tensor<1>>);
+
+impl ModuleVisitor for Collect {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.push(param.val().flatten(0, D - 1));
+    }
+}
+
+/// Moves a module's float parameters to a device as fresh leaves (trainable where they were).
+struct MoveTo(Device);
+
+impl ModuleMapper for MoveTo {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let device = self.0.clone();
+        param.map(|t| {
+            let grad = t.is_require_grad();
+            let v = t.detach().to_device(&device).detach();
+            if grad {
+                v.require_grad()
+            } else {
+                v
+            }
+        })
+    }
+}
+
+/// Replaces a module's float parameters, in visiting order, by `values` (same shapes).
+struct Fill(std::vec::IntoIter<TensorData>);
+
+impl ModuleMapper for Fill {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let data = self.0.next().expect("one value per parameter");
+        param.map(|t| {
+            let grad = t.is_require_grad();
+            let v = Tensor::<1>::from_data(data, &t.device()).reshape(t.shape());
+            if grad {
+                v.require_grad()
+            } else {
+                v
+            }
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -168,6 +288,7 @@ pub struct Network {
     pub config: EgnnConfig,
     pub model: Egnn,
     device: Device,
+    compute: Compute,
     optim: Option<ModuleOptimizer>,
     /// The weights before the latest update: they produced the last finite loss.
     last_good: Option<Egnn>,
@@ -190,7 +311,44 @@ impl Network {
         let model = Egnn::new(&config, &device);
         let _ = model.clone().into_record(); // reads, hence initialises, every parameter
         drop(guard);
-        Network { config, model, device, optim: None, last_good: None, steps: 0 }
+        Network { config, model, device, compute: Compute::Cpu, optim: None, last_good: None, steps: 0 }
+    }
+
+    /// A fresh network on `compute`: initialised on the CPU from `seed` (the same weights as
+    /// [`new`](Self::new)), then moved.
+    pub fn new_on(config: EgnnConfig, seed: u64, compute: &Compute) -> Self {
+        Network::new(config, seed).moved_to(compute)
+    }
+
+    /// This network (weights and step count; the optimiser state restarts) on `compute`. From
+    /// the CPU this is a sync copy; off a GPU in the browser use [`snapshot`](Self::snapshot).
+    pub fn moved_to(self, compute: &Compute) -> Self {
+        if matches!((compute, &self.compute), (Compute::Cpu, Compute::Cpu)) {
+            return Network { optim: None, last_good: None, ..self };
+        }
+        let device = compute.device().autodiff();
+        // each weight becomes a leaf on the new device: a plain `to_device` records the move in
+        // the graph, and the second backward pass then finds that node consumed
+        let model = self.model.map(&mut MoveTo(device.clone()));
+        Network { config: self.config, model, device, compute: compute.clone(), optim: None, last_good: None, steps: self.steps }
+    }
+
+    /// Where this network runs.
+    pub fn compute(&self) -> &Compute {
+        &self.compute
+    }
+
+    /// A copy of this network on the CPU backend, read back asynchronously (one transfer for all
+    /// weights): to save weights or to sample from a network that trains on WebGPU.
+    pub async fn snapshot(&self) -> Result<Network, ModelError> {
+        let mut collect = Collect(Vec::new());
+        self.model.visit(&mut collect);
+        let tx = collect.0.into_iter().fold(Transaction::default(), |tx, t| tx.register(t));
+        let data = tx.execute_async().await.map_err(|e| ModelError::Corrupt(format!("reading the weights back from the device failed: {e:?}")))?;
+        let mut copy = Network::new(self.config.clone(), 0);
+        copy.model = copy.model.map(&mut Fill(data.into_iter()));
+        copy.steps = self.steps;
+        Ok(copy)
     }
 
     pub fn device(&self) -> &Device {
@@ -215,8 +373,8 @@ impl Network {
     /// One Adam step on `loss` (a scalar built from this network's forward passes). A
     /// non-finite loss changes nothing but puts back the weights that gave the last finite one
     /// and returns `Diverged`; otherwise returns the loss.
-    pub fn apply(&mut self, loss: Tensor<1>, lr: f64) -> Result<f64, ModelError> {
-        let value = loss.clone().into_data().try_to_vec::<f32>().unwrap_or_default().first().copied().unwrap_or(f32::NAN) as f64;
+    pub async fn apply(&mut self, loss: Tensor<1>, lr: f64) -> Result<f64, ModelError> {
+        let value = read_vec(loss.clone()).await.map_err(ModelError::Corrupt)?.first().copied().unwrap_or(f64::NAN);
         if !value.is_finite() {
             if let Some(good) = self.last_good.take() {
                 self.model = good;
@@ -256,7 +414,7 @@ impl Network {
     /// One step of denoising score matching on a batch of clean CoM-free configurations `x0`
     /// (B × N × 3) with features: t uniform in [1, t_max], x_t = α x0 + σ Pε, loss |ε̂ − ε|²
     /// (mean). A non-finite loss keeps the previous weights and returns `Diverged`.
-    pub fn train_step(&mut self, x0: &[f64], feats: &[f64], schedule: &Schedule, t_max: f64, lr: f64, rng: &mut XorShift64) -> Result<f64, ModelError> {
+    pub async fn train_step(&mut self, x0: &[f64], feats: &[f64], schedule: &Schedule, t_max: f64, lr: f64, rng: &mut XorShift64) -> Result<f64, ModelError> {
         let (n, f) = (self.config.atoms, self.config.features);
         if x0.is_empty() || x0.len() % (3 * n) != 0 || feats.len() != x0.len() / 3 * f {
             return Err(ModelError::Input(format!("a batch must hold configurations of {n} atoms with {f} features each")));
@@ -276,7 +434,7 @@ impl Network {
         let d = &self.device;
         let pred = self.eps_hat(&self.model, d, tensor3(&xt, b, n, 3, d), tensor3(feats, b, n, f, d), &ts, schedule);
         let loss = (pred - tensor3(&eps, b, n, 3, d)).powf_scalar(2.0).mean();
-        self.apply(loss, lr)
+        self.apply(loss, lr).await
     }
 
     /// x_t = α_t x0 + σ_t ε row by row (one t per configuration).
@@ -300,7 +458,8 @@ impl Network {
         pred.iter().zip(eps).map(|(p, e)| (p - e).powi(2)).sum::<f64>() / pred.len() as f64
     }
 
-    /// Header (magic, version, config) + burn's record bytes.
+    /// Header (magic, version, config) + burn's record bytes. A sync read: for a network on
+    /// WebGPU in the browser, save its [`snapshot`](Self::snapshot).
     pub fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
         let cfg = serde_json::to_vec(&self.config).map_err(|e| ModelError::Corrupt(e.to_string()))?;
         let record = self.model.clone().into_record().into_bytes().map_err(|e| ModelError::Corrupt(e.to_string()))?;
@@ -377,4 +536,25 @@ impl crate::samplers::Denoiser for NetworkDenoiser<'_> {
         let (a, sg) = (s.alpha(t), s.sigma(t));
         xs.iter().zip(&eps).map(|(xi, e)| (xi - sg * e) / a).collect()
     }
+}
+
+/// Milliseconds per denoising-score-matching step on `compute` (an 8-bead chain network, hidden
+/// 32, 3 layers, batch 32: the page's defaults), the mean of `reps` steps after one warm-up step
+/// (which compiles the GPU kernels). Each step ends with the loss read back, so GPU work is
+/// included. `clock` gives milliseconds.
+pub async fn time_dsm_steps(compute: &Compute, reps: usize, clock: &dyn Fn() -> f64) -> Result<f64, String> {
+    let n = 8;
+    let config = EgnnConfig { atoms: n, features: n, hidden: 32, layers: 3, data_variance: 1.0, atom_identity: true, coord_range: None };
+    let mut net = Network::new_on(config, 0, compute);
+    let mut rng = XorShift64::new(1);
+    let schedule = Schedule::polynomial2(1000, 1e-5);
+    let batch = 32;
+    let feats = net.config.node_features(batch);
+    let x0: Vec<f64> = (0..batch * n * 3).map(|_| rng.normal()).collect();
+    net.train_step(&x0, &feats, &schedule, 1000.0, 1e-3, &mut rng).await.map_err(|e| e.to_string())?;
+    let t0 = clock();
+    for _ in 0..reps.max(1) {
+        net.train_step(&x0, &feats, &schedule, 1000.0, 1e-3, &mut rng).await.map_err(|e| e.to_string())?;
+    }
+    Ok((clock() - t0) / reps.max(1) as f64)
 }

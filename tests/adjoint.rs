@@ -9,7 +9,7 @@ use molplay::metrics::mean_sd;
 const DW4_MEAN_ENERGY: f64 = -22.45;
 
 fn mean_energy(a: &mut AdjointSampler, count: usize) -> f64 {
-    let (xs, _) = a.simulate(count, 0).unwrap();
+    let (xs, _) = pollster::block_on(a.simulate(count, 0)).unwrap();
     mean_sd(&a.system.energies(&xs).unwrap()).0
 }
 
@@ -26,7 +26,7 @@ fn dw4_energies_move_to_the_boltzmann_ones_and_gradient_steps_outnumber_nothing_
     let before = mean_energy(&mut a, 300);
     let mut losses = Vec::new();
     for _ in 0..60 {
-        losses.push(a.epoch().unwrap());
+        losses.push(pollster::block_on(a.epoch()).unwrap());
     }
     let after = mean_energy(&mut a, 300);
     eprintln!("mean energy {before:.2} → {after:.2}; loss {:.1} → {:.1}", losses[0], losses[59]);

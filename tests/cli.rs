@@ -71,6 +71,9 @@ fn bad_input_gives_a_clear_error_and_a_failing_exit_code() {
         (vec!["energy", "--system", "water", "--input", xyz.as_str()], "unknown system 'water'"),
         (vec!["energy", "--system", "lj13", "--input", "/no/such/file.npy"], "No such file"),
         (vec!["bench", "--batch", "0"], "must be at least 1"),
+        (vec!["bench-train", "--reps", "0"], "--reps must be at least 1"),
+        #[cfg(not(feature = "gpu-nets"))]
+        (vec!["train-adjoint", "--system", "dw4", "--device", "gpu", "--output", "/tmp/never.mpa"], "build with `--features gpu-nets`"),
     ] {
         let (ok, _, err) = molplay(&args);
         assert!(!ok, "{args:?} should fail");

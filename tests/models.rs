@@ -64,7 +64,7 @@ fn denoising_score_matching_learns_and_weights_round_trip() {
     let before = m.dsm_loss(&vx0, &vfeats, &veps, &vts, &sch);
     for _ in 0..200 {
         let x0: Vec<f64> = (0..batch).flat_map(|_| target.draw()).collect();
-        m.train_step(&x0, &feats, &sch, 1000.0, 3e-3, &mut rng).unwrap();
+        pollster::block_on(m.train_step(&x0, &feats, &sch, 1000.0, 3e-3, &mut rng)).unwrap();
     }
     let after = m.dsm_loss(&vx0, &vfeats, &veps, &vts, &sch);
     let optimum = target.optimal_dsm_loss(&vx0, &veps, &vts, &sch);
@@ -105,10 +105,10 @@ fn divergence_stops_training_and_keeps_the_last_good_weights() {
     let good: Vec<f64> = (0..8).flat_map(|_| cloud(&mut rng, 4)).collect();
     let feats = cfg().node_features(8);
     let w0 = ScoreModel::from_bytes(&m.to_bytes().unwrap(), None).unwrap();
-    m.train_step(&good, &feats, &sch, 1000.0, 1e-2, &mut rng).unwrap();
+    pollster::block_on(m.train_step(&good, &feats, &sch, 1000.0, 1e-2, &mut rng)).unwrap();
     let mut bad = good.clone();
     bad[5] = f64::NAN;
-    let err = m.train_step(&bad, &feats, &sch, 1000.0, 1e-2, &mut rng).unwrap_err();
+    let err = pollster::block_on(m.train_step(&bad, &feats, &sch, 1000.0, 1e-2, &mut rng)).unwrap_err();
     assert!(matches!(err, ModelError::Diverged { .. }), "{err}");
     assert!(err.to_string().contains("last good weights are kept"));
     // the weights that gave the last finite loss are back in place
@@ -117,6 +117,6 @@ fn divergence_stops_training_and_keeps_the_last_good_weights() {
     let (a, b) = (m.predict(&x, &f1, &[400.0], &sch), w0.predict(&x, &f1, &[400.0], &sch));
     assert!(a.iter().zip(&b).all(|(p, q)| (p - q).abs() < 1e-6));
     // malformed batches and knobs are refused before any work
-    assert!(matches!(m.train_step(&good[..7], &feats, &sch, 1000.0, 1e-3, &mut rng), Err(ModelError::Input(_))));
-    assert!(matches!(m.train_step(&good, &feats, &sch, 0.5, 1e-3, &mut rng), Err(ModelError::Input(_))));
+    assert!(matches!(pollster::block_on(m.train_step(&good[..7], &feats, &sch, 1000.0, 1e-3, &mut rng)), Err(ModelError::Input(_))));
+    assert!(matches!(pollster::block_on(m.train_step(&good, &feats, &sch, 0.5, 1e-3, &mut rng)), Err(ModelError::Input(_))));
 }

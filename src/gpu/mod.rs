@@ -85,13 +85,16 @@ impl GpuContext {
         Self::with_adapter(instance, adapter).await
     }
 
-    /// Opens a device on `adapter` with the adapter's own limits (so burn can share it later).
+    /// Opens a device on `adapter` with the adapter's own limits and features, as cubecl-wgpu
+    /// asks for its own devices: burn shares this device and compiles its kernels for the
+    /// adapter's features (64-bit integers, say), which must then be enabled.
     pub async fn with_adapter(instance: wgpu::Instance, adapter: wgpu::Adapter) -> Result<Self, GpuError> {
         let summary = AdapterSummary::from_info(&adapter.get_info());
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("molplay"),
-                required_features: wgpu::Features::empty(),
+                // mappable primary buffers are slow on discrete GPUs and not needed
+                required_features: adapter.features().difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
                 required_limits: adapter.limits(),
                 ..Default::default()
             })
