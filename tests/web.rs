@@ -90,3 +90,57 @@ async fn bench_mcmc_webgpu_vs_cpu() {
         );
     }
 }
+
+/// burn on the page's WebGPU device (shared with our kernels): an Adjoint Sampling controller
+/// starts from the same weights as on the CPU, computes the same drift, trains an epoch with
+/// async reads only, and its weights read back (snapshot) load on the CPU with the same drift.
+#[wasm_bindgen_test]
+async fn networks_train_on_webgpu_like_on_the_cpu() {
+    use molplay::adjoint::{AdjointConfig, AdjointSampler};
+    use molplay::models::Compute;
+    let ctx = GpuContext::new().await.unwrap();
+    let gpu = Compute::on_wgpu(&ctx).expect("burn on our WebGPU device");
+    let mut c = AdjointConfig::demo("dw4").unwrap();
+    c.nfe = 8;
+    c.new_per_epoch = 8;
+    c.batch = 8;
+    c.grad_steps = 3;
+    let mut cpu = AdjointSampler::new(c.clone(), 5).unwrap();
+    let mut on_gpu = AdjointSampler::new_on(c, 5, &gpu).unwrap();
+    // same seed, same noise: the two simulations differ by f32 rounding only
+    let (a, _) = cpu.simulate(6, 0).await.unwrap();
+    let (b, _) = on_gpu.simulate(6, 0).await.unwrap();
+    assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-3 * (1.0 + x.abs())), "CPU {a:?} vs WebGPU {b:?}");
+    let loss = on_gpu.epoch().await.unwrap();
+    assert!(loss.is_finite() && on_gpu.counters.gradient_steps == 3);
+    let back = AdjointSampler::from_bytes(&on_gpu.to_bytes().await.unwrap(), Some("dw4")).unwrap();
+    let (mut back, mut trained) = (back, on_gpu);
+    back.reseed(9);
+    trained.reseed(9);
+    let (a, _) = back.simulate(4, 0).await.unwrap();
+    let (b, _) = trained.simulate(4, 0).await.unwrap();
+    assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-3 * (1.0 + x.abs())), "saved from WebGPU {a:?} vs live {b:?}");
+}
+
+/// burn training speed, WebGPU vs burn's CPU backend in the same run (printed, not asserted).
+#[wasm_bindgen_test]
+async fn bench_networks_webgpu_vs_cpu() {
+    use molplay::models::{time_dsm_steps, Compute};
+    let ctx = GpuContext::new().await.unwrap();
+    let gpu = Compute::on_wgpu(&ctx).unwrap();
+    let perf = web_sys::window().unwrap().performance().unwrap();
+    let clock = || perf.now();
+    // SwiftShader takes seconds per burn step: few repetitions keep CI short
+    let reps = 3;
+    let (dc, dg) = (time_dsm_steps(&Compute::Cpu, reps, &clock).await.unwrap(), time_dsm_steps(&gpu, reps, &clock).await.unwrap());
+    let ac = molplay::adjoint::time_adjoint(&Compute::Cpu, reps, &clock).await.unwrap();
+    let ag = molplay::adjoint::time_adjoint(&gpu, reps, &clock).await.unwrap();
+    web_sys::console::log_1(
+        &format!(
+            "BENCH browser burn: DSM step CPU {dc:.1} ms, WebGPU {dg:.1} ms (CPU/GPU {:.2}); AS regression step CPU {:.1} ms, WebGPU {:.1} ms (CPU/GPU {:.2}); AS simulation step CPU {:.1} ms, WebGPU {:.1} ms (CPU/GPU {:.2}) [adapter: {}]",
+            dc / dg, ac.regression_step_ms, ag.regression_step_ms, ac.regression_step_ms / ag.regression_step_ms,
+            ac.simulation_step_ms, ag.simulation_step_ms, ac.simulation_step_ms / ag.simulation_step_ms, ctx.summary.name
+        )
+        .into(),
+    );
+}

@@ -28,6 +28,7 @@ export function wireAdjoint(pg, api, { showError, refresh }) {
       ["epochs", c.epochs], ["energy evaluations", c.energy_evaluations.toLocaleString()], ["model evaluations", c.model_evaluations.toLocaleString()],
       ["gradient steps", c.gradient_steps.toLocaleString()], ["gradient steps per energy evaluation", st.gradient_steps_per_energy_evaluation.toFixed(3)],
       ["replay buffer", `${c.buffer} / ${st.config.buffer}`], ["time", `${(st.ms / 1000).toFixed(1)} s`],
+      ["network on", st.device === "webgpu" ? "WebGPU" : "CPU"],
     ];
     const box = $("as-counters");
     box.innerHTML = "";
@@ -61,7 +62,7 @@ export function wireAdjoint(pg, api, { showError, refresh }) {
     const until = pg.adjointStatus().counters.epochs + epochs;
     return jobs.run(async () => {
       for (;;) {
-        const st = pg.adjointStep(30, mode);
+        const st = await pg.adjointStep(30, mode);
         show(st);
         if (st.frames > 0 && st.frame === st.frames - 1) setFrame(st.frame);
         if (st.stopped) throw new Error(`trainAdjoint: ${st.stopped}`);
@@ -86,7 +87,7 @@ export function wireAdjoint(pg, api, { showError, refresh }) {
     return pg.adjointStatus();
   }
 
-  const options = () => ({ system: $("as-system").value, seed: Number($("as-seed").value) });
+  const options = () => ({ system: $("as-system").value, seed: Number($("as-seed").value), device: $("net-device").value });
   const guard = guarded(showError);
   $("as-scratch").addEventListener("click", guard(() => start(options())));
   $("as-preset").addEventListener("click", guard(() => preset($("as-system").value)));
@@ -98,7 +99,7 @@ export function wireAdjoint(pg, api, { showError, refresh }) {
   $("as-refresh").addEventListener("click", guard(() => drive("refresh")));
   $("as-regress").addEventListener("click", guard(() => drive("regress")));
   $("as-frame").addEventListener("input", guard((e) => setFrame(Number(e.target.value))));
-  $("as-save").addEventListener("click", guard(() => download(pg.adjointWeights(), `${pg.adjointStatus().system}-adjoint.mpa`)));
+  $("as-save").addEventListener("click", guard(() => jobs.run(async () => download(await pg.adjointWeights(), `${pg.adjointStatus().system}-adjoint.mpa`))));
   $("as-file").addEventListener("change", guard(async (e) => {
     const file = e.target.files[0];
     if (!file) return;
@@ -109,7 +110,7 @@ export function wireAdjoint(pg, api, { showError, refresh }) {
     if (typeof o !== "object" || o === null) throw new TypeError("trainAdjoint(options): options must be an object");
     const { epochs, resume, ...rest } = o;
     if (epochs !== undefined && !(Number.isInteger(epochs) && epochs >= 1)) throw new Error("trainAdjoint: epochs must be a whole number ≥ 1");
-    if (!resume || !pg.adjointStatus()) start({ system: $("as-system").value, ...rest });
+    if (!resume || !pg.adjointStatus()) start({ system: $("as-system").value, device: $("net-device").value, ...rest });
     return drive("train", { epochs: epochs ?? Infinity });
   };
   api.pauseAdjoint = () => { pauseRequested = true; return jobs.settled(); };
@@ -118,6 +119,7 @@ export function wireAdjoint(pg, api, { showError, refresh }) {
     return drive(mode);
   };
   api.adjointStatus = () => pg.adjointStatus();
+  api.adjointWeights = () => jobs.run(() => pg.adjointWeights());
   api.loadAdjointWeights = async (name, data, system) => {
     if (!(data instanceof ArrayBuffer || ArrayBuffer.isView(data))) throw new TypeError("loadAdjointWeights(name, data, system): data must be an ArrayBuffer or a typed array");
     const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);

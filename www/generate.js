@@ -177,10 +177,10 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
       $("gen-loss").hidden = false;
       lossPlot ??= linePlot($("gen-loss"), "DSM loss", "#9be37f");
       while (st.steps < steps && !stopTraining && !st.stopped) {
-        st = pg.scoreTrainStep(30);
+        st = await pg.scoreTrainStep(30);
         lossPlot.update(st.losses);
         $("gen-train-status").textContent = `${st.steps}/${steps} steps on ${st.label} · loss ${st.loss?.toFixed(4) ?? "—"} · ${(st.ms / 1000).toFixed(1)} s` +
-          (st.stopped ? ` · stopped: ${st.stopped}` : "");
+          ` · ${st.device === "webgpu" ? "WebGPU" : "CPU"}` + (st.stopped ? ` · stopped: ${st.stopped}` : "");
         await nextFrame();
       }
       if (st.stopped) throw new Error(`train: ${st.stopped}`);
@@ -188,7 +188,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
     });
   };
   const trainOptions = () => {
-    const o = { target: $("gen-target").value === "molecules" ? "molecules" : "chain", seed: Number($("gen-seed").value) || 0 };
+    const o = { target: $("gen-target").value === "molecules" ? "molecules" : "chain", seed: Number($("gen-seed").value) || 0, device: $("net-device").value };
     if ($("gen-atoms").value !== "") o.atoms = Number($("gen-atoms").value);
     if ($("gen-gaga").checked) o.tMax = $("gen-tstar").value === "" ? 650 : Number($("gen-tstar").value);
     return o;

@@ -5,7 +5,7 @@
 //! "regress" (one epoch's regression steps) — with its counters, losses, the newest samples'
 //! energies and the newest simulated trajectory on the scrubber (`setAdjointFrame`).
 
-use super::{check_keys, js_err, now_ms, styles_for, to_js, view_radius, Playground};
+use super::{check_keys, device_name, js_err, now_ms, styles_for, to_js, view_radius, Playground};
 use crate::adjoint::{AdjointConfig, AdjointSampler, Simulation};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
@@ -16,6 +16,8 @@ const KEEP: usize = 4;
 #[derive(Default)]
 pub(super) struct AdjointState {
     learner: Option<Learner>,
+    /// A slice holds the learner while it awaits the GPU.
+    busy: bool,
 }
 
 struct Learner {
@@ -40,6 +42,7 @@ struct StartOpts {
     system: Option<String>,
     config: Option<String>,
     seed: Option<u64>,
+    device: Option<String>,
 }
 
 impl Learner {
@@ -48,13 +51,13 @@ impl Learner {
     }
 
     /// One unit of work in `mode`; Ok(true) when that mode's sub-step has just completed.
-    fn work(&mut self, mode: &str) -> Result<bool, String> {
+    async fn work(&mut self, mode: &str) -> Result<bool, String> {
         let cfg = self.sampler.config.clone();
         let refresh = mode == "refresh" || (mode == "train" && self.owed == 0);
         if refresh {
             let mut sim = self.sim.take().unwrap_or_else(|| self.sampler.start_simulation(cfg.new_per_epoch, KEEP));
             // a few EM steps per unit: one network call each, over the whole batch
-            self.sampler.advance_simulation(&mut sim, 4)?;
+            self.sampler.advance_simulation(&mut sim, 4).await?;
             if !sim.done() {
                 self.sim = Some(sim);
                 return Ok(false);
@@ -70,7 +73,7 @@ impl Learner {
         if mode == "regress" && self.owed == 0 {
             self.owed = cfg.grad_steps;
         }
-        let loss = self.sampler.regression_step().map_err(|e| e.to_string())?;
+        let loss = self.sampler.regression_step().await.map_err(|e| e.to_string())?;
         self.losses.push(loss);
         self.owed -= 1;
         if self.owed == 0 {
@@ -98,14 +101,16 @@ fn layout(frames: &[f64], sys: &crate::energies::System, keep: usize) -> Vec<f32
 
 #[wasm_bindgen]
 impl Playground {
-    /// A fresh learner: options `{system: "dw4" | "lj13" | "lj55", config: "demo" | "paper", seed}`.
+    /// A fresh learner: options `{system: "dw4" | "lj13" | "lj55", config: "demo" | "paper", seed,
+    /// device: "auto" | "webgpu" | "cpu"}` (where the controller runs; see `network_compute`).
     #[wasm_bindgen(js_name = startAdjoint)]
     pub fn start_adjoint(&self, options: JsValue) -> Result<JsValue, JsValue> {
-        check_keys(&options, &["system", "config", "seed"], "trainAdjoint")?;
+        check_keys(&options, &["system", "config", "seed", "device"], "trainAdjoint")?;
         let o: StartOpts = serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("trainAdjoint: {e}")))?;
         let system = o.system.unwrap_or_else(|| "dw4".into());
         let cfg = AdjointConfig::by_name(o.config.as_deref().unwrap_or("demo"), &system).map_err(|e| js_err(format!("trainAdjoint: {e}")))?;
-        let sampler = AdjointSampler::new(cfg, o.seed.unwrap_or(0)).map_err(|e| js_err(format!("trainAdjoint: {e}")))?;
+        let compute = self.inner.borrow_mut().network_compute(o.device.as_deref().unwrap_or("auto")).map_err(|e| js_err(format!("trainAdjoint: {e}")))?;
+        let sampler = AdjointSampler::new_on(cfg, o.seed.unwrap_or(0), &compute).map_err(|e| js_err(format!("trainAdjoint: {e}")))?;
         self.inner.borrow_mut().adjoint.learner = Some(Learner::new(sampler));
         self.adjoint_status()
     }
@@ -114,30 +119,44 @@ impl Playground {
     /// `system` if given (a mismatch is refused). The buffer starts empty.
     #[wasm_bindgen(js_name = loadAdjointWeights)]
     pub fn load_adjoint_weights(&self, name: String, bytes: Vec<u8>, system: Option<String>) -> Result<JsValue, JsValue> {
-        let sampler = AdjointSampler::from_bytes(&bytes, system.as_deref()).map_err(|e| js_err(format!("{name}: {e}")))?;
+        let mut sampler = AdjointSampler::from_bytes(&bytes, system.as_deref()).map_err(|e| js_err(format!("{name}: {e}")))?;
+        let compute = self.inner.borrow_mut().network_compute("auto").map_err(|e| js_err(format!("{name}: {e}")))?;
+        sampler.move_to(&compute);
         self.inner.borrow_mut().adjoint.learner = Some(Learner::new(sampler));
         self.adjoint_status()
     }
 
     /// Works for about `budget_ms` in `mode` ("train", "refresh" or "regress"; the sub-step modes
-    /// stop when their sub-step completes) and returns the status. A diverging run stops with the
-    /// last good weights and says so in `stopped`.
+    /// stop when their sub-step completes); a promise of the status. A diverging run stops with
+    /// the last good weights and says so in `stopped`. While a slice awaits the GPU the learner
+    /// is out of the playground: a second call is refused, and a learner started or loaded
+    /// meanwhile wins.
     #[wasm_bindgen(js_name = adjointStep)]
-    pub fn adjoint_step(&self, budget_ms: f64, mode: String) -> Result<JsValue, JsValue> {
-        if !["train", "refresh", "regress"].contains(&mode.as_str()) {
-            return Err(js_err(format!("adjointStep: mode must be \"train\", \"refresh\" or \"regress\", got \"{mode}\"")));
-        }
-        let budget = if budget_ms.is_finite() { budget_ms.clamp(1.0, 10_000.0) } else { 30.0 };
-        let shown = {
-            let mut s = self.inner.borrow_mut();
-            let l = s.adjoint.learner.as_mut().ok_or_else(|| js_err("adjointStep: start or load a learner first"))?;
-            if let Some(msg) = &l.stopped {
-                return Err(js_err(format!("adjointStep: the run stopped ({msg}); start again or load weights")));
+    pub fn adjoint_step(&self, budget_ms: f64, mode: String) -> js_sys::Promise {
+        let pg = Playground { inner: self.inner.clone() };
+        wasm_bindgen_futures::future_to_promise(async move {
+            if !["train", "refresh", "regress"].contains(&mode.as_str()) {
+                return Err(js_err(format!("adjointStep: mode must be \"train\", \"refresh\" or \"regress\", got \"{mode}\"")));
             }
+            let budget = if budget_ms.is_finite() { budget_ms.clamp(1.0, 10_000.0) } else { 30.0 };
+            let mut l = {
+                let mut s = pg.inner.borrow_mut();
+                if s.adjoint.busy {
+                    return Err(js_err("adjointStep: a slice is already running"));
+                }
+                let l = s.adjoint.learner.take().ok_or_else(|| js_err("adjointStep: start or load a learner first"))?;
+                if let Some(msg) = &l.stopped {
+                    let msg = format!("adjointStep: the run stopped ({msg}); start again or load weights");
+                    s.adjoint.learner = Some(l);
+                    return Err(js_err(msg));
+                }
+                s.adjoint.busy = true;
+                l
+            };
             let t0 = now_ms();
             let mut refreshed = false;
             while now_ms() - t0 < budget {
-                match l.work(&mode) {
+                match l.work(&mode).await {
                     Ok(done) => {
                         refreshed |= done && l.owed == l.sampler.config.grad_steps;
                         if done && mode != "train" {
@@ -153,12 +172,20 @@ impl Playground {
                 }
             }
             l.ms += now_ms() - t0;
-            refreshed
-        };
-        if shown {
-            self.show_adjoint_frame(None)?;
-        }
-        self.adjoint_status()
+            let kept = {
+                let mut s = pg.inner.borrow_mut();
+                s.adjoint.busy = false;
+                let kept = s.adjoint.learner.is_none();
+                if kept {
+                    s.adjoint.learner = Some(l);
+                }
+                kept
+            };
+            if kept && refreshed {
+                pg.show_adjoint_frame(None)?;
+            }
+            pg.adjoint_status()
+        })
     }
 
     /// `{system, config, counters, gradient_steps_per_energy_evaluation, losses, energies,
@@ -179,6 +206,7 @@ impl Playground {
             "gradient_steps_per_energy_evaluation": c.gradient_steps as f64 / c.energy_evaluations.max(1) as f64,
             "losses": l.losses, "energies": l.energies, "samples": l.samples.len() / per, "phase": phase,
             "frames": l.frames.len() / (KEEP.min(l.samples.len() / per.max(1)).max(1) * per), "frame": l.frame, "ms": l.ms, "stopped": l.stopped,
+            "device": device_name(l.sampler.compute()),
         }))
     }
 
@@ -192,12 +220,26 @@ impl Playground {
         self.show_adjoint_frame(Some(k.max(0.0) as usize))
     }
 
-    /// The controller's weights (to save; `loadAdjointWeights` reads them back).
+    /// A promise of the controller's weights (to save; `loadAdjointWeights` reads them back).
     #[wasm_bindgen(js_name = adjointWeights)]
-    pub fn adjoint_weights(&self) -> Result<Vec<u8>, JsValue> {
-        let s = self.inner.borrow();
-        let l = s.adjoint.learner.as_ref().ok_or_else(|| js_err("adjointWeights: start or load a learner first"))?;
-        l.sampler.to_bytes().map_err(js_err)
+    pub fn adjoint_weights(&self) -> js_sys::Promise {
+        let pg = Playground { inner: self.inner.clone() };
+        wasm_bindgen_futures::future_to_promise(async move {
+            let l = {
+                let mut s = pg.inner.borrow_mut();
+                if s.adjoint.busy {
+                    return Err(js_err("adjointWeights: pause training first"));
+                }
+                s.adjoint.learner.take().ok_or_else(|| js_err("adjointWeights: start or load a learner first"))?
+            };
+            let bytes = l.sampler.to_bytes().await;
+            let mut s = pg.inner.borrow_mut();
+            if s.adjoint.learner.is_none() {
+                s.adjoint.learner = Some(l);
+            }
+            let bytes = bytes.map_err(js_err)?;
+            Ok(js_sys::Uint8Array::from(bytes.as_slice()).into())
+        })
     }
 }
 

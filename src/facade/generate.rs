@@ -3,9 +3,9 @@
 //! sampler run advanced in slices (`startGenerate` / `generateStep`), its quality against
 //! reference configurations, and the kept reverse trajectory on the scrubber (`setGenerateTime`).
 
-use super::{check_keys, js_err, now_ms, to_js, view_radius, Playground};
+use super::{check_keys, device_name, js_err, now_ms, to_js, view_radius, Playground};
 use crate::metrics::{mean_square, pairwise_distances, subsample, GenerationQuality};
-use crate::models::{EgnnConfig, NetworkDenoiser, ScoreModel};
+use crate::models::{Compute, EgnnConfig, NetworkDenoiser, ScoreModel};
 use crate::rng::XorShift64;
 use crate::samplers::{Denoiser, EmpiricalTarget, GaussianTarget, Method, SampleOptions, SamplerRun, Symmetry};
 use crate::schedules::Schedule;
@@ -23,11 +23,16 @@ pub(super) struct GenerateState {
     runs: u64,
     /// The score network being trained (and sampled with target "network").
     score: Option<ScoreTraining>,
+    /// A training slice holds `score` while it awaits the GPU.
+    score_busy: bool,
 }
 
 /// Denoising score matching of an EGNN on the chain or on same-size molecules, in slices.
 struct ScoreTraining {
     model: ScoreModel,
+    /// A CPU copy of a network that trains on WebGPU, for sampling (sync reads panic on WebGPU),
+    /// refreshed after every training slice; None when the network itself is on the CPU.
+    cpu_copy: Option<ScoreModel>,
     pool: Vec<f64>,
     label: String,
     schedule: Schedule,
@@ -203,7 +208,7 @@ impl Playground {
                 Source::Chain(g) => job_ref.run.advance(g, &job_ref.schedule, 1),
                 Source::Molecules { target, .. } => job_ref.run.advance(target, &job_ref.schedule, 1),
                 Source::Network { .. } => match score.as_ref() {
-                    Some(sc) => job_ref.run.advance(&mut NetworkDenoiser { model: &sc.model, feats: sc.model.config.node_features(1) }, &job_ref.schedule, 1),
+                    Some(sc) => job_ref.run.advance(&mut NetworkDenoiser { model: sc.sampling_model(), feats: sc.model.config.node_features(1) }, &job_ref.schedule, 1),
                     None => Err("the score network is gone".into()),
                 },
             };
@@ -263,10 +268,50 @@ impl Playground {
 }
 
 impl ScoreTraining {
-    /// `opt` = (t_max, batch, lr).
-    fn new(model: ScoreModel, pool: Vec<f64>, label: String, opt: (f64, usize, f64), seed: u64) -> Self {
+    /// `model` (on the CPU) trains on `compute`; `opt` = (t_max, batch, lr).
+    fn new(model: ScoreModel, compute: &Compute, pool: Vec<f64>, label: String, opt: (f64, usize, f64), seed: u64) -> Result<Self, String> {
         let (t_max, batch, lr) = opt;
-        ScoreTraining { model, pool, label, schedule: Schedule::polynomial2(1000, 1e-5), t_max, batch, lr, rng: XorShift64::new(seed ^ 0x5EED), losses: Vec::new(), ms: 0.0, stopped: None }
+        let (model, cpu_copy) = match compute {
+            Compute::Cpu => (model, None),
+            Compute::Gpu(_) => {
+                let copy = ScoreModel::from_bytes(&model.to_bytes().map_err(|e| e.to_string())?, None).map_err(|e| e.to_string())?;
+                (model.moved_to(compute), Some(copy))
+            }
+        };
+        Ok(ScoreTraining { model, cpu_copy, pool, label, schedule: Schedule::polynomial2(1000, 1e-5), t_max, batch, lr, rng: XorShift64::new(seed ^ 0x5EED), losses: Vec::new(), ms: 0.0, stopped: None })
+    }
+
+    /// The network to sample with (on the CPU).
+    fn sampling_model(&self) -> &ScoreModel {
+        self.cpu_copy.as_ref().unwrap_or(&self.model)
+    }
+
+    /// Trains for about `budget` ms (at least one step).
+    async fn train_for(&mut self, budget: f64) {
+        let per = 3 * self.model.config.atoms;
+        let count = self.pool.len() / per;
+        let feats = self.model.config.node_features(self.batch);
+        let t0 = now_ms();
+        loop {
+            let x0: Vec<f64> = (0..self.batch).flat_map(|_| self.pool[self.rng.below(count) * per..][..per].to_vec()).collect();
+            match self.model.train_step(&x0, &feats, &self.schedule, self.t_max, self.lr, &mut self.rng).await {
+                Ok(l) => self.losses.push(l),
+                Err(e) => {
+                    self.stopped = Some(e.to_string());
+                    break;
+                }
+            }
+            if now_ms() - t0 >= budget {
+                break;
+            }
+        }
+        if matches!(self.model.compute(), Compute::Gpu(_)) {
+            match self.model.snapshot().await {
+                Ok(copy) => self.cpu_copy = Some(copy),
+                Err(e) => self.stopped = Some(e.to_string()),
+            }
+        }
+        self.ms += now_ms() - t0;
     }
 }
 
@@ -288,16 +333,18 @@ struct TrainOpts {
     lr: Option<f64>,
     t_max: Option<f64>,
     seed: Option<u64>,
+    device: Option<String>,
 }
 
 #[wasm_bindgen]
 impl Playground {
-    /// A fresh EGNN score network to train by denoising score matching (burn, CPU backend):
-    /// options `{target: "chain" | "molecules", atoms, points, hidden (32), layers (3), batch
-    /// (32), lr (3e-3), tMax (GAGA: train on t ≤ T* only; 1000), seed}`.
+    /// A fresh EGNN score network to train by denoising score matching with burn: options
+    /// `{target: "chain" | "molecules", atoms, points, hidden (32), layers (3), batch (32), lr
+    /// (3e-3), tMax (GAGA: train on t ≤ T* only; 1000), seed, device: "auto" | "webgpu" |
+    /// "cpu"}` (see `networkCompute`).
     #[wasm_bindgen(js_name = startScoreTraining)]
     pub fn start_score_training(&self, options: JsValue) -> Result<JsValue, JsValue> {
-        check_keys(&options, &["target", "atoms", "points", "hidden", "layers", "batch", "lr", "tMax", "seed"], "train")?;
+        check_keys(&options, &["target", "atoms", "points", "hidden", "layers", "batch", "lr", "tMax", "seed", "device"], "train")?;
         let o: TrainOpts = serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("train: {e}")))?;
         let (hidden, layers, batch) = (o.hidden.unwrap_or(32), o.layers.unwrap_or(3), o.batch.unwrap_or(32));
         let lr = o.lr.unwrap_or(3e-3);
@@ -324,40 +371,46 @@ impl Playground {
             other => return Err(js_err(format!("train: target must be \"chain\" or \"molecules\", got \"{other}\""))),
         };
         let config = EgnnConfig { atoms: n, features: if chain { n } else { 1 }, hidden, layers, data_variance: mean_square(&pool), atom_identity: chain, coord_range: None };
+        let compute = s.network_compute(o.device.as_deref().unwrap_or("auto")).map_err(|e| js_err(format!("train: {e}")))?;
         let model = ScoreModel::new(config, seed);
-        s.generate.score = Some(ScoreTraining::new(model, pool, label, (t_max, batch, lr), seed));
+        s.generate.score = Some(ScoreTraining::new(model, &compute, pool, label, (t_max, batch, lr), seed).map_err(|e| js_err(format!("train: {e}")))?);
         drop(s);
         self.score_status()
     }
 
-    /// Trains for about `budget_ms`; the status `{steps, loss, losses, ms, stopped, label, t_max}`.
-    /// A non-finite loss stops training with the last good weights, and says so in `stopped`.
+    /// Trains for about `budget_ms` (a promise of the status `{steps, loss, losses, ms, stopped,
+    /// label, t_max, device}`). A non-finite loss stops training with the last good weights, and
+    /// says so in `stopped`. On WebGPU the steps await the GPU; meanwhile the network is out of
+    /// the playground (a second call is refused, a network loaded meanwhile wins).
     #[wasm_bindgen(js_name = scoreTrainStep)]
-    pub fn score_train_step(&self, budget_ms: f64) -> Result<JsValue, JsValue> {
+    pub fn score_train_step(&self, budget_ms: f64) -> js_sys::Promise {
         let budget = if budget_ms.is_finite() { budget_ms.clamp(1.0, 10_000.0) } else { 30.0 };
-        {
-            let mut s = self.inner.borrow_mut();
-            let sc = s.generate.score.as_mut().ok_or_else(|| js_err("trainStep: start training first"))?;
-            if let Some(msg) = &sc.stopped {
-                return Err(js_err(format!("train: training stopped ({msg})")));
-            }
-            let per = 3 * sc.model.config.atoms;
-            let count = sc.pool.len() / per;
-            let feats = sc.model.config.node_features(sc.batch);
-            let t0 = now_ms();
-            while now_ms() - t0 < budget {
-                let x0: Vec<f64> = (0..sc.batch).flat_map(|_| sc.pool[sc.rng.below(count) * per..][..per].to_vec()).collect();
-                match sc.model.train_step(&x0, &feats, &sc.schedule, sc.t_max, sc.lr, &mut sc.rng) {
-                    Ok(l) => sc.losses.push(l),
-                    Err(e) => {
-                        sc.stopped = Some(e.to_string());
-                        break;
-                    }
+        let pg = Playground { inner: self.inner.clone() };
+        wasm_bindgen_futures::future_to_promise(async move {
+            let mut sc = {
+                let mut s = pg.inner.borrow_mut();
+                if s.generate.score_busy {
+                    return Err(js_err("trainStep: a training slice is already running"));
+                }
+                let sc = s.generate.score.take().ok_or_else(|| js_err("trainStep: start training first"))?;
+                if let Some(msg) = &sc.stopped {
+                    let msg = format!("train: training stopped ({msg})");
+                    s.generate.score = Some(sc);
+                    return Err(js_err(msg));
+                }
+                s.generate.score_busy = true;
+                sc
+            };
+            sc.train_for(budget).await;
+            {
+                let mut s = pg.inner.borrow_mut();
+                s.generate.score_busy = false;
+                if s.generate.score.is_none() {
+                    s.generate.score = Some(sc);
                 }
             }
-            sc.ms += now_ms() - t0;
-        }
-        self.score_status()
+            pg.score_status()
+        })
     }
 
     /// The score network's training status, or null.
@@ -367,7 +420,7 @@ impl Playground {
         let Some(sc) = s.generate.score.as_ref() else { return Ok(JsValue::NULL) };
         to_js(&serde_json::json!({
             "steps": sc.model.steps, "loss": sc.losses.last(), "losses": sc.losses, "ms": sc.ms, "stopped": sc.stopped,
-            "label": sc.label, "t_max": sc.t_max, "config": sc.model.config,
+            "label": sc.label, "t_max": sc.t_max, "config": sc.model.config, "device": device_name(sc.model.compute()),
         }))
     }
 
@@ -390,17 +443,19 @@ impl Playground {
             (g.positions, format!("{} molecules with {n} atoms ({name})", g.elements.len()))
         };
         // the page's training defaults, should training go on from these weights
-        s.generate.score = Some(ScoreTraining::new(model, pool, label, (1000.0, 32, 3e-3), 0));
+        let compute = s.network_compute("auto").map_err(|e| js_err(format!("{name}: {e}")))?;
+        s.generate.score = Some(ScoreTraining::new(model, &compute, pool, label, (1000.0, 32, 3e-3), 0).map_err(|e| js_err(format!("{name}: {e}")))?);
         drop(s);
         self.score_status()
     }
 
-    /// The score network's weights (`molplay train-score` format).
+    /// The score network's weights (`molplay train-score` format; a network on WebGPU is saved
+    /// from its copy after the latest training slice).
     #[wasm_bindgen(js_name = scoreWeights)]
     pub fn score_weights(&self) -> Result<Vec<u8>, JsValue> {
         let s = self.inner.borrow();
         let sc = s.generate.score.as_ref().ok_or_else(|| js_err("scoreWeights: train a network first"))?;
-        sc.model.to_bytes().map_err(js_err)
+        sc.sampling_model().to_bytes().map_err(js_err)
     }
 }
 

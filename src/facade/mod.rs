@@ -4,6 +4,7 @@
 use crate::energies::{perturbed_batch, preset_configuration, Family, System};
 use crate::gpu::energy::{cpu_energies_grads, time_paths, EnergyKernel, ParticleBatch, PathTimes};
 use crate::gpu::GpuContext;
+use crate::models::Compute;
 use crate::mcmc::{PtConfig, ReferenceRun};
 use crate::viewer::{AtomSource, AtomStyle, Camera, DrawOptions, Viewer};
 use serde::Serialize;
@@ -46,6 +47,8 @@ struct Render {
 
 struct Inner {
     compute: Option<Rc<(GpuContext, EnergyKernel)>>,
+    /// burn on the compute device, registered on first use (once per device).
+    burn_gpu: Option<Compute>,
     render: Option<Render>,
     notice: Option<String>,
     camera: Camera,
@@ -99,6 +102,34 @@ struct ReferenceOptions {
 impl Inner {
     fn backend(&self) -> &'static str {
         if self.compute.is_some() { "webgpu" } else { "cpu" }
+    }
+
+    /// Where a network trains: "webgpu" (burn on the page's WebGPU device, shared with our
+    /// kernels and the viewer), "cpu" (burn's CPU backend), or "auto": WebGPU on a hardware
+    /// adapter, the CPU when WebGPU is off or a software fallback (SwiftShader runs WebGPU on
+    /// the CPU, and burn's CPU backend is faster there).
+    fn network_compute(&mut self, want: &str) -> Result<Compute, String> {
+        let software = self.compute.as_ref().is_none_or(|c| c.0.adapter.get_info().device_type == wgpu::DeviceType::Cpu);
+        match want {
+            "cpu" => Ok(Compute::Cpu),
+            "auto" if software => Ok(Compute::Cpu),
+            "webgpu" | "auto" => {
+                let ctx = self.compute.clone().ok_or("WebGPU is not available in this page (the CPU backend is)")?;
+                if self.burn_gpu.is_none() {
+                    self.burn_gpu = Some(Compute::on_wgpu(&ctx.0)?);
+                }
+                Ok(self.burn_gpu.clone().expect("set above"))
+            }
+            other => Err(format!("device must be \"auto\", \"webgpu\" or \"cpu\", got \"{other}\"")),
+        }
+    }
+}
+
+/// "webgpu" or "cpu", as the page names where a network runs.
+fn device_name(c: &Compute) -> &'static str {
+    match c {
+        Compute::Cpu => "cpu",
+        Compute::Gpu(_) => "webgpu",
     }
 }
 
@@ -221,6 +252,7 @@ impl Playground {
         let system = System::lj13();
         let inner = Inner {
             compute,
+            burn_gpu: None,
             render,
             notice,
             camera: Camera::default(),

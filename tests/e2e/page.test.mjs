@@ -516,6 +516,27 @@ test("a score network (EGNN, burn in the tab) trains on the chain with a live lo
   assert.match(await reason(() => window.molplay.train({ hidden: 0 })), /1 ≤ hidden ≤ 256/);
   assert.match(await reason(() => window.molplay.train({ target: "proteins" })), /target must be "chain" or "molecules"/);
   assert.match(await reason(() => window.molplay.train({ steps: -1 })), /steps must be a whole number/);
+  assert.match(await reason(() => window.molplay.train({ device: "tpu" })), /device must be "auto", "webgpu" or "cpu"/);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("networks train with burn on the page's WebGPU device too (auto picks the CPU on a software adapter)", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html`);
+  await ready(page);
+  const auto = await page.evaluate(() => window.molplay.train({ target: "chain", atoms: 4, steps: 3, hidden: 8, layers: 1, batch: 8 }));
+  assert.equal(auto.device, "cpu", "SwiftShader is a CPU adapter: auto trains on burn's CPU backend");
+  const st = await page.evaluate(() => window.molplay.train({ target: "chain", atoms: 4, steps: 12, hidden: 8, layers: 1, batch: 8, seed: 2, device: "webgpu" }));
+  assert.equal(st.device, "webgpu");
+  assert.ok(st.steps >= 12 && st.losses.every(Number.isFinite), JSON.stringify(st.losses));
+  assert.match(await page.textContent("#gen-train-status"), /WebGPU/);
+  // sampling uses the CPU copy made after the latest slice; the weights read back from the GPU
+  const r = await page.evaluate(() => window.molplay.sample({ target: "network", samples: 5, steps: 10, seed: 4 }));
+  assert.ok(r.samples === 5 && Number.isFinite(r.quality.distance_w2));
+  const back = await page.evaluate(() => window.molplay.loadScoreWeights("gpu.mpw", window.molplay.scoreWeights()));
+  assert.match(back.label, /spring chain of 4 beads \(gpu.mpw\)/);
+  const again = await page.evaluate(() => window.molplay.sample({ target: "network", samples: 5, steps: 10, seed: 4 }));
+  assert.deepEqual(again.quality, r.quality, "weights trained on WebGPU sample the same after a save/load");
   assert.deepEqual(problems, []);
   await page.close();
 });
