@@ -121,26 +121,3 @@ async fn networks_train_on_webgpu_like_on_the_cpu() {
     let (b, _) = trained.simulate(4, 0).await.unwrap();
     assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-3 * (1.0 + x.abs())), "saved from WebGPU {a:?} vs live {b:?}");
 }
-
-/// burn training speed, WebGPU vs burn's CPU backend in the same run (printed, not asserted).
-#[wasm_bindgen_test]
-async fn bench_networks_webgpu_vs_cpu() {
-    use molplay::models::{time_dsm_steps, Compute};
-    let ctx = GpuContext::new().await.unwrap();
-    let gpu = Compute::on_wgpu(&ctx).unwrap();
-    let perf = web_sys::window().unwrap().performance().unwrap();
-    let clock = || perf.now();
-    // SwiftShader takes seconds per burn step: few repetitions keep CI short
-    let reps = 3;
-    let (dc, dg) = (time_dsm_steps(&Compute::Cpu, reps, &clock).await.unwrap(), time_dsm_steps(&gpu, reps, &clock).await.unwrap());
-    let ac = molplay::adjoint::time_adjoint(&Compute::Cpu, reps, &clock).await.unwrap();
-    let ag = molplay::adjoint::time_adjoint(&gpu, reps, &clock).await.unwrap();
-    web_sys::console::log_1(
-        &format!(
-            "BENCH browser burn: DSM step CPU {dc:.1} ms, WebGPU {dg:.1} ms (CPU/GPU {:.2}); AS regression step CPU {:.1} ms, WebGPU {:.1} ms (CPU/GPU {:.2}); AS simulation step CPU {:.1} ms, WebGPU {:.1} ms (CPU/GPU {:.2}) [adapter: {}]",
-            dc / dg, ac.regression_step_ms, ag.regression_step_ms, ac.regression_step_ms / ag.regression_step_ms,
-            ac.simulation_step_ms, ag.simulation_step_ms, ac.simulation_step_ms / ag.simulation_step_ms, ctx.summary.name
-        )
-        .into(),
-    );
-}

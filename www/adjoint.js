@@ -119,6 +119,7 @@ export function wireAdjoint(pg, api, { showError, refresh }) {
     return drive(mode);
   };
   api.adjointStatus = () => pg.adjointStatus();
+  api.benchNetworks = (reps = 3) => pg.benchNetworks(reps >>> 0);
   api.adjointWeights = () => jobs.run(() => pg.adjointWeights());
   api.loadAdjointWeights = async (name, data, system) => {
     if (!(data instanceof ArrayBuffer || ArrayBuffer.isView(data))) throw new TypeError("loadAdjointWeights(name, data, system): data must be an ArrayBuffer or a typed array");

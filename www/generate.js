@@ -221,6 +221,20 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
     const st = pg.loadScoreWeights(file.name, new Uint8Array(await file.arrayBuffer()));
     $("gen-train-status").textContent = `loaded ${st.label}: ${st.steps} training steps`;
   }));
+  // a score network trained natively (molplay train-score), so the network target works at once
+  const SCORE_PRESET = "www/presets/qm9-19-score.mpw";
+  const loadPreset = () => trainings.run(async () => {
+    const res = await fetch(SCORE_PRESET);
+    if (!res.ok) throw new Error(`${SCORE_PRESET}: HTTP ${res.status}`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    await ensureMolecules();
+    const st = pg.loadScoreWeights("pretrained QM9 network", bytes);
+    $("gen-target").value = "network";
+    $("gen-train-status").textContent = `loaded ${st.label}: Sample now draws from it`;
+    return st;
+  });
+  $("gen-train-preset").addEventListener("click", guard(loadPreset));
+  api.loadScorePreset = loadPreset;
   api.stopTrain = () => { stopTraining = true; return trainings.settled(); };
   api.trainStatus = () => pg.scoreStatus();
 

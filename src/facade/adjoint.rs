@@ -6,7 +6,8 @@
 //! energies and the newest simulated trajectory on the scrubber (`setAdjointFrame`).
 
 use super::{check_keys, device_name, js_err, now_ms, styles_for, to_js, view_radius, Playground};
-use crate::adjoint::{AdjointConfig, AdjointSampler, Simulation};
+use crate::adjoint::{time_adjoint, AdjointConfig, AdjointSampler, Simulation};
+use crate::models::{time_dsm_steps, Compute};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
@@ -218,6 +219,31 @@ impl Playground {
             return Err(js_err("setAdjointFrame: the frame must be a number"));
         }
         self.show_adjoint_frame(Some(k.max(0.0) as usize))
+    }
+
+    /// A promise of burn's training speed on WebGPU and on its CPU backend, measured in this tab
+    /// in one run: `{reps, cpu: {dsm_step_ms, adjoint: {regression_step_ms, simulation_step_ms}},
+    /// webgpu: {...} | null, cpu_over_webgpu_time: {dsm, regression_step, simulation_step}}`.
+    #[wasm_bindgen(js_name = benchNetworks)]
+    pub fn bench_networks(&self, reps: u32) -> js_sys::Promise {
+        let gpu = self.inner.borrow_mut().network_compute("webgpu").ok();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let reps = (reps as usize).clamp(1, 100);
+            let clock = now_ms;
+            let mut rows = Vec::new();
+            for compute in std::iter::once(Compute::Cpu).chain(gpu) {
+                let dsm = time_dsm_steps(&compute, reps, &clock).await.map_err(js_err)?;
+                let adjoint = time_adjoint(&compute, reps, &clock).await.map_err(js_err)?;
+                rows.push(serde_json::json!({ "dsm_step_ms": dsm, "adjoint": adjoint }));
+            }
+            let ratio = |f: &dyn Fn(&serde_json::Value) -> Option<f64>| rows.get(1).and_then(|g| Some(f(&rows[0])? / f(g)?));
+            let ratios = serde_json::json!({
+                "dsm": ratio(&|r| r["dsm_step_ms"].as_f64()),
+                "regression_step": ratio(&|r| r["adjoint"]["regression_step_ms"].as_f64()),
+                "simulation_step": ratio(&|r| r["adjoint"]["simulation_step_ms"].as_f64()),
+            });
+            to_js(&serde_json::json!({ "reps": reps, "cpu": rows[0], "webgpu": rows.get(1), "cpu_over_webgpu_time": ratios }))
+        })
     }
 
     /// A promise of the controller's weights (to save; `loadAdjointWeights` reads them back).

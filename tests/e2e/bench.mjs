@@ -1,7 +1,8 @@
 // Browser benchmarks, each a ratio measured in one tab (needs a built site: bash .ci/build):
 // energy + gradients at B = 1024 (WebGPU vs CPU path, molplay.bench), MCMC sweeps/s (WebGPU pass
 // vs CPU engine, molplay.benchMcmc), forward-process frames/s in the viewer for 1, 16 and 64
-// molecules (molplay.benchForward), and the T* study on the bundled QM9 subset (molplay.gaussianity).
+// molecules (molplay.benchForward), burn's training steps on WebGPU vs its CPU backend
+// (molplay.benchNetworks), and the T* study on the bundled QM9 subset (molplay.gaussianity).
 //   npm run bench:web            (REPS=10 MOLECULES=3000 npm run bench:web)
 import { fileURLToPath } from "node:url";
 import { serve } from "./server.mjs";
@@ -28,6 +29,9 @@ try {
     const f = await page.evaluate(() => window.molplay.benchForward(200));
     console.log(`forward process, ${count} molecules (${f.atoms} atoms): ${f.frames_per_s.toFixed(1)} frames/s on the ${f.engine} path (${f.timing})`);
   }
+  const b = await page.evaluate(() => window.molplay.benchNetworks(3));
+  const ms = (r) => r ? `DSM step ${r.dsm_step_ms.toFixed(1)} ms, AS regression step ${r.adjoint.regression_step_ms.toFixed(1)} ms, AS simulation step ${r.adjoint.simulation_step_ms.toFixed(1)} ms` : "n/a";
+  console.log(`burn networks: CPU backend ${ms(b.cpu)} | WebGPU ${ms(b.webgpu)} | CPU/WebGPU time ratios DSM ${b.cpu_over_webgpu_time.dsm?.toFixed(3)}, regression ${b.cpu_over_webgpu_time.regression_step?.toFixed(3)}, simulation ${b.cpu_over_webgpu_time.simulation_step?.toFixed(3)}`);
   const t0 = Date.now();
   const g = await page.evaluate((n) => window.molplay.gaussianity({ molecules: n }), molecules);
   console.log(`T* study, ${g.molecules_tested} QM9 molecules, grid 300..800: ${((Date.now() - t0) / 1000).toFixed(1)} s in the browser → T* ${g.t_star} (mean ${g.t_star_mean?.toFixed(0)}, pooled ${g.pooled?.t_star})`);

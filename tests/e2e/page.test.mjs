@@ -521,6 +521,20 @@ test("a score network (EGNN, burn in the tab) trains on the chain with a live lo
   await page.close();
 });
 
+test("the pretrained QM9 score network loads from the page and samples molecule-like distances at once", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html`);
+  await ready(page);
+  await page.click("#gen-train-preset");
+  await page.waitForFunction(() => /pretrained QM9 network/.test(document.getElementById("gen-train-status").textContent));
+  assert.equal(await page.inputValue("#gen-target"), "network");
+  const r = await page.evaluate(() => window.molplay.sample({ target: "network", samples: 20, steps: 50, seed: 3 }));
+  assert.match(r.label, /19 atoms/);
+  // 200 samples × 200 steps reach 0.21 natively; 20 × 50 gave 0.13–0.28 over three seeds
+  assert.ok(r.quality.distance_w2 < 0.6, `distance W2 ${r.quality.distance_w2}`);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test("networks train with burn on the page's WebGPU device too (auto picks the CPU on a software adapter)", async () => {
   const { page, problems } = await openPage(webgpu, `${base}/index.html`);
   await ready(page);
