@@ -216,8 +216,6 @@ impl SamplerRun {
         let t = opts.t_start * (1.0 - i as f64 / opts.steps as f64);
         let s = opts.t_start * (1.0 - (i + 1) as f64 / opts.steps as f64);
         let (at, as_, st2, ss2) = (schedule.alpha(t), schedule.alpha(s), schedule.sigma2(t), schedule.sigma2(s));
-        let a = at / as_;
-        let var_ts = (st2 - a * a * ss2).max(0.0);
         let mut d_of = |xs: &[f64], tt: f64| -> Vec<f64> {
             *nfe += xs.len() / per;
             match opts.symmetry {
@@ -231,17 +229,10 @@ impl SamplerRun {
         let dirn = |x: &[f64], d: &[f64], al: f64, sh: f64| project(x, x.iter().zip(d).map(|(xi, di)| (xi / al - di) / sh).collect());
         // (increment, injected noise variance) per sample
         let (deltas, noise_var): (Vec<f64>, f64) = match opts.method {
-            Method::Ddpm => (
-                xs.chunks(per).zip(d_all.chunks(per)).flat_map(|(x, d)| project(x, x.iter().zip(d).map(|(xi, di)| (as_ * var_ts / st2) * di + (a * ss2 / st2) * xi - xi).collect())).collect(),
-                var_ts * ss2 / st2,
-            ),
-            Method::Em => (
-                xs.chunks(per)
-                    .zip(d_all.chunks(per))
-                    .flat_map(|(x, d)| project(x, x.iter().zip(d).map(|(xi, di)| xi / a + var_ts / a * (-(xi - at * di) / st2) - xi).collect()))
-                    .collect(),
-                var_ts,
-            ),
+            Method::Ddpm | Method::Em => {
+                let [cx, cd, sd] = update_coefficients(opts.method, schedule, t, s).expect("DDPM and EM are linear in x and D");
+                (xs.chunks(per).zip(d_all.chunks(per)).flat_map(|(x, d)| project(x, x.iter().zip(d).map(|(xi, di)| (cx - 1.0) * xi + cd * di).collect())).collect(), sd * sd)
+            }
             Method::Heun => {
                 // EDM's Heun in x̂ = x/α, σ̂ = σ/α, where the flow is dx̂/dσ̂ = (x̂ − D)/σ̂;
                 // quotient: the denoiser terms projected at the point they were taken
@@ -271,6 +262,21 @@ impl SamplerRun {
             }
         }
         Ok(())
+    }
+}
+
+/// The update from step t to s of the samplers that are linear in x and the denoiser output D:
+/// x_s = c_x x_t + c_d D + s ξ (ξ CoM-free standard normal), as (c_x, c_d, s); None for Heun.
+/// DDPM ancestral samples the posterior q(x_s | x_t, x_0 = D); Euler–Maruyama steps the reverse
+/// SDE with the score −(x − α_t D)/σ_t². The GPU pass (`gpu::sampler`) uses the same numbers.
+pub fn update_coefficients(method: Method, schedule: &Schedule, t: f64, s: f64) -> Option<[f64; 3]> {
+    let (at, as_, st2, ss2) = (schedule.alpha(t), schedule.alpha(s), schedule.sigma2(t), schedule.sigma2(s));
+    let a = at / as_;
+    let var_ts = (st2 - a * a * ss2).max(0.0);
+    match method {
+        Method::Ddpm => Some([a * ss2 / st2, as_ * var_ts / st2, (var_ts * ss2 / st2).sqrt()]),
+        Method::Em => Some([1.0 / a - var_ts / (a * st2), var_ts * at / (a * st2), var_ts.sqrt()]),
+        Method::Heun => None,
     }
 }
 

@@ -121,3 +121,25 @@ async fn networks_train_on_webgpu_like_on_the_cpu() {
     let (b, _) = trained.simulate(4, 0).await.unwrap();
     assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-3 * (1.0 + x.abs())), "saved from WebGPU {a:?} vs live {b:?}");
 }
+
+/// The reverse-sampler update pass on WebGPU vs its f64 twin, and its speed against the twin
+/// (printed, not asserted).
+#[wasm_bindgen_test]
+async fn webgpu_sampler_update_matches_its_cpu_twin() {
+    use molplay::gpu::sampler::{cpu_step, time_steps, SamplerKernel};
+    let ctx = GpuContext::new().await.unwrap();
+    let kernel = SamplerKernel::new(&ctx.device);
+    let sch = molplay::schedules::Schedule::polynomial2(1000, 1e-5);
+    let coef = molplay::samplers::update_coefficients(molplay::samplers::Method::Ddpm, &sch, 400.0, 395.0).unwrap();
+    let (atoms, molecules) = (19, 40);
+    let xs: Vec<f64> = (0..atoms * molecules * 3).map(|i| ((i * 37 % 101) as f64 - 50.0) / 20.0).collect();
+    let den: Vec<f64> = xs.iter().map(|v| 0.5 * v).collect();
+    let want = cpu_step(&xs, &den, atoms, coef, 3, 8);
+    let f32s = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
+    let got = kernel.step(&ctx, &f32s(&xs), &f32s(&den), atoms, coef, 3, 8).await.unwrap();
+    assert!(got.iter().zip(&want).all(|(g, w)| (*g as f64 - w).abs() < 1e-4), "WebGPU and the f64 twin disagree");
+    let perf = web_sys::window().unwrap().performance().unwrap();
+    let (gpu_ms, cpu_ms) = time_steps(Some((&ctx, &kernel)), 1024, 19, 5, || perf.now()).await.unwrap();
+    let g = gpu_ms.unwrap();
+    web_sys::console::log_1(&format!("BENCH browser sampler update 1024 × 19 atoms: WebGPU {g:.2} ms, CPU f64 {cpu_ms:.2} ms, CPU/GPU time ratio {:.2} [adapter: {}]", cpu_ms / g, ctx.summary.name).into());
+}

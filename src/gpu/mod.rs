@@ -7,6 +7,7 @@
 pub mod energy;
 pub mod forward;
 pub mod mcmc;
+pub mod sampler;
 
 use serde::Serialize;
 use thiserror::Error;

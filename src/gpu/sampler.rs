@@ -1,0 +1,123 @@
+//! One reverse-sampler update as a compute pass (`shaders/sampler_step.wgsl`): DDPM ancestral and
+//! Euler–Maruyama with the equivariant treatment are elementwise given the denoiser's output,
+//! x' = c_x x + c_d D + s Pε followed by removing the centre of mass, with the coefficients of
+//! [`update_coefficients`](crate::samplers::update_coefficients) that the CPU samplers use. The
+//! noise is Philox (molecule, step), so [`cpu_step`], the f64 twin, draws the same numbers.
+
+use super::{read_buffers, GpuContext, GpuError};
+use crate::rng::{philox_key, philox_normals};
+use bytemuck::{Pod, Zeroable};
+
+pub const SHADER: &str = concat!(include_str!("../../shaders/philox.wgsl"), include_str!("../../shaders/sampler_step.wgsl"));
+/// Philox stream tag of the sampler noise.
+pub const STREAM_SAMPLER: u32 = 5;
+/// Most atoms per molecule (16 per invocation × 64).
+pub const MAX_ATOMS: usize = 1024;
+
+/// The f64 twin of the pass: `xs` and `den` are molecules × atoms × 3; `coef` = (c_x, c_d, s).
+pub fn cpu_step(xs: &[f64], den: &[f64], atoms: usize, coef: [f64; 3], step: u32, seed: u64) -> Vec<f64> {
+    let key = philox_key(seed);
+    let per = 3 * atoms;
+    let mut out = Vec::with_capacity(xs.len());
+    for (m, (x, d)) in xs.chunks(per).zip(den.chunks(per)).enumerate() {
+        let mut eps: Vec<f64> = (0..per).map(|c| philox_normals([(c / 4) as u32, m as u32, step, STREAM_SAMPLER], key)[c % 4]).collect();
+        crate::geometry::remove_com(&mut eps, 3);
+        let mut y: Vec<f64> = (0..per).map(|c| coef[0] * x[c] + coef[1] * d[c] + coef[2] * eps[c]).collect();
+        crate::geometry::remove_com(&mut y, 3);
+        out.extend(y);
+    }
+    out
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    molecules: u32,
+    atoms: u32,
+    step: u32,
+    pad0: u32,
+    key: [u32; 2],
+    pad1: [u32; 2],
+    coef: [f32; 4],
+}
+
+/// The compiled pass.
+pub struct SamplerKernel {
+    pipeline: wgpu::ComputePipeline,
+}
+
+impl SamplerKernel {
+    pub fn new(device: &wgpu::Device) -> Self {
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some("sampler_step.wgsl"), source: wgpu::ShaderSource::Wgsl(SHADER.into()) });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("sampler step"),
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        SamplerKernel { pipeline }
+    }
+
+    /// One update of every molecule, read back (f32 on the GPU).
+    pub async fn step(&self, ctx: &GpuContext, xs: &[f32], den: &[f32], atoms: usize, coef: [f64; 3], step: u32, seed: u64) -> Result<Vec<f32>, String> {
+        if atoms == 0 || atoms > MAX_ATOMS || xs.is_empty() || xs.len() % (3 * atoms) != 0 || den.len() != xs.len() {
+            return Err(format!("a sampler step needs molecules of 1 to {MAX_ATOMS} atoms and one denoiser value per coordinate"));
+        }
+        if xs.iter().chain(den).any(|v| !v.is_finite()) || coef.iter().any(|c| !c.is_finite()) {
+            return Err("a sampler step needs finite positions, denoiser values and coefficients".into());
+        }
+        let bytes = (xs.len() * 4) as u64;
+        let limit = ctx.device.limits().max_storage_buffer_binding_size as u64;
+        if bytes > limit {
+            return Err(GpuError::TooLarge { bytes, limit }.to_string());
+        }
+        let molecules = xs.len() / (3 * atoms);
+        let params = Params { molecules: molecules as u32, atoms: atoms as u32, step, pad0: 0, key: philox_key(seed), pad1: [0; 2], coef: [coef[0] as f32, coef[1] as f32, coef[2] as f32, 0.0] };
+        let storage = wgpu::BufferUsages::STORAGE;
+        let params = ctx.buffer_init("sampler params", bytemuck::bytes_of(&params), wgpu::BufferUsages::UNIFORM);
+        let x = ctx.buffer_init("sampler x", bytemuck::cast_slice(xs), storage);
+        let d = ctx.buffer_init("sampler denoiser", bytemuck::cast_slice(den), storage);
+        let out = ctx.device.create_buffer(&wgpu::BufferDescriptor { label: Some("sampler out"), size: bytes.max(16), usage: storage | wgpu::BufferUsages::COPY_SRC, mapped_at_creation: false });
+        let bind_group = ctx.bind_buffers("sampler step", &self.pipeline.get_bind_group_layout(0), &[&params, &x, &d, &out]);
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&self.pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(molecules as u32, 1, 1);
+        }
+        ctx.queue.submit([encoder.finish()]);
+        let raw = read_buffers(&ctx.device, &ctx.queue, &[(&out, bytes)]).await.map_err(|e: GpuError| e.to_string())?;
+        Ok(bytemuck::cast_slice::<u8, f32>(&raw[0]).to_vec())
+    }
+}
+
+/// Milliseconds per update of `molecules` × `atoms` configurations, the pass (upload, dispatch,
+/// readback) against the f64 twin, each the mean of `reps` after a warm-up. `clock` gives ms.
+pub async fn time_steps(gpu: Option<(&GpuContext, &SamplerKernel)>, molecules: usize, atoms: usize, reps: usize, clock: impl Fn() -> f64) -> Result<(Option<f64>, f64), String> {
+    let reps = reps.max(1);
+    let mut rng = crate::rng::XorShift64::new(9);
+    let xs: Vec<f64> = (0..molecules * atoms * 3).map(|_| rng.normal()).collect();
+    let den: Vec<f64> = (0..molecules * atoms * 3).map(|_| rng.normal()).collect();
+    let coef = [0.99, 0.01, 0.1];
+    let t0 = clock();
+    for k in 0..reps {
+        std::hint::black_box(cpu_step(&xs, &den, atoms, coef, k as u32, 1));
+    }
+    let cpu_ms = (clock() - t0) / reps as f64;
+    let gpu_ms = match gpu {
+        Some((ctx, kernel)) => {
+            let (x32, d32): (Vec<f32>, Vec<f32>) = (xs.iter().map(|&v| v as f32).collect(), den.iter().map(|&v| v as f32).collect());
+            kernel.step(ctx, &x32, &d32, atoms, coef, 0, 1).await?;
+            let t0 = clock();
+            for k in 0..reps {
+                kernel.step(ctx, &x32, &d32, atoms, coef, k as u32, 1).await?;
+            }
+            Some((clock() - t0) / reps as f64)
+        }
+        None => None,
+    };
+    Ok((gpu_ms, cpu_ms))
+}
