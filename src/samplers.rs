@@ -191,6 +191,39 @@ impl SamplerRun {
         self.opts.t_start * (1.0 - k as f64 / self.opts.steps as f64)
     }
 
+    /// For an update computed elsewhere (the GPU pass, `gpu::sampler`): the current step's
+    /// coefficients (c_x, c_d, s) when the run is linear in x and D (DDPM or Euler–Maruyama with
+    /// the equivariant treatment) and not done; None otherwise.
+    pub fn linear_step(&self, schedule: &Schedule) -> Option<[f64; 3]> {
+        if self.done() || self.opts.symmetry != Symmetry::Equivariant {
+            return None;
+        }
+        update_coefficients(self.opts.method, schedule, self.frame_time(self.step), self.frame_time(self.step + 1))
+    }
+
+    /// The denoiser's output for the current states at the current step's time (counted in NFE).
+    pub fn denoise_current(&mut self, den: &mut dyn Denoiser, schedule: &Schedule) -> Result<Vec<f64>, String> {
+        if den.atoms() != self.n {
+            return Err(format!("the score source has {} atoms, the run {}", den.atoms(), self.n));
+        }
+        self.nfe += self.xs.len() / (3 * self.n);
+        Ok(den.denoise_batch(&self.xs, self.frame_time(self.step), schedule))
+    }
+
+    /// Ends the current step with states computed elsewhere (same layout, CoM-free).
+    pub fn complete_step(&mut self, xs: Vec<f64>) -> Result<(), String> {
+        if self.done() || xs.len() != self.xs.len() {
+            return Err("the update does not fit this run".into());
+        }
+        if xs.iter().any(|v| !v.is_finite()) {
+            return Err(format!("the sampler diverged at t = {:.1} (non-finite coordinates)", self.frame_time(self.step + 1)));
+        }
+        self.xs = xs;
+        self.step += 1;
+        self.frames.extend_from_slice(&self.xs[..self.keep * 3 * self.n]);
+        Ok(())
+    }
+
     /// Takes up to `steps` more steps.
     pub fn advance(&mut self, den: &mut dyn Denoiser, schedule: &Schedule, steps: usize) -> Result<(), String> {
         if den.atoms() != self.n {

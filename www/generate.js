@@ -22,6 +22,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
     const o = {
       target: $("gen-target").value, sampler: $("gen-sampler").value, steps: num("gen-steps"),
       symmetry: $("gen-symmetry").value, gaga: $("gen-gaga").checked, samples: num("gen-samples"), seed: num("gen-seed"),
+      engine: $("gen-engine").value,
     };
     const atoms = num("gen-atoms");
     if (atoms !== undefined) o.atoms = atoms;
@@ -91,7 +92,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
     $("gen-status").textContent = `${info.label}: ${info.samples} samples, ${info.steps} steps from t = ${Math.round(info.t_start)}`;
     let p;
     do {
-      p = pg.generateStep(30);
+      p = await pg.generateStep(30);
       showStatus(p);
       setT(view.tStart * (1 - p.step / p.steps));
       refresh();
@@ -123,8 +124,9 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
       () => ({ ...base, symmetry: "equivariant" }),
       // GAGA with the full run's step size: T*/T of its steps
       () => ({ ...base, symmetry: "equivariant", gaga: true, tStar: results[0].t_star, steps: Math.max(1, Math.round((base.steps * results[0].t_star) / 1000)) }),
-      () => ({ ...base, symmetry: "align" }),
-      () => ({ ...base, symmetry: "quotient" }),
+      // the GPU update covers the equivariant treatment only
+      () => ({ ...base, symmetry: "align", engine: "cpu" }),
+      () => ({ ...base, symmetry: "quotient", engine: "cpu" }),
     ];
     for (const make of runs) {
       results.push(await once(make()));

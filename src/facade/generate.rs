@@ -5,7 +5,11 @@
 
 use super::{check_keys, device_name, js_err, now_ms, to_js, view_radius, Playground};
 use crate::metrics::{mean_square, pairwise_distances, subsample, GenerationQuality};
+use crate::gpu::energy::EnergyKernel;
+use crate::gpu::sampler::SamplerKernel;
+use crate::gpu::GpuContext;
 use crate::models::{Compute, EgnnConfig, NetworkDenoiser, ScoreModel};
+use std::rc::Rc;
 use crate::rng::XorShift64;
 use crate::samplers::{Denoiser, EmpiricalTarget, GaussianTarget, Method, SampleOptions, SamplerRun, Symmetry};
 use crate::schedules::Schedule;
@@ -25,6 +29,8 @@ pub(super) struct GenerateState {
     score: Option<ScoreTraining>,
     /// A training slice holds `score` while it awaits the GPU.
     score_busy: bool,
+    /// The sampler update pass, compiled on first use.
+    sampler_kernel: Option<Rc<SamplerKernel>>,
 }
 
 /// Denoising score matching of an EGNN on the chain or on same-size molecules, in slices.
@@ -68,6 +74,10 @@ struct Job {
     label: String,
     t_star: Option<f64>,
     gaga: bool,
+    /// The update pass, for engine "gpu".
+    gpu: Option<(Rc<(GpuContext, EnergyKernel)>, Rc<SamplerKernel>)>,
+    /// Which run this is (a run started while a GPU step is in flight replaces it).
+    id: u64,
 }
 
 struct View {
@@ -98,9 +108,10 @@ struct GenerateOpts {
     show: Option<usize>,
     seed: Option<u64>,
     schedule: Option<String>,
+    engine: Option<String>,
 }
 
-const KEYS: [&str; 12] = ["target", "atoms", "points", "sampler", "steps", "symmetry", "gaga", "tStar", "samples", "show", "seed", "schedule"];
+const KEYS: [&str; 13] = ["target", "atoms", "points", "sampler", "steps", "symmetry", "gaga", "tStar", "samples", "show", "seed", "schedule", "engine"];
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, v: &str, allowed: &str) -> Result<T, JsValue> {
     serde_json::from_value(serde_json::json!(v)).map_err(|_| js_err(format!("generate: {what} must be one of {allowed}, got \"{v}\"")))
@@ -113,7 +124,9 @@ impl Playground {
     /// set's molecules with `atoms` atoms, default the most common size, at most `points` of them,
     /// 300); `sampler` "ddpm" | "em" | "heun"; `steps` (200); `symmetry` "equivariant" | "align" |
     /// "quotient"; `gaga` (false) with `tStar` (default the study's T*, else 650); `samples` (200);
-    /// `show` (samples kept for the viewer, 9); `seed` (0); `schedule` ("polynomial2").
+    /// `show` (samples kept for the viewer, 9); `seed` (0); `schedule` ("polynomial2"); `engine`
+    /// "cpu" (default) or "gpu": each update as a WebGPU pass (DDPM or EM, equivariant only; the
+    /// denoiser stays on the CPU; Philox noise, so the numbers differ from the CPU run's).
     /// Returns `{atoms, points, t_start, steps, samples, label}`.
     #[wasm_bindgen(js_name = startGenerate)]
     pub fn start_generate(&self, options: JsValue) -> Result<JsValue, JsValue> {
@@ -182,11 +195,23 @@ impl Playground {
         let n = source_atoms(&source);
         let show = o.show.unwrap_or(9).clamp(1, 16).min(count);
         let run = SamplerRun::new(n, &schedule, &opts, count, show).map_err(|e| js_err(format!("generate: {e}")))?;
+        let gpu = match o.engine.as_deref().unwrap_or("cpu") {
+            "cpu" => None,
+            "gpu" => {
+                if run.linear_step(&schedule).is_none() {
+                    return Err(js_err("generate: the GPU update covers DDPM and Euler–Maruyama with the equivariant treatment; use engine \"cpu\" for Heun, align or quotient"));
+                }
+                let c = s.compute.clone().ok_or_else(|| js_err("generate: engine \"gpu\" needs WebGPU, and this page runs on the CPU"))?;
+                let kernel = s.generate.sampler_kernel.get_or_insert_with(|| Rc::new(SamplerKernel::new(&c.0.device))).clone();
+                Some((c, kernel))
+            }
+            other => return Err(js_err(format!("generate: engine must be \"cpu\" or \"gpu\", got \"{other}\""))),
+        };
         let out = serde_json::json!({
             "atoms": n, "points": reference.len() / (3 * n), "t_start": opts.t_start, "steps": steps, "samples": count, "label": label,
-            "start_variance": opts.start_variance, "t_star": t_star, "gaga": gaga,
+            "start_variance": opts.start_variance, "t_star": t_star, "gaga": gaga, "engine": if gpu.is_some() { "gpu" } else { "cpu" },
         });
-        s.generate.job = Some(Job { run, source, schedule, reference, ms: 0.0, label, t_star, gaga });
+        s.generate.job = Some(Job { run, source, schedule, reference, ms: 0.0, label, t_star, gaga, gpu, id: s.generate.runs + 1 });
         s.generate.runs += 1;
         s.generate.result = None;
         to_js(&out)
@@ -195,15 +220,77 @@ impl Playground {
     /// Advances the run for about `budget_ms` and shows its newest frame; `{done, step, steps,
     /// nfe, ms, result}` (`result` when done: NFE, wall time, distance W2 and E[R²] against the
     /// reference, and interatomic distances of samples and reference for the histograms).
+    /// A promise (the GPU engine awaits each pass).
     #[wasm_bindgen(js_name = generateStep)]
-    pub fn generate_step(&self, budget_ms: f64) -> Result<JsValue, JsValue> {
+    pub fn generate_step(&self, budget_ms: f64) -> js_sys::Promise {
         let budget = if budget_ms.is_finite() { budget_ms.clamp(1.0, 10_000.0) } else { 30.0 };
+        let pg = Playground { inner: self.inner.clone() };
+        wasm_bindgen_futures::future_to_promise(async move {
+            let on_gpu = pg.inner.borrow().generate.job.as_ref().is_some_and(|j| j.gpu.is_some());
+            if on_gpu {
+                pg.advance_on_gpu(budget).await?;
+            }
+            pg.advance_and_report(if on_gpu { 0.0 } else { budget })
+        })
+    }
+}
+
+impl Playground {
+    /// GPU engine: per step, the denoiser on the CPU, then the update pass; no borrow is held
+    /// across the await, and a run replaced meanwhile is left alone.
+    async fn advance_on_gpu(&self, budget: f64) -> Result<(), JsValue> {
+        let t0 = now_ms();
+        while now_ms() - t0 < budget {
+            let (ctx, kernel, xs, den, coef, step, seed, n, id) = {
+                let mut guard = self.inner.borrow_mut();
+                let GenerateState { job, score, .. } = &mut guard.generate;
+                let Some(j) = job.as_mut() else { return Ok(()) };
+                let Some(coef) = j.run.linear_step(&j.schedule) else { return Ok(()) };
+                let den = match &mut j.source {
+                    Source::Chain(g) => j.run.denoise_current(g, &j.schedule),
+                    Source::Molecules { target, .. } => j.run.denoise_current(target, &j.schedule),
+                    Source::Network { .. } => match score.as_ref() {
+                        Some(sc) => j.run.denoise_current(&mut NetworkDenoiser { model: sc.sampling_model(), feats: sc.model.config.node_features(1) }, &j.schedule),
+                        None => Err("the score network is gone".into()),
+                    },
+                };
+                let den = match den {
+                    Ok(d) => d,
+                    Err(e) => {
+                        *job = None;
+                        return Err(js_err(format!("generate: {e}")));
+                    }
+                };
+                let (ctx, kernel) = j.gpu.clone().expect("a GPU job");
+                let f32s = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
+                (ctx, kernel, f32s(j.run.samples()), f32s(&den), coef, j.run.progress().0 as u32, j.run.options().seed, j.run.atoms(), j.id)
+            };
+            let t1 = now_ms();
+            let out = kernel.step(&ctx.0, &xs, &den, n, coef, step, seed).await;
+            let mut guard = self.inner.borrow_mut();
+            let job = &mut guard.generate.job;
+            if job.as_ref().is_none_or(|j| j.id != id) {
+                return Ok(());
+            }
+            let j = job.as_mut().expect("checked above");
+            j.ms += now_ms() - t1;
+            if let Err(e) = out.and_then(|x| j.run.complete_step(x.iter().map(|&v| v as f64).collect())) {
+                *job = None;
+                return Err(js_err(format!("generate: {e}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// CPU engine: advances for about `budget` ms (0: not at all); then shows the newest frame
+    /// and reports.
+    fn advance_and_report(&self, budget: f64) -> Result<JsValue, JsValue> {
         let mut guard = self.inner.borrow_mut();
         let s = &mut *guard;
         let GenerateState { job, score, result, .. } = &mut s.generate;
         let job_ref = job.as_mut().ok_or_else(|| js_err("generateStep: call startGenerate first"))?;
         let t0 = now_ms();
-        while !job_ref.run.done() && now_ms() - t0 < budget {
+        while budget > 0.0 && !job_ref.run.done() && now_ms() - t0 < budget {
             let step = match &mut job_ref.source {
                 Source::Chain(g) => job_ref.run.advance(g, &job_ref.schedule, 1),
                 Source::Molecules { target, .. } => job_ref.run.advance(target, &job_ref.schedule, 1),
@@ -229,9 +316,16 @@ impl Playground {
         drop(guard);
         self.show_generated(None)?;
         let s = self.inner.borrow();
-        to_js(&serde_json::json!({ "done": done, "step": step, "steps": steps, "nfe": nfe, "ms": ms, "result": s.generate.result }))
+        to_js(&serde_json::json!({ "done": done, "step": step, "steps": steps, "nfe": nfe, "ms": ms, "result": s.generate.result, "engine": if job_on_gpu(&s.generate) { "gpu" } else { "cpu" } }))
     }
+}
 
+fn job_on_gpu(g: &GenerateState) -> bool {
+    g.job.as_ref().is_some_and(|j| j.gpu.is_some())
+}
+
+#[wasm_bindgen]
+impl Playground {
     /// The last finished run's result, or null.
     #[wasm_bindgen(js_name = generateResult)]
     pub fn generate_result(&self) -> Result<JsValue, JsValue> {

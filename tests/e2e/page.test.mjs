@@ -535,6 +535,21 @@ test("the pretrained QM9 score network loads from the page and samples molecule-
   await page.close();
 });
 
+test("the sampler's updates run as a WebGPU pass and draw the exact chain; unsupported combinations are refused", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html`);
+  await ready(page);
+  const r = await page.evaluate(() => window.molplay.sample({ target: "chain", atoms: 4, samples: 400, steps: 60, engine: "gpu", seed: 2 }));
+  assert.equal(r.nfe, 400 * 60);
+  // the 4-bead chain's exact E[R²] is 7.5 (the compare test allows the CPU run 20 %)
+  assert.ok(Math.abs(r.quality.mean_r2 - 7.5) < 1.5, `E[R²] ${r.quality.mean_r2}`);
+  const reason = (f) => page.evaluate(f).then(() => "resolved", (e) => e.message);
+  assert.match(await reason(() => window.molplay.sample({ sampler: "heun", engine: "gpu" })), /GPU update covers DDPM and Euler–Maruyama/);
+  assert.match(await reason(() => window.molplay.sample({ symmetry: "quotient", engine: "gpu" })), /GPU update covers/);
+  assert.match(await reason(() => window.molplay.sample({ engine: "tpu" })), /engine must be "cpu" or "gpu"/);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test("networks train with burn on the page's WebGPU device too (auto picks the CPU on a software adapter)", async () => {
   const { page, problems } = await openPage(webgpu, `${base}/index.html`);
   await ready(page);
