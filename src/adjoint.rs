@@ -182,9 +182,7 @@ impl AdjointSampler {
 
     /// Moves the controller to `compute` (weights kept, the optimiser restarts).
     pub fn move_to(&mut self, compute: &Compute) {
-        let placeholder = Network::new(self.net.config.clone(), 0);
-        let net = std::mem::replace(&mut self.net, placeholder);
-        self.net = net.moved_to(compute);
+        self.net.move_to(compute);
     }
 
     /// Where the controller runs.
@@ -395,15 +393,16 @@ impl AdjointSampler {
     }
 }
 
-/// Milliseconds per unit of Adjoint Sampling's work on `compute`, DW-4 with the demo
-/// configuration: a regression step (batch 64, loss read back) and an Euler–Maruyama step of
-/// the simulation (64 samples, drift read back), each the mean of `reps` after a warm-up.
+/// What [`time_adjoint`] measures, in milliseconds.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct AdjointTimes {
     pub regression_step_ms: f64,
     pub simulation_step_ms: f64,
 }
 
+/// Milliseconds per unit of Adjoint Sampling's work on `compute`, DW-4 with the demo
+/// configuration: a regression step (batch 64, loss read back) and an Euler–Maruyama step of
+/// the simulation (64 samples, drift read back), each the mean of `reps` after a warm-up.
 pub async fn time_adjoint(compute: &Compute, reps: usize, clock: &dyn Fn() -> f64) -> Result<AdjointTimes, String> {
     let reps = reps.max(1);
     let mut cfg = AdjointConfig::demo("dw4")?;
@@ -422,6 +421,41 @@ pub async fn time_adjoint(compute: &Compute, reps: usize, clock: &dyn Fn() -> f6
         a.regression_step().await.map_err(|e| e.to_string())?;
     }
     Ok(AdjointTimes { regression_step_ms: (clock() - t0) / reps as f64, simulation_step_ms })
+}
+
+/// burn's training speed on one device: what `molplay bench-train` and the page's
+/// `benchNetworks` report.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct TrainingTimes {
+    /// A DSM step of the page's default score network ([`crate::models::time_dsm_steps`]).
+    pub dsm_step_ms: f64,
+    pub adjoint: AdjointTimes,
+}
+
+/// Time ratios of two devices' [`TrainingTimes`] (> 1: the second is faster).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct TimeRatios {
+    pub dsm: f64,
+    pub regression_step: f64,
+    pub simulation_step: f64,
+}
+
+impl TrainingTimes {
+    /// This device's times over `other`'s.
+    pub fn over(&self, other: &TrainingTimes) -> TimeRatios {
+        TimeRatios {
+            dsm: self.dsm_step_ms / other.dsm_step_ms,
+            regression_step: self.adjoint.regression_step_ms / other.adjoint.regression_step_ms,
+            simulation_step: self.adjoint.simulation_step_ms / other.adjoint.simulation_step_ms,
+        }
+    }
+}
+
+/// [`TrainingTimes`] on `compute`: `reps` repetitions per figure after a warm-up.
+pub async fn time_training(compute: &Compute, reps: usize, clock: &dyn Fn() -> f64) -> Result<TrainingTimes, String> {
+    let dsm_step_ms = crate::models::time_dsm_steps(compute, reps, clock).await?;
+    let adjoint = time_adjoint(compute, reps, clock).await?;
+    Ok(TrainingTimes { dsm_step_ms, adjoint })
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -230,21 +230,25 @@ impl ModuleVisitor for Collect {
     }
 }
 
-/// Moves a module's float parameters to a device as fresh leaves (trainable where they were).
+/// A parameter whose tensor `make` replaces by a fresh leaf, trainable where the old one was.
+fn new_leaf<const D: usize>(param: Param<Tensor<D>>, make: impl FnOnce(Tensor<D>) -> Tensor<D>) -> Param<Tensor<D>> {
+    param.map(|t| {
+        let grad = t.is_require_grad();
+        let v = make(t);
+        if grad {
+            v.require_grad()
+        } else {
+            v
+        }
+    })
+}
+
+/// Moves a module's float parameters to a device as fresh leaves.
 struct MoveTo(Device);
 
 impl ModuleMapper for MoveTo {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let device = self.0.clone();
-        param.map(|t| {
-            let grad = t.is_require_grad();
-            let v = t.detach().to_device(&device).detach();
-            if grad {
-                v.require_grad()
-            } else {
-                v
-            }
-        })
+        new_leaf(param, |t| t.detach().to_device(&self.0).detach())
     }
 }
 
@@ -254,15 +258,7 @@ struct Fill(std::vec::IntoIter<TensorData>);
 impl ModuleMapper for Fill {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let data = self.0.next().expect("one value per parameter");
-        param.map(|t| {
-            let grad = t.is_require_grad();
-            let v = Tensor::<1>::from_data(data, &t.device()).reshape(t.shape());
-            if grad {
-                v.require_grad()
-            } else {
-                v
-            }
-        })
+        new_leaf(param, |t| Tensor::<1>::from_data(data, &t.device()).reshape(t.shape()))
     }
 }
 
@@ -320,17 +316,25 @@ impl Network {
         Network::new(config, seed).moved_to(compute)
     }
 
-    /// This network (weights and step count; the optimiser state restarts) on `compute`. From
-    /// the CPU this is a sync copy; off a GPU in the browser use [`snapshot`](Self::snapshot).
-    pub fn moved_to(self, compute: &Compute) -> Self {
+    /// This network (weights and step count; the optimiser state restarts) on `compute`.
+    pub fn moved_to(mut self, compute: &Compute) -> Self {
+        self.move_to(compute);
+        self
+    }
+
+    /// Moves the weights to `compute` (the step count stays; the optimiser state restarts).
+    /// From the CPU this is a sync copy; off a GPU in the browser use [`snapshot`](Self::snapshot).
+    pub fn move_to(&mut self, compute: &Compute) {
+        self.optim = None;
+        self.last_good = None;
         if matches!((compute, &self.compute), (Compute::Cpu, Compute::Cpu)) {
-            return Network { optim: None, last_good: None, ..self };
+            return;
         }
-        let device = compute.device().autodiff();
+        self.device = compute.device().autodiff();
+        self.compute = compute.clone();
         // each weight becomes a leaf on the new device: a plain `to_device` records the move in
         // the graph, and the second backward pass then finds that node consumed
-        let model = self.model.map(&mut MoveTo(device.clone()));
-        Network { config: self.config, model, device, compute: compute.clone(), optim: None, last_good: None, steps: self.steps }
+        self.model = self.model.clone().map(&mut MoveTo(self.device.clone()));
     }
 
     /// Where this network runs.
@@ -376,9 +380,7 @@ impl Network {
     pub async fn apply(&mut self, loss: Tensor<1>, lr: f64) -> Result<f64, ModelError> {
         let value = read_vec(loss.clone()).await.map_err(ModelError::Corrupt)?.first().copied().unwrap_or(f64::NAN);
         if !value.is_finite() {
-            if let Some(good) = self.last_good.take() {
-                self.model = good;
-            }
+            self.revert();
             return Err(ModelError::Diverged { step: self.steps, loss: value });
         }
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
