@@ -655,6 +655,7 @@ mod cli {
         let t0 = Instant::now();
         let clock = move || t0.elapsed().as_secs_f64() * 1e3;
         let mut rows = serde_json::Map::new();
+        let (mut cpu, mut gpu) = (None, None);
         for name in devices {
             let compute = match Compute::by_name(name) {
                 Ok(c) => c,
@@ -664,22 +665,20 @@ mod cli {
                 }
                 Err(e) => return Err(e),
             };
-            let dsm = pollster::block_on(molplay::models::time_dsm_steps(&compute, reps, &clock))?;
-            let adj = pollster::block_on(molplay::adjoint::time_adjoint(&compute, reps, &clock))?;
+            let t = pollster::block_on(molplay::adjoint::time_training(&compute, reps, &clock))?;
+            let (dsm, adj) = (t.dsm_step_ms, t.adjoint);
             if !json {
                 outln!("{name:>4}: DSM step {dsm:8.2} ms ({:6.1}/s) | AS regression step {:8.2} ms ({:6.1}/s) | AS simulation step (64 samples) {:8.2} ms", 1e3 / dsm, adj.regression_step_ms, 1e3 / adj.regression_step_ms, adj.simulation_step_ms);
             }
             rows.insert(name.clone(), serde_json::json!({ "dsm_step_ms": dsm, "dsm_steps_per_s": 1e3 / dsm, "adjoint": adj, "adjoint_gradient_steps_per_s": 1e3 / adj.regression_step_ms }));
+            *(if name == "cpu" { &mut cpu } else { &mut gpu }) = Some(t);
         }
-        let ratio = |k: &str| -> Option<f64> {
-            let get = |d: &str| rows.get(d).and_then(|r| if k == "dsm" { r["dsm_step_ms"].as_f64() } else { r["adjoint"][k].as_f64() });
-            Some(get("cpu")? / get("gpu")?)
-        };
-        let ratios = serde_json::json!({ "dsm": ratio("dsm"), "regression_step": ratio("regression_step_ms"), "simulation_step": ratio("simulation_step_ms") });
+        let ratios = cpu.zip(gpu).map(|(c, g)| c.over(&g));
         if json {
+            let ratios = ratios.map_or(serde_json::json!({ "dsm": null, "regression_step": null, "simulation_step": null }), |r| serde_json::json!(r));
             outln!("{}", serde_json::json!({ "reps": reps, "devices": rows, "cpu_over_gpu_time": ratios }));
-        } else if let Some(r) = ratio("dsm") {
-            outln!("CPU/GPU time ratios (> 1: the GPU is faster): DSM {r:.2}, AS regression {:.2}, AS simulation {:.2}", ratio("regression_step_ms").unwrap_or(f64::NAN), ratio("simulation_step_ms").unwrap_or(f64::NAN));
+        } else if let Some(r) = ratios {
+            outln!("CPU/GPU time ratios (> 1: the GPU is faster): DSM {:.2}, AS regression {:.2}, AS simulation {:.2}", r.dsm, r.regression_step, r.simulation_step);
         }
         Ok(())
     }

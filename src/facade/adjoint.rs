@@ -5,9 +5,9 @@
 //! "regress" (one epoch's regression steps) — with its counters, losses, the newest samples'
 //! energies and the newest simulated trajectory on the scrubber (`setAdjointFrame`).
 
-use super::{check_keys, device_name, js_err, now_ms, styles_for, to_js, view_radius, Playground};
-use crate::adjoint::{time_adjoint, AdjointConfig, AdjointSampler, Simulation};
-use crate::models::{time_dsm_steps, Compute};
+use super::{check_keys, device_name, js_err, now_ms, styles_for, to_js, view_radius, Held, Playground};
+use crate::adjoint::{time_training, AdjointConfig, AdjointSampler, Simulation};
+use crate::models::Compute;
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
@@ -16,9 +16,8 @@ const KEEP: usize = 4;
 
 #[derive(Default)]
 pub(super) struct AdjointState {
-    learner: Option<Learner>,
-    /// A slice holds the learner while it awaits the GPU.
-    busy: bool,
+    /// Out of the state while a slice or a weights read awaits the GPU.
+    learner: Held<Learner>,
 }
 
 struct Learner {
@@ -112,7 +111,7 @@ impl Playground {
         let cfg = AdjointConfig::by_name(o.config.as_deref().unwrap_or("demo"), &system).map_err(|e| js_err(format!("trainAdjoint: {e}")))?;
         let compute = self.inner.borrow_mut().network_compute(o.device.as_deref().unwrap_or("auto")).map_err(|e| js_err(format!("trainAdjoint: {e}")))?;
         let sampler = AdjointSampler::new_on(cfg, o.seed.unwrap_or(0), &compute).map_err(|e| js_err(format!("trainAdjoint: {e}")))?;
-        self.inner.borrow_mut().adjoint.learner = Some(Learner::new(sampler));
+        self.inner.borrow_mut().adjoint.learner.set(Learner::new(sampler));
         self.adjoint_status()
     }
 
@@ -123,7 +122,7 @@ impl Playground {
         let mut sampler = AdjointSampler::from_bytes(&bytes, system.as_deref()).map_err(|e| js_err(format!("{name}: {e}")))?;
         let compute = self.inner.borrow_mut().network_compute("auto").map_err(|e| js_err(format!("{name}: {e}")))?;
         sampler.move_to(&compute);
-        self.inner.borrow_mut().adjoint.learner = Some(Learner::new(sampler));
+        self.inner.borrow_mut().adjoint.learner.set(Learner::new(sampler));
         self.adjoint_status()
     }
 
@@ -142,16 +141,12 @@ impl Playground {
             let budget = if budget_ms.is_finite() { budget_ms.clamp(1.0, 10_000.0) } else { 30.0 };
             let mut l = {
                 let mut s = pg.inner.borrow_mut();
-                if s.adjoint.busy {
-                    return Err(js_err("adjointStep: a slice is already running"));
-                }
-                let l = s.adjoint.learner.take().ok_or_else(|| js_err("adjointStep: start or load a learner first"))?;
+                let l = s.adjoint.learner.take("adjointStep: a slice is already running", "adjointStep: start or load a learner first")?;
                 if let Some(msg) = &l.stopped {
                     let msg = format!("adjointStep: the run stopped ({msg}); start again or load weights");
-                    s.adjoint.learner = Some(l);
+                    s.adjoint.learner.put_back(l);
                     return Err(js_err(msg));
                 }
-                s.adjoint.busy = true;
                 l
             };
             let t0 = now_ms();
@@ -173,15 +168,7 @@ impl Playground {
                 }
             }
             l.ms += now_ms() - t0;
-            let kept = {
-                let mut s = pg.inner.borrow_mut();
-                s.adjoint.busy = false;
-                let kept = s.adjoint.learner.is_none();
-                if kept {
-                    s.adjoint.learner = Some(l);
-                }
-                kept
-            };
+            let kept = pg.inner.borrow_mut().adjoint.learner.put_back(l);
             if kept && refreshed {
                 pg.show_adjoint_frame(None)?;
             }
@@ -194,7 +181,7 @@ impl Playground {
     #[wasm_bindgen(js_name = adjointStatus)]
     pub fn adjoint_status(&self) -> Result<JsValue, JsValue> {
         let s = self.inner.borrow();
-        let Some(l) = s.adjoint.learner.as_ref() else { return Ok(JsValue::NULL) };
+        let Some(l) = s.adjoint.learner.get() else { return Ok(JsValue::NULL) };
         let c = &l.sampler.counters;
         let per = l.sampler.system.dim();
         let phase = match (&l.sim, l.owed) {
@@ -230,19 +217,13 @@ impl Playground {
         wasm_bindgen_futures::future_to_promise(async move {
             let reps = (reps as usize).clamp(1, 100);
             let clock = now_ms;
-            let mut rows = Vec::new();
-            for compute in std::iter::once(Compute::Cpu).chain(gpu) {
-                let dsm = time_dsm_steps(&compute, reps, &clock).await.map_err(js_err)?;
-                let adjoint = time_adjoint(&compute, reps, &clock).await.map_err(js_err)?;
-                rows.push(serde_json::json!({ "dsm_step_ms": dsm, "adjoint": adjoint }));
-            }
-            let ratio = |f: &dyn Fn(&serde_json::Value) -> Option<f64>| rows.get(1).and_then(|g| Some(f(&rows[0])? / f(g)?));
-            let ratios = serde_json::json!({
-                "dsm": ratio(&|r| r["dsm_step_ms"].as_f64()),
-                "regression_step": ratio(&|r| r["adjoint"]["regression_step_ms"].as_f64()),
-                "simulation_step": ratio(&|r| r["adjoint"]["simulation_step_ms"].as_f64()),
-            });
-            to_js(&serde_json::json!({ "reps": reps, "cpu": rows[0], "webgpu": rows.get(1), "cpu_over_webgpu_time": ratios }))
+            let cpu = time_training(&Compute::Cpu, reps, &clock).await.map_err(js_err)?;
+            let webgpu = match gpu {
+                Some(g) => Some(time_training(&g, reps, &clock).await.map_err(js_err)?),
+                None => None,
+            };
+            let ratios = webgpu.map_or(serde_json::json!({ "dsm": null, "regression_step": null, "simulation_step": null }), |w| serde_json::json!(cpu.over(&w)));
+            to_js(&serde_json::json!({ "reps": reps, "cpu": cpu, "webgpu": webgpu, "cpu_over_webgpu_time": ratios }))
         })
     }
 
@@ -251,18 +232,9 @@ impl Playground {
     pub fn adjoint_weights(&self) -> js_sys::Promise {
         let pg = Playground { inner: self.inner.clone() };
         wasm_bindgen_futures::future_to_promise(async move {
-            let l = {
-                let mut s = pg.inner.borrow_mut();
-                if s.adjoint.busy {
-                    return Err(js_err("adjointWeights: pause training first"));
-                }
-                s.adjoint.learner.take().ok_or_else(|| js_err("adjointWeights: start or load a learner first"))?
-            };
+            let l = pg.inner.borrow_mut().adjoint.learner.take("adjointWeights: pause training first", "adjointWeights: start or load a learner first")?;
             let bytes = l.sampler.to_bytes().await;
-            let mut s = pg.inner.borrow_mut();
-            if s.adjoint.learner.is_none() {
-                s.adjoint.learner = Some(l);
-            }
+            pg.inner.borrow_mut().adjoint.learner.put_back(l);
             let bytes = bytes.map_err(js_err)?;
             Ok(js_sys::Uint8Array::from(bytes.as_slice()).into())
         })
@@ -273,7 +245,7 @@ impl Playground {
     fn show_adjoint_frame(&self, frame: Option<usize>) -> Result<JsValue, JsValue> {
         let mut guard = self.inner.borrow_mut();
         let s = &mut *guard;
-        let l = s.adjoint.learner.as_mut().ok_or_else(|| js_err("setAdjointFrame: start or load a learner first"))?;
+        let l = s.adjoint.learner.get_mut().ok_or_else(|| js_err("setAdjointFrame: start or load a learner first"))?;
         let sys = l.sampler.system.clone();
         let stride = KEEP.min(l.samples.len() / sys.dim().max(1)) * sys.dim();
         if stride == 0 || l.frames.is_empty() {

@@ -3,7 +3,7 @@
 //! sampler run advanced in slices (`startGenerate` / `generateStep`), its quality against
 //! reference configurations, and the kept reverse trajectory on the scrubber (`setGenerateTime`).
 
-use super::{check_keys, device_name, js_err, now_ms, to_js, view_radius, Playground};
+use super::{check_keys, device_name, js_err, now_ms, to_js, view_radius, Held, Playground};
 use crate::metrics::{mean_square, pairwise_distances, subsample, GenerationQuality};
 use crate::gpu::energy::EnergyKernel;
 use crate::gpu::sampler::SamplerKernel;
@@ -25,10 +25,9 @@ pub(super) struct GenerateState {
     result: Option<serde_json::Value>,
     /// Counts runs, so the viewer knows a trajectory is new.
     runs: u64,
-    /// The score network being trained (and sampled with target "network").
-    score: Option<ScoreTraining>,
-    /// A training slice holds `score` while it awaits the GPU.
-    score_busy: bool,
+    /// The score network being trained (and sampled with target "network"); out of the state
+    /// while a training slice awaits the GPU.
+    score: Held<ScoreTraining>,
     /// The sampler update pass, compiled on first use.
     sampler_kernel: Option<Rc<SamplerKernel>>,
 }
@@ -146,7 +145,7 @@ impl Playground {
         let mut s = self.inner.borrow_mut();
         let (source, reference, v_hat, label) = match o.target.as_deref().unwrap_or("chain") {
             "network" => {
-                let sc = s.generate.score.as_ref().ok_or_else(|| js_err("generate: train a score network first (train)"))?;
+                let sc = s.generate.score.get().ok_or_else(|| js_err("generate: train a score network first (train)"))?;
                 let n = sc.model.config.atoms;
                 let reference = sc.pool[..sc.pool.len().min(2000 * 3 * n)].to_vec();
                 let label = format!("EGNN after {} training steps on {}", sc.model.steps, sc.label);
@@ -226,12 +225,25 @@ impl Playground {
         let budget = if budget_ms.is_finite() { budget_ms.clamp(1.0, 10_000.0) } else { 30.0 };
         let pg = Playground { inner: self.inner.clone() };
         wasm_bindgen_futures::future_to_promise(async move {
-            let on_gpu = pg.inner.borrow().generate.job.as_ref().is_some_and(|j| j.gpu.is_some());
-            if on_gpu {
+            if job_on_gpu(&pg.inner.borrow().generate) {
                 pg.advance_on_gpu(budget).await?;
+            } else {
+                pg.advance_on_cpu(budget)?;
             }
-            pg.advance_and_report(if on_gpu { 0.0 } else { budget })
+            pg.generate_report()
         })
+    }
+}
+
+/// Calls `f` with the job's score source as a denoiser (the trained network from `score`).
+fn with_denoiser<R>(source: &mut Source, score: Option<&ScoreTraining>, f: impl FnOnce(&mut dyn Denoiser) -> Result<R, String>) -> Result<R, String> {
+    match source {
+        Source::Chain(g) => f(g),
+        Source::Molecules { target, .. } => f(target),
+        Source::Network { .. } => match score {
+            Some(sc) => f(&mut NetworkDenoiser { model: sc.sampling_model(), feats: sc.model.config.node_features(1) }),
+            None => Err("the score network is gone".into()),
+        },
     }
 }
 
@@ -246,15 +258,8 @@ impl Playground {
                 let GenerateState { job, score, .. } = &mut guard.generate;
                 let Some(j) = job.as_mut() else { return Ok(()) };
                 let Some(coef) = j.run.linear_step(&j.schedule) else { return Ok(()) };
-                let den = match &mut j.source {
-                    Source::Chain(g) => j.run.denoise_current(g, &j.schedule),
-                    Source::Molecules { target, .. } => j.run.denoise_current(target, &j.schedule),
-                    Source::Network { .. } => match score.as_ref() {
-                        Some(sc) => j.run.denoise_current(&mut NetworkDenoiser { model: sc.sampling_model(), feats: sc.model.config.node_features(1) }, &j.schedule),
-                        None => Err("the score network is gone".into()),
-                    },
-                };
-                let den = match den {
+                let (run, schedule) = (&mut j.run, &j.schedule);
+                let den = match with_denoiser(&mut j.source, score.get(), |d| run.denoise_current(d, schedule)) {
                     Ok(d) => d,
                     Err(e) => {
                         *job = None;
@@ -282,30 +287,29 @@ impl Playground {
         Ok(())
     }
 
-    /// CPU engine: advances for about `budget` ms (0: not at all); then shows the newest frame
-    /// and reports.
-    fn advance_and_report(&self, budget: f64) -> Result<JsValue, JsValue> {
+    /// CPU engine: advances the run for about `budget` ms.
+    fn advance_on_cpu(&self, budget: f64) -> Result<(), JsValue> {
         let mut guard = self.inner.borrow_mut();
-        let s = &mut *guard;
-        let GenerateState { job, score, result, .. } = &mut s.generate;
-        let job_ref = job.as_mut().ok_or_else(|| js_err("generateStep: call startGenerate first"))?;
+        let GenerateState { job, score, .. } = &mut guard.generate;
+        let j = job.as_mut().ok_or_else(|| js_err("generateStep: call startGenerate first"))?;
         let t0 = now_ms();
-        while budget > 0.0 && !job_ref.run.done() && now_ms() - t0 < budget {
-            let step = match &mut job_ref.source {
-                Source::Chain(g) => job_ref.run.advance(g, &job_ref.schedule, 1),
-                Source::Molecules { target, .. } => job_ref.run.advance(target, &job_ref.schedule, 1),
-                Source::Network { .. } => match score.as_ref() {
-                    Some(sc) => job_ref.run.advance(&mut NetworkDenoiser { model: sc.sampling_model(), feats: sc.model.config.node_features(1) }, &job_ref.schedule, 1),
-                    None => Err("the score network is gone".into()),
-                },
-            };
-            if let Err(e) = step {
+        while !j.run.done() && now_ms() - t0 < budget {
+            let (run, schedule) = (&mut j.run, &j.schedule);
+            if let Err(e) = with_denoiser(&mut j.source, score.get(), |d| run.advance(d, schedule, 1)) {
                 *job = None;
                 return Err(js_err(format!("generate: {e}")));
             }
         }
-        let job = job_ref;
-        job.ms += now_ms() - t0;
+        j.ms += now_ms() - t0;
+        Ok(())
+    }
+
+    /// Shows the run's newest frame and reports `{done, step, steps, nfe, ms, result, engine}`,
+    /// finishing the result once the run is done.
+    fn generate_report(&self) -> Result<JsValue, JsValue> {
+        let mut guard = self.inner.borrow_mut();
+        let GenerateState { job, result, .. } = &mut guard.generate;
+        let job = job.as_mut().ok_or_else(|| js_err("generateStep: call startGenerate first"))?;
         let (step, steps) = job.run.progress();
         let done = job.run.done();
         let nfe = job.run.nfe();
@@ -467,7 +471,7 @@ impl Playground {
         let config = EgnnConfig { atoms: n, features: if chain { n } else { 1 }, hidden, layers, data_variance: mean_square(&pool), atom_identity: chain, coord_range: None };
         let compute = s.network_compute(o.device.as_deref().unwrap_or("auto")).map_err(|e| js_err(format!("train: {e}")))?;
         let model = ScoreModel::new(config, seed);
-        s.generate.score = Some(ScoreTraining::new(model, &compute, pool, label, (t_max, batch, lr), seed).map_err(|e| js_err(format!("train: {e}")))?);
+        s.generate.score.set(ScoreTraining::new(model, &compute, pool, label, (t_max, batch, lr), seed).map_err(|e| js_err(format!("train: {e}")))?);
         drop(s);
         self.score_status()
     }
@@ -483,26 +487,16 @@ impl Playground {
         wasm_bindgen_futures::future_to_promise(async move {
             let mut sc = {
                 let mut s = pg.inner.borrow_mut();
-                if s.generate.score_busy {
-                    return Err(js_err("trainStep: a training slice is already running"));
-                }
-                let sc = s.generate.score.take().ok_or_else(|| js_err("trainStep: start training first"))?;
+                let sc = s.generate.score.take("trainStep: a training slice is already running", "trainStep: start training first")?;
                 if let Some(msg) = &sc.stopped {
                     let msg = format!("train: training stopped ({msg})");
-                    s.generate.score = Some(sc);
+                    s.generate.score.put_back(sc);
                     return Err(js_err(msg));
                 }
-                s.generate.score_busy = true;
                 sc
             };
             sc.train_for(budget).await;
-            {
-                let mut s = pg.inner.borrow_mut();
-                s.generate.score_busy = false;
-                if s.generate.score.is_none() {
-                    s.generate.score = Some(sc);
-                }
-            }
+            pg.inner.borrow_mut().generate.score.put_back(sc);
             pg.score_status()
         })
     }
@@ -511,7 +505,7 @@ impl Playground {
     #[wasm_bindgen(js_name = scoreStatus)]
     pub fn score_status(&self) -> Result<JsValue, JsValue> {
         let s = self.inner.borrow();
-        let Some(sc) = s.generate.score.as_ref() else { return Ok(JsValue::NULL) };
+        let Some(sc) = s.generate.score.get() else { return Ok(JsValue::NULL) };
         to_js(&serde_json::json!({
             "steps": sc.model.steps, "loss": sc.losses.last(), "losses": sc.losses, "ms": sc.ms, "stopped": sc.stopped,
             "label": sc.label, "t_max": sc.t_max, "config": sc.model.config, "device": device_name(sc.model.compute()),
@@ -538,7 +532,7 @@ impl Playground {
         };
         // the page's training defaults, should training go on from these weights
         let compute = s.network_compute("auto").map_err(|e| js_err(format!("{name}: {e}")))?;
-        s.generate.score = Some(ScoreTraining::new(model, &compute, pool, label, (1000.0, 32, 3e-3), 0).map_err(|e| js_err(format!("{name}: {e}")))?);
+        s.generate.score.set(ScoreTraining::new(model, &compute, pool, label, (1000.0, 32, 3e-3), 0).map_err(|e| js_err(format!("{name}: {e}")))?);
         drop(s);
         self.score_status()
     }
@@ -548,7 +542,7 @@ impl Playground {
     #[wasm_bindgen(js_name = scoreWeights)]
     pub fn score_weights(&self) -> Result<Vec<u8>, JsValue> {
         let s = self.inner.borrow();
-        let sc = s.generate.score.as_ref().ok_or_else(|| js_err("scoreWeights: train a network first"))?;
+        let sc = s.generate.score.get().ok_or_else(|| js_err("scoreWeights: train a network first"))?;
         sc.sampling_model().to_bytes().map_err(js_err)
     }
 }

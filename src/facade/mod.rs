@@ -125,6 +125,57 @@ impl Inner {
     }
 }
 
+/// A value that async work takes out of the playground while it awaits the GPU, so that no
+/// borrow is held across the await, and puts back afterwards. Meanwhile a second taker is
+/// refused, and a value set meanwhile (a new learner, loaded weights) wins over the one coming
+/// back.
+pub(super) struct Held<T> {
+    value: Option<T>,
+    busy: bool,
+}
+
+impl<T> Default for Held<T> {
+    fn default() -> Self {
+        Held { value: None, busy: false }
+    }
+}
+
+impl<T> Held<T> {
+    fn get(&self) -> Option<&T> {
+        self.value.as_ref()
+    }
+
+    fn get_mut(&mut self) -> Option<&mut T> {
+        self.value.as_mut()
+    }
+
+    /// Replaces the value (work in flight will then drop the one it holds).
+    fn set(&mut self, value: T) {
+        self.value = Some(value);
+    }
+
+    /// Takes the value out for async work: `busy` while another taker holds it, `missing`
+    /// without a value.
+    fn take(&mut self, busy: &str, missing: &str) -> Result<T, JsValue> {
+        if self.busy {
+            return Err(js_err(busy));
+        }
+        let value = self.value.take().ok_or_else(|| js_err(missing))?;
+        self.busy = true;
+        Ok(value)
+    }
+
+    /// Ends a `take`: keeps `value` unless another was set meanwhile; whether it was kept.
+    fn put_back(&mut self, value: T) -> bool {
+        self.busy = false;
+        let kept = self.value.is_none();
+        if kept {
+            self.value = Some(value);
+        }
+        kept
+    }
+}
+
 /// "webgpu" or "cpu", as the page names where a network runs.
 fn device_name(c: &Compute) -> &'static str {
     match c {
