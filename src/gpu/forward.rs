@@ -3,7 +3,7 @@
 //! frame kept on the GPU (the viewer draws position frames from it), and its f64 CPU twin
 //! [`cpu_trajectory`] drawing the same Philox numbers.
 
-use super::{read_buffers, GpuContext, GpuError};
+use super::{compute_pipeline, read_buffers, GpuContext, GpuError};
 use crate::rng::{philox_key, philox_normals};
 use crate::schedules::Schedule;
 use bytemuck::{Pod, Zeroable};
@@ -140,15 +140,7 @@ pub struct Trajectory {
 
 impl ForwardKernel {
     pub fn new(device: &wgpu::Device) -> Self {
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some("forward.wgsl"), source: wgpu::ShaderSource::Wgsl(SHADER.into()) });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some("forward"),
-            layout: None,
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
+        let pipeline = compute_pipeline(device, "forward.wgsl", SHADER);
         ForwardKernel { pipeline }
     }
 
@@ -176,14 +168,7 @@ impl ForwardKernel {
         let shift = ctx.buffer_init("forward shift", bytemuck::cast_slice(&f32s(&mut batch.shift.iter().flat_map(|s| (0..MAX_COLS).map(move |k| s.get(k).copied().unwrap_or(0.0))))), storage);
         let frames = device.create_buffer(&wgpu::BufferDescriptor { label: Some("forward frames"), size: bytes, usage: storage | wgpu::BufferUsages::COPY_SRC, mapped_at_creation: false });
         let bind_group = ctx.bind_buffers("forward", &self.pipeline.get_bind_group_layout(0), &[&params, &ab, &layout, &z0, &shift, &frames]);
-        let mut encoder = device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&self.pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(batch.layout.len() as u32, cols.div_ceil(4) as u32, 1);
-        }
-        ctx.queue.submit([encoder.finish()]);
+        ctx.dispatch(&self.pipeline, &bind_group, (batch.layout.len() as u32, cols.div_ceil(4) as u32, 1));
         Ok(Trajectory { frames, steps, atoms, cols })
     }
 }

@@ -128,6 +128,19 @@ impl GpuContext {
         self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(label), layout, entries: &entries })
     }
 
+    /// Records one dispatch of `pipeline` over `groups` workgroups with `bind_group` at group 0,
+    /// and submits it.
+    pub fn dispatch(&self, pipeline: &wgpu::ComputePipeline, bind_group: &wgpu::BindGroup, groups: (u32, u32, u32)) {
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, bind_group, &[]);
+            pass.dispatch_workgroups(groups.0, groups.1, groups.2);
+        }
+        self.queue.submit([encoder.finish()]);
+    }
+
     /// Copies `size` bytes of `src` (which needs `COPY_SRC`) into host memory.
     pub async fn read_buffer(&self, src: &wgpu::Buffer, size: u64) -> Result<Vec<u8>, GpuError> {
         Ok(self.read_buffers(&[(src, size)]).await?.remove(0))
@@ -139,6 +152,19 @@ impl GpuContext {
     pub async fn read_buffers(&self, srcs: &[(&wgpu::Buffer, u64)]) -> Result<Vec<Vec<u8>>, GpuError> {
         read_buffers(&self.device, &self.queue, srcs).await
     }
+}
+
+/// The compute pipeline of WGSL `source`'s entry point `main`, its layout taken from the shader.
+pub fn compute_pipeline(device: &wgpu::Device, label: &str, source: &str) -> wgpu::ComputePipeline {
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some(label), source: wgpu::ShaderSource::Wgsl(source.into()) });
+    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(label),
+        layout: None,
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    })
 }
 
 /// [`GpuContext::read_buffers`] for holders of a device and queue (both are cheap clones).

@@ -4,7 +4,7 @@
 //! [`update_coefficients`](crate::samplers::update_coefficients) that the CPU samplers use. The
 //! noise is Philox (molecule, step), so [`cpu_step`], the f64 twin, draws the same numbers.
 
-use super::{read_buffers, GpuContext, GpuError};
+use super::{compute_pipeline, read_buffers, GpuContext, GpuError};
 use crate::rng::{philox_key, philox_normals};
 use bytemuck::{Pod, Zeroable};
 
@@ -48,15 +48,7 @@ pub struct SamplerKernel {
 
 impl SamplerKernel {
     pub fn new(device: &wgpu::Device) -> Self {
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some("sampler_step.wgsl"), source: wgpu::ShaderSource::Wgsl(SHADER.into()) });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some("sampler step"),
-            layout: None,
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
+        let pipeline = compute_pipeline(device, "sampler_step.wgsl", SHADER);
         SamplerKernel { pipeline }
     }
 
@@ -81,14 +73,7 @@ impl SamplerKernel {
         let d = ctx.buffer_init("sampler denoiser", bytemuck::cast_slice(den), storage);
         let out = ctx.device.create_buffer(&wgpu::BufferDescriptor { label: Some("sampler out"), size: bytes.max(16), usage: storage | wgpu::BufferUsages::COPY_SRC, mapped_at_creation: false });
         let bind_group = ctx.bind_buffers("sampler step", &self.pipeline.get_bind_group_layout(0), &[&params, &x, &d, &out]);
-        let mut encoder = ctx.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&self.pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(molecules as u32, 1, 1);
-        }
-        ctx.queue.submit([encoder.finish()]);
+        ctx.dispatch(&self.pipeline, &bind_group, (molecules as u32, 1, 1));
         let raw = read_buffers(&ctx.device, &ctx.queue, &[(&out, bytes)]).await.map_err(|e: GpuError| e.to_string())?;
         Ok(bytemuck::cast_slice::<u8, f32>(&raw[0]).to_vec())
     }
