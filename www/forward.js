@@ -3,7 +3,7 @@
 // and the T* study plotted over t with T* marked on the plot, on the scrubber and in the viewer.
 import uPlot from "../pkg/vendor/uPlot.esm.js";
 
-import { $, guarded, nextFrame } from "./ui.js";
+import { $, guarded, nextFrame, scrubberPlayer } from "./ui.js";
 const QM9_URL = "www/data/qm9_subset.xyz";
 const COLORS = { positions: "#7fd1e3", types: "#f2a65a", charges: "#b48ef0", pooled: "#9be37f" };
 
@@ -11,7 +11,6 @@ export function wireForward(pg, api, { showError, refresh }) {
   let datasetName = null;
   let view = null; // {steps}
   let tStar = null;
-  let playing = false;
   let studying = null;
 
   const plotEl = $("fw-plot");
@@ -140,18 +139,9 @@ export function wireForward(pg, api, { showError, refresh }) {
     return studying;
   }
 
+  const togglePlay = scrubberPlayer($("fw-play"), $("fw-t"), $("fw-speed"), setT, showError);
   const play = () => {
-    if (!view) return;
-    playing = !playing;
-    $("fw-play").textContent = playing ? "Pause" : "Play";
-    const loop = () => {
-      if (!playing) return;
-      let t = Number($("fw-t").value) + Number($("fw-speed").value);
-      if (t > view.steps) t = 0;
-      setT(t);
-      requestAnimationFrame(loop);
-    };
-    requestAnimationFrame(loop);
+    if (view) togglePlay();
   };
 
   const guard = guarded(showError);

@@ -4,14 +4,13 @@
 // Every number comes from the Rust core; this file only wires controls.
 import { histogramPlot, linePlot } from "./plot.js";
 
-import { $, download, guarded, nextFrame, oneAtATime } from "./ui.js";
+import { $, download, guarded, nextFrame, oneAtATime, scrubberPlayer } from "./ui.js";
 const PALETTE = ["#7fd1e3", "#f2a65a", "#b48ef0", "#9be37f", "#ff8fa3"];
 const REFERENCE_COLOR = "#e6e8ee";
 
 export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
   let stopRequested = false;
   let view = null; // {fullT, tStar, gaga, tStart}
-  let playing = false;
   let plot = null;
   let results = [];
 
@@ -138,18 +137,9 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
     return { runs: results, nfe_ratio: gaga.nfe / full.nfe, time_ratio: gaga.ms / full.ms };
   });
 
+  const togglePlay = scrubberPlayer($("gen-play"), $("gen-t"), $("gen-speed"), (v) => setT(view.fullT - v), showError);
   const play = () => {
-    if (!view) return;
-    playing = !playing;
-    $("gen-play").textContent = playing ? "Pause" : "Play";
-    const loop = () => {
-      if (!playing) return;
-      let v = Number($("gen-t").value) + Number($("gen-speed").value);
-      if (v > view.fullT) v = 0;
-      try { setT(view.fullT - v); } catch (e) { playing = false; $("gen-play").textContent = "Play"; showError(e.message); return; }
-      requestAnimationFrame(loop);
-    };
-    requestAnimationFrame(loop);
+    if (view) togglePlay();
   };
 
   const guard = guarded(showError);

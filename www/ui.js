@@ -48,3 +48,22 @@ export function oneAtATime(busyMessage, onBusy) {
     settled() { return current?.catch(() => {}) ?? Promise.resolve(); },
   };
 }
+
+/// Play / Pause for a scrubber: while playing, each animation frame moves the `range` input on
+/// by the `speed` input's value (from its max back to 0) and calls `onFrame(value)`; a throwing
+/// `onFrame` stops play and shows its message. Returns the toggle for the button.
+export function scrubberPlayer(button, range, speed, onFrame, showError) {
+  let playing = false;
+  const set = (on) => { playing = on; button.textContent = on ? "Pause" : "Play"; };
+  const loop = () => {
+    if (!playing) return;
+    let v = Number(range.value) + Number(speed.value);
+    if (v > Number(range.max)) v = 0;
+    try { onFrame(v); } catch (e) { set(false); showError(e.message); return; }
+    requestAnimationFrame(loop);
+  };
+  return () => {
+    set(!playing);
+    requestAnimationFrame(loop);
+  };
+}
