@@ -542,6 +542,10 @@ test("the sampler's updates run as a WebGPU pass and draw the exact chain; unsup
   assert.equal(r.nfe, 400 * 60);
   // the 4-bead chain's exact E[R²] is 7.5 (the compare test allows the CPU run 20 %)
   assert.ok(Math.abs(r.quality.mean_r2 - 7.5) < 1.5, `E[R²] ${r.quality.mean_r2}`);
+  // Play moves through the trajectory even though the scrubber snaps to the stored frames
+  await page.click("#gen-play");
+  await page.waitForFunction(() => { const v = Number(document.getElementById("gen-t").value); return v > 0 && v < 1000; });
+  await page.click("#gen-play");
   const reason = (f) => page.evaluate(f).then(() => "resolved", (e) => e.message);
   assert.match(await reason(() => window.molplay.sample({ sampler: "heun", engine: "gpu" })), /GPU update covers DDPM and Euler–Maruyama/);
   assert.match(await reason(() => window.molplay.sample({ symmetry: "quotient", engine: "gpu" })), /GPU update covers/);
