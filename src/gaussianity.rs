@@ -487,73 +487,145 @@ const ATOM_PAIRS: [(usize, usize); 6] = [(0, 1), (0, 2), (1, 2), (0, 3), (1, 3),
 /// molecules; distribution similarity by the KS distance, dependency by KSG MI between
 /// neighbouring atoms, both judged against pure noise instead of a fixed threshold.
 pub fn pooled(data: &crate::molecules::Dataset, opts: &StudyOptions, max_molecules: usize) -> Result<Pooled, String> {
-    use crate::molecules::Modality;
-    if opts.grid.len() < 2 || *opts.grid.last().unwrap() > opts.schedule.steps() {
-        return Err("the checked steps must be at least two and within the schedule".into());
-    }
-    let n_all = data.molecules.len();
-    let m_count = max_molecules.clamp(8, 2000).min(n_all);
-    let picked = data.evenly_spaced(m_count);
-    let mut curves = Vec::new();
-    for m in data.modalities() {
-        let blocks: Vec<(Vec<f64>, usize)> = (0..picked.molecules.len()).map(|i| picked.block(i, m)).collect();
-        let cols = blocks[0].1;
-        let v: Vec<f64> = (0..cols)
-            .map(|j| {
-                blocks.iter().map(|(b, c)| {
-                    let rows = b.len() / c;
-                    (0..rows).map(|a| b[a * c + j].powi(2)).sum::<f64>() / rows as f64
-                }).sum::<f64>() / blocks.len() as f64
-            })
-            .collect();
-        // statistics of one draw with α² = a2, σ² = s2 (a2 = 0, s2 = 1: the pure-noise null)
-        let stats = |a2: f64, s2: f64, seed: u64| -> (f64, f64) {
-            let mut rng = XorShift64::new(seed);
-            let mut columns = vec![Vec::new(); cols];
-            let mut pair_cols = vec![(Vec::new(), Vec::new()); ATOM_PAIRS.len() * cols];
-            for (b, c) in &blocks {
-                let rows = b.len() / c;
-                let zt = crate::molecules::noised(b, rows, *c, a2.sqrt(), s2.sqrt(), &mut rng);
-                for j in 0..cols {
-                    let sd = (a2 * v[j] + s2 * (rows as f64 - 1.0) / rows as f64).sqrt();
-                    for a in 0..rows {
-                        columns[j].push(zt[a * c + j] / sd);
-                    }
-                    for (p, &(i, k)) in ATOM_PAIRS.iter().enumerate() {
-                        pair_cols[p * cols + j].0.push(zt[i * c + j]);
-                        pair_cols[p * cols + j].1.push(zt[k * c + j]);
-                    }
-                }
-            }
-            let ks = columns.iter().map(|col| ks_distance(col)).sum::<f64>() / cols as f64;
-            let mi = pair_cols.iter().enumerate().map(|(q, (x, y))| ksg_mi(x, y, 3, seed ^ q as u64)).sum::<f64>() / pair_cols.len() as f64;
-            (ks, mi)
-        };
-        let (mut ks_t, mut mi_t) = (Vec::new(), Vec::new());
-        for (gi, &t) in opts.grid.iter().enumerate() {
-            let (a2, s2) = (opts.schedule.alpha2(t as f64), opts.schedule.sigma2(t as f64));
-            let (k, i) = stats(a2, s2, opts.seed ^ ((gi as u64) << 12) ^ m as u64);
-            ks_t.push(k);
-            mi_t.push(i);
+    let mut run = PooledRun::new(data, opts, max_molecules)?;
+    while !run.advance() {}
+    Ok(run.finish())
+}
+
+/// One modality's prepared blocks: (block, columns) per molecule, and each column's mean square.
+struct Prepared {
+    modality: crate::molecules::Modality,
+    blocks: Vec<(Vec<f64>, usize)>,
+    cols: usize,
+    v: Vec<f64>,
+}
+
+/// The pooled measure computed a piece at a time (one draw's statistics per `advance`), so the
+/// page can spread it over animation frames; `pooled` runs it in one go.
+pub struct PooledRun {
+    picked: crate::molecules::Dataset,
+    opts: StudyOptions,
+    m_count: usize,
+    modalities: Vec<crate::molecules::Modality>,
+    /// Index of the modality in progress, its preparation and the statistics so far.
+    at: usize,
+    prep: Option<Prepared>,
+    ks_t: Vec<f64>,
+    mi_t: Vec<f64>,
+    nulls: Vec<(f64, f64)>,
+    curves: Vec<PooledCurve>,
+}
+
+/// Null draws (pure noise) that calibrate each modality's band.
+const NULL_DRAWS: u64 = 8;
+
+impl PooledRun {
+    pub fn new(data: &crate::molecules::Dataset, opts: &StudyOptions, max_molecules: usize) -> Result<Self, String> {
+        if opts.grid.len() < 2 || *opts.grid.last().unwrap() > opts.schedule.steps() {
+            return Err("the checked steps must be at least two and within the schedule".into());
         }
-        let nulls: Vec<(f64, f64)> = (0..8).map(|r| stats(0.0, 1.0, opts.seed ^ 0xA5A5_0000 ^ (r << 4) ^ m as u64)).collect();
+        let m_count = max_molecules.clamp(8, 2000).min(data.molecules.len());
+        let picked = data.evenly_spaced(m_count);
+        let modalities = data.modalities();
+        Ok(PooledRun { picked, opts: opts.clone(), m_count, modalities, at: 0, prep: None, ks_t: Vec::new(), mi_t: Vec::new(), nulls: Vec::new(), curves: Vec::new() })
+    }
+
+    /// Draws done and in all.
+    pub fn progress(&self) -> (usize, usize) {
+        let per = self.opts.grid.len() + NULL_DRAWS as usize;
+        (self.at * per + self.ks_t.len() + self.nulls.len(), self.modalities.len() * per)
+    }
+
+    pub fn done(&self) -> bool {
+        self.at >= self.modalities.len()
+    }
+
+    /// One draw's statistics (a checked step, or a null draw); true when all are done.
+    pub fn advance(&mut self) -> bool {
+        if self.done() {
+            return true;
+        }
+        let m = self.modalities[self.at];
+        let prep = self.prep.get_or_insert_with(|| {
+            let blocks: Vec<(Vec<f64>, usize)> = (0..self.picked.molecules.len()).map(|i| self.picked.block(i, m)).collect();
+            let cols = blocks[0].1;
+            let v = (0..cols)
+                .map(|j| {
+                    blocks.iter().map(|(b, c)| {
+                        let rows = b.len() / c;
+                        (0..rows).map(|a| b[a * c + j].powi(2)).sum::<f64>() / rows as f64
+                    }).sum::<f64>() / blocks.len() as f64
+                })
+                .collect();
+            Prepared { modality: m, blocks, cols, v }
+        });
+        let opts = &self.opts;
+        let gi = self.ks_t.len();
+        if gi < opts.grid.len() {
+            let t = opts.grid[gi] as f64;
+            let (k, i) = pooled_stats(prep, opts.schedule.alpha2(t), opts.schedule.sigma2(t), opts.seed ^ ((gi as u64) << 12) ^ m as u64);
+            self.ks_t.push(k);
+            self.mi_t.push(i);
+            return false;
+        }
+        let r = self.nulls.len() as u64;
+        self.nulls.push(pooled_stats(prep, 0.0, 1.0, opts.seed ^ 0xA5A5_0000 ^ (r << 4) ^ m as u64));
+        if self.nulls.len() < NULL_DRAWS as usize {
+            return false;
+        }
         let band = |xs: Vec<f64>| {
             let (mu, sd) = crate::metrics::mean_sd(&xs);
             mu + 2.0 * sd
         };
-        let null_ks = band(nulls.iter().map(|n| n.0).collect());
-        let null_mi = band(nulls.iter().map(|n| n.1).collect());
+        let null_ks = band(self.nulls.iter().map(|n| n.0).collect());
+        let null_mi = band(self.nulls.iter().map(|n| n.1).collect());
         let settle = |xs: &[f64], limit: f64| first_double_pass(&xs.iter().map(|&x| x <= limit).collect::<Vec<_>>()).map(|gi| opts.grid[gi]);
-        let (t_ds, t_id) = (settle(&ks_t, null_ks), settle(&mi_t, null_mi));
+        let (t_ds, t_id) = (settle(&self.ks_t, null_ks), settle(&self.mi_t, null_mi));
         let t_star = match (t_ds, t_id) {
             (Some(a), Some(b)) => Some(a.max(b)),
             _ => None,
         };
-        curves.push(PooledCurve { modality: m.name().into(), t: opts.grid.clone(), ks_distance: ks_t, mi: mi_t, null_ks_distance: null_ks, null_mi, t_ds, t_id, t_star });
+        let modality = prep.modality.name().into();
+        self.curves.push(PooledCurve { modality, t: opts.grid.clone(), ks_distance: std::mem::take(&mut self.ks_t), mi: std::mem::take(&mut self.mi_t), null_ks_distance: null_ks, null_mi, t_ds, t_id, t_star });
+        self.nulls.clear();
+        self.prep = None;
+        self.at += 1;
+        self.done()
     }
-    let overall: Vec<&PooledCurve> = curves.iter().filter(|c| c.modality != Modality::Charges.name()).collect();
-    let t_star = overall.iter().map(|c| c.t_star).collect::<Option<Vec<usize>>>().and_then(|v| v.into_iter().max());
-    Ok(Pooled { t_star, molecules: m_count, curves })
+
+    /// The measure (call once `advance` has returned true).
+    pub fn finish(self) -> Pooled {
+        use crate::molecules::Modality;
+        let overall: Vec<&PooledCurve> = self.curves.iter().filter(|c| c.modality != Modality::Charges.name()).collect();
+        let t_star = overall.iter().map(|c| c.t_star).collect::<Option<Vec<usize>>>().and_then(|v| v.into_iter().max());
+        Pooled { t_star, molecules: self.m_count, curves: self.curves }
+    }
+}
+
+/// KS distance and KSG MI of one draw with α² = a2, σ² = s2 (a2 = 0, s2 = 1: the pure-noise
+/// null), each column standardised by its expected variance.
+fn pooled_stats(p: &Prepared, a2: f64, s2: f64, seed: u64) -> (f64, f64) {
+    let cols = p.cols;
+    let mut rng = XorShift64::new(seed);
+    let mut columns = vec![Vec::new(); cols];
+    let mut pair_cols = vec![(Vec::new(), Vec::new()); ATOM_PAIRS.len() * cols];
+    for (b, c) in &p.blocks {
+        let rows = b.len() / c;
+        let zt = crate::molecules::noised(b, rows, *c, a2.sqrt(), s2.sqrt(), &mut rng);
+        for j in 0..cols {
+            let sd = (a2 * p.v[j] + s2 * (rows as f64 - 1.0) / rows as f64).sqrt();
+            for a in 0..rows {
+                columns[j].push(zt[a * c + j] / sd);
+            }
+            for (q, &(i, k)) in ATOM_PAIRS.iter().enumerate() {
+                pair_cols[q * cols + j].0.push(zt[i * c + j]);
+                pair_cols[q * cols + j].1.push(zt[k * c + j]);
+            }
+        }
+    }
+    let ks = columns.iter().map(|col| ks_distance(col)).sum::<f64>() / cols as f64;
+    let mi = pair_cols.iter().enumerate().map(|(q, (x, y))| ksg_mi(x, y, 3, seed ^ q as u64)).sum::<f64>() / pair_cols.len() as f64;
+    (ks, mi)
 }
 
 #[cfg(test)]
