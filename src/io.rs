@@ -255,6 +255,29 @@ pub fn write_xyz(frames: &[XyzFrame], d: usize) -> String {
     out
 }
 
+/// Cuts flat coordinates (`elements.len()` atoms × `d` per frame) into XYZ frames, the k-th
+/// commented `comment(k)`: what the page and the CLI export trajectories and samples with.
+pub fn frames_from_flat(flat: &[f64], elements: &[String], d: usize, comment: impl Fn(usize) -> String) -> Vec<XyzFrame> {
+    let per = elements.len() * d;
+    if per == 0 {
+        return Vec::new();
+    }
+    flat.chunks_exact(per)
+        .enumerate()
+        .map(|(k, x)| XyzFrame { elements: elements.to_vec(), positions: x.to_vec(), comment: comment(k), charges: None })
+        .collect()
+}
+
+/// Indices 0, every, 2·every, … below `count`, and always the last one: which frames of a long
+/// trajectory an export keeps.
+pub fn thin_indices(count: usize, every: usize) -> Vec<usize> {
+    let mut keep: Vec<usize> = (0..count).step_by(every.max(1)).collect();
+    if count > 0 && keep.last() != Some(&(count - 1)) {
+        keep.push(count - 1);
+    }
+    keep
+}
+
 /// Configurations of n particles in d dimensions from a sample file, flat: `.npy` (by the magic
 /// bytes or the name) or multi-frame `.xyz` (2-D systems need z = 0). The CLI and the page
 /// read users' files through this.
@@ -327,6 +350,22 @@ mod tests {
         assert!(matches!(read_npy(&huge), Err(IoError::Truncated(_)) | Err(IoError::BadHeader(_))));
         let nan = write_npy_f32(1, 8, &[0.0, 1.0, f32::NAN, 0.0, 0.0, 0.0, 0.0, 0.0]);
         assert!(matches!(as_configurations(read_npy(&nan).unwrap(), 4, 2), Err(IoError::NonFinite { index: 2, .. })));
+    }
+
+    #[test]
+    fn flat_frames_write_as_multi_frame_xyz() {
+        let els: Vec<String> = vec!["C".into(), "H".into()];
+        let flat = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 9.0];
+        let frames = frames_from_flat(&flat, &els, 3, |k| format!("t={}", 10 * k));
+        assert_eq!(frames.len(), 2, "the incomplete tail is not a frame");
+        let back = read_xyz(&write_xyz(&frames, 3)).unwrap();
+        assert_eq!(back[1].positions, vec![0.0, 0.0, 0.0, 2.0, 0.0, 0.0]);
+        assert_eq!(back[1].comment, "t=10");
+        assert!(frames_from_flat(&flat, &[], 3, |_| String::new()).is_empty());
+        assert_eq!(thin_indices(11, 5), vec![0, 5, 10]);
+        assert_eq!(thin_indices(12, 5), vec![0, 5, 10, 11]);
+        assert_eq!(thin_indices(1, 5), vec![0]);
+        assert!(thin_indices(0, 5).is_empty());
     }
 
     #[test]

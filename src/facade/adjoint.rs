@@ -12,7 +12,7 @@ use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
 /// Samples whose trajectories are kept for the viewer.
-const KEEP: usize = 4;
+pub(super) const KEEP: usize = 4;
 
 #[derive(Default)]
 pub(super) struct AdjointState {
@@ -34,6 +34,15 @@ struct Learner {
     frame: usize,
     ms: f64,
     stopped: Option<String>,
+}
+
+impl AdjointState {
+    /// The system, the newest samples and the newest trajectory (KEEP samples side by side),
+    /// for export; None without a learner.
+    pub(super) fn export_source(&self) -> Option<(crate::energies::System, Vec<f64>, Vec<f64>)> {
+        let l = self.learner.get()?;
+        Some((l.sampler.system.clone(), l.samples.clone(), l.frames.iter().map(|&a| a as f64).collect()))
+    }
 }
 
 #[derive(Deserialize)]

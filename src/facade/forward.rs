@@ -4,12 +4,13 @@
 //! `setFrame`), with frames past T* drawn desaturated.
 
 use super::{check_keys, js_err, now_ms, to_js, view_radius, Playground};
-use crate::gaussianity::{pooled, StudyOptions, StudyRun};
+use crate::gaussianity::{PooledRun, StudyOptions, StudyRun};
 use crate::gpu::forward::{cpu_trajectory, Batch, ForwardKernel, Trajectory};
 use crate::molecules::{Dataset, Modality, Molecule};
 use crate::schedules::Schedule;
 use crate::viewer::{AtomSource, AtomStyle};
 use serde::Deserialize;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 #[derive(Default)]
@@ -17,6 +18,8 @@ pub(super) struct ForwardState {
     dataset: Option<(String, Dataset)>,
     study: Option<StudyRun>,
     pooled_n: usize,
+    /// The pooled measure, computed after the per-molecule tests, a draw at a time.
+    pooled_run: Option<PooledRun>,
     result: Option<serde_json::Value>,
     t_star: Option<f64>,
     view: Option<View>,
@@ -24,10 +27,12 @@ pub(super) struct ForwardState {
 
 struct View {
     schedule: Schedule,
-    gpu: Option<Trajectory>,
+    gpu: Option<Rc<Trajectory>>,
     cpu: Vec<f32>,
     atoms: usize,
     t: usize,
+    /// Element of each shown atom (for export).
+    elements: Vec<String>,
 }
 
 impl ForwardState {
@@ -43,6 +48,23 @@ impl ForwardState {
     /// Forgets the shown trajectory (another panel took the viewer).
     pub(super) fn drop_view(&mut self) {
         self.view = None;
+    }
+
+    /// What exporting the shown trajectory needs: its frames (on the CPU, or the GPU buffer to
+    /// read back), elements, and the comment of frame t.
+    pub(super) fn export_source(&self) -> Option<(Result<Vec<f64>, Rc<Trajectory>>, Vec<String>, impl Fn(usize) -> String + use<>)> {
+        let v = self.view.as_ref()?;
+        let frames = match &v.gpu {
+            Some(t) => Err(t.clone()),
+            None => Ok(v.cpu.iter().map(|&a| a as f64).collect()),
+        };
+        let sch = v.schedule.clone();
+        let t_star = self.t_star;
+        let comment = move |t: usize| {
+            let past = if t_star.is_some_and(|ts| t as f64 > ts) { " past_t_star=true" } else { "" };
+            format!("molplay forward t={t} alpha={:.6} sigma={:.6}{past}", sch.alpha(t as f64), sch.sigma(t as f64))
+        };
+        Some((frames, v.elements.clone(), comment))
     }
 }
 
@@ -131,6 +153,7 @@ impl Playground {
         let (done, total) = run.progress();
         s.forward.study = Some(run);
         s.forward.pooled_n = o.pooled.unwrap_or(300);
+        s.forward.pooled_run = None;
         s.forward.result = None;
         to_js(&serde_json::json!({ "done": false, "tested": done, "total": total }))
     }
@@ -144,13 +167,23 @@ impl Playground {
         let run = f.study.as_mut().ok_or_else(|| js_err("gaussianityStep: call startGaussianity first"))?;
         let t0 = now_ms();
         let budget = if budget_ms.is_finite() { budget_ms.clamp(1.0, 10_000.0) } else { 30.0 };
-        while !run.done() && now_ms() - t0 < budget {
-            run.advance(4);
-        }
-        let (tested, total) = run.progress();
-        if run.done() && f.result.is_none() {
+        let wants_pool = f.pooled_n > 0;
+        while f.result.is_none() && now_ms() - t0 < budget {
+            if !run.done() {
+                run.advance(4);
+                continue;
+            }
+            if wants_pool {
+                let pool = match f.pooled_run.as_mut() {
+                    Some(p) => p,
+                    None => f.pooled_run.insert(PooledRun::new(run.data(), run.options(), f.pooled_n).map_err(js_err)?),
+                };
+                if !pool.advance() {
+                    continue;
+                }
+            }
             let study = run.result();
-            let pool = if f.pooled_n > 0 { Some(pooled(run.data(), run.options(), f.pooled_n).map_err(js_err)?) } else { None };
+            let pool = f.pooled_run.take().map(PooledRun::finish);
             f.t_star = study.t_star;
             let mut v = serde_json::to_value(&study).map_err(js_err)?;
             v["pooled"] = serde_json::to_value(&pool).map_err(js_err)?;
@@ -158,8 +191,10 @@ impl Playground {
             v["t_star_rule"] = "95 % quantile over molecules of the earliest checked step passed twice in a row (released GAGA test: KS p > 0.05, KSG MI < 0.1 nats; positions and types)".into();
             f.result = Some(v);
         }
+        let (tested, total) = run.progress();
+        let pooled_progress = f.pooled_run.as_ref().map(|p| p.progress());
         let result = f.result.clone();
-        to_js(&serde_json::json!({ "done": run.done(), "tested": tested, "total": total, "result": result }))
+        to_js(&serde_json::json!({ "done": result.is_some(), "tested": tested, "total": total, "pooled_progress": pooled_progress, "result": result }))
     }
 
     /// The last complete T* study, or null.
@@ -215,18 +250,20 @@ impl Playground {
         let spacing = 2.0 * reach + 4.0;
         let mut batch = Batch::positions();
         let mut styles = Vec::new();
+        let mut elements = Vec::new();
         let mut groups = Vec::new();
         for (k, (&i, b)) in picked.iter().zip(&blocks).enumerate() {
             let (row, col) = (k / side, k % side);
             let centre = (side as f64 - 1.0) / 2.0;
             batch.push(b, &[(col as f64 - centre) * spacing, (centre - row as f64) * spacing, 0.0]);
             styles.extend(data.molecules[i].elements.iter().map(|e| AtomStyle::element(e)));
+            elements.extend(data.molecules[i].elements.iter().cloned());
             groups.push(b.len() / 3);
         }
         let seed = o.seed.unwrap_or(0);
         let atoms = batch.atoms();
         let (gpu, cpu, engine) = match (&s.compute, s.render.as_ref().map(|r| r.viewer.source)) {
-            (Some(c), Some(AtomSource::Storage)) => (Some(ForwardKernel::new(&c.0.device).run(&c.0, &batch, &schedule, seed).map_err(js_err)?), Vec::new(), "gpu"),
+            (Some(c), Some(AtomSource::Storage)) => (Some(Rc::new(ForwardKernel::new(&c.0.device).run(&c.0, &batch, &schedule, seed).map_err(js_err)?)), Vec::new(), "gpu"),
             _ => (None, cpu_trajectory(&batch, &schedule, seed).iter().map(|&v| v as f32).collect(), "cpu"),
         };
         if let Some(r) = s.render.as_mut() {
@@ -243,7 +280,7 @@ impl Playground {
         s.batch = None;
         s.energy = f64::NAN;
         s.preset = "molecules".into();
-        s.forward.view = Some(View { schedule, gpu, cpu, atoms, t: 0 });
+        s.forward.view = Some(View { schedule, gpu, cpu, atoms, t: 0, elements });
         s.generate.drop_view();
         drop(guard);
         let _ = self.set_frame(0.0)?;

@@ -55,6 +55,31 @@ impl GenerateState {
     pub(super) fn drop_view(&mut self) {
         self.view = None;
     }
+
+    /// The shown reverse trajectory for export: flat frames, elements, comment per frame.
+    pub(super) fn export_trajectory(&self) -> Option<(Vec<f64>, Vec<String>, Vec<String>)> {
+        let v = self.view.as_ref()?;
+        let count = v.frames.len() / (3 * v.atoms);
+        let comments = (0..count).map(|k| format!("molplay reverse t={:.3}{}", v.t_start * (1.0 - k as f64 / v.steps as f64), if v.gaga && k == 0 { " gaga_gaussian_start=true" } else { "" })).collect();
+        Some((v.frames.iter().map(|&a| a as f64).collect(), v.elements.clone(), comments))
+    }
+
+    /// The last run's samples, flat (3-D), with each sample's elements (a molecule sample's
+    /// nearest data point's; "X" for the chain and the network).
+    pub(super) fn export_samples(&self) -> Option<(Vec<f64>, usize, Vec<Vec<String>>)> {
+        let j = self.job.as_ref().filter(|j| j.run.done())?;
+        let n = j.run.atoms();
+        let xs = j.run.samples().to_vec();
+        let rot = j.run.options().symmetry != Symmetry::Equivariant;
+        let elements = xs
+            .chunks(3 * n)
+            .map(|x| match &j.source {
+                Source::Molecules { target, elements } => elements[target.nearest(x, rot)].clone(),
+                _ => vec!["X".to_string(); n],
+            })
+            .collect();
+        Some((xs, n, elements))
+    }
 }
 
 enum Source {
@@ -90,6 +115,9 @@ struct View {
     t_star: Option<f64>,
     gaga: bool,
     frame: usize,
+    /// Element of each shown atom (for export): a molecule sample's nearest data point's once
+    /// the run is done, else "X".
+    elements: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -347,6 +375,10 @@ impl Playground {
         if !t.is_finite() {
             return Err(js_err("setGenerateTime: t must be a number"));
         }
+        // another panel may have taken the viewer: the run's frames are still kept
+        if self.inner.borrow().generate.view.is_none() {
+            self.show_generated(None)?;
+        }
         let frame = {
             let s = self.inner.borrow();
             let v = s.generate.view.as_ref().ok_or_else(|| js_err("setGenerateTime: run the sampler first"))?;
@@ -474,6 +506,23 @@ impl Playground {
         s.generate.score.set(ScoreTraining::new(model, &compute, pool, label, (t_max, batch, lr), seed).map_err(|e| js_err(format!("train: {e}")))?);
         drop(s);
         self.score_status()
+    }
+
+    /// One tiny denoising step on burn's CPU backend, then the network is dropped. Browsers
+    /// compile wasm functions lazily, on first call, and burn's training path is a few hundred
+    /// ms of compilation: the page calls this while idle so that the first training slice does
+    /// not block for that long.
+    #[wasm_bindgen(js_name = warmUp)]
+    pub fn warm_up(&self) -> js_sys::Promise {
+        wasm_bindgen_futures::future_to_promise(async move {
+            let config = EgnnConfig { atoms: 3, features: 3, hidden: 8, layers: 1, data_variance: 1.0, atom_identity: true, coord_range: None };
+            let mut model = ScoreModel::new(config, 0);
+            let x0 = chain_draws(3, 2);
+            let feats = model.config.node_features(2);
+            let mut rng = XorShift64::new(1);
+            model.train_step(&x0, &feats, &Schedule::polynomial2(1000, 1e-5), 1000.0, 1e-3, &mut rng).await.map_err(js_err)?;
+            Ok(JsValue::UNDEFINED)
+        })
     }
 
     /// Trains for about `budget_ms` (a promise of the status `{steps, loss, losses, ms, stopped,
@@ -613,12 +662,16 @@ impl Playground {
                     x.chunks(3).flat_map(move |p| (0..3).map(move |k| (p[k] + sh[k]) as f32)).collect::<Vec<_>>()
                 }).collect();
                 // elements: the data point each kept sample ends nearest to (known once done)
-                let styles: Vec<AtomStyle> = match &job.source {
+                let shown_elements: Vec<String> = match &job.source {
                     Source::Molecules { target, elements } if job.run.done() => {
                         let last = &raw[raw.len() - 3 * n * keep..];
                         let rot = job.run.options().symmetry != Symmetry::Equivariant;
-                        last.chunks(3 * n).flat_map(|x| elements[target.nearest(x, rot)].iter().map(|e| AtomStyle::element(e)).collect::<Vec<_>>()).collect()
+                        last.chunks(3 * n).flat_map(|x| elements[target.nearest(x, rot)].iter().cloned().collect::<Vec<_>>()).collect()
                     }
+                    _ => vec!["X".to_string(); n * keep],
+                };
+                let styles: Vec<AtomStyle> = match &job.source {
+                    Source::Molecules { .. } if job.run.done() => shown_elements.iter().map(|e| AtomStyle::element(e)).collect(),
                     Source::Molecules { .. } => vec![AtomStyle::element("C"); n * keep],
                     Source::Chain(_) | Source::Network { .. } => vec![AtomStyle::particle(false); n * keep],
                 };
@@ -627,10 +680,11 @@ impl Playground {
                     Some(v) => {
                         v.frames.extend(added);
                         v.frame = frames_now - 1;
+                        v.elements = shown_elements;
                     }
                     None => {
                         let (t_start, steps) = (job.run.frame_time(0), job.run.options().steps);
-                        g.view = Some(View { run: run_id, frames: added, atoms: n * keep, t_start, steps, full_t: job.schedule.steps() as f64, t_star: job.t_star, gaga: job.gaga, frame: frames_now - 1 });
+                        g.view = Some(View { run: run_id, frames: added, atoms: n * keep, t_start, steps, full_t: job.schedule.steps() as f64, t_star: job.t_star, gaga: job.gaga, frame: frames_now - 1, elements: shown_elements });
                     }
                 }
                 if restyle {

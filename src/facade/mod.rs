@@ -17,6 +17,7 @@ use web_sys::HtmlCanvasElement;
 pub const API_VERSION: u32 = 1;
 
 mod adjoint;
+mod export;
 mod forward;
 mod generate;
 mod reference;

@@ -1,0 +1,143 @@
+//! Export from the page: the trajectory the viewer shows as multi-frame XYZ (`exportTrajectory`)
+//! and samples as .npy or XYZ (`exportSamples`). Files users drop on the page come back in
+//! through `loadDataset`, `loadSamples` and the weights loaders.
+
+use super::{js_err, Playground};
+use crate::energies::{Family, System};
+use crate::io::{frames_from_flat, thin_indices, write_npy_f32, write_xyz};
+use wasm_bindgen::prelude::*;
+
+/// Frames kept by default: a 1000-step forward trajectory exports every 5th frame.
+const DEFAULT_FRAMES: usize = 201;
+
+/// The symbol a benchmark particle is written as: argon for Lennard-Jones (the classic LJ
+/// atom, so molecular viewers draw it), "X" (a dummy atom) for the double well.
+fn particle_element(sys: &System) -> &'static str {
+    match sys.family {
+        Family::LennardJones { .. } => "Ar",
+        _ => "X",
+    }
+}
+
+fn xyz_of(flat: &[f64], elements: &[String], d: usize, comments: &[String], every: usize) -> String {
+    let per = elements.len() * d;
+    let count = if per == 0 { 0 } else { flat.len() / per };
+    let mut picked = Vec::new();
+    let mut notes = Vec::new();
+    for k in thin_indices(count, every) {
+        picked.extend_from_slice(&flat[k * per..(k + 1) * per]);
+        notes.push(comments.get(k).cloned().unwrap_or_default());
+    }
+    write_xyz(&frames_from_flat(&picked, elements, d, |k| notes[k].clone()), d)
+}
+
+fn stride_for(count: usize, every: Option<usize>) -> Result<usize, JsValue> {
+    match every {
+        Some(0) => Err(js_err("exportTrajectory: every must be a whole number ≥ 1")),
+        Some(k) => Ok(k),
+        None => Ok(count.div_ceil(DEFAULT_FRAMES).max(1)),
+    }
+}
+
+#[wasm_bindgen]
+impl Playground {
+    /// A promise of the trajectory the viewer shows as multi-frame XYZ text: the forward
+    /// process (comments carry t, α, σ and whether the frame is past T*), the reverse sampler's
+    /// trajectory (t per frame), the newest Adjoint Sampling paths (u per frame), or the one
+    /// configuration of a benchmark system. `every` keeps every k-th frame (default: at most
+    /// 201 frames; the last frame is always kept).
+    #[wasm_bindgen(js_name = exportTrajectory)]
+    pub fn export_trajectory(&self, every: Option<usize>) -> js_sys::Promise {
+        let pg = Playground { inner: self.inner.clone() };
+        wasm_bindgen_futures::future_to_promise(async move {
+            let preset = pg.inner.borrow().preset.clone();
+            let text = match preset.as_str() {
+                "molecules" => {
+                    let (frames, elements, comment, ctx) = {
+                        let s = pg.inner.borrow();
+                        let (frames, elements, comment) = s.forward.export_source().ok_or_else(|| js_err("exportTrajectory: no forward trajectory is shown"))?;
+                        (frames, elements, comment, s.compute.clone())
+                    };
+                    let flat = match frames {
+                        Ok(flat) => flat,
+                        Err(traj) => {
+                            let ctx = ctx.ok_or_else(|| js_err("exportTrajectory: the GPU that holds the trajectory is gone"))?;
+                            traj.read(&ctx.0).await.map_err(js_err)?
+                        }
+                    };
+                    let count = flat.len() / (3 * elements.len()).max(1);
+                    let comments: Vec<String> = (0..count).map(comment).collect();
+                    xyz_of(&flat, &elements, 3, &comments, stride_for(count, every)?)
+                }
+                "generated" => {
+                    let s = pg.inner.borrow();
+                    let (flat, elements, comments) = s.generate.export_trajectory().ok_or_else(|| js_err("exportTrajectory: no reverse trajectory is shown"))?;
+                    xyz_of(&flat, &elements, 3, &comments, stride_for(comments.len(), every)?)
+                }
+                "adjoint" => {
+                    let s = pg.inner.borrow();
+                    let (sys, samples, frames) = s.adjoint.export_source().ok_or_else(|| js_err("exportTrajectory: no Adjoint Sampling paths are shown"))?;
+                    let keep = (samples.len() / sys.dim()).min(super::adjoint::KEEP).max(1);
+                    let elements = vec![particle_element(&sys).to_string(); keep * sys.n];
+                    let count = frames.len() / (keep * sys.dim());
+                    let comments: Vec<String> = (0..count).map(|k| format!("molplay adjoint {} u={:.4}", sys.name, k as f64 / (count.max(2) - 1) as f64)).collect();
+                    xyz_of(&frames, &elements, sys.d, &comments, stride_for(count, every)?)
+                }
+                _ => {
+                    let s = pg.inner.borrow();
+                    if s.positions.is_empty() {
+                        return Err(js_err("exportTrajectory: nothing is shown yet"));
+                    }
+                    let flat: Vec<f64> = s.positions.iter().map(|&v| v as f64).collect();
+                    let elements = vec![particle_element(&s.system).to_string(); s.system.n];
+                    xyz_of(&flat, &elements, s.system.d, &[format!("molplay {} energy={}", s.system.name, s.energy)], 1)
+                }
+            };
+            Ok(JsValue::from_str(&text))
+        })
+    }
+
+    /// Samples as a file: `source` "generate" (the last finished reverse-sampler run),
+    /// "adjoint" (the learner's newest samples) or "reference" (the reference sampler's);
+    /// `format` "npy" (float32, shape (samples, n·d): the field's layout, bytes) or "xyz"
+    /// (multi-frame text; 2-D systems get z = 0).
+    #[wasm_bindgen(js_name = exportSamples)]
+    pub fn export_samples(&self, source: String, format: String) -> Result<JsValue, JsValue> {
+        if format != "npy" && format != "xyz" {
+            return Err(js_err(format!("exportSamples: format must be \"npy\" or \"xyz\", got \"{format}\"")));
+        }
+        let s = self.inner.borrow();
+        let (xs, dim, d, elements): (Vec<f64>, usize, usize, Vec<Vec<String>>) = match source.as_str() {
+            "generate" => {
+                let (xs, n, els) = s.generate.export_samples().ok_or_else(|| js_err("exportSamples: no finished sampler run: generate first"))?;
+                (xs, 3 * n, 3, els)
+            }
+            "adjoint" => {
+                let (sys, xs, _) = s.adjoint.export_source().ok_or_else(|| js_err("exportSamples: no Adjoint Sampling learner"))?;
+                let count = xs.len() / sys.dim();
+                (xs, sys.dim(), sys.d, vec![vec![particle_element(&sys).to_string(); sys.n]; count])
+            }
+            "reference" => {
+                let run = s.reference.as_ref().ok_or_else(|| js_err("exportSamples: no reference sampler run"))?;
+                let sys = run.system();
+                let xs = run.samples().0.to_vec();
+                let count = xs.len() / sys.dim();
+                (xs, sys.dim(), sys.d, vec![vec![particle_element(sys).to_string(); sys.n]; count])
+            }
+            other => return Err(js_err(format!("exportSamples: source must be \"generate\", \"adjoint\" or \"reference\", got \"{other}\""))),
+        };
+        if xs.is_empty() {
+            return Err(js_err(format!("exportSamples: the {source} set has no samples yet")));
+        }
+        let rows = xs.len() / dim;
+        if format == "npy" {
+            let f32s: Vec<f32> = xs.iter().map(|&v| v as f32).collect();
+            return Ok(js_sys::Uint8Array::from(write_npy_f32(rows, dim, &f32s).as_slice()).into());
+        }
+        let mut text = String::new();
+        for (k, (x, els)) in xs.chunks(dim).zip(&elements).enumerate() {
+            text.push_str(&write_xyz(&frames_from_flat(x, els, d, |_| format!("molplay {source} sample {k}")), d));
+        }
+        Ok(JsValue::from_str(&text))
+    }
+}
