@@ -7,7 +7,7 @@ import { histogramPlot, linePlot } from "./plot.js";
 import { $, download, guarded, nextFrame, oneAtATime } from "./ui.js";
 const PRESETS = { dw4: "www/presets/dw4-demo.mpa" };
 
-export function wireAdjoint(pg, api, { showError, refresh }) {
+export function wireAdjoint(pg, api, { showError, refresh, transport, showSystem }) {
   let pauseRequested = false;
   const loss = linePlot($("as-loss"), "RAM loss", "#f2a65a");
   const hist = histogramPlot($("as-hist"), ["newest samples", "reference"], ["#7fd1e3", "#e6e8ee"], "energy E(x)");
@@ -40,16 +40,27 @@ export function wireAdjoint(pg, api, { showError, refresh }) {
     $("as-buffer").value = c.buffer / st.config.buffer;
     loss.update(st.losses);
     hist.update([st.energies, reference(st.system)]);
-    $("as-frame").max = Math.max(0, st.frames - 1);
-    if (st.frames > 0) $("as-frame").value = st.frame;
   };
 
   const setFrame = (k) => {
     const f = pg.setAdjointFrame(k);
-    $("as-frame-label").textContent = `u = ${f.u.toFixed(2)} (frame ${f.frame}/${f.frames - 1}): from the point at u = 0 to the samples at u = 1`;
+    const label = `u = ${f.u.toFixed(2)} (frame ${f.frame}/${f.frames - 1}): from the point at u = 0 to the samples at u = 1`;
+    transport.update("learn", { pos: f.frame, length: f.frames - 1, label, mark: null });
+    $("fw-banner").hidden = true;
     refresh();
     return f;
   };
+  transport.register("learn", {
+    empty: "Nothing to play yet: load the pretrained learner or train (the paths from u = 0 to 1 play here).",
+    seek: (p) => setFrame(Math.round(p)),
+    // the newest paths if there are any, else the system's configuration
+    activate: async (pos) => {
+      $("fw-banner").hidden = true;
+      const st = pg.adjointStatus();
+      if (st && st.frames > 0) setFrame(pos ?? st.frames - 1);
+      else await showSystem();
+    },
+  });
 
   const jobs = oneAtATime("trainAdjoint: the learner is busy; pause it first", (busy) => {
     $("as-train").textContent = busy ? "Pause" : "Train";
@@ -61,10 +72,11 @@ export function wireAdjoint(pg, api, { showError, refresh }) {
     pauseRequested = false;
     const until = pg.adjointStatus().counters.epochs + epochs;
     return jobs.run(async () => {
+      await nextFrame(); // not in the task that started the learner
       for (;;) {
         const st = await pg.adjointStep(30, mode);
         show(st);
-        if (st.frames > 0 && st.frame === st.frames - 1) setFrame(st.frame);
+        if (st.frames > 0 && st.frame === st.frames - 1 && transport.active === "learn") setFrame(st.frame);
         if (st.stopped) throw new Error(`trainAdjoint: ${st.stopped}`);
         if (pauseRequested || st.counters.epochs >= until) return st;
         // a sub-step mode ends when its sub-step has completed
@@ -75,7 +87,7 @@ export function wireAdjoint(pg, api, { showError, refresh }) {
     });
   }
 
-  const start = (o) => { const st = pg.startAdjoint(o); show(st); return st; };
+  const start = (o) => { const st = pg.startAdjoint(o); transport.clear("learn"); show(st); return st; };
   async function preset(system) {
     const url = PRESETS[system];
     if (!url) throw new Error(`no pretrained weights for ${system} yet: train from scratch`);
@@ -98,7 +110,6 @@ export function wireAdjoint(pg, api, { showError, refresh }) {
   }));
   $("as-refresh").addEventListener("click", guard(() => drive("refresh")));
   $("as-regress").addEventListener("click", guard(() => drive("regress")));
-  $("as-frame").addEventListener("input", guard((e) => setFrame(Number(e.target.value))));
   $("as-save").addEventListener("click", guard(() => jobs.run(async () => download(await pg.adjointWeights(), `${pg.adjointStatus().system}-adjoint.mpa`))));
   $("as-file").addEventListener("change", guard(async (e) => {
     const file = e.target.files[0];

@@ -3,13 +3,13 @@
 // and the T* study plotted over t with T* marked on the plot, on the scrubber and in the viewer.
 import uPlot from "../pkg/vendor/uPlot.esm.js";
 
-import { $, guarded, nextFrame, scrubberPlayer } from "./ui.js";
+import { $, guarded, nextFrame } from "./ui.js";
 const QM9_URL = "www/data/qm9_subset.xyz";
 const COLORS = { positions: "#7fd1e3", types: "#f2a65a", charges: "#b48ef0", pooled: "#9be37f" };
 
-export function wireForward(pg, api, { showError, refresh }) {
+export function wireForward(pg, api, { showError, refresh, transport }) {
   let datasetName = null;
-  let view = null; // {steps}
+  let view = null; // {steps, options}
   let tStar = null;
   let studying = null;
 
@@ -55,23 +55,26 @@ export function wireForward(pg, api, { showError, refresh }) {
     });
   };
 
-  const markScrubber = () => {
-    const mark = $("fw-tstar-mark");
-    if (tStar === null || !view) { mark.hidden = true; return; }
-    mark.hidden = false;
-    mark.style.left = `${(100 * tStar) / view.steps}%`;
-    mark.title = `T* = ${tStar}`;
-  };
-
   const setT = (t) => {
     const f = pg.setFrame(t);
-    $("fw-t").value = f.t;
-    $("fw-label").textContent = `t = ${f.t} / ${f.steps} · α = ${f.alpha.toFixed(3)} · σ = ${f.sigma.toFixed(3)} · SNR = ${f.snr.toPrecision(3)}`;
+    const label = `t = ${f.t} / ${f.steps} · α = ${f.alpha.toFixed(3)} · σ = ${f.sigma.toFixed(3)} · SNR = ${f.snr.toPrecision(3)}` +
+      (f.past_t_star ? ` · past T* = ${f.t_star}: GAGA replaces this by the closed-form Gaussian` : "");
+    transport.update("forward", { pos: f.t, length: f.steps, label, mark: tStar, markTitle: `T* = ${tStar}` });
     const banner = $("fw-banner");
     banner.hidden = !f.past_t_star;
     if (f.past_t_star) banner.textContent = `past T* = ${f.t_star}: GAGA replaces this part of the trajectory by the closed-form Gaussian N(0, ṽ)`;
     return f;
   };
+  transport.register("forward", {
+    empty: "Nothing to play yet: press Show trajectory (or pick the demo qm9-forward).",
+    seek: (p) => setT(Math.round(p)),
+    // another mode may have taken the viewer: the trajectory is recomputed (same seed, same frames)
+    activate: async (pos) => {
+      if (!view) { $("fw-banner").hidden = true; return; }
+      if (pg.state().preset !== "molecules") show(view.options);
+      setT(pos ?? 0);
+    },
+  });
 
   async function loadQm9() {
     const res = await fetch(QM9_URL);
@@ -85,7 +88,7 @@ export function wireForward(pg, api, { showError, refresh }) {
     tStar = null;
     view = null; // the facade drops the old trajectory with the old set
     $("fw-banner").hidden = true;
-    markScrubber();
+    transport.clear("forward");
     $("fw-set").textContent = `${name}: ${info.molecules} molecules` + (info.skipped.length ? `, ${info.skipped.length} skipped (fewer than 4 atoms)` : "") +
       ` · modalities ${info.modalities.join(", ")}`;
     $("fw-result").textContent = "";
@@ -97,9 +100,7 @@ export function wireForward(pg, api, { showError, refresh }) {
     const o = { count: Number($("fw-count").value), schedule: $("fw-schedule").value, ...options };
     const info = pg.showForward(o);
     if (info.limited) showError(info.limited);
-    view = { steps: info.steps };
-    $("fw-t").max = info.steps;
-    markScrubber();
+    view = { steps: info.steps, options: o };
     setT(0);
     refresh();
     return info;
@@ -117,7 +118,9 @@ export function wireForward(pg, api, { showError, refresh }) {
         do {
           p = pg.gaussianityStep(30);
           $("fw-progress").value = p.tested / p.total;
-          $("fw-result").textContent = `testing molecules ${p.tested}/${p.total}…`;
+          $("fw-result").textContent = p.pooled_progress
+            ? `calibrating the pooled measure against pure noise: draw ${p.pooled_progress[0]}/${p.pooled_progress[1]}…`
+            : `testing molecules ${p.tested}/${p.total}…`;
           await nextFrame();
         } while (!p.done);
         const r = p.result;
@@ -128,8 +131,7 @@ export function wireForward(pg, api, { showError, refresh }) {
         $("fw-result").textContent = `T* = ${fmt(r.t_star)} (marked: ${r.t_star_rule}) · mean over molecules ${fmt(r.t_star_mean)} · per modality: ${per}` +
           (r.pooled ? ` · calibrated pooled measure (thresholds from pure noise): ${fmt(r.pooled.t_star)}` : "") + " · published (QM9, EDM): 550";
         drawPlot(r);
-        markScrubber();
-        if (view) setT(Number($("fw-t").value));
+        if (view && transport.active === "forward") setT(transport.position() ?? 0);
         return r;
       } finally {
         studying = null;
@@ -138,11 +140,6 @@ export function wireForward(pg, api, { showError, refresh }) {
     })();
     return studying;
   }
-
-  const togglePlay = scrubberPlayer($("fw-play"), $("fw-t"), $("fw-speed"), setT, showError);
-  const play = () => {
-    if (view) togglePlay();
-  };
 
   const guard = guarded(showError);
   $("fw-dataset").addEventListener("change", guard(async (e) => {
@@ -158,8 +155,6 @@ export function wireForward(pg, api, { showError, refresh }) {
   }));
   $("fw-show").addEventListener("click", guard(async () => { if (!datasetName) await loadQm9(); show(); }));
   $("fw-run").addEventListener("click", guard(() => study()));
-  $("fw-t").addEventListener("input", guard((e) => setT(Number(e.target.value))));
-  $("fw-play").addEventListener("click", guard(play));
 
   api.loadMolecules = async (source = "qm9", text) => {
     if (source === "qm9") return loadQm9();
@@ -175,5 +170,9 @@ export function wireForward(pg, api, { showError, refresh }) {
     return study(options);
   };
   api.benchForward = (frames = 200) => pg.benchForward(frames >>> 0);
-  return { ensureLoaded: async () => { if (!datasetName) await loadQm9(); } };
+  return {
+    ensureLoaded: async () => { if (!datasetName) await loadQm9(); },
+    loadQm9, useSet, show, study,
+    loadFile: (name, text) => { useSet("xyz", name, text); return show(); },
+  };
 }

@@ -4,11 +4,11 @@
 // Every number comes from the Rust core; this file only wires controls.
 import { histogramPlot, linePlot } from "./plot.js";
 
-import { $, download, guarded, nextFrame, oneAtATime, scrubberPlayer } from "./ui.js";
+import { $, download, guarded, nextFrame, oneAtATime } from "./ui.js";
 const PALETTE = ["#7fd1e3", "#f2a65a", "#b48ef0", "#9be37f", "#ff8fa3"];
 const REFERENCE_COLOR = "#e6e8ee";
 
-export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
+export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, transport }) {
   let stopRequested = false;
   let view = null; // {fullT, tStar, gaga, tStart}
   let plot = null;
@@ -33,18 +33,12 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
     return o;
   };
 
-  const markScrubber = () => {
-    const mark = $("gen-tstar-mark");
-    if (!view || view.tStar === null || view.tStar === undefined) { mark.hidden = true; return; }
-    mark.hidden = false;
-    mark.style.left = `${(100 * (view.fullT - view.tStar)) / view.fullT}%`;
-    mark.title = `T* = ${Math.round(view.tStar)}`;
-  };
-
   const setT = (t) => {
     const f = pg.setGenerateTime(t);
-    $("gen-t").value = f.full_t - Math.max(t, f.t);
-    $("gen-label").textContent = `t = ${f.t.toFixed(1)} · frame ${f.frame}/${f.frames - 1}` + (f.t_star ? ` · T* = ${Math.round(f.t_star)}` : "");
+    view.spacing = f.frames > 1 ? f.t_start / (f.frames - 1) : view.fullT;
+    const label = `t = ${f.t.toFixed(1)} · frame ${f.frame}/${f.frames - 1}` + (f.t_star ? ` · T* = ${Math.round(f.t_star)}` : "");
+    const hasMark = view.tStar !== null && view.tStar !== undefined;
+    transport.update("generate", { pos: f.full_t - Math.max(t, f.t), length: f.full_t, label, mark: hasMark ? view.fullT - view.tStar : null, markTitle: hasMark ? `T* = ${Math.round(view.tStar)}` : "" });
     const banner = $("fw-banner");
     if (f.jumped) {
       banner.hidden = false;
@@ -55,6 +49,12 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
     } else banner.hidden = true;
     return f;
   };
+  transport.register("generate", {
+    empty: "Nothing to play yet: press Generate (or pick a generate demo).",
+    seek: (p) => setT(view.fullT - p),
+    step: () => view?.spacing ?? 1,
+    activate: (pos) => { if (view) setT(view.fullT - (pos ?? view.fullT)); else $("fw-banner").hidden = true; },
+  });
 
   const showStatus = (p) => {
     $("gen-progress").value = p.step / p.steps;
@@ -86,14 +86,13 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
     if (o.target === "molecules") await ensureMolecules();
     const info = pg.startGenerate(o);
     view = { fullT: 1000, tStar: info.t_star, gaga: info.gaga, tStart: info.t_start };
-    $("gen-t").max = 1000;
-    markScrubber();
     $("gen-status").textContent = `${info.label}: ${info.samples} samples, ${info.steps} steps from t = ${Math.round(info.t_start)}`;
+    await nextFrame();
     let p;
     do {
       p = await pg.generateStep(30);
       showStatus(p);
-      setT(view.tStart * (1 - p.step / p.steps));
+      if (transport.active === "generate") setT(view.tStart * (1 - p.step / p.steps));
       refresh();
       await nextFrame();
     } while (!p.done && !stopRequested);
@@ -137,17 +136,10 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
     return { runs: results, nfe_ratio: gaga.nfe / full.nfe, time_ratio: gaga.ms / full.ms };
   });
 
-  const togglePlay = scrubberPlayer($("gen-play"), $("gen-t"), $("gen-speed"), (v) => setT(view.fullT - v), showError);
-  const play = () => {
-    if (view) togglePlay();
-  };
-
   const guard = guarded(showError);
   $("gen-run").addEventListener("click", guard(() => sample(options())));
   $("gen-compare").addEventListener("click", guard(() => compare(options())));
   $("gen-stop").addEventListener("click", () => { stopRequested = true; });
-  $("gen-t").addEventListener("input", guard((e) => setT(view.fullT - Number(e.target.value))));
-  $("gen-play").addEventListener("click", guard(play));
   $("gen-target").addEventListener("change", () => {
     // a chain needs a size; molecules default to the set's most common one
     $("gen-atoms").value = $("gen-target").value === "chain" ? 8 : "";
@@ -168,6 +160,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules }) {
       let st = pg.startScoreTraining(o);
       $("gen-loss").hidden = false;
       lossPlot ??= linePlot($("gen-loss"), "DSM loss", "#9be37f");
+      await nextFrame(); // setting up and the first step are separate tasks (the first step also compiles code)
       while (st.steps < steps && !stopTraining && !st.stopped) {
         st = await pg.scoreTrainStep(30);
         lossPlot.update(st.losses);

@@ -5,9 +5,11 @@ import { wireReference } from "./reference.js";
 import { wireForward } from "./forward.js";
 import { wireGenerate } from "./generate.js";
 import { wireAdjoint } from "./adjoint.js";
+import { createTransport } from "./transport.js";
+import { DEFAULT_PRESET, MODES, PRESETS, applyToControls, knobElements, parseHash, readControls, toHash } from "./state.js";
+import { $, download, guarded } from "./ui.js";
 
 const API_VERSION = 1; // must equal facade::API_VERSION in the wasm
-import { $ } from "./ui.js";
 const EXPLAIN = {
   lj13: "13 Lennard-Jones particles tethered to their centre: E = Σ_{i≠j} [d⁻¹² − 2d⁻⁶] + ½Σ|xᵢ − x̄|². Shown: the relaxed icosahedron, the lowest-energy shape.",
   lj55: "55 Lennard-Jones particles, same energy as LJ-13. Shown: a relaxed compact cluster (a local minimum).",
@@ -23,14 +25,11 @@ function showError(message) {
   box.hidden = !message;
 }
 
-function parseHash() {
-  const params = new URLSearchParams(location.hash.replace(/^#/, ""));
-  const backend = params.get("backend");
-  if (backend !== null && backend !== "cpu" && backend !== "auto") {
-    showError(`URL: backend must be "cpu" or "auto", got "${backend}"; using auto.`);
-  }
-  return { preset: params.get("preset") || "lj13", forceCpu: backend === "cpu" };
-}
+const MODE_TEXT = {
+  forward: "Forward & Gaussianity: noise is added to real molecules step by step. Scrub t and watch the structure dissolve; the red mark is T*, where the molecules have become Gaussian enough that GAGA replaces the rest of the trajectory by a closed-form Gaussian.",
+  generate: "Generate: a sampler runs the noising process backwards, from noise at t = T (left end of the scrubber) to samples at t = 0 (right end). With GAGA it starts at T* from the closed-form Gaussian; the quotient treatment removes rigid motions exactly.",
+  learn: "Learn from energy: Adjoint Sampling learns to sample exp(−E) from the energy alone; the scrubber plays the newest paths from the origin (u = 0) to samples (u = 1). The reference sampler below gives the ground truth.",
+};
 
 function render(state) {
   $("energy").textContent = Number.isFinite(state.energy) ? state.energy.toFixed(4) : "—";
@@ -41,9 +40,15 @@ function render(state) {
   $("adapter").textContent = state.adapter ?? "none";
   $("renderer").textContent = state.renderer ?? "off";
   $("explain").textContent = EXPLAIN[state.preset] ?? `${state.n_atoms} Lennard-Jones particles, same energy as LJ-13. Shown: a relaxed compact cluster.`;
+  backendNotice = state.notice ?? "";
+  drawNotice();
+}
+
+let backendNotice = "", pageNotice = "";
+function drawNotice() {
   const notice = $("notice");
-  notice.textContent = state.notice ?? "";
-  notice.hidden = !state.notice;
+  notice.textContent = [backendNotice, pageNotice].filter(Boolean).join(" · ");
+  notice.hidden = !notice.textContent;
 }
 
 function wireCanvas(pg, canvas) {
@@ -88,15 +93,35 @@ function wireCanvas(pg, canvas) {
   requestAnimationFrame(loop);
 }
 
+/// Routes a file (picker or drop) by its name: weights to their network, molecules to the
+/// forward set (or, in Learn from energy, to the reference set), .npy samples to the reference set.
+async function openFile(api, mode, name, bytes) {
+  const lower = name.toLowerCase();
+  if (lower.endsWith(".mpw")) return { to: "generate", result: await api.loadScoreWeights(name, bytes) };
+  if (lower.endsWith(".mpa")) return { to: "learn", result: await api.loadAdjointWeights(name, bytes) };
+  if (lower.endsWith(".npy")) return { to: "learn", result: await api.loadSamples(name, bytes) };
+  if (lower.endsWith(".xyz") || lower.endsWith(".extxyz")) {
+    let text;
+    try { text = new TextDecoder("utf-8", { fatal: true }).decode(bytes); } catch { throw new Error(`${name}: not a text file (XYZ is text)`); }
+    if (mode === "learn") return { to: "learn", result: await api.loadSamples(name, text) };
+    await api.loadMolecules(name, text);
+    return { to: "forward", result: await api.forward() };
+  }
+  throw new Error(`${name}: molplay opens .xyz / .extxyz (molecules, samples), .npy (samples) and .mpw / .mpa (weights)`);
+}
+
 async function start() {
   await init();
   if (apiVersion() !== API_VERSION) throw new Error(`page expects API ${API_VERSION}, wasm provides ${apiVersion()}: rebuild the site`);
-  const { preset, forceCpu } = parseHash();
+  const hash = location.hash.replace(/^#/, "");
+  const { values, errors } = parseHash(hash === "" ? `v=1&preset=${DEFAULT_PRESET}` : hash);
+  if (errors.length) showError(`URL: ${errors.join("; ")}. Those settings keep their defaults.`);
+  if (values.ui === "0") document.body.classList.add("embed");
   const canvas = $("viewer");
   const dpr = window.devicePixelRatio || 1;
   canvas.width = Math.max(1, Math.round(canvas.clientWidth * dpr));
   canvas.height = Math.max(1, Math.round(canvas.clientHeight * dpr));
-  const pg = await Playground.create(canvas, forceCpu);
+  const pg = await Playground.create(canvas, values.backend === "cpu");
   const api = window.molplay;
   api.build = crateVersion();
   api.backend = () => pg.backend();
@@ -121,25 +146,215 @@ async function start() {
   wireCanvas(pg, canvas);
   $("bonds").addEventListener("change", (e) => pg.setBonds(e.target.checked));
   const currentSystem = () => ($("preset").value === "ljn" ? `lj${$("ljn").value}` : $("preset").value);
+  const showSystem = () => api.loadPreset(currentSystem());
   const pick = () => {
     showError("");
     $("ljn-row").hidden = $("preset").value !== "ljn";
-    api.loadPreset(currentSystem()).catch((err) => showError(err.message));
+    showSystem().catch((err) => showError(err.message));
   };
   $("preset").addEventListener("change", pick);
   $("ljn").addEventListener("change", pick);
-  wireReference(pg, api, { currentSystem, showError, refresh: () => render(pg.state()) });
-  const forward = wireForward(pg, api, { showError, refresh: () => render(pg.state()) });
-  wireGenerate(pg, api, { showError, refresh: () => render(pg.state()), ensureMolecules: forward.ensureLoaded });
-  wireAdjoint(pg, api, { showError, refresh: () => render(pg.state()) });
+
+  const transport = createTransport(showError);
+  const refresh = () => render(pg.state());
+  const reference = wireReference(pg, api, { currentSystem, showError, refresh });
+  const forward = wireForward(pg, api, { showError, refresh, transport });
+  wireGenerate(pg, api, { showError, refresh, ensureMolecules: forward.ensureLoaded, transport });
+  wireAdjoint(pg, api, { showError, refresh, transport, showSystem });
+
+  // --- the URL hash: every knob, written back as the page changes ---
+  let preset = values.preset ?? "";
+  let hashTimer = null;
+  const writeHash = () => {
+    clearTimeout(hashTimer);
+    hashTimer = setTimeout(() => {
+      const now = { ...readControls(), mode: document.body.dataset.mode, preset, system: currentSystem() };
+      const t = transport.position();
+      if (t !== null) now.t = Math.round(t * 100) / 100;
+      if (values.backend === "cpu") now.backend = "cpu";
+      if (document.body.classList.contains("embed")) now.ui = "0";
+      history.replaceState(null, "", toHash(now));
+    }, 150);
+  };
+  for (const id of knobElements()) $(id)?.addEventListener("change", writeHash);
+  $("preset").addEventListener("change", writeHash);
+  $("ljn").addEventListener("change", writeHash);
+  transport.onPause(writeHash);
+  $("scrub").addEventListener("change", writeHash);
+
+  // --- modes ---
+  const setMode = async (mode) => {
+    if (!MODES.includes(mode)) throw new Error(`mode must be one of ${MODES.join(", ")}, got "${mode}"`);
+    document.body.dataset.mode = mode;
+    for (const b of document.querySelectorAll(".modes button")) b.setAttribute("aria-selected", String(b.dataset.mode === mode));
+    $("mode-explain").textContent = MODE_TEXT[mode];
+    await transport.use(mode);
+    refresh();
+    writeHash();
+    return mode;
+  };
+  const guard = guarded(showError);
+  for (const b of document.querySelectorAll(".modes button")) b.addEventListener("click", guard(() => setMode(b.dataset.mode)));
+
+  // --- presets: instant demos ---
+  const demo = $("demo");
+  for (const mode of MODES) {
+    const group = document.createElement("optgroup");
+    group.label = { forward: "Forward & Gaussianity", generate: "Generate", learn: "Learn from energy" }[mode];
+    for (const [name, p] of Object.entries(PRESETS).filter(([, p]) => p.mode === mode)) {
+      const o = document.createElement("option");
+      o.value = name;
+      o.textContent = `${name} — ${p.title}`;
+      group.append(o);
+    }
+    demo.append(group);
+  }
+  const genOptions = () => {
+    const c = readControls();
+    const o = { target: c.target, sampler: c.sampler, steps: c.steps, symmetry: c.symmetry, gaga: c.gaga, samples: c.samples, seed: c.seed, engine: c.engine };
+    if (c.atoms !== null) o.atoms = c.atoms;
+    if (c.tstar !== null) o.tStar = c.tstar;
+    return o;
+  };
+  const ACTIONS = {
+    "qm9-forward": async () => { await forward.loadQm9(); forward.show(); await forward.study({ molecules: 500 }); },
+    "chain-generate": () => api.sample(genOptions()),
+    "gaga-compare": () => api.compareSamplers(genOptions()),
+    "qm9-generate": () => api.sample(genOptions()),
+    "qm9-network": async () => {
+      if ($("scratch").checked) await api.train({ target: "molecules", atoms: 19, steps: 300, seed: readControls().seed, device: $("net-device").value });
+      else await api.loadScorePreset();
+      return api.sample({ ...genOptions(), target: "network" });
+    },
+    "dw4-adjoint": () => ($("scratch").checked ? api.trainAdjoint({ system: "dw4", seed: readControls().seed }) : api.loadAdjointPreset("dw4")),
+    "lj13-adjoint": () => {
+      showNotice("No pretrained LJ-13 learner is bundled yet: it trains from scratch in this tab (press Pause in the panel to stop).");
+      return api.trainAdjoint({ system: "lj13", seed: readControls().seed });
+    },
+    "lj13-reference": () => api.runReference({ system: "lj13", samples: readControls().refsamples, seed: readControls().seed }),
+  };
+  const runPreset = async (name, knobs = PRESETS[name]?.knobs) => {
+    if (!(name in PRESETS)) throw new Error(`unknown preset "${name}": one of ${Object.keys(PRESETS).join(", ")}`);
+    preset = name;
+    demo.value = name;
+    applyToControls(knobs);
+    if (knobs.system) { await applySystem(knobs.system); }
+    await setMode(PRESETS[name].mode);
+    const r = await ACTIONS[name]();
+    writeHash();
+    return r;
+  };
+  const applySystem = async (sys) => {
+    const known = ["lj13", "lj55", "dw4"].includes(sys);
+    $("preset").value = known ? sys : "ljn";
+    $("ljn-row").hidden = known;
+    if (!known) $("ljn").value = sys.slice(2);
+  };
+  $("demo-run").addEventListener("click", guard(() => runPreset(demo.value, { ...PRESETS[demo.value].knobs })));
+
+  // --- transport keys for presenters ---
+  document.addEventListener("keydown", (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const tag = e.target?.tagName;
+    if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA" || e.target?.isContentEditable) return;
+    const k = e.key;
+    if (k === " ") { e.preventDefault(); transport.toggle(); }
+    else if (k === "ArrowRight" || k === "ArrowLeft") { e.preventDefault(); transport.step((k === "ArrowRight" ? 1 : -1) * (e.shiftKey ? 10 : 1)); }
+    else if (k === "r" || k === "R") transport.reset();
+    else if (k === "1" || k === "2" || k === "3") setMode(MODES[Number(k) - 1]).catch((err) => showError(err.message));
+  });
+
+  // --- export / import ---
+  const modeSamples = () => {
+    const mode = document.body.dataset.mode;
+    if (mode === "generate") return "generate";
+    if (mode === "learn") return pg.adjointStatus()?.samples > 0 ? "adjoint" : "reference";
+    throw new Error("export: the Forward mode has no samples; export its trajectory instead");
+  };
+  api.exportTrajectory = ({ every } = {}) => {
+    if (every !== undefined && !(Number.isInteger(every) && every >= 1)) return Promise.reject(new Error("exportTrajectory: every must be a whole number ≥ 1"));
+    return pg.exportTrajectory(every);
+  };
+  api.exportSamples = (source = modeSamples(), format = "npy") => pg.exportSamples(String(source), String(format));
+  /// The viewer as a PNG blob: one frame is drawn and read in the same task (a WebGPU canvas
+  /// keeps its image only until the frame is presented).
+  api.exportPng = () => new Promise((resolve, reject) => {
+    pg.resize(canvas.width, canvas.height);
+    pg.frame();
+    canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("exportPng: the viewer gave no image"))), "image/png");
+  });
+  const stamp = () => `${document.body.dataset.mode}-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, "")}`;
+  $("export-xyz").addEventListener("click", guard(async () => download(await api.exportTrajectory(), `molplay-${stamp()}-trajectory.xyz`)));
+  $("export-png").addEventListener("click", guard(async () => download(await api.exportPng(), `molplay-${stamp()}.png`)));
+  $("export-npy").addEventListener("click", guard(() => { const src = modeSamples(); download(api.exportSamples(src, "npy"), `molplay-${src}-samples.npy`); }));
+  $("export-sxyz").addEventListener("click", guard(() => { const src = modeSamples(); download(api.exportSamples(src, "xyz"), `molplay-${src}-samples.xyz`); }));
+  api.openFile = async (name, data) => {
+    if (typeof name !== "string") throw new TypeError("openFile(name, data): name must be a file name");
+    let bytes;
+    if (typeof data === "string") bytes = new TextEncoder().encode(data);
+    else if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
+    else if (ArrayBuffer.isView(data)) bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    else throw new TypeError("openFile(name, data): data must be a string, an ArrayBuffer or a typed array");
+    const r = await openFile(api, document.body.dataset.mode, name, bytes);
+    if (r.to !== document.body.dataset.mode) await setMode(r.to);
+    return r.result;
+  };
+  const openPicked = (file) => file.arrayBuffer().then((b) => api.openFile(file.name, new Uint8Array(b))).catch((e) => showError(e.message));
+  $("import-file").addEventListener("change", (e) => { showError(""); if (e.target.files[0]) openPicked(e.target.files[0]); e.target.value = ""; });
+  document.addEventListener("dragover", (e) => { e.preventDefault(); document.body.classList.add("dragging"); });
+  document.addEventListener("dragleave", (e) => { if (e.target === document.documentElement || e.target === document.body) document.body.classList.remove("dragging"); });
+  document.addEventListener("drop", (e) => {
+    e.preventDefault();
+    document.body.classList.remove("dragging");
+    showError("");
+    const file = e.dataTransfer?.files?.[0];
+    if (file) openPicked(file);
+  });
+  $("share").addEventListener("click", guard(async () => {
+    writeHash();
+    await new Promise((r) => setTimeout(r, 200));
+    try { await navigator.clipboard.writeText(location.href); showNotice("Link copied: it reproduces this state."); }
+    catch { showNotice(`Copy this link: ${location.href}`); }
+  }));
+
+  api.mode = (m) => (m === undefined ? document.body.dataset.mode : setMode(String(m)));
+  api.runPreset = (name) => runPreset(String(name), { ...(PRESETS[name]?.knobs ?? {}) });
+  api.presets = () => Object.fromEntries(Object.entries(PRESETS).map(([k, p]) => [k, { mode: p.mode, title: p.title }]));
+  api.play = () => { if (!transport.playing) transport.toggle(); return transport.playing; };
+  api.pause = () => transport.pause();
+  api.step = (k = 1) => transport.step(Number(k) || 0);
+  api.rewind = () => transport.reset();
+  api.seek = (pos) => transport.seek(Number(pos));
+  api.transport = () => ({ mode: transport.active, playing: transport.playing, position: transport.position() });
+  api.hashState = () => parseHash(location.hash);
+
+  // --- the state the URL asked for ---
+  applyToControls(values);
+  if (values.system) await applySystem(values.system);
   try {
-    await api.loadPreset(preset);
+    await showSystem();
   } catch (err) {
-    showError(`Preset "${preset}": ${err.message}. Showing LJ-13 instead.`);
+    showError(`System "${currentSystem()}": ${err.message}. Showing LJ-13 instead.`);
+    await applySystem("lj13");
     await api.loadPreset("lj13");
   }
+  await setMode(values.mode ?? "forward");
   render(pg.state());
+  // compile burn's training path while the page is idle (see Playground.warmUp)
+  api.warmed = new Promise((resolve) => (window.requestIdleCallback ?? setTimeout)(() => pg.warmUp().catch(() => {}).then(resolve)));
+  // the preset runs after `ready`, so the API is usable while it works
+  api.presetDone = (async () => {
+    if (!preset) return null;
+    const r = await runPreset(preset, values);
+    if (values.t !== undefined && values.t !== null) transport.seek(values.t);
+    return r;
+  })().catch((err) => { showError(`preset ${preset}: ${err.message}`); return null; });
   return api;
+}
+
+function showNotice(message) {
+  pageNotice = message;
+  drawNotice();
 }
 
 let resolveReady, rejectReady;

@@ -106,16 +106,6 @@ export function wireReference(pg, api, { currentSystem, showError, refresh }) {
   $("ref-stop").addEventListener("click", () => stop());
   const readFile = (file) => file.arrayBuffer().then((b) => loadFile(file.name, new Uint8Array(b))).catch((e) => showError(e.message));
   $("ref-file").addEventListener("change", (e) => { showError(""); if (e.target.files[0]) readFile(e.target.files[0]); });
-  document.addEventListener("dragover", (e) => { e.preventDefault(); document.body.classList.add("dragging"); });
-  document.addEventListener("dragleave", (e) => { if (e.target === document.documentElement || e.target === document.body) document.body.classList.remove("dragging"); });
-  document.addEventListener("drop", (e) => {
-    e.preventDefault();
-    document.body.classList.remove("dragging");
-    showError("");
-    const file = e.dataTransfer?.files?.[0];
-    if (file) readFile(file);
-  });
-
   api.runReference = (options = {}) => {
     if (typeof options !== "object" || options === null) return Promise.reject(new TypeError("runReference(options): options must be an object"));
     return run({ system: currentSystem(), ...options });
@@ -133,4 +123,5 @@ export function wireReference(pg, api, { currentSystem, showError, refresh }) {
   };
   api.metrics = ({ sampleW2 = 200 } = {}) => pg.metrics(Math.max(0, Math.min(2000, sampleW2 >>> 0)));
   api.benchMcmc = (name, chains = 100, sweeps = 20) => pg.benchMcmc(String(name), chains >>> 0, sweeps >>> 0);
+  return { loadFile, run };
 }

@@ -48,27 +48,3 @@ export function oneAtATime(busyMessage, onBusy) {
     settled() { return current?.catch(() => {}) ?? Promise.resolve(); },
   };
 }
-
-/// Play / Pause for a scrubber: while playing, each animation frame moves the play position on
-/// by the `speed` input's value (from the `range` input's max back to 0) and calls
-/// `onFrame(position)`; a throwing `onFrame` stops play and shows its message. The position is
-/// kept here, starting from the range's value: a panel that snaps the range to its nearest
-/// stored frame would otherwise pull it back every frame and play would stall. Returns the
-/// toggle for the button.
-export function scrubberPlayer(button, range, speed, onFrame, showError) {
-  let playing = false;
-  let pos = 0;
-  const set = (on) => { playing = on; button.textContent = on ? "Pause" : "Play"; };
-  const loop = () => {
-    if (!playing) return;
-    pos += Number(speed.value);
-    if (pos > Number(range.max)) pos = 0;
-    try { onFrame(pos); } catch (e) { set(false); showError(e.message); return; }
-    requestAnimationFrame(loop);
-  };
-  return () => {
-    set(!playing);
-    pos = Number(range.value);
-    requestAnimationFrame(loop);
-  };
-}

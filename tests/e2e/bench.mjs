@@ -14,7 +14,7 @@ const server = await serve(fileURLToPath(new URL("../..", import.meta.url)), 0);
 const browser = await launch({ webgpu: true });
 try {
   const page = await browser.newPage();
-  await page.goto(`http://127.0.0.1:${server.address().port}/index.html`);
+  await page.goto(`http://127.0.0.1:${server.address().port}/index.html#v=1`);
   const state = await page.evaluate(async () => { await window.molplay.ready; return window.molplay.state(); });
   console.log(`browser: ${browser.version()}, backend ${state.backend}, adapter: ${state.adapter}`);
   for (const system of ["lj13", "lj55"]) {

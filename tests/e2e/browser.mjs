@@ -28,3 +28,8 @@ export async function openPage(browser, url, viewport = { width: 1100, height: 7
   await page.goto(url);
   return { page, problems };
 }
+
+/// Waits for the page's API and returns the playground's state.
+export function ready(page) {
+  return page.evaluate(async () => { await window.molplay.ready; return window.molplay.state(); });
+}

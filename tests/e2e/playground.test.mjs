@@ -1,0 +1,346 @@
+// End-to-end: the playground experience (issue 7) — each mode from a clean load or a link, the
+// URL state, the shared transport and its keys, export / import, embed mode, the long-task
+// budget and a phone-sized viewport. Screenshots of each mode go to test-results/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { serve } from "./server.mjs";
+import { launch, openPage, ready } from "./browser.mjs";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const SHOTS = fileURLToPath(new URL("../../test-results/", import.meta.url));
+let server, base, webgpu;
+
+before(async () => {
+  await mkdir(SHOTS, { recursive: true });
+  server = await serve(ROOT, 0);
+  base = `http://127.0.0.1:${server.address().port}`;
+  webgpu = await launch({ webgpu: true });
+});
+
+after(async () => {
+  await webgpu?.close();
+  server?.close();
+});
+
+const presetDone = (page) => page.evaluate(() => window.molplay.presetDone);
+const reason = (page, f, arg) => page.evaluate(f, arg).then(() => "resolved", (e) => e.message);
+
+/// Parses multi-frame XYZ: [{n, comment, atoms: [[el, x, y, z]]}], failing on anything malformed.
+function parseXyz(text) {
+  const lines = text.split("\n");
+  const frames = [];
+  let i = 0;
+  while (i < lines.length && lines[i].trim() !== "") {
+    const n = Number(lines[i]);
+    assert.ok(Number.isInteger(n) && n > 0, `line ${i + 1}: atom count, got "${lines[i]}"`);
+    const comment = lines[i + 1];
+    const atoms = lines.slice(i + 2, i + 2 + n).map((l, k) => {
+      const [el, ...xyz] = l.trim().split(/\s+/);
+      assert.equal(xyz.length, 3, `line ${i + 3 + k}: element and three coordinates`);
+      const p = xyz.map(Number);
+      assert.ok(p.every(Number.isFinite), `line ${i + 3 + k}: finite coordinates`);
+      return [el, ...p];
+    });
+    assert.equal(atoms.length, n, "frame cut short");
+    frames.push({ n, comment, atoms });
+    i += 2 + n;
+  }
+  return frames;
+}
+
+/// Records long tasks (> 50 ms main-thread blocks) from now on; `stop()` returns their durations.
+async function watchLongTasks(page) {
+  await page.evaluate(() => {
+    window.__long = [];
+    window.__longObs = new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__long.push(e.duration); });
+    window.__longObs.observe({ type: "longtask" });
+  });
+  return { stop: () => page.evaluate(() => { window.__longObs.disconnect(); return window.__long; }) };
+}
+
+test("a clean load runs the default demo: Forward mode, QM9 noised, T* found and marked", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html`);
+  await ready(page);
+  await presetDone(page);
+  assert.equal(await page.evaluate(() => window.molplay.mode()), "forward");
+  assert.match(await page.evaluate(() => location.hash), /^#v=1&mode=forward&preset=qm9-forward/);
+  assert.equal(await page.isVisible("#forward-panel"), true);
+  assert.equal(await page.isHidden("#generate-panel"), true);
+  assert.equal(await page.isHidden("#adjoint-panel"), true);
+  assert.equal(await page.getAttribute("#mode-forward", "aria-selected"), "true");
+  const g = await page.evaluate(() => window.molplay.gaussianity());
+  assert.ok(g.t_star >= 450 && g.t_star <= 800, `T* ${g.t_star}`);
+  assert.equal(await page.isVisible("#scrub-mark"), true, "T* on the shared scrubber");
+  assert.match(await page.textContent("#fw-result"), /T\* = \d+/);
+  await page.screenshot({ path: `${SHOTS}mode-forward.png` });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("a link reproduces a Generate slide exactly: preset, seed, knobs and scrubber position", async () => {
+  const link = `${base}/index.html#v=1&preset=chain-generate&seed=5&atoms=5&steps=50&samples=60&t=500`;
+  const { page, problems } = await openPage(webgpu, link);
+  await ready(page);
+  const r = await presetDone(page);
+  assert.equal(await page.evaluate(() => window.molplay.mode()), "generate");
+  assert.equal(await page.inputValue("#gen-seed"), "5");
+  assert.equal(await page.inputValue("#gen-steps"), "50");
+  assert.equal(r.samples, 60);
+  assert.equal(r.nfe, 60 * 50);
+  const tr = await page.evaluate(() => window.molplay.transport());
+  assert.equal(tr.mode, "generate");
+  assert.equal(tr.position, 500, "the scrubber where the link put it");
+  assert.match(await page.textContent("#scrub-label"), /^t = 500\.0 · frame 25\/50/);
+  // the same run through the API: the same numbers (seeded)
+  const again = await page.evaluate(() => window.molplay.sample({ target: "chain", atoms: 5, steps: 50, samples: 60, seed: 5 }));
+  assert.deepEqual(again.quality, r.quality);
+  // a second tab on the same link shows the same run
+  const second = await openPage(webgpu, link);
+  await ready(second.page);
+  const r2 = await presetDone(second.page);
+  assert.deepEqual(r2.quality, r.quality);
+  await second.page.close();
+  // changing a knob rewrites the hash, and that hash carries it to a new tab
+  await page.selectOption("#gen-sampler", "em");
+  await page.waitForFunction(() => /sampler=em/.test(location.hash));
+  const hash = await page.evaluate(() => location.hash);
+  assert.match(hash, /preset=chain-generate/);
+  assert.match(hash, /seed=5/);
+  const third = await openPage(webgpu, `${base}/index.html${hash}`);
+  await ready(third.page);
+  const r3 = await presetDone(third.page);
+  assert.equal(await third.page.inputValue("#gen-sampler"), "em");
+  assert.equal(r3.sampler, "em");
+  await third.page.close();
+  await page.screenshot({ path: `${SHOTS}mode-generate.png` });
+  assert.deepEqual(problems, []);
+  assert.deepEqual(second.problems, []);
+  assert.deepEqual(third.problems, []);
+  await page.close();
+});
+
+test("Learn-from-energy demo from a link: pretrained DW-4 samples, exported as .npy and XYZ", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html#v=1&preset=dw4-adjoint`);
+  await ready(page);
+  const st = await presetDone(page);
+  assert.equal(await page.evaluate(() => window.molplay.mode()), "learn");
+  assert.equal(await page.isVisible("#adjoint-panel"), true);
+  assert.equal(await page.isVisible("#reference-panel"), true);
+  assert.equal(st.samples, 64);
+  const tr = await page.evaluate(() => window.molplay.transport());
+  assert.equal(tr.mode, "learn");
+  assert.ok(tr.position > 0, "the newest paths are on the scrubber, at u = 1");
+  // samples as .npy: float32, shape (64, 8)
+  const npy = await page.evaluate(() => Array.from(window.molplay.exportSamples("adjoint", "npy")));
+  const bytes = Buffer.from(npy);
+  assert.equal(bytes.subarray(0, 6).toString("latin1"), "\x93NUMPY");
+  const headerLen = bytes.readUInt16LE(8);
+  const header = bytes.subarray(10, 10 + headerLen).toString("latin1");
+  assert.match(header, /'descr': '<f4'/);
+  assert.match(header, /'shape': \(64, 8\)/);
+  assert.equal(bytes.length, 10 + headerLen + 64 * 8 * 4);
+  // the same samples as XYZ: 64 frames of 4 planar particles
+  const frames = parseXyz(await page.evaluate(() => window.molplay.exportSamples("adjoint", "xyz")));
+  assert.equal(frames.length, 64);
+  assert.ok(frames.every((f) => f.n === 4 && f.atoms.every((a) => a[3] === 0)));
+  // the paths: frames from u = 0 (all at the origin) to u = 1
+  const paths = parseXyz(await page.evaluate(() => window.molplay.exportTrajectory()));
+  assert.ok(paths.length > 2);
+  assert.match(paths[0].comment, /u=0\.0000/);
+  assert.match(paths.at(-1).comment, /u=1\.0000/);
+  await page.screenshot({ path: `${SHOTS}mode-learn.png` });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("the shared transport: play / pause, single steps, reset, once and bounce, and the presenter keys", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html#v=1&preset=chain-generate&atoms=4&steps=20&samples=10`);
+  await ready(page);
+  await presetDone(page);
+  const pos = () => page.evaluate(() => window.molplay.transport().position);
+  await page.keyboard.press("r");
+  assert.equal(await pos(), 0, "R goes back to the start");
+  await page.keyboard.press("ArrowRight");
+  assert.equal(await pos(), 50, "→ is one stored frame (1000 / 20 steps)");
+  await page.keyboard.press("Shift+ArrowRight");
+  assert.equal(await pos(), 550, "shift+→ is ten");
+  await page.keyboard.press("ArrowLeft");
+  assert.equal(await pos(), 500);
+  // space plays, space pauses
+  await page.keyboard.press("Space");
+  assert.equal(await page.evaluate(() => window.molplay.transport().playing), true);
+  await page.waitForFunction(() => window.molplay.transport().position > 600);
+  await page.keyboard.press("Space");
+  assert.equal(await page.evaluate(() => window.molplay.transport().playing), false);
+  // once: stops at the end
+  await page.selectOption("#speed", "4");
+  await page.selectOption("#loop", "once");
+  await page.click("#play");
+  await page.waitForFunction(() => !window.molplay.transport().playing, null, { timeout: 20000 });
+  assert.equal(await pos(), 1000);
+  // bounce: at the end it turns round
+  await page.selectOption("#loop", "bounce");
+  await page.evaluate(() => window.molplay.seek(900));
+  await page.click("#play");
+  await page.waitForFunction(() => window.molplay.transport().position >= 1000 - 1e-9 || window.molplay.transport().position > 980);
+  await page.waitForFunction(() => window.molplay.transport().position < 800);
+  assert.equal(await page.evaluate(() => window.molplay.transport().playing), true, "bounce keeps playing");
+  await page.click("#play");
+  // the buttons
+  await page.click("#reset");
+  assert.equal(await pos(), 0);
+  await page.click("#step-fwd");
+  assert.equal(await pos(), 50);
+  await page.click("#step-back");
+  assert.equal(await pos(), 0);
+  // keys switch modes; keys typed into a field stay in the field
+  await page.keyboard.press("1");
+  assert.equal(await page.evaluate(() => window.molplay.mode()), "forward");
+  await page.keyboard.press("2");
+  assert.equal(await page.evaluate(() => window.molplay.mode()), "generate");
+  await page.focus("#gen-steps");
+  await page.keyboard.press("3");
+  assert.equal(await page.evaluate(() => window.molplay.mode()), "generate");
+  assert.equal(await page.inputValue("#gen-steps"), "203");
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("export: the shown trajectory as multi-frame XYZ that loads back, a PNG of the viewer; import by drop and picker", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html#v=1`);
+  await ready(page);
+  await page.evaluate(() => window.molplay.forward({ count: 2 }));
+  const text = await page.evaluate(() => window.molplay.exportTrajectory());
+  const frames = parseXyz(text);
+  assert.equal(frames.length, 201, "1000 steps, every 5th frame and the last");
+  assert.match(frames[0].comment, /t=0 /);
+  assert.match(frames.at(-1).comment, /t=1000 /);
+  assert.ok(frames.every((f) => f.n === frames[0].n));
+  assert.ok(frames[0].atoms.some((a) => a[0] === "H") && frames[0].atoms.some((a) => a[0] === "C"), "element symbols kept");
+  const every = parseXyz(await page.evaluate(() => window.molplay.exportTrajectory({ every: 100 })));
+  assert.equal(every.length, 11);
+  assert.match(await reason(page, () => window.molplay.exportTrajectory({ every: 0 })), /every must be a whole number/);
+  // the exported file is a molecule set for this page (each frame a molecule)
+  const set = await page.evaluate((t) => window.molplay.loadMolecules("trajectory.xyz", t), text);
+  assert.equal(set.molecules, 201);
+  // PNG of the viewer, at the canvas's size
+  const png = await page.evaluate(async () => {
+    const blob = await window.molplay.exportPng();
+    const bmp = await createImageBitmap(blob);
+    const head = Array.from(new Uint8Array(await blob.slice(0, 8).arrayBuffer()));
+    const c = document.getElementById("viewer");
+    return { head, w: bmp.width, h: bmp.height, cw: c.width, ch: c.height, type: blob.type };
+  });
+  assert.deepEqual(png.head, [137, 80, 78, 71, 13, 10, 26, 10]);
+  assert.equal(png.type, "image/png");
+  assert.deepEqual([png.w, png.h], [png.cw, png.ch]);
+  // generated samples out as XYZ and back in by drag-and-drop: they become the molecule set
+  await page.evaluate(() => window.molplay.mode("generate"));
+  await page.evaluate(() => window.molplay.sample({ target: "chain", atoms: 5, samples: 12, steps: 20 }));
+  const kind = await page.evaluate(() => { const s = window.molplay.exportSamples(); return typeof s === "string" ? "string" : s.constructor.name; });
+  assert.equal(kind, "Uint8Array", "the mode's samples, as .npy bytes by default");
+  const sxyz = await page.evaluate(() => window.molplay.exportSamples("generate", "xyz"));
+  assert.equal(parseXyz(sxyz).length, 12);
+  await page.evaluate((t) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([t], "samples.xyz"));
+    document.body.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, sxyz);
+  await page.waitForFunction(() => /samples.xyz: 12 molecules/.test(document.getElementById("fw-set").textContent));
+  assert.equal(await page.evaluate(() => window.molplay.mode()), "forward", "molecules open in the Forward mode");
+  // weights through the picker switch to their mode
+  const weights = await page.evaluate(async () => Array.from(new Uint8Array(await (await fetch("www/presets/dw4-demo.mpa")).arrayBuffer())));
+  await page.setInputFiles("#import-file", { name: "dw4.mpa", mimeType: "application/octet-stream", buffer: Buffer.from(weights) });
+  await page.waitForFunction(() => window.molplay.adjointStatus()?.system === "dw4");
+  assert.equal(await page.evaluate(() => window.molplay.mode()), "learn");
+  // files it cannot open are named, nothing is lost
+  await page.setInputFiles("#import-file", { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("hello") });
+  await page.waitForFunction(() => /notes.txt: molplay opens \.xyz/.test(document.getElementById("error").textContent));
+  await page.setInputFiles("#import-file", { name: "bin.xyz", mimeType: "text/plain", buffer: Buffer.from([0xff, 0xfe, 0x00, 0x80]) });
+  await page.waitForFunction(() => /bin.xyz: not a text file/.test(document.getElementById("error").textContent));
+  assert.equal(await page.evaluate(() => window.molplay.adjointStatus()?.system), "dw4", "the learner is still there");
+  assert.match(await reason(page, () => window.molplay.exportSamples("nowhere", "npy")), /source must be "generate", "adjoint" or "reference"/);
+  assert.match(await reason(page, () => window.molplay.exportSamples("generate", "csv")), /format must be "npy" or "xyz"/);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("embed mode (ui=0) shows the viewer alone, and the keys still drive it", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html#v=1&preset=chain-generate&atoms=4&steps=20&samples=10&ui=0`);
+  await ready(page);
+  await presetDone(page);
+  for (const sel of ["header", "#generate-panel", "#settings", "#transport", "footer"]) assert.equal(await page.isHidden(sel), true, `${sel} hidden`);
+  assert.equal(await page.isVisible("#viewer"), true);
+  const box = await page.locator("#viewer").boundingBox();
+  assert.ok(box.width >= 1000 && box.height >= 700, `the viewer fills the window: ${box.width}×${box.height}`);
+  await page.keyboard.press("r");
+  await page.keyboard.press("Space");
+  await page.waitForFunction(() => window.molplay.transport().position > 0);
+  await page.keyboard.press("Space");
+  assert.match(await page.evaluate(() => location.hash), /ui=0/, "the hash keeps embed mode");
+  await page.screenshot({ path: `${SHOTS}embed.png` });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("bad URL values are each named on the page; the rest of the link still applies", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html#v=1&mode=generate&steps=abc&sampler=rk4&zoom=3&seed=7&preset=magic`);
+  await ready(page);
+  const error = await page.textContent("#error");
+  assert.match(error, /steps must be a whole number from 1 to 5000, got "abc"/);
+  assert.match(error, /sampler must be one of ddpm, em, heun, got "rk4"/);
+  assert.match(error, /unknown setting "zoom"/);
+  assert.match(error, /preset must be one of qm9-forward/);
+  assert.equal(await page.evaluate(() => window.molplay.mode()), "generate");
+  assert.equal(await page.inputValue("#gen-seed"), "7");
+  assert.equal(await page.inputValue("#gen-steps"), "200", "a refused value keeps its default");
+  const { page: newer } = await openPage(webgpu, `${base}/index.html#v=9&mode=learn`);
+  await ready(newer);
+  assert.match(await newer.textContent("#error"), /state version 9/);
+  assert.equal(await newer.evaluate(() => window.molplay.mode()), "forward");
+  await newer.close();
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("while training and sampling, no main-thread task takes over 200 ms", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html#v=1&mode=generate`);
+  await ready(page);
+  // the page compiles burn's training path while idle after loading (lazy wasm compilation)
+  await page.evaluate(() => window.molplay.warmed);
+  const watch = await watchLongTasks(page);
+  await page.evaluate(() => window.molplay.train({ target: "chain", atoms: 6, steps: 150, seed: 1 }));
+  await page.evaluate(() => window.molplay.sample({ target: "chain", atoms: 6, samples: 400, steps: 100 }));
+  await page.evaluate(() => window.molplay.sample({ target: "network", samples: 100, steps: 50 }));
+  await page.evaluate(() => window.molplay.mode("learn"));
+  await page.evaluate(() => window.molplay.trainAdjoint({ system: "dw4", epochs: 2 }));
+  await page.evaluate(() => window.molplay.runReference({ system: "dw4", samples: 200, chains: 16, burnIn: 100, thin: 5 }));
+  await page.evaluate(() => window.molplay.mode("forward"));
+  await page.evaluate(() => window.molplay.gaussianity({ molecules: 200 }));
+  const long = await watch.stop();
+  const worst = Math.max(0, ...long);
+  console.log(`long tasks while training and sampling: ${long.length}, longest ${worst.toFixed(0)} ms`);
+  assert.ok(worst < 200, `longest task ${worst} ms (all: ${long.map(Math.round).join(", ")})`);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("a phone-sized viewport: every mode fits the width and runs", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html`, { width: 390, height: 800 });
+  await ready(page);
+  await presetDone(page);
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(await overflow() <= 0, `forward: horizontal overflow ${await overflow()}px`);
+  await page.screenshot({ path: `${SHOTS}phone-forward.png` });
+  await page.click("#mode-generate");
+  await page.click("#gen-run");
+  await page.waitForFunction(() => /distance W2/.test(document.getElementById("gen-status").textContent), null, { timeout: 60000 });
+  assert.ok(await overflow() <= 0, `generate: horizontal overflow ${await overflow()}px`);
+  await page.click("#mode-learn");
+  assert.ok(await overflow() <= 0, `learn: horizontal overflow ${await overflow()}px`);
+  await page.screenshot({ path: `${SHOTS}phone-learn.png` });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
