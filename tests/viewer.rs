@@ -4,7 +4,7 @@
 use glam::Vec3;
 use molplay::energies::{preset_configuration, System};
 use molplay::gpu::energy::EnergyKernel;
-use molplay::gpu::shared_native_context;
+use molplay::gpu::{shared_native_context, GpuContext};
 use molplay::viewer::{render_offscreen, AtomSource, AtomStyle, Camera, DrawOptions, Viewer, BACKGROUND};
 
 const SIZE: u32 = 128;
@@ -113,4 +113,27 @@ fn bad_positions_are_refused_and_the_last_frame_kept() {
     assert!(viewer.upload_positions(&ctx.device, &ctx.queue, &x[..30]).is_err());
     let too_many = vec![AtomStyle::element("C"); 600];
     assert!(viewer.set_molecule(&ctx.device, &ctx.queue, &too_many, 3).is_err());
+}
+
+#[test]
+fn a_viewer_rebuilt_on_a_new_device_after_a_loss_draws_the_same_image() {
+    // the page's WebGPU device-loss path: a fresh device, the same molecule and configuration
+    let Some(first) = GpuContext::new_blocking().ok() else { return };
+    let sys = System::lj13();
+    let x: Vec<f32> = preset_configuration(&sys).iter().map(|&v| v as f32).collect();
+    let mut camera = Camera::default();
+    camera.fit(Vec3::ZERO, 1.4);
+    let mut viewer = Viewer::new(&first.device, wgpu::TextureFormat::Rgba8Unorm, AtomSource::Storage);
+    viewer.set_molecule(&first.device, &first.queue, &vec![AtomStyle::particle(true); 13], 3).unwrap();
+    viewer.upload_positions(&first.device, &first.queue, &x).unwrap();
+    let before = pollster::block_on(render_offscreen(&first, &mut viewer, SIZE, SIZE, &camera, &DrawOptions::default())).unwrap();
+    first.device.destroy();
+    let second = GpuContext::new_blocking().unwrap();
+    let mut again = viewer.rebuilt(&second.device, &second.queue, wgpu::TextureFormat::Rgba8Unorm, AtomSource::Storage).unwrap();
+    let after = pollster::block_on(render_offscreen(&second, &mut again, SIZE, SIZE, &camera, &DrawOptions::default())).unwrap();
+    assert!(covered(&after) > (SIZE * SIZE / 10) as usize);
+    assert_eq!(before, after, "the rebuilt viewer shows the same frame");
+    // a viewer that showed a storage buffer has no host copy of that frame: the caller re-shows it
+    let batch_viewer = Viewer::new(&second.device, wgpu::TextureFormat::Rgba8Unorm, AtomSource::Uniform);
+    assert!(batch_viewer.rebuilt(&second.device, &second.queue, wgpu::TextureFormat::Rgba8Unorm, AtomSource::Uniform).is_ok(), "an empty viewer rebuilds too");
 }

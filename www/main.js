@@ -51,6 +51,9 @@ function drawNotice() {
   notice.hidden = !notice.textContent;
 }
 
+/// Called when the backend or the renderer changed under the page (a WebGPU device loss).
+let onBackendChange = () => {};
+
 function wireCanvas(pg, canvas) {
   const pointers = new Map();
   let lastPinch = null;
@@ -89,7 +92,10 @@ function wireCanvas(pg, canvas) {
   };
   new ResizeObserver(fit).observe(canvas);
   fit();
-  const loop = () => { pg.frame(); requestAnimationFrame(loop); };
+  const loop = () => {
+    if (pg.frame()) onBackendChange();
+    requestAnimationFrame(loop);
+  };
   requestAnimationFrame(loop);
 }
 
@@ -198,6 +204,7 @@ async function start() {
 
   // --- presets: instant demos ---
   const demo = $("demo");
+  demo.append(new Option("pick a demo…", ""));
   for (const mode of MODES) {
     const group = document.createElement("optgroup");
     group.label = { forward: "Forward & Gaussianity", generate: "Generate", learn: "Learn from energy" }[mode];
@@ -250,7 +257,10 @@ async function start() {
     $("ljn-row").hidden = known;
     if (!known) $("ljn").value = sys.slice(2);
   };
-  $("demo-run").addEventListener("click", guard(() => runPreset(demo.value, { ...PRESETS[demo.value].knobs })));
+  $("demo-run").addEventListener("click", guard(() => {
+    if (!demo.value) throw new Error("pick a demo in the menu first");
+    return runPreset(demo.value, { ...PRESETS[demo.value].knobs });
+  }));
 
   // --- transport keys for presenters ---
   document.addEventListener("keydown", (e) => {
@@ -317,6 +327,13 @@ async function start() {
     catch { showNotice(`Copy this link: ${location.href}`); }
   }));
 
+  // a lost WebGPU device: the facade moved to the CPU and rebuilt the viewer; show the
+  // current mode again (its track re-shows its frame) and the new backend
+  onBackendChange = () => {
+    refresh();
+    transport.use(transport.active).catch((err) => showError(err.message));
+  };
+  api.loseDevice = () => pg.loseDevice();
   api.mode = (m) => (m === undefined ? document.body.dataset.mode : setMode(String(m)));
   api.runPreset = (name) => runPreset(String(name), { ...(PRESETS[name]?.knobs ?? {}) });
   api.presets = () => Object.fromEntries(Object.entries(PRESETS).map(([k, p]) => [k, { mode: p.mode, title: p.title }]));

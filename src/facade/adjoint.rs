@@ -39,6 +39,16 @@ struct Learner {
 impl AdjointState {
     /// The system, the newest samples and the newest trajectory (KEEP samples side by side),
     /// for export; None without a learner.
+    /// The GPU was lost: a learner whose network was on it stops (its weights are gone; the
+    /// counters, losses and newest samples stay on the page).
+    pub(super) fn device_lost(&mut self) {
+        if let Some(l) = self.learner.get_mut() {
+            if matches!(l.sampler.compute(), Compute::Gpu(_)) {
+                l.stopped = Some("its network was on the lost GPU device: load weights or train from scratch (on the CPU)".into());
+            }
+        }
+    }
+
     pub(super) fn export_source(&self) -> Option<(crate::energies::System, Vec<f64>, Vec<f64>)> {
         let l = self.learner.get()?;
         Some((l.sampler.system.clone(), l.samples.clone(), l.frames.iter().map(|&a| a as f64).collect()))

@@ -33,6 +33,9 @@ struct View {
     t: usize,
     /// Element of each shown atom (for export).
     elements: Vec<String>,
+    /// The pass's input and seed, so that the CPU twin can take over after a device loss.
+    batch: Batch,
+    seed: u64,
 }
 
 impl ForwardState {
@@ -48,6 +51,15 @@ impl ForwardState {
     /// Forgets the shown trajectory (another panel took the viewer).
     pub(super) fn drop_view(&mut self) {
         self.view = None;
+    }
+
+    /// The GPU was lost: the trajectory's frames come from the CPU twin of the pass (same
+    /// Philox draws, so the same frames up to f32 rounding).
+    pub(super) fn to_cpu(&mut self) {
+        if let Some(v) = self.view.as_mut().filter(|v| v.gpu.is_some()) {
+            v.cpu = cpu_trajectory(&v.batch, &v.schedule, v.seed).iter().map(|&a| a as f32).collect();
+            v.gpu = None;
+        }
     }
 
     /// What exporting the shown trajectory needs: its frames (on the CPU, or the GPU buffer to
@@ -280,7 +292,7 @@ impl Playground {
         s.batch = None;
         s.energy = f64::NAN;
         s.preset = "molecules".into();
-        s.forward.view = Some(View { schedule, gpu, cpu, atoms, t: 0, elements });
+        s.forward.view = Some(View { schedule, gpu, cpu, atoms, t: 0, elements, batch, seed });
         s.generate.drop_view();
         drop(guard);
         let _ = self.set_frame(0.0)?;

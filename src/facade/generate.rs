@@ -56,6 +56,25 @@ impl GenerateState {
         self.view = None;
     }
 
+    /// The GPU was lost: a run on the GPU engine goes on with CPU updates (its samples live on
+    /// the host between steps), a network training on WebGPU goes on from its CPU copy (taken
+    /// after every slice; Adam's moments restart).
+    pub(super) fn to_cpu(&mut self) {
+        if let Some(j) = self.job.as_mut() {
+            j.gpu = None;
+        }
+        self.sampler_kernel = None;
+        if let Some(sc) = self.score.get_mut() {
+            if matches!(sc.model.compute(), Compute::Gpu(_)) {
+                if let Some(copy) = sc.cpu_copy.take() {
+                    sc.model = copy;
+                } else {
+                    sc.stopped = Some("its network was on the lost GPU device".into());
+                }
+            }
+        }
+    }
+
     /// The shown reverse trajectory for export: flat frames, elements, comment per frame.
     pub(super) fn export_trajectory(&self) -> Option<(Vec<f64>, Vec<String>, Vec<String>)> {
         let v = self.view.as_ref()?;

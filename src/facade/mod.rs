@@ -10,6 +10,7 @@ use crate::viewer::{AtomSource, AtomStyle, Camera, DrawOptions, Viewer};
 use serde::Serialize;
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlCanvasElement;
 
@@ -86,6 +87,10 @@ struct Inner {
     generate: generate::GenerateState,
     /// The Adjoint Sampling learner.
     adjoint: adjoint::AdjointState,
+    /// Set by the compute device's lost callback (the reason); handled on the next frame.
+    lost: Arc<Mutex<Option<String>>>,
+    /// The backend or the renderer changed since the page last drew (`frame` returns it).
+    changed: bool,
 }
 
 struct LoadedSet {
@@ -262,6 +267,56 @@ fn make_render(device: wgpu::Device, queue: wgpu::Queue, surface: wgpu::Surface<
     Render { device, queue, surface, config, viewer, api: api.into() }
 }
 
+impl Playground {
+    /// After a WebGPU device loss: compute moves to the CPU path and every panel keeps its
+    /// state (the forward trajectory from the pass's CPU twin, a sampler run with CPU updates, a
+    /// score network from its CPU copy); the viewer is rebuilt on a fresh device of the same
+    /// canvas, or turned off with a notice.
+    fn fall_back_to_cpu(&self, reason: String) {
+        let mut s = self.inner.borrow_mut();
+        let Some(c) = s.compute.take() else { return };
+        s.burn_gpu = None;
+        s.batch = None;
+        s.forward.to_cpu();
+        s.generate.to_cpu();
+        s.adjoint.device_lost();
+        s.notice = Some(format!("The GPU device was lost ({reason}): running on the CPU from here; what was on the page is kept"));
+        s.changed = true;
+        s.dirty = true;
+        let render = s.render.take();
+        drop(s);
+        if let Some(r) = render {
+            let inner = self.inner.clone();
+            let instance = c.0.instance.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let outcome = renderer_on_new_device(&instance, r).await;
+                let mut s = inner.borrow_mut();
+                match outcome {
+                    Ok(r) => s.render = Some(r),
+                    Err(e) => {
+                        let n = s.notice.take().unwrap_or_default();
+                        s.notice = Some(format!("{n}; the viewer is off ({e})"));
+                    }
+                }
+                s.changed = true;
+                s.dirty = true;
+            });
+        }
+    }
+}
+
+/// The viewer on a fresh device for the same canvas (surface), showing what it showed.
+async fn renderer_on_new_device(instance: &wgpu::Instance, old: Render) -> Result<Render, String> {
+    let adapter = instance
+        .request_adapter(&wgpu::RequestAdapterOptions { compatible_surface: Some(&old.surface), ..Default::default() })
+        .await
+        .map_err(|e| e.to_string())?;
+    let (device, queue) = adapter.request_device(&wgpu::DeviceDescriptor { label: Some("molplay viewer (after a device loss)"), ..Default::default() }).await.map_err(|e| e.to_string())?;
+    old.surface.configure(&device, &old.config);
+    let viewer = old.viewer.rebuilt(&device, &queue, old.config.format, AtomSource::for_adapter(&adapter)).map_err(|e| e.to_string())?;
+    Ok(Render { device, queue, surface: old.surface, config: old.config, viewer, api: format!("{} (new device)", old.api) })
+}
+
 /// Radius of the ball the camera frames: the configuration's extent plus a particle radius.
 fn view_radius(positions: &[f32], d: usize) -> f32 {
     if positions.is_empty() {
@@ -312,6 +367,15 @@ impl Playground {
                 }
             },
         };
+        let lost = Arc::new(Mutex::new(None));
+        if let Some(c) = &compute {
+            let flag = lost.clone();
+            c.0.device.set_device_lost_callback(move |reason, message| {
+                if let Ok(mut f) = flag.lock() {
+                    *f = Some(format!("{reason:?}: {message}"));
+                }
+            });
+        }
         let system = System::lj13();
         let inner = Inner {
             compute,
@@ -335,6 +399,8 @@ impl Playground {
             forward: Default::default(),
             generate: Default::default(),
             adjoint: Default::default(),
+            lost,
+            changed: false,
         };
         Ok(Playground { inner: Rc::new(RefCell::new(inner)) })
     }
@@ -467,14 +533,21 @@ impl Playground {
         })
     }
 
-    /// Draws a frame if anything changed. Call from requestAnimationFrame.
-    pub fn frame(&self) {
+    /// Draws a frame if anything changed. Call from requestAnimationFrame. Returns true when
+    /// the backend or the renderer changed since the last call (after a WebGPU device loss):
+    /// the page then shows its state again.
+    pub fn frame(&self) -> bool {
+        let lost = self.inner.borrow().lost.lock().ok().and_then(|mut f| f.take());
+        if let Some(reason) = lost {
+            self.fall_back_to_cpu(reason);
+        }
         let mut s = self.inner.borrow_mut();
+        let changed = std::mem::take(&mut s.changed);
         if !s.dirty {
-            return;
+            return changed;
         }
         let (camera, draw) = (s.camera, s.draw);
-        let Some(r) = s.render.as_mut() else { return };
+        let Some(r) = s.render.as_mut() else { return changed };
         let texture = match r.surface.get_current_texture() {
             wgpu::CurrentSurfaceTexture::Success(t) | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
             other => {
@@ -487,7 +560,7 @@ impl Playground {
                 });
                 r.surface.configure(&r.device, &r.config);
                 s.render_error = Some(msg);
-                return; // try again next frame
+                return changed; // try again next frame
             }
         };
         let view = texture.texture.create_view(&Default::default());
@@ -495,6 +568,17 @@ impl Playground {
         r.queue.present(texture);
         s.dirty = false;
         s.frames += 1;
+        changed
+    }
+
+    /// Destroys the WebGPU device, as a driver reset or a lost GPU would: what the page does
+    /// then (`frame` falls back to the CPU, keeping the state) is testable and demonstrable.
+    #[wasm_bindgen(js_name = loseDevice)]
+    pub fn lose_device(&self) -> Result<(), JsValue> {
+        let s = self.inner.borrow();
+        let c = s.compute.as_ref().ok_or_else(|| js_err("loseDevice: the page is not on WebGPU"))?;
+        c.0.device.destroy();
+        Ok(())
     }
 
     /// The canvas's drawing buffer changed size (device pixels).

@@ -159,6 +159,10 @@ pub struct Viewer {
     n: usize,
     d: usize,
     frame_offset: u32,
+    /// What is shown, kept on the host so that a viewer on a new device can show it again:
+    /// the molecule (styles, d, groups) and the last uploaded configuration.
+    molecule: Option<(Vec<AtomStyle>, usize, Vec<usize>)>,
+    uploaded: Vec<f32>,
 }
 
 impl Viewer {
@@ -243,7 +247,23 @@ impl Viewer {
             n: 0,
             d: 3,
             frame_offset: 0,
+            molecule: None,
+            uploaded: Vec::new(),
         }
+    }
+
+    /// A viewer on another device (after the old one was lost) showing the same molecule and
+    /// the last configuration uploaded from the host. A frame the old viewer drew from a
+    /// storage buffer of the lost device has to be shown again by the caller.
+    pub fn rebuilt(&self, device: &wgpu::Device, queue: &wgpu::Queue, format: wgpu::TextureFormat, source: AtomSource) -> Result<Viewer, ViewerError> {
+        let mut v = Viewer::new(device, format, source);
+        if let Some((styles, d, groups)) = &self.molecule {
+            v.set_molecules(device, queue, styles, *d, groups)?;
+            if self.uploaded.len() == v.n * v.d {
+                v.upload_positions(device, queue, &self.uploaded)?;
+            }
+        }
+        Ok(v)
     }
 
     pub fn max_atoms(&self) -> usize {
@@ -301,6 +321,8 @@ impl Viewer {
         self.pairs = Some((pair_buf, pairs.len() as u32));
         self.n = n;
         self.d = d;
+        self.molecule = Some((styles.to_vec(), d, groups.to_vec()));
+        self.uploaded.clear();
         self.own_positions = None;
         self.bind_group = None;
         Ok(())
@@ -311,6 +333,7 @@ impl Viewer {
     pub fn show_storage(&mut self, device: &wgpu::Device, positions: &wgpu::Buffer, frame: usize) {
         assert_eq!(self.source, AtomSource::Storage, "show_storage needs the storage atom source");
         self.frame_offset = (frame * self.n * self.d) as u32;
+        self.uploaded.clear();
         self.bind(device, positions);
     }
 
@@ -342,6 +365,7 @@ impl Viewer {
         }
         let buf = self.own_positions.clone().expect("just created");
         queue.write_buffer(&buf, 0, bytemuck::cast_slice(&data));
+        self.uploaded = xs.to_vec();
         self.frame_offset = 0;
         self.bind(device, &buf);
         Ok(())

@@ -344,3 +344,45 @@ test("a phone-sized viewport: every mode fits the width and runs", async () => {
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test("a lost WebGPU device: the page falls back to the CPU and keeps what it showed", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html#v=1&mode=generate`);
+  await ready(page);
+  // a forward trajectory from the GPU pass, and a finished sampler run
+  const info = await page.evaluate(() => window.molplay.forward({ count: 2 }));
+  assert.equal(info.engine, "gpu");
+  await page.evaluate(() => window.molplay.mode("forward"));
+  await page.evaluate(() => window.molplay.setFrame(300));
+  const before = parseXyz(await page.evaluate(() => window.molplay.exportTrajectory({ every: 250 })));
+  await page.evaluate(() => window.molplay.mode("generate"));
+  const run = await page.evaluate(() => window.molplay.sample({ target: "chain", atoms: 5, samples: 30, steps: 40, seed: 2 }));
+  // the device goes away (as in a driver reset)
+  await page.evaluate(() => window.molplay.loseDevice());
+  await page.waitForFunction(() => window.molplay.backend() === "cpu" && /new device/.test(window.molplay.state().renderer ?? ""), null, { timeout: 20000 });
+  assert.match(await page.textContent("#notice"), /GPU device was lost .*running on the CPU from here/);
+  assert.equal(await page.textContent("#backend"), "CPU (f64)");
+  // the state is kept: the last run, and the forward trajectory (now from the pass's CPU twin)
+  assert.deepEqual(await page.evaluate(() => window.molplay.sampleResult()), run);
+  await page.evaluate(() => window.molplay.mode("forward"));
+  assert.equal(await page.evaluate(() => window.molplay.transport().position), 300, "the scrubber kept its place");
+  const after = parseXyz(await page.evaluate(() => window.molplay.exportTrajectory({ every: 250 })));
+  assert.equal(after.length, before.length);
+  for (let f = 0; f < before.length; f++) {
+    for (let a = 0; a < before[f].n; a++) {
+      for (let k = 1; k <= 3; k++) assert.ok(Math.abs(after[f].atoms[a][k] - before[f].atoms[a][k]) < 1e-3, `frame ${f} atom ${a}: GPU ${before[f].atoms[a][k]} vs CPU ${after[f].atoms[a][k]}`);
+    }
+  }
+  // and the page goes on: drawing, sampling, energies on the CPU; the GPU engine says why not
+  const frames = (await page.evaluate(() => window.molplay.state())).frames;
+  await page.evaluate(() => window.molplay.mode("generate"));
+  const next = await page.evaluate(() => window.molplay.sample({ target: "chain", atoms: 5, samples: 30, steps: 40, seed: 2 }));
+  assert.deepEqual(next.quality, run.quality, "the same seed samples the same on the CPU");
+  await page.waitForFunction((n) => window.molplay.state().frames > n, frames);
+  assert.equal(await page.evaluate(() => window.molplay.state().render_error), null);
+  assert.match(await reason(page, () => window.molplay.sample({ engine: "gpu" })), /WebGPU/);
+  const e = await page.evaluate(() => window.molplay.energy("dw4", [0, 0, 4, 0, 4, 4, 0, 4]));
+  assert.ok(Math.abs(e[0] - -8.396642525) < 1e-6);
+  await page.screenshot({ path: `${SHOTS}after-device-loss.png` });
+  assert.deepEqual(problems.filter((p) => !/destroyed|lost/i.test(p)), []);
+  await page.close();
+});
