@@ -16,3 +16,23 @@ pub mod viewer;
 
 #[cfg(target_arch = "wasm32")]
 pub mod facade;
+
+/// Runs the module's static constructors (cubecl registers its IR types with `inventory`)
+/// exactly once. On wasm32 this call is what keeps wasm-ld from treating the module as a
+/// "command" and re-running every constructor at the top of *every* export, which made each
+/// call from the page into the wasm up to seconds slower. Whatever needs the registrations
+/// (burn's networks) calls it first, and so does the page's start function. Natively the
+/// loader runs constructors: nothing to do.
+pub fn run_static_constructors() {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        static DONE: AtomicBool = AtomicBool::new(false);
+        unsafe extern "C" {
+            fn __wasm_call_ctors();
+        }
+        if !DONE.swap(true, Ordering::SeqCst) {
+            unsafe { __wasm_call_ctors() };
+        }
+    }
+}

@@ -184,6 +184,7 @@ impl Compute {
     /// and clone the result.
     #[cfg(any(target_arch = "wasm32", feature = "gpu-nets"))]
     pub fn on_wgpu(ctx: &crate::gpu::GpuContext) -> Result<Compute, String> {
+        crate::run_static_constructors();
         let setup = burn::backend::wgpu::WgpuSetup {
             instance: ctx.instance.clone(),
             adapter: ctx.adapter.clone(),
@@ -300,6 +301,7 @@ impl Network {
     /// seeding and a forced initialisation happen under a lock: otherwise two models built at
     /// once (parallel tests, a page and a worker) interleave their draws.
     pub fn new(config: EgnnConfig, seed: u64) -> Self {
+        crate::run_static_constructors();
         static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let device = Device::flex().autodiff();
         let guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

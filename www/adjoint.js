@@ -10,7 +10,9 @@ const PRESETS = { dw4: "www/presets/dw4-demo.mpa" };
 export function wireAdjoint(pg, api, { showError, refresh, transport, showSystem }) {
   let pauseRequested = false;
   const loss = linePlot($("as-loss"), "RAM loss", "#f2a65a");
-  const hist = histogramPlot($("as-hist"), ["newest samples", "reference"], ["#7fd1e3", "#e6e8ee"], "energy E(x)");
+  // a click on the histogram shows the newest sample with the energy under the cursor
+  const hist = histogramPlot($("as-hist"), ["newest samples", "reference"], ["#7fd1e3", "#e6e8ee"], "energy E(x)",
+    { onPick: (e) => { try { api.showSampleNear("adjoint", e); } catch (err) { showError(err.message); } } });
 
   const reference = (system) => {
     const ours = pg.referenceSamples?.();

@@ -23,8 +23,9 @@ export function histogram(seriesList, bins = 60) {
   return { x, ys };
 }
 
-/// A live histogram plot in `el` with named series; `update(seriesList)` redraws.
-export function histogramPlot(el, names, colors, xLabel = "energy E(x)") {
+/// A live histogram plot in `el` with named series; `update(seriesList)` redraws. With
+/// `onPick`, a click on the plot calls it with the x value (bin centre) under the cursor.
+export function histogramPlot(el, names, colors, xLabel = "energy E(x)", { onPick } = {}) {
   const opts = {
     width: Math.max(200, el.clientWidth), height: 220,
     scales: { x: { time: false } },
@@ -36,6 +37,13 @@ export function histogramPlot(el, names, colors, xLabel = "energy E(x)") {
   const plot = new uPlot(opts, [[], ...names.map(() => [])], el);
   const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(200, el.clientWidth), height: 220 }));
   resize.observe(el);
+  if (onPick) {
+    plot.over.style.cursor = "pointer";
+    plot.over.addEventListener("click", () => {
+      const idx = plot.cursor.idx;
+      if (idx !== null && idx !== undefined && plot.data[0].length) onPick(plot.data[0][idx]);
+    });
+  }
   return {
     destroy() { resize.disconnect(); plot.destroy(); },
     update(seriesList) {

@@ -7,7 +7,8 @@ const fmt = (v, digits = 3) => (v === null || v === undefined || !Number.isFinit
 
 export function wireReference(pg, api, { currentSystem, showError, refresh }) {
   const series = [["sampler", "reference set"], ["#7fd1e3", "#f2a65a"]];
-  const plot = histogramPlot($("ref-plot"), ...series, "energy E(x)");
+  const plot = histogramPlot($("ref-plot"), ...series, "energy E(x)",
+    { onPick: (e) => { try { api.showSampleNear("reference", e); } catch (err) { showError(err.message); } } });
   const distPlot = histogramPlot($("ref-dist-plot"), ...series, "interatomic distance");
   let running = null; // promise of the active run
   let stopRequested = false;
@@ -109,6 +110,14 @@ export function wireReference(pg, api, { currentSystem, showError, refresh }) {
   api.runReference = (options = {}) => {
     if (typeof options !== "object" || options === null) return Promise.reject(new TypeError("runReference(options): options must be an object"));
     return run({ system: currentSystem(), ...options });
+  };
+  /// Shows the sample of "adjoint" or "reference" with the energy nearest `energy` (a click on
+  /// an energy histogram does this).
+  api.showSampleNear = (source, energy) => {
+    const r = pg.showSampleNear(String(source), Number(energy));
+    $("scrub-label").textContent = `${source === "adjoint" ? "newest Adjoint Sampling sample" : "reference sample"} ${r.index + 1} of ${r.count}, E = ${r.energy.toFixed(3)} (picked on the histogram)`;
+    refresh();
+    return r;
   };
   api.stopReference = stop;
   api.referenceStatus = () => ({ running: running !== null, samples: pg.referenceSamples() });

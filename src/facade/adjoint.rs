@@ -49,6 +49,12 @@ impl AdjointState {
         }
     }
 
+    /// The system, the newest samples and their energies; None without a learner.
+    pub(super) fn newest(&self) -> Option<(crate::energies::System, Vec<f64>, Vec<f64>)> {
+        let l = self.learner.get()?;
+        Some((l.sampler.system.clone(), l.samples.clone(), l.energies.clone()))
+    }
+
     pub(super) fn export_source(&self) -> Option<(crate::energies::System, Vec<f64>, Vec<f64>)> {
         let l = self.learner.get()?;
         Some((l.sampler.system.clone(), l.samples.clone(), l.frames.iter().map(|&a| a as f64).collect()))

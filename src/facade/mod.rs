@@ -23,19 +23,9 @@ mod forward;
 mod generate;
 mod reference;
 
-unsafe extern "C" {
-    /// The static constructors (cubecl registers its kernels with `inventory`), synthesised by
-    /// wasm-ld.
-    fn __wasm_call_ctors();
-}
-
 #[wasm_bindgen(start)]
 pub fn start() {
-    // Calling the constructors once, here, is what tells wasm-ld that this module is not a
-    // "command": without an explicit call it wraps *every* export in a call to them, and each
-    // call from the page into the wasm re-ran all of cubecl's registrations (seconds per
-    // finished sampler run in a profile, and a long task on every slice).
-    unsafe { __wasm_call_ctors() };
+    crate::run_static_constructors();
     console_error_panic_hook::set_once();
 }
 

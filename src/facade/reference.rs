@@ -173,4 +173,36 @@ impl Playground {
         to_js(&c)
     }
 
+    /// Shows the sample of `source` ("adjoint": the learner's newest samples; "reference": the
+    /// reference sampler's) whose energy is nearest `energy`: what a click on an energy
+    /// histogram does. Returns `{index, energy, count}`.
+    #[wasm_bindgen(js_name = showSampleNear)]
+    pub fn show_sample_near(&self, source: String, energy: f64) -> Result<JsValue, JsValue> {
+        if !energy.is_finite() {
+            return Err(js_err("showSampleNear: the energy must be a number"));
+        }
+        let (sys, xs, es) = {
+            let s = self.inner.borrow();
+            match source.as_str() {
+                "adjoint" => s.adjoint.newest().ok_or_else(|| js_err("showSampleNear: no Adjoint Sampling learner"))?,
+                "reference" => {
+                    let run = s.reference.as_ref().ok_or_else(|| js_err("showSampleNear: no reference sampler run"))?;
+                    let (xs, es) = run.samples();
+                    (run.system().clone(), xs.to_vec(), es.to_vec())
+                }
+                other => return Err(js_err(format!("showSampleNear: source must be \"adjoint\" or \"reference\", got \"{other}\""))),
+            }
+        };
+        let index = es
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.is_finite())
+            .min_by(|a, b| (a.1 - energy).abs().total_cmp(&(b.1 - energy).abs()))
+            .map(|(i, _)| i)
+            .ok_or_else(|| js_err(format!("showSampleNear: the {source} set has no samples yet")))?;
+        let dim = sys.dim();
+        let x: Vec<f32> = xs[index * dim..(index + 1) * dim].iter().map(|&v| v as f32).collect();
+        self.show_configuration(&sys, &x, es[index])?;
+        to_js(&serde_json::json!({ "index": index, "energy": es[index], "count": es.len() }))
+    }
 }

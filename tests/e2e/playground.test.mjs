@@ -150,6 +150,20 @@ test("Learn-from-energy demo from a link: pretrained DW-4 samples, exported as .
   assert.ok(paths.length > 2);
   assert.match(paths[0].comment, /u=0\.0000/);
   assert.match(paths.at(-1).comment, /u=1\.0000/);
+  // a click on the energy histogram shows the sample with that energy
+  await page.locator("#as-hist").scrollIntoViewIfNeeded();
+  const over = await page.locator("#as-hist .u-over").boundingBox();
+  await page.mouse.move(over.x + over.width * 0.5, over.y + over.height / 2);
+  await page.mouse.click(over.x + over.width * 0.5, over.y + over.height / 2);
+  await page.waitForFunction(() => /newest Adjoint Sampling sample \d+ of 64, E = /.test(document.getElementById("scrub-label").textContent));
+  const shown = await page.evaluate(() => window.molplay.state());
+  assert.equal(shown.preset, "dw4");
+  assert.ok(st.energies.some((e) => Math.abs(e - shown.energy) < 1e-9), "the viewer shows one of the newest samples");
+  const near = await page.evaluate(() => window.molplay.showSampleNear("adjoint", -25));
+  assert.ok(st.energies.every((e) => Math.abs(e + 25) >= Math.abs(near.energy + 25) - 1e-12), "the nearest energy");
+  assert.match(await reason(page, () => window.molplay.showSampleNear("reference", 0)), /no reference sampler run/);
+  await page.evaluate(() => window.molplay.seek(1e9)); // back to the paths, at u = 1
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: `${SHOTS}mode-learn.png` });
   assert.deepEqual(problems, []);
   await page.close();
