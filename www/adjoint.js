@@ -4,7 +4,7 @@
 // Every number comes from the Rust core; this file only wires controls.
 import { histogramPlot, linePlot } from "./plot.js";
 
-import { $, download, guarded, nextFrame, oneAtATime } from "./ui.js";
+import { $, download, guarded, nextFrame, oneAtATime, toBytes } from "./ui.js";
 const PRESETS = { dw4: "www/presets/dw4-demo.mpa" };
 
 export function wireAdjoint(pg, api, { showError, refresh, transport, showSystem }) {
@@ -135,8 +135,7 @@ export function wireAdjoint(pg, api, { showError, refresh, transport, showSystem
   api.benchNetworks = (reps = 3) => pg.benchNetworks(reps >>> 0);
   api.adjointWeights = () => jobs.run(() => pg.adjointWeights());
   api.loadAdjointWeights = async (name, data, system) => {
-    if (!(data instanceof ArrayBuffer || ArrayBuffer.isView(data))) throw new TypeError("loadAdjointWeights(name, data, system): data must be an ArrayBuffer or a typed array");
-    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const bytes = toBytes(data, "loadAdjointWeights(name, data, system)", { text: false });
     const st = pg.loadAdjointWeights(String(name), bytes, system === undefined ? undefined : String(system));
     show(st);
     return st;

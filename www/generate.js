@@ -4,7 +4,7 @@
 // Every number comes from the Rust core; this file only wires controls.
 import { histogramPlot, linePlot } from "./plot.js";
 
-import { $, download, guarded, nextFrame, oneAtATime } from "./ui.js";
+import { $, download, guarded, nextFrame, oneAtATime, toBytes } from "./ui.js";
 const PALETTE = ["#7fd1e3", "#f2a65a", "#b48ef0", "#9be37f", "#ff8fa3"];
 const REFERENCE_COLOR = "#e6e8ee";
 
@@ -188,8 +188,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
   };
   api.scoreWeights = () => pg.scoreWeights();
   api.loadScoreWeights = async (name, data) => {
-    if (!(data instanceof ArrayBuffer || ArrayBuffer.isView(data))) throw new TypeError("loadScoreWeights(name, data): data must be an ArrayBuffer or a typed array");
-    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const bytes = toBytes(data, "loadScoreWeights(name, data)", { text: false });
     try {
       return pg.loadScoreWeights(String(name), bytes);
     } catch (e) {

@@ -7,7 +7,7 @@ import { wireGenerate } from "./generate.js";
 import { wireAdjoint } from "./adjoint.js";
 import { createTransport } from "./transport.js";
 import { DEFAULT_PRESET, MODES, PRESETS, applyToControls, knobElements, parseHash, readControls, toHash } from "./state.js";
-import { $, download, guarded } from "./ui.js";
+import { $, download, guarded, toBytes } from "./ui.js";
 
 const API_VERSION = 1; // must equal facade::API_VERSION in the wasm
 const EXPLAIN = {
@@ -300,12 +300,7 @@ async function start() {
   $("export-sxyz").addEventListener("click", guard(() => { const src = modeSamples(); download(api.exportSamples(src, "xyz"), `molplay-${src}-samples.xyz`); }));
   api.openFile = async (name, data) => {
     if (typeof name !== "string") throw new TypeError("openFile(name, data): name must be a file name");
-    let bytes;
-    if (typeof data === "string") bytes = new TextEncoder().encode(data);
-    else if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
-    else if (ArrayBuffer.isView(data)) bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    else throw new TypeError("openFile(name, data): data must be a string, an ArrayBuffer or a typed array");
-    const r = await openFile(api, document.body.dataset.mode, name, bytes);
+    const r = await openFile(api, document.body.dataset.mode, name, toBytes(data, "openFile(name, data)"));
     if (r.to !== document.body.dataset.mode) await setMode(r.to);
     return r.result;
   };

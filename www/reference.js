@@ -2,7 +2,7 @@
 // them), plots its energy histogram against a loaded reference set, and shows the metrics.
 import { histogramPlot } from "./plot.js";
 
-import { $, nextFrame } from "./ui.js";
+import { $, nextFrame, toBytes } from "./ui.js";
 const fmt = (v, digits = 3) => (v === null || v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(digits));
 
 export function wireReference(pg, api, { currentSystem, showError, refresh }) {
@@ -123,12 +123,7 @@ export function wireReference(pg, api, { currentSystem, showError, refresh }) {
   api.referenceStatus = () => ({ running: running !== null, samples: pg.referenceSamples() });
   api.loadSamples = async (fileName, data) => {
     if (typeof fileName !== "string") throw new TypeError("loadSamples(fileName, data): fileName must be a string ending in .npy or .xyz");
-    let bytes;
-    if (typeof data === "string") bytes = new TextEncoder().encode(data);
-    else if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
-    else if (ArrayBuffer.isView(data)) bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    else throw new TypeError("loadSamples(fileName, data): data must be a string (XYZ text), an ArrayBuffer or a typed array");
-    return loadFile(fileName, bytes);
+    return loadFile(fileName, toBytes(data, "loadSamples(fileName, data)"));
   };
   api.metrics = ({ sampleW2 = 200 } = {}) => pg.metrics(Math.max(0, Math.min(2000, sampleW2 >>> 0)));
   api.benchMcmc = (name, chains = 100, sweeps = 20) => pg.benchMcmc(String(name), chains >>> 0, sweeps >>> 0);

@@ -48,3 +48,12 @@ export function oneAtATime(busyMessage, onBusy) {
     settled() { return current?.catch(() => {}) ?? Promise.resolve(); },
   };
 }
+
+/// `data` as bytes: a string (encoded as UTF-8, when `text` is allowed), an ArrayBuffer or a
+/// typed array; anything else throws a TypeError that starts with `what`.
+export function toBytes(data, what, { text = true } = {}) {
+  if (text && typeof data === "string") return new TextEncoder().encode(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError(`${what}: data must be ${text ? "a string, " : ""}an ArrayBuffer or a typed array`);
+}
