@@ -534,10 +534,11 @@ impl Playground {
     #[wasm_bindgen(js_name = warmUp)]
     pub fn warm_up(&self) -> js_sys::Promise {
         wasm_bindgen_futures::future_to_promise(async move {
-            let config = EgnnConfig { atoms: 3, features: 3, hidden: 8, layers: 1, data_variance: 1.0, atom_identity: true, coord_range: None };
+            // the page's default network and batch (train's defaults), so the same kernels run
+            let config = EgnnConfig { atoms: 8, features: 8, hidden: 32, layers: 3, data_variance: 1.0, atom_identity: true, coord_range: None };
             let mut model = ScoreModel::new(config, 0);
-            let x0 = chain_draws(3, 2);
-            let feats = model.config.node_features(2);
+            let x0 = chain_draws(8, 32);
+            let feats = model.config.node_features(32);
             let mut rng = XorShift64::new(1);
             model.train_step(&x0, &feats, &Schedule::polynomial2(1000, 1e-5), 1000.0, 1e-3, &mut rng).await.map_err(js_err)?;
             Ok(JsValue::UNDEFINED)
