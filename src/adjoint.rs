@@ -15,6 +15,8 @@
 
 use crate::energies::System;
 use crate::geometry::remove_com;
+use crate::gpu::energy::EnergyKernel;
+use crate::gpu::GpuContext;
 use crate::models::{read_container, read_vec, tensor3, write_container, Compute, EgnnConfig, ModelError, Network};
 use crate::rng::XorShift64;
 use burn::tensor::{Tensor, TensorData};
@@ -164,6 +166,9 @@ pub struct AdjointSampler {
     next: usize,
     rng: XorShift64,
     pub counters: Counters,
+    /// Where buffer refreshes evaluate ∇E: our WGSL kernel on this device, or (None) the f64
+    /// CPU path.
+    energy_gpu: Option<(GpuContext, EnergyKernel)>,
 }
 
 impl AdjointSampler {
@@ -177,7 +182,7 @@ impl AdjointSampler {
         let system = System::by_name(&config.system).map_err(|e| e.to_string())?;
         let net = Network::new_on(config.network(&system), seed, compute);
         let noise = GeometricNoise { sigma_min: config.sigma_min, sigma_max: config.sigma_max };
-        Ok(AdjointSampler { config, system, noise, net, items: Vec::new(), next: 0, rng: XorShift64::new(seed ^ 0xAD701), counters: Counters::default() })
+        Ok(AdjointSampler { config, system, noise, net, items: Vec::new(), next: 0, rng: XorShift64::new(seed ^ 0xAD701), counters: Counters::default(), energy_gpu: None })
     }
 
     /// Moves the controller to `compute` (weights kept, the optimiser restarts).
@@ -270,9 +275,52 @@ impl AdjointSampler {
         Ok(())
     }
 
-    /// Puts a finished simulation's samples with their adjoints in the buffer (a refresh).
+    /// Buffer refreshes evaluate energies and forces with our GPU kernel on `ctx` (f32, with
+    /// the kernel's f64 repair of non-finite rows) instead of the CPU path.
+    pub fn use_gpu_energies(&mut self, ctx: GpuContext, kernel: EnergyKernel) {
+        self.energy_gpu = Some((ctx, kernel));
+    }
+
+    /// Stops using the GPU for energies (its device was lost).
+    pub fn drop_gpu_energies(&mut self) {
+        self.energy_gpu = None;
+    }
+
+    /// The replay buffer: (X₁, a(X₁)) pairs, oldest overwritten first once full.
+    pub fn buffer(&self) -> &[(Vec<f64>, Vec<f64>)] {
+        &self.items
+    }
+
+    /// Where refreshes evaluate ∇E: "gpu" or "cpu".
+    pub fn energy_engine(&self) -> &'static str {
+        if self.energy_gpu.is_some() { "gpu" } else { "cpu" }
+    }
+
+    /// A refresh: energies and forces of a finished simulation's samples (on the GPU kernel
+    /// when set), their adjoints into the buffer; returns the energies.
+    pub async fn refresh_with(&mut self, x1: &[f64]) -> Result<Vec<f64>, String> {
+        let (energies, grads) = match &self.energy_gpu {
+            Some((ctx, kernel)) => {
+                let xs: Vec<f32> = x1.iter().map(|&v| v as f32).collect();
+                let out = kernel.evaluate(ctx, &self.system, &xs, true).await.map_err(|e| e.to_string())?;
+                (out.energies, out.grads)
+            }
+            None => self.system.energies_grads(x1).map_err(|e| e.to_string())?,
+        };
+        let a = self.adjoint_of(x1, grads)?;
+        self.push_adjoints(x1, &a);
+        Ok(energies)
+    }
+
+    /// Puts a finished simulation's samples with their adjoints in the buffer (a refresh, on
+    /// the CPU path).
     pub fn push_samples(&mut self, x1: &[f64]) -> Result<(), String> {
         let a = self.adjoint(x1)?;
+        self.push_adjoints(x1, &a);
+        Ok(())
+    }
+
+    fn push_adjoints(&mut self, x1: &[f64], a: &[f64]) {
         let per = self.system.dim();
         for (x, g) in x1.chunks(per).zip(a.chunks(per)) {
             if self.items.len() < self.config.buffer {
@@ -283,12 +331,16 @@ impl AdjointSampler {
             self.next = (self.next + 1) % self.config.buffer;
         }
         self.counters.buffer = self.items.len();
-        Ok(())
     }
 
     /// a(X₁) = P[clip(∇E)] − X₁/ν(1) for a batch (counts one energy evaluation per sample).
     pub fn adjoint(&mut self, x1: &[f64]) -> Result<Vec<f64>, String> {
-        let (_, mut g) = self.system.energies_grads(x1).map_err(|e| e.to_string())?;
+        let (_, g) = self.system.energies_grads(x1).map_err(|e| e.to_string())?;
+        self.adjoint_of(x1, g)
+    }
+
+    /// The adjoint from the energy gradients `g` of `x1` (counts the energy evaluations).
+    fn adjoint_of(&mut self, x1: &[f64], mut g: Vec<f64>) -> Result<Vec<f64>, String> {
         self.counters.energy_evaluations += x1.len() / self.system.dim();
         let d = self.system.d;
         for p in g.chunks_mut(d) {
@@ -311,7 +363,7 @@ impl AdjointSampler {
     /// Simulates `new_per_epoch` samples and puts them with their adjoints in the buffer.
     pub async fn refresh_buffer(&mut self) -> Result<(), String> {
         let (x1, _) = self.simulate(self.config.new_per_epoch, 0).await?;
-        self.push_samples(&x1)
+        self.refresh_with(&x1).await.map(|_| ())
     }
 
     /// One RAM regression step on a minibatch drawn uniformly from the buffer.

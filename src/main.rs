@@ -512,6 +512,10 @@ mod cli {
             None => AdjointSampler::new(AdjointConfig::by_name(config, system)?, seed)?,
         };
         a.move_to(&compute);
+        // a network on the GPU: the buffer refreshes' forces from our kernel on the same device
+        if let (molplay::models::Compute::Gpu(_), Some(ctx)) = (&compute, molplay::gpu::shared_native_context()) {
+            a.use_gpu_energies(ctx.clone(), molplay::gpu::energy::EnergyKernel::new(&ctx.device));
+        }
         if let Some(lr) = start.1 {
             if !(lr > 0.0 && lr < 1.0) {
                 return Err("--lr must be in (0, 1)".into());
@@ -572,6 +576,7 @@ mod cli {
         let report = serde_json::json!({
             "system": sys.name, "config": a.config, "device": compute.name(), "counters": c, "seconds": secs, "last_loss": last_loss, "evaluations": evals,
             "gradient_steps_per_energy_evaluation": c.gradient_steps as f64 / c.energy_evaluations.max(1) as f64,
+            "energies_on": a.energy_engine(),
             "gradient_steps_per_s": c.gradient_steps as f64 / secs, "stopped": stopped, "output": output,
         });
         if json {

@@ -39,3 +39,37 @@ fn dw4_energies_move_to_the_boltzmann_ones_and_gradient_steps_outnumber_nothing_
     assert_eq!(a.counters.energy_evaluations, 60 * 32);
     assert_eq!(a.counters.gradient_steps, 600);
 }
+
+#[test]
+fn buffer_refreshes_take_their_forces_from_our_gpu_kernel_like_from_the_cpu() {
+    // what the page and `train-adjoint --device gpu` do when the network is on the GPU
+    let Some(ctx) = molplay::gpu::shared_native_context() else { return };
+    for system in ["dw4", "lj13"] {
+        let mut c = AdjointConfig::demo(system).unwrap();
+        c.nfe = 20;
+        c.new_per_epoch = 16;
+        c.hidden = 8;
+        c.layers = 1;
+        let mut cpu = AdjointSampler::new(c.clone(), 3).unwrap();
+        let mut gpu = AdjointSampler::new(c, 3).unwrap();
+        gpu.use_gpu_energies(ctx.clone(), molplay::gpu::energy::EnergyKernel::new(&ctx.device));
+        assert_eq!((cpu.energy_engine(), gpu.energy_engine()), ("cpu", "gpu"));
+        let (x1, _) = pollster::block_on(cpu.simulate(16, 0)).unwrap();
+        let e_cpu = pollster::block_on(cpu.refresh_with(&x1)).unwrap();
+        let e_gpu = pollster::block_on(gpu.refresh_with(&x1)).unwrap();
+        for (a, b) in e_cpu.iter().zip(&e_gpu) {
+            assert!((a - b).abs() < 1e-3 * a.abs().max(1.0), "{system}: energy {a} vs {b}");
+        }
+        assert_eq!(cpu.counters.energy_evaluations, gpu.counters.energy_evaluations);
+        assert_eq!(gpu.buffer().len(), 16);
+        for ((x, a), (y, b)) in cpu.buffer().iter().zip(gpu.buffer()) {
+            assert_eq!(x, y);
+            let scale = a.iter().map(|v| v.abs()).fold(1.0, f64::max);
+            for (u, v) in a.iter().zip(b) {
+                assert!((u - v).abs() < 1e-3 * scale, "{system}: adjoint {u} vs {v}");
+            }
+        }
+        gpu.drop_gpu_energies();
+        assert_eq!(gpu.energy_engine(), "cpu");
+    }
+}

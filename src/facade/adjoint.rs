@@ -43,6 +43,7 @@ impl AdjointState {
     /// counters, losses and newest samples stay on the page).
     pub(super) fn device_lost(&mut self) {
         if let Some(l) = self.learner.get_mut() {
+            l.sampler.drop_gpu_energies();
             if matches!(l.sampler.compute(), Compute::Gpu(_)) {
                 l.stopped = Some("its network was on the lost GPU device: load weights or train from scratch (on the CPU)".into());
             }
@@ -87,8 +88,7 @@ impl Learner {
                 self.sim = Some(sim);
                 return Ok(false);
             }
-            self.sampler.push_samples(&sim.xs)?;
-            self.energies = self.sampler.system.energies(&sim.xs).map_err(|e| e.to_string())?;
+            self.energies = self.sampler.refresh_with(&sim.xs).await?;
             self.samples = sim.xs;
             self.frames = layout(&sim.frames, &self.sampler.system, sim.keep);
             self.frame = self.frames.len() / (sim.keep * self.sampler.system.dim()).max(1) - 1;
@@ -124,6 +124,17 @@ fn layout(frames: &[f64], sys: &crate::energies::System, keep: usize) -> Vec<f32
         .collect()
 }
 
+impl Playground {
+    /// A learner whose network runs on WebGPU evaluates energies and forces with our WGSL
+    /// kernel on the same device (a learner on the CPU, on the f64 CPU path).
+    fn energies_beside(&self, sampler: &mut AdjointSampler) {
+        let s = self.inner.borrow();
+        if let (Compute::Gpu(_), Some(c)) = (sampler.compute(), s.compute.as_ref()) {
+            sampler.use_gpu_energies(c.0.clone(), c.1.clone());
+        }
+    }
+}
+
 #[wasm_bindgen]
 impl Playground {
     /// A fresh learner: options `{system: "dw4" | "lj13" | "lj55", config: "demo" | "paper", seed,
@@ -135,7 +146,8 @@ impl Playground {
         let system = o.system.unwrap_or_else(|| "dw4".into());
         let cfg = AdjointConfig::by_name(o.config.as_deref().unwrap_or("demo"), &system).map_err(|e| js_err(format!("trainAdjoint: {e}")))?;
         let compute = self.inner.borrow_mut().network_compute(o.device.as_deref().unwrap_or("auto")).map_err(|e| js_err(format!("trainAdjoint: {e}")))?;
-        let sampler = AdjointSampler::new_on(cfg, o.seed.unwrap_or(0), &compute).map_err(|e| js_err(format!("trainAdjoint: {e}")))?;
+        let mut sampler = AdjointSampler::new_on(cfg, o.seed.unwrap_or(0), &compute).map_err(|e| js_err(format!("trainAdjoint: {e}")))?;
+        self.energies_beside(&mut sampler);
         self.inner.borrow_mut().adjoint.learner.set(Learner::new(sampler));
         self.adjoint_status()
     }
@@ -147,6 +159,7 @@ impl Playground {
         let mut sampler = AdjointSampler::from_bytes(&bytes, system.as_deref()).map_err(|e| js_err(format!("{name}: {e}")))?;
         let compute = self.inner.borrow_mut().network_compute("auto").map_err(|e| js_err(format!("{name}: {e}")))?;
         sampler.move_to(&compute);
+        self.energies_beside(&mut sampler);
         self.inner.borrow_mut().adjoint.learner.set(Learner::new(sampler));
         self.adjoint_status()
     }
@@ -219,7 +232,7 @@ impl Playground {
             "gradient_steps_per_energy_evaluation": c.gradient_steps as f64 / c.energy_evaluations.max(1) as f64,
             "losses": l.losses, "energies": l.energies, "samples": l.samples.len() / per, "phase": phase,
             "frames": l.frames.len() / (KEEP.min(l.samples.len() / per.max(1)).max(1) * per), "frame": l.frame, "ms": l.ms, "stopped": l.stopped,
-            "device": device_name(l.sampler.compute()),
+            "device": device_name(l.sampler.compute()), "energies_on": l.sampler.energy_engine(),
         }))
     }
 

@@ -76,6 +76,7 @@ pub(crate) fn params_for(sys: &System, batch: u32, groups_x: u32, want_grad: boo
 }
 
 /// The compiled kernel.
+#[derive(Clone)]
 pub struct EnergyKernel {
     pipeline: wgpu::ComputePipeline,
     layout: wgpu::BindGroupLayout,

@@ -55,7 +55,9 @@ impl AdapterSummary {
     }
 }
 
-/// An adapter, its device and queue: shared by the compute kernels and the viewer.
+/// An adapter, its device and queue: shared by the compute kernels and the viewer (cloning
+/// shares the same device).
+#[derive(Clone)]
 pub struct GpuContext {
     pub instance: wgpu::Instance,
     pub adapter: wgpu::Adapter,

@@ -543,6 +543,15 @@ test("networks train with burn on the page's WebGPU device too (auto picks the C
   assert.match(back.label, /spring chain of 4 beads \(gpu.mpw\)/);
   const again = await page.evaluate(() => window.molplay.sample({ target: "network", samples: 5, steps: 10, seed: 4 }));
   assert.deepEqual(again.quality, r.quality, "weights trained on WebGPU sample the same after a save/load");
+  // an Adjoint Sampling learner on WebGPU takes its forces from our WGSL kernel on the same device
+  await page.evaluate(() => window.molplay.mode("learn"));
+  await page.selectOption("#net-device", "webgpu");
+  await page.click("#as-scratch");
+  const as = await page.evaluate(() => window.molplay.adjointStatus());
+  assert.deepEqual([as.device, as.energies_on], ["webgpu", "gpu"]);
+  await page.selectOption("#net-device", "cpu");
+  await page.click("#as-scratch");
+  assert.equal(await page.evaluate(() => window.molplay.adjointStatus().energies_on), "cpu");
   assert.deepEqual(problems, []);
   await page.close();
 });
