@@ -1,9 +1,11 @@
-// One reverse-sampler update (DDPM ancestral or Euler–Maruyama, equivariant treatment) for a
-// batch of same-size molecules (preceded by philox.wgsl). Workgroup m owns molecule m:
-//   x' = c_x x + c_d D + s P ε,   then x' − mean(x')  (the centre of mass stays at 0)
-// with D the denoiser's output at x, ε from Philox (value index i·3 + k in blocks of 4,
-// molecule, step, 5) and P removing ε's mean over the molecule's atoms. The coefficients
-// (c_x, c_d, s) come from samplers::update_coefficients, which the CPU samplers use too.
+// One reverse-sampler update (DDPM ancestral, Euler–Maruyama, or a stage of Heun; equivariant
+// treatment) for a batch of same-size molecules (preceded by philox.wgsl). Workgroup m owns
+// molecule m:
+//   x' = c_x x + c_d D + c_e D₂ + s P ε,   then x' − mean(x')  (the centre of mass stays at 0)
+// with D the denoiser's output at x, D₂ a second one (Heun's corrector: at its predictor; the
+// same buffer with c_e = 0 otherwise), ε from Philox (value index i·3 + k in blocks of 4,
+// molecule, step, 5) and P removing ε's mean over the molecule's atoms. The coefficients come
+// from samplers::update_coefficients / heun_coefficients, which the CPU samplers use too.
 // CPU twin: gpu::sampler::cpu_step.
 
 struct Params {
@@ -13,7 +15,7 @@ struct Params {
     pad0: u32,
     key: vec2<u32>,
     pad1: vec2<u32>,
-    coef: vec4<f32>,   // c_x, c_d, s, unused
+    coef: vec4<f32>,   // c_x, c_d, s, c_e
 }
 
 const WG: u32 = 64u;
@@ -24,6 +26,7 @@ const STREAM_SAMPLER: u32 = 5u;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> den: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read> den2: array<f32>;
 
 var<workgroup> red: array<vec4<f32>, WG>;
 
@@ -71,7 +74,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         let a = base + i * 3u;
         let xi = vec3<f32>(x[a], x[a + 1u], x[a + 2u]);
         let di = vec3<f32>(den[a], den[a + 1u], den[a + 2u]);
-        let v = params.coef.x * xi + params.coef.y * di + params.coef.z * (eps[j] - mean_eps);
+        let ei = vec3<f32>(den2[a], den2[a + 1u], den2[a + 2u]);
+        let v = params.coef.x * xi + params.coef.y * di + params.coef.w * ei + params.coef.z * (eps[j] - mean_eps);
         y[j] = v;
         ysum += v;
         j++;

@@ -191,14 +191,34 @@ impl SamplerRun {
         self.opts.t_start * (1.0 - k as f64 / self.opts.steps as f64)
     }
 
-    /// For an update computed elsewhere (the GPU pass, `gpu::sampler`): the current step's
-    /// coefficients (c_x, c_d, s) when the run is linear in x and D (DDPM or Euler–Maruyama with
-    /// the equivariant treatment) and not done; None otherwise.
-    pub fn linear_step(&self, schedule: &Schedule) -> Option<[f64; 3]> {
+    /// For an update computed elsewhere (the GPU pass, `gpu::sampler`): how to take the current
+    /// step (its coefficients) with the equivariant treatment, which is linear in x and the
+    /// denoiser outputs for every method; None when done or for another treatment.
+    pub fn gpu_step(&self, schedule: &Schedule) -> Option<GpuStep> {
         if self.done() || self.opts.symmetry != Symmetry::Equivariant {
             return None;
         }
-        update_coefficients(self.opts.method, schedule, self.frame_time(self.step), self.frame_time(self.step + 1))
+        let (t, s) = (self.frame_time(self.step), self.frame_time(self.step + 1));
+        Some(match self.opts.method {
+            Method::Heun => {
+                let (predictor, corrector) = heun_coefficients(schedule, t, s);
+                GpuStep::Heun { predictor, corrector }
+            }
+            m => {
+                let [cx, cd, sd] = update_coefficients(m, schedule, t, s)?;
+                GpuStep::Linear([cx, cd, sd, 0.0])
+            }
+        })
+    }
+
+    /// The denoiser's output for `xs` (e.g. Heun's predictor) at the next step's time (counted
+    /// in NFE).
+    pub fn denoise_next(&mut self, den: &mut dyn Denoiser, xs: &[f64], schedule: &Schedule) -> Result<Vec<f64>, String> {
+        if den.atoms() != self.n || xs.len() != self.xs.len() {
+            return Err("the predictor does not fit this run".into());
+        }
+        self.nfe += xs.len() / (3 * self.n);
+        Ok(den.denoise_batch(xs, self.frame_time(self.step + 1), schedule))
     }
 
     /// The denoiser's output for the current states at the current step's time (counted in NFE).
@@ -311,6 +331,33 @@ pub fn update_coefficients(method: Method, schedule: &Schedule, t: f64, s: f64) 
         Method::Em => Some([1.0 / a - var_ts / (a * st2), var_ts * at / (a * st2), var_ts.sqrt()]),
         Method::Heun => None,
     }
+}
+
+/// Heun's step from t to s (EDM's, in x̂ = x/α, σ̂ = σ/α) written linearly, as the GPU pass
+/// runs it: the predictor x_p = P x + Q D₁ (D₁ the denoiser at (x, t)) as (P, Q, 0, 0), and, when
+/// there is a corrector (s > 0 and σ̂_s ≥ 1e-3, as in the CPU sampler), the step
+/// x_s = A x + B D₁ + C D₂ (D₂ at (x_p, s)) as (A, B, 0, C). Equivariant treatment.
+pub fn heun_coefficients(schedule: &Schedule, t: f64, s: f64) -> ([f64; 4], Option<[f64; 4]>) {
+    let (at, as_) = (schedule.alpha(t), schedule.alpha(s));
+    let (sh_t, sh_s) = (schedule.sigma2(t).sqrt() / at, schedule.sigma2(s).sqrt() / as_);
+    let r = as_ * (sh_s - sh_t);
+    let (p, q) = (as_ / at + r / (sh_t * at), -r / sh_t);
+    if s <= 0.0 || sh_s < 1e-3 {
+        return ([p, q, 0.0, 0.0], None);
+    }
+    let a = as_ / at + r / (2.0 * sh_t * at) + r * p / (2.0 * sh_s * as_);
+    let b = -r / (2.0 * sh_t) + r * q / (2.0 * sh_s * as_);
+    let c = -r / (2.0 * sh_s);
+    ([p, q, 0.0, 0.0], Some([a, b, 0.0, c]))
+}
+
+/// How the GPU pass takes the current step of a run (equivariant treatment only).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum GpuStep {
+    /// DDPM or Euler–Maruyama: one denoiser call, then x' = c_x x + c_d D + s Pε.
+    Linear([f64; 4]),
+    /// Heun: the predictor from D₁, then (if any) the corrector from D₁ and D₂ at the predictor.
+    Heun { predictor: [f64; 4], corrector: Option<[f64; 4]> },
 }
 
 /// An SE(3)-invariant Gaussian target x_0 ~ N(0, C ⊗ I₃) on the CoM-free space (C symmetric

@@ -1,11 +1,12 @@
-//! The reverse-sampler update pass (shaders/sampler_step.wgsl) vs its f64 CPU twin, and a whole
-//! DDPM run with the GPU update on the exact spring-chain Gaussian against the target's E[R²].
+//! The reverse-sampler update pass (shaders/sampler_step.wgsl) vs its f64 CPU twin, a whole
+//! DDPM run with the GPU update on the exact spring-chain Gaussian against the target's E[R²],
+//! and a whole Heun run (noise-free) against the CPU sampler's, sample by sample.
 #![cfg(not(target_arch = "wasm32"))]
 
 use molplay::gpu::sampler::{cpu_step, SamplerKernel};
 use molplay::gpu::shared_native_context;
 use molplay::rng::XorShift64;
-use molplay::samplers::{update_coefficients, Denoiser, GaussianTarget, Method};
+use molplay::samplers::{heun_coefficients, update_coefficients, Denoiser, GaussianTarget, GpuStep, Method, SampleOptions, SamplerRun, Symmetry};
 use molplay::schedules::Schedule;
 
 fn cloud(rng: &mut XorShift64, molecules: usize, atoms: usize, scale: f64) -> Vec<f64> {
@@ -24,12 +25,13 @@ fn the_update_pass_matches_its_cpu_twin_for_ddpm_and_em() {
     for (atoms, molecules) in [(19, 33), (150, 4)] {
         for method in [Method::Ddpm, Method::Em] {
             for (t, s) in [(1000.0, 990.0), (400.0, 395.0), (5.0, 0.0)] {
-                let coef = update_coefficients(method, &sch, t, s).unwrap();
+                let [cx, cd, sd] = update_coefficients(method, &sch, t, s).unwrap();
+                let coef = [cx, cd, sd, 0.0];
                 let xs = cloud(&mut rng, molecules, atoms, 3.0);
                 let den = cloud(&mut rng, molecules, atoms, 1.0);
-                let want = cpu_step(&xs, &den, atoms, coef, 7, 11);
+                let want = cpu_step(&xs, &den, None, atoms, coef, 7, 11);
                 let f32s = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
-                let got = pollster::block_on(kernel.step(ctx, &f32s(&xs), &f32s(&den), atoms, coef, 7, 11)).unwrap();
+                let got = pollster::block_on(kernel.step(ctx, &f32s(&xs), &f32s(&den), None, atoms, coef, 7, 11)).unwrap();
                 let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
                 let err = got.iter().zip(&want).map(|(g, w)| (*g as f64 - w).abs()).fold(0.0, f64::max);
                 assert!(err < 1e-5 * scale, "{method:?} n={atoms} t={t}: max error {err} (scale {scale})");
@@ -41,8 +43,9 @@ fn the_update_pass_matches_its_cpu_twin_for_ddpm_and_em() {
         }
     }
     // bad input is refused, not dispatched
-    assert!(pollster::block_on(kernel.step(ctx, &[0.0; 6], &[0.0; 3], 2, [1.0, 0.0, 0.0], 0, 0)).is_err());
-    assert!(pollster::block_on(kernel.step(ctx, &[f32::NAN; 6], &[0.0; 6], 2, [1.0, 0.0, 0.0], 0, 0)).is_err());
+    assert!(pollster::block_on(kernel.step(ctx, &[0.0; 6], &[0.0; 3], None, 2, [1.0, 0.0, 0.0, 0.0], 0, 0)).is_err());
+    assert!(pollster::block_on(kernel.step(ctx, &[f32::NAN; 6], &[0.0; 6], None, 2, [1.0, 0.0, 0.0, 0.0], 0, 0)).is_err());
+    assert!(pollster::block_on(kernel.step(ctx, &[0.0; 6], &[0.0; 6], Some(&[0.0; 3]), 2, [1.0, 0.0, 0.0, 1.0], 0, 0)).is_err());
 }
 
 /// DDPM with every update on the GPU and the exact denoiser on the CPU draws the spring chain:
@@ -62,11 +65,57 @@ fn ddpm_with_the_gpu_update_draws_the_exact_chain() {
         let s = 1000.0 * (1.0 - (i + 1) as f64 / steps as f64);
         let x64: Vec<f64> = xs.iter().map(|&v| v as f64).collect();
         let den: Vec<f32> = target.denoise_batch(&x64, t, &sch).iter().map(|&v| v as f32).collect();
-        xs = pollster::block_on(kernel.step(ctx, &xs, &den, atoms, update_coefficients(Method::Ddpm, &sch, t, s).unwrap(), i as u32, 1)).unwrap();
+        let [cx, cd, sd] = update_coefficients(Method::Ddpm, &sch, t, s).unwrap();
+        xs = pollster::block_on(kernel.step(ctx, &xs, &den, None, atoms, [cx, cd, sd, 0.0], i as u32, 1)).unwrap();
     }
     let r2: Vec<f64> = xs.chunks(3 * atoms).map(|x| x.iter().map(|&v| (v as f64).powi(2)).sum()).collect();
     let mean = r2.iter().sum::<f64>() / count as f64;
     let sd = (r2.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / count as f64).sqrt() / (count as f64).sqrt();
     let exact = target.mean_r2();
     assert!((mean - exact).abs() < 4.0 * sd + 0.03 * exact, "E[R²] {mean:.3} ± {sd:.3}, exact {exact}");
+}
+
+/// Heun's two stages as the GPU pass runs them (predictor, then the corrector from both denoiser
+/// outputs) reproduce the CPU sampler's run: the probability-flow ODE draws no noise, so the
+/// samples agree one by one, up to f32 rounding. The linear coefficients are checked against the
+/// CPU step on their own too.
+#[test]
+fn heun_with_the_gpu_update_reproduces_the_cpu_run() {
+    let Some(ctx) = shared_native_context() else { return };
+    let kernel = SamplerKernel::new(&ctx.device);
+    let sch = Schedule::polynomial2(1000, 1e-5);
+    let (atoms, count, steps) = (5, 64, 40);
+    let opts = SampleOptions { seed: 4, ..SampleOptions::new(Method::Heun, Symmetry::Equivariant, steps, &sch) };
+    let mut cpu = SamplerRun::new(atoms, &sch, &opts, count, 2).unwrap();
+    let mut gpu = SamplerRun::new(atoms, &sch, &opts, count, 2).unwrap();
+    let mut target = GaussianTarget::spring_chain(atoms);
+    cpu.advance(&mut target, &sch, steps).unwrap();
+    let f32s = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
+    let f64s = |v: &[f32]| v.iter().map(|&a| a as f64).collect::<Vec<f64>>();
+    let mut correctors = 0;
+    while let Some(plan) = gpu.gpu_step(&sch) {
+        let GpuStep::Heun { predictor, corrector } = plan else { panic!("Heun plans Heun steps") };
+        let (step, xs) = (gpu.progress().0 as u32, f32s(gpu.samples()));
+        let d1 = gpu.denoise_current(&mut target, &sch).unwrap();
+        let xp = pollster::block_on(kernel.step(ctx, &xs, &f32s(&d1), None, atoms, predictor, step, 1)).unwrap();
+        let next = match corrector {
+            None => xp,
+            Some(coef) => {
+                correctors += 1;
+                let d2 = gpu.denoise_next(&mut target, &f64s(&xp), &sch).unwrap();
+                pollster::block_on(kernel.step(ctx, &xs, &f32s(&d1), Some(&f32s(&d2)), atoms, coef, step, 1)).unwrap()
+            }
+        };
+        gpu.complete_step(f64s(&next)).unwrap();
+    }
+    assert_eq!(correctors, steps - 1, "every step but the last to t = 0 has a corrector");
+    assert_eq!(gpu.nfe(), cpu.nfe(), "two denoiser calls per step but the last, as on the CPU");
+    let scale = cpu.samples().iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    let err = gpu.samples().iter().zip(cpu.samples()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(err < 1e-3 * scale, "GPU and CPU Heun runs differ by {err} (scale {scale})");
+    // the coefficients alone: one predictor + corrector equals the CPU step from the same state
+    let (p, c) = heun_coefficients(&sch, 500.0, 480.0);
+    assert_eq!((p[2], p[3]), (0.0, 0.0), "the predictor draws no noise and needs one denoiser output");
+    assert!(c.is_some_and(|c| c[2] == 0.0));
+    assert!(heun_coefficients(&sch, 10.0, 0.0).1.is_none(), "no corrector on the last step to t = 0");
 }

@@ -130,14 +130,20 @@ async fn webgpu_sampler_update_matches_its_cpu_twin() {
     let ctx = GpuContext::new().await.unwrap();
     let kernel = SamplerKernel::new(&ctx.device);
     let sch = molplay::schedules::Schedule::polynomial2(1000, 1e-5);
-    let coef = molplay::samplers::update_coefficients(molplay::samplers::Method::Ddpm, &sch, 400.0, 395.0).unwrap();
+    let [cx, cd, sd] = molplay::samplers::update_coefficients(molplay::samplers::Method::Ddpm, &sch, 400.0, 395.0).unwrap();
+    let (_, heun) = molplay::samplers::heun_coefficients(&sch, 400.0, 395.0);
     let (atoms, molecules) = (19, 40);
     let xs: Vec<f64> = (0..atoms * molecules * 3).map(|i| ((i * 37 % 101) as f64 - 50.0) / 20.0).collect();
     let den: Vec<f64> = xs.iter().map(|v| 0.5 * v).collect();
-    let want = cpu_step(&xs, &den, atoms, coef, 3, 8);
+    let den2: Vec<f64> = xs.iter().map(|v| 0.4 * v).collect();
     let f32s = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
-    let got = kernel.step(&ctx, &f32s(&xs), &f32s(&den), atoms, coef, 3, 8).await.unwrap();
-    assert!(got.iter().zip(&want).all(|(g, w)| (*g as f64 - w).abs() < 1e-4), "WebGPU and the f64 twin disagree");
+    // DDPM (one denoiser output, noise) and Heun's corrector (two outputs, no noise)
+    for (coef, second) in [([cx, cd, sd, 0.0], None), (heun.unwrap(), Some(&den2))] {
+        let want = cpu_step(&xs, &den, second.map(|d| d.as_slice()), atoms, coef, 3, 8);
+        let d2 = second.map(|d| f32s(d));
+        let got = kernel.step(&ctx, &f32s(&xs), &f32s(&den), d2.as_deref(), atoms, coef, 3, 8).await.unwrap();
+        assert!(got.iter().zip(&want).all(|(g, w)| (*g as f64 - w).abs() < 1e-4), "WebGPU and the f64 twin disagree");
+    }
     let perf = web_sys::window().unwrap().performance().unwrap();
     let (gpu_ms, cpu_ms) = time_steps(Some((&ctx, &kernel)), 1024, 19, 5, || perf.now()).await.unwrap();
     let g = gpu_ms.unwrap();

@@ -11,7 +11,7 @@ use crate::gpu::GpuContext;
 use crate::models::{Compute, EgnnConfig, NetworkDenoiser, ScoreModel};
 use std::rc::Rc;
 use crate::rng::XorShift64;
-use crate::samplers::{Denoiser, EmpiricalTarget, GaussianTarget, Method, SampleOptions, SamplerRun, Symmetry};
+use crate::samplers::{Denoiser, EmpiricalTarget, GaussianTarget, GpuStep, Method, SampleOptions, SamplerRun, Symmetry};
 use crate::schedules::Schedule;
 use crate::viewer::AtomStyle;
 use serde::Deserialize;
@@ -171,8 +171,9 @@ impl Playground {
     /// 300); `sampler` "ddpm" | "em" | "heun"; `steps` (200); `symmetry` "equivariant" | "align" |
     /// "quotient"; `gaga` (false) with `tStar` (default the study's T*, else 650); `samples` (200);
     /// `show` (samples kept for the viewer, 9); `seed` (0); `schedule` ("polynomial2"); `engine`
-    /// "cpu" (default) or "gpu": each update as a WebGPU pass (DDPM or EM, equivariant only; the
-    /// denoiser stays on the CPU; Philox noise, so the numbers differ from the CPU run's).
+    /// "cpu" (default) or "gpu": each update as a WebGPU pass (DDPM, EM or both Heun stages,
+    /// equivariant only; the denoiser stays on the CPU; Philox noise, so DDPM and EM numbers
+    /// differ from the CPU run's, while Heun, noise-free, agrees to f32 rounding).
     /// Returns `{atoms, points, t_start, steps, samples, label}`.
     #[wasm_bindgen(js_name = startGenerate)]
     pub fn start_generate(&self, options: JsValue) -> Result<JsValue, JsValue> {
@@ -244,8 +245,8 @@ impl Playground {
         let gpu = match o.engine.as_deref().unwrap_or("cpu") {
             "cpu" => None,
             "gpu" => {
-                if run.linear_step(&schedule).is_none() {
-                    return Err(js_err("generate: the GPU update covers DDPM and Euler–Maruyama with the equivariant treatment; use engine \"cpu\" for Heun, align or quotient"));
+                if run.gpu_step(&schedule).is_none() {
+                    return Err(js_err("generate: the GPU update covers DDPM, Euler–Maruyama and Heun with the equivariant treatment; use engine \"cpu\" for align or quotient"));
                 }
                 let c = s.compute.clone().ok_or_else(|| js_err("generate: engine \"gpu\" needs WebGPU, and this page runs on the CPU"))?;
                 let kernel = s.generate.sampler_kernel.get_or_insert_with(|| Rc::new(SamplerKernel::new(&c.0.device))).clone();
@@ -300,11 +301,11 @@ impl Playground {
     async fn advance_on_gpu(&self, budget: f64) -> Result<(), JsValue> {
         let t0 = now_ms();
         while now_ms() - t0 < budget {
-            let (ctx, kernel, xs, den, coef, step, seed, n, id) = {
+            let (ctx, kernel, xs, den, plan, step, seed, n, id) = {
                 let mut guard = self.inner.borrow_mut();
                 let GenerateState { job, score, .. } = &mut guard.generate;
                 let Some(j) = job.as_mut() else { return Ok(()) };
-                let Some(coef) = j.run.linear_step(&j.schedule) else { return Ok(()) };
+                let Some(plan) = j.run.gpu_step(&j.schedule) else { return Ok(()) };
                 let (run, schedule) = (&mut j.run, &j.schedule);
                 let den = match with_denoiser(&mut j.source, score.get(), |d| run.denoise_current(d, schedule)) {
                     Ok(d) => d,
@@ -315,10 +316,19 @@ impl Playground {
                 };
                 let (ctx, kernel) = j.gpu.clone().expect("a GPU job");
                 let f32s = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
-                (ctx, kernel, f32s(j.run.samples()), f32s(&den), coef, j.run.progress().0 as u32, j.run.options().seed, j.run.atoms(), j.id)
+                (ctx, kernel, f32s(j.run.samples()), f32s(&den), plan, j.run.progress().0 as u32, j.run.options().seed, j.run.atoms(), j.id)
             };
             let t1 = now_ms();
-            let out = kernel.step(&ctx.0, &xs, &den, n, coef, step, seed).await;
+            let out = match plan {
+                GpuStep::Linear(coef) => kernel.step(&ctx.0, &xs, &den, None, n, coef, step, seed).await,
+                GpuStep::Heun { predictor, corrector } => match (kernel.step(&ctx.0, &xs, &den, None, n, predictor, step, seed).await, corrector) {
+                    (Ok(xp), Some(coef)) => {
+                        let Some(den2) = self.denoise_predictor(id, &xp)? else { return Ok(()) };
+                        kernel.step(&ctx.0, &xs, &den, Some(&den2), n, coef, step, seed).await
+                    }
+                    (out, _) => out,
+                },
+            };
             let mut guard = self.inner.borrow_mut();
             let job = &mut guard.generate.job;
             if job.as_ref().is_none_or(|j| j.id != id) {
@@ -332,6 +342,23 @@ impl Playground {
             }
         }
         Ok(())
+    }
+
+    /// Heun's second denoiser call, at the predictor `xp` and the next step's time; None when
+    /// the run was replaced while the predictor was on the GPU.
+    fn denoise_predictor(&self, id: u64, xp: &[f32]) -> Result<Option<Vec<f32>>, JsValue> {
+        let mut guard = self.inner.borrow_mut();
+        let GenerateState { job, score, .. } = &mut guard.generate;
+        let Some(j) = job.as_mut().filter(|j| j.id == id) else { return Ok(None) };
+        let x64: Vec<f64> = xp.iter().map(|&v| v as f64).collect();
+        let (run, schedule) = (&mut j.run, &j.schedule);
+        match with_denoiser(&mut j.source, score.get(), |d| run.denoise_next(d, &x64, schedule)) {
+            Ok(d) => Ok(Some(d.iter().map(|&v| v as f32).collect())),
+            Err(e) => {
+                *job = None;
+                Err(js_err(format!("generate: {e}")))
+            }
+        }
     }
 
     /// CPU engine: advances the run for about `budget` ms.
@@ -540,7 +567,11 @@ impl Playground {
             let x0 = chain_draws(8, 32);
             let feats = model.config.node_features(32);
             let mut rng = XorShift64::new(1);
-            model.train_step(&x0, &feats, &Schedule::polynomial2(1000, 1e-5), 1000.0, 1e-3, &mut rng).await.map_err(js_err)?;
+            // two steps: the optimiser's first update allocates its moments, the second is a
+            // plain one
+            for _ in 0..2 {
+                model.train_step(&x0, &feats, &Schedule::polynomial2(1000, 1e-5), 1000.0, 1e-3, &mut rng).await.map_err(js_err)?;
+            }
             Ok(JsValue::UNDEFINED)
         })
     }

@@ -1,7 +1,8 @@
-//! One reverse-sampler update as a compute pass (`shaders/sampler_step.wgsl`): DDPM ancestral and
-//! Euler–Maruyama with the equivariant treatment are elementwise given the denoiser's output,
-//! x' = c_x x + c_d D + s Pε followed by removing the centre of mass, with the coefficients of
-//! [`update_coefficients`](crate::samplers::update_coefficients) that the CPU samplers use. The
+//! One reverse-sampler update as a compute pass (`shaders/sampler_step.wgsl`): DDPM ancestral,
+//! Euler–Maruyama and both stages of Heun with the equivariant treatment are elementwise given
+//! the denoiser's outputs, x' = c_x x + c_d D + c_e D₂ + s Pε followed by removing the centre of
+//! mass, with the coefficients of [`update_coefficients`](crate::samplers::update_coefficients)
+//! and [`heun_coefficients`](crate::samplers::heun_coefficients) that the CPU samplers use. The
 //! noise is Philox (molecule, step), so [`cpu_step`], the f64 twin, draws the same numbers.
 
 use super::{compute_pipeline, read_buffers, GpuContext, GpuError};
@@ -14,15 +15,17 @@ pub const STREAM_SAMPLER: u32 = 5;
 /// Most atoms per molecule (16 per invocation × 64).
 pub const MAX_ATOMS: usize = 1024;
 
-/// The f64 twin of the pass: `xs` and `den` are molecules × atoms × 3; `coef` = (c_x, c_d, s).
-pub fn cpu_step(xs: &[f64], den: &[f64], atoms: usize, coef: [f64; 3], step: u32, seed: u64) -> Vec<f64> {
+/// The f64 twin of the pass: `xs`, `den` and `den2` (if any) are molecules × atoms × 3; `coef`
+/// = (c_x, c_d, s, c_e).
+pub fn cpu_step(xs: &[f64], den: &[f64], den2: Option<&[f64]>, atoms: usize, coef: [f64; 4], step: u32, seed: u64) -> Vec<f64> {
     let key = philox_key(seed);
     let per = 3 * atoms;
+    let den2 = den2.unwrap_or(den);
     let mut out = Vec::with_capacity(xs.len());
-    for (m, (x, d)) in xs.chunks(per).zip(den.chunks(per)).enumerate() {
+    for (m, ((x, d), e)) in xs.chunks(per).zip(den.chunks(per)).zip(den2.chunks(per)).enumerate() {
         let mut eps: Vec<f64> = (0..per).map(|c| philox_normals([(c / 4) as u32, m as u32, step, STREAM_SAMPLER], key)[c % 4]).collect();
         crate::geometry::remove_com(&mut eps, 3);
-        let mut y: Vec<f64> = (0..per).map(|c| coef[0] * x[c] + coef[1] * d[c] + coef[2] * eps[c]).collect();
+        let mut y: Vec<f64> = (0..per).map(|c| coef[0] * x[c] + coef[1] * d[c] + coef[3] * e[c] + coef[2] * eps[c]).collect();
         crate::geometry::remove_com(&mut y, 3);
         out.extend(y);
     }
@@ -52,12 +55,13 @@ impl SamplerKernel {
         SamplerKernel { pipeline }
     }
 
-    /// One update of every molecule, read back (f32 on the GPU).
-    pub async fn step(&self, ctx: &GpuContext, xs: &[f32], den: &[f32], atoms: usize, coef: [f64; 3], step: u32, seed: u64) -> Result<Vec<f32>, String> {
-        if atoms == 0 || atoms > MAX_ATOMS || xs.is_empty() || xs.len() % (3 * atoms) != 0 || den.len() != xs.len() {
+    /// One update of every molecule, read back (f32 on the GPU); `den2` is Heun's second
+    /// denoiser output (weight `coef[3]`), None for the one-evaluation updates.
+    pub async fn step(&self, ctx: &GpuContext, xs: &[f32], den: &[f32], den2: Option<&[f32]>, atoms: usize, coef: [f64; 4], step: u32, seed: u64) -> Result<Vec<f32>, String> {
+        if atoms == 0 || atoms > MAX_ATOMS || xs.is_empty() || xs.len() % (3 * atoms) != 0 || den.len() != xs.len() || den2.is_some_and(|d| d.len() != xs.len()) {
             return Err(format!("a sampler step needs molecules of 1 to {MAX_ATOMS} atoms and one denoiser value per coordinate"));
         }
-        if xs.iter().chain(den).any(|v| !v.is_finite()) || coef.iter().any(|c| !c.is_finite()) {
+        if xs.iter().chain(den).chain(den2.unwrap_or(&[])).any(|v| !v.is_finite()) || coef.iter().any(|c| !c.is_finite()) {
             return Err("a sampler step needs finite positions, denoiser values and coefficients".into());
         }
         let bytes = (xs.len() * 4) as u64;
@@ -66,13 +70,14 @@ impl SamplerKernel {
             return Err(GpuError::TooLarge { bytes, limit }.to_string());
         }
         let molecules = xs.len() / (3 * atoms);
-        let params = Params { molecules: molecules as u32, atoms: atoms as u32, step, pad0: 0, key: philox_key(seed), pad1: [0; 2], coef: [coef[0] as f32, coef[1] as f32, coef[2] as f32, 0.0] };
+        let params = Params { molecules: molecules as u32, atoms: atoms as u32, step, pad0: 0, key: philox_key(seed), pad1: [0; 2], coef: coef.map(|c| c as f32) };
         let storage = wgpu::BufferUsages::STORAGE;
         let params = ctx.buffer_init("sampler params", bytemuck::bytes_of(&params), wgpu::BufferUsages::UNIFORM);
         let x = ctx.buffer_init("sampler x", bytemuck::cast_slice(xs), storage);
         let d = ctx.buffer_init("sampler denoiser", bytemuck::cast_slice(den), storage);
+        let d2 = den2.map(|v| ctx.buffer_init("sampler denoiser 2", bytemuck::cast_slice(v), storage));
         let out = ctx.device.create_buffer(&wgpu::BufferDescriptor { label: Some("sampler out"), size: bytes.max(16), usage: storage | wgpu::BufferUsages::COPY_SRC, mapped_at_creation: false });
-        let bind_group = ctx.bind_buffers("sampler step", &self.pipeline.get_bind_group_layout(0), &[&params, &x, &d, &out]);
+        let bind_group = ctx.bind_buffers("sampler step", &self.pipeline.get_bind_group_layout(0), &[&params, &x, &d, &out, d2.as_ref().unwrap_or(&d)]);
         ctx.dispatch(&self.pipeline, &bind_group, (molecules as u32, 1, 1));
         let raw = read_buffers(&ctx.device, &ctx.queue, &[(&out, bytes)]).await.map_err(|e: GpuError| e.to_string())?;
         Ok(bytemuck::cast_slice::<u8, f32>(&raw[0]).to_vec())
@@ -86,19 +91,19 @@ pub async fn time_steps(gpu: Option<(&GpuContext, &SamplerKernel)>, molecules: u
     let mut rng = crate::rng::XorShift64::new(9);
     let xs: Vec<f64> = (0..molecules * atoms * 3).map(|_| rng.normal()).collect();
     let den: Vec<f64> = (0..molecules * atoms * 3).map(|_| rng.normal()).collect();
-    let coef = [0.99, 0.01, 0.1];
+    let coef = [0.99, 0.01, 0.1, 0.0];
     let t0 = clock();
     for k in 0..reps {
-        std::hint::black_box(cpu_step(&xs, &den, atoms, coef, k as u32, 1));
+        std::hint::black_box(cpu_step(&xs, &den, None, atoms, coef, k as u32, 1));
     }
     let cpu_ms = (clock() - t0) / reps as f64;
     let gpu_ms = match gpu {
         Some((ctx, kernel)) => {
             let (x32, d32): (Vec<f32>, Vec<f32>) = (xs.iter().map(|&v| v as f32).collect(), den.iter().map(|&v| v as f32).collect());
-            kernel.step(ctx, &x32, &d32, atoms, coef, 0, 1).await?;
+            kernel.step(ctx, &x32, &d32, None, atoms, coef, 0, 1).await?;
             let t0 = clock();
             for k in 0..reps {
-                kernel.step(ctx, &x32, &d32, atoms, coef, k as u32, 1).await?;
+                kernel.step(ctx, &x32, &d32, None, atoms, coef, k as u32, 1).await?;
             }
             Some((clock() - t0) / reps as f64)
         }

@@ -508,7 +508,7 @@ test("the pretrained QM9 score network loads from the page and samples molecule-
   await page.close();
 });
 
-test("the sampler's updates run as a WebGPU pass and draw the exact chain; unsupported combinations are refused", async () => {
+test("the sampler's updates run as a WebGPU pass: DDPM draws the exact chain, Heun reproduces the CPU run; unsupported combinations are refused", async () => {
   const { page, problems } = await openPage(webgpu, `${base}/index.html#v=1&mode=generate`);
   await ready(page);
   const r = await page.evaluate(() => window.molplay.sample({ target: "chain", atoms: 4, samples: 400, steps: 60, engine: "gpu", seed: 2 }));
@@ -520,7 +520,12 @@ test("the sampler's updates run as a WebGPU pass and draw the exact chain; unsup
   await page.waitForFunction(() => { const v = Number(document.getElementById("scrub").value); return v > 0 && v < 1000; });
   await page.click("#play");
   const reason = (f) => page.evaluate(f).then(() => "resolved", (e) => e.message);
-  assert.match(await reason(() => window.molplay.sample({ sampler: "heun", engine: "gpu" })), /GPU update covers DDPM and Euler–Maruyama/);
+  // Heun (the probability-flow ODE, no noise): both stages on the GPU give the CPU run's samples
+  const heun = { target: "chain", atoms: 4, samples: 50, steps: 30, sampler: "heun", seed: 3 };
+  const hg = await page.evaluate((o) => window.molplay.sample({ ...o, engine: "gpu" }), heun);
+  const hc = await page.evaluate((o) => window.molplay.sample({ ...o, engine: "cpu" }), heun);
+  assert.equal(hg.nfe, hc.nfe);
+  assert.ok(Math.abs(hg.quality.mean_r2 - hc.quality.mean_r2) < 1e-3 * hc.quality.mean_r2, `E[R²] GPU ${hg.quality.mean_r2} vs CPU ${hc.quality.mean_r2}`);
   assert.match(await reason(() => window.molplay.sample({ symmetry: "quotient", engine: "gpu" })), /GPU update covers/);
   assert.match(await reason(() => window.molplay.sample({ engine: "tpu" })), /engine must be "cpu" or "gpu"/);
   assert.deepEqual(problems, []);
