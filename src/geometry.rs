@@ -222,6 +222,112 @@ pub fn align_to(x: &[f64], y: &[f64]) -> Vec<f64> {
     rotate(&kabsch_rotation(&xc, y), &xc)
 }
 
+/// e^{−|x|} I₀(x) (Abramowitz & Stegun 9.8.1/9.8.2; relative error < 2e-7).
+fn bessel_i0e(x: f64) -> f64 {
+    let ax = x.abs();
+    if ax < 3.75 {
+        let y = (x / 3.75).powi(2);
+        (1.0 + y * (3.5156229 + y * (3.0899424 + y * (1.2067492 + y * (0.2659732 + y * (0.0360768 + y * 0.0045813)))))) * (-ax).exp()
+    } else {
+        let y = 3.75 / ax;
+        (0.39894228 + y * (0.01328592 + y * (0.00225319 + y * (-0.00157565 + y * (0.00916281 + y * (-0.02057706 + y * (0.02635537 + y * (-0.01647633 + y * 0.00392377)))))))) / ax.sqrt()
+    }
+}
+
+/// e^{−|x|} I₁(x) (Abramowitz & Stegun 9.8.3/9.8.4; relative error < 3e-7).
+fn bessel_i1e(x: f64) -> f64 {
+    let ax = x.abs();
+    let v = if ax < 3.75 {
+        let y = (x / 3.75).powi(2);
+        ax * (0.5 + y * (0.87890594 + y * (0.51498869 + y * (0.15084934 + y * (0.02658733 + y * (0.00301532 + y * 0.00032411)))))) * (-ax).exp()
+    } else {
+        let y = 3.75 / ax;
+        let tail = 0.02282967 + y * (-0.02895312 + y * (0.01787654 - y * 0.00420059));
+        (0.39894228 + y * (-0.03988024 + y * (-0.00362018 + y * (0.00163801 + y * (-0.01031555 + y * tail))))) / ax.sqrt()
+    };
+    v.copysign(x)
+}
+
+/// Gauss–Legendre nodes and weights on [−1, 1], 8 points.
+const GL8: [(f64, f64); 8] = [
+    (-0.9602898564975363, 0.1012285362903763), (-0.7966664774136267, 0.2223810344533745),
+    (-0.5255324099163290, 0.3137066458778873), (-0.1834346424956498, 0.3626837833783620),
+    (0.1834346424956498, 0.3626837833783620), (0.5255324099163290, 0.3137066458778873),
+    (0.7966664774136267, 0.2223810344533745), (0.9602898564975363, 0.1012285362903763),
+];
+
+/// The matrix Fisher distribution on SO(3), density ∝ exp(tr(FᵀR)) against the uniform (Haar)
+/// measure: the log of its normalising constant c(F) = E_Haar[exp(tr(FᵀR))] and its mean E[R].
+/// With the proper singular value decomposition F = U diag(s₁, s₂, s₃) Vᵀ (U, V rotations,
+/// s₁ ≥ s₂ ≥ |s₃|), Wood (1993) gives c = ∫₋₁¹ ½ I₀(½(s₁−s₂)(1−u)) I₀(½(s₁+s₂)(1+u)) e^{s₃u} du,
+/// and E[R] = U diag(∂log c/∂s_k) Vᵀ. The integral is taken in v = 1 − u on geometrically
+/// graded panels (the integrand decays like e^{−v(s₂+s₃)}), with scaled Bessel functions, so
+/// it stays finite for any F. This is what averaging a Gaussian over a point's rotations needs.
+pub fn matrix_fisher(f: &Mat3) -> (f64, Mat3) {
+    // proper SVD through the eigenvectors of FᵀF
+    let mut ftf = [0.0; 9];
+    for a in 0..3 {
+        for b in 0..3 {
+            ftf[a * 3 + b] = (0..3).map(|k| f[k][a] * f[k][b]).sum();
+        }
+    }
+    let (vals, vecs) = sym_eigen(&ftf, 3);
+    let mut order = [0usize, 1, 2];
+    order.sort_by(|&a, &b| vals[b].total_cmp(&vals[a]));
+    let col = |k: usize| [vecs[order[k]], vecs[3 + order[k]], vecs[6 + order[k]]];
+    let (v1, v2) = (col(0), col(1));
+    let v3 = cross(v1, v2); // V proper
+    let fv = |v: [f64; 3]| mat_vec(f, v);
+    let norm = |a: [f64; 3]| (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]).sqrt();
+    let unit = |a: [f64; 3], fallback: [f64; 3]| {
+        let n = norm(a);
+        if n > 1e-300 { [a[0] / n, a[1] / n, a[2] / n] } else { fallback }
+    };
+    let dot = |a: [f64; 3], b: [f64; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+    let u1 = unit(fv(v1), v1);
+    let w = fv(v2);
+    let w = [w[0] - dot(u1, w) * u1[0], w[1] - dot(u1, w) * u1[1], w[2] - dot(u1, w) * u1[2]];
+    // any unit vector perpendicular to u1 when F v2 vanishes
+    let perp = {
+        let e = if u1[0].abs() < 0.9 { [1.0, 0.0, 0.0] } else { [0.0, 1.0, 0.0] };
+        unit(cross(u1, e), [0.0, 0.0, 1.0])
+    };
+    let u2 = unit(w, perp);
+    let u3 = cross(u1, u2); // U proper
+    let (s1, s2, s3) = (dot(u1, fv(v1)).max(0.0), dot(u2, fv(v2)).max(0.0), dot(u3, fv(v3)));
+    // ∫₀² ½ I₀(a) I₀(b) e^{s₃(1−v)} dv and its s-derivatives, all scaled by e^{−(s₁+s₂+s₃)}
+    let lambda = (s2 + s3).max(0.0);
+    let len = if lambda > 20.0 { 40.0 / lambda } else { 2.0 };
+    let (mut base, mut d1, mut d2, mut d3) = (0.0, 0.0, 0.0, 0.0);
+    const PANELS: i32 = 16;
+    let mut lo = 0.0;
+    for p in 0..PANELS {
+        let hi = len * 2f64.powi(p + 1 - PANELS);
+        let (mid, half) = ((lo + hi) / 2.0, (hi - lo) / 2.0);
+        for &(x, wgt) in &GL8 {
+            let v = mid + half * x;
+            let (a, b) = ((s1 - s2) * v / 2.0, (s1 + s2) * (2.0 - v) / 2.0);
+            let (i0a, i0b, i1a, i1b) = (bessel_i0e(a), bessel_i0e(b), bessel_i1e(a), bessel_i1e(b));
+            let e = 0.5 * wgt * half * (-v * lambda).exp();
+            base += e * i0a * i0b;
+            d1 += e * (i1a * i0b * v / 2.0 + i0a * i1b * (2.0 - v) / 2.0);
+            d2 += e * (-i1a * i0b * v / 2.0 + i0a * i1b * (2.0 - v) / 2.0);
+            d3 += e * (1.0 - v) * i0a * i0b;
+        }
+        lo = hi;
+    }
+    let log_c = s1 + s2 + s3 + base.ln();
+    let g = [d1 / base, d2 / base, d3 / base];
+    let (u, v) = ([u1, u2, u3], [v1, v2, v3]);
+    let mut mean = [[0.0; 3]; 3];
+    for a in 0..3 {
+        for b in 0..3 {
+            mean[a][b] = (0..3).map(|k| u[k][a] * g[k] * v[k][b]).sum();
+        }
+    }
+    (log_c, mean)
+}
+
 /// A uniformly random rotation (unit quaternion from four normals).
 pub fn random_rotation(rng: &mut crate::rng::XorShift64) -> Mat3 {
     let q: Vec<f64> = (0..4).map(|_| rng.normal()).collect();
@@ -232,6 +338,37 @@ pub fn random_rotation(rng: &mut crate::rng::XorShift64) -> Mat3 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matrix_fisher_constant_and_mean_match_monte_carlo_over_rotations() {
+        let (lc, m) = matrix_fisher(&[[0.0; 3]; 3]);
+        assert!(lc.abs() < 1e-9 && m.iter().flatten().all(|v| v.abs() < 1e-9), "uniform: c = 1, E[R] = 0");
+        let mut rng = crate::rng::XorShift64::new(11);
+        let draws: Vec<Mat3> = (0..200_000).map(|_| random_rotation(&mut rng)).collect();
+        // an anisotropic F with a reflection in it (det < 0) and a moderate one
+        for f in [[[1.2, 0.3, -0.4], [0.1, -0.8, 0.5], [0.2, 0.4, 0.3]], [[2.5, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -0.5]]] {
+            let (lc, mean) = matrix_fisher(&f);
+            let e: Vec<f64> = draws.iter().map(|r| (0..3).flat_map(|a| (0..3).map(move |b| (a, b))).map(|(a, b)| f[a][b] * r[a][b]).sum::<f64>().exp()).collect();
+            let z: f64 = e.iter().sum();
+            let mc_lc = (z / draws.len() as f64).ln();
+            assert!((lc - mc_lc).abs() < 0.02, "log c {lc} vs Monte Carlo {mc_lc}");
+            for a in 0..3 {
+                for b in 0..3 {
+                    let mc = draws.iter().zip(&e).map(|(r, w)| w * r[a][b]).sum::<f64>() / z;
+                    assert!((mean[a][b] - mc).abs() < 0.02, "E[R]{a}{b} {} vs Monte Carlo {mc}", mean[a][b]);
+                }
+            }
+        }
+        // concentrated: the mean tends to the rotation F points at, and stays finite
+        let r0 = random_rotation(&mut rng);
+        for k in [50.0, 1e6] {
+            let f = r0.map(|row| row.map(|v| k * v));
+            let (lc, mean) = matrix_fisher(&f);
+            assert!(lc.is_finite() && lc > 2.9 * k - 10.0 * (k.ln() + 1.0), "log c {lc} at k = {k}");
+            let err = (0..3).flat_map(|a| (0..3).map(move |b| (a, b))).map(|(a, b)| (mean[a][b] - r0[a][b]).abs()).fold(0.0, f64::max);
+            assert!(err < 3.0 / k.sqrt(), "k = {k}: E[R] off R₀ by {err}");
+        }
+    }
 
     #[test]
     fn com_removal_centres_2d_and_3d() {

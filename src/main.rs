@@ -125,11 +125,12 @@ mod cli {
         },
         /// Reverse-time sampling with an exact score (no training): a Gaussian spring chain
         /// (`--score chain`, invariant statistics known exactly) or the noised empirical
-        /// distribution of a data set (`--score empirical --data FILE.xyz`), or a trained network
+        /// distribution of a data set (`--score empirical --data FILE.xyz`; `--score orbits`: of
+        /// the data set under every rotation, exact and rotation-invariant), or a trained network
         /// (`--score MODEL`, weights from `molplay train-score`).
         Sample {
-            /// `chain` and `empirical` are exact; anything else is a weights file (`model` with
-            /// `--model FILE` means the same).
+            /// `chain`, `empirical` and `orbits` are exact; anything else is a weights file
+            /// (`model` with `--model FILE` means the same).
             #[arg(long, default_value = "chain")]
             score: String,
             /// Weights from `molplay train-score` (with `--score model`; the reference statistics
@@ -965,7 +966,7 @@ mod cli {
         let model_path = match (&a.score[..], &a.model) {
             ("model", Some(p)) => Some(p.clone()),
             ("model", None) => return Err("--score model needs --model FILE (or --score FILE)".into()),
-            ("chain" | "empirical", _) => None,
+            ("chain" | "empirical" | "orbits", _) => None,
             (file, _) => Some(PathBuf::from(file)),
         };
         let loaded = match &model_path {
@@ -995,10 +996,11 @@ mod cli {
                 (Box::new(g), v, reference)
             }
             _ => {
-                let path = a.data.as_ref().ok_or("--score empirical needs --data FILE.xyz")?;
+                let path = a.data.as_ref().ok_or("--score empirical and --score orbits need --data FILE.xyz")?;
                 let (xs, n, el) = configurations(&path.to_string_lossy(), a.atoms, 0, 0)?;
                 elements = el;
-                let e = EmpiricalTarget::new(&xs, n).map_err(|e| format!("{}: {e}", path.display()))?;
+                let e = if a.score == "orbits" { EmpiricalTarget::over_orbits(&xs, n) } else { EmpiricalTarget::new(&xs, n) };
+                let e = e.map_err(|e| format!("{}: {e}", path.display()))?;
                 (Box::new(e), molplay::metrics::mean_square(&xs), xs)
             }
         };
@@ -1019,7 +1021,7 @@ mod cli {
                 "xyz" => {
                     // an empirical sample takes the elements of the data point it ends nearest to
                     let nearest = (!elements.is_empty()).then(|| EmpiricalTarget::new(&reference, n)).transpose()?;
-                    let rot = symmetry != Symmetry::Equivariant;
+                    let rot = symmetry != Symmetry::Equivariant || a.score == "orbits";
                     let frames: Vec<XyzFrame> = r
                         .samples
                         .chunks(3 * n)

@@ -14,7 +14,7 @@
 //! Score sources implement [`Denoiser`]: D(x, t) = E[x_0 | x_t = x]; the score is
 //! −(x − α_t D)/σ_t². [`GaussianTarget`] is exact for any SE(3)-invariant Gaussian target.
 
-use crate::geometry::{align_to, curvature, project_horizontal, remove_com, sym_eigen};
+use crate::geometry::{align_to, curvature, project_horizontal, remove_com, rotate, sym_eigen};
 use crate::rng::XorShift64;
 use crate::schedules::Schedule;
 use serde::Serialize;
@@ -501,12 +501,16 @@ impl Denoiser for GaussianTarget {
 }
 
 /// The exact score of the noised empirical distribution of a data set (a Gaussian mixture over
-/// the data points, CoM-free): D(x, t) = Σ_i w_i x_i with w ∝ exp(−|x − α x_i|²/(2σ²)). Not
-/// rotation-invariant (the mixture is over the points, not their orbits), so it is the oracle for
-/// the equivariant sampler; its aligned target Σ_i w_i A_x(x_i) is exact too.
+/// the data points, CoM-free): D(x, t) = Σ_i w_i x_i with w ∝ exp(−|x − α x_i|²/(2σ²)); its
+/// aligned target Σ_i w_i A_x(x_i) is exact too. With `over_orbits` the mixture is over the
+/// points' rotation orbits (each point under a uniformly random rotation): the data set made
+/// SE(3)-invariant, as molecules are. Then w_i ∝ exp(−α²|x_i|²/(2σ²)) c(F_i) and
+/// D = Σ_i w_i E[R | i] x_i, where R | i follows the matrix Fisher law with F_i = (α/σ²) Σ_a x_a x_{i,a}ᵀ
+/// (`geometry::matrix_fisher`): exact, up to a 1-D quadrature.
 pub struct EmpiricalTarget {
     n: usize,
     points: Vec<Vec<f64>>,
+    orbits: bool,
 }
 
 impl EmpiricalTarget {
@@ -526,7 +530,41 @@ impl EmpiricalTarget {
                 v
             })
             .collect();
-        Ok(EmpiricalTarget { n, points })
+        Ok(EmpiricalTarget { n, points, orbits: false })
+    }
+
+    /// The same data set made rotation-invariant: the mixture over the points' orbits.
+    pub fn over_orbits(xs: &[f64], n: usize) -> Result<Self, String> {
+        Ok(EmpiricalTarget { orbits: true, ..Self::new(xs, n)? })
+    }
+
+    /// Whether the mixture is over the points' rotation orbits.
+    pub fn is_over_orbits(&self) -> bool {
+        self.orbits
+    }
+
+    /// Per point: the log-weight and, over orbits, the matrix Fisher mean rotation E[R | i].
+    fn components(&self, x: &[f64], t: f64, sch: &Schedule) -> Vec<(f64, Option<[[f64; 3]; 3]>)> {
+        let (al, s2) = (sch.alpha(t), sch.sigma2(t));
+        self.points
+            .iter()
+            .map(|p| {
+                if !self.orbits {
+                    return (-p.iter().zip(x).map(|(pi, xi)| (xi - al * pi).powi(2)).sum::<f64>() / (2.0 * s2), None);
+                }
+                let mut f = [[0.0; 3]; 3];
+                for (xa, pa) in x.chunks_exact(3).zip(p.chunks_exact(3)) {
+                    for a in 0..3 {
+                        for b in 0..3 {
+                            f[a][b] += al / s2 * xa[a] * pa[b];
+                        }
+                    }
+                }
+                let (log_c, mean) = crate::geometry::matrix_fisher(&f);
+                // −|x|²/(2σ²) is common to every component and left out
+                (-al * al * p.iter().map(|v| v * v).sum::<f64>() / (2.0 * s2) + log_c, Some(mean))
+            })
+            .collect()
     }
 
     /// The data point nearest to `x` (after rotating each onto `x` when `rotations`).
@@ -545,13 +583,16 @@ impl EmpiricalTarget {
     }
 
     fn weights(&self, x: &[f64], t: f64, sch: &Schedule) -> Vec<f64> {
-        let (al, s2) = (sch.alpha(t), sch.sigma2(t));
-        let logw: Vec<f64> = self.points.iter().map(|p| -p.iter().zip(x).map(|(pi, xi)| (xi - al * pi).powi(2)).sum::<f64>() / (2.0 * s2)).collect();
-        let m = logw.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let w: Vec<f64> = logw.iter().map(|l| (l - m).exp()).collect();
-        let z: f64 = w.iter().sum();
-        w.iter().map(|v| v / z).collect()
+        normalised(self.components(x, t, sch).iter().map(|c| c.0).collect())
     }
+}
+
+/// exp(l) / Σ exp(l), computed stably.
+fn normalised(logw: Vec<f64>) -> Vec<f64> {
+    let m = logw.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let w: Vec<f64> = logw.iter().map(|l| (l - m).exp()).collect();
+    let z: f64 = w.iter().sum();
+    w.iter().map(|v| v / z).collect()
 }
 
 impl Denoiser for EmpiricalTarget {
@@ -560,10 +601,15 @@ impl Denoiser for EmpiricalTarget {
     }
 
     fn denoise(&mut self, x: &[f64], t: f64, sch: &Schedule) -> Vec<f64> {
-        let w = self.weights(x, t, sch);
+        let comps = self.components(x, t, sch);
+        let w = normalised(comps.iter().map(|c| c.0).collect());
         let mut d = vec![0.0; x.len()];
-        for (wi, p) in w.iter().zip(&self.points) {
-            d.iter_mut().zip(p).for_each(|(a, b)| *a += wi * b);
+        for ((wi, (_, mean)), p) in w.iter().zip(&comps).zip(&self.points) {
+            match mean {
+                None => d.iter_mut().zip(p).for_each(|(a, b)| *a += wi * b),
+                Some(r) if *wi > 1e-14 => d.iter_mut().zip(rotate(r, p)).for_each(|(a, b)| *a += wi * b),
+                Some(_) => {}
+            }
         }
         d
     }
@@ -583,6 +629,42 @@ impl Denoiser for EmpiricalTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_orbit_averaged_empirical_score_is_equivariant_and_samples_the_invariant_statistics() {
+        // five random shapes of 4 atoms; their orbits are an SE(3)-invariant data set
+        let mut rng = XorShift64::new(21);
+        let data: Vec<f64> = (0..5 * 12).map(|_| rng.normal()).collect();
+        let mut orbit = EmpiricalTarget::over_orbits(&data, 4).unwrap();
+        assert!(orbit.is_over_orbits());
+        let s = Schedule::polynomial2(1000, 1e-5);
+        // D(Rx) = R D(x) at every t (the plain point mixture is not)
+        let x: Vec<f64> = {
+            let mut v: Vec<f64> = (0..12).map(|_| rng.normal()).collect();
+            remove_com(&mut v, 3);
+            v
+        };
+        let r = crate::geometry::random_rotation(&mut rng);
+        for t in [50.0, 400.0, 900.0] {
+            let lhs = orbit.denoise(&rotate(&r, &x), t, &s);
+            let rhs = rotate(&r, &orbit.denoise(&x, t, &s));
+            let err = lhs.iter().zip(&rhs).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            assert!(err < 1e-6, "t = {t}: equivariance error {err}");
+        }
+        let mut points = EmpiricalTarget::new(&data, 4).unwrap();
+        let (a, b) = (points.denoise(&rotate(&r, &x), 400.0, &s), rotate(&r, &points.denoise(&x, 400.0, &s)));
+        assert!(a.iter().zip(&b).any(|(u, v)| (u - v).abs() > 1e-3), "the point mixture is not equivariant");
+        // sampling with it, the equivariant and the quotient DDPM land on rotated copies of the data
+        for symmetry in [Symmetry::Equivariant, Symmetry::Quotient] {
+            let opts = SampleOptions { seed: 2, ..SampleOptions::new(Method::Ddpm, symmetry, 200, &s) };
+            let out = sample(&mut orbit, &s, &opts, 60).unwrap();
+            let gap = out.samples.chunks(12).map(|y| (0..5).map(|i| {
+                let p = &orbit.points[i];
+                crate::geometry::align_to(p, y).iter().zip(y).map(|(u, v)| (u - v).powi(2)).sum::<f64>().sqrt() / 2.0
+            }).fold(f64::INFINITY, f64::min)).fold(0.0, f64::max);
+            assert!(gap < 0.05, "{symmetry:?}: every sample is a rotated data shape: worst RMSD {gap}");
+        }
+    }
 
     #[test]
     fn gaussian_target_moments_and_denoiser_limits() {

@@ -243,6 +243,16 @@ fn empirical_sampling_from_the_bundled_qm9_subset_writes_molecules_with_their_el
     assert!(ok, "{err}");
     let s: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(s["atom_stability"].as_f64().unwrap() > 0.9, "{s}");
+    // over the molecules' rotation orbits the plain equivariant sampler lands on rotated data
+    // molecules too (the invariant data set's exact score)
+    let (ok, out, err) = molplay(&["sample", "--score", "orbits", "--data", input, "--steps", "60", "--samples", "6", "--output", &out_path, "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["nfe"], 6 * 60);
+    let (ok, out, err) = molplay(&["stability", "--input", &out_path, "--json"]);
+    assert!(ok, "{err}");
+    let s: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(s["atom_stability"].as_f64().unwrap() > 0.9, "orbits: {s}");
 }
 
 /// EDM's stability rules on real QM9 geometries: EDM reports 99.0 % stable atoms and 95.2 %

@@ -83,7 +83,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
   }
 
   async function once(o) {
-    if (o.target === "molecules") await ensureMolecules();
+    if (o.target === "molecules" || o.target === "orbits") await ensureMolecules();
     const info = pg.startGenerate(o);
     view = { fullT: 1000, tStar: info.t_star, gaga: info.gaga, tStart: info.t_start };
     $("gen-status").textContent = `${info.label}: ${info.samples} samples, ${info.steps} steps from t = ${Math.round(info.t_start)}`;
@@ -173,7 +173,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
     });
   };
   const trainOptions = () => {
-    const o = { target: $("gen-target").value === "molecules" ? "molecules" : "chain", seed: Number($("gen-seed").value) || 0, device: $("net-device").value };
+    const o = { target: ["molecules", "orbits"].includes($("gen-target").value) ? "molecules" : "chain", seed: Number($("gen-seed").value) || 0, device: $("net-device").value };
     if ($("gen-atoms").value !== "") o.atoms = Number($("gen-atoms").value);
     if ($("gen-gaga").checked) o.tMax = $("gen-tstar").value === "" ? 650 : Number($("gen-tstar").value);
     return o;

@@ -20,7 +20,7 @@ export const KNOBS = [
   { key: "schedule", kind: "enum", values: ["polynomial2", "cosine", "linear"], def: "polynomial2", el: "fw-schedule" },
   { key: "count", kind: "enum", values: ["1", "16", "64"], def: "16", el: "fw-count" },
   // Generate
-  { key: "target", kind: "enum", values: ["chain", "molecules", "network"], def: "chain", el: "gen-target" },
+  { key: "target", kind: "enum", values: ["chain", "molecules", "orbits", "network"], def: "chain", el: "gen-target" },
   { key: "atoms", kind: "int", min: 3, max: 64, def: 8, el: "gen-atoms" },
   { key: "sampler", kind: "enum", values: ["ddpm", "em", "heun"], def: "ddpm", el: "gen-sampler" },
   { key: "steps", kind: "int", min: 1, max: 5000, def: 200, el: "gen-steps" },

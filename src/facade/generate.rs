@@ -89,7 +89,7 @@ impl GenerateState {
         let j = self.job.as_ref().filter(|j| j.run.done())?;
         let n = j.run.atoms();
         let xs = j.run.samples().to_vec();
-        let rot = j.run.options().symmetry != Symmetry::Equivariant;
+        let rot = j.run.options().symmetry != Symmetry::Equivariant || matches!(&j.source, Source::Molecules { target, .. } if target.is_over_orbits());
         let elements = xs
             .chunks(3 * n)
             .map(|x| match &j.source {
@@ -166,9 +166,10 @@ fn parse<T: serde::de::DeserializeOwned>(what: &str, v: &str, allowed: &str) -> 
 #[wasm_bindgen]
 impl Playground {
     /// Starts a reverse-sampling run. Options (all optional): `target` "chain" (the exact Gaussian
-    /// spring chain of `atoms` beads, 8) or "molecules" (the exact empirical score of the loaded
+    /// spring chain of `atoms` beads, 8), "molecules" (the exact empirical score of the loaded
     /// set's molecules with `atoms` atoms, default the most common size, at most `points` of them,
-    /// 300); `sampler` "ddpm" | "em" | "heun"; `steps` (200); `symmetry` "equivariant" | "align" |
+    /// 300) or "orbits" (the same molecules under every rotation: the rotation-invariant data
+    /// set's exact score, `EmpiricalTarget::over_orbits`); `sampler` "ddpm" | "em" | "heun"; `steps` (200); `symmetry` "equivariant" | "align" |
     /// "quotient"; `gaga` (false) with `tStar` (default the study's T*, else 650); `samples` (200);
     /// `show` (samples kept for the viewer, 9); `seed` (0); `schedule` ("polynomial2"); `engine`
     /// "cpu" (default) or "gpu": each update as a WebGPU pass (DDPM, EM or both Heun stages,
@@ -209,7 +210,7 @@ impl Playground {
                 let v = g.mean_r2() / (3 * n) as f64;
                 (Source::Chain(g), reference, v, format!("spring chain of {n} beads (exact Gaussian score)"))
             }
-            "molecules" => {
+            which @ ("molecules" | "orbits") => {
                 let data = s.forward.dataset().ok_or_else(|| js_err("generate: load a molecule set first"))?;
                 let points = o.points.unwrap_or(300);
                 if !(1..=2000).contains(&points) {
@@ -219,12 +220,17 @@ impl Playground {
                 if n < 3 {
                     return Err(js_err("generate: molecules need at least 3 atoms"));
                 }
-                let target = EmpiricalTarget::new(&xs, n).map_err(|e| js_err(format!("generate: {e}")))?;
-                let label = format!("{} molecules with {n} atoms (exact score of the noised data set)", elements.len());
+                let (target, what) = if which == "orbits" {
+                    (EmpiricalTarget::over_orbits(&xs, n), "exact score of the noised data set's rotation orbits")
+                } else {
+                    (EmpiricalTarget::new(&xs, n), "exact score of the noised data set")
+                };
+                let target = target.map_err(|e| js_err(format!("generate: {e}")))?;
+                let label = format!("{} molecules with {n} atoms ({what})", elements.len());
                 let v = mean_square(&xs);
                 (Source::Molecules { target, elements }, xs, v, label)
             }
-            other => return Err(js_err(format!("generate: target must be \"chain\", \"molecules\" or \"network\", got \"{other}\""))),
+            other => return Err(js_err(format!("generate: target must be \"chain\", \"molecules\", \"orbits\" or \"network\", got \"{other}\""))),
         };
         let gaga = o.gaga.unwrap_or(false);
         let t_star = match o.t_star {
@@ -671,7 +677,7 @@ fn finish(job: &mut Job) -> serde_json::Value {
     });
     if let Source::Molecules { target, .. } = &job.source {
         // how close the samples come to a data point (the exact empirical score memorises)
-        let rot = o.symmetry != Symmetry::Equivariant;
+        let rot = o.symmetry != Symmetry::Equivariant || target.is_over_orbits();
         let gaps: Vec<f64> = samples
             .chunks(per)
             .take(200)
@@ -716,7 +722,7 @@ impl Playground {
                 let shown_elements: Vec<String> = match &job.source {
                     Source::Molecules { target, elements } if job.run.done() => {
                         let last = &raw[raw.len() - 3 * n * keep..];
-                        let rot = job.run.options().symmetry != Symmetry::Equivariant;
+                        let rot = job.run.options().symmetry != Symmetry::Equivariant || target.is_over_orbits();
                         last.chunks(3 * n).flat_map(|x| elements[target.nearest(x, rot)].iter().cloned().collect::<Vec<_>>()).collect()
                     }
                     _ => vec!["X".to_string(); n * keep],

@@ -396,6 +396,10 @@ test("generation from QM9 molecules with the exact empirical score, driven from 
   await page.waitForFunction(() => /^t = 0\.0 · frame 80\/80/.test(document.getElementById("scrub-label").textContent));
   await nudgeAndCheckFrames(page);
   await page.screenshot({ path: `${SHOTS}cpu-generate-qm9.png`, fullPage: true });
+  // over the molecules' rotation orbits (the invariant data set): samples are rotated data molecules
+  const orbits = await page.evaluate(() => window.molplay.sample({ target: "orbits", samples: 20, steps: 60, points: 100, seed: 1 }));
+  assert.match(orbits.label, /rotation orbits/);
+  assert.ok(orbits.nearest_data_rmsd < 0.05, `RMSD to the nearest rotated data point ${orbits.nearest_data_rmsd}`);
   const reason = (f) => page.evaluate(f).then(() => "resolved", (e) => e.message);
   assert.match(await reason(() => window.molplay.sample({ warp: 1 })), /unknown option `warp`; expected one of target, atoms/);
   assert.match(await reason(() => window.molplay.sample({ sampler: "rk4" })), /sampler must be one of ddpm, em, heun, got "rk4"/);
