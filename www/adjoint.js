@@ -5,7 +5,7 @@
 import { histogramPlot, linePlot } from "./plot.js";
 
 import { $, download, guarded, nextFrame, oneAtATime, toBytes } from "./ui.js";
-const PRESETS = { dw4: "www/presets/dw4-demo.mpa" };
+const PRESETS = { dw4: "www/presets/dw4-demo.mpa", lj13: "www/presets/lj13-demo.mpa" };
 
 export function wireAdjoint(pg, api, { showError, refresh, transport, showSystem }) {
   let pauseRequested = false;

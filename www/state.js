@@ -50,7 +50,7 @@ export const PRESETS = {
   "qm9-generate": { mode: "generate", title: "QM9 molecules from the exact empirical score", knobs: { target: "molecules", samples: 40, steps: 80 } },
   "qm9-network": { mode: "generate", title: "QM9 molecules from a pretrained EGNN (or one trained from scratch)", knobs: { target: "network", samples: 40, steps: 100 } },
   "dw4-adjoint": { mode: "learn", title: "Adjoint Sampling on DW-4 (pretrained, or from scratch)", knobs: { learner: "dw4", system: "dw4" } },
-  "lj13-adjoint": { mode: "learn", title: "Adjoint Sampling on LJ-13, trained in the tab", knobs: { learner: "lj13", system: "lj13" } },
+  "lj13-adjoint": { mode: "learn", title: "Adjoint Sampling on LJ-13 (partly trained, or from scratch)", knobs: { learner: "lj13", system: "lj13" } },
   "lj13-reference": { mode: "learn", title: "Ground truth: parallel-tempering MALA on LJ-13", knobs: { system: "lj13", refsamples: 500 } },
 };
 export const DEFAULT_PRESET = "qm9-forward";

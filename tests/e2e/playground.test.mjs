@@ -162,6 +162,12 @@ test("Learn-from-energy demo from a link: pretrained DW-4 samples, exported as .
   const near = await page.evaluate(() => window.molplay.showSampleNear("adjoint", -25));
   assert.ok(st.energies.every((e) => Math.abs(e + 25) >= Math.abs(near.energy + 25) - 1e-12), "the nearest energy");
   assert.match(await reason(page, () => window.molplay.showSampleNear("reference", 0)), /no reference sampler run/);
+  // the LJ-13 preset (partly trained natively) samples compact clusters at once
+  const lj = await page.evaluate(() => window.molplay.runPreset("lj13-adjoint"));
+  assert.equal(lj.system, "lj13");
+  const ljMean = lj.energies.reduce((a, b) => a + b, 0) / lj.energies.length;
+  assert.ok(ljMean < -15, `mean LJ-13 energy of the preset's samples ${ljMean}`);
+  await page.evaluate(() => window.molplay.runPreset("dw4-adjoint"));
   await page.evaluate(() => window.molplay.seek(1e9)); // back to the paths, at u = 1
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: `${SHOTS}mode-learn.png` });
