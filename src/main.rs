@@ -996,7 +996,7 @@ mod cli {
                 (Box::new(g), v, reference)
             }
             _ => {
-                let path = a.data.as_ref().ok_or("--score empirical and --score orbits need --data FILE.xyz")?;
+                let path = a.data.as_ref().ok_or("--score empirical (or orbits) needs --data FILE.xyz")?;
                 let (xs, n, el) = configurations(&path.to_string_lossy(), a.atoms, 0, 0)?;
                 elements = el;
                 let e = if a.score == "orbits" { EmpiricalTarget::over_orbits(&xs, n) } else { EmpiricalTarget::new(&xs, n) };
