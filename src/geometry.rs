@@ -138,14 +138,7 @@ pub fn projected_sq_norm(x: &[f64], r: &[f64]) -> f64 {
 /// The proper rotation R minimising Σ_n |R x_n − y_n|² for CoM-free x and y (Horn's quaternion
 /// method: the top eigenvector of a 4×4 symmetric matrix, by [`sym_eigen`]).
 pub fn kabsch_rotation(x: &[f64], y: &[f64]) -> Mat3 {
-    let mut h = [[0.0; 3]; 3];
-    for (p, q) in x.chunks_exact(3).zip(y.chunks_exact(3)) {
-        for a in 0..3 {
-            for b in 0..3 {
-                h[a][b] += p[a] * q[b];
-            }
-        }
-    }
+    let h = cross_covariance(x, y);
     let (sxx, sxy, sxz, syx, syy, syz, szx, szy, szz) = (h[0][0], h[0][1], h[0][2], h[1][0], h[1][1], h[1][2], h[2][0], h[2][1], h[2][2]);
     let m = [
         sxx + syy + szz, syz - szy, szx - sxz, sxy - syx,
@@ -156,6 +149,19 @@ pub fn kabsch_rotation(x: &[f64], y: &[f64]) -> Mat3 {
     let (vals, vecs) = sym_eigen(&m, 4);
     let top = (0..4).max_by(|&a, &b| vals[a].total_cmp(&vals[b])).unwrap_or(0);
     quaternion_to_matrix([vecs[top], vecs[4 + top], vecs[8 + top], vecs[12 + top]])
+}
+
+/// Σ_n x_n y_nᵀ over the atoms of two 3-D configurations.
+pub fn cross_covariance(x: &[f64], y: &[f64]) -> Mat3 {
+    let mut h = [[0.0; 3]; 3];
+    for (p, q) in x.chunks_exact(3).zip(y.chunks_exact(3)) {
+        for a in 0..3 {
+            for b in 0..3 {
+                h[a][b] += p[a] * q[b];
+            }
+        }
+    }
+    h
 }
 
 /// The rotation of a unit quaternion (w, x, y, z).

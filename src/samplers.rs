@@ -552,14 +552,7 @@ impl EmpiricalTarget {
                 if !self.orbits {
                     return (-p.iter().zip(x).map(|(pi, xi)| (xi - al * pi).powi(2)).sum::<f64>() / (2.0 * s2), None);
                 }
-                let mut f = [[0.0; 3]; 3];
-                for (xa, pa) in x.chunks_exact(3).zip(p.chunks_exact(3)) {
-                    for a in 0..3 {
-                        for b in 0..3 {
-                            f[a][b] += al / s2 * xa[a] * pa[b];
-                        }
-                    }
-                }
+                let f = crate::geometry::cross_covariance(x, p).map(|row| row.map(|v| al / s2 * v));
                 let (log_c, mean) = crate::geometry::matrix_fisher(&f);
                 // −|x|²/(2σ²) is common to every component and left out
                 (-al * al * p.iter().map(|v| v * v).sum::<f64>() / (2.0 * s2) + log_c, Some(mean))

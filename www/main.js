@@ -51,6 +51,14 @@ function drawNotice() {
   notice.hidden = !notice.textContent;
 }
 
+/// Shows system `name` ("lj13", "lj55", "dw4" or "lj<n>") in the System select and the n field.
+function setSystemControls(name) {
+  const known = ["lj13", "lj55", "dw4"].includes(name);
+  $("preset").value = known ? name : "ljn";
+  $("ljn-row").hidden = known;
+  if (!known) $("ljn").value = name.slice(2);
+}
+
 /// Called when the backend or the renderer changed under the page (a WebGPU device loss).
 let onBackendChange = () => {};
 
@@ -140,11 +148,7 @@ async function start() {
   };
   api.loadPreset = async (name) => {
     const energy = await pg.loadPreset(String(name));
-    const preset = pg.state().preset;
-    const known = ["lj13", "lj55", "dw4"].includes(preset);
-    $("preset").value = known ? preset : "ljn";
-    $("ljn-row").hidden = known;
-    if (!known) $("ljn").value = pg.state().n_atoms;
+    setSystemControls(pg.state().preset);
     render(pg.state());
     return energy;
   };
@@ -244,17 +248,11 @@ async function start() {
     preset = name;
     demo.value = name;
     applyToControls(knobs);
-    if (knobs.system) { await applySystem(knobs.system); }
+    if (knobs.system) setSystemControls(knobs.system);
     await setMode(PRESETS[name].mode);
     const r = await ACTIONS[name]();
     writeHash();
     return r;
-  };
-  const applySystem = async (sys) => {
-    const known = ["lj13", "lj55", "dw4"].includes(sys);
-    $("preset").value = known ? sys : "ljn";
-    $("ljn-row").hidden = known;
-    if (!known) $("ljn").value = sys.slice(2);
   };
   $("demo-run").addEventListener("click", guard(() => {
     if (!demo.value) throw new Error("pick a demo in the menu first");
@@ -341,12 +339,12 @@ async function start() {
 
   // --- the state the URL asked for ---
   applyToControls(values);
-  if (values.system) await applySystem(values.system);
+  if (values.system) setSystemControls(values.system);
   try {
     await showSystem();
   } catch (err) {
     showError(`System "${currentSystem()}": ${err.message}. Showing LJ-13 instead.`);
-    await applySystem("lj13");
+    setSystemControls("lj13");
     await api.loadPreset("lj13");
   }
   await setMode(values.mode ?? "forward");

@@ -36,9 +36,16 @@ struct Learner {
     stopped: Option<String>,
 }
 
+/// The learner's newest work, borrowed: its system, the newest samples (flat) with their
+/// energies, and the newest trajectory (KEEP samples side by side, f32 for the viewer).
+pub(super) struct Newest<'a> {
+    pub system: &'a crate::energies::System,
+    pub samples: &'a [f64],
+    pub energies: &'a [f64],
+    pub frames: &'a [f32],
+}
+
 impl AdjointState {
-    /// The system, the newest samples and the newest trajectory (KEEP samples side by side),
-    /// for export; None without a learner.
     /// The GPU was lost: a learner whose network was on it stops (its weights are gone; the
     /// counters, losses and newest samples stay on the page).
     pub(super) fn device_lost(&mut self) {
@@ -50,15 +57,11 @@ impl AdjointState {
         }
     }
 
-    /// The system, the newest samples and their energies; None without a learner.
-    pub(super) fn newest(&self) -> Option<(crate::energies::System, Vec<f64>, Vec<f64>)> {
+    /// The newest samples and trajectory (for export and for picking a sample); None without a
+    /// learner.
+    pub(super) fn newest(&self) -> Option<Newest<'_>> {
         let l = self.learner.get()?;
-        Some((l.sampler.system.clone(), l.samples.clone(), l.energies.clone()))
-    }
-
-    pub(super) fn export_source(&self) -> Option<(crate::energies::System, Vec<f64>, Vec<f64>)> {
-        let l = self.learner.get()?;
-        Some((l.sampler.system.clone(), l.samples.clone(), l.frames.iter().map(|&a| a as f64).collect()))
+        Some(Newest { system: &l.sampler.system, samples: &l.samples, energies: &l.energies, frames: &l.frames })
     }
 }
 

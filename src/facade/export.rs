@@ -76,11 +76,13 @@ impl Playground {
                 }
                 "adjoint" => {
                     let s = pg.inner.borrow();
-                    let (sys, samples, frames) = s.adjoint.export_source().ok_or_else(|| js_err("exportTrajectory: no Adjoint Sampling paths are shown"))?;
-                    let keep = (samples.len() / sys.dim()).min(super::adjoint::KEEP).max(1);
-                    let elements = vec![particle_element(&sys).to_string(); keep * sys.n];
-                    let count = frames.len() / (keep * sys.dim());
+                    let n = s.adjoint.newest().ok_or_else(|| js_err("exportTrajectory: no Adjoint Sampling paths are shown"))?;
+                    let sys = n.system;
+                    let keep = (n.samples.len() / sys.dim()).min(super::adjoint::KEEP).max(1);
+                    let elements = vec![particle_element(sys).to_string(); keep * sys.n];
+                    let count = n.frames.len() / (keep * sys.dim());
                     let comments: Vec<String> = (0..count).map(|k| format!("molplay adjoint {} u={:.4}", sys.name, k as f64 / (count.max(2) - 1) as f64)).collect();
+                    let frames: Vec<f64> = n.frames.iter().map(|&a| a as f64).collect();
                     xyz_of(&frames, &elements, sys.d, &comments, stride_for(count, every)?)
                 }
                 _ => {
@@ -107,22 +109,20 @@ impl Playground {
             return Err(js_err(format!("exportSamples: format must be \"npy\" or \"xyz\", got \"{format}\"")));
         }
         let s = self.inner.borrow();
+        // a benchmark system's samples: every particle the system's element
+        let particles = |sys: &System, xs: &[f64]| (xs.to_vec(), sys.dim(), sys.d, vec![vec![particle_element(sys).to_string(); sys.n]; xs.len() / sys.dim()]);
         let (xs, dim, d, elements): (Vec<f64>, usize, usize, Vec<Vec<String>>) = match source.as_str() {
             "generate" => {
                 let (xs, n, els) = s.generate.export_samples().ok_or_else(|| js_err("exportSamples: no finished sampler run: generate first"))?;
                 (xs, 3 * n, 3, els)
             }
             "adjoint" => {
-                let (sys, xs, _) = s.adjoint.export_source().ok_or_else(|| js_err("exportSamples: no Adjoint Sampling learner"))?;
-                let count = xs.len() / sys.dim();
-                (xs, sys.dim(), sys.d, vec![vec![particle_element(&sys).to_string(); sys.n]; count])
+                let n = s.adjoint.newest().ok_or_else(|| js_err("exportSamples: no Adjoint Sampling learner"))?;
+                particles(n.system, n.samples)
             }
             "reference" => {
                 let run = s.reference.as_ref().ok_or_else(|| js_err("exportSamples: no reference sampler run"))?;
-                let sys = run.system();
-                let xs = run.samples().0.to_vec();
-                let count = xs.len() / sys.dim();
-                (xs, sys.dim(), sys.d, vec![vec![particle_element(sys).to_string(); sys.n]; count])
+                particles(run.system(), run.samples().0)
             }
             other => return Err(js_err(format!("exportSamples: source must be \"generate\", \"adjoint\" or \"reference\", got \"{other}\""))),
         };

@@ -89,14 +89,7 @@ impl GenerateState {
         let j = self.job.as_ref().filter(|j| j.run.done())?;
         let n = j.run.atoms();
         let xs = j.run.samples().to_vec();
-        let rot = j.run.options().symmetry != Symmetry::Equivariant || matches!(&j.source, Source::Molecules { target, .. } if target.is_over_orbits());
-        let elements = xs
-            .chunks(3 * n)
-            .map(|x| match &j.source {
-                Source::Molecules { target, elements } => elements[target.nearest(x, rot)].clone(),
-                _ => vec!["X".to_string(); n],
-            })
-            .collect();
+        let elements = xs.chunks(3 * n).map(|x| j.elements_near(x).map_or_else(|| vec!["X".to_string(); n], <[String]>::to_vec)).collect();
         Some((xs, n, elements))
     }
 }
@@ -121,6 +114,22 @@ struct Job {
     gpu: Option<(Rc<(GpuContext, EnergyKernel)>, Rc<SamplerKernel>)>,
     /// Which run this is (a run started while a GPU step is in flight replaces it).
     id: u64,
+}
+
+impl Job {
+    /// Whether samples are compared with the data up to a rotation: with the align and quotient
+    /// treatments, and for the orbit-averaged target (whose samples are rotated data points).
+    fn up_to_rotation(&self) -> bool {
+        self.run.options().symmetry != Symmetry::Equivariant || matches!(&self.source, Source::Molecules { target, .. } if target.is_over_orbits())
+    }
+
+    /// The elements of the data molecule `x` ends nearest to; None for the chain and the network.
+    fn elements_near(&self, x: &[f64]) -> Option<&[String]> {
+        match &self.source {
+            Source::Molecules { target, elements } => Some(&elements[target.nearest(x, self.up_to_rotation())]),
+            _ => None,
+        }
+    }
 }
 
 struct View {
@@ -560,10 +569,10 @@ impl Playground {
         self.score_status()
     }
 
-    /// One tiny denoising step on burn's CPU backend, then the network is dropped. Browsers
-    /// compile wasm functions lazily, on first call, and burn's training path is a few hundred
-    /// ms of compilation: the page calls this while idle so that the first training slice does
-    /// not block for that long.
+    /// Two denoising steps of the page's default network on burn's CPU backend, then the
+    /// network is dropped. Browsers compile wasm functions lazily, on first call, and burn's
+    /// training path is a few hundred ms of compilation: the page calls this while idle so that
+    /// the first training slice does not block for that long.
     #[wasm_bindgen(js_name = warmUp)]
     pub fn warm_up(&self) -> js_sys::Promise {
         wasm_bindgen_futures::future_to_promise(async move {
@@ -677,7 +686,7 @@ fn finish(job: &mut Job) -> serde_json::Value {
     });
     if let Source::Molecules { target, .. } = &job.source {
         // how close the samples come to a data point (the exact empirical score memorises)
-        let rot = o.symmetry != Symmetry::Equivariant || target.is_over_orbits();
+        let rot = job.up_to_rotation();
         let gaps: Vec<f64> = samples
             .chunks(per)
             .take(200)
@@ -720,10 +729,9 @@ impl Playground {
                 }).collect();
                 // elements: the data point each kept sample ends nearest to (known once done)
                 let shown_elements: Vec<String> = match &job.source {
-                    Source::Molecules { target, elements } if job.run.done() => {
+                    Source::Molecules { .. } if job.run.done() => {
                         let last = &raw[raw.len() - 3 * n * keep..];
-                        let rot = job.run.options().symmetry != Symmetry::Equivariant || target.is_over_orbits();
-                        last.chunks(3 * n).flat_map(|x| elements[target.nearest(x, rot)].iter().cloned().collect::<Vec<_>>()).collect()
+                        last.chunks(3 * n).flat_map(|x| job.elements_near(x).unwrap_or_default().to_vec()).collect()
                     }
                     _ => vec!["X".to_string(); n * keep],
                 };

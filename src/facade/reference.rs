@@ -181,28 +181,33 @@ impl Playground {
         if !energy.is_finite() {
             return Err(js_err("showSampleNear: the energy must be a number"));
         }
-        let (sys, xs, es) = {
+        // only the picked configuration is copied out of the set
+        let (sys, x, index, e, count) = {
             let s = self.inner.borrow();
-            match source.as_str() {
-                "adjoint" => s.adjoint.newest().ok_or_else(|| js_err("showSampleNear: no Adjoint Sampling learner"))?,
+            let (sys, xs, es) = match source.as_str() {
+                "adjoint" => {
+                    let n = s.adjoint.newest().ok_or_else(|| js_err("showSampleNear: no Adjoint Sampling learner"))?;
+                    (n.system, n.samples, n.energies)
+                }
                 "reference" => {
                     let run = s.reference.as_ref().ok_or_else(|| js_err("showSampleNear: no reference sampler run"))?;
                     let (xs, es) = run.samples();
-                    (run.system().clone(), xs.to_vec(), es.to_vec())
+                    (run.system(), xs, es)
                 }
                 other => return Err(js_err(format!("showSampleNear: source must be \"adjoint\" or \"reference\", got \"{other}\""))),
-            }
+            };
+            let index = es
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.is_finite())
+                .min_by(|a, b| (a.1 - energy).abs().total_cmp(&(b.1 - energy).abs()))
+                .map(|(i, _)| i)
+                .ok_or_else(|| js_err(format!("showSampleNear: the {source} set has no samples yet")))?;
+            let dim = sys.dim();
+            let x: Vec<f32> = xs[index * dim..(index + 1) * dim].iter().map(|&v| v as f32).collect();
+            (sys.clone(), x, index, es[index], es.len())
         };
-        let index = es
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.is_finite())
-            .min_by(|a, b| (a.1 - energy).abs().total_cmp(&(b.1 - energy).abs()))
-            .map(|(i, _)| i)
-            .ok_or_else(|| js_err(format!("showSampleNear: the {source} set has no samples yet")))?;
-        let dim = sys.dim();
-        let x: Vec<f32> = xs[index * dim..(index + 1) * dim].iter().map(|&v| v as f32).collect();
-        self.show_configuration(&sys, &x, es[index])?;
-        to_js(&serde_json::json!({ "index": index, "energy": es[index], "count": es.len() }))
+        self.show_configuration(&sys, &x, e)?;
+        to_js(&serde_json::json!({ "index": index, "energy": e, "count": count }))
     }
 }

@@ -365,7 +365,8 @@ impl Viewer {
         }
         let buf = self.own_positions.clone().expect("just created");
         queue.write_buffer(&buf, 0, bytemuck::cast_slice(&data));
-        self.uploaded = xs.to_vec();
+        self.uploaded.clear();
+        self.uploaded.extend_from_slice(xs);
         self.frame_offset = 0;
         self.bind(device, &buf);
         Ok(())
