@@ -97,7 +97,7 @@ impl AdjointConfig {
     }
 
     fn network(&self, sys: &System) -> EgnnConfig {
-        EgnnConfig { atoms: sys.n, features: 1, hidden: self.hidden, layers: self.layers, data_variance: 1.0, atom_identity: false, coord_range: Some(15.0) }
+        EgnnConfig { coord_range: Some(15.0), ..EgnnConfig::identical(sys.n, self.hidden, self.layers, 1.0) }
     }
 }
 

@@ -199,6 +199,10 @@ mod cli {
             /// GAGA: draw t only from [1, T*] (default: the whole schedule).
             #[arg(long)]
             t_max: Option<f64>,
+            /// A molecule network ignores the atoms' elements (by default it is conditioned on
+            /// them: positions for a given list of atom types, so samples are whole molecules).
+            #[arg(long)]
+            positions_only: bool,
             /// Where the network trains: `cpu` (burn's CPU backend) or `gpu` (burn on wgpu:
             /// Vulkan, Metal, DX12; lavapipe without a GPU).
             #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu"])]
@@ -334,8 +338,8 @@ mod cli {
             Command::Sample { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, compare_gaga, symmetry, samples, seed, output, json, system: None } => {
                 sample_cmd(SampleArgs { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, compare_gaga, symmetry, samples, seed, output, json })
             }
-            Command::TrainScore { data, atoms, steps, batch, lr, hidden, layers, t_max, device, seed, output, json } => {
-                train_score(&data, atoms, (steps, batch, lr), (hidden, layers), t_max, seed, &output, &device, json)
+            Command::TrainScore { data, atoms, steps, batch, lr, hidden, layers, t_max, positions_only, device, seed, output, json } => {
+                train_score(TrainScoreArgs { data, atoms, steps, batch, lr, hidden, layers, t_max, positions_only, device, seed, output, json })
             }
             Command::Gaussianity { input, schedule, steps, check_from, check_to, check_every, seed, limit, pooled, json } => {
                 gaussianity(&input, &schedule, steps, (check_from, check_to, check_every), seed, (limit, pooled), json)
@@ -902,31 +906,54 @@ mod cli {
         Ok((xs, n, elements))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn train_score(data: &str, atoms: Option<usize>, opt: (usize, usize, f64), arch: (usize, usize), t_max: Option<f64>, seed: u64, output: &Path, device: &str, json: bool) -> Result<(), String> {
+    struct TrainScoreArgs {
+        data: String,
+        atoms: Option<usize>,
+        steps: usize,
+        batch: usize,
+        lr: f64,
+        hidden: usize,
+        layers: usize,
+        t_max: Option<f64>,
+        positions_only: bool,
+        device: String,
+        seed: u64,
+        output: PathBuf,
+        json: bool,
+    }
+
+    fn train_score(a: TrainScoreArgs) -> Result<(), String> {
         use molplay::models::{EgnnConfig, ScoreModel};
-        let (steps, batch, lr) = opt;
-        let (hidden, layers) = arch;
+        let TrainScoreArgs { steps, batch, lr, hidden, layers, seed, json, .. } = a;
+        let output = a.output.as_path();
         if steps == 0 || batch == 0 || !(lr > 0.0 && lr < 1.0) || !(1..=1024).contains(&hidden) || !(1..=16).contains(&layers) {
             return Err("need --steps, --batch ≥ 1, 0 < --lr < 1, 1 ≤ --hidden ≤ 1024, 1 ≤ --layers ≤ 16".into());
         }
         let sch = molplay::schedules::Schedule::polynomial2(1000, 1e-5);
-        let t_max = t_max.unwrap_or(1000.0);
-        let (pool, n, _) = configurations(data, atoms, 20_000, seed)?;
+        let t_max = a.t_max.unwrap_or(1000.0);
+        let (pool, n, elements) = configurations(&a.data, a.atoms, 20_000, seed)?;
         let per = 3 * n;
         let count = pool.len() / per;
         let data_variance = molplay::metrics::mean_square(&pool);
-        // a chain's atoms are distinguishable (ends vs middle): give them their indices
-        let identity = data == "chain";
-        let compute = molplay::models::Compute::by_name(device)?;
-        let mut model = ScoreModel::new_on(EgnnConfig { atoms: n, features: if identity { n } else { 1 }, hidden, layers, data_variance, atom_identity: identity, coord_range: None }, seed, &compute);
+        let compute = molplay::models::Compute::by_name(&a.device)?;
+        // a chain's atoms are distinguishable (ends vs middle): give them their indices; a
+        // molecule's atoms are told apart by their elements
+        let config = if a.data == "chain" {
+            EgnnConfig::indexed(n, hidden, layers, data_variance)
+        } else if a.positions_only {
+            EgnnConfig::identical(n, hidden, layers, data_variance)
+        } else {
+            EgnnConfig::with_elements(n, hidden, layers, data_variance, &elements)
+        };
+        let mut model = ScoreModel::new_on(config, seed, &compute);
         let mut rng = molplay::rng::XorShift64::new(seed ^ 0x5EED);
-        let feats = model.config.node_features(batch);
         let t0 = Instant::now();
         let (mut window, mut last) = (0.0, f64::NAN);
         let mut stopped = None;
         for s in 0..steps {
-            let x0: Vec<f64> = (0..batch).flat_map(|_| pool[rng.below(count) * per..][..per].to_vec()).collect();
+            let picks: Vec<usize> = (0..batch).map(|_| rng.below(count)).collect();
+            let x0: Vec<f64> = picks.iter().flat_map(|&i| pool[i * per..][..per].to_vec()).collect();
+            let feats = molecule_features(&model.config, &elements, &picks)?;
             match pollster::block_on(model.train_step(&x0, &feats, &sch, t_max, lr, &mut rng)) {
                 Ok(l) => {
                     window += l;
@@ -956,6 +983,20 @@ mod cli {
         }
     }
 
+    /// Node features for the configurations `picks` of a pool whose molecules have `elements`
+    /// (empty for the chain).
+    fn molecule_features(config: &molplay::models::EgnnConfig, elements: &[Vec<String>], picks: &[usize]) -> Result<Vec<f64>, String> {
+        if !config.conditioned_on_elements() {
+            return Ok(config.node_features(picks.len()));
+        }
+        let ms: Vec<&[String]> = picks.iter().map(|&i| elements.get(i).map(Vec::as_slice).ok_or("the data set has no elements for a network conditioned on them")).collect::<Result<_, _>>()?;
+        config.element_features(&ms)
+    }
+
+    fn stability_json(s: &molplay::metrics::Stability) -> serde_json::Value {
+        serde_json::json!({ "atom": s.atom_fraction(), "molecule": s.molecule_fraction(), "molecules": s.molecules, "skipped": s.skipped })
+    }
+
     fn sample_cmd(a: SampleArgs) -> Result<(), String> {
         use molplay::metrics::GenerationQuality;
         use molplay::samplers::{sample, Denoiser, EmpiricalTarget, GaussianTarget, Method, SampleOptions, Symmetry};
@@ -973,17 +1014,32 @@ mod cli {
             Some(p) => Some(molplay::models::ScoreModel::from_bytes(&std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?, None).map_err(|e| format!("{}: {e}", p.display()))?),
             None => None,
         };
+        // the data molecules' elements (empirical scores), or each sample's given elements (a
+        // network conditioned on them)
         let mut elements: Vec<Vec<String>> = Vec::new();
+        let mut given: Vec<Vec<String>> = Vec::new();
         let (mut den, v_hat, reference): (Box<dyn Denoiser + '_>, f64, Vec<f64>) = match a.score.as_str() {
             _ if loaded.is_some() => {
                 let m = loaded.as_ref().expect("loaded above");
                 let data = a.data.as_ref().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|| "chain".into());
-                let (reference, n, _) = configurations(&data, Some(m.config.atoms), a.samples.max(200), a.seed ^ 1)?;
+                let (reference, n, el) = configurations(&data, Some(m.config.atoms), a.samples.max(200), a.seed ^ 1)?;
                 if n != m.config.atoms {
                     return Err(format!("the model is for {} atoms, the data has {n}", m.config.atoms));
                 }
                 let v = molplay::metrics::mean_square(&reference);
-                (Box::new(molplay::models::NetworkDenoiser { model: m, feats: m.config.node_features(1) }), v, reference)
+                let feats = if m.config.conditioned_on_elements() {
+                    if el.is_empty() {
+                        return Err("this network generates positions for given elements: --data must be a molecule file (XYZ) to draw them from".into());
+                    }
+                    // each sample gets the atom types of a data molecule of its size, drawn with the seed
+                    let mut rng = molplay::rng::XorShift64::new(a.seed ^ 0xE1E);
+                    let picks: Vec<usize> = (0..a.samples).map(|_| rng.below(el.len())).collect();
+                    given = picks.iter().map(|&i| el[i].clone()).collect();
+                    molecule_features(&m.config, &el, &picks)?
+                } else {
+                    m.config.node_features(1)
+                };
+                (Box::new(molplay::models::NetworkDenoiser { model: m, feats }), v, reference)
             }
             "chain" => {
                 let atoms = a.atoms.unwrap_or(4);
@@ -1014,20 +1070,31 @@ mod cli {
         let r = sample(den.as_mut(), &sch, &opts, a.samples)?;
         let secs = t0.elapsed().as_secs_f64();
         let q = GenerationQuality::new(&r.samples, &reference, n);
+        // each sample's elements: given to the network, or (an empirical sample) those of the data
+        // point it ends nearest to; None for the chain and a positions-only network
+        let rot = symmetry != Symmetry::Equivariant || a.score == "orbits";
+        let nearest = (given.is_empty() && !elements.is_empty()).then(|| EmpiricalTarget::new(&reference, n)).transpose()?;
+        let sample_elements = |xs: &[f64]| -> Option<Vec<Vec<String>>> {
+            if !given.is_empty() {
+                return Some(given.clone());
+            }
+            let e = nearest.as_ref()?;
+            Some(xs.chunks(3 * n).map(|x| elements[e.nearest(x, rot)].clone()).collect())
+        };
+        let stability = |xs: &[f64]| sample_elements(xs).map(|el| molplay::metrics::Stability::of(xs, n, &el));
+        let stable = stability(&r.samples);
         if let Some(out) = &a.output {
             let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
             let bytes = match ext.as_str() {
                 "npy" => write_npy_f32(a.samples, 3 * n, &r.samples.iter().map(|&v| v as f32).collect::<Vec<_>>()),
                 "xyz" => {
-                    // an empirical sample takes the elements of the data point it ends nearest to
-                    let nearest = (!elements.is_empty()).then(|| EmpiricalTarget::new(&reference, n)).transpose()?;
-                    let rot = symmetry != Symmetry::Equivariant || a.score == "orbits";
+                    let els = sample_elements(&r.samples);
                     let frames: Vec<XyzFrame> = r
                         .samples
                         .chunks(3 * n)
                         .enumerate()
                         .map(|(i, x)| XyzFrame {
-                            elements: nearest.as_ref().map_or_else(|| vec!["C".into(); n], |e| elements[e.nearest(x, rot)].clone()),
+                            elements: els.as_ref().map_or_else(|| vec!["C".into(); n], |e| e[i].clone()),
                             positions: x.to_vec(),
                             comment: format!("sample {i}"),
                             charges: None,
@@ -1044,10 +1111,14 @@ mod cli {
             "t_start": opts.t_start, "start_variance": opts.start_variance, "samples": a.samples, "atoms": n,
             "nfe": r.nfe, "nfe_per_sample": r.nfe as f64 / a.samples as f64, "seconds": secs,
             "mean_r2": q.mean_r2, "reference_mean_r2": q.reference_mean_r2, "distance_w2": q.distance_w2,
+            "stability": stable.as_ref().map(stability_json), "elements": if !given.is_empty() { Some("given (drawn from the data)") } else if stable.is_some() { Some("nearest data molecule") } else { None },
         });
         if !a.json {
             outln!("{} samples ({} atoms) by {:?}/{:?} from t = {}: {} network evaluations ({:.0} per sample), {secs:.2} s", a.samples, n, method, symmetry, opts.t_start, r.nfe, r.nfe as f64 / a.samples as f64);
             outln!("  E[R²] {:.4} (reference {:.4}), distance W2 {:.4}", q.mean_r2, q.reference_mean_r2, q.distance_w2);
+            if let Some(st) = &stable {
+                outln!("  atom stability {:.1} %, molecule stability {:.1} % ({})", 100.0 * st.atom_fraction(), 100.0 * st.molecule_fraction(), report["elements"].as_str().unwrap_or(""));
+            }
         }
         if a.compare_gaga {
             if a.gaga {
@@ -1060,13 +1131,17 @@ mod cli {
             let g = sample(den.as_mut(), &sch, &g_opts, a.samples)?;
             let g_secs = t1.elapsed().as_secs_f64();
             let gq = GenerationQuality::new(&g.samples, &reference, n);
+            let g_stable = stability(&g.samples);
             report["compare"] = serde_json::json!({
-                "full": { "t_start": opts.t_start, "steps": a.steps, "nfe": r.nfe, "seconds": secs, "mean_r2": q.mean_r2, "distance_w2": q.distance_w2 },
-                "gaga": { "t_start": a.t_star, "steps": steps, "nfe": g.nfe, "seconds": g_secs, "mean_r2": gq.mean_r2, "distance_w2": gq.distance_w2, "start_variance": g_opts.start_variance },
+                "full": { "t_start": opts.t_start, "steps": a.steps, "nfe": r.nfe, "seconds": secs, "mean_r2": q.mean_r2, "distance_w2": q.distance_w2, "stability": stable.as_ref().map(stability_json) },
+                "gaga": { "t_start": a.t_star, "steps": steps, "nfe": g.nfe, "seconds": g_secs, "mean_r2": gq.mean_r2, "distance_w2": gq.distance_w2, "start_variance": g_opts.start_variance, "stability": g_stable.as_ref().map(stability_json) },
                 "nfe_ratio": g.nfe as f64 / r.nfe as f64, "time_ratio": g_secs / secs,
             });
             if !a.json {
                 outln!("GAGA from T* = {}: {} network evaluations ({:.0} % of full), {g_secs:.2} s ({:.0} % of full); E[R²] {:.4}, distance W2 {:.4}", a.t_star, g.nfe, 100.0 * g.nfe as f64 / r.nfe as f64, 100.0 * g_secs / secs, gq.mean_r2, gq.distance_w2);
+                if let Some(st) = &g_stable {
+                    outln!("  atom stability {:.1} %, molecule stability {:.1} %", 100.0 * st.atom_fraction(), 100.0 * st.molecule_fraction());
+                }
             }
         }
         if a.json {

@@ -341,6 +341,15 @@ impl Stability {
         self.stable_molecules as f64 / self.molecules.max(1) as f64
     }
 
+    /// Stability of flat samples of `n` atoms each (Å), sample i with `elements[i]`.
+    pub fn of(samples: &[f64], n: usize, elements: &[Vec<String>]) -> Self {
+        let mut s = Stability::default();
+        for (x, e) in samples.chunks(3 * n).zip(elements) {
+            s.add(e, x);
+        }
+        s
+    }
+
     /// Adds one molecule (element symbols, positions in Å, flat N × 3).
     pub fn add(&mut self, elements: &[String], positions: &[f64]) {
         let idx: Option<Vec<usize>> = elements.iter().map(|e| ["H", "C", "N", "O", "F"].iter().position(|q| q.eq_ignore_ascii_case(e))).collect();

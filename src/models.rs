@@ -49,10 +49,53 @@ pub struct EgnnConfig {
     /// plain, unbounded update of the score models.
     #[serde(default)]
     pub coord_range: Option<f64>,
+    /// Node features are one-hot elements over this vocabulary (`features` = its length): the
+    /// network generates positions for a given list of atom types (a composition with its atom
+    /// order), so its samples are molecules whose stability can be judged. Empty: not
+    /// conditioned on elements.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub elements: Vec<String>,
 }
 
 impl EgnnConfig {
-    /// Node features for `batch` configurations: one-hot indices, or all ones.
+    /// A network for `atoms` identical particles (constant node features).
+    pub fn identical(atoms: usize, hidden: usize, layers: usize, data_variance: f64) -> Self {
+        EgnnConfig { atoms, features: 1, hidden, layers, data_variance, atom_identity: false, coord_range: None, elements: Vec::new() }
+    }
+
+    /// A network whose atoms are told apart by their indices (a spring chain).
+    pub fn indexed(atoms: usize, hidden: usize, layers: usize, data_variance: f64) -> Self {
+        EgnnConfig { features: atoms, atom_identity: true, ..Self::identical(atoms, hidden, layers, data_variance) }
+    }
+
+    /// A network conditioned on the atoms' elements, with the vocabulary of `molecules`.
+    pub fn with_elements(atoms: usize, hidden: usize, layers: usize, data_variance: f64, molecules: &[Vec<String>]) -> Self {
+        let elements = element_vocabulary(molecules);
+        EgnnConfig { features: elements.len().max(1), elements, ..Self::identical(atoms, hidden, layers, data_variance) }
+    }
+
+    /// Whether the node features are the atoms' elements.
+    pub fn conditioned_on_elements(&self) -> bool {
+        !self.elements.is_empty()
+    }
+
+    /// Refuses configurations no network of ours has (from a corrupt or foreign file).
+    pub fn check(&self) -> Result<(), String> {
+        let features_ok = if self.atom_identity {
+            self.features == self.atoms && self.elements.is_empty()
+        } else if self.conditioned_on_elements() {
+            self.features == self.elements.len() && self.elements.iter().all(|e| !e.is_empty() && e.len() <= 3)
+        } else {
+            true
+        };
+        if self.atoms == 0 || self.features == 0 || !features_ok || self.hidden == 0 || self.hidden > 4096 || self.layers > 64 || !(self.data_variance > 0.0 && self.data_variance.is_finite()) {
+            return Err(format!("implausible configuration {self:?}"));
+        }
+        Ok(())
+    }
+
+    /// Node features for `batch` configurations: one-hot indices, or all ones. (A network
+    /// conditioned on elements needs them: [`element_features`](Self::element_features).)
     pub fn node_features(&self, batch: usize) -> Vec<f64> {
         if self.atom_identity {
             (0..batch).flat_map(|_| (0..self.atoms).flat_map(|i| (0..self.atoms).map(move |j| (i == j) as u8 as f64))).collect()
@@ -60,6 +103,41 @@ impl EgnnConfig {
             vec![1.0; batch * self.atoms * self.features]
         }
     }
+
+    /// Node features of one configuration per element list: one-hot elements for a network
+    /// conditioned on them, else [`node_features`](Self::node_features). Refuses a molecule of
+    /// another size or with an element outside the vocabulary.
+    pub fn element_features(&self, molecules: &[&[String]]) -> Result<Vec<f64>, String> {
+        if !self.conditioned_on_elements() {
+            return Ok(self.node_features(molecules.len()));
+        }
+        let mut out = Vec::with_capacity(molecules.len() * self.atoms * self.features);
+        for m in molecules {
+            if m.len() != self.atoms {
+                return Err(format!("the network is for {} atoms, a molecule has {}", self.atoms, m.len()));
+            }
+            for e in m.iter() {
+                let k = self.elements.iter().position(|v| v.eq_ignore_ascii_case(e)).ok_or_else(|| format!("the network knows the elements {}, not {e}", self.elements.join(", ")))?;
+                out.extend((0..self.features).map(|j| (j == k) as u8 as f64));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The elements of `molecules`, QM9's H, C, N, O, F first in that order, any others after them
+/// alphabetically.
+pub fn element_vocabulary(molecules: &[Vec<String>]) -> Vec<String> {
+    const FIRST: [&str; 5] = ["H", "C", "N", "O", "F"];
+    let mut seen: Vec<String> = Vec::new();
+    for e in molecules.iter().flatten() {
+        if !seen.iter().any(|s| s.eq_ignore_ascii_case(e)) {
+            seen.push(e.clone());
+        }
+    }
+    let rank = |e: &String| FIRST.iter().position(|f| f.eq_ignore_ascii_case(e)).unwrap_or(FIRST.len());
+    seen.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+    seen
 }
 
 #[derive(Module, Debug)]
@@ -474,9 +552,7 @@ impl Network {
     pub fn from_bytes(bytes: &[u8], want: Option<&EgnnConfig>) -> Result<Self, ModelError> {
         let (cfg_bytes, record) = read_container(bytes, MAGIC, WEIGHTS_VERSION)?;
         let config: EgnnConfig = serde_json::from_slice(cfg_bytes).map_err(|e| ModelError::Corrupt(format!("configuration: {e}")))?;
-        if config.atoms == 0 || config.features == 0 || (config.atom_identity && config.features != config.atoms) || config.hidden == 0 || config.hidden > 4096 || config.layers > 64 || !(config.data_variance > 0.0 && config.data_variance.is_finite()) {
-            return Err(ModelError::Corrupt(format!("implausible configuration {config:?}")));
-        }
+        config.check().map_err(ModelError::Corrupt)?;
         if let Some(w) = want {
             if *w != config {
                 return Err(ModelError::Mismatch { got: Box::new(config), want: Box::new(w.clone()) });
@@ -519,7 +595,8 @@ pub(crate) fn read_container<'a>(bytes: &'a [u8], magic: &[u8; 8], version: u32)
 /// The trained network as a score source for the samplers: D = (x − σ ε̂)/α.
 pub struct NetworkDenoiser<'a> {
     pub model: &'a ScoreModel,
-    /// Features of the one molecule being generated (N × F).
+    /// Node features: of one molecule (N × F), shared by every sample, or of each sample in the
+    /// run (B × N × F, e.g. each sample's elements).
     pub feats: Vec<f64>,
 }
 
@@ -535,8 +612,15 @@ impl crate::samplers::Denoiser for NetworkDenoiser<'_> {
     /// One network call for the whole batch.
     fn denoise_batch(&mut self, xs: &[f64], t: f64, s: &Schedule) -> Vec<f64> {
         let b = xs.len() / (3 * self.model.config.atoms);
-        let feats: Vec<f64> = (0..b).flat_map(|_| self.feats.iter().copied()).collect();
-        let eps = self.model.predict(xs, &feats, &vec![t; b], s);
+        let one = self.model.config.atoms * self.model.config.features;
+        let eps = if self.feats.len() == b * one {
+            self.model.predict(xs, &self.feats, &vec![t; b], s)
+        } else {
+            // one molecule's features for every sample
+            debug_assert_eq!(self.feats.len(), one, "features of one molecule or of every sample");
+            let feats: Vec<f64> = (0..b).flat_map(|_| self.feats[..one].iter().copied()).collect();
+            self.model.predict(xs, &feats, &vec![t; b], s)
+        };
         let (a, sg) = (s.alpha(t), s.sigma(t));
         xs.iter().zip(&eps).map(|(xi, e)| (xi - sg * e) / a).collect()
     }
@@ -548,7 +632,7 @@ impl crate::samplers::Denoiser for NetworkDenoiser<'_> {
 /// included. `clock` gives milliseconds.
 pub async fn time_dsm_steps(compute: &Compute, reps: usize, clock: &dyn Fn() -> f64) -> Result<f64, String> {
     let n = 8;
-    let config = EgnnConfig { atoms: n, features: n, hidden: 32, layers: 3, data_variance: 1.0, atom_identity: true, coord_range: None };
+    let config = EgnnConfig::indexed(n, 32, 3, 1.0);
     let mut net = Network::new_on(config, 0, compute);
     let mut rng = XorShift64::new(1);
     let schedule = Schedule::polynomial2(1000, 1e-5);

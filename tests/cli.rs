@@ -268,3 +268,39 @@ fn stability_of_the_bundled_qm9_subset_matches_edm_on_real_data() {
     assert!((0.93..=0.97).contains(&mol), "molecule stability {mol}");
     assert_eq!(v["molecules"], 3000);
 }
+
+/// A molecule network is conditioned on the atoms' elements by default: sampling draws each
+/// sample's atom types from the data, writes them to the XYZ and reports EDM's stability (full
+/// and GAGA alike); `--positions-only` trains the unconditioned network.
+#[test]
+fn a_molecule_network_generates_molecules_with_elements_and_reports_their_stability() {
+    let input = concat!(env!("CARGO_MANIFEST_DIR"), "/www/data/qm9_subset.xyz");
+    let weights = temp("qm9-el.mpw", b"");
+    let (ok, out, err) = molplay(&["train-score", "--data", input, "--atoms", "9", "--steps", "20", "--batch", "8", "--hidden", "8", "--layers", "1", "--output", &weights, "--json"]);
+    assert!(ok, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let vocab: Vec<&str> = r["config"]["elements"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(&vocab[..2], &["H", "C"], "{vocab:?}");
+    assert_eq!(r["config"]["features"].as_u64().unwrap() as usize, vocab.len());
+    let xyz = temp("qm9-el-samples.xyz", b"");
+    let (ok, out, err) = molplay(&["sample", "--score", &weights, "--data", input, "--steps", "10", "--samples", "5", "--compare-gaga", "--output", &xyz, "--json"]);
+    assert!(ok, "{err}");
+    let s: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(s["elements"], "given (drawn from the data)");
+    for st in [&s["stability"], &s["compare"]["full"]["stability"], &s["compare"]["gaga"]["stability"]] {
+        assert_eq!(st["molecules"], 5, "{s}");
+        assert!((0.0..=1.0).contains(&st["atom"].as_f64().unwrap()), "{st}");
+    }
+    let frames = molplay::io::read_xyz(&std::fs::read_to_string(&xyz).unwrap()).unwrap();
+    assert_eq!(frames.len(), 5);
+    assert!(frames.iter().all(|f| f.elements.len() == 9 && f.elements.iter().all(|e| vocab.contains(&e.as_str()))));
+    assert!(frames.iter().any(|f| f.elements.iter().any(|e| e != "C")), "the data's atom types, not placeholders");
+    // the conditioned network needs molecules to draw the types from
+    let (ok, _, err) = molplay(&["sample", "--score", &weights, "--steps", "5", "--samples", "2"]);
+    assert!(!ok && err.contains("--data must be a molecule file"), "{err}");
+    // positions only: no vocabulary, no given elements
+    let (ok, out, err) = molplay(&["train-score", "--data", input, "--atoms", "9", "--steps", "5", "--batch", "4", "--hidden", "8", "--layers", "1", "--positions-only", "--output", &weights, "--json"]);
+    assert!(ok, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(r["config"].get("elements").is_none() && r["config"]["features"] == 1, "{r}");
+}

@@ -14,7 +14,7 @@ fn sch() -> Schedule {
 }
 
 fn cfg() -> EgnnConfig {
-    EgnnConfig { atoms: 4, features: 4, hidden: 32, layers: 3, data_variance: 7.5 / 12.0, atom_identity: true, coord_range: None }
+    EgnnConfig::indexed(4, 32, 3, 7.5 / 12.0)
 }
 
 fn cloud(rng: &mut XorShift64, n: usize) -> Vec<f64> {
@@ -119,4 +119,54 @@ fn divergence_stops_training_and_keeps_the_last_good_weights() {
     // malformed batches and knobs are refused before any work
     assert!(matches!(pollster::block_on(m.train_step(&good[..7], &feats, &sch, 1000.0, 1e-3, &mut rng)), Err(ModelError::Input(_))));
     assert!(matches!(pollster::block_on(m.train_step(&good, &feats, &sch, 0.5, 1e-3, &mut rng)), Err(ModelError::Input(_))));
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// A network conditioned on elements: QM9's vocabulary order, one-hot features, refusals of an
+/// unknown element or a molecule of another size, outputs that depend on the elements and stay
+/// jointly permutation-equivariant, and a format that old, unconditioned files still read.
+#[test]
+fn a_network_conditioned_on_elements_tells_atoms_apart_by_type() {
+    let mols = vec![strings(&["O", "C", "H", "H"]), strings(&["C", "N", "H", "H"])];
+    let config = EgnnConfig::with_elements(4, 16, 2, 1.0, &mols);
+    assert_eq!(config.elements, strings(&["H", "C", "N", "O"]));
+    assert_eq!(config.features, 4);
+    let refs: Vec<&[String]> = mols.iter().map(Vec::as_slice).collect();
+    let f = config.element_features(&refs).unwrap();
+    assert_eq!(f.len(), 2 * 4 * 4);
+    assert_eq!(&f[..8], &[0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0], "O then C, one-hot");
+    let fluorine = strings(&["F", "C", "H", "H"]);
+    assert!(config.element_features(&[&fluorine]).unwrap_err().contains("knows the elements H, C, N, O, not F"));
+    let short = strings(&["C", "H", "H"]);
+    assert!(config.element_features(&[&short]).unwrap_err().contains("for 4 atoms, a molecule has 3"));
+
+    let m = ScoreModel::new(config.clone(), 7);
+    let mut rng = XorShift64::new(8);
+    let x = cloud(&mut rng, 4);
+    let (a, b) = (&f[..16], &f[16..]);
+    let (ea, eb) = (m.predict(&x, a, &[200.0], &sch()), m.predict(&x, b, &[200.0], &sch()));
+    assert!(ea.iter().zip(&eb).map(|(p, q)| (p - q).abs()).fold(0.0, f64::max) > 1e-4, "the elements change the output");
+    // swapping atoms 0 and 1 together with their elements swaps their outputs
+    let mut xp = x.clone();
+    let mut ap = a.to_vec();
+    for k in 0..3 {
+        xp.swap(k, 3 + k);
+    }
+    for k in 0..4 {
+        ap.swap(k, 4 + k);
+    }
+    let ep = m.predict(&xp, &ap, &[200.0], &sch());
+    assert!((0..3).all(|k| (ep[k] - ea[3 + k]).abs() < 1e-5 && (ep[3 + k] - ea[k]).abs() < 1e-5));
+
+    // the vocabulary round-trips; a vocabulary that does not match the features is refused
+    let back = ScoreModel::from_bytes(&m.to_bytes().unwrap(), Some(&config)).unwrap();
+    assert_eq!(back.predict(&x, a, &[200.0], &sch()), ea);
+    let bad = EgnnConfig { features: 3, ..config.clone() };
+    assert!(matches!(ScoreModel::from_bytes(&ScoreModel::new(bad, 1).to_bytes().unwrap(), None), Err(ModelError::Corrupt(_))));
+    // an unconditioned network's header has no vocabulary: files from before it read unchanged
+    let plain = serde_json::to_string(&EgnnConfig::identical(4, 8, 1, 1.0)).unwrap();
+    assert!(!plain.contains("elements"), "{plain}");
 }

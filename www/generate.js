@@ -61,6 +61,9 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
     $("gen-status").textContent = `step ${p.step}/${p.steps} · ${p.nfe.toLocaleString()} score evaluations · ${(p.ms / 1000).toFixed(2)} s`;
   };
 
+  // EDM's atom / molecule stability (null for the chain and a positions-only network)
+  const stabilityText = (st) => (st ? `${(100 * st.atom).toFixed(1)} % / ${(100 * st.molecule).toFixed(1)} %` : "–");
+
   const runLabel = (r) => `${r.sampler} · ${r.symmetry}` + (r.gaga ? ` · GAGA from T* = ${Math.round(r.t_star)}` : " · full from T");
 
   function drawTable() {
@@ -69,7 +72,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
     results.forEach((r, i) => {
       const tr = document.createElement("tr");
       const cells = [runLabel(r), fmt(r.nfe_per_sample, 0), `${(r.ms / 1000).toFixed(2)} s`, fmt(r.quality.distance_w2, 4),
-        `${fmt(r.quality.mean_r2)} (${fmt(r.quality.reference_mean_r2)})`, fmt(r.nearest_data_rmsd, 4)];
+        `${fmt(r.quality.mean_r2)} (${fmt(r.quality.reference_mean_r2)})`, stabilityText(r.stability), fmt(r.nearest_data_rmsd, 4)];
       for (const c of cells) { const td = document.createElement("td"); td.textContent = c; tr.append(td); }
       tr.style.color = PALETTE[i % PALETTE.length];
       body.append(tr);
@@ -110,7 +113,8 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
     const r = await once(o);
     results = [r];
     drawTable();
-    $("gen-status").textContent = `${r.label}: ${r.samples} samples, ${r.nfe.toLocaleString()} score evaluations in ${(r.ms / 1000).toFixed(2)} s · distance W2 ${fmt(r.quality.distance_w2, 4)}`;
+    $("gen-status").textContent = `${r.label}: ${r.samples} samples, ${r.nfe.toLocaleString()} score evaluations in ${(r.ms / 1000).toFixed(2)} s · distance W2 ${fmt(r.quality.distance_w2, 4)}` +
+      (r.stability ? ` · stable atoms / molecules ${stabilityText(r.stability)} (elements: ${r.stability.elements})` : "");
     return r;
   });
 

@@ -4,7 +4,7 @@
 //! reference configurations, and the kept reverse trajectory on the scrubber (`setGenerateTime`).
 
 use super::{check_keys, device_name, js_err, now_ms, to_js, view_radius, Held, Playground};
-use crate::metrics::{mean_square, pairwise_distances, subsample, GenerationQuality};
+use crate::metrics::{mean_square, pairwise_distances, subsample, GenerationQuality, Stability};
 use crate::gpu::energy::EnergyKernel;
 use crate::gpu::sampler::SamplerKernel;
 use crate::gpu::GpuContext;
@@ -39,6 +39,8 @@ struct ScoreTraining {
     /// refreshed after every training slice; None when the network itself is on the CPU.
     cpu_copy: Option<ScoreModel>,
     pool: Vec<f64>,
+    /// The elements of each pool molecule (empty for the chain).
+    elements: Vec<Vec<String>>,
     label: String,
     schedule: Schedule,
     t_max: f64,
@@ -83,13 +85,13 @@ impl GenerateState {
         Some((v.frames.iter().map(|&a| a as f64).collect(), v.elements.clone(), comments))
     }
 
-    /// The last run's samples, flat (3-D), with each sample's elements (a molecule sample's
-    /// nearest data point's; "X" for the chain and the network).
+    /// The last run's samples, flat (3-D), with each sample's elements (`Job::sample_elements`;
+    /// "X" where unknown).
     pub(super) fn export_samples(&self) -> Option<(Vec<f64>, usize, Vec<Vec<String>>)> {
         let j = self.job.as_ref().filter(|j| j.run.done())?;
         let n = j.run.atoms();
         let xs = j.run.samples().to_vec();
-        let elements = xs.chunks(3 * n).map(|x| j.elements_near(x).map_or_else(|| vec!["X".to_string(); n], <[String]>::to_vec)).collect();
+        let elements = xs.chunks(3 * n).enumerate().map(|(i, x)| j.sample_elements(i, x).map_or_else(|| vec!["X".to_string(); n], <[String]>::to_vec)).collect();
         Some((xs, n, elements))
     }
 }
@@ -97,8 +99,10 @@ impl GenerateState {
 enum Source {
     Chain(GaussianTarget),
     Molecules { target: EmpiricalTarget, elements: Vec<Vec<String>> },
-    /// The trained score network (held by `GenerateState::score`).
-    Network { atoms: usize },
+    /// The trained score network (held by `GenerateState::score`), with its node features for
+    /// every sample (one molecule's for all when not conditioned on elements) and, for a network
+    /// conditioned on them, each sample's elements (drawn from the training molecules).
+    Network { atoms: usize, feats: Vec<f64>, elements: Vec<Vec<String>> },
 }
 
 struct Job {
@@ -123,12 +127,20 @@ impl Job {
         self.run.options().symmetry != Symmetry::Equivariant || matches!(&self.source, Source::Molecules { target, .. } if target.is_over_orbits())
     }
 
-    /// The elements of the data molecule `x` ends nearest to; None for the chain and the network.
-    fn elements_near(&self, x: &[f64]) -> Option<&[String]> {
+    /// The elements of sample `i` (at `x`): given to a network conditioned on them, or those of
+    /// the data molecule an empirical sample ends nearest to; None for the chain and a
+    /// positions-only network.
+    fn sample_elements(&self, i: usize, x: &[f64]) -> Option<&[String]> {
         match &self.source {
             Source::Molecules { target, elements } => Some(&elements[target.nearest(x, self.up_to_rotation())]),
-            _ => None,
+            Source::Network { elements, .. } => elements.get(i).map(Vec::as_slice),
+            Source::Chain(_) => None,
         }
+    }
+
+    /// Whether the samples' elements are known before the run ends (given to the network).
+    fn elements_given(&self) -> bool {
+        matches!(&self.source, Source::Network { elements, .. } if !elements.is_empty())
     }
 }
 
@@ -206,8 +218,19 @@ impl Playground {
                 let sc = s.generate.score.get().ok_or_else(|| js_err("generate: train a score network first (train)"))?;
                 let n = sc.model.config.atoms;
                 let reference = sc.pool[..sc.pool.len().min(2000 * 3 * n)].to_vec();
-                let label = format!("EGNN after {} training steps on {}", sc.model.steps, sc.label);
-                (Source::Network { atoms: n }, reference, sc.model.config.data_variance, label)
+                let config = &sc.model.config;
+                let (feats, elements) = if config.conditioned_on_elements() {
+                    // each sample gets the atom types of a training molecule, drawn with the seed
+                    let mut rng = XorShift64::new(o.seed.unwrap_or(0) ^ 0xE1E);
+                    let elements: Vec<Vec<String>> = (0..count).map(|_| sc.elements[rng.below(sc.elements.len())].clone()).collect();
+                    let refs: Vec<&[String]> = elements.iter().map(Vec::as_slice).collect();
+                    (config.element_features(&refs).map_err(|e| js_err(format!("generate: {e}")))?, elements)
+                } else {
+                    (config.node_features(1), Vec::new())
+                };
+                let given = if elements.is_empty() { "" } else { ", atom types drawn from the data" };
+                let label = format!("EGNN after {} training steps on {}{given}", sc.model.steps, sc.label);
+                (Source::Network { atoms: n, feats, elements }, reference, config.data_variance, label)
             }
             "chain" => {
                 let n = o.atoms.unwrap_or(8);
@@ -303,8 +326,8 @@ fn with_denoiser<R>(source: &mut Source, score: Option<&ScoreTraining>, f: impl 
     match source {
         Source::Chain(g) => f(g),
         Source::Molecules { target, .. } => f(target),
-        Source::Network { .. } => match score {
-            Some(sc) => f(&mut NetworkDenoiser { model: sc.sampling_model(), feats: sc.model.config.node_features(1) }),
+        Source::Network { feats, .. } => match score {
+            Some(sc) => f(&mut NetworkDenoiser { model: sc.sampling_model(), feats: feats.clone() }),
             None => Err("the score network is gone".into()),
         },
     }
@@ -460,7 +483,15 @@ impl Playground {
 
 impl ScoreTraining {
     /// `model` (on the CPU) trains on `compute`; `opt` = (t_max, batch, lr).
-    fn new(model: ScoreModel, compute: &Compute, pool: Vec<f64>, label: String, opt: (f64, usize, f64), seed: u64) -> Result<Self, String> {
+    fn new(model: ScoreModel, compute: &Compute, (pool, elements): (Vec<f64>, Vec<Vec<String>>), label: String, opt: (f64, usize, f64), seed: u64) -> Result<Self, String> {
+        if model.config.conditioned_on_elements() {
+            // every molecule must be expressible in the network's vocabulary
+            let refs: Vec<&[String]> = elements.iter().map(Vec::as_slice).collect();
+            model.config.element_features(&refs)?;
+            if refs.is_empty() {
+                return Err("a network conditioned on elements needs molecules with elements".into());
+            }
+        }
         let (t_max, batch, lr) = opt;
         let (model, cpu_copy) = match compute {
             Compute::Cpu => (model, None),
@@ -469,7 +500,7 @@ impl ScoreTraining {
                 (model.moved_to(compute), Some(copy))
             }
         };
-        Ok(ScoreTraining { model, cpu_copy, pool, label, schedule: Schedule::polynomial2(1000, 1e-5), t_max, batch, lr, rng: XorShift64::new(seed ^ 0x5EED), losses: Vec::new(), ms: 0.0, stopped: None })
+        Ok(ScoreTraining { model, cpu_copy, pool, elements, label, schedule: Schedule::polynomial2(1000, 1e-5), t_max, batch, lr, rng: XorShift64::new(seed ^ 0x5EED), losses: Vec::new(), ms: 0.0, stopped: None })
     }
 
     /// The network to sample with (on the CPU).
@@ -481,10 +512,22 @@ impl ScoreTraining {
     async fn train_for(&mut self, budget: f64) {
         let per = 3 * self.model.config.atoms;
         let count = self.pool.len() / per;
-        let feats = self.model.config.node_features(self.batch);
         let t0 = now_ms();
         loop {
-            let x0: Vec<f64> = (0..self.batch).flat_map(|_| self.pool[self.rng.below(count) * per..][..per].to_vec()).collect();
+            let picks: Vec<usize> = (0..self.batch).map(|_| self.rng.below(count)).collect();
+            let x0: Vec<f64> = picks.iter().flat_map(|&i| self.pool[i * per..][..per].to_vec()).collect();
+            let feats = if self.model.config.conditioned_on_elements() {
+                let refs: Vec<&[String]> = picks.iter().map(|&i| self.elements[i].as_slice()).collect();
+                match self.model.config.element_features(&refs) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        self.stopped = Some(e);
+                        break;
+                    }
+                }
+            } else {
+                self.model.config.node_features(self.batch)
+            };
             match self.model.train_step(&x0, &feats, &self.schedule, self.t_max, self.lr, &mut self.rng).await {
                 Ok(l) => self.losses.push(l),
                 Err(e) => {
@@ -545,26 +588,29 @@ impl Playground {
         }
         let seed = o.seed.unwrap_or(0);
         let mut s = self.inner.borrow_mut();
-        let (pool, n, chain, label) = match o.target.as_deref().unwrap_or("chain") {
+        let (pool, elements, config, label) = match o.target.as_deref().unwrap_or("chain") {
             "chain" => {
                 let n = o.atoms.unwrap_or(8);
                 if !(3..=64).contains(&n) {
                     return Err(js_err(format!("train: a chain has 3 to 64 beads, got {n}")));
                 }
-                (chain_draws(n, 5000), n, true, format!("the spring chain of {n} beads"))
+                let pool = chain_draws(n, 5000);
+                let config = EgnnConfig::indexed(n, hidden, layers, mean_square(&pool));
+                (pool, Vec::new(), config, format!("the spring chain of {n} beads"))
             }
             "molecules" => {
                 let data = s.forward.dataset().ok_or_else(|| js_err("train: load a molecule set first"))?;
                 let g = data.same_size(o.atoms, o.points.unwrap_or(300)).map_err(|e| js_err(format!("train: {e}")))?;
                 let label = format!("{} molecules with {} atoms", g.elements.len(), g.atoms);
-                (g.positions, g.atoms, false, label)
+                // conditioned on the atoms' elements: samples are molecules with atom types
+                let config = EgnnConfig::with_elements(g.atoms, hidden, layers, mean_square(&g.positions), &g.elements);
+                (g.positions, g.elements, config, label)
             }
             other => return Err(js_err(format!("train: target must be \"chain\" or \"molecules\", got \"{other}\""))),
         };
-        let config = EgnnConfig { atoms: n, features: if chain { n } else { 1 }, hidden, layers, data_variance: mean_square(&pool), atom_identity: chain, coord_range: None };
         let compute = s.network_compute(o.device.as_deref().unwrap_or("auto")).map_err(|e| js_err(format!("train: {e}")))?;
         let model = ScoreModel::new(config, seed);
-        s.generate.score.set(ScoreTraining::new(model, &compute, pool, label, (t_max, batch, lr), seed).map_err(|e| js_err(format!("train: {e}")))?);
+        s.generate.score.set(ScoreTraining::new(model, &compute, (pool, elements), label, (t_max, batch, lr), seed).map_err(|e| js_err(format!("train: {e}")))?);
         drop(s);
         self.score_status()
     }
@@ -577,7 +623,7 @@ impl Playground {
     pub fn warm_up(&self) -> js_sys::Promise {
         wasm_bindgen_futures::future_to_promise(async move {
             // the page's default network and batch (train's defaults), so the same kernels run
-            let config = EgnnConfig { atoms: 8, features: 8, hidden: 32, layers: 3, data_variance: 1.0, atom_identity: true, coord_range: None };
+            let config = EgnnConfig::indexed(8, 32, 3, 1.0);
             let mut model = ScoreModel::new(config, 0);
             let x0 = chain_draws(8, 32);
             let feats = model.config.node_features(32);
@@ -639,11 +685,12 @@ impl Playground {
             if !(3..=64).contains(&n) {
                 return Err(js_err(format!("{name}: a chain network for {n} beads is outside 3 to 64")));
             }
-            (chain_draws(n, 5000), format!("the spring chain of {n} beads ({name})"))
+            ((chain_draws(n, 5000), Vec::new()), format!("the spring chain of {n} beads ({name})"))
         } else {
             let data = s.forward.dataset().ok_or_else(|| js_err(format!("{name}: a molecule network needs its molecule set loaded first")))?;
             let g = data.same_size(Some(n), 300).map_err(|e| js_err(format!("{name}: {e}")))?;
-            (g.positions, format!("{} molecules with {n} atoms ({name})", g.elements.len()))
+            let label = format!("{} molecules with {n} atoms ({name})", g.elements.len());
+            ((g.positions, g.elements), label)
         };
         // the page's training defaults, should training go on from these weights
         let compute = s.network_compute("auto").map_err(|e| js_err(format!("{name}: {e}")))?;
@@ -666,7 +713,7 @@ fn source_atoms(source: &Source) -> usize {
     match source {
         Source::Chain(g) => g.atoms(),
         Source::Molecules { target, .. } => target.atoms(),
-        Source::Network { atoms } => *atoms,
+        Source::Network { atoms, .. } => *atoms,
     }
 }
 
@@ -684,6 +731,15 @@ fn finish(job: &mut Job) -> serde_json::Value {
         "nfe": job.run.nfe(), "nfe_per_sample": job.run.nfe() as f64 / (samples.len() / per) as f64, "ms": job.ms,
         "quality": q, "distances": dist(samples), "reference_distances": dist(&job.reference),
     });
+    // EDM's atom and molecule stability where the samples' elements are known
+    let els: Option<Vec<Vec<String>>> = samples.chunks(per).enumerate().map(|(i, x)| job.sample_elements(i, x).map(<[String]>::to_vec)).collect();
+    v["stability"] = match els {
+        Some(els) => {
+            let st = Stability::of(samples, n, &els);
+            serde_json::json!({ "atom": st.atom_fraction(), "molecule": st.molecule_fraction(), "molecules": st.molecules, "skipped": st.skipped, "elements": if job.elements_given() { "given" } else { "nearest data molecule" } })
+        }
+        None => serde_json::Value::Null,
+    };
     if let Source::Molecules { target, .. } = &job.source {
         // how close the samples come to a data point (the exact empirical score memorises)
         let rot = job.up_to_rotation();
@@ -727,16 +783,17 @@ impl Playground {
                     let sh = shifts[i % keep];
                     x.chunks(3).flat_map(move |p| (0..3).map(move |k| (p[k] + sh[k]) as f32)).collect::<Vec<_>>()
                 }).collect();
-                // elements: the data point each kept sample ends nearest to (known once done)
-                let shown_elements: Vec<String> = match &job.source {
-                    Source::Molecules { .. } if job.run.done() => {
-                        let last = &raw[raw.len() - 3 * n * keep..];
-                        last.chunks(3 * n).flat_map(|x| job.elements_near(x).unwrap_or_default().to_vec()).collect()
-                    }
-                    _ => vec!["X".to_string(); n * keep],
+                // elements: given to the network from the start; else the data point each kept
+                // sample ends nearest to (known once done)
+                let known = job.elements_given() || (matches!(job.source, Source::Molecules { .. }) && job.run.done());
+                let shown_elements: Vec<String> = if known {
+                    let last = &raw[raw.len() - 3 * n * keep..];
+                    last.chunks(3 * n).enumerate().flat_map(|(i, x)| job.sample_elements(i, x).unwrap_or_default().to_vec()).collect()
+                } else {
+                    vec!["X".to_string(); n * keep]
                 };
                 let styles: Vec<AtomStyle> = match &job.source {
-                    Source::Molecules { .. } if job.run.done() => shown_elements.iter().map(|e| AtomStyle::element(e)).collect(),
+                    _ if known => shown_elements.iter().map(|e| AtomStyle::element(e)).collect(),
                     Source::Molecules { .. } => vec![AtomStyle::element("C"); n * keep],
                     Source::Chain(_) | Source::Network { .. } => vec![AtomStyle::particle(false); n * keep],
                 };
