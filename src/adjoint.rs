@@ -190,6 +190,30 @@ impl AdjointSampler {
         self.net.move_to(compute);
     }
 
+    /// A CPU copy of the controller (read back asynchronously from a GPU).
+    pub async fn snapshot(&self) -> Result<Network, ModelError> {
+        self.net.snapshot().await
+    }
+
+    /// A copy of the controller while it is on the CPU (a sync read); None on a GPU (there:
+    /// [`snapshot`](Self::snapshot)).
+    pub fn cpu_copy(&self) -> Option<Network> {
+        if !matches!(self.net.compute(), Compute::Cpu) {
+            return None;
+        }
+        Network::from_bytes(&self.net.to_bytes().ok()?, None).ok()
+    }
+
+    /// Goes on with `copy` as the controller (a [`snapshot`](Self::snapshot), e.g. after the
+    /// GPU it ran on was lost); the optimiser restarts. Refuses a network of another shape.
+    pub fn continue_with(&mut self, copy: Network) -> Result<(), String> {
+        if copy.config != self.net.config {
+            return Err("the copy is not this learner's network".into());
+        }
+        self.net = copy;
+        Ok(())
+    }
+
     /// Where the controller runs.
     pub fn compute(&self) -> &Compute {
         self.net.compute()

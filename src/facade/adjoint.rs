@@ -34,6 +34,9 @@ struct Learner {
     frame: usize,
     ms: f64,
     stopped: Option<String>,
+    /// A CPU copy of a controller that runs on WebGPU, taken after every slice: what the
+    /// learner goes on from if the device is lost.
+    cpu_copy: Option<crate::models::Network>,
 }
 
 /// The learner's newest work, borrowed: its system, the newest samples (flat) with their
@@ -46,13 +49,18 @@ pub(super) struct Newest<'a> {
 }
 
 impl AdjointState {
-    /// The GPU was lost: a learner whose network was on it stops (its weights are gone; the
-    /// counters, losses and newest samples stay on the page).
+    /// The GPU was lost: a learner whose network was on it goes on on the CPU from the copy
+    /// taken after its latest slice (Adam's moments restart; buffer, counters, losses and
+    /// samples are kept), with forces from the CPU path.
     pub(super) fn device_lost(&mut self) {
         if let Some(l) = self.learner.get_mut() {
             l.sampler.drop_gpu_energies();
             if matches!(l.sampler.compute(), Compute::Gpu(_)) {
-                l.stopped = Some("its network was on the lost GPU device: load weights or train from scratch (on the CPU)".into());
+                match l.cpu_copy.take().map(|copy| l.sampler.continue_with(copy)) {
+                    Some(Ok(())) => {}
+                    Some(Err(e)) => l.stopped = Some(format!("its network was on the lost GPU device ({e})")),
+                    None => l.stopped = Some("its network was on the lost GPU device, and no copy was left: load weights or train from scratch (on the CPU)".into()),
+                }
             }
         }
     }
@@ -76,7 +84,7 @@ struct StartOpts {
 
 impl Learner {
     fn new(sampler: AdjointSampler) -> Self {
-        Learner { sampler, sim: None, owed: 0, losses: Vec::new(), samples: Vec::new(), energies: Vec::new(), frames: Vec::new(), frame: 0, ms: 0.0, stopped: None }
+        Learner { sampler, sim: None, owed: 0, losses: Vec::new(), samples: Vec::new(), energies: Vec::new(), frames: Vec::new(), frame: 0, ms: 0.0, stopped: None, cpu_copy: None }
     }
 
     /// One unit of work in `mode`; Ok(true) when that mode's sub-step has just completed.
@@ -138,6 +146,20 @@ impl Playground {
     }
 }
 
+impl Playground {
+    /// The new learner: `sampler` (on the CPU) moves to `compute`; a learner on WebGPU keeps a
+    /// CPU copy of its starting weights, so even a device lost before its first slice leaves
+    /// it something to go on from.
+    fn install_learner(&self, mut sampler: AdjointSampler, compute: &Compute) {
+        let copy = if matches!(compute, Compute::Gpu(_)) { sampler.cpu_copy() } else { None };
+        sampler.move_to(compute);
+        self.energies_beside(&mut sampler);
+        let mut learner = Learner::new(sampler);
+        learner.cpu_copy = copy;
+        self.inner.borrow_mut().adjoint.learner.set(learner);
+    }
+}
+
 #[wasm_bindgen]
 impl Playground {
     /// A fresh learner: options `{system: "dw4" | "lj13" | "lj55", config: "demo" | "paper", seed,
@@ -149,9 +171,9 @@ impl Playground {
         let system = o.system.unwrap_or_else(|| "dw4".into());
         let cfg = AdjointConfig::by_name(o.config.as_deref().unwrap_or("demo"), &system).map_err(|e| js_err(format!("trainAdjoint: {e}")))?;
         let compute = self.inner.borrow_mut().network_compute(o.device.as_deref().unwrap_or("auto")).map_err(|e| js_err(format!("trainAdjoint: {e}")))?;
-        let mut sampler = AdjointSampler::new_on(cfg, o.seed.unwrap_or(0), &compute).map_err(|e| js_err(format!("trainAdjoint: {e}")))?;
-        self.energies_beside(&mut sampler);
-        self.inner.borrow_mut().adjoint.learner.set(Learner::new(sampler));
+        // made on the CPU (the same weights as made on the GPU), copied, then moved
+        let sampler = AdjointSampler::new_on(cfg, o.seed.unwrap_or(0), &Compute::Cpu).map_err(|e| js_err(format!("trainAdjoint: {e}")))?;
+        self.install_learner(sampler, &compute);
         self.adjoint_status()
     }
 
@@ -159,11 +181,9 @@ impl Playground {
     /// `system` if given (a mismatch is refused). The buffer starts empty.
     #[wasm_bindgen(js_name = loadAdjointWeights)]
     pub fn load_adjoint_weights(&self, name: String, bytes: Vec<u8>, system: Option<String>) -> Result<JsValue, JsValue> {
-        let mut sampler = AdjointSampler::from_bytes(&bytes, system.as_deref()).map_err(|e| js_err(format!("{name}: {e}")))?;
+        let sampler = AdjointSampler::from_bytes(&bytes, system.as_deref()).map_err(|e| js_err(format!("{name}: {e}")))?;
         let compute = self.inner.borrow_mut().network_compute("auto").map_err(|e| js_err(format!("{name}: {e}")))?;
-        sampler.move_to(&compute);
-        self.energies_beside(&mut sampler);
-        self.inner.borrow_mut().adjoint.learner.set(Learner::new(sampler));
+        self.install_learner(sampler, &compute);
         self.adjoint_status()
     }
 
@@ -201,15 +221,36 @@ impl Playground {
                         }
                     }
                     Err(e) => {
-                        l.sampler.revert();
                         l.sim = None;
+                        if matches!(l.sampler.compute(), Compute::Gpu(_)) && pg.inner.borrow().compute.is_none() {
+                            // the device went away under this slice: not a divergence; the
+                            // learner goes on from its copy (below)
+                            break;
+                        }
+                        l.sampler.revert();
                         l.stopped = Some(format!("{e}; the last good weights are kept"));
                         break;
                     }
                 }
             }
+            let device_lost = pg.inner.borrow().compute.is_none();
+            if matches!(l.sampler.compute(), Compute::Gpu(_)) && l.stopped.is_none() && !device_lost {
+                // what the learner goes on from should this device be lost
+                match l.sampler.snapshot().await {
+                    Ok(copy) => l.cpu_copy = Some(copy),
+                    Err(e) => l.stopped = Some(format!("reading the network back from the GPU failed: {e}")),
+                }
+            }
             l.ms += now_ms() - t0;
-            let kept = pg.inner.borrow_mut().adjoint.learner.put_back(l);
+            let kept = {
+                let mut s = pg.inner.borrow_mut();
+                let kept = s.adjoint.learner.put_back(l);
+                if s.compute.is_none() {
+                    // the device was lost while this slice was out
+                    s.adjoint.device_lost();
+                }
+                kept
+            };
             if kept && refreshed {
                 pg.show_adjoint_frame(None)?;
             }

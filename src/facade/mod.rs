@@ -450,6 +450,11 @@ impl Playground {
                 }
             }
             s.camera.fit(glam::Vec3::ZERO, view_radius(&x, sys.d));
+            // the other panels' trajectories no longer match the viewer's atoms (each puts its
+            // own back when its mode returns)
+            s.forward.drop_view();
+            s.generate.drop_view();
+            s.draw.past_t_star = false;
             s.preset = sys.name.clone();
             s.system = sys;
             s.positions = x;

@@ -380,6 +380,15 @@ test("a lost WebGPU device: the page falls back to the CPU and keeps what it sho
   const before = parseXyz(await page.evaluate(() => window.molplay.exportTrajectory({ every: 250 })));
   await page.evaluate(() => window.molplay.mode("generate"));
   const run = await page.evaluate(() => window.molplay.sample({ target: "chain", atoms: 5, samples: 30, steps: 40, seed: 2 }));
+  // an Adjoint Sampling learner on WebGPU (it keeps a CPU copy of its weights, refreshed after
+  // every slice; training on SwiftShader takes seconds per step, so this one has not started)
+  await page.evaluate(() => window.molplay.mode("learn"));
+  await page.selectOption("#as-system", "dw4");
+  await page.selectOption("#net-device", "webgpu");
+  await page.click("#as-scratch");
+  const as = await page.evaluate(() => window.molplay.adjointStatus());
+  assert.deepEqual([as.device, as.stopped], ["webgpu", null]);
+  await page.evaluate(() => window.molplay.mode("generate"));
   // the device goes away (as in a driver reset)
   await page.evaluate(() => window.molplay.loseDevice());
   await page.waitForFunction(() => window.molplay.backend() === "cpu" && /new device/.test(window.molplay.state().renderer ?? ""), null, { timeout: 20000 });
@@ -406,6 +415,12 @@ test("a lost WebGPU device: the page falls back to the CPU and keeps what it sho
   assert.match(await reason(page, () => window.molplay.sample({ engine: "gpu" })), /WebGPU/);
   const e = await page.evaluate(() => window.molplay.energy("dw4", [0, 0, 4, 0, 4, 4, 0, 4]));
   assert.ok(Math.abs(e[0] - -8.396642525) < 1e-6);
+  // the learner goes on on the CPU from its copy, with the CPU path's forces, and finishes an epoch
+  const moved = await page.evaluate(() => window.molplay.adjointStatus());
+  assert.deepEqual([moved.device, moved.energies_on, moved.stopped], ["cpu", "cpu", null]);
+  const trained = await page.evaluate(() => window.molplay.trainAdjoint({ resume: true, epochs: 1 }));
+  assert.equal(trained.counters.epochs, 1);
+  assert.ok(trained.losses.length > 0 && trained.losses.every(Number.isFinite));
   await page.screenshot({ path: `${SHOTS}after-device-loss.png` });
   assert.deepEqual(problems.filter((p) => !/destroyed|lost/i.test(p)), []);
   await page.close();
