@@ -657,7 +657,13 @@ impl Playground {
                 sc
             };
             sc.train_for(budget).await;
-            pg.inner.borrow_mut().generate.score.put_back(sc);
+            let mut s = pg.inner.borrow_mut();
+            s.generate.score.put_back(sc);
+            if s.compute.is_none() {
+                // the device was lost while this slice was out
+                s.generate.to_cpu();
+            }
+            drop(s);
             pg.score_status()
         })
     }
