@@ -516,6 +516,12 @@ test("the pretrained QM9 score network loads from the page and samples molecule-
   assert.match(await page.textContent("#gen-status"), /stable atoms \/ molecules \d/);
   const xyz = await page.evaluate(() => window.molplay.exportSamples("generate", "xyz"));
   assert.ok(/\n[HCNO] /.test(xyz) && !/\nX /.test(xyz), "exported samples carry their elements");
+  // a molecule network trained in the tab is conditioned on the set's elements too
+  const st = await page.evaluate(() => window.molplay.train({ target: "molecules", atoms: 19, steps: 5, seed: 1 }));
+  assert.deepEqual(st.config.elements.slice(0, 2), ["H", "C"]);
+  assert.equal(st.config.features, st.config.elements.length);
+  const fresh = await page.evaluate(() => window.molplay.sample({ target: "network", samples: 4, steps: 10, seed: 1 }));
+  assert.equal(fresh.stability.molecules, 4);
   assert.deepEqual(problems, []);
   await page.close();
 });
