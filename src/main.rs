@@ -953,7 +953,7 @@ mod cli {
         for s in 0..steps {
             let picks: Vec<usize> = (0..batch).map(|_| rng.below(count)).collect();
             let x0: Vec<f64> = picks.iter().flat_map(|&i| pool[i * per..][..per].to_vec()).collect();
-            let feats = molecule_features(&model.config, &elements, &picks)?;
+            let feats = model.config.features_of(&elements, &picks)?;
             match pollster::block_on(model.train_step(&x0, &feats, &sch, t_max, lr, &mut rng)) {
                 Ok(l) => {
                     window += l;
@@ -981,16 +981,6 @@ mod cli {
             Some(msg) => Err(msg),
             None => Ok(()),
         }
-    }
-
-    /// Node features for the configurations `picks` of a pool whose molecules have `elements`
-    /// (empty for the chain).
-    fn molecule_features(config: &molplay::models::EgnnConfig, elements: &[Vec<String>], picks: &[usize]) -> Result<Vec<f64>, String> {
-        if !config.conditioned_on_elements() {
-            return Ok(config.node_features(picks.len()));
-        }
-        let ms: Vec<&[String]> = picks.iter().map(|&i| elements.get(i).map(Vec::as_slice).ok_or("the data set has no elements for a network conditioned on them")).collect::<Result<_, _>>()?;
-        config.element_features(&ms)
     }
 
     fn stability_json(s: &molplay::metrics::Stability) -> serde_json::Value {
@@ -1032,10 +1022,9 @@ mod cli {
                         return Err("this network generates positions for given elements: --data must be a molecule file (XYZ) to draw them from".into());
                     }
                     // each sample gets the atom types of a data molecule of its size, drawn with the seed
-                    let mut rng = molplay::rng::XorShift64::new(a.seed ^ 0xE1E);
-                    let picks: Vec<usize> = (0..a.samples).map(|_| rng.below(el.len())).collect();
+                    let picks = molplay::models::composition_picks(el.len(), a.samples, a.seed);
                     given = picks.iter().map(|&i| el[i].clone()).collect();
-                    molecule_features(&m.config, &el, &picks)?
+                    m.config.features_of(&el, &picks)?
                 } else {
                     m.config.node_features(1)
                 };
@@ -1081,14 +1070,15 @@ mod cli {
             let e = nearest.as_ref()?;
             Some(xs.chunks(3 * n).map(|x| elements[e.nearest(x, rot)].clone()).collect())
         };
-        let stability = |xs: &[f64]| sample_elements(xs).map(|el| molplay::metrics::Stability::of(xs, n, &el));
-        let stable = stability(&r.samples);
+        let stability = |xs: &[f64], els: &Option<Vec<Vec<String>>>| els.as_ref().map(|el| molplay::metrics::Stability::of(xs, n, el));
+        // found once: for the stability and for the XYZ output
+        let els = sample_elements(&r.samples);
+        let stable = stability(&r.samples, &els);
         if let Some(out) = &a.output {
             let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
             let bytes = match ext.as_str() {
                 "npy" => write_npy_f32(a.samples, 3 * n, &r.samples.iter().map(|&v| v as f32).collect::<Vec<_>>()),
                 "xyz" => {
-                    let els = sample_elements(&r.samples);
                     let frames: Vec<XyzFrame> = r
                         .samples
                         .chunks(3 * n)
@@ -1131,7 +1121,7 @@ mod cli {
             let g = sample(den.as_mut(), &sch, &g_opts, a.samples)?;
             let g_secs = t1.elapsed().as_secs_f64();
             let gq = GenerationQuality::new(&g.samples, &reference, n);
-            let g_stable = stability(&g.samples);
+            let g_stable = stability(&g.samples, &sample_elements(&g.samples));
             report["compare"] = serde_json::json!({
                 "full": { "t_start": opts.t_start, "steps": a.steps, "nfe": r.nfe, "seconds": secs, "mean_r2": q.mean_r2, "distance_w2": q.distance_w2, "stability": stable.as_ref().map(stability_json) },
                 "gaga": { "t_start": a.t_star, "steps": steps, "nfe": g.nfe, "seconds": g_secs, "mean_r2": gq.mean_r2, "distance_w2": gq.distance_w2, "start_variance": g_opts.start_variance, "stability": g_stable.as_ref().map(stability_json) },

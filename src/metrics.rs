@@ -342,10 +342,10 @@ impl Stability {
     }
 
     /// Stability of flat samples of `n` atoms each (Å), sample i with `elements[i]`.
-    pub fn of(samples: &[f64], n: usize, elements: &[Vec<String>]) -> Self {
+    pub fn of<E: AsRef<[String]>>(samples: &[f64], n: usize, elements: &[E]) -> Self {
         let mut s = Stability::default();
         for (x, e) in samples.chunks(3 * n).zip(elements) {
-            s.add(e, x);
+            s.add(e.as_ref(), x);
         }
         s
     }

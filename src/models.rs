@@ -125,6 +125,27 @@ impl EgnnConfig {
     }
 }
 
+impl EgnnConfig {
+    /// Node features for configurations `picks` of a pool whose molecules have `elements`
+    /// (empty for the chain): their one-hot elements for a network conditioned on them, else
+    /// [`node_features`](Self::node_features).
+    pub fn features_of(&self, elements: &[Vec<String>], picks: &[usize]) -> Result<Vec<f64>, String> {
+        if !self.conditioned_on_elements() {
+            return Ok(self.node_features(picks.len()));
+        }
+        let ms: Vec<&[String]> = picks.iter().map(|&i| elements.get(i).map(Vec::as_slice).ok_or("the data set has no elements for a network conditioned on them")).collect::<Result<_, _>>()?;
+        self.element_features(&ms)
+    }
+}
+
+/// Which of `molecules` data molecules lends its atom types to each of `count` samples of a
+/// network conditioned on elements: uniform draws from `seed` (the CLI and the page draw the
+/// same for the same seed).
+pub fn composition_picks(molecules: usize, count: usize, seed: u64) -> Vec<usize> {
+    let mut rng = XorShift64::new(seed ^ 0xE1E);
+    (0..count).map(|_| rng.below(molecules)).collect()
+}
+
 /// The elements of `molecules`, QM9's H, C, N, O, F first in that order, any others after them
 /// alphabetically.
 pub fn element_vocabulary(molecules: &[Vec<String>]) -> Vec<String> {

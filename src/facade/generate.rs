@@ -85,13 +85,16 @@ impl GenerateState {
         Some((v.frames.iter().map(|&a| a as f64).collect(), v.elements.clone(), comments))
     }
 
-    /// The last run's samples, flat (3-D), with each sample's elements (`Job::sample_elements`;
+    /// The last run's samples, flat (3-D), with each sample's elements (`Job::elements_of`;
     /// "X" where unknown).
     pub(super) fn export_samples(&self) -> Option<(Vec<f64>, usize, Vec<Vec<String>>)> {
         let j = self.job.as_ref().filter(|j| j.run.done())?;
         let n = j.run.atoms();
         let xs = j.run.samples().to_vec();
-        let elements = xs.chunks(3 * n).enumerate().map(|(i, x)| j.sample_elements(i, x).map_or_else(|| vec!["X".to_string(); n], <[String]>::to_vec)).collect();
+        let elements = match j.elements_of(&xs, None) {
+            Some(els) => els.iter().map(|e| e.to_vec()).collect(),
+            None => vec![vec!["X".to_string(); n]; xs.len() / (3 * n)],
+        };
         Some((xs, n, elements))
     }
 }
@@ -127,14 +130,33 @@ impl Job {
         self.run.options().symmetry != Symmetry::Equivariant || matches!(&self.source, Source::Molecules { target, .. } if target.is_over_orbits())
     }
 
-    /// The elements of sample `i` (at `x`): given to a network conditioned on them, or those of
-    /// the data molecule an empirical sample ends nearest to; None for the chain and a
-    /// positions-only network.
-    fn sample_elements(&self, i: usize, x: &[f64]) -> Option<&[String]> {
+    /// For the exact empirical score, the data point each of the samples `xs` (flat) ends
+    /// nearest to; None for the other sources.
+    fn nearest_data(&self, xs: &[f64]) -> Option<Vec<usize>> {
+        let Source::Molecules { target, .. } = &self.source else { return None };
+        let rot = self.up_to_rotation();
+        Some(xs.chunks(3 * self.run.atoms()).map(|x| target.nearest(x, rot)).collect())
+    }
+
+    /// The elements of the samples `xs` (flat, the run's first samples in order): given to a
+    /// network conditioned on them, or those of the data molecule an empirical sample ends
+    /// nearest to (`nearest`, when already found); None for the chain and a positions-only
+    /// network.
+    fn elements_of(&self, xs: &[f64], nearest: Option<&[usize]>) -> Option<Vec<&[String]>> {
         match &self.source {
-            Source::Molecules { target, elements } => Some(&elements[target.nearest(x, self.up_to_rotation())]),
-            Source::Network { elements, .. } => elements.get(i).map(Vec::as_slice),
-            Source::Chain(_) => None,
+            Source::Molecules { elements, .. } => {
+                let found;
+                let idx = match nearest {
+                    Some(idx) => idx,
+                    None => {
+                        found = self.nearest_data(xs)?;
+                        &found
+                    }
+                };
+                Some(idx.iter().map(|&k| elements[k].as_slice()).collect())
+            }
+            Source::Network { elements, .. } if !elements.is_empty() => Some(elements[..xs.len() / (3 * self.run.atoms())].iter().map(Vec::as_slice).collect()),
+            _ => None,
         }
     }
 
@@ -221,10 +243,9 @@ impl Playground {
                 let config = &sc.model.config;
                 let (feats, elements) = if config.conditioned_on_elements() {
                     // each sample gets the atom types of a training molecule, drawn with the seed
-                    let mut rng = XorShift64::new(o.seed.unwrap_or(0) ^ 0xE1E);
-                    let elements: Vec<Vec<String>> = (0..count).map(|_| sc.elements[rng.below(sc.elements.len())].clone()).collect();
-                    let refs: Vec<&[String]> = elements.iter().map(Vec::as_slice).collect();
-                    (config.element_features(&refs).map_err(|e| js_err(format!("generate: {e}")))?, elements)
+                    let picks = crate::models::composition_picks(sc.elements.len(), count, o.seed.unwrap_or(0));
+                    let feats = config.features_of(&sc.elements, &picks).map_err(|e| js_err(format!("generate: {e}")))?;
+                    (feats, picks.iter().map(|&i| sc.elements[i].clone()).collect())
                 } else {
                     (config.node_features(1), Vec::new())
                 };
@@ -516,17 +537,12 @@ impl ScoreTraining {
         loop {
             let picks: Vec<usize> = (0..self.batch).map(|_| self.rng.below(count)).collect();
             let x0: Vec<f64> = picks.iter().flat_map(|&i| self.pool[i * per..][..per].to_vec()).collect();
-            let feats = if self.model.config.conditioned_on_elements() {
-                let refs: Vec<&[String]> = picks.iter().map(|&i| self.elements[i].as_slice()).collect();
-                match self.model.config.element_features(&refs) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        self.stopped = Some(e);
-                        break;
-                    }
+            let feats = match self.model.config.features_of(&self.elements, &picks) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.stopped = Some(e);
+                    break;
                 }
-            } else {
-                self.model.config.node_features(self.batch)
             };
             match self.model.train_step(&x0, &feats, &self.schedule, self.t_max, self.lr, &mut self.rng).await {
                 Ok(l) => self.losses.push(l),
@@ -737,23 +753,25 @@ fn finish(job: &mut Job) -> serde_json::Value {
         "nfe": job.run.nfe(), "nfe_per_sample": job.run.nfe() as f64 / (samples.len() / per) as f64, "ms": job.ms,
         "quality": q, "distances": dist(samples), "reference_distances": dist(&job.reference),
     });
+    // each empirical sample's nearest data point, found once: its elements and its distance
+    let nearest = job.nearest_data(samples);
     // EDM's atom and molecule stability where the samples' elements are known
-    let els: Option<Vec<Vec<String>>> = samples.chunks(per).enumerate().map(|(i, x)| job.sample_elements(i, x).map(<[String]>::to_vec)).collect();
-    v["stability"] = match els {
+    v["stability"] = match job.elements_of(samples, nearest.as_deref()) {
         Some(els) => {
             let st = Stability::of(samples, n, &els);
             serde_json::json!({ "atom": st.atom_fraction(), "molecule": st.molecule_fraction(), "molecules": st.molecules, "skipped": st.skipped, "elements": if job.elements_given() { "given" } else { "nearest data molecule" } })
         }
         None => serde_json::Value::Null,
     };
-    if let Source::Molecules { target, .. } = &job.source {
+    if let Some(nearest) = &nearest {
         // how close the samples come to a data point (the exact empirical score memorises)
         let rot = job.up_to_rotation();
         let gaps: Vec<f64> = samples
             .chunks(per)
+            .zip(nearest)
             .take(200)
-            .map(|x| {
-                let p = &job.reference[target.nearest(x, rot) * per..][..per];
+            .map(|(x, &k)| {
+                let p = &job.reference[k * per..][..per];
                 let y = if rot { crate::geometry::align_to(p, x) } else { p.to_vec() };
                 (y.iter().zip(x).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / n as f64).sqrt()
             })
@@ -794,7 +812,7 @@ impl Playground {
                 let known = job.elements_given() || (matches!(job.source, Source::Molecules { .. }) && job.run.done());
                 let shown_elements: Vec<String> = if known {
                     let last = &raw[raw.len() - 3 * n * keep..];
-                    last.chunks(3 * n).enumerate().flat_map(|(i, x)| job.sample_elements(i, x).unwrap_or_default().to_vec()).collect()
+                    job.elements_of(last, None).unwrap_or_default().concat()
                 } else {
                     vec!["X".to_string(); n * keep]
                 };
