@@ -30,7 +30,8 @@ mod cli {
     use clap::{Parser, Subcommand};
     use molplay::energies::{perturbed_batch, System};
     use molplay::io::{read_configurations, write_npy_f32, write_xyz, XyzFrame};
-    use molplay::mcmc::{Phase, PtConfig, PtReport, ReferenceRun};
+    use molplay::mcmc::{PtConfig, PtReport};
+    use molplay::reference::{Phase, ReferenceRun};
     use molplay::metrics::{compare, Comparison};
     use std::path::{Path, PathBuf};
     use molplay::gpu::energy::{time_paths, EnergyKernel, PathTimes};
@@ -767,7 +768,7 @@ mod cli {
             let cfg = PtConfig::geometric(sys, PtConfig::default_levels(sys), 2.0, chains, 1);
             let t0 = Instant::now();
             let clock = || t0.elapsed().as_secs_f64() * 1e3;
-            let t = pollster::block_on(molplay::mcmc::time_sweeps(gpu.as_ref().ok(), sys, &cfg, sweeps, clock))?;
+            let t = pollster::block_on(molplay::reference::time_sweeps(gpu.as_ref().ok(), sys, &cfg, sweeps, clock))?;
             let row = serde_json::json!({
                 "system": sys.name, "replicas": cfg.replicas(), "sweeps": sweeps,
                 "cpu_sweeps_per_s": t.cpu_sweeps_per_s, "gpu_sweeps_per_s": t.gpu_sweeps_per_s,

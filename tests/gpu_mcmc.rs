@@ -6,7 +6,7 @@ mod common;
 
 use molplay::gpu::mcmc::GpuReplicas;
 use molplay::gpu::{read_buffers, shared_native_context};
-use molplay::mcmc::{Phase, ReferenceRun};
+use molplay::reference::{Phase, ReferenceRun};
 use molplay::rng::{philox4x32, philox_normals};
 
 #[test]

@@ -6,7 +6,8 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use molplay::energies::System;
-use molplay::mcmc::{Phase, PtConfig, ReferenceRun};
+use molplay::mcmc::PtConfig;
+use molplay::reference::{Phase, ReferenceRun};
 
 fn exact_moments() -> (f64, f64) {
     let p = |r: f64| r * r * (-2.0 * (r.powi(-12) - 2.0 * r.powi(-6)) - r * r / 4.0).exp();

@@ -79,7 +79,7 @@ async fn bench_mcmc_webgpu_vs_cpu() {
     let perf = web_sys::window().unwrap().performance().unwrap();
     for sys in [System::lj13(), System::lj55()] {
         let cfg = molplay::mcmc::PtConfig::geometric(&sys, molplay::mcmc::PtConfig::default_levels(&sys), 2.0, 25, 1);
-        let t = molplay::mcmc::time_sweeps(Some(&ctx), &sys, &cfg, 10, || perf.now()).await.unwrap();
+        let t = molplay::reference::time_sweeps(Some(&ctx), &sys, &cfg, 10, || perf.now()).await.unwrap();
         let (g, c, r) = (t.gpu_sweeps_per_s.unwrap(), t.cpu_sweeps_per_s, cfg.replicas() as f64);
         web_sys::console::log_1(
             &format!(

@@ -5,7 +5,8 @@ use crate::energies::{perturbed_batch, preset_configuration, Family, System};
 use crate::gpu::energy::{cpu_energies_grads, time_paths, EnergyKernel, ParticleBatch, PathTimes};
 use crate::gpu::GpuContext;
 use crate::models::Compute;
-use crate::mcmc::{PtConfig, ReferenceRun};
+use crate::mcmc::PtConfig;
+use crate::reference::ReferenceRun;
 use crate::viewer::{AtomSource, AtomStyle, Camera, DrawOptions, Viewer};
 use serde::Serialize;
 use std::cell::RefCell;
@@ -518,7 +519,7 @@ impl Playground {
                 return Err(js_err("benchMcmc needs 1 ≤ chains ≤ 4096 and sweeps ≥ 1"));
             }
             let cfg = PtConfig::geometric(&sys, PtConfig::default_levels(&sys), 2.0, chains, 1);
-            let t = crate::mcmc::time_sweeps(compute.as_deref().map(|c| &c.0), &sys, &cfg, sweeps, now_ms).await.map_err(js_err)?;
+            let t = crate::reference::time_sweeps(compute.as_deref().map(|c| &c.0), &sys, &cfg, sweeps, now_ms).await.map_err(js_err)?;
             let r = cfg.replicas() as f64;
             to_js(&serde_json::json!({
                 "system": sys.name, "replicas": cfg.replicas(), "sweeps": sweeps,

@@ -4,7 +4,8 @@
 use super::{check_keys, js_err, now_ms, samples_object, to_js, LoadedSet, Playground, ReferenceOptions};
 use crate::energies::{preset_configuration, System};
 use crate::io::read_configurations;
-use crate::mcmc::{Phase, PtConfig, ReferenceRun};
+use crate::mcmc::PtConfig;
+use crate::reference::{Phase, ReferenceRun};
 use crate::metrics::compare;
 use wasm_bindgen::prelude::*;
 

@@ -6,7 +6,8 @@ use molplay::energies::{perturbed_batch, System};
 use molplay::gpu::energy::{cpu_energies_grads, EnergyKernel};
 use molplay::gpu::mcmc::GpuReplicas;
 use molplay::gpu::GpuContext;
-use molplay::mcmc::{CpuReplicas, PtConfig, ReferenceRun};
+use molplay::mcmc::{CpuReplicas, PtConfig};
+use molplay::reference::ReferenceRun;
 
 fn energy(c: &mut Criterion) {
     let gpu = GpuContext::new_blocking().ok().map(|ctx| {
