@@ -22,6 +22,14 @@ use crate::rng::XorShift64;
 use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+/// Bounds of an Adjoint Sampling configuration ([`AdjointConfig::validate`]); the paper's
+/// settings are nfe 1000, 512 new samples and batch 512, buffer 10 000, 100 gradient steps.
+pub const MAX_ADJOINT_PARTICLES: usize = 64;
+pub const MAX_ADJOINT_NFE: usize = 10_000;
+pub const MAX_ADJOINT_BATCH: usize = 4096;
+pub const MAX_ADJOINT_BUFFER: usize = 100_000;
+pub const MAX_ADJOINT_GRAD_STEPS: usize = 100_000;
+
 /// Version of the Adjoint Sampling weights format (header + network weights).
 pub const ADJOINT_WEIGHTS_VERSION: u32 = 1;
 const MAGIC: &[u8; 8] = b"MOLPLAYA";
@@ -84,11 +92,28 @@ impl AdjointConfig {
         }
     }
 
+    /// Refuses configurations no learner of ours has (from a corrupt or hostile file), before
+    /// anything is sized from them: at most [`MAX_ADJOINT_PARTICLES`] particles, the counts
+    /// within the `MAX_ADJOINT_*` bounds, and one simulation or regression batch within
+    /// [`MAX_PAIR_WORK`](crate::models::MAX_PAIR_WORK) pair entries.
     pub fn validate(&self) -> Result<(), String> {
-        System::by_name(&self.system).map_err(|e| e.to_string())?;
-        let ok = self.sigma_min > 0.0 && self.sigma_max > self.sigma_min && self.sigma_max.is_finite() && self.nfe >= 2 && self.nfe <= 100_000
+        let sys = System::by_name(&self.system).map_err(|e| e.to_string())?;
+        if sys.n > MAX_ADJOINT_PARTICLES {
+            return Err(format!("implausible Adjoint Sampling configuration: {} has {} particles, more than the {MAX_ADJOINT_PARTICLES} Adjoint Sampling is set up for (dw4, lj13, lj55)", sys.name, sys.n));
+        }
+        for (what, value, max) in [("nfe", self.nfe, MAX_ADJOINT_NFE), ("new_per_epoch", self.new_per_epoch, MAX_ADJOINT_BATCH), ("batch", self.batch, MAX_ADJOINT_BATCH), ("buffer", self.buffer, MAX_ADJOINT_BUFFER), ("grad_steps", self.grad_steps, MAX_ADJOINT_GRAD_STEPS)] {
+            if value > max {
+                return Err(format!("implausible Adjoint Sampling configuration: {what} {value} is above {max}"));
+            }
+        }
+        // u64: the product of bounded counts can pass 2³² (wasm32's usize)
+        let pairs = (self.new_per_epoch.max(self.batch) * sys.n * sys.n) as u64 * self.hidden.min(1024) as u64;
+        if pairs > crate::models::MAX_PAIR_WORK as u64 {
+            return Err(format!("implausible Adjoint Sampling configuration: batches of {} {} configurations with hidden {} need {pairs} pair entries, more than {}", self.new_per_epoch.max(self.batch), sys.name, self.hidden, crate::models::MAX_PAIR_WORK));
+        }
+        let ok = self.sigma_min > 0.0 && self.sigma_max > self.sigma_min && self.sigma_max.is_finite() && self.nfe >= 2
             && self.new_per_epoch >= 1 && self.batch >= 1 && self.buffer >= self.new_per_epoch && self.lr > 0.0 && self.lr < 1.0
-            && (1..=1024).contains(&self.hidden) && (1..=16).contains(&self.layers) && self.clip > 0.0;
+            && (1..=1024).contains(&self.hidden) && (1..=16).contains(&self.layers) && self.clip > 0.0 && self.clip.is_finite();
         if ok {
             Ok(())
         } else {
@@ -140,6 +165,64 @@ pub struct Counters {
     pub buffer: usize,
 }
 
+/// One evaluation during training: fresh samples' energies, and W2s against a reference set
+/// when one was given.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Evaluation {
+    pub epoch: usize,
+    /// Wall time of the whole run so far, every session together (s).
+    pub seconds: f64,
+    /// The epoch's mean regression loss.
+    pub loss: f64,
+    pub samples: usize,
+    pub energy_mean: f64,
+    pub energy_sd: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_w2: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distance_w2: Option<f64>,
+    /// What this evaluation cost (s; included in `seconds`).
+    pub eval_seconds: f64,
+    pub counters: Counters,
+}
+
+/// A training run's history across sessions, kept in every controller file: the mean loss of
+/// each epoch, the evaluations, and the wall time spent.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct History {
+    pub losses: Vec<f64>,
+    pub evaluations: Vec<Evaluation>,
+    pub seconds: f64,
+}
+
+/// The header of a controller file. `state` is there in a checkpoint (an exact resume point):
+/// the payload then holds, after the weights, the optimiser's state and the replay buffer.
+#[derive(Serialize, Deserialize)]
+struct Header {
+    config: AdjointConfig,
+    #[serde(default)]
+    counters: Option<Counters>,
+    #[serde(default)]
+    history: History,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state: Option<StateHeader>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateHeader {
+    /// The sampler's xorshift state.
+    rng: u64,
+    /// The buffer's next slot to overwrite, and how many items it holds.
+    next: usize,
+    buffer_items: usize,
+    /// Byte lengths of the payload's sections: weights, then optimiser state (0: none yet),
+    /// then the buffer (items × (X₁, a) × dim f64, little-endian).
+    weights_len: usize,
+    optimizer_len: usize,
+    param_ids: Vec<u64>,
+    network_steps: usize,
+}
+
 /// A controlled-SDE simulation in progress: the states, and the first `keep` samples' frames.
 pub struct Simulation {
     pub xs: Vec<f64>,
@@ -166,6 +249,11 @@ pub struct AdjointSampler {
     next: usize,
     rng: XorShift64,
     pub counters: Counters,
+    /// Losses and evaluations so far (kept in the controller's file).
+    pub history: History,
+    /// Whether this learner was read from a checkpoint and so continues exactly (its buffer,
+    /// optimiser and random numbers as they were).
+    resumed_exactly: bool,
     /// Where buffer refreshes evaluate ∇E: our WGSL kernel on this device, or (None) the f64
     /// CPU path.
     energy_gpu: Option<(GpuContext, EnergyKernel)>,
@@ -182,7 +270,7 @@ impl AdjointSampler {
         let system = System::by_name(&config.system).map_err(|e| e.to_string())?;
         let net = Network::new_on(config.network(&system), seed, compute);
         let noise = GeometricNoise { sigma_min: config.sigma_min, sigma_max: config.sigma_max };
-        Ok(AdjointSampler { config, system, noise, net, items: Vec::new(), next: 0, rng: XorShift64::new(seed ^ 0xAD701), counters: Counters::default(), energy_gpu: None })
+        Ok(AdjointSampler { config, system, noise, net, items: Vec::new(), next: 0, rng: XorShift64::new(seed ^ 0xAD701), counters: Counters::default(), history: History::default(), resumed_exactly: false, energy_gpu: None })
     }
 
     /// Moves the controller to `compute` (weights kept, the optimiser restarts).
@@ -258,6 +346,29 @@ impl AdjointSampler {
         let mut sim = self.start_simulation(count, keep);
         self.advance_simulation(&mut sim, usize::MAX).await?;
         Ok((sim.xs, sim.frames))
+    }
+
+    /// Like [`simulate`](Self::simulate), with its own random numbers from `seed` and outside
+    /// the counters: an evaluation leaves the training run's random stream and its cost as they
+    /// were, so evaluating (or not) never changes what training does or what it reports.
+    pub async fn simulate_detached(&mut self, count: usize, seed: u64) -> Result<Vec<f64>, String> {
+        let training = std::mem::replace(&mut self.rng, XorShift64::new(seed ^ 0xE7A1));
+        let evaluations = self.counters.model_evaluations;
+        let out = self.simulate(count, 0).await;
+        self.rng = training;
+        self.counters.model_evaluations = evaluations;
+        out.map(|(xs, _)| xs)
+    }
+
+    /// Whether this learner came from a checkpoint and continues exactly where it stopped.
+    pub fn resumed_exactly(&self) -> bool {
+        self.resumed_exactly
+    }
+
+    /// Most samples one simulation should take: its pair tensors (count × n² × hidden) within
+    /// [`MAX_PAIR_WORK`](crate::models::MAX_PAIR_WORK); more samples are simulated in batches.
+    pub fn max_simulation_batch(&self) -> usize {
+        self.net.config.max_batch()
     }
 
     /// A simulation to advance a few steps at a time ([`advance_simulation`](Self::advance_simulation)).
@@ -425,45 +536,112 @@ impl AdjointSampler {
             total += self.regression_step().await.map_err(|e| e.to_string())?;
         }
         self.counters.epochs += 1;
-        Ok(total / self.config.grad_steps.max(1) as f64)
+        let loss = total / self.config.grad_steps.max(1) as f64;
+        self.history.losses.push(loss);
+        Ok(loss)
     }
 
-    /// Header (magic, version, configuration, counters) + the network's weights (read back
-    /// asynchronously from a GPU).
+    /// Header (magic, version, configuration, counters, history) + the network's weights (read
+    /// back asynchronously from a GPU): what a preset ships.
     pub async fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
-        let meta = serde_json::to_vec(&serde_json::json!({ "config": self.config, "counters": self.counters })).map_err(|e| ModelError::Corrupt(e.to_string()))?;
-        let weights = match self.net.compute() {
-            Compute::Cpu => self.net.to_bytes()?,
-            Compute::Gpu(_) => self.net.snapshot().await?.to_bytes()?,
-        };
+        let weights = self.weights().await?;
+        let header = Header { config: self.config.clone(), counters: Some(self.counters.clone()), history: self.history.clone(), state: None };
+        let meta = serde_json::to_vec(&header).map_err(|e| ModelError::Corrupt(e.to_string()))?;
         Ok(write_container(MAGIC, ADJOINT_WEIGHTS_VERSION, &meta, &weights))
     }
 
-    /// Reads weights written by [`to_bytes`](Self::to_bytes); `system` (if given) must match.
+    async fn weights(&self) -> Result<Vec<u8>, ModelError> {
+        match self.net.compute() {
+            Compute::Cpu => self.net.to_bytes(),
+            Compute::Gpu(_) => self.net.snapshot().await?.to_bytes(),
+        }
+    }
+
+    /// An exact resume point: [`to_bytes`](Self::to_bytes) plus the optimiser's state, the
+    /// replay buffer and the random generator's state, so [`from_bytes`](Self::from_bytes)
+    /// continues bit for bit as if the run had never stopped. (The optimiser state is read
+    /// synchronously: natively on any device, in the browser only on the CPU.)
+    pub async fn checkpoint_bytes(&self) -> Result<Vec<u8>, ModelError> {
+        let weights = self.weights().await?;
+        let (optimizer, param_ids, network_steps) = match self.net.training_state()? {
+            Some(t) => (t.optimizer, t.param_ids, t.steps),
+            None => (Vec::new(), Vec::new(), self.net.steps),
+        };
+        let state = StateHeader { rng: self.rng.state(), next: self.next, buffer_items: self.items.len(), weights_len: weights.len(), optimizer_len: optimizer.len(), param_ids, network_steps };
+        let header = Header { config: self.config.clone(), counters: Some(self.counters.clone()), history: self.history.clone(), state: Some(state) };
+        let meta = serde_json::to_vec(&header).map_err(|e| ModelError::Corrupt(e.to_string()))?;
+        let per = self.system.dim();
+        let mut payload = Vec::with_capacity(weights.len() + optimizer.len() + self.items.len() * 2 * per * 8);
+        payload.extend_from_slice(&weights);
+        payload.extend_from_slice(&optimizer);
+        for (x, a) in &self.items {
+            for v in x.iter().chain(a) {
+                payload.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        Ok(write_container(MAGIC, ADJOINT_WEIGHTS_VERSION, &meta, &payload))
+    }
+
+    /// Reads a controller written by [`to_bytes`](Self::to_bytes) (weights, counters and history;
+    /// the buffer starts empty) or a checkpoint written by
+    /// [`checkpoint_bytes`](Self::checkpoint_bytes) (everything, [`resumed_exactly`](Self::resumed_exactly));
+    /// `system` (if given) must match. Every size is checked against the payload before
+    /// anything is allocated from it.
     pub fn from_bytes(bytes: &[u8], system: Option<&str>) -> Result<Self, ModelError> {
         if bytes.starts_with(b"MOLPLAYW") {
             return Err(ModelError::Input("these are score-model weights (molplay train-score), not an Adjoint Sampling controller".into()));
         }
-        let (meta, net) = read_container(bytes, MAGIC, ADJOINT_WEIGHTS_VERSION)?;
-        #[derive(Deserialize)]
-        struct Meta {
-            config: AdjointConfig,
-            #[serde(default)]
-            counters: Option<Counters>,
-        }
-        let meta: Meta = serde_json::from_slice(meta).map_err(|e| ModelError::Corrupt(format!("header: {e}")))?;
-        meta.config.validate().map_err(ModelError::Corrupt)?;
+        let (meta, payload) = read_container(bytes, MAGIC, ADJOINT_WEIGHTS_VERSION)?;
+        let header: Header = serde_json::from_slice(meta).map_err(|e| ModelError::Corrupt(format!("header: {e}")))?;
+        header.config.validate().map_err(ModelError::Corrupt)?;
         if let Some(want) = system {
             let want = System::by_name(want).map_err(|e| ModelError::Input(e.to_string()))?;
-            if want.name != meta.config.system {
-                return Err(ModelError::Input(format!("the controller was trained for {}, not {}", meta.config.system, want.name)));
+            if want.name != header.config.system {
+                return Err(ModelError::Input(format!("the controller was trained for {}, not {}", header.config.system, want.name)));
             }
         }
-        let mut s = AdjointSampler::new(meta.config, 0).map_err(ModelError::Corrupt)?;
-        s.net = Network::from_bytes(net, Some(&s.config.network(&s.system)))?;
-        if let Some(c) = meta.counters {
-            // the buffer itself is not saved
+        let system = System::by_name(&header.config.system).map_err(|e| ModelError::Corrupt(e.to_string()))?;
+        let per = system.dim();
+        // the payload's sections, their lengths checked before anything is built from them
+        let (weights, optimizer, buffer) = match &header.state {
+            None => (payload, &[][..], &[][..]),
+            Some(st) => {
+                if st.buffer_items > header.config.buffer || (st.buffer_items > 0 && st.next >= header.config.buffer) || (st.buffer_items < header.config.buffer && st.next != st.buffer_items % header.config.buffer) {
+                    return Err(ModelError::Corrupt(format!("the buffer holds {} items with the next at {}, for a capacity of {}", st.buffer_items, st.next, header.config.buffer)));
+                }
+                let buffer_len = st.buffer_items.checked_mul(2 * per * 8);
+                let total = buffer_len.and_then(|b| b.checked_add(st.weights_len)).and_then(|b| b.checked_add(st.optimizer_len));
+                if total != Some(payload.len()) {
+                    return Err(ModelError::Corrupt(format!("the checkpoint's sections ({} + {} bytes and {} buffer items) do not add up to its {} bytes", st.weights_len, st.optimizer_len, st.buffer_items, payload.len())));
+                }
+                let (w, rest) = payload.split_at(st.weights_len);
+                let (o, b) = rest.split_at(st.optimizer_len);
+                (w, o, b)
+            }
+        };
+        // the weights (their size checked against the configuration) before any network is built
+        let net = Network::from_bytes(weights, Some(&header.config.network(&system)))?;
+        let mut s = AdjointSampler::new(header.config, 0).map_err(ModelError::Corrupt)?;
+        s.net = net;
+        s.history = header.history;
+        if let Some(c) = header.counters {
             s.counters = Counters { buffer: 0, ..c };
+        }
+        if let Some(st) = header.state {
+            if !optimizer.is_empty() {
+                s.net.restore_training_state(crate::models::TrainingState { param_ids: st.param_ids, optimizer: optimizer.to_vec(), steps: st.network_steps })?;
+            } else {
+                s.net.steps = st.network_steps;
+            }
+            let values: Vec<f64> = buffer.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect();
+            if values.iter().any(|v| !v.is_finite()) {
+                return Err(ModelError::Corrupt("the replay buffer holds a non-finite number".into()));
+            }
+            s.items = values.chunks_exact(2 * per).map(|c| (c[..per].to_vec(), c[per..].to_vec())).collect();
+            s.next = st.next;
+            s.counters.buffer = s.items.len();
+            s.rng = XorShift64::from_state(st.rng).map_err(ModelError::Corrupt)?;
+            s.resumed_exactly = true;
         }
         Ok(s)
     }
@@ -659,5 +837,87 @@ mod tests {
         let mut c = AdjointConfig::demo("dw4").unwrap();
         c.nfe = 1;
         assert!(AdjointSampler::new(c, 0).is_err());
+    }
+
+    /// The container's header and payload, split.
+    fn split(bytes: &[u8]) -> (serde_json::Value, Vec<u8>) {
+        let len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
+        (serde_json::from_slice(&bytes[16..16 + len]).unwrap(), bytes[16 + len..].to_vec())
+    }
+
+    /// Issue 16, case 4: a 96 KB .mpw whose header said hidden 4096 × 64 layers built that
+    /// network first (18–28 s, 4–6 GB, then an abort); `features` u64::MAX overflowed.
+    #[test]
+    fn score_weights_headers_are_bounded_and_must_match_the_payload_before_a_network_is_built() {
+        use crate::models::{EgnnConfig, ModelError, WEIGHTS_VERSION};
+        let small = Network::new(EgnnConfig::identical(4, 8, 1, 1.0), 0);
+        let bytes = small.to_bytes().unwrap();
+        assert!(Network::from_bytes(&bytes, None).is_ok());
+        let (header, payload) = split(&bytes);
+        let with = |key: &str, value: serde_json::Value| {
+            let mut h = header.clone();
+            h[key] = value;
+            write_container(b"MOLPLAYW", WEIGHTS_VERSION, h.to_string().as_bytes(), &payload)
+        };
+        let t0 = std::time::Instant::now();
+        for (key, value, expect) in [
+            ("hidden", serde_json::json!(4096), "hidden 4096 is above the largest network molplay makes (1024)"),
+            ("layers", serde_json::json!(64), "layers 64 is above the largest network molplay makes (16)"),
+            ("features", serde_json::json!(u64::MAX), "features 18446744073709551615 is above"),
+            ("features", serde_json::json!(1_000_000_000u64), "features 1000000000 is above"),
+            ("atoms", serde_json::json!(5000), "atoms 5000 is above"),
+            ("hidden", serde_json::json!(1024), "the header describes a network of"),
+            ("layers", serde_json::json!(16), "but the payload has"),
+            ("coord_range", serde_json::json!(-1.0), "coord_range"),
+        ] {
+            let e = Network::from_bytes(&with(key, value.clone()), None).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains(expect), "{key} = {value}: {e}");
+        }
+        assert!(EgnnConfig::identical(1024, 1024, 1, 1.0).check().unwrap_err().contains("pair entries"));
+        let need = 4 * small.config.parameter_count();
+        assert!(payload.len() >= need && payload.len() < need + 16 * 1024, "{} bytes for {need} bytes of weights", payload.len());
+        let cut = write_container(b"MOLPLAYW", WEIGHTS_VERSION, header.to_string().as_bytes(), &payload[..need - 4]);
+        assert!(matches!(Network::from_bytes(&cut, None), Err(ModelError::Corrupt(m)) if m.contains("payload has")));
+        let padded = write_container(b"MOLPLAYW", WEIGHTS_VERSION, header.to_string().as_bytes(), &[payload.clone(), vec![0; 1 << 20]].concat());
+        assert!(Network::from_bytes(&padded, None).is_err(), "a payload far beyond the configuration's weights");
+        assert!(t0.elapsed().as_secs_f64() < 10.0, "refused before any big network was built");
+        // the bounds admit the largest networks molplay trains
+        let big = EgnnConfig::with_elements(29, 1024, 16, 1.0, &[vec!["H".into(), "C".into()]]);
+        assert!(big.check().is_ok());
+        assert!(big.max_batch() >= 1 && EgnnConfig::identical(4, 8, 1, 1.0).max_batch() > 10_000);
+    }
+
+    /// Issue 16, case 4: an .mpa header could name lj1024 and any batch or buffer; accepted,
+    /// then a 3 GB allocation panicked.
+    #[test]
+    fn adjoint_headers_naming_big_systems_or_batches_are_refused_before_anything_is_allocated() {
+        let mut c = AdjointConfig::demo("dw4").unwrap();
+        (c.nfe, c.new_per_epoch, c.batch, c.buffer, c.hidden, c.layers) = (10, 8, 8, 16, 8, 1);
+        let bytes = block_on(AdjointSampler::new(c, 0).unwrap().to_bytes()).unwrap();
+        assert!(AdjointSampler::from_bytes(&bytes, Some("dw4")).is_ok());
+        let (meta, payload) = split(&bytes);
+        use serde_json::json;
+        for (changes, expect) in [
+            (vec![("system", json!("lj1024"))], "lj1024 has 1024 particles, more than the 64"),
+            (vec![("batch", json!(10_000_000))], "batch 10000000 is above 4096"),
+            (vec![("new_per_epoch", json!(1_000_000))], "new_per_epoch 1000000 is above 4096"),
+            (vec![("buffer", json!(u64::MAX))], "buffer 18446744073709551615 is above 100000"),
+            (vec![("nfe", json!(1_000_000))], "nfe 1000000 is above 10000"),
+            (vec![("grad_steps", json!(u64::MAX))], "grad_steps"),
+            (vec![("system", json!("lj55")), ("hidden", json!(128)), ("batch", json!(4096)), ("buffer", json!(4096))], "pair entries"),
+            (vec![("system", json!("lj55"))], "the weights are for"),
+        ] {
+            let mut m = meta.clone();
+            for (key, value) in &changes {
+                m["config"][*key] = value.clone();
+            }
+            let bad = write_container(MAGIC, ADJOINT_WEIGHTS_VERSION, m.to_string().as_bytes(), &payload);
+            let e = AdjointSampler::from_bytes(&bad, None).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains(expect), "{changes:?}: {e}");
+        }
+        // the published configurations stay within the bounds
+        for sys in ["dw4", "lj13", "lj55"] {
+            AdjointConfig::paper(sys).unwrap().validate().unwrap();
+        }
     }
 }

@@ -7,6 +7,18 @@ use thiserror::Error;
 /// Refuse headers longer than this (a real .npy header is under 200 bytes).
 const MAX_NPY_HEADER: usize = 64 * 1024;
 
+/// Largest |coordinate| read from a sample or molecule file (.npy or XYZ; XYZ charges too).
+/// The benchmark systems live within a few units and molecules within tens of ångström, so
+/// anything beyond is a corrupt or hostile file; within it every energy, distance and W2 of
+/// molplay stays finite in f64 (squares of differences ≤ 4e12 per coordinate) and the f32 the
+/// GPU kernels take holds every value.
+pub const MAX_COORDINATE: f64 = 1e6;
+
+/// Most atoms one XYZ frame may declare. An allocation is never sized from a count beyond it
+/// (nor from one the file's lines cannot hold); bigger structures are out of this playground's
+/// reach anyway (the benchmark systems have at most 1024 particles, QM9 molecules 29 atoms).
+pub const MAX_XYZ_ATOMS: usize = 100_000;
+
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum IoError {
     #[error("not a .npy file (the magic bytes \\x93NUMPY are missing)")]
@@ -23,6 +35,10 @@ pub enum IoError {
     Shape { shape: Vec<usize>, n: usize, d: usize, per: usize },
     #[error("value {index} (configuration {config}) is {value}: samples must be finite")]
     NonFinite { index: usize, config: usize, value: f64 },
+    #[error("value {index} (configuration {config}) is {value:.3e}: coordinates beyond ±{limit:e} are refused")]
+    TooLarge { index: usize, config: usize, value: f64, limit: f64 },
+    #[error(".npy file has {extra} bytes after the {need} data bytes its header declares: it is not the array its header says")]
+    TrailingBytes { extra: usize, need: usize },
     #[error("XYZ line {line}: {msg}")]
     Xyz { line: usize, msg: String },
     #[error("XYZ frame {frame} has {got} atoms, expected {n}")]
@@ -70,20 +86,20 @@ pub fn read_npy(bytes: &[u8]) -> Result<NpyArray, IoError> {
     let width = match descr {
         "<f4" | "=f4" | "f4" => 4,
         "<f8" | "=f8" | "f8" => 8,
-        other => return Err(IoError::Dtype(other.to_string())),
+        other => return Err(IoError::Dtype(printable(other))),
     };
     match dict_value(header, "fortran_order")?.trim() {
         "False" => {}
         "True" => return Err(IoError::FortranOrder),
-        other => return Err(IoError::BadHeader(format!("fortran_order is '{other}'"))),
+        other => return Err(IoError::BadHeader(format!("fortran_order is '{}'", printable(other)))),
     }
     let shape_text = dict_value(header, "shape")?;
-    let inner = shape_text.trim().strip_prefix('(').and_then(|s| s.strip_suffix(')')).ok_or_else(|| IoError::BadHeader(format!("shape '{shape_text}' is not a tuple")))?;
+    let inner = shape_text.trim().strip_prefix('(').and_then(|s| s.strip_suffix(')')).ok_or_else(|| IoError::BadHeader(format!("shape '{}' is not a tuple", printable(shape_text))))?;
     let shape = inner
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| IoError::BadHeader(format!("shape entry '{s}' is not a size"))))
+        .map(|s| s.parse::<usize>().map_err(|_| IoError::BadHeader(format!("shape entry '{}' is not a size", printable(s)))))
         .collect::<Result<Vec<_>, _>>()?;
     let count = shape.iter().try_fold(1usize, |acc, &v| acc.checked_mul(v)).ok_or_else(|| IoError::BadHeader("shape overflows".into()))?;
     let body = &bytes[start + header_len..];
@@ -91,10 +107,13 @@ pub fn read_npy(bytes: &[u8]) -> Result<NpyArray, IoError> {
     if body.len() < need {
         return Err(IoError::Truncated(format!("shape {shape:?} needs {need} data bytes, found {}", body.len())));
     }
+    if body.len() > need {
+        return Err(IoError::TrailingBytes { extra: body.len() - need, need });
+    }
     let data = if width == 4 {
         body[..need].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64).collect()
     } else {
-        body[..need].chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect()
+        body[..need].chunks_exact(8).map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect()
     };
     Ok(NpyArray { shape, data })
 }
@@ -117,9 +136,9 @@ fn dict_value<'a>(header: &'a str, key: &str) -> Result<&'a str, IoError> {
 }
 
 /// Checks an array as a batch of configurations of `n` particles in `d` dims; returns the flat
-/// data (finite values only).
+/// data (finite values within ±[`MAX_COORDINATE`] only).
 pub fn as_configurations(arr: NpyArray, n: usize, d: usize) -> Result<Vec<f64>, IoError> {
-    let per = n * d;
+    let per = n.saturating_mul(d).max(1);
     let ok = match arr.shape.as_slice() {
         [_, m] => *m == per,
         [_, a, b] => *a == n && *b == d,
@@ -133,6 +152,9 @@ pub fn as_configurations(arr: NpyArray, n: usize, d: usize) -> Result<Vec<f64>, 
     }
     if let Some((index, &value)) = arr.data.iter().enumerate().find(|(_, v)| !v.is_finite()) {
         return Err(IoError::NonFinite { index, config: index / per, value });
+    }
+    if let Some((index, &value)) = arr.data.iter().enumerate().find(|(_, v)| v.abs() > MAX_COORDINATE) {
+        return Err(IoError::TooLarge { index, config: index / per, value, limit: MAX_COORDINATE });
     }
     Ok(arr.data)
 }
@@ -164,25 +186,74 @@ pub struct XyzFrame {
     pub charges: Option<Vec<f64>>,
 }
 
-/// The column (0 = species) holding `charge` in an extended-XYZ comment line, if any.
-fn charge_column(comment: &str) -> Option<usize> {
-    let spec = comment.split_whitespace().find_map(|w| w.strip_prefix("Properties="))?;
-    let parts: Vec<&str> = spec.split(':').collect();
-    let mut col = 0;
-    for triple in parts.chunks(3) {
-        let [name, _, count] = triple else { return None };
-        if name.eq_ignore_ascii_case("charge") || name.eq_ignore_ascii_case("charges") {
-            return Some(col);
-        }
-        col += count.parse::<usize>().ok()?;
-    }
-    None
+/// Where the atom lines of a frame keep the species, the first of x y z, and the charge
+/// (columns counted from 0), from an extended-XYZ `Properties=` or plain XYZ's `El x y z`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Columns {
+    species: usize,
+    pos: usize,
+    charge: Option<usize>,
 }
 
-/// Parses a multi-frame XYZ / extended XYZ file (extra columns after x y z are ignored).
+/// The columns an extended-XYZ comment line declares (`Properties=name:type:count:…`, read in
+/// order, so `pos` need not come first); plain XYZ without `Properties=`. A declaration that
+/// is malformed or lacks `species:S:1` or `pos:R:3` is refused, never guessed.
+fn columns(comment: &str, line: usize) -> Result<Columns, IoError> {
+    let spec = comment.split_whitespace().find_map(|w| {
+        let (key, value) = w.split_once('=')?;
+        key.eq_ignore_ascii_case("properties").then_some(value)
+    });
+    let Some(spec) = spec else { return Ok(Columns { species: 0, pos: 1, charge: None }) };
+    let bad = |why: &str| IoError::Xyz { line, msg: format!("Properties={}: {why}", printable(spec)) };
+    let spec = spec.trim_matches(|c| c == '"' || c == '\'');
+    let parts: Vec<&str> = spec.split(':').collect();
+    if parts.len() % 3 != 0 {
+        return Err(bad("expected name:type:count triples"));
+    }
+    let (mut species, mut pos, mut charge) = (None, None, None);
+    let mut col = 0usize;
+    for t in parts.chunks_exact(3) {
+        let (name, kind, count) = (t[0], t[1], t[2]);
+        let count: usize = count.parse().ok().filter(|c| (1..=64).contains(c)).ok_or_else(|| bad(&format!("the count of '{}' is not between 1 and 64", printable(name))))?;
+        match name.to_ascii_lowercase().as_str() {
+            "species" if kind.eq_ignore_ascii_case("S") && count == 1 => species = Some(col),
+            "pos" | "positions" if kind.eq_ignore_ascii_case("R") && count == 3 => pos = Some(col),
+            "charge" | "charges" if count == 1 => charge = Some(col),
+            "species" | "pos" | "positions" | "charge" | "charges" => return Err(bad(&format!("'{}' must be species:S:1, pos:R:3 or charge:R:1", printable(name)))),
+            _ => {}
+        }
+        col += count;
+    }
+    match (species, pos) {
+        (Some(species), Some(pos)) => Ok(Columns { species, pos, charge }),
+        _ => Err(bad("it declares no species:S:1 and pos:R:3 columns")),
+    }
+}
+
+/// An element symbol as written in files (`h`, `CL`) in its standard case (`H`, `Cl`): the
+/// first letter upper case, the rest lower case.
+pub fn normalise_symbol(symbol: &str) -> String {
+    let mut out = String::with_capacity(symbol.len());
+    for (k, c) in symbol.chars().enumerate() {
+        if k == 0 {
+            out.extend(c.to_uppercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
+/// Parses a multi-frame XYZ / extended XYZ file. Columns are read where an extended-XYZ
+/// `Properties=` puts them (species, pos, an optional charge; others are ignored), otherwise
+/// as `El x y z` (extra columns after x y z are ignored). Element symbols are normalised (`h`
+/// → `H`); a UTF-8 byte-order mark at the start is skipped. Frames declare at most
+/// [`MAX_XYZ_ATOMS`] atoms, coordinates and charges lie within ±[`MAX_COORDINATE`].
 pub fn read_xyz(text: &str) -> Result<Vec<XyzFrame>, IoError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = text.lines().collect();
     let mut frames = Vec::new();
+    let mut tokens: Vec<&str> = Vec::new();
     let mut i = 0;
     while i < lines.len() {
         if lines[i].trim().is_empty() {
@@ -190,46 +261,67 @@ pub fn read_xyz(text: &str) -> Result<Vec<XyzFrame>, IoError> {
             continue;
         }
         let count_line = lines[i].trim();
-        let n: usize = count_line.parse().map_err(|_| IoError::Xyz { line: i + 1, msg: format!("expected an atom count, found '{}'", clip(count_line)) })?;
+        let n: usize = count_line.parse().map_err(|_| {
+            let msg = if !count_line.is_empty() && count_line.bytes().all(|b| b.is_ascii_digit()) {
+                format!("atom count {} is too large: at most {MAX_XYZ_ATOMS} atoms per frame are read", clip(count_line))
+            } else {
+                format!("expected an atom count, found '{}'", clip(count_line))
+            };
+            IoError::Xyz { line: i + 1, msg }
+        })?;
         if n == 0 {
             return Err(IoError::Xyz { line: i + 1, msg: "a frame with 0 atoms".into() });
         }
-        if i + 1 + n >= lines.len() + 1 || lines.len() < i + 2 + n {
+        if n > MAX_XYZ_ATOMS {
+            return Err(IoError::Xyz { line: i + 1, msg: format!("a frame of {n} atoms: at most {MAX_XYZ_ATOMS} atoms per frame are read") });
+        }
+        // n ≤ MAX_XYZ_ATOMS and i < lines.len(): no overflow
+        let end = i + 2 + n;
+        if end > lines.len() {
             return Err(IoError::Xyz { line: lines.len(), msg: format!("frame starting at line {} promises {n} atoms but the file ends first", i + 1) });
         }
         let comment = lines[i + 1].to_string();
-        let charge_col = charge_column(&comment);
-        let mut charges = charge_col.map(|_| Vec::with_capacity(n));
+        let cols = columns(&comment, i + 2)?;
+        let mut charges = cols.charge.map(|_| Vec::with_capacity(n));
         let mut elements = Vec::with_capacity(n);
         let mut positions = Vec::with_capacity(3 * n);
-        for (k, line) in lines[i + 2..i + 2 + n].iter().enumerate() {
+        for (k, line) in lines[i + 2..end].iter().enumerate() {
             let no = i + 3 + k;
-            let mut parts = line.split_whitespace();
-            let el = parts.next().ok_or_else(|| IoError::Xyz { line: no, msg: "empty atom line".into() })?;
-            if !el.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) {
+            tokens.clear();
+            tokens.extend(line.split_whitespace());
+            if tokens.is_empty() {
+                return Err(IoError::Xyz { line: no, msg: "empty atom line".into() });
+            }
+            let el = tokens.get(cols.species).ok_or_else(|| IoError::Xyz { line: no, msg: format!("missing the species column ({})", cols.species + 1) })?;
+            if !el.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) || !el.bytes().all(|b| b.is_ascii_graphic()) {
                 return Err(IoError::Xyz { line: no, msg: format!("'{}' is not an element symbol", clip(el)) });
             }
-            for axis in ["x", "y", "z"] {
-                let tok = parts.next().ok_or_else(|| IoError::Xyz { line: no, msg: format!("missing {axis} coordinate") })?;
+            for (a, axis) in ["x", "y", "z"].into_iter().enumerate() {
+                let tok = tokens.get(cols.pos + a).ok_or_else(|| IoError::Xyz { line: no, msg: format!("missing {axis} coordinate") })?;
                 let v: f64 = tok.parse().map_err(|_| IoError::Xyz { line: no, msg: format!("{axis} coordinate '{}' is not a number", clip(tok)) })?;
                 if !v.is_finite() {
                     return Err(IoError::Xyz { line: no, msg: format!("{axis} coordinate is {v}") });
                 }
+                if v.abs() > MAX_COORDINATE {
+                    return Err(IoError::Xyz { line: no, msg: format!("{axis} coordinate {v:e} is beyond ±{MAX_COORDINATE:e}, the largest coordinate read") });
+                }
                 positions.push(v);
             }
-            if let (Some(col), Some(qs)) = (charge_col, charges.as_mut()) {
-                // columns after species and x y z: col 4 is the first of them
-                let tok = line.split_whitespace().nth(col).ok_or_else(|| IoError::Xyz { line: no, msg: format!("missing the charge column ({})", col + 1) })?;
+            if let (Some(col), Some(qs)) = (cols.charge, charges.as_mut()) {
+                let tok = tokens.get(col).ok_or_else(|| IoError::Xyz { line: no, msg: format!("missing the charge column ({})", col + 1) })?;
                 let q: f64 = tok.parse().map_err(|_| IoError::Xyz { line: no, msg: format!("charge '{}' is not a number", clip(tok)) })?;
                 if !q.is_finite() {
                     return Err(IoError::Xyz { line: no, msg: format!("charge is {q}") });
                 }
+                if q.abs() > MAX_COORDINATE {
+                    return Err(IoError::Xyz { line: no, msg: format!("charge {q:e} is beyond ±{MAX_COORDINATE:e}") });
+                }
                 qs.push(q);
             }
-            elements.push(el.to_string());
+            elements.push(normalise_symbol(el));
         }
         frames.push(XyzFrame { elements, positions, comment, charges });
-        i += 2 + n;
+        i = end;
     }
     if frames.is_empty() {
         return Err(IoError::Empty);
@@ -237,8 +329,29 @@ pub fn read_xyz(text: &str) -> Result<Vec<XyzFrame>, IoError> {
     Ok(frames)
 }
 
+/// Whether a character would not show in a terminal (controls, byte-order marks, zero-width
+/// and direction marks).
+fn invisible(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{00ad}' | '\u{034f}' | '\u{061c}' | '\u{115f}' | '\u{1160}' | '\u{17b4}' | '\u{17b5}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{3164}' | '\u{fe00}'..='\u{fe0f}' | '\u{feff}' | '\u{ffa0}' | '\u{fff0}'..='\u{fffb}')
+}
+
+/// File content for a message: control and invisible characters written as escapes
+/// (`\u{1b}`, `\u{feff}`), so quoting a file never drives the terminal or hides a character.
+pub fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if invisible(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// [`printable`], cut to 40 characters.
 fn clip(s: &str) -> String {
-    if s.chars().count() > 40 { format!("{}…", s.chars().take(40).collect::<String>()) } else { s.to_string() }
+    if s.chars().count() > 40 { format!("{}…", printable(&s.chars().take(40).collect::<String>())) } else { printable(s) }
 }
 
 /// Writes frames as multi-frame XYZ; 2-D systems get z = 0.
@@ -287,7 +400,7 @@ pub fn read_configurations(file_name: &str, bytes: &[u8], n: usize, d: usize) ->
         return as_configurations(read_npy(bytes)?, n, d);
     }
     if !lower.ends_with(".xyz") && !lower.ends_with(".extxyz") {
-        return Err(IoError::UnknownType(file_name.rsplit('.').next().unwrap_or("").to_string()));
+        return Err(IoError::UnknownType(clip(file_name.rsplit('.').next().unwrap_or(""))));
     }
     let text = std::str::from_utf8(bytes).map_err(|_| IoError::NotText)?;
     let mut xs = Vec::new();
@@ -400,5 +513,90 @@ mod tests {
         assert!(err("1\nc\nC 0 NaN 0\n").contains("y coordinate is NaN"));
         assert!(err("").contains("no configurations"));
         assert!(err("0\nempty\n").contains("0 atoms"));
+    }
+
+    /// Issue 16, case 2: a count near usize::MAX (first or later frame) wrapped the length
+    /// check and aborted with a capacity overflow.
+    #[test]
+    fn huge_atom_counts_are_refused_before_anything_is_sized_from_them() {
+        let err = |t: &str| read_xyz(t).unwrap_err().to_string();
+        for count in ["18446744073709551615", "18446744073709551614", "4294967295", "100001"] {
+            let e = err(&format!("{count}\nc\nC 0 0 0\n"));
+            assert!(e.contains("line 1") && e.contains("at most 100000 atoms per frame"), "{count}: {e}");
+            let later = err(&format!("1\nc\nC 0 0 0\n{count}\nc\nC 0 0 0\n"));
+            assert!(later.contains("line 4") && later.contains("at most 100000"), "{count}: {later}");
+        }
+        assert!(err("99999999999999999999999\nc\n").contains("atom count 99999999999999999999999 is too large"));
+        assert!(read_configurations("a.xyz", b"18446744073709551615\nc\nAr 0 0 0\n", 1, 3).is_err());
+    }
+
+    /// Issue 16, case 1: finite but huge coordinates are refused where files are read.
+    #[test]
+    fn coordinates_beyond_the_limit_are_refused_in_xyz_and_npy() {
+        let e = read_xyz("1\nc\nC 0 1e300 0\n").unwrap_err().to_string();
+        assert!(e.contains("line 3: y coordinate 1e300 is beyond ±1e6"), "{e}");
+        assert!(read_xyz("1\nc\nC 0 -1000000 0\n").is_ok(), "the limit itself is read");
+        let q = read_xyz("1\nProperties=species:S:1:pos:R:3:charge:R:1\nC 0 0 0 1e9\n").unwrap_err().to_string();
+        assert!(q.contains("charge 1e9 is beyond"), "{q}");
+        let mut xs = vec![0.5f32; 8];
+        xs[5] = 1e30;
+        let e = read_configurations("big.npy", &write_npy_f32(1, 8, &xs), 4, 2).unwrap_err();
+        assert!(matches!(e, IoError::TooLarge { index: 5, config: 0, .. }), "{e}");
+        assert!(e.to_string().contains("beyond ±1e6"), "{e}");
+        let xyz = "2\nc\nAr 0 0 0\nAr 1e200 0 0\n";
+        assert!(read_configurations("big.xyz", xyz.as_bytes(), 2, 3).unwrap_err().to_string().contains("beyond ±1e6"));
+    }
+
+    /// Issue 16, case 6: bytes after the declared data were silently ignored.
+    #[test]
+    fn bytes_after_the_npy_data_are_refused() {
+        let mut bytes = write_npy_f32(2, 3, &[1.0; 6]);
+        bytes.extend_from_slice(&[0, 0, 0, 0]);
+        let e = read_npy(&bytes).unwrap_err();
+        assert_eq!(e, IoError::TrailingBytes { extra: 4, need: 24 });
+        assert!(e.to_string().contains("4 bytes after the 24 data bytes"));
+    }
+
+    /// Issue 16, case 6: `pos` after another property read that column as x; lower-case symbols
+    /// made second vocabulary entries.
+    #[test]
+    fn extended_xyz_columns_are_read_where_properties_puts_them_and_symbols_are_normalised() {
+        let t = "2\nProperties=charge:R:1:species:S:1:pos:R:3 e=1\n-0.5 O 1 2 3\n0.5 h 4 5 6\n";
+        let f = &read_xyz(t).unwrap()[0];
+        assert_eq!(f.positions, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(f.elements, vec!["O", "H"]);
+        assert_eq!(f.charges, Some(vec![-0.5, 0.5]));
+        let t = "1\nproperties=species:S:1:forces:R:3:pos:R:3\nC 9 9 9 1 2 3\n";
+        assert_eq!(read_xyz(t).unwrap()[0].positions, vec![1.0, 2.0, 3.0]);
+        assert_eq!(read_xyz("2\nc\ncl 0 0 0\nCL 1 0 0\n").unwrap()[0].elements, vec!["Cl", "Cl"]);
+        let err = |t: &str| read_xyz(t).unwrap_err().to_string();
+        assert!(err("1\nProperties=species:S:1:pos:R:2\nC 0 0\n").contains("line 2: Properties=species:S:1:pos:R:2: 'pos' must be"));
+        assert!(err("1\nProperties=species:S:1:forces:R:3\nC 0 0 0 0 0 0\n").contains("no species:S:1 and pos:R:3"));
+        assert!(err("1\nProperties=species:S:1:pos:R\nC 0 0 0\n").contains("triples"));
+        assert!(err("1\nProperties=species:S:1:pos:R:3:x:R:99999999999999999999\nC 0 0 0\n").contains("not between 1 and 64"));
+        assert!(err("1\nProperties=charge:R:1:species:S:1:pos:R:3\n0 C 0 0\n").contains("line 3: missing z coordinate"));
+    }
+
+    /// Issue 16, case 8: messages quoted control bytes raw (ESC[2J cleared the terminal); a BOM
+    /// before the count showed as an invisible character.
+    #[test]
+    fn messages_escape_control_bytes_and_a_leading_bom_is_skipped() {
+        let e = read_xyz("\x1b[2J\x1b[H\nc\n").unwrap_err().to_string();
+        assert!(!e.chars().any(|c| c.is_control()), "{e:?}");
+        assert!(e.contains("\\u{1b}[2J"), "{e}");
+        let e = read_xyz("1\nc\nC\x07 0 0 0\n").unwrap_err().to_string();
+        assert!(e.contains("'C\\u{7}' is not an element symbol"), "{e}");
+        let e = read_xyz("1\nc\nC 0 \x1b[31m 0\n").unwrap_err().to_string();
+        assert!(!e.contains('\x1b') && e.contains("\\u{1b}"), "{e}");
+        assert_eq!(read_xyz("\u{feff}1\nc\nC 0 0 0\n").unwrap()[0].elements, vec!["C"]);
+        assert_eq!(read_configurations("bom.xyz", b"\xef\xbb\xbf1\nc\nAr 0 0 0\n", 1, 3).unwrap(), vec![0.0; 3]);
+        let e = read_xyz("1\nc\nC 0 0 0\n\u{feff}1\nc\nC 0 0 0\n").unwrap_err().to_string();
+        assert!(e.contains("line 4") && e.contains("'\\u{feff}1'"), "{e}");
+        let mut bad = write_npy_f32(1, 2, &[0.0; 2]);
+        let pos = bad.windows(3).position(|w| w == b"<f4").unwrap();
+        bad[pos..pos + 3].copy_from_slice(b"\x1bf4");
+        let e = read_npy(&bad).unwrap_err().to_string();
+        assert!(!e.contains('\x1b') && e.contains("\\u{1b}"), "{e}");
+        assert_eq!(printable("a\u{200b}b\u{202e}"), "a\\u{200b}b\\u{202e}");
     }
 }

@@ -114,7 +114,7 @@ mod cli {
             check_every: usize,
             #[arg(long, default_value_t = 0)]
             seed: u64,
-            /// Test only the first N molecules (0: all).
+            /// Test N molecules evenly spaced through the file, as the page does (0: all).
             #[arg(long, default_value_t = 0)]
             limit: usize,
             /// Molecules in the calibrated pooled measure (spec §5.2; 0 skips it).
@@ -232,10 +232,21 @@ mod cli {
             /// Reference samples (.npy / .xyz) for the periodic energy and distance W2.
             #[arg(long)]
             reference: Option<PathBuf>,
-            /// Evaluate (1000 fresh samples) every this many epochs.
+            /// Evaluate (1000 fresh samples, with their own random numbers) every this many
+            /// epochs of the run (counted across resumes); each writes the output.
             #[arg(long, default_value_t = 10)]
             eval_every: usize,
-            /// Go on from a controller's weights (its configuration; the buffer starts empty).
+            /// Skip the evaluation after the last epoch when it is not on the --eval-every grid
+            /// (it costs about as much as the 1000 samples' simulation: seconds to minutes).
+            #[arg(long)]
+            no_final_eval: bool,
+            /// Write the controller's weights, counters and history only (a preset for the page),
+            /// not the default exact checkpoint (which adds the replay buffer, the optimiser state
+            /// and the random generator's state).
+            #[arg(long)]
+            weights_only: bool,
+            /// Go on from a checkpoint exactly where it stopped (buffer, Adam state, random
+            /// numbers, history), or from a weights-only file with an empty buffer and --seed.
             #[arg(long)]
             resume: Option<PathBuf>,
             /// Override the configuration's learning rate.
@@ -324,6 +335,10 @@ mod cli {
 
     pub fn main() -> ExitCode {
         let cli = Cli::parse();
+        if let Err(msg) = check_knobs(&cli.command) {
+            eprintln!("molplay: {msg}");
+            return ExitCode::FAILURE;
+        }
         let result = match cli.command {
             Command::Info { json } => info(json),
             Command::Energy { system, input, forces, json } => energy(&system, &input, forces, json),
@@ -332,9 +347,21 @@ mod cli {
             }
             Command::BenchMcmc { systems, chains, sweeps, json } => bench_mcmc(&systems, chains, sweeps, json),
             Command::Stability { input, json } => stability(&input, json),
-            Command::TrainAdjoint { system, config, epochs, seed, output, reference, eval_every, resume, lr, device, json } => {
-                train_adjoint(&system, &config, epochs, seed, &output, reference.as_deref(), eval_every, (resume.as_deref(), lr), &device, json)
-            }
+            Command::TrainAdjoint { system, config, epochs, seed, output, reference, eval_every, no_final_eval, weights_only, resume, lr, device, json } => train_adjoint(TrainAdjointArgs {
+                system: &system,
+                config: &config,
+                epochs,
+                seed,
+                output: &output,
+                reference: reference.as_deref(),
+                eval_every,
+                final_eval: !no_final_eval,
+                weights_only,
+                resume: resume.as_deref(),
+                lr,
+                device: &device,
+                json,
+            }),
             Command::Sample { system: Some(system), model, samples, seed, output, json, .. } => adjoint_sample(&system, model.as_deref(), samples, seed, output.as_deref(), json),
             Command::Sample { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, compare_gaga, symmetry, samples, seed, output, json, system: None } => {
                 sample_cmd(SampleArgs { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, compare_gaga, symmetry, samples, seed, output, json })
@@ -358,6 +385,86 @@ mod cli {
         }
     }
 
+    /// Upper bounds of the count knobs: work and memory are sized from them, so a typo such as
+    /// `--samples 10000000000` is a range error up front instead of an abort minutes later.
+    const MAX_SAMPLES: usize = 100_000;
+    const MAX_STEPS: usize = 100_000;
+    const MAX_REFERENCE_SAMPLES: usize = 1_000_000;
+    const MAX_CHAINS: usize = 10_000;
+    const MAX_SWEEPS: usize = 10_000_000;
+    const MAX_TRAIN_STEPS: usize = 10_000_000;
+    const MAX_BATCH: usize = 4096;
+    const MAX_BENCH_BATCH: usize = 65_536;
+    const MAX_REPS: usize = 10_000;
+    const MAX_EPOCHS: usize = 1_000_000;
+    /// Most numbers (f64) a knob may make a command hold at once: 400 MB.
+    const MAX_FLOATS: usize = 50_000_000;
+
+    fn at_most(flag: &str, value: usize, max: usize) -> Result<(), String> {
+        if value > max {
+            return Err(format!("{flag} {value} is out of range: at most {max}"));
+        }
+        Ok(())
+    }
+
+    /// Range checks of the count knobs and score names, before any work (see the limits above).
+    fn check_knobs(cmd: &Command) -> Result<(), String> {
+        let floats = |what: &str, count: usize, per: usize| -> Result<(), String> {
+            match count.checked_mul(per) {
+                Some(v) if v <= MAX_FLOATS => Ok(()),
+                _ => Err(format!("{what} would hold {count} × {per} numbers, more than the {MAX_FLOATS} allowed: ask for fewer")),
+            }
+        };
+        match cmd {
+            Command::Reference { system, samples, chains, levels, burn_in, thin, .. } => {
+                at_most("--samples", *samples, MAX_REFERENCE_SAMPLES)?;
+                at_most("--chains", *chains, MAX_CHAINS)?;
+                at_most("--levels", levels.unwrap_or(0), molplay::mcmc::MAX_LEVELS)?;
+                at_most("--burn-in", *burn_in, MAX_SWEEPS)?;
+                at_most("--thin", *thin, MAX_SWEEPS)?;
+                if let Ok(sys) = System::by_name(system) {
+                    floats("--samples", *samples, sys.dim())?;
+                    let levels = levels.unwrap_or_else(|| PtConfig::default_levels(&sys));
+                    floats("--chains × --levels", chains.saturating_mul(levels), sys.dim())?;
+                }
+            }
+            Command::Sample { system: Some(_), samples, .. } => at_most("--samples", *samples, MAX_REFERENCE_SAMPLES)?,
+            Command::Sample { score, samples, steps, .. } => {
+                at_most("--samples", *samples, MAX_SAMPLES)?;
+                at_most("--steps", *steps, MAX_STEPS)?;
+                // a name that is neither a score nor a file: a misspelt score, not a path
+                let known = ["chain", "empirical", "orbits", "model"];
+                if !known.contains(&score.as_str()) && !Path::new(score).exists() && !score.contains(['/', '\\', '.']) {
+                    return Err(format!("unknown score '{}': use chain, empirical, orbits or a weights file", molplay::io::printable(score)));
+                }
+            }
+            Command::Gaussianity { steps, pooled, .. } => {
+                at_most("--steps", *steps, MAX_STEPS)?;
+                at_most("--pooled", *pooled, MAX_SAMPLES)?;
+            }
+            Command::TrainScore { steps, batch, .. } => {
+                at_most("--steps", *steps, MAX_TRAIN_STEPS)?;
+                at_most("--batch", *batch, MAX_BATCH)?;
+            }
+            Command::TrainAdjoint { epochs, .. } => at_most("--epochs", *epochs, MAX_EPOCHS)?,
+            Command::Eval { sample_w2, .. } => at_most("--sample-w2", *sample_w2, molplay::metrics::MAX_SAMPLE_W2_N)?,
+            Command::Bench { systems, batch, reps, .. } => {
+                at_most("--batch", *batch, MAX_BENCH_BATCH)?;
+                at_most("--reps", *reps, MAX_REPS)?;
+                for sys in systems.iter().filter_map(|s| System::by_name(s).ok()) {
+                    floats("--batch", *batch, sys.dim())?;
+                }
+            }
+            Command::BenchMcmc { chains, sweeps, .. } => {
+                at_most("--chains", *chains, MAX_CHAINS)?;
+                at_most("--sweeps", *sweeps, MAX_SWEEPS)?;
+            }
+            Command::BenchTrain { reps, .. } => at_most("--reps", *reps, MAX_REPS)?,
+            Command::Energy { .. } | Command::Stability { .. } | Command::Info { .. } => {}
+        }
+        Ok(())
+    }
+
     /// Reads a sample file as a flat batch of `sys` configurations (CoM untouched).
     fn load_samples(sys: &System, path: &Path) -> Result<Vec<f64>, String> {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -375,6 +482,13 @@ mod cli {
         } else {
             (sys.energies(&xs).map_err(|e| e.to_string())?, Vec::new())
         };
+        // never an `inf` line or a JSON null with success
+        if let Some((b, v)) = e.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(format!("{}: the energy of configuration {b} is {v}", input.display()));
+        }
+        if let Some((k, v)) = g.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(format!("{}: a force of configuration {} is {v}", input.display(), k / sys.dim()));
+        }
         if json {
             let mut out = serde_json::json!({ "system": sys.name, "energies": e });
             if forces {
@@ -501,35 +615,60 @@ mod cli {
     /// progress on stderr, an evaluation line every `eval_every` epochs (energy W2 and distance
     /// W2 of 1000 fresh samples against `reference` when given, else the mean energy).
     #[allow(clippy::too_many_arguments)]
-    fn train_adjoint(system: &str, config: &str, epochs: usize, seed: u64, output: &Path, reference: Option<&Path>, eval_every: usize, start: (Option<&Path>, Option<f64>), device: &str, json: bool) -> Result<(), String> {
-        use molplay::adjoint::{AdjointConfig, AdjointSampler};
+    struct TrainAdjointArgs<'a> {
+        system: &'a str,
+        config: &'a str,
+        epochs: usize,
+        seed: u64,
+        output: &'a Path,
+        reference: Option<&'a Path>,
+        eval_every: usize,
+        final_eval: bool,
+        weights_only: bool,
+        resume: Option<&'a Path>,
+        lr: Option<f64>,
+        device: &'a str,
+        json: bool,
+    }
+
+    fn train_adjoint(args: TrainAdjointArgs) -> Result<(), String> {
+        use molplay::adjoint::{AdjointConfig, AdjointSampler, Evaluation};
         use pollster::block_on;
-        let compute = molplay::models::Compute::by_name(device)?;
+        let TrainAdjointArgs { system, epochs, seed, output, eval_every, json, .. } = args;
+        let compute = molplay::models::Compute::by_name(args.device)?;
         if epochs == 0 {
             return Err("--epochs must be at least 1".into());
         }
-        let mut a = match start.0 {
+        let mut a = match args.resume {
             Some(p) => {
                 let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
                 let mut a = AdjointSampler::from_bytes(&bytes, Some(system)).map_err(|e| format!("{}: {e}", p.display()))?;
-                a.reseed(seed);
+                if a.resumed_exactly() {
+                    eprintln!("{}: a checkpoint: going on exactly from epoch {} (replay buffer of {}, optimiser state, random numbers; --seed is not used)", p.display(), a.counters.epochs, a.counters.buffer);
+                } else {
+                    eprintln!("{}: weights only: going on from epoch {} with an empty buffer, a fresh optimiser and --seed {seed}", p.display(), a.counters.epochs);
+                    a.reseed(seed);
+                }
                 a
             }
-            None => AdjointSampler::new(AdjointConfig::by_name(config, system)?, seed)?,
+            None => AdjointSampler::new(AdjointConfig::by_name(args.config, system)?, seed)?,
         };
+        if a.resumed_exactly() && !matches!(compute, molplay::models::Compute::Cpu) {
+            eprintln!("note: moving to {} restarts the optimiser (its state is resumed on the CPU only)", compute.name());
+        }
         a.move_to(&compute);
         // a network on the GPU: the buffer refreshes' forces from our kernel on the same device
         if let (molplay::models::Compute::Gpu(_), Some(ctx)) = (&compute, molplay::gpu::shared_native_context()) {
             a.use_gpu_energies(ctx.clone(), molplay::gpu::energy::EnergyKernel::new(&ctx.device));
         }
-        if let Some(lr) = start.1 {
+        if let Some(lr) = args.lr {
             if !(lr > 0.0 && lr < 1.0) {
                 return Err("--lr must be in (0, 1)".into());
             }
             a.config.lr = lr;
         }
         let sys = a.system.clone();
-        let reference = match reference {
+        let reference = match args.reference {
             Some(p) => {
                 let mut ys = load_samples(&sys, p)?;
                 ys.chunks_mut(sys.dim()).for_each(|c| molplay::geometry::remove_com(c, sys.d));
@@ -538,21 +677,32 @@ mod cli {
             None => None,
         };
         let t0 = Instant::now();
-        let mut evals = Vec::new();
+        // wall time of the sessions before this one (a resumed run's history)
+        let before = a.history.seconds;
+        let first_eval = a.history.evaluations.len();
         let mut stopped = None;
         let mut last_loss = f64::NAN;
-        let evaluate = |a: &mut AdjointSampler, epoch: usize, loss: f64, secs: f64| -> Result<serde_json::Value, String> {
-            let (xs, _) = block_on(a.simulate(1000, 0))?;
+        // 1000 fresh samples with their own random numbers (evaluating never changes training)
+        let evaluate = |a: &mut AdjointSampler, loss: f64| -> Result<Evaluation, String> {
+            let t = Instant::now();
+            let epoch = a.counters.epochs;
+            let xs = block_on(a.simulate_detached(1000, epoch as u64))?;
             let e = sys.energies(&xs).map_err(|e| e.to_string())?;
-            let (mean, sd) = molplay::metrics::mean_sd(&e);
-            let mut v = serde_json::json!({ "epoch": epoch, "seconds": secs, "loss": loss, "energy_mean": mean, "energy_sd": sd, "counters": a.counters });
-            if let Some(ys) = &reference {
-                let c = compare(&sys, &xs, ys, 0).map_err(|e| e.to_string())?;
-                v["energy_w2"] = serde_json::json!(c.energy_w2);
-                v["distance_w2"] = serde_json::json!(c.distance_w2);
-                v["reference_energy_mean"] = serde_json::json!(c.reference_energy_mean);
-            }
-            Ok(v)
+            let (energy_mean, energy_sd) = molplay::metrics::mean_sd(&e);
+            let (energy_w2, distance_w2) = match &reference {
+                Some(ys) => {
+                    let c = compare(&sys, &xs, ys, 0).map_err(|e| e.to_string())?;
+                    (Some(c.energy_w2), Some(c.distance_w2))
+                }
+                None => (None, None),
+            };
+            let seconds = before + t0.elapsed().as_secs_f64();
+            Ok(Evaluation { epoch, seconds, loss, samples: 1000, energy_mean, energy_sd, energy_w2, distance_w2, eval_seconds: t.elapsed().as_secs_f64(), counters: a.counters.clone() })
+        };
+        let save = |a: &mut AdjointSampler| -> Result<(), String> {
+            a.history.seconds = before + t0.elapsed().as_secs_f64();
+            let bytes = if args.weights_only { block_on(a.to_bytes()) } else { block_on(a.checkpoint_bytes()) };
+            std::fs::write(output, bytes.map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", output.display()))
         };
         for epoch in 1..=epochs {
             match block_on(a.epoch()) {
@@ -562,33 +712,35 @@ mod cli {
                     break;
                 }
             }
-            if epoch % eval_every.max(1) == 0 || epoch == epochs {
-                let v = evaluate(&mut a, epoch, last_loss, t0.elapsed().as_secs_f64())?;
-                let w2 = v.get("energy_w2").and_then(|w| w.as_f64()).map(|w| format!(", energy W2 {w:.3}, distance W2 {:.4}", v["distance_w2"].as_f64().unwrap_or(f64::NAN))).unwrap_or_default();
+            let on_grid = a.counters.epochs % eval_every.max(1) == 0;
+            if on_grid || (epoch == epochs && args.final_eval) {
+                let v = evaluate(&mut a, last_loss)?;
+                let w2 = v.energy_w2.map(|w| format!(", energy W2 {w:.3}, distance W2 {:.4}", v.distance_w2.unwrap_or(f64::NAN))).unwrap_or_default();
                 eprintln!(
-                    "epoch {epoch}/{epochs}: loss {last_loss:.3}, E {:.2} ± {:.2}{w2} · {} energy evals, {} gradient steps, {} model evals · {:.0} s",
-                    v["energy_mean"].as_f64().unwrap_or(f64::NAN), v["energy_sd"].as_f64().unwrap_or(f64::NAN),
-                    a.counters.energy_evaluations, a.counters.gradient_steps, a.counters.model_evaluations, t0.elapsed().as_secs_f64()
+                    "epoch {} ({epoch}/{epochs} this run): loss {last_loss:.3}, E {:.2} ± {:.2}{w2} · {} energy evals, {} gradient steps, {} model evals · {:.0} s in all (this evaluation {:.1} s)",
+                    v.epoch, v.energy_mean, v.energy_sd, a.counters.energy_evaluations, a.counters.gradient_steps, a.counters.model_evaluations, v.seconds, v.eval_seconds
                 );
-                evals.push(v);
+                a.history.evaluations.push(v);
                 // a checkpoint at every evaluation: an interrupted run loses at most this much
-                std::fs::write(output, block_on(a.to_bytes()).map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", output.display()))?;
+                save(&mut a)?;
             }
         }
         // on divergence the network already holds the last good weights
-        std::fs::write(output, block_on(a.to_bytes()).map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", output.display()))?;
+        save(&mut a)?;
         let secs = t0.elapsed().as_secs_f64();
         let c = &a.counters;
         let report = serde_json::json!({
-            "system": sys.name, "config": a.config, "device": compute.name(), "counters": c, "seconds": secs, "last_loss": last_loss, "evaluations": evals,
+            "system": sys.name, "config": a.config, "device": compute.name(), "counters": c, "seconds": secs, "total_seconds": a.history.seconds,
+            "resumed_exactly": a.resumed_exactly(), "last_loss": last_loss, "evaluations": &a.history.evaluations[first_eval..],
             "gradient_steps_per_energy_evaluation": c.gradient_steps as f64 / c.energy_evaluations.max(1) as f64,
-            "energies_on": a.energy_engine(),
+            "energies_on": a.energy_engine(), "checkpoint": !args.weights_only,
             "gradient_steps_per_s": c.gradient_steps as f64 / secs, "stopped": stopped, "output": output,
         });
         if json {
             outln!("{report}");
         } else {
-            outln!("{} epochs on {} in {secs:.1} s: {} gradient steps for {} energy evaluations → {}", c.epochs, sys.name, c.gradient_steps, c.energy_evaluations, output.display());
+            let what = if args.weights_only { "weights" } else { "checkpoint" };
+            outln!("{} epochs on {} ({epochs} in {secs:.1} s here, {:.1} s in all): {} gradient steps for {} energy evaluations → {} ({what})", c.epochs, sys.name, a.history.seconds, c.gradient_steps, c.energy_evaluations, output.display());
         }
         match stopped {
             Some(msg) => Err(format!("{msg} (the last good weights were written to {})", output.display())),
@@ -606,13 +758,21 @@ mod cli {
         }
         a.reseed(seed);
         let t0 = Instant::now();
-        let (xs, _) = pollster::block_on(a.simulate(samples, 0))?;
+        // in batches the controller's pair tensors fit (memory grows with batch × n² × hidden)
+        let mut xs = Vec::new();
+        for start in (0..samples).step_by(a.max_simulation_batch()) {
+            let count = a.max_simulation_batch().min(samples - start);
+            xs.extend(pollster::block_on(a.simulate(count, 0))?.0);
+        }
         let secs = t0.elapsed().as_secs_f64();
         if let Some(out) = output {
             write_system_samples(&a.system, &xs, out)?;
         }
         let e = a.system.energies(&xs).map_err(|e| e.to_string())?;
         let (mean, sd) = molplay::metrics::mean_sd(&e);
+        if !(mean.is_finite() && sd.is_finite()) {
+            return Err(format!("the samples' energies are not finite (mean {mean}, spread {sd}): the controller diverged"));
+        }
         if json {
             outln!("{}", serde_json::json!({ "system": a.system.name, "samples": samples, "nfe": samples * (a.config.nfe - 1), "seconds": secs, "energy_mean": mean, "energy_sd": sd, "output": output }));
         } else {
@@ -626,6 +786,13 @@ mod cli {
         let xs = load_samples(&sys, samples)?;
         let ys = load_samples(&sys, reference)?;
         let c = compare(&sys, &xs, &ys, sample_w2_n).map_err(|e| e.to_string())?;
+        let asked = sample_w2_n.min(c.samples).min(c.reference);
+        if c.sample_w2_n < asked {
+            eprintln!("molplay: the sample W2 uses {} configurations per side, not {asked}: {} matchings of {} particles are the most allowed (molplay::metrics::MAX_SAMPLE_W2_WORK)", c.sample_w2_n, c.sample_w2_n * c.sample_w2_n, sys.n);
+        }
+        if c.distance_w2_n < c.samples.max(c.reference) {
+            eprintln!("molplay: the distance W2 pools {} evenly spaced configurations per side ({} distances each at most, molplay::metrics::MAX_POOLED_DISTANCES)", c.distance_w2_n, molplay::metrics::MAX_POOLED_DISTANCES);
+        }
         let Comparison { energy_w2, distance_w2, sample_w2, sample_w2_n: k, energy_mean: ms, energy_sd: ss, reference_energy_mean: mr, reference_energy_sd: sr, .. } = c;
         let (vs, vr, dof, ts, tr) = (c.virial, c.reference_virial, c.virial_expected, c.temperature, c.reference_temperature);
         let report = serde_json::to_value(&c).map_err(|e| e.to_string())?;
@@ -804,15 +971,14 @@ mod cli {
         if every == 0 || from >= to {
             return Err("--check-every must be ≥ 1 and --check-from below --check-to".into());
         }
-        let schedule = molplay::schedules::Schedule::by_name(schedule, steps)?;
+        let schedule = molplay::schedules::Schedule::noising_by_name(schedule, steps)?;
         if to > steps {
             return Err(format!("--check-to {to} is beyond the schedule's {steps} steps"));
         }
         let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
-        let mut data = molplay::molecules::Dataset::from_xyz(&text, 4).map_err(|e| format!("{}: {e}", input.display()))?;
-        if limit > 0 {
-            data.molecules.truncate(limit);
-        }
+        // an evenly spaced subset, as the page takes: a data set's order need not be random (QM9's
+        // puts small molecules first)
+        let data = molplay::molecules::Dataset::from_xyz(&text, 4).map_err(|e| format!("{}: {e}", input.display()))?.evenly_spaced(limit);
         let opts = StudyOptions { schedule, grid: (from..=to).step_by(every).collect(), seed };
         let t0 = Instant::now();
         let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -946,7 +1112,7 @@ mod cli {
         } else {
             EgnnConfig::with_elements(n, hidden, layers, data_variance, &elements)
         };
-        let mut model = ScoreModel::new_on(config, seed, &compute);
+        let mut model = ScoreModel::new_on(config.trained_under(&sch), seed, &compute);
         let mut rng = molplay::rng::XorShift64::new(seed ^ 0x5EED);
         let t0 = Instant::now();
         let (mut window, mut last) = (0.0, f64::NAN);
@@ -991,7 +1157,7 @@ mod cli {
     fn sample_cmd(a: SampleArgs) -> Result<(), String> {
         use molplay::metrics::GenerationQuality;
         use molplay::samplers::{sample, Denoiser, EmpiricalTarget, GaussianTarget, Method, SampleOptions, Symmetry};
-        let sch = molplay::schedules::Schedule::by_name(&a.schedule, 1000)?;
+        let sch = molplay::schedules::Schedule::noising_by_name(&a.schedule, 1000)?;
         let method: Method = serde_json::from_value(serde_json::json!(a.sampler)).map_err(|e| e.to_string())?;
         let symmetry: Symmetry = serde_json::from_value(serde_json::json!(a.symmetry)).map_err(|e| e.to_string())?;
         // the target, its per-coordinate variance (for GAGA's Gaussian) and the reference pairs
@@ -1002,7 +1168,11 @@ mod cli {
             (file, _) => Some(PathBuf::from(file)),
         };
         let loaded = match &model_path {
-            Some(p) => Some(molplay::models::ScoreModel::from_bytes(&std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?, None).map_err(|e| format!("{}: {e}", p.display()))?),
+            Some(p) => {
+                let m = molplay::models::ScoreModel::from_bytes(&std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?, None).map_err(|e| format!("{}: {e}", p.display()))?;
+                m.config.check_schedule(&sch).map_err(|e| format!("{}: {e} (--schedule)", p.display()))?;
+                Some(m)
+            }
             None => None,
         };
         // the data molecules' elements (empirical scores), or each sample's given elements (a
@@ -1054,7 +1224,7 @@ mod cli {
         let mut opts = SampleOptions::new(method, symmetry, a.steps, &sch);
         opts.seed = a.seed;
         if a.gaga {
-            opts = opts.gaga(&sch, a.t_star, v_hat);
+            opts = opts.gaga(&sch, a.t_star, v_hat, n);
         }
         let t0 = Instant::now();
         let r = sample(den.as_mut(), &sch, &opts, a.samples)?;
@@ -1117,7 +1287,7 @@ mod cli {
             }
             // same step size: T*/T of the steps
             let steps = ((a.steps as f64 * a.t_star / sch.steps() as f64).round() as usize).max(1);
-            let g_opts = SampleOptions { steps, ..opts.clone().gaga(&sch, a.t_star, v_hat) };
+            let g_opts = SampleOptions { steps, ..opts.clone().gaga(&sch, a.t_star, v_hat, n) };
             let t1 = Instant::now();
             let g = sample(den.as_mut(), &sch, &g_opts, a.samples)?;
             let g_secs = t1.elapsed().as_secs_f64();

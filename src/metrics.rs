@@ -2,7 +2,53 @@
 //! interatomic distances), the virial check and the configurational temperature.
 //! (The field's sample W2 with Hungarian matching + Kabsch + exact OT joins this module.)
 
-use crate::energies::System;
+use crate::energies::{InputError, System};
+
+/// Most interatomic distances pooled per side for the distance W2 (16.8 M, 134 MB of f64):
+/// beyond it the distance W2 uses evenly spaced configurations (`distance_w2_n` says how many).
+/// Without it `molplay eval` on LJ-1024 pooled 523 776 distances per configuration, > 6 GB.
+pub const MAX_POOLED_DISTANCES: usize = 1 << 24;
+
+/// Budget of the sample W2, in units of one particle-matching step: k² Hungarian matchings of
+/// n particles cost about k²·n³ (measured: 0.85 s per matching of 1024 particles). Beyond it
+/// fewer configurations per side are used ([`sample_w2_limit`]; `sample_w2_n` says how many):
+/// LJ-13 gets 4770, LJ-55 548 (the CLI's default 500 in seconds), LJ-1024 6 (half a minute)
+/// instead of 500² matchings, days of work.
+pub const MAX_SAMPLE_W2_WORK: f64 = 5e10;
+
+/// Most configurations per side of the sample W2 (its k × k cost matrix: 200 MB at 5000).
+pub const MAX_SAMPLE_W2_N: usize = 5000;
+
+/// Why a metric could not be computed.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum MetricsError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("{what} is {value}: the configurations are too far apart for finite metrics (coordinates up to ±{limit:e} are read from files)", limit = crate::io::MAX_COORDINATE)]
+    NonFinite { what: &'static str, value: f64 },
+    #[error("the sample W2's assignment failed ({0}): the configurations are too far apart for a finite cost")]
+    Assignment(&'static str),
+}
+
+fn assignment_error(e: lsap::LSAPError) -> MetricsError {
+    MetricsError::Assignment(match e {
+        lsap::LSAPError::Invalid => "the cost matrix is not finite",
+        lsap::LSAPError::Infeasible => "no assignment exists",
+    })
+}
+
+/// Configurations per side the sample W2 of `n`-particle systems may use within
+/// [`MAX_SAMPLE_W2_WORK`] and [`MAX_SAMPLE_W2_N`] (at least 1).
+pub fn sample_w2_limit(n: usize) -> usize {
+    let by_work = (MAX_SAMPLE_W2_WORK / (n.max(1) as f64).powi(3)).sqrt().floor() as usize;
+    by_work.clamp(1, MAX_SAMPLE_W2_N)
+}
+
+/// Configurations per side the distance W2 of `n`-particle systems pools within
+/// [`MAX_POOLED_DISTANCES`] (at least 1).
+pub fn distance_w2_limit(n: usize) -> usize {
+    (MAX_POOLED_DISTANCES / (n * n.saturating_sub(1) / 2).max(1)).max(1)
+}
 
 /// Exact W2 between two 1-D empirical distributions with uniform weights (sizes may differ):
 /// the L2 distance between their quantile functions. NaNs are not allowed (callers check).
@@ -89,6 +135,9 @@ pub struct Comparison {
     pub reference: usize,
     pub energy_w2: f64,
     pub distance_w2: f64,
+    /// Configurations per side pooled for the distance W2: all, or evenly spaced ones within
+    /// [`MAX_POOLED_DISTANCES`].
+    pub distance_w2_n: usize,
     /// The field's sample W2 on `sample_w2_n` evenly spaced configurations per side (none if 0).
     pub sample_w2: Option<f64>,
     pub sample_w2_n: usize,
@@ -104,18 +153,28 @@ pub struct Comparison {
     pub temperature_expected: f64,
 }
 
-/// Compares flat sample sets `xs` and `ys` of `sys` (checked first).
-pub fn compare(sys: &System, xs: &[f64], ys: &[f64], sample_w2_n: usize) -> Result<Comparison, crate::energies::InputError> {
+/// Compares flat sample sets `xs` and `ys` of `sys` (checked first). The sample W2 uses at
+/// most [`sample_w2_limit`] configurations per side and the distance W2 at most
+/// [`distance_w2_limit`] (evenly spaced; the result says how many). A metric that comes out
+/// non-finite (configurations absurdly far apart) is an error, never an `inf` or a NaN.
+pub fn compare(sys: &System, xs: &[f64], ys: &[f64], sample_w2_n: usize) -> Result<Comparison, MetricsError> {
     let (ex, ey) = (sys.energies(xs)?, sys.energies(ys)?);
     let ((ms, ss), (mr, sr)) = (mean_sd(&ex), mean_sd(&ey));
-    let k = sample_w2_n.min(ex.len()).min(ey.len());
-    Ok(Comparison {
+    let k = sample_w2_n.min(ex.len()).min(ey.len()).min(sample_w2_limit(sys.n));
+    let kd = distance_w2_limit(sys.n);
+    let pooled = |v: &[f64]| pairwise_distances(&subsample(v, sys.dim(), kd), sys.n, sys.d);
+    let sample_w2 = match k {
+        0 => None,
+        _ => Some(sample_w2(&subsample(xs, sys.dim(), k), &subsample(ys, sys.dim(), k), sys.n, sys.d)?),
+    };
+    let c = Comparison {
         system: sys.name.clone(),
         samples: ex.len(),
         reference: ey.len(),
         energy_w2: w2_1d(&ex, &ey),
-        distance_w2: w2_1d(&pairwise_distances(xs, sys.n, sys.d), &pairwise_distances(ys, sys.n, sys.d)),
-        sample_w2: (k > 0).then(|| sample_w2(&subsample(xs, sys.dim(), k), &subsample(ys, sys.dim(), k), sys.n, sys.d)),
+        distance_w2: w2_1d(&pooled(xs), &pooled(ys)),
+        distance_w2_n: kd.min(ex.len().max(ey.len())),
+        sample_w2,
         sample_w2_n: k,
         energy_mean: ms,
         energy_sd: ss,
@@ -127,7 +186,24 @@ pub fn compare(sys: &System, xs: &[f64], ys: &[f64], sample_w2_n: usize) -> Resu
         temperature: configurational_temperature(sys, xs),
         reference_temperature: configurational_temperature(sys, ys),
         temperature_expected: sys.temperature,
-    })
+    };
+    let figures = [
+        ("the energy W2", c.energy_w2),
+        ("the distance W2", c.distance_w2),
+        ("the sample W2", c.sample_w2.unwrap_or(0.0)),
+        ("the samples' mean energy", c.energy_mean),
+        ("the samples' energy spread", c.energy_sd),
+        ("the reference's mean energy", c.reference_energy_mean),
+        ("the reference's energy spread", c.reference_energy_sd),
+        ("the samples' virial", c.virial),
+        ("the reference's virial", c.reference_virial),
+        ("the samples' configurational temperature", c.temperature),
+        ("the reference's configurational temperature", c.reference_temperature),
+    ];
+    if let Some(&(what, value)) = figures.iter().find(|(_, v)| !v.is_finite()) {
+        return Err(MetricsError::NonFinite { what, value });
+    }
+    Ok(c)
 }
 
 #[cfg(test)]
@@ -194,14 +270,17 @@ fn trace_norm(h: &[[f64; 3]; 3], d: usize) -> f64 {
 /// The field's distance between two configurations (x, y CoM-centred): permute y's particles
 /// by Hungarian matching on the particle distance matrix, then align with the best orthogonal
 /// map (Kabsch, reflections allowed), and take the Euclidean norm of the difference.
-pub fn aligned_distance(x: &[f64], y: &[f64], n: usize, d: usize) -> f64 {
+pub fn aligned_distance(x: &[f64], y: &[f64], n: usize, d: usize) -> Result<f64, MetricsError> {
     let mut cost = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..n {
             cost[i * n + j] = (0..d).map(|k| (x[i * d + k] - y[j * d + k]).powi(2)).sum::<f64>().sqrt();
         }
     }
-    let (_, perm) = lsap::solve(n, n, &cost, false).expect("a square finite cost matrix has an assignment");
+    if !cost.iter().all(|c| c.is_finite()) {
+        return Err(MetricsError::Assignment("a particle distance is not finite"));
+    }
+    let (_, perm) = lsap::solve(n, n, &cost, false).map_err(assignment_error)?;
     let mut h = [[0.0; 3]; 3]; // Σ_i x_i (P y)_iᵀ
     let (mut xx, mut yy) = (0.0, 0.0);
     for i in 0..n {
@@ -214,16 +293,23 @@ pub fn aligned_distance(x: &[f64], y: &[f64], n: usize, d: usize) -> f64 {
             }
         }
     }
-    (xx + yy - 2.0 * trace_norm(&h, d)).max(0.0).sqrt()
+    let dist = (xx + yy - 2.0 * trace_norm(&h, d)).max(0.0).sqrt();
+    if !dist.is_finite() {
+        return Err(MetricsError::NonFinite { what: "an aligned distance", value: dist });
+    }
+    Ok(dist)
 }
 
 /// The field's sample W2 between two equal-size sets of configurations: CoM-centre both, cost
 /// M_ij = [`aligned_distance`], then exact optimal transport with uniform weights, which for
-/// equal sizes is an assignment problem; returns sqrt(mean of the assigned M²).
-pub fn sample_w2(xs: &[f64], ys: &[f64], n: usize, d: usize) -> f64 {
-    let per = n * d;
+/// equal sizes is an assignment problem; returns sqrt(mean of the assigned M²). Fails (never
+/// panics) when the costs are not finite.
+pub fn sample_w2(xs: &[f64], ys: &[f64], n: usize, d: usize) -> Result<f64, MetricsError> {
+    let per = (n * d).max(1);
     let (na, nb) = (xs.len() / per, ys.len() / per);
-    assert!(na == nb && na > 0, "sample W2 needs two non-empty sets of equal size (got {na} and {nb})");
+    if na != nb || na == 0 {
+        return Err(MetricsError::Assignment("the sample W2 needs two non-empty sets of equal size"));
+    }
     let centre = |v: &[f64]| -> Vec<Vec<f64>> {
         v.chunks_exact(per)
             .map(|c| {
@@ -237,11 +323,18 @@ pub fn sample_w2(xs: &[f64], ys: &[f64], n: usize, d: usize) -> f64 {
     let mut m2 = vec![0.0; na * na];
     for i in 0..na {
         for j in 0..na {
-            m2[i * na + j] = aligned_distance(&a[i], &b[j], n, d).powi(2);
+            m2[i * na + j] = aligned_distance(&a[i], &b[j], n, d)?.powi(2);
         }
     }
-    let total = lsap::get_assigned_cost(na, na, &m2, false).expect("a square finite cost matrix has an assignment");
-    (total / na as f64).max(0.0).sqrt()
+    if !m2.iter().all(|c| c.is_finite()) {
+        return Err(MetricsError::NonFinite { what: "a squared aligned distance", value: f64::INFINITY });
+    }
+    let total = lsap::get_assigned_cost(na, na, &m2, false).map_err(assignment_error)?;
+    let w2 = (total / na as f64).max(0.0).sqrt();
+    if !w2.is_finite() {
+        return Err(MetricsError::NonFinite { what: "the sample W2", value: w2 });
+    }
+    Ok(w2)
 }
 
 /// Mean square coordinate (per coordinate) of flat configurations: a CoM-free data set's
@@ -395,17 +488,52 @@ mod sample_w2_tests {
         // permuted (reversed) and translated, then re-centred as the metric's callers do
         let mut yp: Vec<f64> = xc.chunks(3).rev().flat_map(|p| [p[0] + 3.0, p[1] - 1.0, p[2]]).collect();
         crate::geometry::remove_com(&mut yp, 3);
-        assert!(aligned_distance(&xc, &yp, 13, 3) < 1e-6);
+        assert!(aligned_distance(&xc, &yp, 13, 3).unwrap() < 1e-6);
         // a small rotation keeps the matching, and Kabsch removes it
         let rotated = rotate3(&xc, 0.05, false);
-        assert!(aligned_distance(&xc, &rotated, 13, 3) < 1e-6);
+        assert!(aligned_distance(&xc, &rotated, 13, 3).unwrap() < 1e-6);
         // a mirror image in the plane z = 0 of a flat-ish copy: reflections are allowed
         let flat: Vec<f64> = xc.chunks(3).flat_map(|p| [p[0], p[1], 0.01 * p[2]]).collect();
-        assert!(aligned_distance(&flat, &rotate3(&flat, 0.0, true), 13, 3) < 1e-6);
+        assert!(aligned_distance(&flat, &rotate3(&flat, 0.0, true), 13, 3).unwrap() < 1e-6);
         // a scaled copy is |1 − s|·|x| away (the best orthogonal map is the identity)
         let y: Vec<f64> = xc.iter().map(|v| 1.1 * v).collect();
         let norm = xc.iter().map(|v| v * v).sum::<f64>().sqrt();
-        assert!((aligned_distance(&xc, &y, 13, 3) - 0.1 * norm).abs() < 1e-9);
+        assert!((aligned_distance(&xc, &y, 13, 3).unwrap() - 0.1 * norm).abs() < 1e-9);
+    }
+
+    /// Issue 16, case 1: one configuration at ±1e200 made the assignment fail and `expect`
+    /// panicked (in the page under a borrow, freezing the tab); `compare` gave inf / NaN.
+    #[test]
+    fn huge_coordinates_are_an_error_not_a_panic_or_an_inf() {
+        let sys = crate::energies::System::lj13();
+        let xs: Vec<f64> = (1..=4).flat_map(cluster).collect();
+        let mut ys = xs.clone();
+        ys[7] = 1e200;
+        assert!(matches!(sample_w2(&xs, &ys, 13, 3), Err(MetricsError::Assignment(_))));
+        assert!(aligned_distance(&xs[..39], &ys[..39], 13, 3).is_err());
+        assert!(sample_w2(&xs, &xs[..39], 13, 3).is_err(), "sets of unequal size: an error, not an assert");
+        let e = compare(&sys, &xs, &ys, 4).unwrap_err();
+        assert!(e.to_string().contains("too far apart"), "{e}");
+        // without the sample W2 the energies themselves overflow
+        let e = compare(&sys, &xs, &ys, 0).unwrap_err();
+        assert!(matches!(e, MetricsError::NonFinite { .. }), "{e}");
+        assert!(compare(&sys, &xs, &xs, 4).is_ok());
+    }
+
+    /// Issue 16, case 5: `eval` on LJ-1024 pooled every distance (> 6 GB) and would have run
+    /// 500² Hungarian matchings of 1024 particles.
+    #[test]
+    fn the_work_of_the_w2s_is_bounded_by_the_system_size() {
+        assert!(sample_w2_limit(13) >= 2000, "the field's 2000: {}", sample_w2_limit(13));
+        assert!(sample_w2_limit(55) >= 500, "the CLI's default: {}", sample_w2_limit(55));
+        assert_eq!(sample_w2_limit(1024), 6);
+        assert_eq!(distance_w2_limit(13), MAX_POOLED_DISTANCES / 78);
+        assert!(distance_w2_limit(1024) * 1024 * 1023 / 2 <= MAX_POOLED_DISTANCES);
+        assert_eq!(distance_w2_limit(1024), 32);
+        let sys = crate::energies::System::lj13();
+        let xs: Vec<f64> = (1..=40).flat_map(cluster).collect();
+        let c = compare(&sys, &xs, &xs[..30 * 39], 500).unwrap();
+        assert_eq!((c.sample_w2_n, c.distance_w2_n), (30, 40), "small sets are used whole");
     }
 
     #[test]
@@ -425,15 +553,15 @@ mod sample_w2_tests {
     fn sample_w2_is_zero_between_symmetry_copies_and_matches_brute_force() {
         let xs: Vec<f64> = (1..=4).flat_map(cluster).collect();
         let ys: Vec<f64> = xs.chunks(39).rev().flat_map(|c| rotate3(c, 0.05, false)).collect();
-        assert!(sample_w2(&xs, &ys, 13, 3) < 1e-6);
+        assert!(sample_w2(&xs, &ys, 13, 3).unwrap() < 1e-6);
         // against brute force over all 3! couplings
         let a: Vec<f64> = (10..13).flat_map(cluster).collect();
         let b: Vec<f64> = (20..23).flat_map(cluster).collect();
         let centred = |v: &[f64]| -> Vec<f64> { let mut c = v.to_vec(); crate::geometry::remove_com(&mut c, 3); c };
-        let m = |i: usize, j: usize| aligned_distance(&centred(&a[i * 39..(i + 1) * 39]), &centred(&b[j * 39..(j + 1) * 39]), 13, 3).powi(2);
+        let m = |i: usize, j: usize| aligned_distance(&centred(&a[i * 39..(i + 1) * 39]), &centred(&b[j * 39..(j + 1) * 39]), 13, 3).unwrap().powi(2);
         let perms = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
         let best = perms.iter().map(|p| (0..3).map(|i| m(i, p[i])).sum::<f64>()).fold(f64::INFINITY, f64::min);
-        assert!((sample_w2(&a, &b, 13, 3) - (best / 3.0).sqrt()).abs() < 1e-9);
+        assert!((sample_w2(&a, &b, 13, 3).unwrap() - (best / 3.0).sqrt()).abs() < 1e-9);
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! up from the first steps (seen: |x| ~ 1e23 after three DDPM steps).
 
 use crate::rng::XorShift64;
-use crate::schedules::Schedule;
+use crate::schedules::{Schedule, ScheduleId};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
@@ -28,6 +28,18 @@ use serde::{Deserialize, Serialize};
 
 /// Version of the weights format (header + burn record).
 pub const WEIGHTS_VERSION: u32 = 1;
+
+/// Bounds of a network configuration read from a weights file ([`EgnnConfig::check`]): what our
+/// networks can be (`molplay train-score` takes hidden ≤ 1024 and layers ≤ 16; systems have at
+/// most [`MAX_PARTICLES`](crate::energies::MAX_PARTICLES) particles; node features are one-hot
+/// atom indices or elements).
+pub const MAX_ATOMS: usize = crate::energies::MAX_PARTICLES;
+pub const MAX_FEATURES: usize = 1024;
+pub const MAX_HIDDEN: usize = 1024;
+pub const MAX_LAYERS: usize = 16;
+/// Most entries of one configuration's pair tensor (atoms² × hidden, f32: 1 GiB): a network
+/// beyond it cannot evaluate a single configuration. Forward passes are batched within it.
+pub const MAX_PAIR_WORK: usize = 1 << 28;
 const MAGIC: &[u8; 8] = b"MOLPLAYW";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -55,12 +67,17 @@ pub struct EgnnConfig {
     /// conditioned on elements.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub elements: Vec<String>,
+    /// The noise schedule a score network is trained under, so it is sampled under the same
+    /// noise levels. None: an Adjoint Sampling controller (no schedule), or score weights written
+    /// before the field existed, all trained under [`ScheduleId::LEGACY`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleId>,
 }
 
 impl EgnnConfig {
     /// A network for `atoms` identical particles (constant node features).
     pub fn identical(atoms: usize, hidden: usize, layers: usize, data_variance: f64) -> Self {
-        EgnnConfig { atoms, features: 1, hidden, layers, data_variance, atom_identity: false, coord_range: None, elements: Vec::new() }
+        EgnnConfig { atoms, features: 1, hidden, layers, data_variance, atom_identity: false, coord_range: None, elements: Vec::new(), schedule: None }
     }
 
     /// A network whose atoms are told apart by their indices (a spring chain).
@@ -74,6 +91,26 @@ impl EgnnConfig {
         EgnnConfig { features: elements.len().max(1), elements, ..Self::identical(atoms, hidden, layers, data_variance) }
     }
 
+    /// This configuration for a score network trained under `schedule`.
+    pub fn trained_under(self, schedule: &Schedule) -> Self {
+        EgnnConfig { schedule: Some(schedule.id()), ..self }
+    }
+
+    /// The schedule a score network learned (weights from before the field: the legacy one).
+    pub fn trained_schedule(&self) -> ScheduleId {
+        self.schedule.unwrap_or(ScheduleId::LEGACY)
+    }
+
+    /// Refuses to train or sample a score network under another schedule than the one it
+    /// learned: its ε̂ at step t is only meaningful at that schedule's noise level.
+    pub fn check_schedule(&self, schedule: &Schedule) -> Result<(), String> {
+        let (learned, asked) = (self.trained_schedule(), schedule.id());
+        if learned != asked {
+            return Err(format!("this network was trained under the {learned} schedule and cannot be used under {asked}: its noise levels differ (sample it with the schedule it learned)"));
+        }
+        Ok(())
+    }
+
     /// Whether the node features are the atoms' elements.
     pub fn conditioned_on_elements(&self) -> bool {
         !self.elements.is_empty()
@@ -81,6 +118,17 @@ impl EgnnConfig {
 
     /// Refuses configurations no network of ours has (from a corrupt or foreign file).
     pub fn check(&self) -> Result<(), String> {
+        for (what, value, max) in [("atoms", self.atoms, MAX_ATOMS), ("features", self.features, MAX_FEATURES), ("hidden", self.hidden, MAX_HIDDEN), ("layers", self.layers, MAX_LAYERS), ("elements", self.elements.len(), MAX_FEATURES)] {
+            if value > max {
+                return Err(format!("implausible configuration: {what} {value} is above the largest network molplay makes ({max})"));
+            }
+        }
+        if self.atoms * self.atoms * self.hidden > MAX_PAIR_WORK {
+            return Err(format!("implausible configuration: {} atoms with hidden {} need {} pair entries per configuration, more than {MAX_PAIR_WORK}", self.atoms, self.hidden, self.atoms * self.atoms * self.hidden));
+        }
+        if self.coord_range.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+            return Err(format!("implausible configuration: coord_range {:?}", self.coord_range));
+        }
         let features_ok = if self.atom_identity {
             self.features == self.atoms && self.elements.is_empty()
         } else if self.conditioned_on_elements() {
@@ -88,10 +136,31 @@ impl EgnnConfig {
         } else {
             true
         };
+        if let Some(id) = &self.schedule {
+            id.build().map_err(|e| format!("implausible configuration: {e}"))?;
+        }
         if self.atoms == 0 || self.features == 0 || !features_ok || self.hidden == 0 || self.hidden > 4096 || self.layers > 64 || !(self.data_variance > 0.0 && self.data_variance.is_finite()) {
             return Err(format!("implausible configuration {self:?}"));
         }
         Ok(())
+    }
+
+    /// Float parameters of the network this configuration describes (checked sizes only).
+    pub fn parameter_count(&self) -> usize {
+        let (f, h) = (self.features, self.hidden);
+        let linear = |i: usize, o: usize| i * o + o;
+        let layer = linear(2 * h + 1, h) + linear(h, h) + linear(h, h) + linear(h, 1) + linear(2 * h, h) + linear(h, h);
+        linear(f + 1, h) + self.layers * layer
+    }
+
+    /// Parameter tensors (weights and biases) of that network.
+    pub fn tensor_count(&self) -> usize {
+        2 + 12 * self.layers
+    }
+
+    /// Configurations one forward pass may take within [`MAX_PAIR_WORK`] (at least 1).
+    pub fn max_batch(&self) -> usize {
+        (MAX_PAIR_WORK / (self.atoms * self.atoms * self.hidden).max(1)).max(1)
     }
 
     /// Node features for `batch` configurations: one-hot indices, or all ones. (A network
@@ -330,6 +399,38 @@ impl ModuleVisitor for Collect {
     }
 }
 
+/// Collects the parameters' ids in visiting order (the optimiser's state is keyed by them).
+struct Ids(Vec<u64>);
+
+impl ModuleVisitor for Ids {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.push(param.id.val());
+    }
+}
+
+/// Gives the parameters, in visiting order, the ids of a checkpoint's network, so the optimiser
+/// state saved with them finds its parameters.
+struct SetIds(std::vec::IntoIter<u64>);
+
+impl ModuleMapper for SetIds {
+    fn map_float<const D: usize>(&mut self, mut param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if let Some(id) = self.0.next() {
+            param.id = burn::module::ParamId::from(id);
+        }
+        param
+    }
+}
+
+/// What a network needs besides its weights to go on training exactly where it stopped: the
+/// optimiser's state (Adam's moments and step counts, burn's record bytes), the parameter ids
+/// that state is keyed by (in visiting order), and the step count.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainingState {
+    pub param_ids: Vec<u64>,
+    pub optimizer: Vec<u8>,
+    pub steps: usize,
+}
+
 /// A parameter whose tensor `make` replaces by a fresh leaf, trainable where the old one was.
 fn new_leaf<const D: usize>(param: Param<Tensor<D>>, make: impl FnOnce(Tensor<D>) -> Tensor<D>) -> Param<Tensor<D>> {
     param.map(|t| {
@@ -467,6 +568,32 @@ impl Network {
         (self.model.valid(), self.device.clone().inner())
     }
 
+    /// The optimiser state for an exact checkpoint (None before the first step). A sync read of
+    /// the state tensors: natively on any device, in the browser only on the CPU.
+    pub fn training_state(&self) -> Result<Option<TrainingState>, ModelError> {
+        let Some(optim) = &self.optim else { return Ok(None) };
+        let optimizer = optim.into_bytes().map_err(|e| ModelError::Corrupt(format!("the optimiser state: {e:?}")))?.to_vec();
+        let mut ids = Ids(Vec::new());
+        self.model.visit(&mut ids);
+        Ok(Some(TrainingState { param_ids: ids.0, optimizer, steps: self.steps }))
+    }
+
+    /// Goes on from a checkpoint's [`TrainingState`] (saved with these weights): the parameters
+    /// take the ids the state is keyed by, and the next step continues the same Adam run.
+    pub fn restore_training_state(&mut self, state: TrainingState) -> Result<(), ModelError> {
+        let want = self.config.tensor_count();
+        if state.param_ids.len() != want {
+            return Err(ModelError::Corrupt(format!("the optimiser state names {} parameters, the network has {want}", state.param_ids.len())));
+        }
+        let optim: ModuleOptimizer = AdamConfig::new().init();
+        let optim = optim.from_bytes(burn::tensor::Bytes::from_bytes_vec(state.optimizer)).map_err(|e| ModelError::Corrupt(format!("the optimiser state: {e:?}")))?;
+        self.model = self.model.clone().map(&mut SetIds(state.param_ids.into_iter()));
+        self.optim = Some(optim);
+        self.last_good = None;
+        self.steps = state.steps;
+        Ok(())
+    }
+
     /// Puts back the weights from before the latest update (when they made things worse in a
     /// way the loss did not show, e.g. an exploding simulation).
     pub fn revert(&mut self) {
@@ -511,7 +638,16 @@ impl Network {
         let (n, f) = (self.config.atoms, self.config.features);
         let b = ts.len();
         let (model, d) = self.inference();
-        to_vec(self.eps_hat(&model, &d, tensor3(xs, b, n, 3, &d), tensor3(feats, b, n, f, &d), ts, schedule))
+        // in batches within MAX_PAIR_WORK: the pair tensors grow with batch × atoms² × hidden
+        let chunk = self.config.max_batch();
+        let mut out = Vec::with_capacity(xs.len());
+        for start in (0..b).step_by(chunk) {
+            let m = chunk.min(b - start);
+            let x = &xs[start * n * 3..(start + m) * n * 3];
+            let h = &feats[start * n * f..(start + m) * n * f];
+            out.extend(to_vec(self.eps_hat(&model, &d, tensor3(x, m, n, 3, &d), tensor3(h, m, n, f, &d), &ts[start..start + m], schedule)));
+        }
+        out
     }
 
     /// One step of denoising score matching on a batch of clean CoM-free configurations `x0`
@@ -525,6 +661,7 @@ impl Network {
         if !(t_max >= 1.0 && t_max <= schedule.steps() as f64) {
             return Err(ModelError::Input(format!("t_max must be within [1, {}]", schedule.steps())));
         }
+        self.config.check_schedule(schedule).map_err(ModelError::Input)?;
         let b = x0.len() / (3 * n);
         let (mut eps, mut ts) = (Vec::with_capacity(x0.len()), Vec::with_capacity(b));
         for _ in 0..b {
@@ -579,6 +716,12 @@ impl Network {
                 return Err(ModelError::Mismatch { got: Box::new(config), want: Box::new(w.clone()) });
             }
         }
+        // the payload must hold the configuration's weights (f32) before a network is built for it
+        let need = 4 * config.parameter_count();
+        let most = need + 1024 * config.tensor_count() + 64 * 1024;
+        if !(need..=most).contains(&record.len()) {
+            return Err(ModelError::Corrupt(format!("the header describes a network of {} weights ({need} bytes), but the payload has {} bytes", config.parameter_count(), record.len())));
+        }
         let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(record.to_vec())).map_err(|e| ModelError::Corrupt(e.to_string()))?;
         let mut m = Network::new(config, 0);
         m.model = m.model.try_load_record(record).map_err(|e| ModelError::Corrupt(e.to_string()))?;
@@ -604,13 +747,14 @@ pub(crate) fn read_container<'a>(bytes: &'a [u8], magic: &[u8; 8], version: u32)
     if bytes.len() < 16 || &bytes[..8] != magic {
         return Err(ModelError::NotWeights);
     }
-    let got = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    let got = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
     if got != version {
         return Err(ModelError::Version { got, supported: version });
     }
-    let len = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")) as usize;
-    let header = bytes.get(16..16 + len).ok_or_else(|| ModelError::Corrupt("the header is cut short".into()))?;
-    Ok((header, &bytes[16 + len..]))
+    let len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
+    // checked: 16 + a u32 length overflows a 32-bit usize (wasm32)
+    let end = len.checked_add(16).filter(|&end| end <= bytes.len()).ok_or_else(|| ModelError::Corrupt("the header is cut short".into()))?;
+    Ok((&bytes[16..end], &bytes[end..]))
 }
 
 /// The trained network as a score source for the samplers: D = (x − σ ε̂)/α.

@@ -11,6 +11,20 @@ impl XorShift64 {
         XorShift64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
 
+    /// The generator's whole state (for an exact checkpoint).
+    pub fn state(&self) -> u64 {
+        self.0
+    }
+
+    /// A generator that continues from [`state`](Self::state); refuses 0, which no generator
+    /// reaches (xorshift stays at 0 forever).
+    pub fn from_state(state: u64) -> Result<Self, String> {
+        if state == 0 {
+            return Err("a xorshift state cannot be 0".into());
+        }
+        Ok(XorShift64(state))
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;

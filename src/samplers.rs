@@ -9,7 +9,8 @@
 //!   E[A_{x_t}(x_0) | x_t], the alignment heuristic: biased), `Quotient` (every update and the
 //!   noise projected by P_x, plus −(v/2)·h̃(x) with v the step's injected noise variance, Thm. 4;
 //!   `curvature` scales that term for the ablations: −1 correct, 0 none, +1 the paper's printed sign).
-//! * GAGA: start at `t_start` = T* from N(0, ṽ I) on the CoM-free space, ṽ = α²_{T*} v̂ + σ²_{T*}.
+//! * GAGA: start at `t_start` = T* from N(0, ṽ I) on the CoM-free space, ṽ = α²_{T*} v̂ + σ²_{T*}
+//!   with v̂ = Σ‖x‖²/(3(N − 1)), the data's variance per direction of that space.
 //!
 //! Score sources implement [`Denoiser`]: D(x, t) = E[x_0 | x_t = x]; the score is
 //! −(x − α_t D)/σ_t². [`GaussianTarget`] is exact for any SE(3)-invariant Gaussian target.
@@ -82,10 +83,14 @@ impl SampleOptions {
         SampleOptions { method, symmetry, steps, t_start: t, start_variance: schedule.alpha2(t) + schedule.sigma2(t), curvature: -1.0, seed: 0 }
     }
 
-    /// GAGA: start at T* from the closed-form Gaussian with data variance `v_hat` per coordinate.
-    pub fn gaga(mut self, schedule: &Schedule, t_star: f64, v_hat: f64) -> Self {
+    /// GAGA: start at T* from the closed-form Gaussian. `mean_square` is the CoM-free data's
+    /// mean square per coordinate, Σ‖x‖²/(3N) averaged over configurations of `atoms` atoms.
+    /// The start draw lives on the CoM-free subspace (3(N − 1) directions), so its variance per
+    /// direction must be α²_{T*}·Σ‖x‖²/(3(N − 1)) + σ²_{T*} (spec gaga.md §6, v_all): with the
+    /// per-coordinate value instead, small molecules start too narrow (11 % for 4 atoms at T* = 550).
+    pub fn gaga(mut self, schedule: &Schedule, t_star: f64, mean_square: f64, atoms: usize) -> Self {
         self.t_start = t_star;
-        self.start_variance = schedule.alpha2(t_star) * v_hat + schedule.sigma2(t_star);
+        self.start_variance = schedule.alpha2(t_star) * com_free_variance(mean_square, atoms) + schedule.sigma2(t_star);
         self
     }
 }
@@ -96,6 +101,15 @@ pub struct SampleReport {
     pub samples: Vec<f64>,
     /// Denoiser (network) evaluations, all samples together.
     pub nfe: usize,
+}
+
+/// The variance per direction of the CoM-free subspace of configurations of `atoms` atoms whose
+/// mean square per coordinate is `mean_square`: Σ‖x‖²/(3(N − 1)) = mean_square · N/(N − 1).
+pub fn com_free_variance(mean_square: f64, atoms: usize) -> f64 {
+    if atoms < 2 {
+        return mean_square;
+    }
+    mean_square * atoms as f64 / (atoms - 1) as f64
 }
 
 fn com_free_noise(n: usize, rng: &mut XorShift64) -> Vec<f64> {
@@ -681,7 +695,7 @@ mod tests {
     fn a_run_in_slices_draws_what_one_call_draws_and_keeps_its_trajectory() {
         let s = Schedule::polynomial2(1000, 1e-5);
         for (method, symmetry) in [(Method::Ddpm, Symmetry::Equivariant), (Method::Heun, Symmetry::Quotient), (Method::Em, Symmetry::Align)] {
-            let opts = SampleOptions { seed: 9, ..SampleOptions::new(method, symmetry, 30, &s).gaga(&s, 650.0, 1.2) };
+            let opts = SampleOptions { seed: 9, ..SampleOptions::new(method, symmetry, 30, &s).gaga(&s, 650.0, 1.2, 5) };
             let whole = sample(&mut GaussianTarget::spring_chain(5), &s, &opts, 6).unwrap();
             let mut g = GaussianTarget::spring_chain(5);
             let mut run = SamplerRun::new(5, &s, &opts, 6, 2).unwrap();

@@ -11,15 +11,57 @@
 //!   0: α = 1, σ_t² = ν(t/T) = σ_max²(1 − r^{−2t/T}), r = σ_max/σ_min; its diffusion coefficient
 //!   σ(t) = σ_min r^{1−t} √(2 ln r) is [`Schedule::diffusion`].
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Kind {
     Polynomial2 { precision: f64 },
     Linear,
     Cosine,
     Geometric { sigma_min: f64, sigma_max: f64 },
+}
+
+/// What identifies a schedule: its kind (with parameters) and its number of steps. A score
+/// network stores the one it was trained under, so it is never sampled under other noise levels.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleId {
+    pub kind: Kind,
+    pub steps: usize,
+}
+
+impl ScheduleId {
+    /// The schedule every score network was trained under before networks recorded theirs:
+    /// polynomial2 (precision 1e-5) with 1000 steps, hard-wired in training until then.
+    pub const LEGACY: ScheduleId = ScheduleId { kind: Kind::Polynomial2 { precision: 1e-5 }, steps: 1000 };
+
+    /// The schedule itself; refuses identities no schedule of ours has (from a corrupt file).
+    pub fn build(&self) -> Result<Schedule, String> {
+        if !(2..=100_000).contains(&self.steps) {
+            return Err(format!("schedule steps must be between 2 and 100000, got {}", self.steps));
+        }
+        match self.kind {
+            Kind::Polynomial2 { precision } if precision.is_finite() && precision > 0.0 && precision < 0.25 => Ok(Schedule::polynomial2(self.steps, precision)),
+            Kind::Linear => Ok(Schedule::linear(self.steps)),
+            Kind::Cosine => Ok(Schedule::cosine(self.steps)),
+            Kind::Geometric { sigma_min, sigma_max } if sigma_min.is_finite() && sigma_max.is_finite() && sigma_min > 0.0 && sigma_max > sigma_min => {
+                Ok(Schedule::geometric(sigma_min, sigma_max, self.steps))
+            }
+            _ => Err(format!("implausible schedule {self:?}")),
+        }
+    }
+}
+
+impl std::fmt::Display for ScheduleId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            Kind::Polynomial2 { precision } => write!(f, "polynomial2 (precision {precision:e})"),
+            Kind::Linear => write!(f, "linear"),
+            Kind::Cosine => write!(f, "cosine"),
+            Kind::Geometric { sigma_min, sigma_max } => write!(f, "geometric (σ {sigma_min:e} → {sigma_max})"),
+        }?;
+        write!(f, " with {} steps", self.steps)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -95,8 +137,23 @@ impl Schedule {
         }
     }
 
+    /// A schedule that noises data (α_T → 0) by name, for the reverse samplers and the T* study:
+    /// [`by_name`](Self::by_name) without `geometric`, Adjoint Sampling's base process, which
+    /// never forgets the data (α = 1).
+    pub fn noising_by_name(name: &str, steps: usize) -> Result<Self, String> {
+        if name == "geometric" {
+            return Err("the geometric schedule is Adjoint Sampling's, not a noising process of data: use polynomial2, cosine or linear".into());
+        }
+        Self::by_name(name, steps)
+    }
+
     pub fn steps(&self) -> usize {
         self.steps
+    }
+
+    /// This schedule's identity (kind and steps).
+    pub fn id(&self) -> ScheduleId {
+        ScheduleId { kind: self.kind, steps: self.steps }
     }
 
     fn lerp(table: &[f64], t: f64) -> f64 {
@@ -227,5 +284,19 @@ mod tests {
         assert!(Schedule::by_name("sigmoid", 1000).unwrap_err().contains("unknown schedule"));
         assert!(Schedule::by_name("cosine", 1).is_err());
         assert_eq!(Schedule::by_name("polynomial_2", 1000).unwrap(), Schedule::polynomial2(1000, 1e-5));
+        assert!(Schedule::noising_by_name("geometric", 1000).unwrap_err().contains("Adjoint Sampling's"));
+        assert_eq!(Schedule::noising_by_name("cosine", 500).unwrap(), Schedule::cosine(500));
+    }
+
+    #[test]
+    fn a_schedule_is_rebuilt_from_its_identity() {
+        for s in [Schedule::polynomial2(1000, 1e-5), Schedule::linear(300), Schedule::cosine(1000), Schedule::geometric(1e-3, 2.0, 100)] {
+            let id: ScheduleId = serde_json::from_str(&serde_json::to_string(&s.id()).unwrap()).unwrap();
+            assert_eq!(id.build().unwrap(), s);
+        }
+        assert_eq!(ScheduleId::LEGACY.build().unwrap(), Schedule::polynomial2(1000, 1e-5));
+        assert_eq!(Schedule::cosine(1000).id().to_string(), "cosine with 1000 steps");
+        assert!(ScheduleId { kind: Kind::Cosine, steps: 1 }.build().is_err());
+        assert!(ScheduleId { kind: Kind::Polynomial2 { precision: f64::NAN }, steps: 10 }.build().is_err());
     }
 }

@@ -8,9 +8,42 @@ use molplay::metrics::mean_sd;
 /// Mean energy of the field's DW-4 test set (spec §3; our own MCMC agrees within 0.1).
 const DW4_MEAN_ENERGY: f64 = -22.45;
 
+/// Energy standard deviation of the field's DW-4 test set (spec §3).
+const DW4_ENERGY_SD: f64 = 1.90;
+
 fn mean_energy(a: &mut AdjointSampler, count: usize) -> f64 {
     let (xs, _) = pollster::block_on(a.simulate(count, 0)).unwrap();
     mean_sd(&a.system.energies(&xs).unwrap()).0
+}
+
+/// DW-4's pair potential has two wells, at distances d0 ∓ 1.49 = 2.51 and 5.49 (d0 = 4): the
+/// fraction of pair distances below d0 (the inner well) of 2-D configurations of 4 particles.
+fn inner_well_fraction(xs: &[f64]) -> f64 {
+    let (mut inner, mut pairs) = (0, 0);
+    for x in xs.chunks(8) {
+        for i in 0..4 {
+            for j in i + 1..4 {
+                let d = ((x[2 * i] - x[2 * j]).powi(2) + (x[2 * i + 1] - x[2 * j + 1]).powi(2)).sqrt();
+                inner += (d < 4.0) as usize;
+                pairs += 1;
+            }
+        }
+    }
+    inner as f64 / pairs as f64
+}
+
+/// DW-4 samples spread as Boltzmann's do (energy sd 1.90, 52 % of pair distances in the inner
+/// well for the field's test set): a sampler collapsed onto one configuration fails this.
+fn not_collapsed(sys: &molplay::energies::System, xs: &[f64]) -> Result<(), String> {
+    let (_, sd) = mean_sd(&sys.energies(xs).unwrap());
+    let inner = inner_well_fraction(xs);
+    if sd < 0.5 * DW4_ENERGY_SD {
+        return Err(format!("energy sd {sd:.2} (Boltzmann {DW4_ENERGY_SD})"));
+    }
+    if !(0.15..=0.85).contains(&inner) {
+        return Err(format!("pair distances in the inner well: {inner:.2} (Boltzmann 0.52)"));
+    }
+    Ok(())
 }
 
 #[test]
@@ -28,12 +61,20 @@ fn dw4_energies_move_to_the_boltzmann_ones_and_gradient_steps_outnumber_nothing_
     for _ in 0..60 {
         losses.push(pollster::block_on(a.epoch()).unwrap());
     }
-    let after = mean_energy(&mut a, 300);
-    eprintln!("mean energy {before:.2} → {after:.2}; loss {:.1} → {:.1}", losses[0], losses[59]);
+    let (xs, _) = pollster::block_on(a.simulate(300, 0)).unwrap();
+    let (after, sd) = mean_sd(&a.system.energies(&xs).unwrap());
+    let inner = inner_well_fraction(&xs);
+    eprintln!("mean energy {before:.2} → {after:.2} (sd {sd:.2}, inner-well pair fraction {inner:.2}); loss {:.1} → {:.1}", losses[0], losses[59]);
     assert!((after - DW4_MEAN_ENERGY).abs() + 2.0 < (before - DW4_MEAN_ENERGY).abs(), "mean energy {before:.2} → {after:.2} (target {DW4_MEAN_ENERGY})");
     // this shrunk recipe (hidden 16, 2 layers, 60 epochs) lands at −16 … −21 over seeds 1–4;
     // the untrained controller's samples sit at +60 … +760
     assert!((after - DW4_MEAN_ENERGY).abs() < 7.0, "mean energy after training {after:.2}");
+    // not collapsed onto one configuration (the ground state would give the right mean with
+    // no spread): the energies spread as Boltzmann's do and both wells of the pair potential
+    // are occupied; the check refuses a collapsed set
+    not_collapsed(&a.system, &xs).unwrap();
+    let collapsed: Vec<f64> = (0..300).flat_map(|_| xs[..8].to_vec()).collect();
+    assert!(not_collapsed(&a.system, &collapsed).is_err());
     let (first, last) = (losses[..5].iter().sum::<f64>() / 5.0, losses[55..].iter().sum::<f64>() / 5.0);
     assert!(last < first, "the regression loss falls: {first:.1} → {last:.1}");
     assert_eq!(a.counters.energy_evaluations, 60 * 32);
@@ -72,4 +113,57 @@ fn buffer_refreshes_take_their_forces_from_our_gpu_kernel_like_from_the_cpu() {
         gpu.drop_gpu_energies();
         assert_eq!(gpu.energy_engine(), "cpu");
     }
+}
+
+/// A checkpoint holds everything a run needs (weights, Adam's state, the replay buffer, the
+/// random generator, counters and history): training 2 epochs, writing a checkpoint, reading it
+/// back and training 2 more gives bit for bit what 4 epochs in one go give. Evaluations draw
+/// their own random numbers, so they do not change the run. A weights-only file does not
+/// resume exactly.
+#[test]
+fn a_checkpoint_resumes_training_bit_for_bit() {
+    let mut c = AdjointConfig::demo("dw4").unwrap();
+    c.nfe = 20;
+    c.new_per_epoch = 16;
+    c.batch = 16;
+    c.grad_steps = 5;
+    c.buffer = 40; // wraps around within the run
+    c.hidden = 8;
+    c.layers = 2;
+    let mut straight = AdjointSampler::new(c.clone(), 11).unwrap();
+    let mut losses = Vec::new();
+    for _ in 0..4 {
+        losses.push(pollster::block_on(straight.epoch()).unwrap());
+    }
+    let mut first = AdjointSampler::new(c.clone(), 11).unwrap();
+    for _ in 0..2 {
+        pollster::block_on(first.epoch()).unwrap();
+    }
+    pollster::block_on(first.simulate_detached(50, 3)).unwrap(); // an evaluation in between
+    let checkpoint = pollster::block_on(first.checkpoint_bytes()).unwrap();
+    let mut resumed = AdjointSampler::from_bytes(&checkpoint, Some("dw4")).unwrap();
+    assert!(resumed.resumed_exactly());
+    assert_eq!(resumed.buffer(), first.buffer());
+    for _ in 0..2 {
+        pollster::block_on(resumed.epoch()).unwrap();
+    }
+    assert_eq!(resumed.history.losses, losses, "the same losses, epoch by epoch");
+    assert_eq!(resumed.counters, straight.counters);
+    assert_eq!(resumed.buffer(), straight.buffer(), "the same replay buffer");
+    // the same weights and the same random stream: the next simulation agrees to the last bit
+    // (the weights files differ only in burn's random parameter ids)
+    assert_eq!(pollster::block_on(resumed.simulate(5, 0)).unwrap().0, pollster::block_on(straight.simulate(5, 0)).unwrap().0);
+    // weights only: no exact resume (empty buffer), but the history and counters come along
+    let weights = AdjointSampler::from_bytes(&pollster::block_on(first.to_bytes()).unwrap(), None).unwrap();
+    assert!(!weights.resumed_exactly() && weights.buffer().is_empty());
+    assert_eq!(weights.history.losses.len(), 2);
+    assert_eq!(weights.counters.epochs, 2);
+    // a checkpoint whose sections do not add up is refused, not read short
+    for cut in [checkpoint.len() - 1, checkpoint.len() - 8 * 8] {
+        let err = AdjointSampler::from_bytes(&checkpoint[..cut], None).err().expect("a cut checkpoint is refused");
+        assert!(err.to_string().contains("do not add up"), "{err}");
+    }
+    let mut longer = checkpoint.clone();
+    longer.extend_from_slice(&[0; 16]);
+    assert!(AdjointSampler::from_bytes(&longer, None).is_err());
 }

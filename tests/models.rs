@@ -170,3 +170,37 @@ fn a_network_conditioned_on_elements_tells_atoms_apart_by_type() {
     let plain = serde_json::to_string(&EgnnConfig::identical(4, 8, 1, 1.0)).unwrap();
     assert!(!plain.contains("elements"), "{plain}");
 }
+
+/// A score network records the schedule it learned; it is refused under another one (its ε̂ at
+/// step t belongs to that schedule's noise level), and weights from before the record read as
+/// the schedule they were all trained under.
+#[test]
+fn a_network_is_only_trained_and_sampled_under_the_schedule_it_learned() {
+    let (poly, cosine) = (sch(), Schedule::cosine(1000));
+    let mut rng = XorShift64::new(8);
+    let x0: Vec<f64> = (0..8).flat_map(|_| cloud(&mut rng, 4)).collect();
+    let feats = cfg().node_features(8);
+    let mut m = ScoreModel::new(cfg().trained_under(&cosine), 1);
+    pollster::block_on(m.train_step(&x0, &feats, &cosine, 1000.0, 1e-3, &mut rng)).unwrap();
+    let err = pollster::block_on(m.train_step(&x0, &feats, &poly, 1000.0, 1e-3, &mut rng)).unwrap_err();
+    assert!(err.to_string().contains("trained under the cosine with 1000 steps schedule"), "{err}");
+    // the record survives the weights file
+    let back = ScoreModel::from_bytes(&m.to_bytes().unwrap(), None).unwrap();
+    assert_eq!(back.config.trained_schedule(), cosine.id());
+    assert!(back.config.check_schedule(&cosine).is_ok());
+    let msg = back.config.check_schedule(&poly).unwrap_err();
+    assert!(msg.contains("cannot be used under polynomial2"), "{msg}");
+    // weights without the field (written before it): the legacy polynomial2 with 1000 steps
+    let legacy = ScoreModel::new(cfg(), 2);
+    let bytes = legacy.to_bytes().unwrap();
+    let header_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    assert!(!String::from_utf8_lossy(&bytes[16..16 + header_len]).contains("schedule"), "no field when unset");
+    let legacy = ScoreModel::from_bytes(&legacy.to_bytes().unwrap(), None).unwrap();
+    assert!(legacy.config.check_schedule(&poly).is_ok());
+    assert!(legacy.config.check_schedule(&cosine).is_err());
+    assert!(legacy.config.check_schedule(&Schedule::polynomial2(500, 1e-5)).is_err(), "the step count is part of the schedule");
+    // a corrupt schedule record is refused when read
+    let mut bad = cfg();
+    bad.schedule = Some(molplay::schedules::ScheduleId { kind: molplay::schedules::Kind::Cosine, steps: 0 });
+    assert!(matches!(ScoreModel::from_bytes(&ScoreModel::new(bad, 1).to_bytes().unwrap(), None), Err(ModelError::Corrupt(_))));
+}

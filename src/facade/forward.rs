@@ -153,7 +153,7 @@ impl Playground {
         check_keys(&options, &["schedule", "steps", "checkFrom", "checkTo", "checkEvery", "seed", "molecules", "pooled"], "gaussianity")?;
         let o: StudyOpts = serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("gaussianity: {e}")))?;
         let steps = o.steps.unwrap_or(1000);
-        let schedule = Schedule::by_name(o.schedule.as_deref().unwrap_or("polynomial2"), steps).map_err(|e| js_err(format!("gaussianity: {e}")))?;
+        let schedule = Schedule::noising_by_name(o.schedule.as_deref().unwrap_or("polynomial2"), steps).map_err(|e| js_err(format!("gaussianity: {e}")))?;
         let (from, to, every) = (o.check_from.unwrap_or(300), o.check_to.unwrap_or(800), o.check_every.unwrap_or(50));
         if every == 0 || from >= to || to > steps {
             return Err(js_err(format!("gaussianity: need checkFrom < checkTo ≤ steps ({steps}) and checkEvery ≥ 1")));
@@ -239,10 +239,7 @@ impl Playground {
         if !(1..=64).contains(&count) {
             return Err(js_err(format!("showForward: count must be between 1 and 64, got {count}")));
         }
-        let schedule = Schedule::by_name(o.schedule.as_deref().unwrap_or("polynomial2"), o.steps.unwrap_or(1000)).map_err(|e| js_err(format!("showForward: {e}")))?;
-        if matches!(schedule.kind, crate::schedules::Kind::Geometric { .. }) {
-            return Err(js_err("showForward: the geometric schedule is Adjoint Sampling's, not a noising process of data"));
-        }
+        let schedule = Schedule::noising_by_name(o.schedule.as_deref().unwrap_or("polynomial2"), o.steps.unwrap_or(1000)).map_err(|e| js_err(format!("showForward: {e}")))?;
         let mut guard = self.inner.borrow_mut();
         let s = &mut *guard;
         let (_, data) = s.forward.dataset.as_ref().ok_or_else(|| js_err("showForward: load a molecule set first"))?;

@@ -223,10 +223,7 @@ impl Playground {
     pub fn start_generate(&self, options: JsValue) -> Result<JsValue, JsValue> {
         check_keys(&options, &KEYS, "generate")?;
         let o: GenerateOpts = serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("generate: {e}")))?;
-        let schedule = Schedule::by_name(o.schedule.as_deref().unwrap_or("polynomial2"), 1000).map_err(|e| js_err(format!("generate: {e}")))?;
-        if matches!(schedule.kind, crate::schedules::Kind::Geometric { .. }) {
-            return Err(js_err("generate: the geometric schedule is Adjoint Sampling's, not a noising process of data"));
-        }
+        let schedule = Schedule::noising_by_name(o.schedule.as_deref().unwrap_or("polynomial2"), 1000).map_err(|e| js_err(format!("generate: {e}")))?;
         let method: Method = parse("sampler", o.sampler.as_deref().unwrap_or("ddpm"), "ddpm, em, heun")?;
         let symmetry: Symmetry = parse("symmetry", o.symmetry.as_deref().unwrap_or("equivariant"), "equivariant, align, quotient")?;
         let steps = o.steps.unwrap_or(200);
@@ -238,6 +235,7 @@ impl Playground {
         let (source, reference, v_hat, label) = match o.target.as_deref().unwrap_or("chain") {
             "network" => {
                 let sc = s.generate.score.get().ok_or_else(|| js_err("generate: train a score network first (train)"))?;
+                sc.model.config.check_schedule(&schedule).map_err(|e| js_err(format!("generate: {e}")))?;
                 let n = sc.model.config.atoms;
                 let reference = sc.pool[..sc.pool.len().min(2000 * 3 * n)].to_vec();
                 let config = &sc.model.config;
@@ -293,12 +291,12 @@ impl Playground {
             Some(t) => Some(t),
             None => Some(s.forward.t_star().unwrap_or(650.0)),
         };
+        let n = source_atoms(&source);
         let mut opts = SampleOptions::new(method, symmetry, steps, &schedule);
         opts.seed = o.seed.unwrap_or(0);
         if gaga {
-            opts = opts.gaga(&schedule, t_star.expect("set above"), v_hat);
+            opts = opts.gaga(&schedule, t_star.expect("set above"), v_hat, n);
         }
-        let n = source_atoms(&source);
         let show = o.show.unwrap_or(9).clamp(1, 16).min(count);
         let run = SamplerRun::new(n, &schedule, &opts, count, show).map_err(|e| js_err(format!("generate: {e}")))?;
         let gpu = match o.engine.as_deref().unwrap_or("cpu") {
@@ -504,7 +502,11 @@ impl Playground {
 
 impl ScoreTraining {
     /// `model` (on the CPU) trains on `compute`; `opt` = (t_max, batch, lr).
-    fn new(model: ScoreModel, compute: &Compute, (pool, elements): (Vec<f64>, Vec<Vec<String>>), label: String, opt: (f64, usize, f64), seed: u64) -> Result<Self, String> {
+    fn new(mut model: ScoreModel, compute: &Compute, (pool, elements): (Vec<f64>, Vec<Vec<String>>), label: String, opt: (f64, usize, f64), seed: u64) -> Result<Self, String> {
+        // the page trains under EDM's polynomial2; the weights record it
+        let schedule = Schedule::polynomial2(1000, 1e-5);
+        model.config.check_schedule(&schedule)?;
+        model.config = model.config.clone().trained_under(&schedule);
         if model.config.conditioned_on_elements() {
             // every molecule must be expressible in the network's vocabulary
             let refs: Vec<&[String]> = elements.iter().map(Vec::as_slice).collect();
@@ -521,7 +523,7 @@ impl ScoreTraining {
                 (model.moved_to(compute), Some(copy))
             }
         };
-        Ok(ScoreTraining { model, cpu_copy, pool, elements, label, schedule: Schedule::polynomial2(1000, 1e-5), t_max, batch, lr, rng: XorShift64::new(seed ^ 0x5EED), losses: Vec::new(), ms: 0.0, stopped: None })
+        Ok(ScoreTraining { model, cpu_copy, pool, elements, label, schedule, t_max, batch, lr, rng: XorShift64::new(seed ^ 0x5EED), losses: Vec::new(), ms: 0.0, stopped: None })
     }
 
     /// The network to sample with (on the CPU).
