@@ -84,6 +84,28 @@ impl AdjointConfig {
         Ok(c)
     }
 
+    /// This configuration with `name=value` overrides (any field but `system`, e.g.
+    /// `hidden=64`, `lr=3e-4`, `grad_steps=50`): what a recipe sweep varies. Validated.
+    pub fn with_overrides(self, overrides: &[String]) -> Result<Self, String> {
+        let mut v = serde_json::to_value(&self).map_err(|e| e.to_string())?;
+        for o in overrides {
+            let (name, value) = o.split_once('=').ok_or_else(|| format!("--set {o}: expected name=value"))?;
+            let (name, value) = (name.trim(), value.trim());
+            let slot = match v.get_mut(name) {
+                Some(slot) if name != "system" => slot,
+                _ => return Err(format!("--set {name}: not a configuration field (sigma_min, sigma_max, nfe, new_per_epoch, grad_steps, batch, buffer, lr, hidden, layers, clip)")),
+            };
+            let number: serde_json::Value = serde_json::from_str(value).map_err(|_| format!("--set {name}={value}: not a number"))?;
+            if !number.is_number() || number.as_f64().is_some_and(|x| !x.is_finite()) {
+                return Err(format!("--set {name}={value}: not a number"));
+            }
+            *slot = number;
+        }
+        let c: AdjointConfig = serde_json::from_value(v).map_err(|e| format!("--set: {e}"))?;
+        c.validate()?;
+        Ok(c)
+    }
+
     pub fn by_name(config: &str, system: &str) -> Result<Self, String> {
         match config {
             "paper" => Self::paper(system),
@@ -837,6 +859,16 @@ mod tests {
         let mut c = AdjointConfig::demo("dw4").unwrap();
         c.nfe = 1;
         assert!(AdjointSampler::new(c, 0).is_err());
+        // a sweep's overrides: numbers for known fields only, validated
+        let set = |o: &[&str]| AdjointConfig::demo("dw4").unwrap().with_overrides(&o.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let c = set(&["hidden=64", "lr=3e-4", " grad_steps = 50"]).unwrap();
+        assert_eq!((c.hidden, c.lr, c.grad_steps, c.layers), (64, 3e-4, 50, 3));
+        assert!(set(&["system=lj13"]).unwrap_err().contains("not a configuration field"));
+        assert!(set(&["width=3"]).unwrap_err().contains("not a configuration field"));
+        assert!(set(&["hidden"]).unwrap_err().contains("name=value"));
+        assert!(set(&["hidden=big"]).unwrap_err().contains("not a number"));
+        assert!(set(&["hidden=1.5"]).is_err(), "a count must be whole");
+        assert!(set(&["batch=100000"]).is_err(), "bounds still apply");
     }
 
     /// The container's header and payload, split.

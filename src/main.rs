@@ -252,6 +252,11 @@ mod cli {
             /// Override the configuration's learning rate.
             #[arg(long)]
             lr: Option<f64>,
+            /// Override a field of the configuration for a new run (repeatable): name=value with
+            /// name one of sigma_min, sigma_max, nfe, new_per_epoch, grad_steps, batch, buffer,
+            /// lr, hidden, layers, clip (e.g. --set hidden=64 --set grad_steps=50).
+            #[arg(long = "set", value_name = "NAME=VALUE")]
+            set: Vec<String>,
             /// Where the network trains: `cpu` (burn's CPU backend) or `gpu` (burn on wgpu:
             /// Vulkan, Metal, DX12; lavapipe without a GPU).
             #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu"])]
@@ -347,7 +352,7 @@ mod cli {
             }
             Command::BenchMcmc { systems, chains, sweeps, json } => bench_mcmc(&systems, chains, sweeps, json),
             Command::Stability { input, json } => stability(&input, json),
-            Command::TrainAdjoint { system, config, epochs, seed, output, reference, eval_every, no_final_eval, weights_only, resume, lr, device, json } => train_adjoint(TrainAdjointArgs {
+            Command::TrainAdjoint { system, config, epochs, seed, output, reference, eval_every, no_final_eval, weights_only, resume, lr, set, device, json } => train_adjoint(TrainAdjointArgs {
                 system: &system,
                 config: &config,
                 epochs,
@@ -359,6 +364,7 @@ mod cli {
                 weights_only,
                 resume: resume.as_deref(),
                 lr,
+                set: &set,
                 device: &device,
                 json,
             }),
@@ -627,6 +633,7 @@ mod cli {
         weights_only: bool,
         resume: Option<&'a Path>,
         lr: Option<f64>,
+        set: &'a [String],
         device: &'a str,
         json: bool,
     }
@@ -651,8 +658,11 @@ mod cli {
                 }
                 a
             }
-            None => AdjointSampler::new(AdjointConfig::by_name(args.config, system)?, seed)?,
+            None => AdjointSampler::new(AdjointConfig::by_name(args.config, system)?.with_overrides(args.set)?, seed)?,
         };
+        if args.resume.is_some() && !args.set.is_empty() {
+            return Err("--set changes a new run's configuration; a resumed run keeps its own (only --lr can change)".into());
+        }
         if a.resumed_exactly() && !matches!(compute, molplay::models::Compute::Cpu) {
             eprintln!("note: moving to {} restarts the optimiser (its state is resumed on the CPU only)", compute.name());
         }
