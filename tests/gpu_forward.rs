@@ -39,7 +39,7 @@ fn forward_pass_handles_every_modality_block() {
         for i in 0..5 {
             b.push(&data.block(i, m).0, &vec![0.0; cols]);
         }
-        let cpu = cpu_trajectory(&b, &schedule, 3);
+        let cpu = cpu_trajectory(&b, &schedule, 3).unwrap();
         let gpu = pollster::block_on(ForwardKernel::new(&ctx.device).run(ctx, &b, &schedule, 3).unwrap().read(ctx)).unwrap();
         let worst = gpu.iter().zip(&cpu).map(|(g, c)| (g - c).abs()).fold(0.0, f64::max);
         assert!(worst < 1e-3, "{m:?} ({cols} columns): |GPU − CPU| up to {worst}");
@@ -52,7 +52,7 @@ fn forward_pass_handles_every_modality_block() {
         molplay::molecules::centre_columns(&mut v, n, 7);
         b.push(&v, &[0.0; 7]);
     }
-    let cpu = cpu_trajectory(&b, &schedule, 4);
+    let cpu = cpu_trajectory(&b, &schedule, 4).unwrap();
     let gpu = pollster::block_on(ForwardKernel::new(&ctx.device).run(ctx, &b, &schedule, 4).unwrap().read(ctx)).unwrap();
     assert!(gpu.iter().zip(&cpu).all(|(g, c)| (g - c).abs() < 1e-3));
 }
@@ -62,7 +62,7 @@ fn forward_pass_matches_its_cpu_twin_frame_by_frame() {
     let Some(ctx) = shared_native_context() else { return };
     let b = batch();
     let schedule = Schedule::polynomial2(200, 1e-5);
-    let cpu = cpu_trajectory(&b, &schedule, 9);
+    let cpu = cpu_trajectory(&b, &schedule, 9).unwrap();
     let traj = ForwardKernel::new(&ctx.device).run(ctx, &b, &schedule, 9).unwrap();
     let gpu = pollster::block_on(traj.read(ctx)).unwrap();
     assert_eq!(gpu.len(), cpu.len());
@@ -86,17 +86,36 @@ fn the_markov_chain_has_the_schedules_marginals() {
     let schedule = Schedule::polynomial2(100, 1e-5);
     let n = 2000;
     let mut r = XorShift64::new(4);
+    // two molecules of 1000 atoms (a molecule has at most MAX_ATOMS_PER_MOLECULE), each CoM-free
     let mut z0: Vec<f64> = (0..3 * n).map(|_| r.normal()).collect();
-    molplay::molecules::centre_columns(&mut z0, n, 3);
     let mut b = Batch::positions();
-    b.push(&z0, &[0.0; 3]);
-    let frames = cpu_trajectory(&b, &schedule, 1);
+    for half in z0.chunks_mut(3 * n / 2) {
+        molplay::molecules::centre_columns(half, n / 2, 3);
+        b.push(half, &[0.0; 3]);
+    }
+    let frames = cpu_trajectory(&b, &schedule, 1).unwrap();
     for t in [25usize, 55, 100] {
         let (a, s2) = (schedule.alpha(t as f64), schedule.sigma2(t as f64));
         let resid: f64 = (0..3 * n).map(|c| (frames[t * 3 * n + c] - a * z0[c]).powi(2)).sum::<f64>() / (3 * n) as f64;
-        let want = s2 * (n as f64 - 1.0) / n as f64;
+        let want = s2 * (n as f64 / 2.0 - 1.0) / (n as f64 / 2.0);
         assert!((resid / want - 1.0).abs() < 0.06, "t = {t}: residual variance {resid} vs σ² {want}");
     }
+}
+
+/// Issue 16, case 3: a dropped XYZ with one 150 000-atom molecule made the page's CPU path
+/// allocate the whole trajectory (and panic) where the GPU pass refused it; both refuse it now,
+/// as they refuse a trajectory beyond one storage binding.
+#[test]
+fn the_cpu_twin_refuses_what_the_pass_refuses_before_allocating() {
+    let schedule = Schedule::polynomial2(1000, 1e-5);
+    let mut b = Batch::positions();
+    b.push(&vec![0.0; 3 * 150_000], &[0.0; 3]);
+    assert!(cpu_trajectory(&b, &schedule, 1).unwrap_err().contains("at most 1024 atoms"));
+    let mut b = Batch::positions();
+    for _ in 0..20 {
+        b.push(&vec![0.0; 3 * 1000], &[0.0; 3]);
+    }
+    assert!(cpu_trajectory(&b, &schedule, 1).unwrap_err().contains("trajectory values"));
 }
 
 #[test]

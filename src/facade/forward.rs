@@ -57,8 +57,14 @@ impl ForwardState {
     /// Philox draws, so the same frames up to f32 rounding).
     pub(super) fn to_cpu(&mut self) {
         if let Some(v) = self.view.as_mut().filter(|v| v.gpu.is_some()) {
-            v.cpu = cpu_trajectory(&v.batch, &v.schedule, v.seed).iter().map(|&a| a as f32).collect();
-            v.gpu = None;
+            // the pass accepted this batch, and the twin refuses only what the pass refuses
+            match cpu_trajectory(&v.batch, &v.schedule, v.seed) {
+                Ok(frames) => {
+                    v.cpu = frames.iter().map(|&a| a as f32).collect();
+                    v.gpu = None;
+                }
+                Err(_) => self.view = None,
+            }
         }
     }
 
@@ -273,7 +279,7 @@ impl Playground {
         let atoms = batch.atoms();
         let (gpu, cpu, engine) = match (&s.compute, s.render.as_ref().map(|r| r.viewer.source)) {
             (Some(c), Some(AtomSource::Storage)) => (Some(Rc::new(ForwardKernel::new(&c.0.device).run(&c.0, &batch, &schedule, seed).map_err(js_err)?)), Vec::new(), "gpu"),
-            _ => (None, cpu_trajectory(&batch, &schedule, seed).iter().map(|&v| v as f32).collect(), "cpu"),
+            _ => (None, cpu_trajectory(&batch, &schedule, seed).map_err(|e| js_err(format!("showForward: {e}")))?.iter().map(|&v| v as f32).collect(), "cpu"),
         };
         if let Some(r) = s.render.as_mut() {
             r.viewer.set_molecules(&r.device, &r.queue, &styles, 3, &groups).map_err(js_err)?;

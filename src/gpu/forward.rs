@@ -81,8 +81,24 @@ impl Batch {
     }
 }
 
-/// The f64 CPU twin: frames (T + 1) × atoms × cols, offsets added.
-pub fn cpu_trajectory(batch: &Batch, schedule: &Schedule, seed: u64) -> Vec<f64> {
+/// Most values one trajectory may hold, (T + 1) × atoms × cols: what WebGPU's default storage
+/// binding (128 MiB of f32) holds, so the CPU twin refuses what the pass refuses instead of
+/// allocating gigabytes for a dropped file with a huge molecule.
+pub const MAX_FRAME_VALUES: u64 = 1 << 25;
+
+/// Checks a batch and the size of its trajectory under `schedule` before anything is allocated.
+fn check_size(batch: &Batch, schedule: &Schedule) -> Result<(), String> {
+    batch.check()?;
+    let values = (schedule.steps() as u64 + 1).saturating_mul(batch.atoms() as u64).saturating_mul(batch.cols as u64);
+    if values > MAX_FRAME_VALUES {
+        return Err(format!("{} atoms over {} steps make {values} trajectory values, more than the {MAX_FRAME_VALUES} one trajectory may hold: show fewer or smaller molecules", batch.atoms(), schedule.steps()));
+    }
+    Ok(())
+}
+
+/// The f64 CPU twin: frames (T + 1) × atoms × cols, offsets added. Refuses what the pass refuses.
+pub fn cpu_trajectory(batch: &Batch, schedule: &Schedule, seed: u64) -> Result<Vec<f64>, String> {
+    check_size(batch, schedule)?;
     let key = philox_key(seed);
     let ab = markov_coefficients(schedule);
     let (atoms, cols) = (batch.atoms(), batch.cols);
@@ -111,7 +127,7 @@ pub fn cpu_trajectory(batch: &Batch, schedule: &Schedule, seed: u64) -> Vec<f64>
         }
         write(&mut frames, t, &z);
     }
-    frames
+    Ok(frames)
 }
 
 #[repr(C)]
@@ -147,7 +163,7 @@ impl ForwardKernel {
     /// Records and submits the pass; the frames buffer (also `COPY_SRC`) holds (T + 1) frames of
     /// atoms × cols values.
     pub fn run(&self, ctx: &GpuContext, batch: &Batch, schedule: &Schedule, seed: u64) -> Result<Trajectory, String> {
-        batch.check()?;
+        check_size(batch, schedule)?;
         let device = &ctx.device;
         let atoms = batch.atoms();
         let steps = schedule.steps();
