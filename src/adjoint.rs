@@ -291,8 +291,13 @@ impl AdjointSampler {
         config.validate()?;
         let system = System::by_name(&config.system).map_err(|e| e.to_string())?;
         let net = Network::new_on(config.network(&system), seed, compute);
+        Ok(Self::with_network(config, system, net, seed))
+    }
+
+    /// A learner around a controller built elsewhere (fresh, or read from a file); empty buffer.
+    fn with_network(config: AdjointConfig, system: System, net: Network, seed: u64) -> Self {
         let noise = GeometricNoise { sigma_min: config.sigma_min, sigma_max: config.sigma_max };
-        Ok(AdjointSampler { config, system, noise, net, items: Vec::new(), next: 0, rng: XorShift64::new(seed ^ 0xAD701), counters: Counters::default(), history: History::default(), resumed_exactly: false, energy_gpu: None })
+        AdjointSampler { config, system, noise, net, items: Vec::new(), next: 0, rng: XorShift64::new(seed ^ 0xAD701), counters: Counters::default(), history: History::default(), resumed_exactly: false, energy_gpu: None }
     }
 
     /// Moves the controller to `compute` (weights kept, the optimiser restarts).
@@ -363,11 +368,21 @@ impl AdjointSampler {
 
     /// Simulates `count` samples of the controlled SDE from 0 to 1 (no gradient). With `keep` > 0
     /// also returns the trajectory of the first `keep` samples (nfe frames). Fails on exploding
-    /// or non-finite states.
+    /// or non-finite states. More samples than [`max_simulation_batch`](Self::max_simulation_batch)
+    /// are simulated one such batch after the other, so the pair tensors stay within
+    /// [`MAX_PAIR_WORK`](crate::models::MAX_PAIR_WORK) (fewer are one batch, as always).
     pub async fn simulate(&mut self, count: usize, keep: usize) -> Result<(Vec<f64>, Vec<f64>), String> {
-        let mut sim = self.start_simulation(count, keep);
+        let batch = self.max_simulation_batch();
+        let mut sim = self.start_simulation(count.min(batch), keep);
         self.advance_simulation(&mut sim, usize::MAX).await?;
-        Ok((sim.xs, sim.frames))
+        let (mut xs, frames) = (sim.xs, sim.frames);
+        while xs.len() < count * self.system.dim() {
+            let done = xs.len() / self.system.dim();
+            let mut more = self.start_simulation((count - done).min(batch), 0);
+            self.advance_simulation(&mut more, usize::MAX).await?;
+            xs.extend(more.xs);
+        }
+        Ok((xs, frames))
     }
 
     /// Like [`simulate`](Self::simulate), with its own random numbers from `seed` and outside
@@ -643,8 +658,7 @@ impl AdjointSampler {
         };
         // the weights (their size checked against the configuration) before any network is built
         let net = Network::from_bytes(weights, Some(&header.config.network(&system)))?;
-        let mut s = AdjointSampler::new(header.config, 0).map_err(ModelError::Corrupt)?;
-        s.net = net;
+        let mut s = AdjointSampler::with_network(header.config, system, net, 0);
         s.history = header.history;
         if let Some(c) = header.counters {
             s.counters = Counters { buffer: 0, ..c };

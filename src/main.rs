@@ -617,10 +617,7 @@ mod cli {
         std::fs::write(output, bytes).map_err(|e| format!("{}: {e}", output.display()))
     }
 
-    /// Adjoint Sampling from the energy alone: epochs of (buffer refresh + regression steps),
-    /// progress on stderr, an evaluation line every `eval_every` epochs (energy W2 and distance
-    /// W2 of 1000 fresh samples against `reference` when given, else the mean energy).
-    #[allow(clippy::too_many_arguments)]
+    /// What `train-adjoint` was given.
     struct TrainAdjointArgs<'a> {
         system: &'a str,
         config: &'a str,
@@ -638,6 +635,9 @@ mod cli {
         json: bool,
     }
 
+    /// Adjoint Sampling from the energy alone: epochs of (buffer refresh + regression steps),
+    /// progress on stderr, an evaluation line every `eval_every` epochs (energy W2 and distance
+    /// W2 of 1000 fresh samples against `reference` when given, else the mean energy).
     fn train_adjoint(args: TrainAdjointArgs) -> Result<(), String> {
         use molplay::adjoint::{AdjointConfig, AdjointSampler, Evaluation};
         use pollster::block_on;
@@ -645,6 +645,9 @@ mod cli {
         let compute = molplay::models::Compute::by_name(args.device)?;
         if epochs == 0 {
             return Err("--epochs must be at least 1".into());
+        }
+        if args.resume.is_some() && !args.set.is_empty() {
+            return Err("--set changes a new run's configuration; a resumed run keeps its own (only --lr can change)".into());
         }
         let mut a = match args.resume {
             Some(p) => {
@@ -660,9 +663,6 @@ mod cli {
             }
             None => AdjointSampler::new(AdjointConfig::by_name(args.config, system)?.with_overrides(args.set)?, seed)?,
         };
-        if args.resume.is_some() && !args.set.is_empty() {
-            return Err("--set changes a new run's configuration; a resumed run keeps its own (only --lr can change)".into());
-        }
         if a.resumed_exactly() && !matches!(compute, molplay::models::Compute::Cpu) {
             eprintln!("note: moving to {} restarts the optimiser (its state is resumed on the CPU only)", compute.name());
         }
@@ -768,12 +768,8 @@ mod cli {
         }
         a.reseed(seed);
         let t0 = Instant::now();
-        // in batches the controller's pair tensors fit (memory grows with batch × n² × hidden)
-        let mut xs = Vec::new();
-        for start in (0..samples).step_by(a.max_simulation_batch()) {
-            let count = a.max_simulation_batch().min(samples - start);
-            xs.extend(pollster::block_on(a.simulate(count, 0))?.0);
-        }
+        // simulate batches within the controller's pair-tensor bound itself
+        let (xs, _) = pollster::block_on(a.simulate(samples, 0))?;
         let secs = t0.elapsed().as_secs_f64();
         if let Some(out) = output {
             write_system_samples(&a.system, &xs, out)?;

@@ -139,7 +139,7 @@ impl EgnnConfig {
         if let Some(id) = &self.schedule {
             id.build().map_err(|e| format!("implausible configuration: {e}"))?;
         }
-        if self.atoms == 0 || self.features == 0 || !features_ok || self.hidden == 0 || self.hidden > 4096 || self.layers > 64 || !(self.data_variance > 0.0 && self.data_variance.is_finite()) {
+        if self.atoms == 0 || self.features == 0 || !features_ok || self.hidden == 0 || !(self.data_variance > 0.0 && self.data_variance.is_finite()) {
             return Err(format!("implausible configuration {self:?}"));
         }
         Ok(())
