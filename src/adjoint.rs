@@ -121,9 +121,18 @@ impl AdjointConfig {
     pub fn validate(&self) -> Result<(), String> {
         let sys = System::by_name(&self.system).map_err(|e| e.to_string())?;
         if sys.n > MAX_ADJOINT_PARTICLES {
-            return Err(format!("implausible Adjoint Sampling configuration: {} has {} particles, more than the {MAX_ADJOINT_PARTICLES} Adjoint Sampling is set up for (dw4, lj13, lj55)", sys.name, sys.n));
+            return Err(format!(
+                "implausible Adjoint Sampling configuration: {} has {} particles, more than the {MAX_ADJOINT_PARTICLES} Adjoint Sampling is set up for (dw4, lj13, lj55)",
+                sys.name, sys.n
+            ));
         }
-        for (what, value, max) in [("nfe", self.nfe, MAX_ADJOINT_NFE), ("new_per_epoch", self.new_per_epoch, MAX_ADJOINT_BATCH), ("batch", self.batch, MAX_ADJOINT_BATCH), ("buffer", self.buffer, MAX_ADJOINT_BUFFER), ("grad_steps", self.grad_steps, MAX_ADJOINT_GRAD_STEPS)] {
+        for (what, value, max) in [
+            ("nfe", self.nfe, MAX_ADJOINT_NFE),
+            ("new_per_epoch", self.new_per_epoch, MAX_ADJOINT_BATCH),
+            ("batch", self.batch, MAX_ADJOINT_BATCH),
+            ("buffer", self.buffer, MAX_ADJOINT_BUFFER),
+            ("grad_steps", self.grad_steps, MAX_ADJOINT_GRAD_STEPS),
+        ] {
             if value > max {
                 return Err(format!("implausible Adjoint Sampling configuration: {what} {value} is above {max}"));
             }
@@ -131,11 +140,27 @@ impl AdjointConfig {
         // u64: the product of bounded counts can pass 2³² (wasm32's usize)
         let pairs = (self.new_per_epoch.max(self.batch) * sys.n * sys.n) as u64 * self.hidden.min(1024) as u64;
         if pairs > crate::models::MAX_PAIR_WORK as u64 {
-            return Err(format!("implausible Adjoint Sampling configuration: batches of {} {} configurations with hidden {} need {pairs} pair entries, more than {}", self.new_per_epoch.max(self.batch), sys.name, self.hidden, crate::models::MAX_PAIR_WORK));
+            return Err(format!(
+                "implausible Adjoint Sampling configuration: batches of {} {} configurations with hidden {} need {pairs} pair entries, more than {}",
+                self.new_per_epoch.max(self.batch),
+                sys.name,
+                self.hidden,
+                crate::models::MAX_PAIR_WORK
+            ));
         }
-        let ok = self.sigma_min > 0.0 && self.sigma_max > self.sigma_min && self.sigma_max.is_finite() && self.nfe >= 2
-            && self.new_per_epoch >= 1 && self.batch >= 1 && self.buffer >= self.new_per_epoch && self.lr > 0.0 && self.lr < 1.0
-            && (1..=1024).contains(&self.hidden) && (1..=16).contains(&self.layers) && self.clip > 0.0 && self.clip.is_finite();
+        let ok = self.sigma_min > 0.0
+            && self.sigma_max > self.sigma_min
+            && self.sigma_max.is_finite()
+            && self.nfe >= 2
+            && self.new_per_epoch >= 1
+            && self.batch >= 1
+            && self.buffer >= self.new_per_epoch
+            && self.lr > 0.0
+            && self.lr < 1.0
+            && (1..=1024).contains(&self.hidden)
+            && (1..=16).contains(&self.layers)
+            && self.clip > 0.0
+            && self.clip.is_finite();
         if ok {
             Ok(())
         } else {
@@ -297,7 +322,19 @@ impl AdjointSampler {
     /// A learner around a controller built elsewhere (fresh, or read from a file); empty buffer.
     fn with_network(config: AdjointConfig, system: System, net: Network, seed: u64) -> Self {
         let noise = GeometricNoise { sigma_min: config.sigma_min, sigma_max: config.sigma_max };
-        AdjointSampler { config, system, noise, net, items: Vec::new(), next: 0, rng: XorShift64::new(seed ^ 0xAD701), counters: Counters::default(), history: History::default(), resumed_exactly: false, energy_gpu: None }
+        AdjointSampler {
+            config,
+            system,
+            noise,
+            net,
+            items: Vec::new(),
+            next: 0,
+            rng: XorShift64::new(seed ^ 0xAD701),
+            counters: Counters::default(),
+            history: History::default(),
+            resumed_exactly: false,
+            energy_gpu: None,
+        }
     }
 
     /// Moves the controller to `compute` (weights kept, the optimiser restarts).
@@ -465,7 +502,11 @@ impl AdjointSampler {
 
     /// Where refreshes evaluate ∇E: "gpu" or "cpu".
     pub fn energy_engine(&self) -> &'static str {
-        if self.energy_gpu.is_some() { "gpu" } else { "cpu" }
+        if self.energy_gpu.is_some() {
+            "gpu"
+        } else {
+            "cpu"
+        }
     }
 
     /// A refresh: energies and forces of a finished simulation's samples (on the GPU kernel
@@ -643,13 +684,22 @@ impl AdjointSampler {
         let (weights, optimizer, buffer) = match &header.state {
             None => (payload, &[][..], &[][..]),
             Some(st) => {
-                if st.buffer_items > header.config.buffer || (st.buffer_items > 0 && st.next >= header.config.buffer) || (st.buffer_items < header.config.buffer && st.next != st.buffer_items % header.config.buffer) {
+                if st.buffer_items > header.config.buffer
+                    || (st.buffer_items > 0 && st.next >= header.config.buffer)
+                    || (st.buffer_items < header.config.buffer && st.next != st.buffer_items % header.config.buffer)
+                {
                     return Err(ModelError::Corrupt(format!("the buffer holds {} items with the next at {}, for a capacity of {}", st.buffer_items, st.next, header.config.buffer)));
                 }
                 let buffer_len = st.buffer_items.checked_mul(2 * per * 8);
                 let total = buffer_len.and_then(|b| b.checked_add(st.weights_len)).and_then(|b| b.checked_add(st.optimizer_len));
                 if total != Some(payload.len()) {
-                    return Err(ModelError::Corrupt(format!("the checkpoint's sections ({} + {} bytes and {} buffer items) do not add up to its {} bytes", st.weights_len, st.optimizer_len, st.buffer_items, payload.len())));
+                    return Err(ModelError::Corrupt(format!(
+                        "the checkpoint's sections ({} + {} bytes and {} buffer items) do not add up to its {} bytes",
+                        st.weights_len,
+                        st.optimizer_len,
+                        st.buffer_items,
+                        payload.len()
+                    )));
                 }
                 let (w, rest) = payload.split_at(st.weights_len);
                 let (o, b) = rest.split_at(st.optimizer_len);
@@ -752,8 +802,8 @@ pub async fn time_training(compute: &Compute, reps: usize, clock: &dyn Fn() -> f
 mod tests {
     use super::*;
     use crate::models::to_vec;
-    use pollster::block_on;
     use crate::schedules::Schedule;
+    use pollster::block_on;
 
     #[test]
     fn the_noise_matches_the_geometric_schedule_and_the_spec_numbers() {
@@ -789,11 +839,14 @@ mod tests {
         assert!(g[..3].iter().map(|v| v * v).sum::<f64>().sqrt() > 1e3, "the raw force is large");
         let nu1 = a.noise.nu(1.0);
         // the spec's recipe written out: scale each particle's force to norm ≤ 100, centre, add −x/ν(1)
-        let mut want: Vec<f64> = g.chunks(3).flat_map(|p| {
-            let norm = p.iter().map(|v| v * v).sum::<f64>().sqrt();
-            let f = (100.0 / (norm + 1e-6)).min(1.0);
-            p.iter().map(move |v| v * f).collect::<Vec<_>>()
-        }).collect();
+        let mut want: Vec<f64> = g
+            .chunks(3)
+            .flat_map(|p| {
+                let norm = p.iter().map(|v| v * v).sum::<f64>().sqrt();
+                let f = (100.0 / (norm + 1e-6)).min(1.0);
+                p.iter().map(move |v| v * f).collect::<Vec<_>>()
+            })
+            .collect();
         assert!((want[..3].iter().map(|v| v * v).sum::<f64>().sqrt() - 100.0).abs() < 1e-3, "the overlapping pair is clipped to 100");
         remove_com(&mut want, 3);
         assert!(adj.iter().zip(&want).zip(&x).all(|((a, w), xi)| (a - (w - xi / nu1)).abs() < 1e-9));

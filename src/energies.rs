@@ -60,13 +60,7 @@ pub enum InputError {
 impl System {
     /// DW-4: 4 particles in 2-D, a = 0.9, b = −4, c = 0, d0 = 4.
     pub fn dw4() -> Self {
-        System {
-            name: "dw4".into(),
-            n: 4,
-            d: 2,
-            temperature: 1.0,
-            family: Family::DoubleWell { a: 0.9, b: -4.0, c: 0.0, d0: 4.0, reg: 1e-8 },
-        }
+        System { name: "dw4".into(), n: 4, d: 2, temperature: 1.0, family: Family::DoubleWell { a: 0.9, b: -4.0, c: 0.0, d0: 4.0, reg: 1e-8 } }
     }
 
     /// LJ-n in 3-D with ε = 1, r_m = 1, k = 1 (the benchmark convention for any n).
@@ -75,13 +69,7 @@ impl System {
         if !(2..=MAX_PARTICLES).contains(&n) {
             return Err(InputError::BadParticleCount { name, n, max: MAX_PARTICLES });
         }
-        Ok(System {
-            name,
-            n,
-            d: 3,
-            temperature: 1.0,
-            family: Family::LennardJones { eps: 1.0, rm: 1.0, k: 1.0, reg: 1e-6 },
-        })
+        Ok(System { name, n, d: 3, temperature: 1.0, family: Family::LennardJones { eps: 1.0, rm: 1.0, k: 1.0, reg: 1e-6 } })
     }
 
     pub fn lj13() -> Self {
@@ -95,17 +83,14 @@ impl System {
     /// `dw4`, `lj13`, `lj55`, or `lj<n>` for a generic Lennard-Jones cluster (case-insensitive,
     /// `-`/`_` ignored, so `LJ-13` works too).
     pub fn by_name(name: &str) -> Result<Self, InputError> {
-        let key: String =
-            name.trim().chars().filter(|c| *c != '-' && *c != '_').collect::<String>().to_ascii_lowercase();
+        let key: String = name.trim().chars().filter(|c| *c != '-' && *c != '_').collect::<String>().to_ascii_lowercase();
         if key == "dw4" {
             return Ok(Self::dw4());
         }
         if let Some(digits) = key.strip_prefix("lj") {
             if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) && digits.len() <= 6 {
                 return Self::lj(digits.parse().unwrap_or(0)).map_err(|e| match e {
-                    InputError::BadParticleCount { n, max, .. } => {
-                        InputError::BadParticleCount { name: name.trim().to_string(), n, max }
-                    }
+                    InputError::BadParticleCount { n, max, .. } => InputError::BadParticleCount { name: name.trim().to_string(), n, max },
                     other => other,
                 });
             }
@@ -160,11 +145,7 @@ impl System {
     pub fn energies_grads(&self, xs: &[f64]) -> Result<(Vec<f64>, Vec<f64>), InputError> {
         self.check_batch(xs)?;
         let mut grads = vec![0.0; xs.len()];
-        let energies = xs
-            .chunks_exact(self.dim())
-            .zip(grads.chunks_exact_mut(self.dim()))
-            .map(|(x, g)| self.energy_grad(x, g))
-            .collect();
+        let energies = xs.chunks_exact(self.dim()).zip(grads.chunks_exact_mut(self.dim())).map(|(x, g)| self.energy_grad(x, g)).collect();
         Ok((energies, grads))
     }
 
@@ -370,9 +351,18 @@ fn compact_cluster(n: usize, rm: f64) -> Vec<f64> {
     let phi = (1.0 + 5f64.sqrt()) / 2.0;
     let mut pts: Vec<[f64; 3]> = vec![[0.0, 0.0, 0.0]];
     let ico = [
-        [0.0, 1.0, phi], [0.0, -1.0, phi], [0.0, 1.0, -phi], [0.0, -1.0, -phi],
-        [1.0, phi, 0.0], [-1.0, phi, 0.0], [1.0, -phi, 0.0], [-1.0, -phi, 0.0],
-        [phi, 0.0, 1.0], [-phi, 0.0, 1.0], [phi, 0.0, -1.0], [-phi, 0.0, -1.0],
+        [0.0, 1.0, phi],
+        [0.0, -1.0, phi],
+        [0.0, 1.0, -phi],
+        [0.0, -1.0, -phi],
+        [1.0, phi, 0.0],
+        [-1.0, phi, 0.0],
+        [1.0, -phi, 0.0],
+        [-1.0, -phi, 0.0],
+        [phi, 0.0, 1.0],
+        [-phi, 0.0, 1.0],
+        [phi, 0.0, -1.0],
+        [-phi, 0.0, -1.0],
     ];
     let norm = (1.0 + phi * phi).sqrt();
     for v in ico {
@@ -415,12 +405,7 @@ mod tests {
             xp[i] += h;
             xm[i] -= h;
             let fd = (sys.energy(&xp) - sys.energy(&xm)) / (2.0 * h);
-            assert!(
-                (fd - g[i]).abs() <= rel_tol * scale,
-                "{}: coordinate {i}: analytic {} vs finite difference {fd}",
-                sys.name,
-                g[i]
-            );
+            assert!((fd - g[i]).abs() <= rel_tol * scale, "{}: coordinate {i}: analytic {} vs finite difference {fd}", sys.name, g[i]);
         }
     }
 
@@ -508,10 +493,7 @@ mod tests {
     fn lj13_icosahedron_relaxes_to_the_known_global_minimum() {
         // Without the tether the benchmark LJ is 4ε'[(σ'/r)¹² − (σ'/r)⁶] with ε' = 2, so the
         // LJ-13 global minimum is 2 × (−44.326801) (Cambridge Cluster Database).
-        let sys = System {
-            family: Family::LennardJones { eps: 1.0, rm: 1.0, k: 0.0, reg: 0.0 },
-            ..System::lj13()
-        };
+        let sys = System { family: Family::LennardJones { eps: 1.0, rm: 1.0, k: 0.0, reg: 0.0 }, ..System::lj13() };
         let e = energy_of_preset(&sys);
         assert!((e - 2.0 * -44.326801).abs() < 1e-4, "E = {e}");
         // with the benchmark's tether (and regulariser) the minimum is a little higher
@@ -542,10 +524,7 @@ mod tests {
         let sys = System::lj13();
         let x = random_config(&sys, 1.5, &mut rng);
         let (c, s) = (0.3f64.cos(), 0.3f64.sin());
-        let moved: Vec<f64> = x
-            .chunks(3)
-            .flat_map(|p| [c * p[0] - s * p[1] + 2.0, s * p[0] + c * p[1] - 1.0, p[2] + 0.5])
-            .collect();
+        let moved: Vec<f64> = x.chunks(3).flat_map(|p| [c * p[0] - s * p[1] + 2.0, s * p[0] + c * p[1] - 1.0, p[2] + 0.5]).collect();
         assert!((sys.energy(&x) - sys.energy(&moved)).abs() < 1e-9 * sys.energy(&x).abs().max(1.0));
     }
 

@@ -181,7 +181,11 @@ pub fn ksg_mi(x: &[f64], y: &[f64], k: usize, seed: u64) -> f64 {
 }
 
 fn next_down(v: f64) -> f64 {
-    if v > 0.0 && v.is_finite() { f64::from_bits(v.to_bits() - 1) } else { v }
+    if v > 0.0 && v.is_finite() {
+        f64::from_bits(v.to_bits() - 1)
+    } else {
+        v
+    }
 }
 
 /// One block's outcome in the released code's per-molecule test.
@@ -551,10 +555,14 @@ impl PooledRun {
             let cols = blocks[0].1;
             let v = (0..cols)
                 .map(|j| {
-                    blocks.iter().map(|(b, c)| {
-                        let rows = b.len() / c;
-                        (0..rows).map(|a| b[a * c + j].powi(2)).sum::<f64>() / rows as f64
-                    }).sum::<f64>() / blocks.len() as f64
+                    blocks
+                        .iter()
+                        .map(|(b, c)| {
+                            let rows = b.len() / c;
+                            (0..rows).map(|a| b[a * c + j].powi(2)).sum::<f64>() / rows as f64
+                        })
+                        .sum::<f64>()
+                        / blocks.len() as f64
                 })
                 .collect();
             Prepared { modality: m, blocks, cols, v }
@@ -586,7 +594,17 @@ impl PooledRun {
             _ => None,
         };
         let modality = prep.modality.name().into();
-        self.curves.push(PooledCurve { modality, t: opts.grid.clone(), ks_distance: std::mem::take(&mut self.ks_t), mi: std::mem::take(&mut self.mi_t), null_ks_distance: null_ks, null_mi, t_ds, t_id, t_star });
+        self.curves.push(PooledCurve {
+            modality,
+            t: opts.grid.clone(),
+            ks_distance: std::mem::take(&mut self.ks_t),
+            mi: std::mem::take(&mut self.mi_t),
+            null_ks_distance: null_ks,
+            null_mi,
+            t_ds,
+            t_id,
+            t_star,
+        });
         self.nulls.clear();
         self.prep = None;
         self.at += 1;
@@ -699,10 +717,12 @@ mod tests {
         let t = block_test(&noise, 40, 5, 3, 1);
         assert!(t.passed, "{t:?}");
         // duplicated columns: strong dependence across features
-        let dup: Vec<f64> = (0..40).flat_map(|_| {
-            let v = r.normal();
-            [v, v, v, v, v]
-        }).collect();
+        let dup: Vec<f64> = (0..40)
+            .flat_map(|_| {
+                let v = r.normal();
+                [v, v, v, v, v]
+            })
+            .collect();
         assert!(!block_test(&dup, 40, 5, 3, 1).passed);
         // a shifted block fails KS
         let shifted: Vec<f64> = noise.iter().map(|v| v + 1.0).collect();

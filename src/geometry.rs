@@ -35,9 +35,7 @@ pub fn remove_com(x: &mut [f64], d: usize) {
 /// Radius of the smallest origin-centred ball around the configuration's centre of mass.
 pub fn radius_about_com(x: &[f64], d: usize) -> f64 {
     let mean = centre_of_mass(x, d);
-    x.chunks_exact(d)
-        .map(|p| (0..d).map(|k| (p[k] - mean[k]).powi(2)).sum::<f64>().sqrt())
-        .fold(0.0, f64::max)
+    x.chunks_exact(d).map(|p| (0..d).map(|k| (p[k] - mean[k]).powi(2)).sum::<f64>().sqrt()).fold(0.0, f64::max)
 }
 
 /// Regulariser of the inertia tensor (K + εI), as the paper.
@@ -76,11 +74,7 @@ pub fn inertia(x: &[f64]) -> Mat3 {
 /// Inverse of a symmetric positive-definite 3×3 matrix (adjugate over determinant).
 pub fn inverse3(m: &Mat3) -> Mat3 {
     let c = |r0: usize, r1: usize, c0: usize, c1: usize| m[r0][c0] * m[r1][c1] - m[r0][c1] * m[r1][c0];
-    let adj = [
-        [c(1, 2, 1, 2), -c(0, 2, 1, 2), c(0, 1, 1, 2)],
-        [-c(1, 2, 0, 2), c(0, 2, 0, 2), -c(0, 1, 0, 2)],
-        [c(1, 2, 0, 1), -c(0, 2, 0, 1), c(0, 1, 0, 1)],
-    ];
+    let adj = [[c(1, 2, 1, 2), -c(0, 2, 1, 2), c(0, 1, 1, 2)], [-c(1, 2, 0, 2), c(0, 2, 0, 2), -c(0, 1, 0, 2)], [c(1, 2, 0, 1), -c(0, 2, 0, 1), c(0, 1, 0, 1)]];
     let det = m[0][0] * adj[0][0] + m[0][1] * adj[1][0] + m[0][2] * adj[2][0];
     adj.map(|row| row.map(|v| v / det))
 }
@@ -141,10 +135,22 @@ pub fn kabsch_rotation(x: &[f64], y: &[f64]) -> Mat3 {
     let h = cross_covariance(x, y);
     let (sxx, sxy, sxz, syx, syy, syz, szx, szy, szz) = (h[0][0], h[0][1], h[0][2], h[1][0], h[1][1], h[1][2], h[2][0], h[2][1], h[2][2]);
     let m = [
-        sxx + syy + szz, syz - szy, szx - sxz, sxy - syx,
-        syz - szy, sxx - syy - szz, sxy + syx, szx + sxz,
-        szx - sxz, sxy + syx, -sxx + syy - szz, syz + szy,
-        sxy - syx, szx + sxz, syz + szy, -sxx - syy + szz,
+        sxx + syy + szz,
+        syz - szy,
+        szx - sxz,
+        sxy - syx,
+        syz - szy,
+        sxx - syy - szz,
+        sxy + syx,
+        szx + sxz,
+        szx - sxz,
+        sxy + syx,
+        -sxx + syy - szz,
+        syz + szy,
+        sxy - syx,
+        szx + sxz,
+        syz + szy,
+        -sxx - syy + szz,
     ];
     let (vals, vecs) = sym_eigen(&m, 4);
     let top = (0..4).max_by(|&a, &b| vals[a].total_cmp(&vals[b])).unwrap_or(0);
@@ -256,10 +262,14 @@ fn bessel_i1e(x: f64) -> f64 {
 
 /// Gauss–Legendre nodes and weights on [−1, 1], 8 points.
 const GL8: [(f64, f64); 8] = [
-    (-0.9602898564975363, 0.1012285362903763), (-0.7966664774136267, 0.2223810344533745),
-    (-0.5255324099163290, 0.3137066458778873), (-0.1834346424956498, 0.3626837833783620),
-    (0.1834346424956498, 0.3626837833783620), (0.5255324099163290, 0.3137066458778873),
-    (0.7966664774136267, 0.2223810344533745), (0.9602898564975363, 0.1012285362903763),
+    (-0.9602898564975363, 0.1012285362903763),
+    (-0.7966664774136267, 0.2223810344533745),
+    (-0.5255324099163290, 0.3137066458778873),
+    (-0.1834346424956498, 0.3626837833783620),
+    (0.1834346424956498, 0.3626837833783620),
+    (0.5255324099163290, 0.3137066458778873),
+    (0.7966664774136267, 0.2223810344533745),
+    (0.9602898564975363, 0.1012285362903763),
 ];
 
 /// The matrix Fisher distribution on SO(3), density ∝ exp(tr(FᵀR)) against the uniform (Haar)
@@ -287,7 +297,11 @@ pub fn matrix_fisher(f: &Mat3) -> (f64, Mat3) {
     let norm = |a: [f64; 3]| (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]).sqrt();
     let unit = |a: [f64; 3], fallback: [f64; 3]| {
         let n = norm(a);
-        if n > 1e-300 { [a[0] / n, a[1] / n, a[2] / n] } else { fallback }
+        if n > 1e-300 {
+            [a[0] / n, a[1] / n, a[2] / n]
+        } else {
+            fallback
+        }
     };
     let dot = |a: [f64; 3], b: [f64; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
     let u1 = unit(fv(v1), v1);

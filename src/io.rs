@@ -332,7 +332,8 @@ pub fn read_xyz(text: &str) -> Result<Vec<XyzFrame>, IoError> {
 /// Whether a character would not show in a terminal (controls, byte-order marks, zero-width
 /// and direction marks).
 fn invisible(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{00ad}' | '\u{034f}' | '\u{061c}' | '\u{115f}' | '\u{1160}' | '\u{17b4}' | '\u{17b5}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{3164}' | '\u{fe00}'..='\u{fe0f}' | '\u{feff}' | '\u{ffa0}' | '\u{fff0}'..='\u{fffb}')
+    c.is_control()
+        || matches!(c, '\u{00ad}' | '\u{034f}' | '\u{061c}' | '\u{115f}' | '\u{1160}' | '\u{17b4}' | '\u{17b5}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{3164}' | '\u{fe00}'..='\u{fe0f}' | '\u{feff}' | '\u{ffa0}' | '\u{fff0}'..='\u{fffb}')
 }
 
 /// File content for a message: control and invisible characters written as escapes
@@ -351,7 +352,11 @@ pub fn printable(s: &str) -> String {
 
 /// [`printable`], cut to 40 characters.
 fn clip(s: &str) -> String {
-    if s.chars().count() > 40 { format!("{}…", printable(&s.chars().take(40).collect::<String>())) } else { printable(s) }
+    if s.chars().count() > 40 {
+        format!("{}…", printable(&s.chars().take(40).collect::<String>()))
+    } else {
+        printable(s)
+    }
 }
 
 /// Writes frames as multi-frame XYZ; 2-D systems get z = 0.
@@ -375,10 +380,7 @@ pub fn frames_from_flat(flat: &[f64], elements: &[String], d: usize, comment: im
     if per == 0 {
         return Vec::new();
     }
-    flat.chunks_exact(per)
-        .enumerate()
-        .map(|(k, x)| XyzFrame { elements: elements.to_vec(), positions: x.to_vec(), comment: comment(k), charges: None })
-        .collect()
+    flat.chunks_exact(per).enumerate().map(|(k, x)| XyzFrame { elements: elements.to_vec(), positions: x.to_vec(), comment: comment(k), charges: None }).collect()
 }
 
 /// Indices 0, every, 2·every, … below `count`, and always the last one: which frames of a long

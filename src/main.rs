@@ -29,13 +29,13 @@ macro_rules! outln {
 mod cli {
     use clap::{Parser, Subcommand};
     use molplay::energies::{perturbed_batch, System};
-    use molplay::io::{read_configurations, write_npy_f32, write_xyz, XyzFrame};
-    use molplay::mcmc::{PtConfig, PtReport};
-    use molplay::reference::{Phase, ReferenceRun};
-    use molplay::metrics::{compare, Comparison};
-    use std::path::{Path, PathBuf};
     use molplay::gpu::energy::{time_paths, EnergyKernel, PathTimes};
     use molplay::gpu::GpuContext;
+    use molplay::io::{read_configurations, write_npy_f32, write_xyz, XyzFrame};
+    use molplay::mcmc::{PtConfig, PtReport};
+    use molplay::metrics::{compare, Comparison};
+    use molplay::reference::{Phase, ReferenceRun};
+    use std::path::{Path, PathBuf};
     use std::process::ExitCode;
     use std::time::Instant;
 
@@ -483,11 +483,7 @@ mod cli {
     fn energy(system: &str, input: &Path, forces: bool, json: bool) -> Result<(), String> {
         let sys = System::by_name(system).map_err(|e| e.to_string())?;
         let xs = load_samples(&sys, input)?;
-        let (e, g) = if forces {
-            sys.energies_grads(&xs).map_err(|e| e.to_string())?
-        } else {
-            (sys.energies(&xs).map_err(|e| e.to_string())?, Vec::new())
-        };
+        let (e, g) = if forces { sys.energies_grads(&xs).map_err(|e| e.to_string())? } else { (sys.energies(&xs).map_err(|e| e.to_string())?, Vec::new()) };
         // never an `inf` line or a JSON null with success
         if let Some((b, v)) = e.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(format!("{}: the energy of configuration {b} is {v}", input.display()));
@@ -654,7 +650,12 @@ mod cli {
                 let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
                 let mut a = AdjointSampler::from_bytes(&bytes, Some(system)).map_err(|e| format!("{}: {e}", p.display()))?;
                 if a.resumed_exactly() {
-                    eprintln!("{}: a checkpoint: going on exactly from epoch {} (replay buffer of {}, optimiser state, random numbers; --seed is not used)", p.display(), a.counters.epochs, a.counters.buffer);
+                    eprintln!(
+                        "{}: a checkpoint: going on exactly from epoch {} (replay buffer of {}, optimiser state, random numbers; --seed is not used)",
+                        p.display(),
+                        a.counters.epochs,
+                        a.counters.buffer
+                    );
                 } else {
                     eprintln!("{}: weights only: going on from epoch {} with an empty buffer, a fresh optimiser and --seed {seed}", p.display(), a.counters.epochs);
                     a.reseed(seed);
@@ -750,7 +751,15 @@ mod cli {
             outln!("{report}");
         } else {
             let what = if args.weights_only { "weights" } else { "checkpoint" };
-            outln!("{} epochs on {} ({epochs} in {secs:.1} s here, {:.1} s in all): {} gradient steps for {} energy evaluations → {} ({what})", c.epochs, sys.name, a.history.seconds, c.gradient_steps, c.energy_evaluations, output.display());
+            outln!(
+                "{} epochs on {} ({epochs} in {secs:.1} s here, {:.1} s in all): {} gradient steps for {} energy evaluations → {} ({what})",
+                c.epochs,
+                sys.name,
+                a.history.seconds,
+                c.gradient_steps,
+                c.energy_evaluations,
+                output.display()
+            );
         }
         match stopped {
             Some(msg) => Err(format!("{msg} (the last good weights were written to {})", output.display())),
@@ -780,7 +789,10 @@ mod cli {
             return Err(format!("the samples' energies are not finite (mean {mean}, spread {sd}): the controller diverged"));
         }
         if json {
-            outln!("{}", serde_json::json!({ "system": a.system.name, "samples": samples, "nfe": samples * (a.config.nfe - 1), "seconds": secs, "energy_mean": mean, "energy_sd": sd, "output": output }));
+            outln!(
+                "{}",
+                serde_json::json!({ "system": a.system.name, "samples": samples, "nfe": samples * (a.config.nfe - 1), "seconds": secs, "energy_mean": mean, "energy_sd": sd, "output": output })
+            );
         } else {
             outln!("{samples} {} samples from the controller ({} steps each) in {secs:.2} s: E {mean:.3} ± {sd:.3}", a.system.name, a.config.nfe - 1);
         }
@@ -794,10 +806,19 @@ mod cli {
         let c = compare(&sys, &xs, &ys, sample_w2_n).map_err(|e| e.to_string())?;
         let asked = sample_w2_n.min(c.samples).min(c.reference);
         if c.sample_w2_n < asked {
-            eprintln!("molplay: the sample W2 uses {} configurations per side, not {asked}: {} matchings of {} particles are the most allowed (molplay::metrics::MAX_SAMPLE_W2_WORK)", c.sample_w2_n, c.sample_w2_n * c.sample_w2_n, sys.n);
+            eprintln!(
+                "molplay: the sample W2 uses {} configurations per side, not {asked}: {} matchings of {} particles are the most allowed (molplay::metrics::MAX_SAMPLE_W2_WORK)",
+                c.sample_w2_n,
+                c.sample_w2_n * c.sample_w2_n,
+                sys.n
+            );
         }
         if c.distance_w2_n < c.samples.max(c.reference) {
-            eprintln!("molplay: the distance W2 pools {} evenly spaced configurations per side ({} distances each at most, molplay::metrics::MAX_POOLED_DISTANCES)", c.distance_w2_n, molplay::metrics::MAX_POOLED_DISTANCES);
+            eprintln!(
+                "molplay: the distance W2 pools {} evenly spaced configurations per side ({} distances each at most, molplay::metrics::MAX_POOLED_DISTANCES)",
+                c.distance_w2_n,
+                molplay::metrics::MAX_POOLED_DISTANCES
+            );
         }
         let Comparison { energy_w2, distance_w2, sample_w2, sample_w2_n: k, energy_mean: ms, energy_sd: ss, reference_energy_mean: mr, reference_energy_sd: sr, .. } = c;
         let (vs, vr, dof, ts, tr) = (c.virial, c.reference_virial, c.virial_expected, c.temperature, c.reference_temperature);
@@ -852,7 +873,13 @@ mod cli {
             let t = pollster::block_on(molplay::adjoint::time_training(&compute, reps, &clock))?;
             let (dsm, adj) = (t.dsm_step_ms, t.adjoint);
             if !json {
-                outln!("{name:>4}: DSM step {dsm:8.2} ms ({:6.1}/s) | AS regression step {:8.2} ms ({:6.1}/s) | AS simulation step (64 samples) {:8.2} ms", 1e3 / dsm, adj.regression_step_ms, 1e3 / adj.regression_step_ms, adj.simulation_step_ms);
+                outln!(
+                    "{name:>4}: DSM step {dsm:8.2} ms ({:6.1}/s) | AS regression step {:8.2} ms ({:6.1}/s) | AS simulation step (64 samples) {:8.2} ms",
+                    1e3 / dsm,
+                    adj.regression_step_ms,
+                    1e3 / adj.regression_step_ms,
+                    adj.simulation_step_ms
+                );
             }
             rows.insert(name.clone(), serde_json::json!({ "dsm_step_ms": dsm, "dsm_steps_per_s": 1e3 / dsm, "adjoint": adj, "adjoint_gradient_steps_per_s": 1e3 / adj.regression_step_ms }));
             *(if name == "cpu" { &mut cpu } else { &mut gpu }) = Some(t);
@@ -926,7 +953,6 @@ mod cli {
         Ok(())
     }
 
-
     fn bench_mcmc(systems: &[String], chains: usize, sweeps: usize, json: bool) -> Result<(), String> {
         if chains == 0 || sweeps == 0 {
             return Err("--chains and --sweeps must be at least 1".into());
@@ -954,7 +980,13 @@ mod cli {
                 match t.gpu_sweeps_per_s {
                     Some(g) => outln!(
                         "{:>5} {} replicas: CPU {:8.1} sweeps/s ({:.3e} evals/s) | GPU {:8.1} sweeps/s ({:.3e} evals/s) | GPU/CPU {:.2}",
-                        sys.name, cfg.replicas(), t.cpu_sweeps_per_s, t.cpu_sweeps_per_s * r, g, g * r, g / t.cpu_sweeps_per_s
+                        sys.name,
+                        cfg.replicas(),
+                        t.cpu_sweeps_per_s,
+                        t.cpu_sweeps_per_s * r,
+                        g,
+                        g * r,
+                        g / t.cpu_sweeps_per_s
                     ),
                     None => outln!("{:>5} {} replicas: CPU {:8.1} sweeps/s (no GPU)", sys.name, cfg.replicas(), t.cpu_sweeps_per_s),
                 }
@@ -1024,7 +1056,15 @@ mod cli {
             for c in &p.curves {
                 let ks: Vec<String> = c.t.iter().zip(&c.ks_distance).map(|(t, v)| format!("{t}:{v:.3}")).collect();
                 let mi: Vec<String> = c.t.iter().zip(&c.mi).map(|(t, v)| format!("{t}:{v:.3}")).collect();
-                outln!("  {:<10} T_DS {} (KS ≤ {:.3}), T_ID {} (MI ≤ {:.3}), T* {}", c.modality, show(c.t_ds.map(|t| t as f64)), c.null_ks_distance, show(c.t_id.map(|t| t as f64)), c.null_mi, show(c.t_star.map(|t| t as f64)));
+                outln!(
+                    "  {:<10} T_DS {} (KS ≤ {:.3}), T_ID {} (MI ≤ {:.3}), T* {}",
+                    c.modality,
+                    show(c.t_ds.map(|t| t as f64)),
+                    c.null_ks_distance,
+                    show(c.t_id.map(|t| t as f64)),
+                    c.null_mi,
+                    show(c.t_star.map(|t| t as f64))
+                );
                 outln!("  {:<10} KS {}", "", ks.join(" "));
                 outln!("  {:<10} MI {}", "", mi.join(" "));
             }
@@ -1260,12 +1300,7 @@ mod cli {
                         .samples
                         .chunks(3 * n)
                         .enumerate()
-                        .map(|(i, x)| XyzFrame {
-                            elements: els.as_ref().map_or_else(|| vec!["C".into(); n], |e| e[i].clone()),
-                            positions: x.to_vec(),
-                            comment: format!("sample {i}"),
-                            charges: None,
-                        })
+                        .map(|(i, x)| XyzFrame { elements: els.as_ref().map_or_else(|| vec!["C".into(); n], |e| e[i].clone()), positions: x.to_vec(), comment: format!("sample {i}"), charges: None })
                         .collect();
                     write_xyz(&frames, 3).into_bytes()
                 }
@@ -1281,7 +1316,16 @@ mod cli {
             "stability": stable.as_ref().map(stability_json), "elements": if !given.is_empty() { Some("given (drawn from the data)") } else if stable.is_some() { Some("nearest data molecule") } else { None },
         });
         if !a.json {
-            outln!("{} samples ({} atoms) by {:?}/{:?} from t = {}: {} network evaluations ({:.0} per sample), {secs:.2} s", a.samples, n, method, symmetry, opts.t_start, r.nfe, r.nfe as f64 / a.samples as f64);
+            outln!(
+                "{} samples ({} atoms) by {:?}/{:?} from t = {}: {} network evaluations ({:.0} per sample), {secs:.2} s",
+                a.samples,
+                n,
+                method,
+                symmetry,
+                opts.t_start,
+                r.nfe,
+                r.nfe as f64 / a.samples as f64
+            );
             outln!("  E[R²] {:.4} (reference {:.4}), distance W2 {:.4}", q.mean_r2, q.reference_mean_r2, q.distance_w2);
             if let Some(st) = &stable {
                 outln!("  atom stability {:.1} %, molecule stability {:.1} % ({})", 100.0 * st.atom_fraction(), 100.0 * st.molecule_fraction(), report["elements"].as_str().unwrap_or(""));
@@ -1305,7 +1349,15 @@ mod cli {
                 "nfe_ratio": g.nfe as f64 / r.nfe as f64, "time_ratio": g_secs / secs,
             });
             if !a.json {
-                outln!("GAGA from T* = {}: {} network evaluations ({:.0} % of full), {g_secs:.2} s ({:.0} % of full); E[R²] {:.4}, distance W2 {:.4}", a.t_star, g.nfe, 100.0 * g.nfe as f64 / r.nfe as f64, 100.0 * g_secs / secs, gq.mean_r2, gq.distance_w2);
+                outln!(
+                    "GAGA from T* = {}: {} network evaluations ({:.0} % of full), {g_secs:.2} s ({:.0} % of full); E[R²] {:.4}, distance W2 {:.4}",
+                    a.t_star,
+                    g.nfe,
+                    100.0 * g.nfe as f64 / r.nfe as f64,
+                    100.0 * g_secs / secs,
+                    gq.mean_r2,
+                    gq.distance_w2
+                );
                 if let Some(st) = &g_stable {
                     outln!("  atom stability {:.1} %, molecule stability {:.1} %", 100.0 * st.atom_fraction(), 100.0 * st.molecule_fraction());
                 }
@@ -1330,7 +1382,13 @@ mod cli {
             v["molecule_stability"] = serde_json::json!(s.molecule_fraction());
             outln!("{v}");
         } else {
-            outln!("{} molecules ({} skipped: elements outside H, C, N, O, F): atom stability {:.2} %, molecule stability {:.2} %", s.molecules, s.skipped, 100.0 * s.atom_fraction(), 100.0 * s.molecule_fraction());
+            outln!(
+                "{} molecules ({} skipped: elements outside H, C, N, O, F): atom stability {:.2} %, molecule stability {:.2} %",
+                s.molecules,
+                s.skipped,
+                100.0 * s.atom_fraction(),
+                100.0 * s.molecule_fraction()
+            );
         }
         Ok(())
     }

@@ -58,9 +58,7 @@ impl PtConfig {
     /// A geometric ladder of `levels` temperatures from τ to `t_max`·τ.
     pub fn geometric(sys: &System, levels: usize, t_max: f64, chains: usize, seed: u64) -> Self {
         let levels = levels.max(1);
-        let temperatures = (0..levels)
-            .map(|k| sys.temperature * if levels == 1 { 1.0 } else { t_max.powf(k as f64 / (levels - 1) as f64) })
-            .collect();
+        let temperatures = (0..levels).map(|k| sys.temperature * if levels == 1 { 1.0 } else { t_max.powf(k as f64 / (levels - 1) as f64) }).collect();
         PtConfig { temperatures, chains: chains.max(1), burn_in_sweeps: 2000, thin: 50, seed }
     }
 

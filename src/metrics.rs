@@ -256,8 +256,7 @@ fn trace_norm(h: &[[f64; 3]; 3], d: usize) -> f64 {
                     b[i][j] = (m[i][j] - if i == j { q } else { 0.0 }) / p;
                 }
             }
-            let det_b = b[0][0] * (b[1][1] * b[2][2] - b[1][2] * b[2][1]) - b[0][1] * (b[1][0] * b[2][2] - b[1][2] * b[2][0])
-                + b[0][2] * (b[1][0] * b[2][1] - b[1][1] * b[2][0]);
+            let det_b = b[0][0] * (b[1][1] * b[2][2] - b[1][2] * b[2][1]) - b[0][1] * (b[1][0] * b[2][2] - b[1][2] * b[2][0]) + b[0][2] * (b[1][0] * b[2][1] - b[1][1] * b[2][0]);
             let phi = (det_b / 2.0).clamp(-1.0, 1.0).acos() / 3.0;
             let e1 = q + 2.0 * p * phi.cos();
             let e3 = q + 2.0 * p * (phi + 2.0 * std::f64::consts::PI / 3.0).cos();
@@ -371,27 +370,10 @@ pub fn subsample(xs: &[f64], per: usize, k: usize) -> Vec<f64> {
 
 /// Typical bond lengths in pm (EDM's `bond_analysis` tables for QM9's H, C, N, O, F: single,
 /// double, triple) and the margins a distance may exceed them by.
-const SINGLE: [[f64; 5]; 5] = [
-    [74.0, 109.0, 101.0, 96.0, 92.0],
-    [109.0, 154.0, 147.0, 143.0, 135.0],
-    [101.0, 147.0, 145.0, 140.0, 136.0],
-    [96.0, 143.0, 140.0, 148.0, 142.0],
-    [92.0, 135.0, 136.0, 142.0, 142.0],
-];
-const DOUBLE: [[f64; 5]; 5] = [
-    [0.0; 5],
-    [0.0, 134.0, 129.0, 120.0, 0.0],
-    [0.0, 129.0, 125.0, 121.0, 0.0],
-    [0.0, 120.0, 121.0, 121.0, 0.0],
-    [0.0; 5],
-];
-const TRIPLE: [[f64; 5]; 5] = [
-    [0.0; 5],
-    [0.0, 120.0, 116.0, 113.0, 0.0],
-    [0.0, 116.0, 110.0, 0.0, 0.0],
-    [0.0, 113.0, 0.0, 0.0, 0.0],
-    [0.0; 5],
-];
+const SINGLE: [[f64; 5]; 5] =
+    [[74.0, 109.0, 101.0, 96.0, 92.0], [109.0, 154.0, 147.0, 143.0, 135.0], [101.0, 147.0, 145.0, 140.0, 136.0], [96.0, 143.0, 140.0, 148.0, 142.0], [92.0, 135.0, 136.0, 142.0, 142.0]];
+const DOUBLE: [[f64; 5]; 5] = [[0.0; 5], [0.0, 134.0, 129.0, 120.0, 0.0], [0.0, 129.0, 125.0, 121.0, 0.0], [0.0, 120.0, 121.0, 121.0, 0.0], [0.0; 5]];
+const TRIPLE: [[f64; 5]; 5] = [[0.0; 5], [0.0, 120.0, 116.0, 113.0, 0.0], [0.0, 116.0, 110.0, 0.0, 0.0], [0.0, 113.0, 0.0, 0.0, 0.0], [0.0; 5]];
 const MARGINS: [f64; 3] = [10.0, 5.0, 3.0];
 /// Allowed valence of H, C, N, O, F.
 const VALENCE: [usize; 5] = [1, 4, 3, 2, 1];
@@ -557,7 +539,11 @@ mod sample_w2_tests {
         // against brute force over all 3! couplings
         let a: Vec<f64> = (10..13).flat_map(cluster).collect();
         let b: Vec<f64> = (20..23).flat_map(cluster).collect();
-        let centred = |v: &[f64]| -> Vec<f64> { let mut c = v.to_vec(); crate::geometry::remove_com(&mut c, 3); c };
+        let centred = |v: &[f64]| -> Vec<f64> {
+            let mut c = v.to_vec();
+            crate::geometry::remove_com(&mut c, 3);
+            c
+        };
         let m = |i: usize, j: usize| aligned_distance(&centred(&a[i * 39..(i + 1) * 39]), &centred(&b[j * 39..(j + 1) * 39]), 13, 3).unwrap().powi(2);
         let perms = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
         let best = perms.iter().map(|p| (0..3).map(|i| m(i, p[i])).sum::<f64>()).fold(f64::INFINITY, f64::min);

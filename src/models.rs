@@ -118,13 +118,24 @@ impl EgnnConfig {
 
     /// Refuses configurations no network of ours has (from a corrupt or foreign file).
     pub fn check(&self) -> Result<(), String> {
-        for (what, value, max) in [("atoms", self.atoms, MAX_ATOMS), ("features", self.features, MAX_FEATURES), ("hidden", self.hidden, MAX_HIDDEN), ("layers", self.layers, MAX_LAYERS), ("elements", self.elements.len(), MAX_FEATURES)] {
+        for (what, value, max) in [
+            ("atoms", self.atoms, MAX_ATOMS),
+            ("features", self.features, MAX_FEATURES),
+            ("hidden", self.hidden, MAX_HIDDEN),
+            ("layers", self.layers, MAX_LAYERS),
+            ("elements", self.elements.len(), MAX_FEATURES),
+        ] {
             if value > max {
                 return Err(format!("implausible configuration: {what} {value} is above the largest network molplay makes ({max})"));
             }
         }
         if self.atoms * self.atoms * self.hidden > MAX_PAIR_WORK {
-            return Err(format!("implausible configuration: {} atoms with hidden {} need {} pair entries per configuration, more than {MAX_PAIR_WORK}", self.atoms, self.hidden, self.atoms * self.atoms * self.hidden));
+            return Err(format!(
+                "implausible configuration: {} atoms with hidden {} need {} pair entries per configuration, more than {MAX_PAIR_WORK}",
+                self.atoms,
+                self.hidden,
+                self.atoms * self.atoms * self.hidden
+            ));
         }
         if self.coord_range.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
             return Err(format!("implausible configuration: coord_range {:?}", self.coord_range));

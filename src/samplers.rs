@@ -665,10 +665,18 @@ mod tests {
         for symmetry in [Symmetry::Equivariant, Symmetry::Quotient] {
             let opts = SampleOptions { seed: 2, ..SampleOptions::new(Method::Ddpm, symmetry, 200, &s) };
             let out = sample(&mut orbit, &s, &opts, 60).unwrap();
-            let gap = out.samples.chunks(12).map(|y| (0..5).map(|i| {
-                let p = &orbit.points[i];
-                crate::geometry::align_to(p, y).iter().zip(y).map(|(u, v)| (u - v).powi(2)).sum::<f64>().sqrt() / 2.0
-            }).fold(f64::INFINITY, f64::min)).fold(0.0, f64::max);
+            let gap = out
+                .samples
+                .chunks(12)
+                .map(|y| {
+                    (0..5)
+                        .map(|i| {
+                            let p = &orbit.points[i];
+                            crate::geometry::align_to(p, y).iter().zip(y).map(|(u, v)| (u - v).powi(2)).sum::<f64>().sqrt() / 2.0
+                        })
+                        .fold(f64::INFINITY, f64::min)
+                })
+                .fold(0.0, f64::max);
             assert!(gap < 0.05, "{symmetry:?}: every sample is a rotated data shape: worst RMSD {gap}");
         }
     }
@@ -708,10 +716,7 @@ mod tests {
             assert_eq!(&run.frames()[30 * 30..], &whole.samples[..30]);
             assert_eq!((run.frame_time(0), run.frame_time(30)), (650.0, 0.0));
         }
-        assert!(SamplerRun::new(5, &s, &SampleOptions::new(Method::Ddpm, Symmetry::Equivariant, 10, &s), 1, 1)
-            .unwrap()
-            .advance(&mut GaussianTarget::spring_chain(4), &s, 1)
-            .is_err());
+        assert!(SamplerRun::new(5, &s, &SampleOptions::new(Method::Ddpm, Symmetry::Equivariant, 10, &s), 1, 1).unwrap().advance(&mut GaussianTarget::spring_chain(4), &s, 1).is_err());
     }
 
     #[test]

@@ -204,7 +204,11 @@ impl Schedule {
         }
         for _ in 0..100 {
             let mid = 0.5 * (lo + hi);
-            if f(mid) > 0.0 { lo = mid } else { hi = mid }
+            if f(mid) > 0.0 {
+                lo = mid
+            } else {
+                hi = mid
+            }
         }
         0.5 * (lo + hi)
     }

@@ -305,7 +305,8 @@ fn a_molecule_network_generates_molecules_with_elements_and_reports_their_stabil
     let (ok, _, err) = molplay(&["sample", "--score", &weights, "--steps", "5", "--samples", "2"]);
     assert!(!ok && err.contains("--data must be a molecule file"), "{err}");
     // positions only: no vocabulary, no given elements
-    let (ok, out, err) = molplay(&["train-score", "--data", input, "--atoms", "9", "--steps", "5", "--batch", "4", "--hidden", "8", "--layers", "1", "--positions-only", "--output", &weights, "--json"]);
+    let (ok, out, err) =
+        molplay(&["train-score", "--data", input, "--atoms", "9", "--steps", "5", "--batch", "4", "--hidden", "8", "--layers", "1", "--positions-only", "--output", &weights, "--json"]);
     assert!(ok, "{err}");
     let r: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(r["config"].get("elements").is_none() && r["config"]["features"] == 1, "{r}");

@@ -78,20 +78,8 @@ fn xyz_parser_never_panics_on_corrupted_files() {
 
 /// Issue 16's classes: counts near usize::MAX, finite but huge magnitudes, a byte-order mark,
 /// terminal control bytes, lower-case symbols, reordered extended-XYZ columns.
-const HOSTILE: [&[u8]; 12] = [
-    b"18446744073709551615",
-    b"4294967295",
-    b"100001",
-    b"1e300",
-    b"-1e200",
-    b"1000001",
-    b"\xef\xbb\xbf",
-    b"\x1b[2J\x1b[H",
-    b"\x07",
-    b"h",
-    b"Properties=charge:R:1:species:S:1:pos:R:3",
-    b"\r\n",
-];
+const HOSTILE: [&[u8]; 12] =
+    [b"18446744073709551615", b"4294967295", b"100001", b"1e300", b"-1e200", b"1000001", b"\xef\xbb\xbf", b"\x1b[2J\x1b[H", b"\x07", b"h", b"Properties=charge:R:1:species:S:1:pos:R:3", b"\r\n"];
 
 fn mutate_hostile(rng: &mut XorShift64, seed: &[u8]) -> Vec<u8> {
     let mut v = seed.to_vec();
@@ -119,9 +107,8 @@ fn assert_printable(msg: &str) {
 #[test]
 fn parsers_refuse_huge_counts_and_magnitudes_and_never_echo_control_bytes() {
     use molplay::io::{read_configurations, MAX_COORDINATE, MAX_XYZ_ATOMS};
-    let frames: Vec<XyzFrame> = (0..3)
-        .map(|f| XyzFrame { elements: vec!["Ar".into(), "Ar".into()], positions: (0..6).map(|k| (k + f) as f64 * 0.7).collect(), comment: format!("frame {f}"), charges: None })
-        .collect();
+    let frames: Vec<XyzFrame> =
+        (0..3).map(|f| XyzFrame { elements: vec!["Ar".into(), "Ar".into()], positions: (0..6).map(|k| (k + f) as f64 * 0.7).collect(), comment: format!("frame {f}"), charges: None }).collect();
     let xyz = write_xyz(&frames, 3).into_bytes();
     let ext = b"2\nProperties=species:S:1:pos:R:3:charge:R:1 e=1\nAr 0 0 0 0.5\nAr 1 0 0 -0.5\n".to_vec();
     let npy = write_npy_f32(3, 6, &[0.5; 18]);

@@ -84,7 +84,12 @@ async fn bench_mcmc_webgpu_vs_cpu() {
         web_sys::console::log_1(
             &format!(
                 "BENCH browser MCMC {} {} replicas: WebGPU {g:.1} sweeps/s ({:.3e} evals/s), CPU {c:.1} sweeps/s ({:.3e} evals/s), GPU/CPU {:.3} [adapter: {}]",
-                sys.name, cfg.replicas(), g * r, c * r, g / c, ctx.summary.name
+                sys.name,
+                cfg.replicas(),
+                g * r,
+                c * r,
+                g / c,
+                ctx.summary.name
             )
             .into(),
         );
@@ -147,5 +152,7 @@ async fn webgpu_sampler_update_matches_its_cpu_twin() {
     let perf = web_sys::window().unwrap().performance().unwrap();
     let (gpu_ms, cpu_ms) = time_steps(Some((&ctx, &kernel)), 1024, 19, 5, || perf.now()).await.unwrap();
     let g = gpu_ms.unwrap();
-    web_sys::console::log_1(&format!("BENCH browser sampler update 1024 × 19 atoms: WebGPU {g:.2} ms, CPU f64 {cpu_ms:.2} ms, CPU/GPU time ratio {:.2} [adapter: {}]", cpu_ms / g, ctx.summary.name).into());
+    web_sys::console::log_1(
+        &format!("BENCH browser sampler update 1024 × 19 atoms: WebGPU {g:.2} ms, CPU f64 {cpu_ms:.2} ms, CPU/GPU time ratio {:.2} [adapter: {}]", cpu_ms / g, ctx.summary.name).into(),
+    );
 }

@@ -284,12 +284,8 @@ impl Playground {
         if let Some(r) = s.render.as_mut() {
             r.viewer.set_molecules(&r.device, &r.queue, &styles, 3, &groups).map_err(js_err)?;
         }
-        let frame0: Vec<f32> = batch
-            .layout
-            .iter()
-            .zip(&batch.shift)
-            .flat_map(|(&(first, n), sh)| batch.z0[first * 3..(first + n) * 3].chunks(3).flat_map(move |p| (0..3).map(move |k| (p[k] + sh[k]) as f32)))
-            .collect();
+        let frame0: Vec<f32> =
+            batch.layout.iter().zip(&batch.shift).flat_map(|(&(first, n), sh)| batch.z0[first * 3..(first + n) * 3].chunks(3).flat_map(move |p| (0..3).map(move |k| (p[k] + sh[k]) as f32))).collect();
         s.camera.fit(glam::Vec3::ZERO, view_radius(&frame0, 3) + 1.5);
         s.positions = frame0;
         s.batch = None;

@@ -4,17 +4,17 @@
 //! reference configurations, and the kept reverse trajectory on the scrubber (`setGenerateTime`).
 
 use super::{check_keys, device_name, js_err, now_ms, to_js, view_radius, Held, Playground};
-use crate::metrics::{mean_square, pairwise_distances, subsample, GenerationQuality, Stability};
 use crate::gpu::energy::EnergyKernel;
 use crate::gpu::sampler::SamplerKernel;
 use crate::gpu::GpuContext;
+use crate::metrics::{mean_square, pairwise_distances, subsample, GenerationQuality, Stability};
 use crate::models::{Compute, EgnnConfig, NetworkDenoiser, ScoreModel};
-use std::rc::Rc;
 use crate::rng::XorShift64;
 use crate::samplers::{Denoiser, EmpiricalTarget, GaussianTarget, GpuStep, Method, SampleOptions, SamplerRun, Symmetry};
 use crate::schedules::Schedule;
 use crate::viewer::AtomStyle;
 use serde::Deserialize;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 #[derive(Default)]
@@ -81,7 +81,8 @@ impl GenerateState {
     pub(super) fn export_trajectory(&self) -> Option<(Vec<f64>, Vec<String>, Vec<String>)> {
         let v = self.view.as_ref()?;
         let count = v.frames.len() / (3 * v.atoms);
-        let comments = (0..count).map(|k| format!("molplay reverse t={:.3}{}", v.t_start * (1.0 - k as f64 / v.steps as f64), if v.gaga && k == 0 { " gaga_gaussian_start=true" } else { "" })).collect();
+        let comments =
+            (0..count).map(|k| format!("molplay reverse t={:.3}{}", v.t_start * (1.0 - k as f64 / v.steps as f64), if v.gaga && k == 0 { " gaga_gaussian_start=true" } else { "" })).collect();
         Some((v.frames.iter().map(|&a| a as f64).collect(), v.elements.clone(), comments))
     }
 
@@ -101,11 +102,18 @@ impl GenerateState {
 
 enum Source {
     Chain(GaussianTarget),
-    Molecules { target: EmpiricalTarget, elements: Vec<Vec<String>> },
+    Molecules {
+        target: EmpiricalTarget,
+        elements: Vec<Vec<String>>,
+    },
     /// The trained score network (held by `GenerateState::score`), with its node features for
     /// every sample (one molecule's for all when not conditioned on elements) and, for a network
     /// conditioned on them, each sample's elements (drawn from the training molecules).
-    Network { atoms: usize, feats: Vec<f64>, elements: Vec<Vec<String>> },
+    Network {
+        atoms: usize,
+        feats: Vec<f64>,
+        elements: Vec<Vec<String>>,
+    },
 }
 
 struct Job {
@@ -805,10 +813,14 @@ impl Playground {
                 let side = (keep as f64).sqrt().ceil() as usize;
                 let centre = (side as f64 - 1.0) / 2.0;
                 let shifts: Vec<[f64; 3]> = (0..keep).map(|k| [(((k % side) as f64) - centre) * spacing, (centre - (k / side) as f64) * spacing, 0.0]).collect();
-                let added: Vec<f32> = raw[shown * 3 * n * keep..].chunks(3 * n).enumerate().flat_map(|(i, x)| {
-                    let sh = shifts[i % keep];
-                    x.chunks(3).flat_map(move |p| (0..3).map(move |k| (p[k] + sh[k]) as f32)).collect::<Vec<_>>()
-                }).collect();
+                let added: Vec<f32> = raw[shown * 3 * n * keep..]
+                    .chunks(3 * n)
+                    .enumerate()
+                    .flat_map(|(i, x)| {
+                        let sh = shifts[i % keep];
+                        x.chunks(3).flat_map(move |p| (0..3).map(move |k| (p[k] + sh[k]) as f32)).collect::<Vec<_>>()
+                    })
+                    .collect();
                 // elements: given to the network from the start; else the data point each kept
                 // sample ends nearest to (known once done)
                 let known = job.elements_given() || (matches!(job.source, Source::Molecules { .. }) && job.run.done());
@@ -832,7 +844,18 @@ impl Playground {
                     }
                     None => {
                         let (t_start, steps) = (job.run.frame_time(0), job.run.options().steps);
-                        g.view = Some(View { run: run_id, frames: added, atoms: n * keep, t_start, steps, full_t: job.schedule.steps() as f64, t_star: job.t_star, gaga: job.gaga, frame: frames_now - 1, elements: shown_elements });
+                        g.view = Some(View {
+                            run: run_id,
+                            frames: added,
+                            atoms: n * keep,
+                            t_start,
+                            steps,
+                            full_t: job.schedule.steps() as f64,
+                            t_star: job.t_star,
+                            gaga: job.gaga,
+                            frame: frames_now - 1,
+                            elements: shown_elements,
+                        });
                     }
                 }
                 if restyle {

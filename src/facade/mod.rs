@@ -4,8 +4,8 @@
 use crate::energies::{perturbed_batch, preset_configuration, Family, System};
 use crate::gpu::energy::{cpu_energies_grads, time_paths, EnergyKernel, ParticleBatch, PathTimes};
 use crate::gpu::GpuContext;
-use crate::models::Compute;
 use crate::mcmc::PtConfig;
+use crate::models::Compute;
 use crate::reference::ReferenceRun;
 use crate::viewer::{AtomSource, AtomStyle, Camera, DrawOptions, Viewer};
 use serde::Serialize;
@@ -109,7 +109,11 @@ struct ReferenceOptions {
 
 impl Inner {
     fn backend(&self) -> &'static str {
-        if self.compute.is_some() { "webgpu" } else { "cpu" }
+        if self.compute.is_some() {
+            "webgpu"
+        } else {
+            "cpu"
+        }
     }
 
     /// Where a network trains: "webgpu" (burn on the page's WebGPU device, shared with our
@@ -224,16 +228,9 @@ async fn webgl_renderer(canvas: HtmlCanvasElement) -> Result<(wgpu::Device, wgpu
     desc.backends = wgpu::Backends::GL;
     let instance = wgpu::Instance::new(desc);
     let surface = instance.create_surface(wgpu::SurfaceTarget::Canvas(canvas)).map_err(|e| e.to_string())?;
-    let adapter = instance
-        .request_adapter(&wgpu::RequestAdapterOptions { compatible_surface: Some(&surface), ..Default::default() })
-        .await
-        .map_err(|e| e.to_string())?;
+    let adapter = instance.request_adapter(&wgpu::RequestAdapterOptions { compatible_surface: Some(&surface), ..Default::default() }).await.map_err(|e| e.to_string())?;
     let (device, queue) = adapter
-        .request_device(&wgpu::DeviceDescriptor {
-            label: Some("molplay webgl"),
-            required_limits: wgpu::Limits::downlevel_webgl2_defaults().using_resolution(adapter.limits()),
-            ..Default::default()
-        })
+        .request_device(&wgpu::DeviceDescriptor { label: Some("molplay webgl"), required_limits: wgpu::Limits::downlevel_webgl2_defaults().using_resolution(adapter.limits()), ..Default::default() })
         .await
         .map_err(|e| e.to_string())?;
     Ok((device, queue, surface, adapter))
@@ -298,10 +295,7 @@ impl Playground {
 
 /// The viewer on a fresh device for the same canvas (surface), showing what it showed.
 async fn renderer_on_new_device(instance: &wgpu::Instance, old: Render) -> Result<Render, String> {
-    let adapter = instance
-        .request_adapter(&wgpu::RequestAdapterOptions { compatible_surface: Some(&old.surface), ..Default::default() })
-        .await
-        .map_err(|e| e.to_string())?;
+    let adapter = instance.request_adapter(&wgpu::RequestAdapterOptions { compatible_surface: Some(&old.surface), ..Default::default() }).await.map_err(|e| e.to_string())?;
     let (device, queue) = adapter.request_device(&wgpu::DeviceDescriptor { label: Some("molplay viewer (after a device loss)"), ..Default::default() }).await.map_err(|e| e.to_string())?;
     old.surface.configure(&device, &old.config);
     let viewer = old.viewer.rebuilt(&device, &queue, old.config.format, AtomSource::for_adapter(&adapter)).map_err(|e| e.to_string())?;
@@ -547,13 +541,16 @@ impl Playground {
         let texture = match r.surface.get_current_texture() {
             wgpu::CurrentSurfaceTexture::Success(t) | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
             other => {
-                let msg = format!("no surface texture ({}); reconfigured", match other {
-                    wgpu::CurrentSurfaceTexture::Timeout => "timeout",
-                    wgpu::CurrentSurfaceTexture::Occluded => "occluded",
-                    wgpu::CurrentSurfaceTexture::Outdated => "outdated",
-                    wgpu::CurrentSurfaceTexture::Lost => "lost",
-                    _ => "other",
-                });
+                let msg = format!(
+                    "no surface texture ({}); reconfigured",
+                    match other {
+                        wgpu::CurrentSurfaceTexture::Timeout => "timeout",
+                        wgpu::CurrentSurfaceTexture::Occluded => "occluded",
+                        wgpu::CurrentSurfaceTexture::Outdated => "outdated",
+                        wgpu::CurrentSurfaceTexture::Lost => "lost",
+                        _ => "other",
+                    }
+                );
                 r.surface.configure(&r.device, &r.config);
                 s.render_error = Some(msg);
                 return changed; // try again next frame

@@ -5,8 +5,8 @@ use super::{check_keys, js_err, now_ms, samples_object, to_js, LoadedSet, Playgr
 use crate::energies::{preset_configuration, System};
 use crate::io::read_configurations;
 use crate::mcmc::PtConfig;
-use crate::reference::{Phase, ReferenceRun};
 use crate::metrics::compare;
+use crate::reference::{Phase, ReferenceRun};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]

@@ -35,11 +35,7 @@ pub struct EnergyOutput {
 pub fn cpu_energies_grads(sys: &System, xs: &[f32], want_grad: bool) -> Result<EnergyOutput, InputError> {
     sys.check_batch_f32(xs)?;
     let x64: Vec<f64> = xs.iter().map(|&v| v as f64).collect();
-    let (energies, grads) = if want_grad {
-        sys.energies_grads(&x64)?
-    } else {
-        (sys.energies(&x64)?, Vec::new())
-    };
+    let (energies, grads) = if want_grad { sys.energies_grads(&x64)? } else { (sys.energies(&x64)?, Vec::new()) };
     Ok(EnergyOutput { energies, grads, cpu_rows: 0 })
 }
 
@@ -62,17 +58,7 @@ pub(crate) fn params_for(sys: &System, batch: u32, groups_x: u32, want_grad: boo
         Family::DoubleWell { a, b, c, d0, reg } => (0, [a, b, c, d0], reg),
         Family::LennardJones { eps, rm, k, reg } => (1, [eps, rm, k, 0.0], reg),
     };
-    Params {
-        batch,
-        n: sys.n as u32,
-        d: sys.d as u32,
-        family,
-        p: p.map(|v| v as f32),
-        reg: reg as f32,
-        groups_x,
-        want_grad: want_grad as u32,
-        pad: 0,
-    }
+    Params { batch, n: sys.n as u32, d: sys.d as u32, family, p: p.map(|v| v as f32), reg: reg as f32, groups_x, want_grad: want_grad as u32, pad: 0 }
 }
 
 /// The compiled kernel.
@@ -107,18 +93,11 @@ impl ParticleBatch {
 
 impl EnergyKernel {
     pub fn new(device: &wgpu::Device) -> Self {
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("pair_energy.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(SHADER.into()),
-        });
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some("pair_energy.wgsl"), source: wgpu::ShaderSource::Wgsl(SHADER.into()) });
         let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
             binding,
             visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Storage { read_only },
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
+            ty: wgpu::BindingType::Buffer { ty: wgpu::BufferBindingType::Storage { read_only }, has_dynamic_offset: false, min_binding_size: None },
             count: None,
         };
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -127,11 +106,7 @@ impl EnergyKernel {
                 wgpu::BindGroupLayoutEntry {
                     binding: 0,
                     visibility: wgpu::ShaderStages::COMPUTE,
-                    ty: wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Uniform,
-                        has_dynamic_offset: false,
-                        min_binding_size: None,
-                    },
+                    ty: wgpu::BindingType::Buffer { ty: wgpu::BufferBindingType::Uniform, has_dynamic_offset: false, min_binding_size: None },
                     count: None,
                 },
                 storage(1, true),
@@ -139,11 +114,7 @@ impl EnergyKernel {
                 storage(3, false),
             ],
         });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("pair_energy"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor { label: Some("pair_energy"), bind_group_layouts: &[Some(&layout)], immediate_size: 0 });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some("pair_energy"),
             layout: Some(&pipeline_layout),
@@ -252,13 +223,7 @@ pub struct PathTimes {
     pub cpu_ms: f64,
 }
 
-pub async fn time_paths(
-    gpu: Option<(&GpuContext, &EnergyKernel)>,
-    sys: &System,
-    xs: &[f32],
-    reps: usize,
-    clock: impl Fn() -> f64,
-) -> Result<PathTimes, EnergyError> {
+pub async fn time_paths(gpu: Option<(&GpuContext, &EnergyKernel)>, sys: &System, xs: &[f32], reps: usize, clock: impl Fn() -> f64) -> Result<PathTimes, EnergyError> {
     let reps = reps.max(1);
     let (mut gpu_ms, mut gpu_resident_ms) = (None, None);
     if let Some((ctx, kernel)) = gpu {
@@ -290,8 +255,7 @@ pub fn repair_non_finite(sys: &System, xs: &[f32], out: &mut EnergyOutput) {
     let dim = sys.dim();
     let want_grad = !out.grads.is_empty();
     for b in 0..out.energies.len() {
-        let bad = !out.energies[b].is_finite()
-            || (want_grad && out.grads[b * dim..(b + 1) * dim].iter().any(|v| !v.is_finite()));
+        let bad = !out.energies[b].is_finite() || (want_grad && out.grads[b * dim..(b + 1) * dim].iter().any(|v| !v.is_finite()));
         if bad {
             let x: Vec<f64> = xs[b * dim..(b + 1) * dim].iter().map(|&v| v as f64).collect();
             if want_grad {

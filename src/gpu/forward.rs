@@ -91,7 +91,11 @@ fn check_size(batch: &Batch, schedule: &Schedule) -> Result<(), String> {
     batch.check()?;
     let values = (schedule.steps() as u64 + 1).saturating_mul(batch.atoms() as u64).saturating_mul(batch.cols as u64);
     if values > MAX_FRAME_VALUES {
-        return Err(format!("{} atoms over {} steps make {values} trajectory values, more than the {MAX_FRAME_VALUES} one trajectory may hold: show fewer or smaller molecules", batch.atoms(), schedule.steps()));
+        return Err(format!(
+            "{} atoms over {} steps make {values} trajectory values, more than the {MAX_FRAME_VALUES} one trajectory may hold: show fewer or smaller molecules",
+            batch.atoms(),
+            schedule.steps()
+        ));
     }
     Ok(())
 }

@@ -11,11 +11,7 @@ use crate::mcmc::{reset_limit, Counts, InitialState, PtConfig, MAX_LEVELS};
 use crate::rng::philox_key;
 use bytemuck::{Pod, Zeroable};
 
-pub const SHADER: &str = concat!(
-    include_str!("../../shaders/pair_terms.wgsl"),
-    include_str!("../../shaders/philox.wgsl"),
-    include_str!("../../shaders/mala.wgsl")
-);
+pub const SHADER: &str = concat!(include_str!("../../shaders/pair_terms.wgsl"), include_str!("../../shaders/philox.wgsl"), include_str!("../../shaders/mala.wgsl"));
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -202,11 +198,7 @@ impl GpuReplicas {
         let raw = read_buffers(&self.device, &self.queue, &[(&self.counters, size)]).await?;
         let c: &[u32] = bytemuck::cast_slice(&raw[0]);
         let l = self.levels;
-        Ok(Counts {
-            accepted: c[2..2 + l].iter().map(|&v| v as u64).collect(),
-            swaps: c[2 + l..2 + l + l.saturating_sub(1)].iter().map(|&v| v as u64).collect(),
-            resets: c[1] as u64,
-        })
+        Ok(Counts { accepted: c[2..2 + l].iter().map(|&v| v as u64).collect(), swaps: c[2 + l..2 + l + l.saturating_sub(1)].iter().map(|&v| v as u64).collect(), resets: c[1] as u64 })
     }
 
     /// The chains' configurations at the base temperature (chain-major, flat) and energies.

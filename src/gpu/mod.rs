@@ -45,12 +45,7 @@ impl AdapterSummary {
             },
             backend: format!("{:?}", info.backend),
             device_type: format!("{:?}", info.device_type),
-            driver: [info.driver.as_str(), info.driver_info.as_str()]
-                .iter()
-                .filter(|s| !s.is_empty())
-                .copied()
-                .collect::<Vec<_>>()
-                .join(" "),
+            driver: [info.driver.as_str(), info.driver_info.as_str()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" "),
         }
     }
 }
@@ -70,19 +65,12 @@ impl GpuContext {
     /// Asks for a compute-capable adapter (browser WebGPU on wasm; Vulkan, Metal or DX12
     /// natively, `WGPU_BACKEND` and friends honoured) and a device on it.
     pub async fn new() -> Result<Self, GpuError> {
-        let backends = if cfg!(target_arch = "wasm32") {
-            wgpu::Backends::BROWSER_WEBGPU
-        } else {
-            wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY)
-        };
+        let backends = if cfg!(target_arch = "wasm32") { wgpu::Backends::BROWSER_WEBGPU } else { wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY) };
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
         desc.backends = backends;
         let instance = wgpu::Instance::new(desc);
         let adapter = instance
-            .request_adapter(&wgpu::RequestAdapterOptions {
-                power_preference: wgpu::PowerPreference::HighPerformance,
-                ..Default::default()
-            })
+            .request_adapter(&wgpu::RequestAdapterOptions { power_preference: wgpu::PowerPreference::HighPerformance, ..Default::default() })
             .await
             .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
         Self::with_adapter(instance, adapter).await
@@ -114,12 +102,8 @@ impl GpuContext {
 
     /// A buffer holding `contents` (at least 16 bytes, `COPY_DST` added to `usage`).
     pub fn buffer_init(&self, label: &str, contents: &[u8], usage: wgpu::BufferUsages) -> wgpu::Buffer {
-        let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(label),
-            size: contents.len().max(16) as u64,
-            usage: usage | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let buf =
+            self.device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size: contents.len().max(16) as u64, usage: usage | wgpu::BufferUsages::COPY_DST, mapped_at_creation: false });
         self.queue.write_buffer(&buf, 0, contents);
         buf
     }
@@ -192,12 +176,8 @@ pub async fn read_buffers(device: &wgpu::Device, queue: &wgpu::Queue, srcs: &[(&
     });
     // natively the callback fires from poll; in the browser from the event loop
     #[cfg(not(target_arch = "wasm32"))]
-    device
-        .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| GpuError::Readback(e.to_string()))?;
-    rx.await
-        .map_err(|_| GpuError::Readback("the map callback was dropped".into()))?
-        .map_err(|e| GpuError::Readback(e.to_string()))?;
+    device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| GpuError::Readback(e.to_string()))?;
+    rx.await.map_err(|_| GpuError::Readback("the map callback was dropped".into()))?.map_err(|e| GpuError::Readback(e.to_string()))?;
     let bytes = slice.get_mapped_range().map_err(|e| GpuError::Readback(e.to_string()))?.to_vec();
     staging.unmap();
     let mut out = Vec::with_capacity(srcs.len());

@@ -168,10 +168,7 @@ pub struct Viewer {
 impl Viewer {
     pub fn new(device: &wgpu::Device, format: wgpu::TextureFormat, source: AtomSource) -> Self {
         let code = SHADER.replace("//ATOM_SOURCE", &source.prelude());
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("viewer.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(code.into()),
-        });
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some("viewer.wgsl"), source: wgpu::ShaderSource::Wgsl(code.into()) });
         let buffer_entry = |binding, ty| wgpu::BindGroupLayoutEntry {
             binding,
             visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
@@ -190,22 +187,13 @@ impl Viewer {
                 wgpu::BindGroupLayoutEntry { visibility: wgpu::ShaderStages::VERTEX, ..buffer_entry(2, atom_ty) },
             ],
         });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("viewer"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor { label: Some("viewer"), bind_group_layouts: &[Some(&layout)], immediate_size: 0 });
         let pipeline = |label, vs, fs, buffers: &[Option<wgpu::VertexBufferLayout>]| {
             device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
                 label: Some(label),
                 layout: Some(&pipeline_layout),
                 vertex: wgpu::VertexState { module: &module, entry_point: Some(vs), buffers, compilation_options: Default::default() },
-                fragment: Some(wgpu::FragmentState {
-                    module: &module,
-                    entry_point: Some(fs),
-                    targets: &[Some(format.into())],
-                    compilation_options: Default::default(),
-                }),
+                fragment: Some(wgpu::FragmentState { module: &module, entry_point: Some(fs), targets: &[Some(format.into())], compilation_options: Default::default() }),
                 primitive: wgpu::PrimitiveState::default(),
                 depth_stencil: Some(wgpu::DepthStencilState {
                     format: DEPTH_FORMAT,
@@ -220,11 +208,7 @@ impl Viewer {
             })
         };
         let atom_pipeline = pipeline("viewer atoms", "atom_vs", "atom_fs", &[]);
-        let pair_layout = wgpu::VertexBufferLayout {
-            array_stride: 8,
-            step_mode: wgpu::VertexStepMode::Instance,
-            attributes: &wgpu::vertex_attr_array![0 => Uint32x2],
-        };
+        let pair_layout = wgpu::VertexBufferLayout { array_stride: 8, step_mode: wgpu::VertexStepMode::Instance, attributes: &wgpu::vertex_attr_array![0 => Uint32x2] };
         let bond_pipeline = pipeline("viewer bonds", "bond_vs", "bond_fs", &[Some(pair_layout)]);
         let uniforms = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("viewer uniforms"),
@@ -450,14 +434,7 @@ impl Viewer {
 
 /// Renders one frame into an offscreen RGBA8 texture and reads the pixels back (row-major,
 /// 4 bytes a pixel). For tests, thumbnails and image export, never for the live view.
-pub async fn render_offscreen(
-    ctx: &crate::gpu::GpuContext,
-    viewer: &mut Viewer,
-    width: u32,
-    height: u32,
-    camera: &Camera,
-    opts: &DrawOptions,
-) -> Result<Vec<u8>, crate::gpu::GpuError> {
+pub async fn render_offscreen(ctx: &crate::gpu::GpuContext, viewer: &mut Viewer, width: u32, height: u32, camera: &Camera, opts: &DrawOptions) -> Result<Vec<u8>, crate::gpu::GpuError> {
     assert_eq!(viewer.format, wgpu::TextureFormat::Rgba8Unorm, "offscreen rendering uses Rgba8Unorm");
     let texture = ctx.device.create_texture(&wgpu::TextureDescriptor {
         label: Some("offscreen"),
@@ -480,10 +457,7 @@ pub async fn render_offscreen(
     let mut encoder = ctx.device.create_command_encoder(&Default::default());
     encoder.copy_texture_to_buffer(
         texture.as_image_copy(),
-        wgpu::TexelCopyBufferInfo {
-            buffer: &buffer,
-            layout: wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(row), rows_per_image: Some(height) },
-        },
+        wgpu::TexelCopyBufferInfo { buffer: &buffer, layout: wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(row), rows_per_image: Some(height) } },
         wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
     );
     ctx.queue.submit([encoder.finish()]);

@@ -19,13 +19,9 @@ fn energy(c: &mut Criterion) {
     for sys in [System::lj13(), System::lj55()] {
         let xs = perturbed_batch(&sys, 1024, 0.1, 1);
         group.throughput(Throughput::Elements(1024));
-        group.bench_with_input(BenchmarkId::new("cpu_f64", &sys.name), &xs, |b, xs| {
-            b.iter(|| cpu_energies_grads(&sys, xs, true).unwrap())
-        });
+        group.bench_with_input(BenchmarkId::new("cpu_f64", &sys.name), &xs, |b, xs| b.iter(|| cpu_energies_grads(&sys, xs, true).unwrap()));
         if let Some((ctx, kernel)) = &gpu {
-            group.bench_with_input(BenchmarkId::new("gpu", &sys.name), &xs, |b, xs| {
-                b.iter(|| pollster::block_on(kernel.evaluate(ctx, &sys, xs, true)).unwrap())
-            });
+            group.bench_with_input(BenchmarkId::new("gpu", &sys.name), &xs, |b, xs| b.iter(|| pollster::block_on(kernel.evaluate(ctx, &sys, xs, true)).unwrap()));
         }
     }
     group.finish();

@@ -34,21 +34,13 @@ pub fn assert_close(sys: &System, xs: &[f32], gpu_e: &[f64], gpu_g: &[f64], cpu_
     assert_eq!(gpu_g.len(), cpu_g.len());
     for b in 0..cpu_e.len() {
         let tol = 1e-4 * cpu_e[b].abs().max(1.0);
-        assert!(
-            (gpu_e[b] - cpu_e[b]).abs() <= tol,
-            "{} config {b}: GPU energy {} vs CPU {} (x = {:?})",
-            sys.name, gpu_e[b], cpu_e[b], &xs[b * dim..(b + 1) * dim]
-        );
+        assert!((gpu_e[b] - cpu_e[b]).abs() <= tol, "{} config {b}: GPU energy {} vs CPU {} (x = {:?})", sys.name, gpu_e[b], cpu_e[b], &xs[b * dim..(b + 1) * dim]);
         if !cpu_g.is_empty() {
             let g = &cpu_g[b * dim..(b + 1) * dim];
             let scale = g.iter().fold(1.0f64, |m, v| m.max(v.abs()));
             for k in 0..dim {
                 let (a, c) = (gpu_g[b * dim + k], g[k]);
-                assert!(
-                    (a - c).abs() <= 1e-3 * scale,
-                    "{} config {b} coordinate {k}: GPU gradient {a} vs CPU {c}",
-                    sys.name
-                );
+                assert!((a - c).abs() <= 1e-3 * scale, "{} config {b} coordinate {k}: GPU gradient {a} vs CPU {c}", sys.name);
             }
         }
     }
