@@ -54,6 +54,15 @@ pub struct AdjointConfig {
     pub layers: usize,
     /// Per-particle norm limit of ∇E in the adjoint.
     pub clip: f64,
+    /// Decay of an exponential moving average of the controller's weights, updated after every
+    /// gradient step (e.g. 0.999); 0: none. With one, evaluations, samples and the weights a
+    /// preset ships are the average's, while buffer refreshes simulate the trained weights.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ema: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 impl AdjointConfig {
@@ -66,7 +75,7 @@ impl AdjointConfig {
             "lj55" => (2.0, 1000, 200, 200),
             other => return Err(format!("the paper configuration covers dw4, lj13 and lj55, not {other}")),
         };
-        Ok(AdjointConfig { system: sys.name, sigma_min: 1e-3, sigma_max, nfe, new_per_epoch: n_new, grad_steps: 100, batch, buffer: 10_000, lr: 1e-4, hidden: 128, layers: 5, clip: 100.0 })
+        Ok(AdjointConfig { system: sys.name, sigma_min: 1e-3, sigma_max, nfe, new_per_epoch: n_new, grad_steps: 100, batch, buffer: 10_000, lr: 1e-4, hidden: 128, layers: 5, clip: 100.0, ema: 0.0 })
     }
 
     /// Small enough to learn visibly in minutes on a CPU or in a page: a smaller network and
@@ -88,12 +97,14 @@ impl AdjointConfig {
     /// `hidden=64`, `lr=3e-4`, `grad_steps=50`): what a recipe sweep varies. Validated.
     pub fn with_overrides(self, overrides: &[String]) -> Result<Self, String> {
         let mut v = serde_json::to_value(&self).map_err(|e| e.to_string())?;
+        // fields left out of the JSON at their default are still fields to set
+        v["ema"] = serde_json::json!(self.ema);
         for o in overrides {
             let (name, value) = o.split_once('=').ok_or_else(|| format!("--set {o}: expected name=value"))?;
             let (name, value) = (name.trim(), value.trim());
             let slot = match v.get_mut(name) {
                 Some(slot) if name != "system" => slot,
-                _ => return Err(format!("--set {name}: not a configuration field (sigma_min, sigma_max, nfe, new_per_epoch, grad_steps, batch, buffer, lr, hidden, layers, clip)")),
+                _ => return Err(format!("--set {name}: not a configuration field (sigma_min, sigma_max, nfe, new_per_epoch, grad_steps, batch, buffer, lr, hidden, layers, clip, ema)")),
             };
             let number: serde_json::Value = serde_json::from_str(value).map_err(|_| format!("--set {name}={value}: not a number"))?;
             if !number.is_number() || number.as_f64().is_some_and(|x| !x.is_finite()) {
@@ -160,7 +171,8 @@ impl AdjointConfig {
             && (1..=1024).contains(&self.hidden)
             && (1..=16).contains(&self.layers)
             && self.clip > 0.0
-            && self.clip.is_finite();
+            && self.clip.is_finite()
+            && (0.0..1.0).contains(&self.ema);
         if ok {
             Ok(())
         } else {
@@ -266,12 +278,18 @@ struct StateHeader {
     /// then the buffer (items × (X₁, a) × dim f64, little-endian).
     weights_len: usize,
     optimizer_len: usize,
+    /// Then the weights' moving average (0: none yet, or none configured).
+    #[serde(default)]
+    average_len: usize,
     param_ids: Vec<u64>,
     network_steps: usize,
 }
 
 /// A controlled-SDE simulation in progress: the states, and the first `keep` samples' frames.
 pub struct Simulation {
+    /// Whether it runs the weights' moving average (the sampler one evaluates and shows) rather
+    /// than the weights being trained (a buffer refresh); the same without an average.
+    pub averaged: bool,
     pub xs: Vec<f64>,
     pub frames: Vec<f64>,
     pub keep: usize,
@@ -291,6 +309,8 @@ pub struct AdjointSampler {
     pub system: System,
     pub noise: GeometricNoise,
     net: Network,
+    /// The moving average of `net`'s weights (`config.ema` > 0; from the first gradient step).
+    average: Option<Network>,
     /// Ring buffer of (X₁, a(X₁)), each `dim` long.
     items: Vec<(Vec<f64>, Vec<f64>)>,
     next: usize,
@@ -327,6 +347,7 @@ impl AdjointSampler {
             system,
             noise,
             net,
+            average: None,
             items: Vec::new(),
             next: 0,
             rng: XorShift64::new(seed ^ 0xAD701),
@@ -340,6 +361,9 @@ impl AdjointSampler {
     /// Moves the controller to `compute` (weights kept, the optimiser restarts).
     pub fn move_to(&mut self, compute: &Compute) {
         self.net.move_to(compute);
+        if let Some(average) = &mut self.average {
+            average.move_to(compute);
+        }
     }
 
     /// A CPU copy of the controller (read back asynchronously from a GPU).
@@ -363,7 +387,15 @@ impl AdjointSampler {
             return Err("the copy is not this learner's network".into());
         }
         self.net = copy;
+        // an average on a lost device is gone with it: it starts again from these weights
+        self.average = None;
         Ok(())
+    }
+
+    /// The network that samples: the weights' moving average when there is one, else the
+    /// trained weights.
+    fn sampling_net(&self) -> &Network {
+        self.average.as_ref().unwrap_or(&self.net)
     }
 
     /// Where the controller runs.
@@ -408,14 +440,19 @@ impl AdjointSampler {
     /// or non-finite states. More samples than [`max_simulation_batch`](Self::max_simulation_batch)
     /// are simulated one such batch after the other, so the pair tensors stay within
     /// [`MAX_PAIR_WORK`](crate::models::MAX_PAIR_WORK) (fewer are one batch, as always).
+    /// The sampler's simulation: the weights' moving average when there is one.
     pub async fn simulate(&mut self, count: usize, keep: usize) -> Result<(Vec<f64>, Vec<f64>), String> {
+        self.simulate_with(count, keep, true).await
+    }
+
+    async fn simulate_with(&mut self, count: usize, keep: usize, averaged: bool) -> Result<(Vec<f64>, Vec<f64>), String> {
         let batch = self.max_simulation_batch();
-        let mut sim = self.start_simulation(count.min(batch), keep);
+        let mut sim = Simulation { averaged, ..self.start_simulation(count.min(batch), keep) };
         self.advance_simulation(&mut sim, usize::MAX).await?;
         let (mut xs, frames) = (sim.xs, sim.frames);
         while xs.len() < count * self.system.dim() {
             let done = xs.len() / self.system.dim();
-            let mut more = self.start_simulation((count - done).min(batch), 0);
+            let mut more = Simulation { averaged, ..self.start_simulation((count - done).min(batch), 0) };
             self.advance_simulation(&mut more, usize::MAX).await?;
             xs.extend(more.xs);
         }
@@ -445,12 +482,13 @@ impl AdjointSampler {
         self.net.config.max_batch()
     }
 
-    /// A simulation to advance a few steps at a time ([`advance_simulation`](Self::advance_simulation)).
+    /// A simulation to advance a few steps at a time ([`advance_simulation`](Self::advance_simulation)),
+    /// of the weights being trained (a buffer refresh's; set `averaged` for the average's).
     pub fn start_simulation(&self, count: usize, keep: usize) -> Simulation {
         let keep = keep.min(count);
         let xs = vec![0.0; count * self.system.dim()];
         let frames = xs[..keep * self.system.dim()].to_vec();
-        Simulation { xs, frames, keep, step: 0, steps: self.config.nfe - 1 }
+        Simulation { averaged: false, xs, frames, keep, step: 0, steps: self.config.nfe - 1 }
     }
 
     /// Takes up to `steps` Euler–Maruyama steps of `sim`.
@@ -461,7 +499,7 @@ impl AdjointSampler {
         // bigger than any sensible sample of these systems (LJ-55's radius is ~3)
         let limit = 1e3 * (self.system.n as f64).sqrt();
         let end = sim.step.saturating_add(steps).min(sim.steps);
-        let (model, dev) = self.net.inference();
+        let (model, dev) = if sim.averaged { self.sampling_net().inference() } else { self.net.inference() };
         while sim.step < end {
             let u = sim.step as f64 * dt;
             let s = self.noise.sigma(u);
@@ -575,7 +613,7 @@ impl AdjointSampler {
 
     /// Simulates `new_per_epoch` samples and puts them with their adjoints in the buffer.
     pub async fn refresh_buffer(&mut self) -> Result<(), String> {
-        let (x1, _) = self.simulate(self.config.new_per_epoch, 0).await?;
+        let (x1, _) = self.simulate_with(self.config.new_per_epoch, 0, false).await?;
         self.refresh_with(&x1).await.map(|_| ())
     }
 
@@ -602,6 +640,10 @@ impl AdjointSampler {
         let pred = self.drift_tensor(&xt, &us);
         let loss = (pred + tensor3(&target, b, n, d, self.net.device())).powf_scalar(2.0).mean();
         let value = self.net.apply(loss, self.config.lr).await?;
+        if self.config.ema > 0.0 {
+            let average = self.average.get_or_insert_with(|| self.net.weights_copy());
+            average.average_towards(&self.net, self.config.ema);
+        }
         self.counters.gradient_steps += 1;
         Ok(value)
     }
@@ -619,19 +661,20 @@ impl AdjointSampler {
         Ok(loss)
     }
 
-    /// Header (magic, version, configuration, counters, history) + the network's weights (read
-    /// back asynchronously from a GPU): what a preset ships.
+    /// Header (magic, version, configuration, counters, history) + the sampler's weights (the
+    /// moving average when there is one; read back asynchronously from a GPU): what a preset
+    /// ships.
     pub async fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
-        let weights = self.weights().await?;
+        let weights = Self::weights(self.sampling_net()).await?;
         let header = Header { config: self.config.clone(), counters: Some(self.counters.clone()), history: self.history.clone(), state: None };
         let meta = serde_json::to_vec(&header).map_err(|e| ModelError::Corrupt(e.to_string()))?;
         Ok(write_container(MAGIC, ADJOINT_WEIGHTS_VERSION, &meta, &weights))
     }
 
-    async fn weights(&self) -> Result<Vec<u8>, ModelError> {
-        match self.net.compute() {
-            Compute::Cpu => self.net.to_bytes(),
-            Compute::Gpu(_) => self.net.snapshot().await?.to_bytes(),
+    async fn weights(net: &Network) -> Result<Vec<u8>, ModelError> {
+        match net.compute() {
+            Compute::Cpu => net.to_bytes(),
+            Compute::Gpu(_) => net.snapshot().await?.to_bytes(),
         }
     }
 
@@ -640,18 +683,32 @@ impl AdjointSampler {
     /// continues bit for bit as if the run had never stopped. (The optimiser state is read
     /// synchronously: natively on any device, in the browser only on the CPU.)
     pub async fn checkpoint_bytes(&self) -> Result<Vec<u8>, ModelError> {
-        let weights = self.weights().await?;
+        let weights = Self::weights(&self.net).await?;
+        let average = match &self.average {
+            Some(average) => Self::weights(average).await?,
+            None => Vec::new(),
+        };
         let (optimizer, param_ids, network_steps) = match self.net.training_state()? {
             Some(t) => (t.optimizer, t.param_ids, t.steps),
             None => (Vec::new(), Vec::new(), self.net.steps),
         };
-        let state = StateHeader { rng: self.rng.state(), next: self.next, buffer_items: self.items.len(), weights_len: weights.len(), optimizer_len: optimizer.len(), param_ids, network_steps };
+        let state = StateHeader {
+            rng: self.rng.state(),
+            next: self.next,
+            buffer_items: self.items.len(),
+            weights_len: weights.len(),
+            optimizer_len: optimizer.len(),
+            average_len: average.len(),
+            param_ids,
+            network_steps,
+        };
         let header = Header { config: self.config.clone(), counters: Some(self.counters.clone()), history: self.history.clone(), state: Some(state) };
         let meta = serde_json::to_vec(&header).map_err(|e| ModelError::Corrupt(e.to_string()))?;
         let per = self.system.dim();
-        let mut payload = Vec::with_capacity(weights.len() + optimizer.len() + self.items.len() * 2 * per * 8);
+        let mut payload = Vec::with_capacity(weights.len() + optimizer.len() + average.len() + self.items.len() * 2 * per * 8);
         payload.extend_from_slice(&weights);
         payload.extend_from_slice(&optimizer);
+        payload.extend_from_slice(&average);
         for (x, a) in &self.items {
             for v in x.iter().chain(a) {
                 payload.extend_from_slice(&v.to_le_bytes());
@@ -681,8 +738,8 @@ impl AdjointSampler {
         let system = System::by_name(&header.config.system).map_err(|e| ModelError::Corrupt(e.to_string()))?;
         let per = system.dim();
         // the payload's sections, their lengths checked before anything is built from them
-        let (weights, optimizer, buffer) = match &header.state {
-            None => (payload, &[][..], &[][..]),
+        let (weights, optimizer, average, buffer) = match &header.state {
+            None => (payload, &[][..], &[][..], &[][..]),
             Some(st) => {
                 if st.buffer_items > header.config.buffer
                     || (st.buffer_items > 0 && st.next >= header.config.buffer)
@@ -691,24 +748,28 @@ impl AdjointSampler {
                     return Err(ModelError::Corrupt(format!("the buffer holds {} items with the next at {}, for a capacity of {}", st.buffer_items, st.next, header.config.buffer)));
                 }
                 let buffer_len = st.buffer_items.checked_mul(2 * per * 8);
-                let total = buffer_len.and_then(|b| b.checked_add(st.weights_len)).and_then(|b| b.checked_add(st.optimizer_len));
+                let total = buffer_len.and_then(|b| b.checked_add(st.weights_len)).and_then(|b| b.checked_add(st.optimizer_len)).and_then(|b| b.checked_add(st.average_len));
                 if total != Some(payload.len()) {
                     return Err(ModelError::Corrupt(format!(
-                        "the checkpoint's sections ({} + {} bytes and {} buffer items) do not add up to its {} bytes",
+                        "the checkpoint's sections ({} + {} + {} bytes and {} buffer items) do not add up to its {} bytes",
                         st.weights_len,
                         st.optimizer_len,
+                        st.average_len,
                         st.buffer_items,
                         payload.len()
                     )));
                 }
                 let (w, rest) = payload.split_at(st.weights_len);
-                let (o, b) = rest.split_at(st.optimizer_len);
-                (w, o, b)
+                let (o, rest) = rest.split_at(st.optimizer_len);
+                let (a, b) = rest.split_at(st.average_len);
+                (w, o, a, b)
             }
         };
         // the weights (their size checked against the configuration) before any network is built
         let net = Network::from_bytes(weights, Some(&header.config.network(&system)))?;
+        let average = if average.is_empty() { None } else { Some(Network::from_bytes(average, Some(&header.config.network(&system)))?) };
         let mut s = AdjointSampler::with_network(header.config, system, net, 0);
+        s.average = average;
         s.history = header.history;
         if let Some(c) = header.counters {
             s.counters = Counters { buffer: 0, ..c };

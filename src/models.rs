@@ -501,6 +501,24 @@ impl ModuleMapper for Fill {
     }
 }
 
+/// Moves each parameter θ̄ towards the other network's θ (same visiting order):
+/// θ̄ ← decay·θ̄ + (1 − decay)·θ, as fresh leaves (no graph kept).
+struct Blend {
+    with: std::vec::IntoIter<Tensor<1>>,
+    decay: f64,
+}
+
+impl ModuleMapper for Blend {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let now = self.with.next().expect("one value per parameter");
+        let decay = self.decay;
+        new_leaf(param, |t| {
+            let shape = t.shape();
+            (t.detach() * decay + now.detach().reshape(shape) * (1.0 - decay)).detach()
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ModelError {
     #[error("not molplay weights (the header is missing)")]
@@ -597,6 +615,22 @@ impl Network {
 
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// A copy of the weights (fresh leaves on the same device, no optimiser state): the start
+    /// of an exponential moving average ([`average_towards`](Self::average_towards)).
+    pub fn weights_copy(&self) -> Network {
+        let model = self.model.clone().map(&mut MoveTo(self.device.clone()));
+        Network { config: self.config.clone(), model, device: self.device.clone(), compute: self.compute.clone(), optim: None, last_good: None, steps: self.steps }
+    }
+
+    /// One step of an exponential moving average of `current`'s weights (same configuration
+    /// and device): θ̄ ← decay·θ̄ + (1 − decay)·θ.
+    pub fn average_towards(&mut self, current: &Network, decay: f64) {
+        let mut now = Collect(Vec::new());
+        current.model.visit(&mut now);
+        self.model = self.model.clone().map(&mut Blend { with: now.0.into_iter(), decay });
+        self.steps = current.steps;
     }
 
     /// The network and device without autodiff, for inference: forward passes on the autodiff
@@ -888,6 +922,28 @@ mod tests {
         }
         let out = xc - x0;
         out.clone() - out.mean_dim(1)
+    }
+
+    fn parameters(net: &Network) -> Vec<f64> {
+        let mut all = Collect(Vec::new());
+        net.model.visit(&mut all);
+        all.0.into_iter().flat_map(|t| t.into_data().try_to_vec::<f32>().unwrap()).map(f64::from).collect()
+    }
+
+    #[test]
+    fn a_weights_average_moves_each_parameter_by_the_decay() {
+        let cfg = EgnnConfig { coord_range: Some(15.0), ..EgnnConfig::identical(4, 8, 2, 1.0) };
+        let (first, second) = (Network::new(cfg.clone(), 1), Network::new(cfg, 2));
+        let mut average = first.weights_copy();
+        assert_eq!(parameters(&average), parameters(&first));
+        average.average_towards(&second, 0.75);
+        let (a, b, avg) = (parameters(&first), parameters(&second), parameters(&average));
+        assert!(a.iter().zip(&b).any(|(x, y)| (x - y).abs() > 1e-3), "two seeds gave the same weights: the check would be empty");
+        for ((x, y), m) in a.iter().zip(&b).zip(&avg) {
+            assert!((m - (0.75 * x + 0.25 * y)).abs() < 1e-6, "{m} is not 0.75·{x} + 0.25·{y}");
+        }
+        // the average is a copy: the averaged network's parameters are its own
+        assert_eq!(parameters(&first), a);
     }
 
     #[test]

@@ -119,10 +119,18 @@ fn buffer_refreshes_take_their_forces_from_our_gpu_kernel_like_from_the_cpu() {
 /// random generator, counters and history): training 2 epochs, writing a checkpoint, reading it
 /// back and training 2 more gives bit for bit what 4 epochs in one go give. Evaluations draw
 /// their own random numbers, so they do not change the run. A weights-only file does not
-/// resume exactly.
+/// resume exactly. With a moving average of the weights (`ema`) the average is in the
+/// checkpoint too.
 #[test]
 fn a_checkpoint_resumes_training_bit_for_bit() {
+    for ema in [0.0, 0.9] {
+        resumes_bit_for_bit(ema);
+    }
+}
+
+fn resumes_bit_for_bit(ema: f64) {
     let mut c = AdjointConfig::demo("dw4").unwrap();
+    c.ema = ema;
     c.nfe = 20;
     c.new_per_epoch = 16;
     c.batch = 16;
@@ -166,4 +174,28 @@ fn a_checkpoint_resumes_training_bit_for_bit() {
     let mut longer = checkpoint.clone();
     longer.extend_from_slice(&[0; 16]);
     assert!(AdjointSampler::from_bytes(&longer, None).is_err());
+}
+
+/// A moving average of the weights changes what the sampler draws (evaluations, samples, the
+/// shipped weights), not what training does: buffer refreshes simulate the trained weights, so
+/// the losses are those of the same run without an average.
+#[test]
+fn a_weights_average_samples_without_changing_the_training_run() {
+    let mut c = AdjointConfig::demo("dw4").unwrap();
+    (c.nfe, c.new_per_epoch, c.batch, c.grad_steps, c.hidden, c.layers) = (20, 16, 16, 5, 8, 2);
+    let mut plain = AdjointSampler::new(c.clone(), 5).unwrap();
+    let mut averaged = AdjointSampler::new(AdjointConfig { ema: 0.9, ..c }, 5).unwrap();
+    for _ in 0..3 {
+        assert_eq!(pollster::block_on(plain.epoch()).unwrap(), pollster::block_on(averaged.epoch()).unwrap());
+    }
+    assert_eq!(plain.buffer(), averaged.buffer());
+    let (a, b) = (pollster::block_on(plain.simulate_detached(8, 1)).unwrap(), pollster::block_on(averaged.simulate_detached(8, 1)).unwrap());
+    let largest = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    assert!(largest > 1e-4, "the average's samples are the trained weights' ({largest})");
+    // the preset's weights are the average's: a learner read from them samples as the average does
+    let mut shipped = AdjointSampler::from_bytes(&pollster::block_on(averaged.to_bytes()).unwrap(), None).unwrap();
+    assert_eq!(pollster::block_on(shipped.simulate_detached(8, 1)).unwrap(), b);
+    // and the configuration says so
+    assert!(AdjointConfig::demo("dw4").unwrap().with_overrides(&["ema=1".into()]).is_err());
+    assert_eq!(AdjointConfig::demo("dw4").unwrap().with_overrides(&["ema=0.999".into()]).unwrap().ema, 0.999);
 }
