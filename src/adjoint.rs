@@ -17,8 +17,9 @@ use crate::energies::System;
 use crate::geometry::remove_com;
 use crate::gpu::energy::EnergyKernel;
 use crate::gpu::GpuContext;
-use crate::models::{read_container, read_vec, tensor3, write_container, Compute, EgnnConfig, ModelError, Network};
+use crate::models::{read_container, read_vec, tensor3, to_vec, write_container, Compute, EgnnConfig, ModelError, Network};
 use crate::rng::XorShift64;
+use burn::optim::GradientsParams;
 use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -324,6 +325,9 @@ pub struct AdjointSampler {
     /// Where buffer refreshes evaluate ∇E: our WGSL kernel on this device, or (None) the f64
     /// CPU path.
     energy_gpu: Option<(GpuContext, EnergyKernel)>,
+    /// Threads for the CPU controller's batches (simulation and regression split into
+    /// [`parallel::parts`](crate::parallel::parts); results do not depend on it).
+    threads: usize,
 }
 
 impl AdjointSampler {
@@ -355,6 +359,7 @@ impl AdjointSampler {
             history: History::default(),
             resumed_exactly: false,
             energy_gpu: None,
+            threads: crate::parallel::default_threads(),
         }
     }
 
@@ -396,6 +401,12 @@ impl AdjointSampler {
     /// trained weights.
     fn sampling_net(&self) -> &Network {
         self.average.as_ref().unwrap_or(&self.net)
+    }
+
+    /// Threads for the CPU controller's batches (at least 1; default every core). Results do
+    /// not depend on it: batches are cut into the same parts whatever the threads.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
     }
 
     /// Where the controller runs.
@@ -503,7 +514,19 @@ impl AdjointSampler {
         while sim.step < end {
             let u = sim.step as f64 * dt;
             let s = self.noise.sigma(u);
-            let v = read_vec(self.drift_with(&model, &dev, &sim.xs, &vec![u; count])).await?;
+            let v = match self.net.compute() {
+                // on the CPU the batch runs in parts, on every thread
+                Compute::Cpu => {
+                    let xs = &sim.xs;
+                    let parts = crate::parallel::parts(count);
+                    let drift = crate::parallel::map_parts(parts.len(), self.threads, |p| {
+                        let r = parts[p].clone();
+                        to_vec(self.drift_with(&model, &dev, &xs[r.start * per..r.end * per], &vec![u; r.len()]))
+                    });
+                    drift.concat()
+                }
+                Compute::Gpu(_) => read_vec(self.drift_with(&model, &dev, &sim.xs, &vec![u; count])).await?,
+            };
             self.counters.model_evaluations += count;
             let z = self.centred_normals(count);
             for ((x, vi), zi) in sim.xs.iter_mut().zip(&v).zip(&z) {
@@ -637,9 +660,30 @@ impl AdjointSampler {
             us.push(u);
         }
         let (n, d) = (self.system.n, self.system.d);
-        let pred = self.drift_tensor(&xt, &us);
-        let loss = (pred + tensor3(&target, b, n, d, self.net.device())).powf_scalar(2.0).mean();
-        let value = self.net.apply(loss, self.config.lr).await?;
+        let value = match self.net.compute() {
+            // on the CPU: the minibatch in parts, each part's loss (its share of the mean) and
+            // gradients on a thread, the gradients summed
+            Compute::Cpu => {
+                let parts = crate::parallel::parts(b);
+                let dev = self.net.device();
+                let share = 1.0 / (b * per) as f64;
+                let grads = crate::parallel::map_parts(parts.len(), self.threads, |p| {
+                    let model = &self.net.parameters_copy();
+                    let r = parts[p].clone();
+                    let (rows, len) = (r.start * per..r.end * per, r.len());
+                    let pred = self.drift_with(model, dev, &xt[rows.clone()], &us[r]);
+                    let loss = (pred + tensor3(&target[rows], len, n, d, dev)).powf_scalar(2.0).sum() * share;
+                    let value = loss.clone().into_data().try_to_vec::<f32>().ok().and_then(|v| v.first().copied()).map_or(f64::NAN, f64::from);
+                    (value, GradientsParams::from_grads(loss.backward(), model))
+                });
+                self.net.apply_parts(grads, self.config.lr)?
+            }
+            Compute::Gpu(_) => {
+                let pred = self.drift_tensor(&xt, &us);
+                let loss = (pred + tensor3(&target, b, n, d, self.net.device())).powf_scalar(2.0).mean();
+                self.net.apply(loss, self.config.lr).await?
+            }
+        };
         if self.config.ema > 0.0 {
             let average = self.average.get_or_insert_with(|| self.net.weights_copy());
             average.average_towards(&self.net, self.config.ema);

@@ -272,13 +272,17 @@ mod cli {
             lr: Option<f64>,
             /// Override a field of the configuration for a new run (repeatable): name=value with
             /// name one of sigma_min, sigma_max, nfe, new_per_epoch, grad_steps, batch, buffer,
-            /// lr, hidden, layers, clip (e.g. --set hidden=64 --set grad_steps=50).
+            /// lr, hidden, layers, clip, ema (e.g. --set hidden=64 --set ema=0.999).
             #[arg(long = "set", value_name = "NAME=VALUE")]
             set: Vec<String>,
             /// Where the network trains: `cpu` (burn's CPU backend) or `gpu` (burn on wgpu:
             /// Vulkan, Metal, DX12; lavapipe without a GPU).
             #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu"])]
             device: String,
+            /// Threads for the CPU network's batches (default: every core). The run is the same
+            /// bit for bit whatever the number: batches are cut into the same parts.
+            #[arg(long)]
+            threads: Option<usize>,
             #[arg(long)]
             json: bool,
         },
@@ -370,22 +374,25 @@ mod cli {
             }
             Command::BenchMcmc { systems, chains, sweeps, json } => bench_mcmc(&systems, chains, sweeps, json),
             Command::Stability { input, json } => stability(&input, json),
-            Command::TrainAdjoint { system, config, epochs, seed, output, reference, eval_every, no_final_eval, weights_only, resume, lr, set, device, json } => train_adjoint(TrainAdjointArgs {
-                system: &system,
-                config: &config,
-                epochs,
-                seed,
-                output: &output,
-                reference: reference.as_deref(),
-                eval_every,
-                final_eval: !no_final_eval,
-                weights_only,
-                resume: resume.as_deref(),
-                lr,
-                set: &set,
-                device: &device,
-                json,
-            }),
+            Command::TrainAdjoint { system, config, epochs, seed, output, reference, eval_every, no_final_eval, weights_only, resume, lr, set, device, threads, json } => {
+                train_adjoint(TrainAdjointArgs {
+                    system: &system,
+                    config: &config,
+                    epochs,
+                    seed,
+                    output: &output,
+                    reference: reference.as_deref(),
+                    eval_every,
+                    final_eval: !no_final_eval,
+                    weights_only,
+                    resume: resume.as_deref(),
+                    lr,
+                    set: &set,
+                    device: &device,
+                    threads,
+                    json,
+                })
+            }
             Command::Sample { system: Some(system), model, samples, seed, output, json, .. } => adjoint_sample(&system, model.as_deref(), samples, seed, output.as_deref(), json),
             Command::Sample { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, compare_gaga, symmetry, samples, seed, output, json, system: None } => {
                 sample_cmd(SampleArgs { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, compare_gaga, symmetry, samples, seed, output, json })
@@ -646,6 +653,7 @@ mod cli {
         lr: Option<f64>,
         set: &'a [String],
         device: &'a str,
+        threads: Option<usize>,
         json: bool,
     }
 
@@ -686,6 +694,11 @@ mod cli {
             eprintln!("note: moving to {} restarts the optimiser (its state is resumed on the CPU only)", compute.name());
         }
         a.move_to(&compute);
+        match args.threads {
+            Some(0) => return Err("--threads must be at least 1".into()),
+            Some(t) => a.set_threads(t),
+            None => {}
+        }
         // a network on the GPU: the buffer refreshes' forces from our kernel on the same device
         if let (molplay::models::Compute::Gpu(_), Some(ctx)) = (&compute, molplay::gpu::shared_native_context()) {
             a.use_gpu_energies(ctx.clone(), molplay::gpu::energy::EnergyKernel::new(&ctx.device));

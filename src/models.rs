@@ -519,6 +519,21 @@ impl ModuleMapper for Blend {
     }
 }
 
+/// Adds the parts' gradients parameter by parameter, in part order.
+struct SumGrads {
+    parts: Vec<GradientsParams>,
+    total: GradientsParams,
+}
+
+impl ModuleVisitor for SumGrads {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let sum = self.parts.iter_mut().filter_map(|g| g.remove::<D>(param.id)).reduce(|a, b| a + b);
+        if let Some(sum) = sum {
+            self.total.register(param.id, sum);
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ModelError {
     #[error("not molplay weights (the header is missing)")]
@@ -624,6 +639,14 @@ impl Network {
         Network { config: self.config.clone(), model, device: self.device.clone(), compute: self.compute.clone(), optim: None, last_good: None, steps: self.steps }
     }
 
+    /// The model with its parameters as fresh leaves (same ids and values): one for each
+    /// thread of a regression step in parts. burn's autodiff merges graphs that share nodes,
+    /// and threads whose graphs share the parameter leaves deadlock in its graph locks
+    /// (one backward holds its graph and waits for the locator, the other the reverse).
+    pub fn parameters_copy(&self) -> Egnn {
+        self.model.clone().map(&mut MoveTo(self.device.clone()))
+    }
+
     /// One step of an exponential moving average of `current`'s weights (same configuration
     /// and device): θ̄ ← decay·θ̄ + (1 − decay)·θ.
     pub fn average_towards(&mut self, current: &Network, decay: f64) {
@@ -686,11 +709,30 @@ impl Network {
             return Err(ModelError::Diverged { step: self.steps, loss: value });
         }
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        self.step(grads, lr);
+        Ok(value)
+    }
+
+    /// One Adam step on a loss computed in parts (each part's value and gradients, e.g. from
+    /// [`parallel::map_parts`](crate::parallel::map_parts)): the loss is the parts' sum and
+    /// its gradient the sum of theirs, added in part order. Non-finite: as [`apply`](Self::apply).
+    pub fn apply_parts(&mut self, parts: Vec<(f64, GradientsParams)>, lr: f64) -> Result<f64, ModelError> {
+        let value: f64 = parts.iter().map(|(v, _)| v).sum();
+        if !value.is_finite() {
+            self.revert();
+            return Err(ModelError::Diverged { step: self.steps, loss: value });
+        }
+        let mut sum = SumGrads { parts: parts.into_iter().map(|(_, g)| g).collect(), total: GradientsParams::new() };
+        self.model.visit(&mut sum);
+        self.step(sum.total, lr);
+        Ok(value)
+    }
+
+    fn step(&mut self, grads: GradientsParams, lr: f64) {
         let optim = self.optim.get_or_insert_with(|| AdamConfig::new().init());
         self.last_good = Some(self.model.clone());
         self.model = optim.step(lr, self.model.clone(), grads);
         self.steps += 1;
-        Ok(value)
     }
 
     /// ε̂ (preconditioned) for a batch: x [B, N, 3] at steps `ts` of the schedule.
@@ -944,6 +986,42 @@ mod tests {
         }
         // the average is a copy: the averaged network's parameters are its own
         assert_eq!(parameters(&first), a);
+    }
+
+    /// Gradients summed over parts of a batch (each part's loss its share of the whole, as the
+    /// threads of a CPU regression step compute them) step the network as the whole loss does.
+    #[test]
+    fn a_loss_in_parts_steps_as_the_whole_loss() {
+        let cfg = EgnnConfig { coord_range: Some(15.0), ..EgnnConfig::identical(4, 8, 2, 1.0) };
+        let (mut whole, mut split) = (Network::new(cfg.clone(), 3), Network::new(cfg, 3));
+        let mut rng = XorShift64::new(9);
+        let (b, per) = (6, 12);
+        let xs: Vec<f64> = (0..b * per).map(|_| rng.normal()).collect();
+        let loss_of = |net: &Network, r: std::ops::Range<usize>| -> Tensor<1> {
+            let dev = net.device();
+            let len = r.len();
+            let t: Tensor<2> = Tensor::from_data(TensorData::new(vec![0.3f32; len], [len, 1]), dev);
+            let out = net.model.forward_with(tensor3(&xs[r.start * per..r.end * per], len, 4, 3, dev), Tensor::ones([len, 4, 1], dev), t, Some(15.0));
+            (out - 0.5).powf_scalar(2.0).sum() / (b * per) as f64
+        };
+        let v = pollster::block_on(whole.apply(loss_of(&whole, 0..b), 1e-2)).unwrap();
+        let parts: Vec<(f64, GradientsParams)> = [0..2, 2..6]
+            .into_iter()
+            .map(|r| {
+                let loss = loss_of(&split, r);
+                let value = f64::from(loss.clone().into_data().try_to_vec::<f32>().unwrap()[0]);
+                (value, GradientsParams::from_grads(loss.backward(), &split.model))
+            })
+            .collect();
+        let w = split.apply_parts(parts, 1e-2).unwrap();
+        assert!((v - w).abs() < 1e-6 * v.abs().max(1.0), "loss {v} whole, {w} in parts");
+        let (a, b) = (parameters(&whole), parameters(&split));
+        let moved = parameters(&Network::new(whole.config.clone(), 3)).iter().zip(&a).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+        assert!(moved > 1e-3, "the step moved nothing ({moved}): the comparison would be empty");
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 1e-5, "parameter {x} after the whole loss, {y} after its parts");
+        }
+        assert_eq!((whole.steps, split.steps), (1, 1));
     }
 
     #[test]

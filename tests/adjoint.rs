@@ -199,3 +199,20 @@ fn a_weights_average_samples_without_changing_the_training_run() {
     assert!(AdjointConfig::demo("dw4").unwrap().with_overrides(&["ema=1".into()]).is_err());
     assert_eq!(AdjointConfig::demo("dw4").unwrap().with_overrides(&["ema=0.999".into()]).unwrap().ema, 0.999);
 }
+
+/// The CPU controller's batches run in parts on several threads; the parts do not depend on
+/// the number of threads, so neither does the run.
+#[test]
+fn a_run_is_the_same_on_one_thread_and_on_several() {
+    let mut c = AdjointConfig::demo("dw4").unwrap();
+    (c.nfe, c.new_per_epoch, c.batch, c.grad_steps, c.hidden, c.layers) = (10, 70, 70, 3, 8, 2); // three parts, one short
+    let run = |threads: usize| {
+        let mut a = AdjointSampler::new(c.clone(), 2).unwrap();
+        a.set_threads(threads);
+        let losses: Vec<f64> = (0..2).map(|_| pollster::block_on(a.epoch()).unwrap()).collect();
+        (losses, a.buffer().to_vec(), pollster::block_on(a.simulate_detached(40, 4)).unwrap())
+    };
+    let one = run(1);
+    assert!(one.0.iter().all(|l| l.is_finite() && *l > 0.0));
+    assert_eq!(run(3), one);
+}
