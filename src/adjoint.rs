@@ -868,6 +868,19 @@ pub async fn time_adjoint(compute: &Compute, reps: usize, clock: &dyn Fn() -> f6
     Ok(AdjointTimes { regression_step_ms: (clock() - t0) / reps as f64, simulation_step_ms })
 }
 
+/// Seconds per epoch of `config` on the CPU on `threads` threads: the mean of `epochs` epochs
+/// after a warm-up one (which fills the buffer's first samples), from a fresh learner (seed 0).
+pub async fn time_epochs(config: &AdjointConfig, threads: usize, epochs: usize, clock: &dyn Fn() -> f64) -> Result<f64, String> {
+    let mut a = AdjointSampler::new(config.clone(), 0)?;
+    a.set_threads(threads);
+    a.epoch().await?;
+    let t0 = clock();
+    for _ in 0..epochs.max(1) {
+        a.epoch().await?;
+    }
+    Ok((clock() - t0) / epochs.max(1) as f64)
+}
+
 /// burn's training speed on one device: what `molplay bench-train` and the page's
 /// `benchNetworks` report.
 #[derive(Clone, Copy, Debug, Serialize)]

@@ -331,7 +331,6 @@ mod cli {
             #[arg(long)]
             json: bool,
         },
-        /// Energy + gradient throughput, GPU path vs CPU path, measured in the same run.
         /// Times burn's training of the networks on each device, in one run: DSM steps of a
         /// score network, Adjoint Sampling's regression and simulation steps (DW-4, demo).
         BenchTrain {
@@ -344,6 +343,27 @@ mod cli {
             #[arg(long)]
             json: bool,
         },
+        /// Seconds per Adjoint Sampling epoch on the CPU, on one thread and on every core, in
+        /// one run (a configuration's whole epoch: buffer refresh with energies, regression).
+        BenchAdjoint {
+            #[arg(long, default_value = "dw4", value_parser = ["dw4", "lj13", "lj55"])]
+            system: String,
+            /// `paper` (the published settings) or `demo`.
+            #[arg(long, default_value = "demo", value_parser = ["paper", "demo"])]
+            config: String,
+            /// Override a configuration field (repeatable), as train-adjoint's --set.
+            #[arg(long = "set", value_name = "NAME=VALUE")]
+            set: Vec<String>,
+            /// Epochs timed per thread count (after one warm-up epoch).
+            #[arg(long, default_value_t = 3)]
+            epochs: usize,
+            /// The thread counts to compare (default: 1 and every core).
+            #[arg(long, value_delimiter = ',')]
+            threads: Vec<usize>,
+            #[arg(long)]
+            json: bool,
+        },
+        /// Energy + gradient throughput, GPU path vs CPU path, measured in the same run.
         Bench {
             /// Systems to time (dw4, lj13, lj55, lj<n>).
             #[arg(long, value_delimiter = ',', default_value = "lj13,lj55")]
@@ -406,6 +426,7 @@ mod cli {
             Command::Eval { system, samples, reference, sample_w2, json } => eval(&system, &samples, &reference, sample_w2, json),
             Command::Bench { systems, batch, reps, json } => bench(&systems, batch, reps, json),
             Command::BenchTrain { devices, reps, json } => bench_train(&devices, reps, json),
+            Command::BenchAdjoint { system, config, set, epochs, threads, json } => bench_adjoint(&system, &config, &set, epochs, &threads, json),
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,
@@ -491,6 +512,12 @@ mod cli {
                 at_most("--sweeps", *sweeps, MAX_SWEEPS)?;
             }
             Command::BenchTrain { reps, .. } => at_most("--reps", *reps, MAX_REPS)?,
+            Command::BenchAdjoint { epochs, threads, .. } => {
+                at_most("--epochs", *epochs, MAX_REPS)?;
+                if threads.iter().any(|&t| t == 0 || t > 1024) {
+                    return Err("--threads takes counts from 1 to 1024".into());
+                }
+            }
             Command::Energy { .. } | Command::Stability { .. } | Command::Info { .. } => {}
         }
         Ok(())
@@ -921,6 +948,43 @@ mod cli {
             outln!("{}", serde_json::json!({ "reps": reps, "devices": rows, "cpu_over_gpu_time": ratios }));
         } else if let Some(r) = ratios {
             outln!("CPU/GPU time ratios (> 1: the GPU is faster): DSM {:.2}, AS regression {:.2}, AS simulation {:.2}", r.dsm, r.regression_step, r.simulation_step);
+        }
+        Ok(())
+    }
+
+    fn bench_adjoint(system: &str, config: &str, set: &[String], epochs: usize, threads: &[usize], json: bool) -> Result<(), String> {
+        use molplay::adjoint::{time_epochs, AdjointConfig};
+        if epochs == 0 {
+            return Err("--epochs must be at least 1".into());
+        }
+        let cfg = AdjointConfig::by_name(config, system)?.with_overrides(set)?;
+        let all = molplay::parallel::default_threads();
+        let counts = if threads.is_empty() {
+            if all > 1 {
+                vec![1, all]
+            } else {
+                vec![1]
+            }
+        } else {
+            threads.to_vec()
+        };
+        let t0 = Instant::now();
+        let clock = move || t0.elapsed().as_secs_f64();
+        let mut rows = Vec::new();
+        for &t in &counts {
+            let seconds = pollster::block_on(time_epochs(&cfg, t, epochs, &clock))?;
+            if !json {
+                outln!("{system} {config}: {t:>3} thread{} {seconds:8.3} s/epoch", if t == 1 { " " } else { "s" });
+            }
+            rows.push(serde_json::json!({ "threads": t, "seconds_per_epoch": seconds }));
+        }
+        let one = rows.first().and_then(|r| r["seconds_per_epoch"].as_f64());
+        let speedups: Vec<f64> = rows.iter().filter_map(|r| Some(one? / r["seconds_per_epoch"].as_f64()?)).collect();
+        if json {
+            outln!("{}", serde_json::json!({ "system": system, "config": cfg, "epochs": epochs, "cores": all, "rows": rows, "speedup_over_first": speedups }));
+        } else if counts.len() > 1 {
+            let list: Vec<String> = counts.iter().zip(&speedups).skip(1).map(|(t, s)| format!("{s:.2}× on {t}")).collect();
+            outln!("speed-up over {} thread{}: {}", counts[0], if counts[0] == 1 { "" } else { "s" }, list.join(", "));
         }
         Ok(())
     }
