@@ -56,7 +56,7 @@ pub struct AdjointConfig {
     /// Per-particle norm limit of ∇E in the adjoint.
     pub clip: f64,
     /// Decay of an exponential moving average of the controller's weights, updated after every
-    /// gradient step (e.g. 0.999); 0: none. With one, evaluations, samples and the weights a
+    /// gradient step k with decay min(ema, (1 + k)/(10 + k)) (e.g. 0.999); 0: none. With one, evaluations, samples and the weights a
     /// preset ships are the average's, while buffer refreshes simulate the trained weights.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub ema: f64,
@@ -685,8 +685,12 @@ impl AdjointSampler {
             }
         };
         if self.config.ema > 0.0 {
+            // warmed up as is usual, min(ema, (1 + k)/(10 + k)) at step k: a plain 0.999 would
+            // still give the first weights 60 % of the average after 500 steps
+            let k = self.net.steps as f64;
+            let decay = self.config.ema.min((1.0 + k) / (10.0 + k));
             let average = self.average.get_or_insert_with(|| self.net.weights_copy());
-            average.average_towards(&self.net, self.config.ema);
+            average.average_towards(&self.net, decay);
         }
         self.counters.gradient_steps += 1;
         Ok(value)
