@@ -274,10 +274,20 @@ pub struct Egnn {
 impl Egnn {
     pub fn new(cfg: &EgnnConfig, device: &Device) -> Self {
         let h = cfg.hidden;
-        Egnn {
-            embed: LinearConfig::new(cfg.features + 1, h).init(device),
-            layers: (0..cfg.layers).map(|_| EgnnLayer { edge: Mlp::new(2 * h + 1, h, h, device), coord: Mlp::new(h, h, 1, device), node: Mlp::new(2 * h, h, h, device) }).collect(),
+        let mut layers: Vec<EgnnLayer> =
+            (0..cfg.layers).map(|_| EgnnLayer { edge: Mlp::new(2 * h + 1, h, h, device), coord: Mlp::new(h, h, 1, device), node: Mlp::new(2 * h, h, h, device) }).collect();
+        if cfg.coord_range.is_some() {
+            // the bounded EGNN of iDEM / Adjoint Sampling starts with its coordinate heads at
+            // 1/1000 of their usual scale (EDM's EGNN: xavier gain 0.001 on that layer), so a
+            // fresh controller is about the base process (no drift) rather than a random drift
+            // that σ(u)² at u ≈ 0 (≈ 60) amplifies into exploded configurations
+            for layer in &mut layers {
+                let head = &mut layer.coord.b;
+                head.weight = new_leaf(head.weight.clone(), |t| (t * 1e-3).detach());
+                head.bias = head.bias.take().map(|b| new_leaf(b, |t| (t * 1e-3).detach()));
+            }
         }
+        Egnn { embed: LinearConfig::new(cfg.features + 1, h).init(device), layers }
     }
 
     /// ε̂ for positions x [B, N, 3] (CoM-free), features h [B, N, F], time t/T [B, 1].
@@ -1022,6 +1032,24 @@ mod tests {
             assert!((x - y).abs() < 1e-5, "parameter {x} after the whole loss, {y} after its parts");
         }
         assert_eq!((whole.steps, split.steps), (1, 1));
+    }
+
+    /// A fresh bounded EGNN (an Adjoint Sampling controller) is about the zero drift: its
+    /// coordinate heads start at 1/1000 of burn's usual scale, as EDM's EGNN starts them.
+    #[test]
+    fn a_fresh_controller_starts_near_zero_drift() {
+        let device = Device::flex();
+        let mut rng = XorShift64::new(3);
+        let (b, n) = (8, 13);
+        let xs: Vec<f64> = (0..b * n * 3).map(|_| rng.normal()).collect();
+        let t: Tensor<2> = Tensor::from_data(TensorData::new(vec![0.5f32; b], [b, 1]), &device);
+        let largest = |range: Option<f64>| {
+            let net = Egnn::new(&EgnnConfig { coord_range: range, ..EgnnConfig::identical(n, 64, 4, 1.0) }, &device);
+            to_vec(net.forward_with(tensor3(&xs, b, n, 3, &device), Tensor::ones([b, n, 1], &device), t.clone(), range)).iter().fold(0.0f64, |m, v| m.max(v.abs()))
+        };
+        let (bounded, plain) = (largest(Some(15.0)), largest(None));
+        assert!(bounded < 0.05, "a fresh controller moves atoms by up to {bounded}");
+        assert!(bounded > 0.0 && plain > 20.0 * bounded, "the score network keeps burn's scale ({plain} vs {bounded})");
     }
 
     #[test]

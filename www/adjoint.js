@@ -10,6 +10,8 @@ const PRESETS = { dw4: "www/presets/dw4-demo.mpa", lj13: "www/presets/lj13-demo.
 export function wireAdjoint(pg, api, { showError, refresh, transport, showSystem }) {
   let pauseRequested = false;
   const loss = linePlot($("as-loss"), "RAM loss", "#f2a65a");
+  // the run's record in the controller's file: a preset's energy W2 along its native training
+  const history = linePlot($("as-history"), "energy W2 vs test set", "#9ee37f", "epoch");
   // a click on the histogram shows the newest sample with the energy under the cursor
   const hist = histogramPlot($("as-hist"), ["newest samples", "reference"], ["#7fd1e3", "#e6e8ee"], "energy E(x)",
     { onPick: (e) => { try { api.showSampleNear("adjoint", e); } catch (err) { showError(err.message); } } });
@@ -42,6 +44,16 @@ export function wireAdjoint(pg, api, { showError, refresh, transport, showSystem
     $("as-buffer").value = c.buffer / st.config.buffer;
     loss.update(st.losses);
     hist.update([st.energies, reference(st.system)]);
+    const evals = st.history.evaluations.filter((e) => Number.isFinite(e.energy_w2));
+    $("as-history-box").hidden = evals.length === 0;
+    if (evals.length) {
+      history.update(evals.map((e) => e.energy_w2), evals.map((e) => e.epoch));
+      const last = evals.at(-1);
+      const best = evals.reduce((a, b) => (b.energy_w2 < a.energy_w2 ? b : a));
+      $("as-history-note").textContent = `Trained natively: ${st.history.losses.length} epochs, ${last.counters.gradient_steps.toLocaleString()} gradient steps, `
+        + `${(st.history.seconds / 60).toFixed(1)} min on the CPU. Energy W2 against the field's test set (1000 samples per evaluation): `
+        + `${last.energy_w2.toFixed(2)} at epoch ${last.epoch}, best ${best.energy_w2.toFixed(2)} at epoch ${best.epoch}.`;
+    }
   };
 
   const setFrame = (k) => {

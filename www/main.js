@@ -1,6 +1,6 @@
 // Wires the page to the wasm facade and publishes the scripting API on window.molplay.
 // No math here: every number shown comes from the Rust core.
-import init, { Playground, apiVersion, crateVersion } from "../pkg/molplay.js";
+import init, { Playground, apiVersion, crateVersion, internalError } from "../pkg/molplay.js";
 import { wireReference } from "./reference.js";
 import { wireForward } from "./forward.js";
 import { wireGenerate } from "./generate.js";
@@ -21,8 +21,17 @@ const EXPLAIN = {
 
 function showError(message) {
   const box = $("error");
-  box.textContent = message;
-  box.hidden = !message;
+  // after an internal error (a panic in the wasm) every message is that one: the module's
+  // state cannot be trusted, and the link still holds the page's settings
+  const crash = crashed();
+  box.textContent = crash ?? message;
+  box.hidden = !(crash ?? message);
+}
+
+function crashed() {
+  const err = internalError();
+  if (!err) return null;
+  return `molplay hit an internal error and stopped (${err.split("\n")[0]}). Reload the page to go on: the link holds your settings.`;
 }
 
 const MODE_TEXT = {
@@ -101,7 +110,15 @@ function wireCanvas(pg, canvas) {
   new ResizeObserver(fit).observe(canvas);
   fit();
   const loop = () => {
-    if (pg.frame()) onBackendChange();
+    try {
+      if (pg.frame()) onBackendChange();
+    } catch (e) {
+      showError(e.message);
+    }
+    if (internalError()) {
+      showError(""); // shows the internal error and the way out
+      return; // no more frames from a broken module
+    }
     requestAnimationFrame(loop);
   };
   requestAnimationFrame(loop);
@@ -370,6 +387,8 @@ let resolveReady, rejectReady;
 window.molplay = {
   version: API_VERSION,
   ready: new Promise((res, rej) => { resolveReady = res; rejectReady = rej; }),
+  // the module's internal error (a panic) once one happened, else null: then reload
+  internalError: () => internalError() ?? null,
 };
 start().then(resolveReady, (err) => {
   showError(`molplay failed to start: ${err?.message ?? err}`);

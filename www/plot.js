@@ -67,9 +67,10 @@ export function linePlot(el, label, color, xLabel = "gradient step") {
   const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(200, el.clientWidth), height: 220 }));
   resize.observe(el);
   return {
-    update(ys) {
+    // ys against xs (default 1, 2, 3, …)
+    update(ys, xs) {
       const y = Array.from(ys).map((v) => (Number.isFinite(v) && v > 0 ? v : null));
-      plot.setData([y.map((_, i) => i + 1), y]);
+      plot.setData([xs ? Array.from(xs) : y.map((_, i) => i + 1), y]);
     },
   };
 }

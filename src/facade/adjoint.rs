@@ -259,7 +259,10 @@ impl Playground {
     }
 
     /// `{system, config, counters, gradient_steps_per_energy_evaluation, losses, energies,
-    /// phase, frames, ms, stopped}`; null without a learner.
+    /// phase, frames, ms, stopped, history}`; null without a learner. `history` is the run's
+    /// record kept in the controller's file (a preset's native training): each epoch's mean
+    /// loss, the evaluations (epoch, energy and distance W2 against the field's test set, wall
+    /// time) and the wall time in all.
     #[wasm_bindgen(js_name = adjointStatus)]
     pub fn adjoint_status(&self) -> Result<JsValue, JsValue> {
         let s = self.inner.borrow();
@@ -277,6 +280,7 @@ impl Playground {
             "losses": l.losses, "energies": l.energies, "samples": l.samples.len() / per, "phase": phase,
             "frames": l.frames.len() / (KEEP.min(l.samples.len() / per.max(1)).max(1) * per), "frame": l.frame, "ms": l.ms, "stopped": l.stopped,
             "device": device_name(l.sampler.compute()), "energies_on": l.sampler.energy_engine(),
+            "history": l.sampler.history,
         }))
     }
 

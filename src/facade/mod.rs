@@ -24,10 +24,34 @@ mod forward;
 mod generate;
 mod reference;
 
+/// The message of a panic inside the module, once one happened: the state it interrupted
+/// (a `RefCell` borrow, a half-done step) cannot be trusted, so the page stops and says so.
+static CRASH: Mutex<Option<String>> = Mutex::new(None);
+
 #[wasm_bindgen(start)]
 pub fn start() {
     crate::run_static_constructors();
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(|info| {
+        if let Ok(mut crash) = CRASH.lock() {
+            crash.get_or_insert_with(|| info.to_string());
+        }
+        console_error_panic_hook::hook(info);
+    }));
+}
+
+/// The first internal error (a panic) of this module, if one happened: the page shows it and
+/// asks for a reload instead of calling on into a broken state (issue: a panic left a borrow
+/// held and every later call panicked, a frozen tab).
+/// Panics on purpose: the end-to-end test of the page's answer to an internal error (there is
+/// no known input that panics; this is how the test makes one).
+#[wasm_bindgen(js_name = __simulateInternalError)]
+pub fn simulate_internal_error() {
+    panic!("simulated internal error (test hook)");
+}
+
+#[wasm_bindgen(js_name = internalError)]
+pub fn internal_error() -> Option<String> {
+    CRASH.lock().ok().and_then(|c| c.clone())
 }
 
 #[wasm_bindgen(js_name = apiVersion)]

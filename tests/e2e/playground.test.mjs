@@ -129,6 +129,12 @@ test("Learn-from-energy demo from a link: pretrained DW-4 samples, exported as .
   assert.equal(await page.isVisible("#adjoint-panel"), true);
   assert.equal(await page.isVisible("#reference-panel"), true);
   assert.equal(st.samples, 64);
+  // the preset's native training record: its energy W2 curve and a line saying what it cost
+  const evals = st.history.evaluations.filter((e) => Number.isFinite(e.energy_w2));
+  assert.ok(evals.length >= 2, "the preset carries its training evaluations");
+  assert.equal(st.history.losses.length, st.counters.epochs);
+  assert.equal(await page.isVisible("#as-history"), true);
+  assert.match(await page.textContent("#as-history-note"), /Trained natively: \d+ epochs, [\d,]+ gradient steps, [\d.]+ min on the CPU\. Energy W2 .* best [\d.]+ at epoch \d+/);
   const tr = await page.evaluate(() => window.molplay.transport());
   assert.equal(tr.mode, "learn");
   assert.ok(tr.position > 0, "the newest paths are on the scrubber, at u = 1");
@@ -423,5 +429,20 @@ test("a lost WebGPU device: the page falls back to the CPU and keeps what it sho
   assert.ok(trained.losses.length > 0 && trained.losses.every(Number.isFinite));
   await page.screenshot({ path: `${SHOTS}after-device-loss.png` });
   assert.deepEqual(problems.filter((p) => !/destroyed|lost/i.test(p)), []);
+  await page.close();
+});
+
+test("an internal error (a panic in the wasm) stops the page with a reload message instead of freezing it", async () => {
+  const { page } = await openPage(webgpu, `${base}/index.html#v=1&preset=qm9-forward`);
+  await ready(page);
+  assert.equal(await page.evaluate(() => window.molplay.internalError()), null);
+  const thrown = await reason(page, () => import("/pkg/molplay.js").then((m) => m.__simulateInternalError()));
+  assert.notEqual(thrown, "resolved");
+  assert.match(await page.evaluate(() => window.molplay.internalError()), /simulated internal error/);
+  await page.waitForFunction(() => /molplay hit an internal error and stopped \(.*simulated internal error.*\)\. Reload the page to go on: the link holds your settings\./.test(document.getElementById("error").textContent));
+  // any later message is that one: the module's state is not trusted any more
+  await page.evaluate(() => document.getElementById("as-scratch")?.click());
+  assert.match(await page.textContent("#error"), /internal error and stopped/);
+  assert.equal(await page.isVisible("#error"), true);
   await page.close();
 });
