@@ -692,8 +692,8 @@ mod cli {
         use pollster::block_on;
         let TrainAdjointArgs { system, epochs, seed, output, eval_every, json, .. } = args;
         let compute = molplay::models::Compute::by_name(args.device)?;
-        if epochs == 0 {
-            return Err("--epochs must be at least 1".into());
+        if epochs == 0 && args.resume.is_none() {
+            return Err("--epochs must be at least 1 (0 only with --resume: the file written again as asked, e.g. --weights-only for a preset)".into());
         }
         if args.resume.is_some() && !args.set.is_empty() {
             return Err("--set changes a new run's configuration; a resumed run keeps its own (only --lr can change)".into());

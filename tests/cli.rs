@@ -437,4 +437,15 @@ fn train_adjoint_resumes_from_its_checkpoint_and_keeps_the_history() {
     assert!(std::fs::metadata(&small).unwrap().len() < std::fs::metadata(&ck).unwrap().len());
     let (_, err) = run(&["--epochs", "1", "--resume", &small, "--output", &small, "--weights-only", "--no-final-eval"]);
     assert!(err.contains("weights only: going on from epoch 5 with an empty buffer"), "{err}");
+    // --epochs 0 (with --resume only) writes the file again as asked: a checkpoint's preset
+    let preset = temp("dw4-preset.mpa", b"");
+    let (p, _) = run(&["--epochs", "0", "--resume", &ck, "--output", &preset, "--weights-only", "--no-final-eval"]);
+    assert_eq!((p["checkpoint"].clone(), p["counters"]["epochs"].clone()), (serde_json::json!(false), serde_json::json!(4)));
+    let (mut from_ck, mut from_preset) =
+        (molplay::adjoint::AdjointSampler::from_bytes(&std::fs::read(&ck).unwrap(), None).unwrap(), molplay::adjoint::AdjointSampler::from_bytes(&std::fs::read(&preset).unwrap(), None).unwrap());
+    assert!(!from_preset.resumed_exactly());
+    assert_eq!((&from_preset.history.losses, &from_preset.history.evaluations), (&from_ck.history.losses, &from_ck.history.evaluations), "the history comes along");
+    assert_eq!(pollster::block_on(from_preset.simulate_detached(4, 1)).unwrap(), pollster::block_on(from_ck.simulate_detached(4, 1)).unwrap(), "the same sampler");
+    let (ok, _, err) = molplay(&["train-adjoint", "--system", "dw4", "--epochs", "0", "--output", &preset]);
+    assert!(!ok && err.contains("--epochs must be at least 1 (0 only with --resume"), "{err}");
 }
