@@ -55,6 +55,8 @@ pub enum InputError {
     WrongLength { name: String, len: usize, n: usize, d: usize, per: usize },
     #[error("position {index} (configuration {config}, particle {particle}) is {value}: positions must be finite")]
     NonFinite { index: usize, config: usize, particle: usize, value: f64 },
+    #[error("position {index} (configuration {config}, particle {particle}) is {value:e}: coordinates beyond ±{max:e} are not configurations of these systems (and overflow the GPU's f32)")]
+    OutOfRange { index: usize, config: usize, particle: usize, value: f64, max: f64 },
 }
 
 impl System {
@@ -104,10 +106,17 @@ impl System {
     }
 
     /// Checks a flat batch and returns the number of configurations in it.
+    /// Refuses batches that are not configurations: a wrong length, NaN/Inf, or coordinates
+    /// beyond ±[`MAX_COORDINATE`](crate::io::MAX_COORDINATE) (the files' bound: finite f64s
+    /// past it overflow the f32 the GPU path and the viewer take, and give inf energies).
     pub fn check_batch(&self, xs: &[f64]) -> Result<usize, InputError> {
         check_batch_len(self, xs.len())?;
         if let Some((index, &value)) = xs.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(self.non_finite(index, value));
+        }
+        let max = crate::io::MAX_COORDINATE;
+        if let Some((index, &value)) = xs.iter().enumerate().find(|(_, v)| v.abs() > max) {
+            return Err(InputError::OutOfRange { index, config: index / self.dim(), particle: (index % self.dim()) / self.d, value, max });
         }
         Ok(xs.len() / self.dim())
     }
@@ -565,6 +574,13 @@ mod tests {
         }
         x[13] = f64::INFINITY;
         assert!(sys.energies(&x).unwrap_err().to_string().contains("inf"));
+        // finite but past the files' bound (and f32): refused, not an inf energy
+        x[13] = 1e200;
+        let err = sys.energies(&x).unwrap_err();
+        assert!(matches!(err, InputError::OutOfRange { index: 13, config: 1, particle: 2, .. }), "{err:?}");
+        assert!(err.to_string().contains("1e200") && err.to_string().contains("beyond ±1e6"), "{err}");
+        x[13] = -1e6;
+        assert!(sys.energies(&x).is_ok(), "the bound itself is a configuration");
         assert_eq!(sys.energies(&vec![1.0; 24]).unwrap().len(), 3);
     }
 }

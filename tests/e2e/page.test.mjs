@@ -90,6 +90,9 @@ test("bad input to the API is rejected with a clear message, never a panic", asy
   assert.match(nan, /configuration 0, particle 2\) is NaN/);
   const inf = await page.evaluate(() => window.molplay.energy("lj13", new Array(39).fill(Infinity)).then(() => "resolved", (e) => e.message));
   assert.match(inf, /must be finite/);
+  // finite but past f32 (1e200 would be inf on the GPU and in the viewer): refused with a reason
+  const far = await page.evaluate(() => window.molplay.energy("dw4", [0, 0, 1, 1, 2, 1e200, 3, 3]).then(() => "resolved", (e) => e.message));
+  assert.match(far, /position 5 \(configuration 0, particle 2\) is 1e200: coordinates beyond ±1e6/);
   // coincident particles: a finite (huge) energy, and the page keeps drawing
   const coincident = await page.evaluate(() => window.molplay.energy("lj13", new Array(39).fill(0.5)));
   assert.ok(Number.isFinite(coincident[0]) && coincident[0] > 1e30, `${coincident[0]}`);
