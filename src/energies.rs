@@ -320,9 +320,17 @@ pub fn preset_configuration(sys: &System) -> Vec<f64> {
         Family::LennardJones { rm, .. } => compact_cluster(sys.n, rm),
     };
     crate::geometry::remove_com(&mut x, sys.d);
-    relax(sys, &mut x, 20_000, 1e-7);
+    relax(sys, &mut x, preset_relaxation_steps(sys.n), 1e-7);
     crate::geometry::remove_com(&mut x, sys.d);
     x
+}
+
+/// Gradient steps of a preset's relaxation: 20 000, but at most LJ-55's pair work (20 000 × 55²
+/// pair terms) for bigger systems, so a link to `lj1024` costs what `lj55` costs instead of
+/// 350 times more (minutes, synchronously, in the page). Big clusters stay less relaxed.
+pub fn preset_relaxation_steps(n: usize) -> usize {
+    const WORK: usize = 20_000 * 55 * 55;
+    (WORK / (n * n).max(1)).clamp(1, 20_000)
 }
 
 /// Lowest of 32 relaxations from deterministic random starts (the double-well landscape has
@@ -559,6 +567,20 @@ mod tests {
         assert!(matches!(System::by_name("lj"), Err(InputError::UnknownSystem(_))));
         let msg = System::by_name("lj0").unwrap_err().to_string();
         assert!(msg.contains("2 ≤ n"), "{msg}");
+    }
+
+    #[test]
+    fn big_presets_relax_within_lj55s_work_and_stay_compact() {
+        assert_eq!(preset_relaxation_steps(13), 20_000);
+        assert_eq!(preset_relaxation_steps(55), 20_000);
+        assert_eq!(preset_relaxation_steps(256), 923);
+        assert_eq!(preset_relaxation_steps(1024), 57);
+        let sys = System::by_name("lj256").unwrap();
+        let x = preset_configuration(&sys);
+        let e = sys.energy(&x);
+        // a compact cluster well below zero (pairs near the minimum), finite, centred
+        assert!(e.is_finite() && e < -1000.0, "lj256 preset energy {e}");
+        assert!(crate::geometry::radius_about_com(&x, 3) < 8.0);
     }
 
     #[test]
