@@ -216,7 +216,9 @@ impl Playground {
                 match l.work(&mode).await {
                     Ok(done) => {
                         refreshed |= done && l.owed == l.sampler.config.grad_steps;
-                        if done && mode != "train" {
+                        // a sub-step mode stops when its sub-step completes, training at the end
+                        // of an epoch: a caller asking for N epochs gets N, however fast they run
+                        if done && (mode != "train" || l.owed == 0) {
                             break;
                         }
                     }

@@ -33,7 +33,9 @@ pub fn start() {
     crate::run_static_constructors();
     std::panic::set_hook(Box::new(|info| {
         if let Ok(mut crash) = CRASH.lock() {
-            crash.get_or_insert_with(|| info.to_string());
+            let message = info.payload().downcast_ref::<&str>().map(|m| m.to_string()).or_else(|| info.payload().downcast_ref::<String>().cloned()).unwrap_or_else(|| "a panic".into());
+            let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+            crash.get_or_insert_with(|| format!("{}{at}", message.replace('\n', " ")));
         }
         console_error_panic_hook::hook(info);
     }));
