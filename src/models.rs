@@ -827,7 +827,10 @@ impl Network {
     /// Header (magic, version, config) + burn's record bytes. A sync read: for a network on
     /// WebGPU in the browser, save its [`snapshot`](Self::snapshot).
     pub fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
-        let cfg = serde_json::to_vec(&self.config).map_err(|e| ModelError::Corrupt(e.to_string()))?;
+        // the configuration, and the gradient steps the weights had (older readers ignore it)
+        let mut cfg = serde_json::to_value(&self.config).map_err(|e| ModelError::Corrupt(e.to_string()))?;
+        cfg["trained_steps"] = serde_json::json!(self.steps);
+        let cfg = serde_json::to_vec(&cfg).map_err(|e| ModelError::Corrupt(e.to_string()))?;
         let record = self.model.clone().into_record().into_bytes().map_err(|e| ModelError::Corrupt(e.to_string()))?;
         Ok(write_container(MAGIC, WEIGHTS_VERSION, &cfg, &record))
     }
@@ -849,8 +852,11 @@ impl Network {
             return Err(ModelError::Corrupt(format!("the header describes a network of {} weights ({need} bytes), but the payload has {} bytes", config.parameter_count(), record.len())));
         }
         let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(record.to_vec())).map_err(|e| ModelError::Corrupt(e.to_string()))?;
+        // files from before the field: 0 (not recorded)
+        let steps = serde_json::from_slice::<serde_json::Value>(cfg_bytes).ok().and_then(|v| v["trained_steps"].as_u64()).unwrap_or(0);
         let mut m = Network::new(config, 0);
         m.model = m.model.try_load_record(record).map_err(|e| ModelError::Corrupt(e.to_string()))?;
+        m.steps = usize::try_from(steps).unwrap_or(usize::MAX);
         Ok(m)
     }
 }

@@ -77,6 +77,18 @@ fn denoising_score_matching_learns_and_weights_round_trip() {
     let f1 = cfg().node_features(1);
     let (a, b) = (m.predict(&x, &f1, &[500.0], &sch), back.predict(&x, &f1, &[500.0], &sch));
     assert!(a.iter().zip(&b).all(|(p, q)| (p - q).abs() < 1e-6));
+    // the file records the training steps (a pretrained network's label says them); files
+    // from before the field read as 0, "not recorded"
+    assert_eq!((m.steps, back.steps), (200, 200));
+    let header_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[16..16 + header_len]).unwrap();
+    header.as_object_mut().unwrap().remove("trained_steps").expect("the header names the steps");
+    let header = serde_json::to_vec(&header).unwrap();
+    let mut legacy = bytes[..12].to_vec();
+    legacy.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    legacy.extend_from_slice(&header);
+    legacy.extend_from_slice(&bytes[16 + header_len..]);
+    assert_eq!(ScoreModel::from_bytes(&legacy, Some(&cfg())).unwrap().steps, 0);
     // bad weights: clear errors, no panic
     assert_eq!(ScoreModel::from_bytes(b"hello", None).err(), Some(ModelError::NotWeights));
     let mut v2 = bytes.clone();

@@ -207,7 +207,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
     if (!file) return;
     await ensureMolecules();
     const st = pg.loadScoreWeights(file.name, new Uint8Array(await file.arrayBuffer()));
-    $("gen-train-status").textContent = `loaded ${st.label}: ${st.steps} training steps`;
+    $("gen-train-status").textContent = `loaded ${st.label}: ` + (st.steps > 0 ? `${st.steps} training steps` : "pretrained (its training steps not recorded in the file)");
   }));
   // a score network trained natively (molplay train-score), so the network target works at once
   const SCORE_PRESET = "www/presets/qm9-19-score.mpw";

@@ -256,7 +256,10 @@ impl Playground {
                     (config.node_features(1), Vec::new())
                 };
                 let given = if elements.is_empty() { "" } else { ", atom types drawn from the data" };
-                let label = format!("EGNN after {} training steps on {}{given}", sc.model.steps, sc.label);
+                let label = match sc.model.steps {
+                    0 => format!("EGNN, pretrained (its training steps not recorded in the file), on {}{given}", sc.label),
+                    k => format!("EGNN after {k} training steps on {}{given}", sc.label),
+                };
                 (Source::Network { atoms: n, feats, elements }, reference, config.data_variance, label)
             }
             "chain" => {
