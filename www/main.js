@@ -34,10 +34,11 @@ function crashed() {
   return `molplay hit an internal error and stopped (${err.split("\n")[0]}). Reload the page to go on: the link holds your settings.`;
 }
 
+// one description per mode lives in its panel; this line only says what the scrubber plays
 const MODE_TEXT = {
-  forward: "Forward & Gaussianity: noise is added to real molecules step by step. Scrub t and watch the structure dissolve; the red mark is T*, where the molecules have become Gaussian enough that GAGA replaces the rest of the trajectory by a closed-form Gaussian.",
-  generate: "Generate: a sampler runs the noising process backwards, from noise at t = T (left end of the scrubber) to samples at t = 0 (right end). With GAGA it starts at T* from the closed-form Gaussian; the quotient treatment removes rigid motions exactly.",
-  learn: "Learn from energy: Adjoint Sampling learns to sample exp(−E) from the energy alone; the scrubber plays the newest paths from the origin (u = 0) to samples (u = 1). The reference sampler below gives the ground truth.",
+  forward: "Scrubber: the forward process from the molecules at t = 0 to noise at t = 1000; the red mark is T*, after which GAGA uses a closed-form Gaussian.",
+  generate: "Scrubber: the reverse trajectory, from noise at t = T (left; with GAGA from T*) to samples at t = 0 (right).",
+  learn: "Scrubber: the newest paths, from the single point at u = 0 to the samples at u = 1; the reference sampler below gives the ground truth.",
 };
 
 function render(state) {
