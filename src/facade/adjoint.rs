@@ -5,7 +5,7 @@
 //! "regress" (one epoch's regression steps) — with its counters, losses, the newest samples'
 //! energies and the newest simulated trajectory on the scrubber (`setAdjointFrame`).
 
-use super::{check_keys, device_name, js_err, now_ms, styles_for, to_js, view_radius, Held, Playground};
+use super::{check_keys, device_name, fit_view, js_err, now_ms, styles_for, to_js, Held, Playground};
 use crate::adjoint::{time_training, AdjointConfig, AdjointSampler, Simulation};
 use crate::models::Compute;
 use serde::Deserialize;
@@ -18,6 +18,13 @@ pub(super) const KEEP: usize = 4;
 pub(super) struct AdjointState {
     /// Out of the state while a slice or a weights read awaits the GPU.
     learner: Held<Learner>,
+}
+
+impl AdjointState {
+    /// Coordinates per particle of the learner's system (None without a learner at hand).
+    pub(super) fn dim(&self) -> Option<usize> {
+        self.learner.get().map(|l| l.sampler.system.d)
+    }
 }
 
 struct Learner {
@@ -353,7 +360,7 @@ impl Playground {
         }
         if new_view {
             let last = &l.frames[(count - 1) * stride..];
-            s.camera.fit(glam::Vec3::ZERO, view_radius(last, sys.d) + 1.0);
+            fit_view(&mut s.camera, last, sys.d, 0.8);
             s.forward.drop_view();
             s.generate.drop_view();
             s.draw.past_t_star = false;

@@ -3,7 +3,7 @@
 //! sampler run advanced in slices (`startGenerate` / `generateStep`), its quality against
 //! reference configurations, and the kept reverse trajectory on the scrubber (`setGenerateTime`).
 
-use super::{check_keys, device_name, js_err, now_ms, to_js, view_radius, Held, Playground};
+use super::{check_keys, device_name, fit_view, js_err, now_ms, to_js, Held, Playground};
 use crate::gpu::energy::EnergyKernel;
 use crate::gpu::sampler::SamplerKernel;
 use crate::gpu::GpuContext;
@@ -866,10 +866,8 @@ impl Playground {
                         r.viewer.set_molecules(&r.device, &r.queue, &styles, 3, &vec![n; keep]).map_err(js_err)?;
                     }
                     let v = g.view.as_ref().expect("set above");
-                    let last = &v.frames[v.frames.len() - 3 * v.atoms..];
-                    let first_frame = &v.frames[..3 * v.atoms];
-                    let r = view_radius(last, 3).max(view_radius(first_frame, 3).min(3.0 * view_radius(last, 3)));
-                    s.camera.fit(glam::Vec3::ZERO, r + 1.0);
+                    let last = v.frames[v.frames.len() - 3 * v.atoms..].to_vec();
+                    fit_view(&mut s.camera, &last, 3, 1.0);
                 }
                 // the forward panel's trajectory no longer matches the viewer's atoms
                 s.forward.drop_view();

@@ -134,6 +134,16 @@ struct ReferenceOptions {
 }
 
 impl Inner {
+    /// Coordinates per atom of `positions`: 3 for molecules (the forward and generate views),
+    /// the system's for its configurations and the Adjoint Sampling paths.
+    fn positions_dim(&self) -> usize {
+        match self.preset.as_str() {
+            "molecules" | "generated" => 3,
+            "adjoint" => self.adjoint.dim().unwrap_or(self.system.d),
+            _ => self.system.d,
+        }
+    }
+
     fn backend(&self) -> &'static str {
         if self.compute.is_some() {
             "webgpu"
@@ -235,6 +245,9 @@ struct State<'a> {
     dim: usize,
     energy: f64,
     positions: &'a [f32],
+    /// The fractions of the viewer's width and height the projected bounding box of
+    /// `positions` (atom centres) spans.
+    view_fill: [f32; 2],
     frames: u64,
     render_error: Option<&'a str>,
 }
@@ -328,13 +341,19 @@ async fn renderer_on_new_device(instance: &wgpu::Instance, old: Render) -> Resul
     Ok(Render { device, queue, surface: old.surface, config: old.config, viewer, api: format!("{} (new device)", old.api) })
 }
 
-/// Radius of the ball the camera frames: the configuration's extent plus a particle radius.
-fn view_radius(positions: &[f32], d: usize) -> f32 {
-    if positions.is_empty() {
-        return 1.0;
-    }
-    let x64: Vec<f64> = positions.iter().map(|&v| v as f64).collect();
-    crate::geometry::radius_about_com(&x64, d) as f32 + 0.5
+/// Frames flat positions (`d` coordinates each; z = 0 in 2-D) from the camera's current
+/// direction: their bounding box, grown by `pad` (a particle's radius and some room), fills
+/// the viewer's width or height (issue 19: a ball around the centre left a row of samples a
+/// thin strip in a wide viewer).
+fn fit_view(camera: &mut Camera, positions: &[f32], d: usize, pad: f32) {
+    let points: Vec<glam::Vec3> = positions.chunks_exact(d.max(1)).map(|p| glam::Vec3::new(p[0], p.get(1).copied().unwrap_or(0.0), if d > 2 { p[2] } else { 0.0 })).collect();
+    camera.fit_points(&points, pad);
+}
+
+/// The fractions of the viewer's width and height the projected bounding box of `positions` spans.
+fn view_fill(camera: &Camera, positions: &[f32], d: usize) -> [f32; 2] {
+    let points: Vec<glam::Vec3> = positions.chunks_exact(d.max(1)).map(|p| glam::Vec3::new(p[0], p.get(1).copied().unwrap_or(0.0), if d > 2 { p[2] } else { 0.0 })).collect();
+    camera.fill(&points).to_array()
 }
 
 fn styles_for(sys: &System) -> Vec<AtomStyle> {
@@ -436,6 +455,7 @@ impl Playground {
             dim: s.system.d,
             energy: s.energy,
             positions: &s.positions,
+            view_fill: view_fill(&s.camera, &s.positions, s.positions_dim()),
             frames: s.frames,
             render_error: s.render_error.as_deref(),
         };
@@ -470,7 +490,7 @@ impl Playground {
                     _ => r.viewer.upload_positions(&r.device, &r.queue, &x).map_err(js_err)?,
                 }
             }
-            s.camera.fit(glam::Vec3::ZERO, view_radius(&x, sys.d));
+            fit_view(&mut s.camera, &x, sys.d, 0.6);
             // the other panels' trajectories no longer match the viewer's atoms (each puts its
             // own back when its mode returns)
             s.forward.drop_view();
@@ -608,6 +628,7 @@ impl Playground {
             r.config.width = width.clamp(1, max);
             r.config.height = height.clamp(1, max);
             r.surface.configure(&r.device, &r.config);
+            s.camera.aspect = r.config.width as f32 / r.config.height as f32;
         }
         s.dirty = true;
     }
@@ -627,9 +648,9 @@ impl Playground {
     #[wasm_bindgen(js_name = resetView)]
     pub fn reset_view(&self) {
         let mut s = self.inner.borrow_mut();
-        let r = view_radius(&s.positions, s.system.d);
-        s.camera = Camera::default();
-        s.camera.fit(glam::Vec3::ZERO, r);
+        s.camera = Camera { aspect: s.camera.aspect, ..Camera::default() };
+        let (d, positions) = (s.positions_dim(), s.positions.clone());
+        fit_view(&mut s.camera, &positions, d, 0.6);
         s.dirty = true;
     }
 
@@ -653,7 +674,7 @@ impl Playground {
             r.viewer.upload_positions(&r.device, &r.queue, x).map_err(js_err)?;
         }
         if changed {
-            s.camera.fit(glam::Vec3::ZERO, view_radius(x, sys.d));
+            fit_view(&mut s.camera, x, sys.d, 0.6);
             s.system = sys.clone();
             s.preset = sys.name.clone();
             s.forward.drop_view();

@@ -50,6 +50,56 @@ impl Camera {
         self.distance = (r * 1.15 / half.sin()).clamp(MIN_DISTANCE, MAX_DISTANCE);
     }
 
+    /// Frames `points` as they look from the current direction: the target at the centre of
+    /// their bounding box in view axes, the distance such that the box, grown by `pad` on every
+    /// side (an atom's radius), fills the viewport's width or height, whichever binds (with the
+    /// camera's aspect). The view direction is kept.
+    pub fn fit_points(&mut self, points: &[Vec3], pad: f32) {
+        let pts: Vec<Vec3> = points.iter().copied().filter(|p| p.is_finite()).collect();
+        if pts.is_empty() {
+            return self.fit(Vec3::ZERO, 1.0);
+        }
+        let (sy, cy) = self.yaw.sin_cos();
+        let (sp, cp) = self.pitch.sin_cos();
+        let back = Vec3::new(cp * sy, sp, cp * cy);
+        let right = Vec3::Y.cross(back).normalize();
+        let up = back.cross(right);
+        let (mut lo, mut hi) = (Vec3::splat(f32::INFINITY), Vec3::splat(f32::NEG_INFINITY));
+        for p in &pts {
+            let q = Vec3::new(p.dot(right), p.dot(up), p.dot(back));
+            lo = lo.min(q);
+            hi = hi.max(q);
+        }
+        let mid = 0.5 * (lo + hi);
+        let half = 0.5 * (hi - lo) + Vec3::splat(pad.max(0.0));
+        self.target = right * mid.x + up * mid.y + back * mid.z;
+        let tan_v = (0.5 * self.fov_y).tan();
+        let tan_h = tan_v * self.aspect.max(1e-3);
+        // the box's front face is `half.z` nearer than the target
+        let d = (half.x / tan_h).max(half.y / tan_v) * 1.05 + half.z;
+        self.distance = if d.is_finite() && d > 0.0 { d.clamp(MIN_DISTANCE, MAX_DISTANCE) } else { 10.0 };
+    }
+
+    /// The fractions of the viewport's width and height spanned by the projected bounding box
+    /// of `points` (clipped to the viewport): how much of the viewer the shown atoms fill.
+    pub fn fill(&self, points: &[Vec3]) -> glam::Vec2 {
+        let m = self.proj() * self.view();
+        let (mut lo, mut hi) = (glam::Vec2::splat(f32::INFINITY), glam::Vec2::splat(f32::NEG_INFINITY));
+        for p in points.iter().filter(|p| p.is_finite()) {
+            let c = m * p.extend(1.0);
+            if c.w <= 0.0 {
+                continue;
+            }
+            let ndc = glam::Vec2::new(c.x / c.w, c.y / c.w).clamp(glam::Vec2::splat(-1.0), glam::Vec2::splat(1.0));
+            lo = lo.min(ndc);
+            hi = hi.max(ndc);
+        }
+        if lo.x > hi.x {
+            return glam::Vec2::ZERO;
+        }
+        (hi - lo) / 2.0
+    }
+
     /// Drag by (dx, dy) pixels on a viewport `height` pixels tall.
     pub fn orbit(&mut self, dx: f32, dy: f32, height: f32) {
         if !(dx.is_finite() && dy.is_finite()) {
@@ -95,6 +145,37 @@ mod tests {
             let c = cam.proj() * cam.view() * (Vec3::new(1.0, 2.0, 3.0) + 2.0 * p).extend(1.0);
             assert!((c.x / c.w).abs() < 1.0 && (c.y / c.w).abs() < 1.0 && c.z / c.w > 0.0 && c.z / c.w < 1.0);
         }
+    }
+
+    #[test]
+    fn fitting_points_fills_a_wide_viewport_with_a_row_of_samples() {
+        // a row of 8 samples side by side (the Learn panel's layout), 16 wide and 2 tall
+        let row: Vec<Vec3> = (0..8).flat_map(|k| [Vec3::new(2.0 * k as f32, 0.0, 0.0), Vec3::new(2.0 * k as f32 + 1.0, 2.0, 0.0)]).collect();
+        let mut cam = Camera { aspect: 1.6, yaw: 0.0, pitch: 0.0, ..Camera::default() };
+        cam.fit(Vec3::new(7.5, 1.0, 0.0), 8.1);
+        let ball = cam.fill(&row);
+        cam.fit_points(&row, 0.5);
+        let fitted = cam.fill(&row);
+        assert!(fitted.x > 1.5 * ball.x && fitted.x > 0.8, "a box fit spans {fitted}, the ball {ball}");
+        // every point inside the viewport, and the binding side spans most of it
+        let m = cam.proj() * cam.view();
+        let xs: Vec<f32> = row
+            .iter()
+            .map(|p| {
+                let c = m * p.extend(1.0);
+                c.x / c.w
+            })
+            .collect();
+        assert!(xs.iter().all(|x| x.abs() < 1.0));
+        let span = xs.iter().cloned().fold(f32::MIN, f32::max) - xs.iter().cloned().fold(f32::MAX, f32::min);
+        assert!(span > 1.6, "the row spans {span} of the viewport's 2 in width");
+        // a single compact cluster fills most of a square viewport
+        let blob: Vec<Vec3> = [Vec3::X, -Vec3::X, Vec3::Y, -Vec3::Y, Vec3::Z, -Vec3::Z].iter().map(|v| *v * 1.5).collect();
+        let mut sq = Camera::default();
+        sq.fit_points(&blob, 0.3);
+        let f = sq.fill(&blob);
+        assert!(f.x.max(f.y) > 0.5, "{f}");
+        assert_eq!(sq.fill(&[]), glam::Vec2::ZERO);
     }
 
     #[test]

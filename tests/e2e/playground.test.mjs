@@ -449,3 +449,26 @@ test("an internal error (a panic in the wasm) stops the page with a reload messa
   assert.equal(await page.isVisible("#error"), true);
   await page.close();
 });
+
+test("the viewer frames what it shows: each demo's atoms span most of the viewer's width or height, and double-click frames them again", async () => {
+  for (const preset of ["qm9-forward", "chain-generate", "dw4-adjoint", "lj13-reference"]) {
+    const { page } = await openPage(webgpu, `${base}/index.html#v=1&preset=${preset}`);
+    await ready(page);
+    await presetDone(page);
+    const [w, h] = (await page.evaluate(() => window.molplay.state())).view_fill;
+    assert.ok(Math.max(w, h) > 0.5 && Math.min(w, h) > 0.15, `${preset}: the shown atoms span ${w.toFixed(2)} × ${h.toFixed(2)} of the viewer`);
+    assert.ok(w <= 1 && h <= 1);
+    if (preset === "lj13-reference") {
+      // zoomed far out, then a double-click on the viewer frames the atoms again
+      const canvas = page.locator("#viewer");
+      for (let i = 0; i < 8; i++) await canvas.dispatchEvent("wheel", { deltaY: 1000 });
+      const far = (await page.evaluate(() => window.molplay.state())).view_fill;
+      assert.ok(Math.max(...far) < 0.5 * Math.max(w, h), `zoomed out: ${far}`);
+      await canvas.dblclick();
+      const again = (await page.evaluate(() => window.molplay.state())).view_fill;
+      // (the reference run may show a newer sample than the preset's configuration)
+      assert.ok(Math.max(...again) > 0.4, `framed again: ${again} (was ${w}, ${h})`);
+    }
+    await page.close();
+  }
+});
