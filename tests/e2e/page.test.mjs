@@ -446,7 +446,7 @@ test("learn from energy: DW-4 trains in the page, its sub-steps run one at a tim
   st = await page.evaluate(() => window.molplay.loadAdjointPreset("dw4"));
   const mean = st.energies.reduce((a, b) => a + b, 0) / st.energies.length;
   assert.ok(mean < -19 && mean > -24, `mean energy of the preset's samples ${mean}`);
-  assert.ok(st.counters.gradient_steps >= 10000, "the preset carries its training counters");
+  assert.ok(st.counters.gradient_steps >= 5000 && st.counters.epochs >= 100, "the preset carries its training counters");
   await page.locator("#adjoint-panel").scrollIntoViewIfNeeded();
   await page.screenshot({ path: `${SHOTS}webgpu-adjoint-dw4.png`, fullPage: true });
   // bad input
