@@ -944,7 +944,7 @@ pub async fn time_dsm_steps(compute: &Compute, reps: usize, clock: &dyn Fn() -> 
     Ok((clock() - t0) / reps.max(1) as f64)
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use crate::rng::XorShift64;
