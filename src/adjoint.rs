@@ -58,12 +58,8 @@ pub struct AdjointConfig {
     /// Decay of an exponential moving average of the controller's weights, updated after every
     /// gradient step k with decay min(ema, (1 + k)/(10 + k)) (e.g. 0.999); 0: none. With one, evaluations, samples and the weights a
     /// preset ships are the average's, while buffer refreshes simulate the trained weights.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default)]
     pub ema: f64,
-}
-
-fn is_zero(v: &f64) -> bool {
-    *v == 0.0
 }
 
 impl AdjointConfig {
@@ -98,8 +94,6 @@ impl AdjointConfig {
     /// `hidden=64`, `lr=3e-4`, `grad_steps=50`): what a recipe sweep varies. Validated.
     pub fn with_overrides(self, overrides: &[String]) -> Result<Self, String> {
         let mut v = serde_json::to_value(&self).map_err(|e| e.to_string())?;
-        // fields left out of the JSON at their default are still fields to set
-        v["ema"] = serde_json::json!(self.ema);
         for o in overrides {
             let (name, value) = o.split_once('=').ok_or_else(|| format!("--set {o}: expected name=value"))?;
             let (name, value) = (name.trim(), value.trim());

@@ -459,6 +459,14 @@ mod cli {
         Ok(())
     }
 
+    /// `--threads` values: 1 to 1024.
+    fn thread_counts<'a>(mut counts: impl Iterator<Item = &'a usize>) -> Result<(), String> {
+        if counts.any(|&t| t == 0 || t > 1024) {
+            return Err("--threads takes counts from 1 to 1024".into());
+        }
+        Ok(())
+    }
+
     /// Range checks of the count knobs and score names, before any work (see the limits above).
     fn check_knobs(cmd: &Command) -> Result<(), String> {
         let floats = |what: &str, count: usize, per: usize| -> Result<(), String> {
@@ -498,7 +506,10 @@ mod cli {
                 at_most("--steps", *steps, MAX_TRAIN_STEPS)?;
                 at_most("--batch", *batch, MAX_BATCH)?;
             }
-            Command::TrainAdjoint { epochs, .. } => at_most("--epochs", *epochs, MAX_EPOCHS)?,
+            Command::TrainAdjoint { epochs, threads, .. } => {
+                at_most("--epochs", *epochs, MAX_EPOCHS)?;
+                thread_counts(threads.iter())?;
+            }
             Command::Eval { sample_w2, .. } => at_most("--sample-w2", *sample_w2, molplay::metrics::MAX_SAMPLE_W2_N)?,
             Command::Bench { systems, batch, reps, .. } => {
                 at_most("--batch", *batch, MAX_BENCH_BATCH)?;
@@ -514,9 +525,7 @@ mod cli {
             Command::BenchTrain { reps, .. } => at_most("--reps", *reps, MAX_REPS)?,
             Command::BenchAdjoint { epochs, threads, .. } => {
                 at_most("--epochs", *epochs, MAX_REPS)?;
-                if threads.iter().any(|&t| t == 0 || t > 1024) {
-                    return Err("--threads takes counts from 1 to 1024".into());
-                }
+                thread_counts(threads.iter())?;
             }
             Command::Energy { .. } | Command::Stability { .. } | Command::Info { .. } => {}
         }
@@ -721,10 +730,8 @@ mod cli {
             eprintln!("note: moving to {} restarts the optimiser (its state is resumed on the CPU only)", compute.name());
         }
         a.move_to(&compute);
-        match args.threads {
-            Some(0) => return Err("--threads must be at least 1".into()),
-            Some(t) => a.set_threads(t),
-            None => {}
+        if let Some(t) = args.threads {
+            a.set_threads(t);
         }
         // a network on the GPU: the buffer refreshes' forces from our kernel on the same device
         if let (molplay::models::Compute::Gpu(_), Some(ctx)) = (&compute, molplay::gpu::shared_native_context()) {

@@ -645,8 +645,7 @@ impl Network {
     /// A copy of the weights (fresh leaves on the same device, no optimiser state): the start
     /// of an exponential moving average ([`average_towards`](Self::average_towards)).
     pub fn weights_copy(&self) -> Network {
-        let model = self.model.clone().map(&mut MoveTo(self.device.clone()));
-        Network { config: self.config.clone(), model, device: self.device.clone(), compute: self.compute.clone(), optim: None, last_good: None, steps: self.steps }
+        Network { config: self.config.clone(), model: self.parameters_copy(), device: self.device.clone(), compute: self.compute.clone(), optim: None, last_good: None, steps: self.steps }
     }
 
     /// The model with its parameters as fresh leaves (same ids and values): one for each
@@ -827,10 +826,7 @@ impl Network {
     /// Header (magic, version, config) + burn's record bytes. A sync read: for a network on
     /// WebGPU in the browser, save its [`snapshot`](Self::snapshot).
     pub fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
-        // the configuration, and the gradient steps the weights had (older readers ignore it)
-        let mut cfg = serde_json::to_value(&self.config).map_err(|e| ModelError::Corrupt(e.to_string()))?;
-        cfg["trained_steps"] = serde_json::json!(self.steps);
-        let cfg = serde_json::to_vec(&cfg).map_err(|e| ModelError::Corrupt(e.to_string()))?;
+        let cfg = serde_json::to_vec(&WeightsHeader { config: self.config.clone(), trained_steps: self.steps }).map_err(|e| ModelError::Corrupt(e.to_string()))?;
         let record = self.model.clone().into_record().into_bytes().map_err(|e| ModelError::Corrupt(e.to_string()))?;
         Ok(write_container(MAGIC, WEIGHTS_VERSION, &cfg, &record))
     }
@@ -838,7 +834,7 @@ impl Network {
     /// Reads weights; `want` (if given) must match the stored configuration.
     pub fn from_bytes(bytes: &[u8], want: Option<&EgnnConfig>) -> Result<Self, ModelError> {
         let (cfg_bytes, record) = read_container(bytes, MAGIC, WEIGHTS_VERSION)?;
-        let config: EgnnConfig = serde_json::from_slice(cfg_bytes).map_err(|e| ModelError::Corrupt(format!("configuration: {e}")))?;
+        let WeightsHeader { config, trained_steps } = serde_json::from_slice(cfg_bytes).map_err(|e| ModelError::Corrupt(format!("configuration: {e}")))?;
         config.check().map_err(ModelError::Corrupt)?;
         if let Some(w) = want {
             if *w != config {
@@ -852,13 +848,21 @@ impl Network {
             return Err(ModelError::Corrupt(format!("the header describes a network of {} weights ({need} bytes), but the payload has {} bytes", config.parameter_count(), record.len())));
         }
         let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(record.to_vec())).map_err(|e| ModelError::Corrupt(e.to_string()))?;
-        // files from before the field: 0 (not recorded)
-        let steps = serde_json::from_slice::<serde_json::Value>(cfg_bytes).ok().and_then(|v| v["trained_steps"].as_u64()).unwrap_or(0);
         let mut m = Network::new(config, 0);
         m.model = m.model.try_load_record(record).map_err(|e| ModelError::Corrupt(e.to_string()))?;
-        m.steps = usize::try_from(steps).unwrap_or(usize::MAX);
+        m.steps = trained_steps;
         Ok(m)
     }
+}
+
+/// A weights file's JSON header: the network's configuration and the gradient steps the weights
+/// had (older readers ignore the field; files from before it read as 0, "not recorded").
+#[derive(Serialize, Deserialize)]
+struct WeightsHeader {
+    #[serde(flatten)]
+    config: EgnnConfig,
+    #[serde(default)]
+    trained_steps: usize,
 }
 
 /// The weights files' container: 8-byte magic, version (u32 LE), JSON header length (u32 LE),

@@ -346,14 +346,17 @@ async fn renderer_on_new_device(instance: &wgpu::Instance, old: Render) -> Resul
 /// the viewer's width or height (issue 19: a ball around the centre left a row of samples a
 /// thin strip in a wide viewer).
 fn fit_view(camera: &mut Camera, positions: &[f32], d: usize, pad: f32) {
-    let points: Vec<glam::Vec3> = positions.chunks_exact(d.max(1)).map(|p| glam::Vec3::new(p[0], p.get(1).copied().unwrap_or(0.0), if d > 2 { p[2] } else { 0.0 })).collect();
-    camera.fit_points(&points, pad);
+    camera.fit_points(&points(positions, d), pad);
 }
 
 /// The fractions of the viewer's width and height the projected bounding box of `positions` spans.
 fn view_fill(camera: &Camera, positions: &[f32], d: usize) -> [f32; 2] {
-    let points: Vec<glam::Vec3> = positions.chunks_exact(d.max(1)).map(|p| glam::Vec3::new(p[0], p.get(1).copied().unwrap_or(0.0), if d > 2 { p[2] } else { 0.0 })).collect();
-    camera.fill(&points).to_array()
+    camera.fill(&points(positions, d)).to_array()
+}
+
+/// Flat positions with `d` coordinates each as 3-D points (z = 0 in 2-D).
+fn points(positions: &[f32], d: usize) -> Vec<glam::Vec3> {
+    positions.chunks_exact(d.max(1)).map(|p| glam::Vec3::new(p[0], p.get(1).copied().unwrap_or(0.0), if d > 2 { p[2] } else { 0.0 })).collect()
 }
 
 fn styles_for(sys: &System) -> Vec<AtomStyle> {
