@@ -359,18 +359,46 @@ fn clip(s: &str) -> String {
     }
 }
 
-/// Writes frames as multi-frame XYZ; 2-D systems get z = 0.
+/// Writes frames as multi-frame XYZ; 2-D systems get z = 0. Charges, when a frame has them,
+/// follow as a fifth column. A comment's extended-XYZ `Properties=` is rewritten to the columns
+/// written (one that named other columns made the file unreadable), and added for charges.
 pub fn write_xyz(frames: &[XyzFrame], d: usize) -> String {
     let mut out = String::new();
     for f in frames {
+        let charges = f.charges.as_ref().filter(|q| q.len() == f.elements.len());
         let _ = writeln!(out, "{}", f.elements.len());
-        let _ = writeln!(out, "{}", f.comment.replace('\n', " "));
-        for (el, p) in f.elements.iter().zip(f.positions.chunks_exact(d)) {
+        let _ = writeln!(out, "{}", comment_for_columns(&f.comment.replace('\n', " "), charges.is_some()));
+        for (k, (el, p)) in f.elements.iter().zip(f.positions.chunks_exact(d)).enumerate() {
             let z = if d == 3 { p[2] } else { 0.0 };
-            let _ = writeln!(out, "{el} {:.8} {:.8} {:.8}", p[0], p[1], z);
+            match charges {
+                Some(q) => writeln!(out, "{el} {:.8} {:.8} {:.8} {}", p[0], p[1], z, q[k]),
+                None => writeln!(out, "{el} {:.8} {:.8} {:.8}", p[0], p[1], z),
+            }
+            .ok();
         }
     }
     out
+}
+
+/// `comment` with its `Properties=` token naming the columns [`write_xyz`] writes: species and
+/// positions, then charges if `charges`. A comment without one keeps plain XYZ unless charges
+/// need declaring.
+fn comment_for_columns(comment: &str, charges: bool) -> String {
+    let props = if charges { "Properties=species:S:1:pos:R:3:charge:R:1" } else { "Properties=species:S:1:pos:R:3" };
+    match comment.find("Properties=") {
+        Some(start) => {
+            let end = comment[start..].find(char::is_whitespace).map_or(comment.len(), |e| start + e);
+            format!("{}{props}{}", &comment[..start], &comment[end..])
+        }
+        None if charges => {
+            if comment.is_empty() {
+                props.to_string()
+            } else {
+                format!("{props} {comment}")
+            }
+        }
+        None => comment.to_string(),
+    }
 }
 
 /// Cuts flat coordinates (`elements.len()` atoms × `d` per frame) into XYZ frames, the k-th
@@ -502,6 +530,19 @@ mod tests {
         // extended XYZ: extra columns after x y z are ignored
         let ext = "1\nLattice=\"\" Properties=species:S:1:pos:R:3:forces:R:3\nC 1 2 3 0.1 0.2 0.3\n";
         assert_eq!(read_xyz(ext).unwrap()[0].positions, vec![1.0, 2.0, 3.0]);
+        // what is read is written back readable: charges kept, Properties= naming the columns
+        // written (a QM9 frame written without its charge column used to be unreadable)
+        let frames = read_xyz(q).unwrap();
+        assert_eq!(read_xyz(&write_xyz(&frames, 3)).unwrap(), frames);
+        let mut dropped = frames[0].clone();
+        dropped.charges = None;
+        let text = write_xyz(&[dropped.clone()], 3);
+        assert!(text.contains("Properties=species:S:1:pos:R:3 smiles=\"O\""), "{text}");
+        assert_eq!(read_xyz(&text).unwrap()[0], XyzFrame { comment: "Properties=species:S:1:pos:R:3 smiles=\"O\"".into(), ..dropped.clone() });
+        let mut added = dropped;
+        (added.comment, added.charges) = ("water".into(), Some(vec![-0.5, 0.5]));
+        let back = read_xyz(&write_xyz(&[added], 3)).unwrap();
+        assert_eq!((back[0].comment.as_str(), back[0].charges.clone()), ("Properties=species:S:1:pos:R:3:charge:R:1 water", Some(vec![-0.5, 0.5])));
     }
 
     #[test]

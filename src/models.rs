@@ -456,6 +456,24 @@ impl ModuleVisitor for Ids {
     }
 }
 
+/// burn-autodiff frees the graphs of dropped tensors only when some backward pass ends (burn
+/// issue #4970): networks built or loaded and dropped without training (a page loading weight
+/// files, the fuzzer) left their construction graphs behind, about 17 KB for even a tiny
+/// network, gigabytes over a fuzzing run. A backward pass through one scalar sweeps them.
+fn sweep_autodiff_graphs(device: &Device) {
+    let one = Tensor::<1>::from_floats([1.0f32], device).require_grad();
+    let _ = one.sum().backward();
+}
+
+/// The parameters' shapes in visiting order (the order of [`Ids`]).
+struct Shapes(Vec<Vec<usize>>);
+
+impl ModuleVisitor for Shapes {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.push(param.lazy_shape().iter().copied().collect());
+    }
+}
+
 /// Gives the parameters, in visiting order, the ids of a checkpoint's network, so the optimiser
 /// state saved with them finds its parameters.
 struct SetIds(std::vec::IntoIter<u64>);
@@ -590,6 +608,7 @@ impl Network {
         let model = Egnn::new(&config, &device);
         let _ = model.clone().into_record(); // reads, hence initialises, every parameter
         drop(guard);
+        sweep_autodiff_graphs(&device);
         Network { config, model, device, compute: Compute::Cpu, optim: None, last_good: None, steps: 0 }
     }
 
@@ -691,6 +710,9 @@ impl Network {
         if state.param_ids.len() != want {
             return Err(ModelError::Corrupt(format!("the optimiser state names {} parameters, the network has {want}", state.param_ids.len())));
         }
+        let mut shapes = Shapes(Vec::new());
+        self.model.visit(&mut shapes);
+        check_optimizer_record(&state.optimizer, &state.param_ids, &shapes.0)?;
         let optim: ModuleOptimizer = AdamConfig::new().init();
         let optim = optim.from_bytes(burn::tensor::Bytes::from_bytes_vec(state.optimizer)).map_err(|e| ModelError::Corrupt(format!("the optimiser state: {e:?}")))?;
         self.model = self.model.clone().map(&mut SetIds(state.param_ids.into_iter()));
@@ -847,12 +869,69 @@ impl Network {
         if !(need..=most).contains(&record.len()) {
             return Err(ModelError::Corrupt(format!("the header describes a network of {} weights ({need} bytes), but the payload has {} bytes", config.parameter_count(), record.len())));
         }
+        check_record(record)?;
         let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(record.to_vec())).map_err(|e| ModelError::Corrupt(e.to_string()))?;
         let mut m = Network::new(config, 0);
         m.model = m.model.try_load_record(record).map_err(|e| ModelError::Corrupt(e.to_string()))?;
         m.steps = trained_steps;
         Ok(m)
     }
+}
+
+/// Every tensor of a weights file's record (burn's container) must be f32 with as many bytes as
+/// its shape needs: burn panics when it loads anything else (found by the fuzzer), so a record
+/// read from a file is checked before it reaches burn. Shapes are then checked by burn's load.
+fn check_record(record: &[u8]) -> Result<(), ModelError> {
+    check_pack(record, "the weights' record", |_, _, _| Ok(()))
+}
+
+/// The optimiser state of a checkpoint is burn's container too, and burn panics on a tensor
+/// without a parameter id or whose shape is not its parameter's: each tensor must belong to
+/// one of `param_ids` (visiting order) with that parameter's shape in `shapes`.
+fn check_optimizer_record(record: &[u8], param_ids: &[u64], shapes: &[Vec<usize>]) -> Result<(), ModelError> {
+    // each parameter's rank, "{id}.__rank", is what burn builds its state tensors with
+    let corrupt = |e: String| ModelError::Corrupt(format!("the optimiser state: {e}"));
+    let reader = burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(record.to_vec())).map_err(|e| corrupt(e.to_string()))?;
+    for (name, value) in reader.scalars() {
+        let Some(id) = name.strip_suffix(".__rank").and_then(|id| id.parse::<u64>().ok()) else { continue };
+        let rank = param_ids.iter().position(|&p| p == id).and_then(|k| shapes.get(k)).map(Vec::len);
+        if rank.is_none() || usize::try_from(*value).ok() != rank {
+            return Err(corrupt(format!("parameter {id} has rank {value:?} in the state, {rank:?} in the network")));
+        }
+    }
+    check_pack(record, "the optimiser state", |name, id, shape| {
+        let id = id.ok_or("a tensor without a parameter id")?;
+        // burn finds a parameter's state by the name "{id}.…"
+        if name.split_once('.').map(|(prefix, _)| prefix) != Some(id.to_string().as_str()) {
+            return Err(format!("its name does not start with its parameter id {id}"));
+        }
+        let k = param_ids.iter().position(|&p| p == id).ok_or_else(|| format!("a tensor for parameter {id}, which the network does not have"))?;
+        if shapes.get(k).map(Vec::as_slice) != Some(shape) {
+            return Err(format!("a tensor of shape {shape:?} for a parameter of shape {:?}", shapes.get(k)));
+        }
+        Ok(())
+    })
+}
+
+/// Reads burn's container `pack` and checks that every tensor is f32 with as many bytes as
+/// its shape needs, and whatever `each(name, param_id, shape)` adds; errors name `what`.
+fn check_pack(pack: &[u8], what: &str, each: impl Fn(&str, Option<u64>, &[usize]) -> Result<(), String>) -> Result<(), ModelError> {
+    let corrupt = |e: String| ModelError::Corrupt(format!("{what}: {e}"));
+    let reader = burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(pack.to_vec())).map_err(|e| corrupt(e.to_string()))?;
+    for tensor in reader.into_tensors().map_err(|e| corrupt(e.to_string()))? {
+        let (name, dtype, shape, id, bytes) = tensor.into_parts().map_err(|e| corrupt(e.to_string()))?;
+        let shown = crate::io::printable(&name);
+        let shape: Vec<usize> = shape.iter().copied().collect();
+        if dtype != burn::tensor::DType::F32 {
+            return Err(corrupt(format!("tensor {shown} is {dtype:?}, not f32")));
+        }
+        let need = shape.iter().try_fold(4usize, |n, &d| n.checked_mul(d));
+        if need != Some(bytes.len()) {
+            return Err(corrupt(format!("tensor {shown} has {} bytes for shape {shape:?}", bytes.len())));
+        }
+        each(&name, id, &shape).map_err(|e| corrupt(format!("tensor {shown}: {e}")))?;
+    }
+    Ok(())
 }
 
 /// A weights file's JSON header: the network's configuration and the gradient steps the weights
