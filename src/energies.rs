@@ -127,6 +127,10 @@ impl System {
         if let Some((index, &value)) = xs.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(self.non_finite(index, value as f64));
         }
+        let max = crate::io::MAX_COORDINATE;
+        if let Some((index, &value)) = xs.iter().enumerate().find(|(_, v)| (v.abs() as f64) > max) {
+            return Err(InputError::OutOfRange { index, config: index / self.dim(), particle: (index % self.dim()) / self.d, value: value as f64, max });
+        }
         Ok(xs.len() / self.dim())
     }
 
@@ -283,72 +287,140 @@ fn pair_energy_s_derivatives(family: &Family, r2: f64) -> (f64, f64) {
 /// Steepest descent with a backtracking line search: a small, dependable local minimiser for
 /// presets (icosahedral LJ-13, relaxed DW-4). Returns the final energy.
 pub fn relax(sys: &System, x: &mut [f64], max_iter: usize, grad_tol: f64) -> f64 {
-    let mut g = vec![0.0; x.len()];
-    let mut trial = vec![0.0; x.len()];
-    let mut e = sys.energy_grad(x, &mut g);
-    let mut step = 1e-2;
-    for _ in 0..max_iter {
-        let gnorm2: f64 = g.iter().map(|v| v * v).sum();
-        if gnorm2.sqrt() < grad_tol {
-            break;
-        }
-        loop {
-            for ((t, xi), gi) in trial.iter_mut().zip(x.iter()).zip(&g) {
-                *t = xi - step * gi;
-            }
-            let et = sys.energy(&trial);
-            if et <= e - 1e-4 * step * gnorm2 {
-                x.copy_from_slice(&trial);
-                step *= 1.5;
+    let mut r = Relaxation::new(sys, x.to_vec(), max_iter, grad_tol);
+    r.advance(sys, max_iter);
+    x.copy_from_slice(&r.x);
+    r.energy
+}
+
+/// [`relax`] that can stop and go on: [`advance`](Self::advance) takes a number of steps at a
+/// time, so the page can spread a big preset's relaxation over turns of its event loop. The
+/// steps are the same however they are cut.
+pub struct Relaxation {
+    x: Vec<f64>,
+    g: Vec<f64>,
+    trial: Vec<f64>,
+    energy: f64,
+    step: f64,
+    left: usize,
+    grad_tol: f64,
+    done: bool,
+}
+
+impl Relaxation {
+    pub fn new(sys: &System, x: Vec<f64>, max_iter: usize, grad_tol: f64) -> Self {
+        let mut g = vec![0.0; x.len()];
+        let energy = sys.energy_grad(&x, &mut g);
+        Relaxation { trial: vec![0.0; x.len()], x, g, energy, step: 1e-2, left: max_iter, grad_tol, done: max_iter == 0 }
+    }
+
+    /// Up to `steps` more descent steps; true once converged, stuck or out of steps.
+    pub fn advance(&mut self, sys: &System, steps: usize) -> bool {
+        for _ in 0..steps {
+            if self.done {
                 break;
             }
-            step *= 0.5;
-            if step < 1e-14 {
-                return e;
+            let gnorm2: f64 = self.g.iter().map(|v| v * v).sum();
+            if gnorm2.sqrt() < self.grad_tol {
+                self.done = true;
+                break;
             }
+            loop {
+                for ((t, xi), gi) in self.trial.iter_mut().zip(&self.x).zip(&self.g) {
+                    *t = xi - self.step * gi;
+                }
+                let et = sys.energy(&self.trial);
+                if et <= self.energy - 1e-4 * self.step * gnorm2 {
+                    self.x.copy_from_slice(&self.trial);
+                    self.step *= 1.5;
+                    break;
+                }
+                self.step *= 0.5;
+                if self.step < 1e-14 {
+                    self.done = true;
+                    return true;
+                }
+            }
+            self.energy = sys.energy_grad(&self.x, &mut self.g);
+            self.left -= 1;
+            self.done = self.left == 0;
         }
-        e = sys.energy_grad(x, &mut g);
+        self.done
     }
-    e
 }
 
 /// A low-energy configuration to show for a system: LJ-13 is the relaxed centred icosahedron,
 /// other LJ-n a relaxed compact cluster, DW-4 a relaxed square.
 pub fn preset_configuration(sys: &System) -> Vec<f64> {
-    let mut x = match sys.family {
-        Family::DoubleWell { d0, .. } => return double_well_preset(sys, d0),
-        Family::LennardJones { rm, .. } => compact_cluster(sys.n, rm),
-    };
-    crate::geometry::remove_com(&mut x, sys.d);
-    relax(sys, &mut x, preset_relaxation_steps(sys.n), 1e-7);
-    crate::geometry::remove_com(&mut x, sys.d);
-    x
+    let mut build = PresetBuild::new(sys);
+    while !build.advance(sys, usize::MAX) {}
+    build.finish()
+}
+
+/// [`preset_configuration`] in slices: [`advance`](Self::advance) takes some descent steps at a
+/// time (each costs O(n²)), [`finish`](Self::finish) gives the same configuration.
+pub struct PresetBuild {
+    /// Starting points not yet relaxed (DW-4 tries 32: its landscape has many local minima).
+    starts: std::vec::IntoIter<Vec<f64>>,
+    current: Option<Relaxation>,
+    best: Option<(f64, Vec<f64>)>,
+    max_iter: usize,
+    d: usize,
+}
+
+impl PresetBuild {
+    pub fn new(sys: &System) -> Self {
+        let (starts, max_iter) = match sys.family {
+            // lowest of 32 relaxations from deterministic random starts (32 find the lowest basin for DW-4 every time)
+            Family::DoubleWell { d0, .. } => {
+                let mut rng = crate::rng::XorShift64::new(1);
+                let starts = (0..32).map(|_| (0..sys.dim()).map(|_| (rng.uniform() - 0.5) * 2.0 * d0).collect::<Vec<f64>>()).collect();
+                (starts, 20_000)
+            }
+            Family::LennardJones { rm, .. } => (vec![compact_cluster(sys.n, rm)], preset_relaxation_steps(sys.n)),
+        };
+        PresetBuild { starts: Vec::into_iter(starts), current: None, best: None, max_iter, d: sys.d }
+    }
+
+    /// Up to `steps` more descent steps (over one start or several); true when done.
+    pub fn advance(&mut self, sys: &System, mut steps: usize) -> bool {
+        loop {
+            if self.current.is_none() {
+                let Some(mut x) = self.starts.next() else { return true };
+                crate::geometry::remove_com(&mut x, self.d);
+                self.current = Some(Relaxation::new(sys, x, self.max_iter, 1e-7));
+            }
+            let r = self.current.as_mut().expect("set above");
+            let before = r.left;
+            let done = r.advance(sys, steps);
+            steps = steps.saturating_sub((before - r.left).max(1));
+            if !done {
+                return false;
+            }
+            let r = self.current.take().expect("set above");
+            if self.best.as_ref().is_none_or(|(b, _)| r.energy < *b) {
+                self.best = Some((r.energy, r.x));
+            }
+            if steps == 0 {
+                return self.starts.len() == 0;
+            }
+        }
+    }
+
+    /// The relaxed configuration, centred (call once [`advance`](Self::advance) returned true).
+    pub fn finish(self) -> Vec<f64> {
+        let mut x = self.best.map(|(_, x)| x).unwrap_or_default();
+        crate::geometry::remove_com(&mut x, self.d);
+        x
+    }
 }
 
 /// Gradient steps of a preset's relaxation: 20 000, but at most LJ-55's pair work (20 000 × 55²
 /// pair terms) for bigger systems, so a link to `lj1024` costs what `lj55` costs instead of
-/// 350 times more (minutes, synchronously, in the page). Big clusters stay less relaxed.
+/// 350 times more. Big clusters stay less relaxed.
 pub fn preset_relaxation_steps(n: usize) -> usize {
     const WORK: usize = 20_000 * 55 * 55;
     (WORK / (n * n).max(1)).clamp(1, 20_000)
-}
-
-/// Lowest of 32 relaxations from deterministic random starts (the double-well landscape has
-/// many local minima; 32 starts find the lowest basin for DW-4 every time).
-fn double_well_preset(sys: &System, d0: f64) -> Vec<f64> {
-    let mut rng = crate::rng::XorShift64::new(1);
-    let mut best: Option<(f64, Vec<f64>)> = None;
-    for _ in 0..32 {
-        let mut x: Vec<f64> = (0..sys.dim()).map(|_| (rng.uniform() - 0.5) * 2.0 * d0).collect();
-        crate::geometry::remove_com(&mut x, sys.d);
-        let e = relax(sys, &mut x, 20_000, 1e-7);
-        if best.as_ref().is_none_or(|(b, _)| e < *b) {
-            best = Some((e, x));
-        }
-    }
-    let mut x = best.expect("at least one start").1;
-    crate::geometry::remove_com(&mut x, sys.d);
-    x
 }
 
 /// `batch` configurations scattered around the system's preset with Gaussian noise of scale
@@ -584,6 +656,28 @@ mod tests {
     }
 
     #[test]
+    fn a_preset_built_in_slices_is_the_one_built_at_once() {
+        // what the page does (a few steps per turn of its event loop) against what the CLI does
+        for name in ["dw4", "lj13", "lj100"] {
+            let sys = System::by_name(name).unwrap();
+            let mut build = PresetBuild::new(&sys);
+            let mut slices = 0;
+            while !build.advance(&sys, 97) {
+                slices += 1;
+            }
+            assert!(slices > 3, "{name}: {slices} slices");
+            assert_eq!(build.finish(), preset_configuration(&sys), "{name}");
+        }
+        // and relax() is Relaxation run to the end
+        let sys = System::lj13();
+        let mut x = compact_cluster(13, 1.0);
+        let mut r = Relaxation::new(&sys, x.clone(), 500, 1e-7);
+        while !r.advance(&sys, 11) {}
+        assert_eq!(relax(&sys, &mut x, 500, 1e-7), r.energy);
+        assert_eq!(x, r.x);
+    }
+
+    #[test]
     fn bad_batches_are_rejected_with_their_reason() {
         let sys = System::dw4();
         assert!(matches!(sys.energies(&[]), Err(InputError::EmptyBatch { .. })));
@@ -604,5 +698,11 @@ mod tests {
         x[13] = -1e6;
         assert!(sys.energies(&x).is_ok(), "the bound itself is a configuration");
         assert_eq!(sys.energies(&vec![1.0; 24]).unwrap().len(), 3);
+        // the GPU path's f32 twin keeps the same bound
+        let mut y = vec![1.0f32; 16];
+        y[13] = 3e7;
+        assert!(matches!(sys.check_batch_f32(&y), Err(InputError::OutOfRange { index: 13, config: 1, particle: 2, .. })));
+        y[13] = -1e6;
+        assert_eq!(sys.check_batch_f32(&y).unwrap(), 2);
     }
 }

@@ -75,16 +75,27 @@ let onBackendChange = () => {};
 function wireCanvas(pg, canvas) {
   const pointers = new Map();
   let lastPinch = null;
+  let press = null; // where a press started, while it may still be a click (no drag yet)
   canvas.addEventListener("pointerdown", (e) => {
     canvas.setPointerCapture(e.pointerId);
     pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+    press = pointers.size === 1 && e.button === 0 ? { x: e.clientX, y: e.clientY } : null;
   });
   const release = (e) => { pointers.delete(e.pointerId); lastPinch = null; };
+  // a click on a sample enlarges it (double-click frames everything again)
+  canvas.addEventListener("pointerup", (e) => {
+    if (press && Math.hypot(e.clientX - press.x, e.clientY - press.y) < 4) {
+      const r = canvas.getBoundingClientRect();
+      pg.focusAt((e.clientX - r.left) / r.width, (e.clientY - r.top) / r.height);
+    }
+    press = null;
+  });
   canvas.addEventListener("pointerup", release);
   canvas.addEventListener("pointercancel", release);
   canvas.addEventListener("pointermove", (e) => {
     const prev = pointers.get(e.pointerId);
     if (!prev) return;
+    if (press && Math.hypot(e.clientX - press.x, e.clientY - press.y) >= 4) press = null;
     const dpr = window.devicePixelRatio || 1;
     const dx = (e.clientX - prev.x) * dpr, dy = (e.clientY - prev.y) * dpr;
     pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
@@ -149,11 +160,13 @@ async function start() {
   const { values, errors } = parseHash(hash === "" ? `v=1&preset=${DEFAULT_PRESET}` : hash);
   if (errors.length) showError(`URL: ${errors.join("; ")}. Those settings keep their defaults.`);
   if (values.ui === "0") document.body.classList.add("embed");
+  if (values.style === "projector") document.body.classList.add("projector");
   const canvas = $("viewer");
   const dpr = window.devicePixelRatio || 1;
   canvas.width = Math.max(1, Math.round(canvas.clientWidth * dpr));
   canvas.height = Math.max(1, Math.round(canvas.clientHeight * dpr));
   const pg = await Playground.create(canvas, values.backend === "cpu");
+  if (values.style === "projector") pg.setStyle("projector");
   const api = window.molplay;
   api.build = crateVersion();
   api.backend = () => pg.backend();
@@ -166,6 +179,7 @@ async function start() {
   };
   api.loadPreset = async (name) => {
     const energy = await pg.loadPreset(String(name));
+    if (energy === null) return null; // a later call replaced this one: it shows its system
     setSystemControls(pg.state().preset);
     render(pg.state());
     return energy;
@@ -201,6 +215,7 @@ async function start() {
       if (t !== null) now.t = Math.round(t * 100) / 100;
       if (values.backend === "cpu") now.backend = "cpu";
       if (document.body.classList.contains("embed")) now.ui = "0";
+      if (document.body.classList.contains("projector")) now.style = "projector";
       history.replaceState(null, "", toHash(now));
     }, 150);
   };
@@ -344,6 +359,15 @@ async function start() {
     transport.use(transport.active).catch((err) => showError(err.message));
   };
   api.loseDevice = () => pg.loseDevice();
+  api.focusAt = (x, y) => pg.focusAt(Number(x), Number(y));
+  api.resetView = () => pg.resetView();
+  api.style = (name) => {
+    if (name === undefined) return pg.state().style;
+    pg.setStyle(String(name)); // throws on an unknown style
+    document.body.classList.toggle("projector", name === "projector");
+    writeHash();
+    return String(name);
+  };
   api.mode = (m) => (m === undefined ? document.body.dataset.mode : setMode(String(m)));
   api.runPreset = (name) => runPreset(String(name), { ...(PRESETS[name]?.knobs ?? {}) });
   api.presets = () => Object.fromEntries(Object.entries(PRESETS).map(([k, p]) => [k, { mode: p.mode, title: p.title }]));

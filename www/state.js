@@ -40,6 +40,8 @@ export const KNOBS = [
   { key: "t", kind: "number", min: 0, max: 5000, def: null },
   { key: "backend", kind: "enum", values: ["auto", "cpu"], def: "auto" },
   { key: "ui", kind: "enum", values: ["0", "1"], def: "1" },
+  // bigger atoms and type, higher contrast: for a hall's projector (a slide's link carries it)
+  { key: "style", kind: "enum", values: ["default", "projector"], def: "default" },
 ];
 
 /// Demos that work at once: each sets a mode and knobs, then runs (see main.js `runPreset`).

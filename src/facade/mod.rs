@@ -1,9 +1,9 @@
 //! The thin wasm-bindgen facade: owns the GPU context, the energy kernel and the viewer for
 //! one canvas, and turns Rust errors into JS errors. No math lives here.
 
-use crate::energies::{perturbed_batch, preset_configuration, Family, System};
-use crate::gpu::energy::{cpu_energies_grads, time_paths, EnergyKernel, ParticleBatch, PathTimes};
-use crate::gpu::GpuContext;
+use crate::energies::{perturbed_batch, Family, PresetBuild, System};
+use crate::gpu::energy::{cpu_energies_grads, time_paths, EnergyError, EnergyKernel, ParticleBatch, PathTimes};
+use crate::gpu::{GpuContext, GpuError};
 use crate::mcmc::PtConfig;
 use crate::models::Compute;
 use crate::reference::ReferenceRun;
@@ -106,6 +106,12 @@ struct Inner {
     adjoint: adjoint::AdjointState,
     /// Set by the compute device's lost callback (the reason); handled on the next frame.
     lost: Arc<Mutex<Option<String>>>,
+    /// The viewer's device was lost and a new one is being found (`frame` draws nothing).
+    rebuilding_viewer: bool,
+    /// loadPreset calls so far: one that finds a later one started while it relaxed gives way.
+    preset_loads: u64,
+    /// The viewer's look (`setStyle`).
+    style: &'static str,
     /// The backend or the renderer changed since the page last drew (`frame` returns it).
     changed: bool,
 }
@@ -248,6 +254,8 @@ struct State<'a> {
     /// The fractions of the viewer's width and height the projected bounding box of
     /// `positions` (atom centres) spans.
     view_fill: [f32; 2],
+    /// The viewer's look: "default" or "projector".
+    style: &'static str,
     frames: u64,
     render_error: Option<&'a str>,
 }
@@ -295,6 +303,19 @@ fn make_render(device: wgpu::Device, queue: wgpu::Queue, surface: wgpu::Surface<
 }
 
 impl Playground {
+    /// A GPU computation failed. A failed readback is what a lost device gives (during the
+    /// page's start too, before its lost callback has fired), so the page moves to the CPU as
+    /// [`frame`](Self::frame) does after a loss, and this returns true: the caller redoes its work
+    /// on the CPU. Any other GPU error is the caller's to report (false).
+    fn lost_during(&self, e: &GpuError) -> bool {
+        if !matches!(e, GpuError::Readback(_)) {
+            return false;
+        }
+        let reason = self.inner.borrow().lost.lock().ok().and_then(|mut f| f.take()).unwrap_or_else(|| e.to_string());
+        self.fall_back_to_cpu(reason);
+        true
+    }
+
     /// After a WebGPU device loss: compute moves to the CPU path and every panel keeps its
     /// state (the forward trajectory from the pass's CPU twin, a sampler run with CPU updates, a
     /// score network from its CPU copy); the viewer is rebuilt on a fresh device of the same
@@ -310,14 +331,24 @@ impl Playground {
         s.notice = Some(format!("The GPU device was lost ({reason}): running on the CPU from here; what was on the page is kept"));
         s.changed = true;
         s.dirty = true;
-        let render = s.render.take();
+        // the viewer stays in place, on its lost device, while a new device is found: the panels
+        // go on setting molecules and positions in it (on a lost device the GPU side of those
+        // calls does nothing, the viewer keeps its host copies), and `frame` draws nothing
+        s.rebuilding_viewer = s.render.is_some();
+        let rebuild = s.rebuilding_viewer;
         drop(s);
-        if let Some(r) = render {
+        if rebuild {
             let inner = self.inner.clone();
             let instance = c.0.instance.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                let outcome = renderer_on_new_device(&instance, r).await;
+                let fresh = new_viewer_device(&instance).await;
                 let mut s = inner.borrow_mut();
+                s.rebuilding_viewer = false;
+                let outcome = match (fresh, s.render.take()) {
+                    (Ok(fresh), Some(old)) => renderer_on(fresh, old),
+                    (Err(e), _) => Err(e),
+                    (Ok(_), None) => Err("it was gone".into()),
+                };
                 match outcome {
                     Ok(r) => s.render = Some(r),
                     Err(e) => {
@@ -332,13 +363,41 @@ impl Playground {
     }
 }
 
-/// The viewer on a fresh device for the same canvas (surface), showing what it showed.
-async fn renderer_on_new_device(instance: &wgpu::Instance, old: Render) -> Result<Render, String> {
-    let adapter = instance.request_adapter(&wgpu::RequestAdapterOptions { compatible_surface: Some(&old.surface), ..Default::default() }).await.map_err(|e| e.to_string())?;
-    let (device, queue) = adapter.request_device(&wgpu::DeviceDescriptor { label: Some("molplay viewer (after a device loss)"), ..Default::default() }).await.map_err(|e| e.to_string())?;
+/// A fresh device for the viewer after a loss. Right after one (during the page's start, say)
+/// the browser may have no adapter to give yet: ask again a few times, a little later each time.
+async fn new_viewer_device(instance: &wgpu::Instance) -> Result<(wgpu::Adapter, wgpu::Device, wgpu::Queue), String> {
+    let mut last = String::new();
+    for wait_ms in [0, 100, 300, 1000, 3000] {
+        if wait_ms > 0 {
+            later(wait_ms).await;
+        }
+        match instance.request_adapter(&wgpu::RequestAdapterOptions::default()).await {
+            Ok(adapter) => {
+                let (device, queue) = adapter.request_device(&wgpu::DeviceDescriptor { label: Some("molplay viewer (after a device loss)"), ..Default::default() }).await.map_err(|e| e.to_string())?;
+                return Ok((adapter, device, queue));
+            }
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(last)
+}
+
+/// The viewer `old` showed, on a fresh device for the same canvas (surface).
+fn renderer_on((adapter, device, queue): (wgpu::Adapter, wgpu::Device, wgpu::Queue), old: Render) -> Result<Render, String> {
     old.surface.configure(&device, &old.config);
     let viewer = old.viewer.rebuilt(&device, &queue, old.config.format, AtomSource::for_adapter(&adapter)).map_err(|e| e.to_string())?;
-    Ok(Render { device, queue, surface: old.surface, config: old.config, viewer, api: format!("{} (new device)", old.api) })
+    Ok(Render { device, queue, surface: old.surface, config: old.config, viewer, api: format!("{} (new device)", old.api.trim_end_matches(" (new device)")) })
+}
+
+/// Resolves after `ms` milliseconds (a timer on the page's event loop; at once without a window).
+pub(crate) async fn later(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let set = web_sys::window().map(|w| w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms));
+        if !matches!(set, Some(Ok(_))) {
+            let _ = resolve.call0(&JsValue::NULL);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 /// Frames flat positions (`d` coordinates each; z = 0 in 2-D) from the camera's current
@@ -434,6 +493,9 @@ impl Playground {
             adjoint: Default::default(),
             lost,
             changed: false,
+            rebuilding_viewer: false,
+            preset_loads: 0,
+            style: "default",
         };
         Ok(Playground { inner: Rc::new(RefCell::new(inner)) })
     }
@@ -459,6 +521,7 @@ impl Playground {
             energy: s.energy,
             positions: &s.positions,
             view_fill: view_fill(&s.camera, &s.positions, s.positions_dim()),
+            style: s.style,
             frames: s.frames,
             render_error: s.render_error.as_deref(),
         };
@@ -466,24 +529,56 @@ impl Playground {
     }
 
     /// Shows a preset ("lj13", "lj55", "dw4" or any "lj<n>"): its low-energy configuration,
-    /// with the energy computed by the active backend. Resolves to the energy.
+    /// with the energy computed by the active backend. Resolves to the energy, or null when a
+    /// later call replaced this one before its relaxation (in slices between frames) finished.
     #[wasm_bindgen(js_name = loadPreset)]
     pub fn load_preset(&self, name: String) -> js_sys::Promise {
-        let inner = self.inner.clone();
+        let pg = Playground { inner: self.inner.clone() };
         wasm_bindgen_futures::future_to_promise(async move {
             let sys = System::by_name(&name).map_err(js_err)?;
-            let x: Vec<f32> = preset_configuration(&sys).iter().map(|&v| v as f32).collect();
-            let compute = inner.borrow().compute.clone();
-            let (energy, batch) = match compute {
+            let generation = {
+                let mut s = pg.inner.borrow_mut();
+                s.preset_loads += 1;
+                s.preset_loads
+            };
+            // the relaxation in slices of ~30 ms with the event loop between them (an LJ-1024
+            // link used to block the tab for seconds)
+            let mut build = PresetBuild::new(&sys);
+            let chunk = (200_000 / (sys.n * sys.n).max(1)).max(1);
+            loop {
+                let t0 = now_ms();
+                let mut done = false;
+                while !done && now_ms() - t0 < 30.0 {
+                    done = build.advance(&sys, chunk);
+                }
+                if done {
+                    break;
+                }
+                later(0).await;
+                if pg.inner.borrow().preset_loads != generation {
+                    return Ok(JsValue::NULL); // a later loadPreset replaced this one
+                }
+            }
+            let x: Vec<f32> = build.finish().iter().map(|&v| v as f32).collect();
+            let compute = pg.inner.borrow().compute.clone();
+            let on_gpu = match compute {
                 Some(c) => {
                     let (ctx, kernel) = (&c.0, &c.1);
                     let batch = kernel.new_batch(ctx, &sys, 1).map_err(js_err)?;
                     batch.upload(ctx, &x);
-                    let out = kernel.run(ctx, &batch, false).await.map_err(js_err)?;
-                    (out.energies[0], Some(batch))
+                    match kernel.run(ctx, &batch, false).await {
+                        Ok(out) => Some((out.energies[0], Some(batch))),
+                        Err(e) if pg.lost_during(&e) => None,
+                        Err(e) => return Err(js_err(e)),
+                    }
                 }
+                None => None,
+            };
+            let (energy, batch) = match on_gpu {
+                Some(done) => done,
                 None => (cpu_energies_grads(&sys, &x, false).map_err(js_err)?.energies[0], None),
             };
+            let inner = pg.inner;
             let mut s = inner.borrow_mut();
             let s = &mut *s;
             if let Some(r) = s.render.as_mut() {
@@ -512,13 +607,22 @@ impl Playground {
     /// Energies of a batch of configurations of system `name` (flat, particle-major), on the
     /// active backend. Rejects with a clear message on bad input.
     pub fn energy(&self, name: String, flat: Vec<f64>) -> js_sys::Promise {
-        let compute = self.inner.borrow().compute.clone();
+        let pg = Playground { inner: self.inner.clone() };
         wasm_bindgen_futures::future_to_promise(async move {
             let sys = System::by_name(&name).map_err(js_err)?;
             sys.check_batch(&flat).map_err(js_err)?;
             let xs: Vec<f32> = flat.iter().map(|&v| v as f32).collect();
-            let out = match compute {
-                Some(c) => c.1.evaluate(&c.0, &sys, &xs, false).await.map_err(js_err)?,
+            let compute = pg.inner.borrow().compute.clone();
+            let on_gpu = match compute {
+                Some(c) => match c.1.evaluate(&c.0, &sys, &xs, false).await {
+                    Ok(out) => Some(out),
+                    Err(EnergyError::Gpu(e)) if pg.lost_during(&e) => None,
+                    Err(e) => return Err(js_err(e)),
+                },
+                None => None,
+            };
+            let out = match on_gpu {
+                Some(out) => out,
                 None => cpu_energies_grads(&sys, &xs, false).map_err(js_err)?,
             };
             Ok(js_sys::Float64Array::from(out.energies.as_slice()).into())
@@ -586,6 +690,9 @@ impl Playground {
             return changed;
         }
         let (camera, draw) = (s.camera, s.draw);
+        if s.rebuilding_viewer {
+            return changed; // its device is lost; a new one is on its way
+        }
         let Some(r) = s.render.as_mut() else { return changed };
         let texture = match r.surface.get_current_texture() {
             wgpu::CurrentSurfaceTexture::Success(t) | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
@@ -655,6 +762,51 @@ impl Playground {
         let (d, positions) = (s.positions_dim(), s.positions.clone());
         fit_view(&mut s.camera, &positions, d, 0.6);
         s.dirty = true;
+    }
+
+    /// The viewer's look: "default", or "projector" (atoms and bonds drawn larger, for a hall's
+    /// projector; the page adds larger type and full contrast).
+    #[wasm_bindgen(js_name = setStyle)]
+    pub fn set_style(&self, name: String) -> Result<(), JsValue> {
+        let mut s = self.inner.borrow_mut();
+        let (radius, bond) = match name.as_str() {
+            "default" => (1.0, 0.09),
+            "projector" => (1.4, 0.14),
+            other => return Err(js_err(format!("setStyle: unknown style '{}': default or projector", crate::io::printable(other)))),
+        };
+        (s.draw.radius_scale, s.draw.bond_radius) = (radius, bond);
+        s.style = if name == "projector" { "projector" } else { "default" };
+        s.dirty = true;
+        Ok(())
+    }
+
+    /// Enlarges the molecule (sample) drawn under the viewer position (`x`, `y`), fractions of
+    /// its width and height from the top left: the camera frames that molecule alone. Returns
+    /// the molecule's index in drawing order, or null when no atom is drawn there (or the view
+    /// shows one molecule only). `resetView` (double-click) frames everything again.
+    #[wasm_bindgen(js_name = focusAt)]
+    pub fn focus_at(&self, x: f64, y: f64) -> JsValue {
+        let mut s = self.inner.borrow_mut();
+        if !(x.is_finite() && y.is_finite()) {
+            return JsValue::NULL;
+        }
+        let d = s.positions_dim();
+        let pts = points(&s.positions, d);
+        let groups: Vec<usize> = match s.render.as_ref().and_then(|r| r.viewer.groups()) {
+            Some(g) if g.len() > 1 && g.iter().sum::<usize>() == pts.len() => g.to_vec(),
+            _ => return JsValue::NULL,
+        };
+        let ndc = glam::Vec2::new((2.0 * x - 1.0) as f32, (1.0 - 2.0 * y) as f32);
+        let Some(atom) = s.camera.pick(&pts, ndc, 0.04) else { return JsValue::NULL };
+        let (mut first, mut k) = (0, 0);
+        while first + groups[k] <= atom {
+            first += groups[k];
+            k += 1;
+        }
+        let mine = pts[first..first + groups[k]].to_vec();
+        s.camera.fit_points(&mine, 0.8);
+        s.dirty = true;
+        JsValue::from_f64(k as f64)
     }
 
     #[wasm_bindgen(js_name = setBonds)]

@@ -100,6 +100,26 @@ impl Camera {
         (hi - lo) / 2.0
     }
 
+    /// The point of `points` drawn nearest the viewport position `ndc` (−1..1, y up), if one
+    /// is drawn within `within` (a fraction of the viewport's height) of it: what a click hits.
+    pub fn pick(&self, points: &[Vec3], ndc: glam::Vec2, within: f32) -> Option<usize> {
+        let m = self.proj() * self.view();
+        let aspect = self.aspect.max(1e-3);
+        let mut best: Option<(f32, usize)> = None;
+        for (i, p) in points.iter().enumerate().filter(|(_, p)| p.is_finite()) {
+            let c = m * p.extend(1.0);
+            if c.w <= 0.0 {
+                continue;
+            }
+            // distances in units of half the viewport's height
+            let d = glam::Vec2::new((c.x / c.w - ndc.x) * aspect, c.y / c.w - ndc.y).length();
+            if d <= 2.0 * within && best.is_none_or(|(b, _)| d < b) {
+                best = Some((d, i));
+            }
+        }
+        best.map(|(_, i)| i)
+    }
+
     /// Drag by (dx, dy) pixels on a viewport `height` pixels tall.
     pub fn orbit(&mut self, dx: f32, dy: f32, height: f32) {
         if !(dx.is_finite() && dy.is_finite()) {
@@ -176,6 +196,22 @@ mod tests {
         let f = sq.fill(&blob);
         assert!(f.x.max(f.y) > 0.5, "{f}");
         assert_eq!(sq.fill(&[]), glam::Vec2::ZERO);
+    }
+
+    #[test]
+    fn a_click_picks_the_point_drawn_under_it() {
+        let row: Vec<Vec3> = (0..8).map(|k| Vec3::new(2.0 * k as f32, 0.0, 0.0)).collect();
+        let mut cam = Camera { aspect: 1.6, yaw: 0.0, pitch: 0.0, ..Camera::default() };
+        cam.fit_points(&row, 0.5);
+        let m = cam.proj() * cam.view();
+        for (k, p) in row.iter().enumerate() {
+            let c = m * p.extend(1.0);
+            let at = glam::Vec2::new(c.x / c.w, c.y / c.w);
+            assert_eq!(cam.pick(&row, at + glam::Vec2::new(0.01, -0.01), 0.05), Some(k));
+        }
+        // nothing drawn there
+        assert_eq!(cam.pick(&row, glam::Vec2::new(0.0, 0.9), 0.05), None);
+        assert_eq!(cam.pick(&[], glam::Vec2::ZERO, 0.05), None);
     }
 
     #[test]

@@ -250,6 +250,11 @@ impl Viewer {
         Ok(v)
     }
 
+    /// Atoms per molecule of what is shown, in drawing order (one group for a single system).
+    pub fn groups(&self) -> Option<&[usize]> {
+        self.molecule.as_ref().map(|(_, _, g)| g.as_slice())
+    }
+
     pub fn max_atoms(&self) -> usize {
         match self.source {
             AtomSource::Storage => crate::energies::MAX_PARTICLES,

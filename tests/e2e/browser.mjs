@@ -11,10 +11,13 @@ const QUIET = ["--no-sandbox", "--disable-background-networking", "--disable-com
 export const WEBGPU_ARGS = ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--enable-features=Vulkan",
   "--use-vulkan=swiftshader", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"];
 
-export async function launch({ webgpu = true } = {}) {
+/// `loseOnPresent`: WebGPU without `--use-vulkan=swiftshader`, where the page's first canvas
+/// present destroys the device (a device lost while the page starts).
+export async function launch({ webgpu = true, loseOnPresent = false } = {}) {
   if (!CHROMIUM) throw new Error("Chromium not found: install Debian's chromium package or set CHROMIUM_PATH");
+  const gpuArgs = loseOnPresent ? WEBGPU_ARGS.filter((a) => a !== "--use-vulkan=swiftshader") : WEBGPU_ARGS;
   return chromium.launch({ executablePath: CHROMIUM, headless: true,
-    args: [...QUIET, ...(webgpu ? WEBGPU_ARGS : ["--enable-unsafe-swiftshader"])] });
+    args: [...QUIET, ...(webgpu ? gpuArgs : ["--enable-unsafe-swiftshader"])] });
 }
 
 /// Opens `url`, collecting uncaught errors, console errors and requests to other origins.

@@ -143,6 +143,87 @@ test("without WebGPU the page falls back to the CPU by itself", async () => {
   await page.close();
 });
 
+test("a device lost while the page starts falls back to the CPU, and the default preset runs", async () => {
+  // Chromium's SwiftShader without Vulkan-on-SwiftShader destroys the device at the first
+  // present: a readback of the start's first energy then fails, which used to fail the start
+  const losing = await launch({ webgpu: true, loseOnPresent: true });
+  try {
+    const { page, problems } = await openPage(losing, `${base}/index.html`);
+    const state = await ready(page);
+    assert.equal(state.backend, "cpu");
+    assert.match(state.notice, /GPU device was lost .*running on the CPU from here/);
+    await page.evaluate(() => window.molplay.presetDone);
+    assert.equal(await page.evaluate(() => window.molplay.mode()), "forward");
+    assert.equal((await page.evaluate(() => window.molplay.state())).preset, "molecules", "the default preset's molecules are shown");
+    await page.waitForFunction(() => /new device/.test(window.molplay.state().renderer ?? ""), null, { timeout: 20000 });
+    assert.equal(await page.textContent("#error"), "");
+    const shown = await page.evaluate(() => window.molplay.state());
+    assert.ok(shown.positions.length > 0 && shown.positions.every(Number.isFinite), "molecules shown");
+    // it goes on working: energies on the CPU, another preset
+    const e = await page.evaluate(() => window.molplay.energy("dw4", [0, 0, 1, 0, 0, 1, 1, 1]));
+    assert.ok(Number.isFinite(e[0]));
+    assert.ok(Number.isFinite(await page.evaluate(() => window.molplay.loadPreset("lj13"))));
+    assert.equal(await page.evaluate(() => window.molplay.internalError()), null);
+    assert.deepEqual(problems.filter((p) => !/WebGPU|webgpu|adapter|Device was destroyed|Instance reference/i.test(p)), []);
+  } finally {
+    await losing.close();
+  }
+});
+
+test("hostile files dropped one after another into one tab: each a clear message, and the tab runs a preset after", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html#v=1&mode=learn&system=dw4&backend=cpu`);
+  await ready(page);
+  const npy = (descr, cols, values, extra = []) => {
+    let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${values.length / cols}, ${cols}), }`;
+    while ((10 + header.length + 1) % 64 !== 0) header += " ";
+    header += "\n";
+    const body = descr === "<f8" ? new Uint8Array(new Float64Array(values).buffer) : new Uint8Array(new Float32Array(values).buffer);
+    return [0x93, ..."NUMPY".split("").map((c) => c.charCodeAt(0)), 1, 0, header.length & 255, header.length >> 8,
+      ...header.split("").map((c) => c.charCodeAt(0)), ...body, ...extra];
+  };
+  const square = [0, 0, 4, 0, 0, 4, 4, 4];
+  const atoms = (n) => Array.from({ length: n }, (_, i) => `C ${i % 50} ${Math.floor(i / 50) % 50} ${Math.floor(i / 2500)}`).join("\n");
+  const crash = async (path) => page.evaluate(async (p) => Array.from(new Uint8Array(await (await fetch(p)).arrayBuffer())), path);
+  const hostile = [
+    // [mode, file name, bytes or text, what the message must say]
+    ["learn", "huge.npy", npy("<f8", 8, [...square, 1e200, ...square.slice(1)]), /beyond ±1e6/],
+    ["learn", "f32-overflow.npy", npy("<f8", 8, [1e39, ...square.slice(1)]), /beyond ±1e6/],
+    ["learn", "trailing.npy", npy("<f4", 8, square, [1, 2, 3]), /after|trailing|extra/i],
+    ["forward", "count.xyz", "18446744073709551615\nc\nC 0 0 0\n", /atom/i],
+    ["forward", "escape.xyz", "\u001b[2J\nc\nC 0 0 0\n", /\\u\{1b\}|\\x1b|\\e|ESC|escape/i],
+    ["forward", "150k.xyz", `150000\nbig\n${atoms(150000)}\n`, /100000|100 000|too many|at most/i],
+    ["forward", "binary.xyz", new Uint8Array([0xff, 0xfe, 0x00, 0x81]), /not a text file/],
+    ["generate", "fuzzed.mpw", await crash("tests/fuzz/crashes/weights/crash-2f53b4646bdadc9a1892dda7f76f561b30fd7100"), /record|corrupt/i],
+    ["learn", "fuzzed-1.mpa", await crash("tests/fuzz/crashes/adjoint/crash-6f7034527b2c2fbfa823723099a1d80a55cc956b"), /optimiser|corrupt|record/i],
+    ["learn", "fuzzed-2.mpa", await crash("tests/fuzz/crashes/adjoint/crash-d20898fc2c8ddfe2730adf94afc83d42f17a7c70"), /optimiser|corrupt|record/i],
+    ["learn", "fuzzed-3.mpa", await crash("tests/fuzz/crashes/adjoint/crash-f2ab3e448eba85167a02a6ba9fb25e3d9c695069"), /optimiser|corrupt|record/i],
+  ];
+  for (const [mode, name, data, expect] of hostile) {
+    await page.evaluate((m) => window.molplay.mode(m), mode);
+    await page.evaluate(([n, d]) => {
+      document.getElementById("error").textContent = "";
+      const bytes = typeof d === "string" ? d : new Uint8Array(d);
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], n));
+      document.body.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, [name, data]);
+    await page.waitForFunction(() => document.getElementById("error").textContent !== "", null, { timeout: 30000 });
+    const message = await page.textContent("#error");
+    assert.match(message, expect, `${name}: ${message}`);
+    assert.ok(!/internal error|unreachable|panicked/i.test(message), `${name}: ${message}`);
+    assert.equal(await page.evaluate(() => window.molplay.internalError()), null, name);
+    const st = await page.evaluate(() => window.molplay.state());
+    assert.ok(st.positions.every(Number.isFinite), `${name}: the viewer shows finite positions`);
+  }
+  // the tab is still usable: a preset runs, draws and gives finite numbers
+  await page.evaluate(() => window.molplay.runPreset("chain-generate"));
+  const r = await page.evaluate(() => window.molplay.sampleResult());
+  assert.equal(r.samples, 200);
+  await nudgeAndCheckFrames(page);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test("a bad URL hash is explained on the page and the default preset shown", async () => {
   const { page } = await openPage(webgpu, `${base}/index.html#preset=water&backend=quantum`);
   const state = await ready(page);

@@ -346,6 +346,9 @@ test("while training and sampling, no main-thread task takes over 200 ms", async
     ["train Adjoint Sampling", async () => { await window.molplay.mode("learn"); return window.molplay.trainAdjoint({ system: "dw4", epochs: 2 }); }],
     ["reference sampler", () => window.molplay.runReference({ system: "dw4", samples: 200, chains: 16, burnIn: 100, thin: 5 })],
     ["T* study", async () => { await window.molplay.mode("forward"); return window.molplay.gaussianity({ molecules: 200 }); }],
+    // what a link with a big system asks for: its relaxation runs in slices between frames
+    ["LJ-1024 preset", () => window.molplay.loadPreset("lj1024")],
+    ["LJ-256 preset", () => window.molplay.loadPreset("lj256")],
   ];
   const worst = [];
   for (const [name, f] of phases) {
@@ -356,8 +359,21 @@ test("while training and sampling, no main-thread task takes over 200 ms", async
   }
   console.log(`long tasks while training and sampling (longest ms, count > 50 ms): ${worst.map(([n, w, c]) => `${n} ${w.toFixed(0)} (${c})`).join(", ")}`);
   for (const [name, w] of worst) assert.ok(w < 200, `${name}: a task of ${w} ms`);
+  // a second call replaces a first one still relaxing, which then resolves to null
+  const raced = await page.evaluate(() => Promise.all([window.molplay.loadPreset("lj512"), window.molplay.loadPreset("lj55")]));
+  assert.equal(raced[0], null);
+  assert.ok(Number.isFinite(raced[1]));
+  assert.equal((await page.evaluate(() => window.molplay.state())).system, "lj55");
   assert.deepEqual(problems, []);
   await page.close();
+  // the link itself
+  const link = await openPage(webgpu, `${base}/index.html#v=1&system=lj1024`);
+  const st = await ready(link.page);
+  assert.equal(st.system, "lj1024");
+  assert.equal(st.n_atoms, 1024);
+  assert.ok(Number.isFinite(st.energy) && st.energy < 0, `${st.energy}`);
+  assert.deepEqual(link.problems, []);
+  await link.page.close();
 });
 
 test("a phone-sized viewport: every mode fits the width and runs", async () => {
@@ -447,6 +463,45 @@ test("an internal error (a panic in the wasm) stops the page with a reload messa
   await page.evaluate(() => document.getElementById("as-scratch")?.click());
   assert.match(await page.textContent("#error"), /internal error and stopped/);
   assert.equal(await page.isVisible("#error"), true);
+  await page.close();
+});
+
+test("a slide link's projector style, and a clicked sample enlarged", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html#v=1&preset=chain-generate&style=projector`, { width: 1440, height: 900 });
+  await ready(page);
+  await presetDone(page);
+  // the link carries the style: larger type, larger atoms, and it stays in the link
+  assert.equal(await page.evaluate(() => document.body.classList.contains("projector")), true);
+  assert.equal((await page.evaluate(() => window.molplay.state())).style, "projector");
+  assert.ok(await page.evaluate(() => parseFloat(getComputedStyle(document.body).fontSize)) >= 20);
+  await page.waitForFunction(() => /style=projector/.test(location.hash));
+  await page.screenshot({ path: `${SHOTS}projector-chain-generate.png` });
+  assert.match(await reason(page, () => window.molplay.style("neon")), /unknown style 'neon': default or projector/);
+  // a sample under the pointer: find one, then click it as a user would
+  const box = await page.locator("#viewer").boundingBox();
+  let hit = null;
+  for (let i = 0; i < 40 && hit === null; i++) {
+    const [x, y] = [0.3 + 0.4 * ((i * 7) % 40) / 40, 0.3 + 0.4 * ((i * 13) % 40) / 40];
+    const k = await page.evaluate(([a, b]) => window.molplay.focusAt(a, b), [x, y]);
+    if (k !== null) hit = { x, y, k };
+    await page.evaluate(() => window.molplay.resetView());
+  }
+  assert.ok(hit, "a sample drawn near the middle of the viewer");
+  assert.equal(await page.evaluate(() => window.molplay.focusAt(0.02, 0.02)), null, "nothing in the corner");
+  const all = (await page.evaluate(() => window.molplay.state())).view_fill;
+  assert.ok(Math.min(...all) < 0.9, `the samples span ${all} of the viewer`);
+  await page.mouse.click(box.x + hit.x * box.width, box.y + hit.y * box.height);
+  // the camera came close to that one sample: the others now spill past every edge
+  const near = (await page.evaluate(() => window.molplay.state())).view_fill;
+  assert.ok(Math.min(...near) > 0.99, `after the click: ${near}`);
+  // a double-click shows them all again, as before
+  await page.locator("#viewer").dblclick();
+  const again = (await page.evaluate(() => window.molplay.state())).view_fill;
+  assert.ok(Math.abs(again[0] - all[0]) < 1e-3 && Math.abs(again[1] - all[1]) < 1e-3, `${again} vs ${all}`);
+  assert.equal(await page.evaluate(([a, b]) => window.molplay.focusAt(a, b), [hit.x, hit.y]), hit.k);
+  await page.evaluate(() => window.molplay.style("default"));
+  assert.equal(await page.evaluate(() => document.body.classList.contains("projector")), false);
+  assert.deepEqual(problems, []);
   await page.close();
 });
 
