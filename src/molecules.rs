@@ -125,6 +125,20 @@ impl Dataset {
         Dataset { molecules: (0..count).map(|i| self.molecules[i * n / count].clone()).collect(), types: self.types.clone(), skipped: self.skipped.clone() }
     }
 
+    /// The molecules of at most `max_atoms` atoms; the others are listed in `skipped`, with why.
+    pub fn at_most_atoms(&self, max_atoms: usize, why: &str) -> (Dataset, usize) {
+        let mut out = Dataset { molecules: Vec::new(), types: self.types.clone(), skipped: self.skipped.clone() };
+        for (i, m) in self.molecules.iter().enumerate() {
+            if m.elements.len() <= max_atoms {
+                out.molecules.push(m.clone());
+            } else {
+                out.skipped.push(format!("molecule {i}: {} atoms (over {max_atoms}: {why})", m.elements.len()));
+            }
+        }
+        let left_out = self.molecules.len() - out.molecules.len();
+        (out, left_out)
+    }
+
     /// The molecules with `atoms` atoms (`None`: the most common count, ties to the larger), at
     /// most `limit` of them evenly spaced (0 = all) — a data set of one size, which a score over
     /// positions needs.

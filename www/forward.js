@@ -129,7 +129,8 @@ export function wireForward(pg, api, { showError, refresh, transport }) {
         const fmt = (v) => (v === null || v === undefined ? "never" : Math.round(v));
         const per = Object.entries(r.t_star_by_modality).map(([m, v]) => `${m} ${fmt(v)}`).join(", ");
         $("fw-result").textContent = `T* = ${fmt(r.t_star)} (marked: ${r.t_star_rule}) · mean over molecules ${fmt(r.t_star_mean)} · per modality: ${per}` +
-          (r.pooled ? ` · calibrated pooled measure (thresholds from pure noise): ${fmt(r.pooled.t_star)}` : "") + " · published (QM9, EDM): 550";
+          (r.pooled ? ` · calibrated pooled measure (thresholds from pure noise): ${fmt(r.pooled.t_star)}` : "") + " · published (QM9, EDM): 550" +
+          (r.left_out?.molecules ? ` · ${r.left_out.molecules} molecules over ${r.left_out.max_atoms} atoms left out (the test's cost grows as atoms³; the CLI's molplay gaussianity has no bound)` : "");
         drawPlot(r);
         if (view && transport.active === "forward") setT(transport.position() ?? 0);
         return r;
