@@ -9,6 +9,7 @@ pub mod mcmc;
 pub mod metrics;
 pub mod models;
 pub mod molecules;
+pub mod objectives;
 pub mod parallel;
 pub mod reference;
 pub mod rng;

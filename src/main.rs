@@ -218,6 +218,12 @@ mod cli {
             /// GAGA: draw t only from [1, T*] (default: the whole schedule).
             #[arg(long)]
             t_max: Option<f64>,
+            /// The training objective (the quotient-space paper's Table 1): `conventional`
+            /// ‖D − x₁‖², `geodiff` (x₁ aligned onto x_t), `af3` (x₁ aligned onto the
+            /// stop-gradient prediction) or `quotient` ‖P_{x_t}(D − x₁)‖². Sample a quotient
+            /// network with the quotient sampler (`sample --symmetry quotient`).
+            #[arg(long, default_value = "conventional", value_parser = ["conventional", "geodiff", "af3", "quotient"])]
+            objective: String,
             /// A molecule network ignores the atoms' elements (by default it is conditioned on
             /// them: positions for a given list of atom types, so samples are whole molecules).
             #[arg(long)]
@@ -417,8 +423,8 @@ mod cli {
             Command::Sample { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, compare_gaga, symmetry, samples, seed, output, json, system: None } => {
                 sample_cmd(SampleArgs { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, compare_gaga, symmetry, samples, seed, output, json })
             }
-            Command::TrainScore { data, atoms, steps, batch, lr, hidden, layers, t_max, positions_only, device, seed, output, json } => {
-                train_score(TrainScoreArgs { data, atoms, steps, batch, lr, hidden, layers, t_max, positions_only, device, seed, output, json })
+            Command::TrainScore { data, atoms, steps, batch, lr, hidden, layers, t_max, objective, positions_only, device, seed, output, json } => {
+                train_score(TrainScoreArgs { data, atoms, steps, batch, lr, hidden, layers, t_max, objective, positions_only, device, seed, output, json })
             }
             Command::Gaussianity { input, schedule, steps, check_from, check_to, check_every, seed, limit, pooled, json } => {
                 gaussianity(&input, &schedule, steps, (check_from, check_to, check_every), seed, (limit, pooled), json)
@@ -1230,6 +1236,7 @@ mod cli {
         hidden: usize,
         layers: usize,
         t_max: Option<f64>,
+        objective: String,
         positions_only: bool,
         device: String,
         seed: u64,
@@ -1260,6 +1267,10 @@ mod cli {
         } else {
             EgnnConfig::with_elements(n, hidden, layers, data_variance, &elements)
         };
+        let objective = molplay::objectives::Objective::by_name(&a.objective)?;
+        if objective == molplay::objectives::Objective::Quotient && n < 3 {
+            return Err("--objective quotient needs at least 3 atoms (the horizontal projection of fewer is degenerate)".into());
+        }
         let mut model = ScoreModel::new_on(config.trained_under(&sch), seed, &compute);
         let mut rng = molplay::rng::XorShift64::new(seed ^ 0x5EED);
         let t0 = Instant::now();
@@ -1269,7 +1280,7 @@ mod cli {
             let picks: Vec<usize> = (0..batch).map(|_| rng.below(count)).collect();
             let x0: Vec<f64> = picks.iter().flat_map(|&i| pool[i * per..][..per].to_vec()).collect();
             let feats = model.config.features_of(&elements, &picks)?;
-            match pollster::block_on(model.train_step(&x0, &feats, &sch, t_max, lr, &mut rng)) {
+            match pollster::block_on(model.train_step_with(objective, &x0, &feats, &sch, t_max, lr, &mut rng)) {
                 Ok(l) => {
                     window += l;
                     last = l;
@@ -1286,7 +1297,7 @@ mod cli {
         }
         let secs = t0.elapsed().as_secs_f64();
         std::fs::write(output, model.to_bytes().map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", output.display()))?;
-        let report = serde_json::json!({ "steps": model.steps, "device": compute.name(), "seconds": secs, "steps_per_s": model.steps as f64 / secs, "last_loss": last, "config": model.config, "t_max": t_max, "stopped": stopped, "output": output });
+        let report = serde_json::json!({ "steps": model.steps, "device": compute.name(), "seconds": secs, "steps_per_s": model.steps as f64 / secs, "last_loss": last, "objective": objective, "config": model.config, "t_max": t_max, "stopped": stopped, "output": output });
         if json {
             outln!("{report}");
         } else {

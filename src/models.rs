@@ -17,6 +17,7 @@
 //! multiplies every error of ε̂ by 1/α (≈ 316 at t = T for EDM's schedule) and the samplers blow
 //! up from the first steps (seen: |x| ~ 1e23 after three DDPM steps).
 
+use crate::objectives::Objective;
 use crate::rng::XorShift64;
 use crate::schedules::{Schedule, ScheduleId};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
@@ -801,6 +802,14 @@ impl Network {
     /// (B × N × 3) with features: t uniform in [1, t_max], x_t = α x0 + σ Pε, loss |ε̂ − ε|²
     /// (mean). A non-finite loss keeps the previous weights and returns `Diverged`.
     pub async fn train_step(&mut self, x0: &[f64], feats: &[f64], schedule: &Schedule, t_max: f64, lr: f64, rng: &mut XorShift64) -> Result<f64, ModelError> {
+        self.train_step_with(Objective::Conventional, x0, feats, schedule, t_max, lr, rng).await
+    }
+
+    /// [`train_step`](Self::train_step) with one of the quotient-space paper's four training
+    /// objectives ([`crate::objectives`]): the same draws of t and ε, the loss against the
+    /// objective's target, projected at x_t for the quotient one. Returns the loss.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn train_step_with(&mut self, objective: Objective, x0: &[f64], feats: &[f64], schedule: &Schedule, t_max: f64, lr: f64, rng: &mut XorShift64) -> Result<f64, ModelError> {
         let (n, f) = (self.config.atoms, self.config.features);
         if x0.is_empty() || x0.len() % (3 * n) != 0 || feats.len() != x0.len() / 3 * f {
             return Err(ModelError::Input(format!("a batch must hold configurations of {n} atoms with {f} features each")));
@@ -810,18 +819,41 @@ impl Network {
         }
         self.config.check_schedule(schedule).map_err(ModelError::Input)?;
         let b = x0.len() / (3 * n);
-        let (mut eps, mut ts) = (Vec::with_capacity(x0.len()), Vec::with_capacity(b));
-        for _ in 0..b {
-            ts.push(1.0 + (rng.uniform() * t_max).floor().min(t_max - 1.0));
-            let mut e: Vec<f64> = (0..3 * n).map(|_| rng.normal()).collect();
-            crate::geometry::remove_com(&mut e, 3);
-            eps.extend(e);
-        }
+        let (ts, eps) = draw_noise(b, n, t_max, rng);
         let xt = self.noised(x0, &eps, &ts, schedule);
         let d = &self.device;
         let pred = self.eps_hat(&self.model, d, tensor3(&xt, b, n, 3, d), tensor3(feats, b, n, f, d), &ts, schedule);
-        let loss = (pred - tensor3(&eps, b, n, 3, d)).powf_scalar(2.0).mean();
+        let loss = self.objective_loss(objective, pred, x0, &eps, &xt, &ts, schedule).await?;
         self.apply(loss, lr).await
+    }
+
+    /// The objective's loss (mean over B·N·3) as a tensor on the prediction `pred` = ε̂. Targets
+    /// are built on the host from data, noise and x_t, and for AF3 from a stop-gradient copy of
+    /// `pred` read back: no gradient flows through a target.
+    #[allow(clippy::too_many_arguments)]
+    async fn objective_loss(&self, objective: Objective, pred: Tensor<3>, x0: &[f64], eps: &[f64], xt: &[f64], ts: &[f64], schedule: &Schedule) -> Result<Tensor<1>, ModelError> {
+        let (b, n, d) = (ts.len(), self.config.atoms, &self.device);
+        let per = 3 * n;
+        Ok(match objective {
+            Objective::Conventional => (pred - tensor3(eps, b, n, 3, d)).powf_scalar(2.0).mean(),
+            Objective::Geodiff | Objective::Af3 => {
+                let stop = if objective.needs_prediction() { Some(read_vec(pred.clone().detach()).await.map_err(ModelError::Corrupt)?) } else { None };
+                let target: Vec<f64> = (0..b)
+                    .flat_map(|i| {
+                        let r = i * per..(i + 1) * per;
+                        let (a, s) = (schedule.alpha(ts[i]), schedule.sigma(ts[i]));
+                        crate::objectives::eps_target(objective, &x0[r.clone()], &eps[r.clone()], &xt[r.clone()], a, s, stop.as_ref().map(|p| &p[r]))
+                    })
+                    .collect();
+                (pred - tensor3(&target, b, n, 3, d)).powf_scalar(2.0).mean()
+            }
+            Objective::Quotient => {
+                let p: Vec<f32> = xt.chunks(per).flat_map(crate::objectives::projector).map(|v| v as f32).collect();
+                let p = Tensor::<3>::from_data(TensorData::new(p, [b, per, per]), d);
+                let resid = (pred - tensor3(eps, b, n, 3, d)).reshape([b, per, 1]);
+                p.matmul(resid).powf_scalar(2.0).mean()
+            }
+        })
     }
 
     /// x_t = α_t x0 + σ_t ε row by row (one t per configuration).
@@ -970,6 +1002,19 @@ pub(crate) fn read_container<'a>(bytes: &'a [u8], magic: &[u8; 8], version: u32)
     // checked: 16 + a u32 length overflows a 32-bit usize (wasm32)
     let end = len.checked_add(16).filter(|&end| end <= bytes.len()).ok_or_else(|| ModelError::Corrupt("the header is cut short".into()))?;
     Ok((&bytes[16..end], &bytes[end..]))
+}
+
+/// The noise of one training batch, drawn in this order from `rng`: per configuration a step t
+/// uniform in [1, t_max] (whole steps), then 3N normal values made CoM-free. (ts, ε).
+pub fn draw_noise(b: usize, n: usize, t_max: f64, rng: &mut XorShift64) -> (Vec<f64>, Vec<f64>) {
+    let (mut eps, mut ts) = (Vec::with_capacity(b * 3 * n), Vec::with_capacity(b));
+    for _ in 0..b {
+        ts.push(1.0 + (rng.uniform() * t_max).floor().min(t_max - 1.0));
+        let mut e: Vec<f64> = (0..3 * n).map(|_| rng.normal()).collect();
+        crate::geometry::remove_com(&mut e, 3);
+        eps.extend(e);
+    }
+    (ts, eps)
 }
 
 /// The trained network as a score source for the samplers: D = (x − σ ε̂)/α.

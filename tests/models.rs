@@ -216,3 +216,37 @@ fn a_network_is_only_trained_and_sampled_under_the_schedule_it_learned() {
     bad.schedule = Some(molplay::schedules::ScheduleId { kind: molplay::schedules::Kind::Cosine, steps: 0 });
     assert!(matches!(ScoreModel::from_bytes(&ScoreModel::new(bad, 1).to_bytes().unwrap(), None), Err(ModelError::Corrupt(_))));
 }
+
+/// The training path's loss for each of the quotient-space paper's four objectives is the one
+/// `objectives::loss` defines (f64, from the network's predictions): same draws, same targets,
+/// the projection at x_t. And training with each lowers its own loss on the spring chain.
+#[test]
+fn each_training_objective_is_the_loss_the_paper_defines() {
+    use molplay::models::draw_noise;
+    use molplay::objectives::{loss, Objective};
+    let sch = sch();
+    let mut target = GaussianTarget::spring_chain(4);
+    let batch = 16;
+    let feats = cfg().node_features(batch);
+    for objective in Objective::ALL {
+        let mut m = ScoreModel::new(cfg(), 5);
+        let x0: Vec<f64> = (0..batch).flat_map(|_| target.draw()).collect();
+        let mut rng = XorShift64::new(21);
+        // the reference: the same draws, the network's prediction before the step
+        let (ts, eps) = draw_noise(batch, 4, 1000.0, &mut rng.clone());
+        let (alphas, sigmas): (Vec<f64>, Vec<f64>) = ts.iter().map(|&t| (sch.alpha(t), sch.sigma(t))).unzip();
+        let xt: Vec<f64> = x0.chunks(12).zip(eps.chunks(12)).zip(alphas.iter().zip(&sigmas)).flat_map(|((x, e), (a, s))| x.iter().zip(e).map(|(x, e)| a * x + s * e).collect::<Vec<_>>()).collect();
+        let pred = m.predict(&xt, &feats, &ts, &sch);
+        let want = loss(objective, &x0, &eps, &xt, &pred, &alphas, &sigmas);
+        let got = pollster::block_on(m.train_step_with(objective, &x0, &feats, &sch, 1000.0, 1e-3, &mut rng)).unwrap();
+        assert!((got - want).abs() < 1e-4 * want.max(1e-3), "{}: training loss {got}, definition {want}", objective.name());
+        // a few steps on one batch lower it
+        for _ in 0..30 {
+            let mut r = XorShift64::new(21);
+            pollster::block_on(m.train_step_with(objective, &x0, &feats, &sch, 1000.0, 3e-3, &mut r)).unwrap();
+        }
+        let pred = m.predict(&xt, &feats, &ts, &sch);
+        let after = loss(objective, &x0, &eps, &xt, &pred, &alphas, &sigmas);
+        assert!(after < want, "{}: {want} → {after}", objective.name());
+    }
+}
