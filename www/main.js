@@ -153,8 +153,36 @@ async function openFile(api, mode, name, bytes) {
   throw new Error(`${name}: molplay opens .xyz / .extxyz (molecules, samples), .npy (samples) and .mpw / .mpa (weights)`);
 }
 
+/// The wasm module as a Response whose body reports its download: `onProgress(bytes, total)`
+/// (total from pkg/sizes.json, 0 when unknown; bytes are decoded, as total is).
+async function fetchModule(onProgress) {
+  const sizes = await fetch(new URL("../pkg/sizes.json", import.meta.url)).then((r) => (r.ok ? r.json() : {}), () => ({}));
+  const total = Number(sizes["molplay_bg.wasm"]) || 0;
+  const res = await fetch(new URL("../pkg/molplay_bg.wasm", import.meta.url));
+  if (!res.ok || !res.body) return res; // init reports what went wrong
+  const reader = res.body.getReader();
+  let got = 0;
+  const body = new ReadableStream({
+    async pull(ctrl) {
+      const { done, value } = await reader.read();
+      if (done) { ctrl.close(); return; }
+      got += value.byteLength;
+      onProgress(got, total);
+      ctrl.enqueue(value);
+    },
+  });
+  return new Response(body, { headers: { "content-type": "application/wasm" } });
+}
+
 async function start() {
-  await init();
+  const bar = $("loading-bar");
+  const shown = (got, total) => {
+    if (total > 0) bar.value = Math.min(1, got / total);
+    $("loading-text").textContent = `Loading molplay: ${(got / 1e6).toFixed(1)}${total > 0 ? ` of ${(total / 1e6).toFixed(1)}` : ""} MB`;
+  };
+  await init({ module_or_path: fetchModule(shown) });
+  $("loading-text").textContent = "Starting…";
+  bar.removeAttribute("value");
   if (apiVersion() !== API_VERSION) throw new Error(`page expects API ${API_VERSION}, wasm provides ${apiVersion()}: rebuild the site`);
   const hash = location.hash.replace(/^#/, "");
   const { values, errors } = parseHash(hash === "" ? `v=1&preset=${DEFAULT_PRESET}` : hash);
@@ -415,7 +443,7 @@ window.molplay = {
   // the module's internal error (a panic) once one happened, else null: then reload
   internalError: () => internalError() ?? null,
 };
-start().then(resolveReady, (err) => {
+start().finally(() => { $("loading").hidden = true; }).then(resolveReady, (err) => {
   showError(`molplay failed to start: ${err?.message ?? err}`);
   rejectReady(err);
 });

@@ -224,6 +224,23 @@ test("hostile files dropped one after another into one tab: each a clear message
   await page.close();
 });
 
+test("the module is served pre-compressed and its download shows progress", async () => {
+  const res = await fetch(`${base}/pkg/molplay_bg.wasm`, { headers: { "accept-encoding": "br, gzip" } });
+  assert.equal(res.headers.get("content-encoding"), "br");
+  const wasm = new Uint8Array(await res.arrayBuffer());
+  const sizes = await (await fetch(`${base}/pkg/sizes.json`)).json();
+  assert.equal(wasm.length, sizes["molplay_bg.wasm"], "the decoded module is the size progress divides by");
+  assert.equal((await fetch(`${base}/pkg/molplay_bg.wasm`, { headers: { "accept-encoding": "gzip" } })).headers.get("content-encoding"), "gzip");
+  assert.equal((await fetch(`${base}/pkg/molplay_bg.wasm`, { headers: { "accept-encoding": "identity" } })).headers.get("content-encoding"), null);
+  const { page, problems } = await openPage(webgpu, `${base}/index.html#v=1`);
+  // the progress line is there from the first paint, and gone once the page is ready
+  assert.match(await page.textContent("#loading-text"), /Loading molplay|Starting/);
+  await ready(page);
+  assert.equal(await page.isHidden("#loading"), true);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test("a bad URL hash is explained on the page and the default preset shown", async () => {
   const { page } = await openPage(webgpu, `${base}/index.html#preset=water&backend=quantum`);
   const state = await ready(page);

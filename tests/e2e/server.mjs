@@ -1,6 +1,8 @@
 // A minimal static file server for the built site (the repository root after `.ci/build`).
-// Serves only files under the root, with correct MIME types (application/wasm matters).
+// Serves only files under the root, with correct MIME types (application/wasm matters), and
+// the wasm module pre-compressed (brotli, gzip) when the browser accepts it.
 import { createServer } from "node:http";
+import { gzipSync } from "node:zlib";
 import { readFile, stat } from "node:fs/promises";
 import { extname, join, normalize, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,6 +14,8 @@ const TYPES = {
   ".ts": "text/plain; charset=utf-8", ".md": "text/plain; charset=utf-8",
 };
 
+const COMPRESSIBLE = new Set([".html", ".js", ".mjs", ".css", ".json", ".xyz", ".svg", ".md", ".ts"]);
+
 export function serve(root, port = 8080, host = "127.0.0.1") {
   const base = resolve(root);
   const server = createServer(async (req, res) => {
@@ -19,9 +23,32 @@ export function serve(root, port = 8080, host = "127.0.0.1") {
       const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
       let file = normalize(join(base, path));
       if (file !== base && !file.startsWith(base + sep)) throw Object.assign(new Error("outside root"), { code: 403 });
-      if ((await stat(file)).isDirectory()) file = join(file, "index.html");
-      const body = await readFile(file);
-      res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "cache-control": "no-cache" });
+      const info = await stat(file);
+      if (info.isDirectory()) file = join(file, "index.html");
+      const headers = { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "cache-control": "no-cache" };
+      // a pre-compressed copy (.ci/compress.mjs) when the browser takes it and it is current
+      let body = null;
+      if (extname(file) === ".wasm") {
+        headers.vary = "accept-encoding";
+        const accepts = String(req.headers["accept-encoding"] ?? "");
+        for (const [enc, ext] of [["br", ".br"], ["gzip", ".gz"]]) {
+          if (!new RegExp(`\\b${enc}\\b`).test(accepts)) continue;
+          const packed = await stat(file + ext).catch(() => null);
+          if (packed && packed.mtimeMs >= info.mtimeMs) {
+            body = await readFile(file + ext);
+            headers["content-encoding"] = enc;
+            break;
+          }
+        }
+      }
+      body ??= await readFile(file);
+      // text (scripts, the molecule set, JSON) gzipped on the fly
+      if (!headers["content-encoding"] && COMPRESSIBLE.has(extname(file)) && body.length > 1024 && /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""))) {
+        body = gzipSync(body, { level: 6 });
+        headers["content-encoding"] = "gzip";
+        headers.vary = "accept-encoding";
+      }
+      res.writeHead(200, headers);
       res.end(body);
     } catch (err) {
       const code = err.code === 403 ? 403 : 404;
