@@ -2,6 +2,7 @@
 //! seeds, every corpus input and every crasher ever found go through the same target body the
 //! fuzzer ran (tests/fuzz/targets.rs), so a fixed finding stays fixed. The seeds (valid files
 //! of each kind) must also still be accepted, or the corpus has gone stale with the formats.
+#![cfg(not(target_arch = "wasm32"))]
 
 #[path = "fuzz/targets.rs"]
 mod targets;
