@@ -229,7 +229,7 @@ fn check_batch_len(sys: &System, len: usize) -> Result<(), InputError> {
     if len == 0 {
         return Err(InputError::EmptyBatch { name: sys.name.clone(), per });
     }
-    if len % per != 0 {
+    if !len.is_multiple_of(per) {
         return Err(InputError::WrongLength { name: sys.name.clone(), len, n: sys.n, d: sys.d, per });
     }
     Ok(())
@@ -697,7 +697,7 @@ mod tests {
         assert!(err.to_string().contains("1e200") && err.to_string().contains("beyond ±1e6"), "{err}");
         x[13] = -1e6;
         assert!(sys.energies(&x).is_ok(), "the bound itself is a configuration");
-        assert_eq!(sys.energies(&vec![1.0; 24]).unwrap().len(), 3);
+        assert_eq!(sys.energies(&[1.0; 24]).unwrap().len(), 3);
         // the GPU path's f32 twin keeps the same bound
         let mut y = vec![1.0f32; 16];
         y[13] = 3e7;

@@ -32,7 +32,7 @@ pub fn ks_distance(values: &[f64]) -> f64 {
 /// P(D_n ≥ d) for the two-sided one-sample KS statistic: exact (Marsaglia, Tsang & Wang 2003)
 /// for n ≤ 500, Kolmogorov's limit with Stephens' small-sample correction above.
 pub fn ks_pvalue(d: f64, n: usize) -> f64 {
-    if n == 0 || !(d > 0.0) {
+    if n == 0 || d.is_nan() || d <= 0.0 {
         return 1.0;
     }
     if d >= 1.0 {

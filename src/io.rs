@@ -207,7 +207,7 @@ fn columns(comment: &str, line: usize) -> Result<Columns, IoError> {
     let bad = |why: &str| IoError::Xyz { line, msg: format!("Properties={}: {why}", printable(spec)) };
     let spec = spec.trim_matches(|c| c == '"' || c == '\'');
     let parts: Vec<&str> = spec.split(':').collect();
-    if parts.len() % 3 != 0 {
+    if !parts.len().is_multiple_of(3) {
         return Err(bad("expected name:type:count triples"));
     }
     let (mut species, mut pos, mut charge) = (None, None, None);

@@ -811,7 +811,7 @@ impl Network {
     #[allow(clippy::too_many_arguments)]
     pub async fn train_step_with(&mut self, objective: Objective, x0: &[f64], feats: &[f64], schedule: &Schedule, t_max: f64, lr: f64, rng: &mut XorShift64) -> Result<f64, ModelError> {
         let (n, f) = (self.config.atoms, self.config.features);
-        if x0.is_empty() || x0.len() % (3 * n) != 0 || feats.len() != x0.len() / 3 * f {
+        if x0.is_empty() || !x0.len().is_multiple_of(3 * n) || feats.len() != x0.len() / 3 * f {
             return Err(ModelError::Input(format!("a batch must hold configurations of {n} atoms with {f} features each")));
         }
         if !(t_max >= 1.0 && t_max <= schedule.steps() as f64) {

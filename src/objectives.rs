@@ -156,7 +156,10 @@ mod tests {
             let e = cloud(n, &mut rng);
             xt.extend(d.iter().zip(&e).map(|(d, e)| a * d + s * e));
             pred.extend(cloud(n, &mut rng));
-            (x0.extend(d), eps.extend(e), alphas.push(a), sigmas.push(s));
+            x0.extend(d);
+            eps.extend(e);
+            alphas.push(a);
+            sigmas.push(s);
         }
         let conventional = loss(Objective::Conventional, &x0, &eps, &xt, &pred, &alphas, &sigmas);
         let direct: f64 = pred.iter().zip(&eps).map(|(p, e)| (p - e).powi(2)).sum::<f64>() / pred.len() as f64;

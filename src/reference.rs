@@ -20,6 +20,7 @@ pub enum Phase {
 }
 
 /// One of the two engines.
+#[allow(clippy::large_enum_variant)] // one per run: its size does not matter
 pub enum Engine {
     Cpu(CpuReplicas),
     Gpu(Box<GpuReplicas>),
@@ -209,10 +210,10 @@ impl ReferenceRun {
                 let n = budget.min(ADAPT_EVERY - self.sweeps % ADAPT_EVERY).min(burn_in - self.sweeps);
                 self.run_sweeps(n);
                 budget -= n;
-                if self.sweeps % ADAPT_EVERY == 0 || self.sweeps == burn_in {
+                if self.sweeps.is_multiple_of(ADAPT_EVERY) || self.sweeps == burn_in {
                     let now = self.engine.counts().await?;
                     self.update_report(&now);
-                    if self.sweeps % ADAPT_EVERY == 0 {
+                    if self.sweeps.is_multiple_of(ADAPT_EVERY) {
                         for (h, acc) in self.steps.iter_mut().zip(&self.report.acceptance) {
                             *h *= (2.0 * (acc - 0.574)).exp().clamp(0.5, 2.0);
                         }
@@ -230,7 +231,7 @@ impl ReferenceRun {
                 let n = budget.min(thin - since);
                 self.run_sweeps(n);
                 budget -= n;
-                if (self.sweeps - self.cfg.burn_in_sweeps) % thin == 0 {
+                if (self.sweeps - self.cfg.burn_in_sweeps).is_multiple_of(thin) {
                     let (xs, es) = self.engine.base().await?;
                     let dim = self.sys.dim();
                     for (x, e) in xs.chunks(dim).zip(es) {

@@ -530,7 +530,7 @@ pub struct EmpiricalTarget {
 impl EmpiricalTarget {
     /// `xs`: flat 3-D configurations of `n` atoms (centred here).
     pub fn new(xs: &[f64], n: usize) -> Result<Self, String> {
-        if n < 3 || xs.is_empty() || xs.len() % (3 * n) != 0 {
+        if n < 3 || xs.is_empty() || !xs.len().is_multiple_of(3 * n) {
             return Err(format!("the data must hold whole configurations of {n} atoms in 3-D (n ≥ 3)"));
         }
         if xs.iter().any(|v| !v.is_finite()) {

@@ -23,7 +23,7 @@ fn lj13_setup(source: AtomSource) -> Option<(Viewer, Vec<f32>, Camera)> {
     let sys = System::lj13();
     let x: Vec<f32> = preset_configuration(&sys).iter().map(|&v| v as f32).collect();
     let mut viewer = Viewer::new(&ctx.device, wgpu::TextureFormat::Rgba8Unorm, source);
-    viewer.set_molecule(&ctx.device, &ctx.queue, &vec![AtomStyle::particle(true); 13], 3).unwrap();
+    viewer.set_molecule(&ctx.device, &ctx.queue, &[AtomStyle::particle(true); 13], 3).unwrap();
     let mut camera = Camera::default();
     camera.fit(Vec3::ZERO, 1.4);
     Some((viewer, x, camera))
@@ -124,7 +124,7 @@ fn a_viewer_rebuilt_on_a_new_device_after_a_loss_draws_the_same_image() {
     let mut camera = Camera::default();
     camera.fit(Vec3::ZERO, 1.4);
     let mut viewer = Viewer::new(&first.device, wgpu::TextureFormat::Rgba8Unorm, AtomSource::Storage);
-    viewer.set_molecule(&first.device, &first.queue, &vec![AtomStyle::particle(true); 13], 3).unwrap();
+    viewer.set_molecule(&first.device, &first.queue, &[AtomStyle::particle(true); 13], 3).unwrap();
     viewer.upload_positions(&first.device, &first.queue, &x).unwrap();
     let before = pollster::block_on(render_offscreen(&first, &mut viewer, SIZE, SIZE, &camera, &DrawOptions::default())).unwrap();
     first.device.destroy();

@@ -135,7 +135,7 @@ impl EnergyKernel {
             return Err(InputError::BadParticleCount { name: sys.name.clone(), n: sys.n, max: MAX_PARTICLES }.into());
         }
         let bytes = (batch * sys.dim() * 4) as u64;
-        let limit = ctx.device.limits().max_storage_buffer_binding_size as u64;
+        let limit = ctx.device.limits().max_storage_buffer_binding_size;
         if bytes > limit {
             return Err(GpuError::TooLarge { bytes, limit }.into());
         }

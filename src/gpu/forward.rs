@@ -61,7 +61,7 @@ impl Batch {
         if self.layout.is_empty() {
             return Err("no molecules".into());
         }
-        if !(1..=MAX_COLS).contains(&self.cols) || self.z0.len() % self.cols != 0 || self.shift.iter().any(|s| s.len() != self.cols) {
+        if !(1..=MAX_COLS).contains(&self.cols) || !self.z0.len().is_multiple_of(self.cols) || self.shift.iter().any(|s| s.len() != self.cols) {
             return Err(format!("a block needs 1 to {MAX_COLS} columns and one offset per column"));
         }
         let mut next = 0;
@@ -173,7 +173,7 @@ impl ForwardKernel {
         let steps = schedule.steps();
         let cols = batch.cols;
         let bytes = ((steps + 1) * atoms * cols * 4) as u64;
-        let limit = device.limits().max_storage_buffer_binding_size as u64;
+        let limit = device.limits().max_storage_buffer_binding_size;
         if bytes > limit {
             return Err(GpuError::TooLarge { bytes, limit }.to_string());
         }

@@ -61,7 +61,7 @@ impl GpuReplicas {
         let device = &ctx.device;
         let (dim, replicas, levels, chains) = (sys.dim(), cfg.replicas(), cfg.levels(), cfg.chains);
         let bytes = (replicas * dim * 4) as u64;
-        let limit = device.limits().max_storage_buffer_binding_size as u64;
+        let limit = device.limits().max_storage_buffer_binding_size;
         if bytes > limit {
             return Err(GpuError::TooLarge { bytes, limit }.to_string());
         }

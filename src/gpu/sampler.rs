@@ -57,15 +57,16 @@ impl SamplerKernel {
 
     /// One update of every molecule, read back (f32 on the GPU); `den2` is Heun's second
     /// denoiser output (weight `coef[3]`), None for the one-evaluation updates.
+    #[allow(clippy::too_many_arguments)] // the update's inputs, each a different thing
     pub async fn step(&self, ctx: &GpuContext, xs: &[f32], den: &[f32], den2: Option<&[f32]>, atoms: usize, coef: [f64; 4], step: u32, seed: u64) -> Result<Vec<f32>, String> {
-        if atoms == 0 || atoms > MAX_ATOMS || xs.is_empty() || xs.len() % (3 * atoms) != 0 || den.len() != xs.len() || den2.is_some_and(|d| d.len() != xs.len()) {
+        if atoms == 0 || atoms > MAX_ATOMS || xs.is_empty() || !xs.len().is_multiple_of(3 * atoms) || den.len() != xs.len() || den2.is_some_and(|d| d.len() != xs.len()) {
             return Err(format!("a sampler step needs molecules of 1 to {MAX_ATOMS} atoms and one denoiser value per coordinate"));
         }
         if xs.iter().chain(den).chain(den2.unwrap_or(&[])).any(|v| !v.is_finite()) || coef.iter().any(|c| !c.is_finite()) {
             return Err("a sampler step needs finite positions, denoiser values and coefficients".into());
         }
         let bytes = (xs.len() * 4) as u64;
-        let limit = ctx.device.limits().max_storage_buffer_binding_size as u64;
+        let limit = ctx.device.limits().max_storage_buffer_binding_size;
         if bytes > limit {
             return Err(GpuError::TooLarge { bytes, limit }.to_string());
         }

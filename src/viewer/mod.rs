@@ -375,6 +375,7 @@ impl Viewer {
     }
 
     /// Renders into `target` (a `width × height` view of `self.format`).
+    #[allow(clippy::too_many_arguments)] // wgpu's handles, the target and what to draw
     pub fn render(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, target: &wgpu::TextureView, width: u32, height: u32, camera: &Camera, opts: &DrawOptions) {
         let (width, height) = (width.max(1), height.max(1));
         if self.depth.as_ref().is_none_or(|(_, _, w, h)| (*w, *h) != (width, height)) {

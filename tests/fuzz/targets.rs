@@ -9,8 +9,11 @@ use molplay::io::{as_configurations, read_configurations, read_npy, read_xyz, MA
 use molplay::models::Network;
 use molplay::molecules::Dataset;
 
+/// A fuzz target: its name and its body.
+pub type Target = (&'static str, fn(&[u8]));
+
 /// The targets by name: (name, body). The order is the seeds' and the corpus folders'.
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [("npy", npy), ("xyz", xyz), ("molecules", molecules), ("weights", weights), ("adjoint", adjoint)];
+pub const TARGETS: [Target; 5] = [("npy", npy), ("xyz", xyz), ("molecules", molecules), ("weights", weights), ("adjoint", adjoint)];
 
 /// A .npy of configurations (the Adjoint Sampling mode's "load samples", `molplay eval`).
 pub fn npy(data: &[u8]) {
