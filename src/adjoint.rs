@@ -1004,6 +1004,15 @@ mod tests {
         assert!(matches!(AdjointSampler::from_bytes(&bytes, Some("lj13")), Err(ModelError::Input(m)) if m.contains("trained for dw4, not lj13")));
         assert_eq!(AdjointSampler::from_bytes(b"nonsense", None).err(), Some(ModelError::NotWeights));
         assert!(matches!(AdjointSampler::from_bytes(&bytes[..40], None), Err(ModelError::Corrupt(_))));
+        // a checkpoint naming one parameter id twice (two parameters would share gradients) is refused
+        let ckpt = block_on(a.checkpoint_bytes()).unwrap();
+        let (meta, payload) = crate::models::read_container(&ckpt, MAGIC, ADJOINT_WEIGHTS_VERSION).unwrap();
+        let mut header: serde_json::Value = serde_json::from_slice(meta).unwrap();
+        let ids = header["state"]["param_ids"].as_array_mut().expect("the checkpoint's parameter ids");
+        ids[1] = ids[0].clone();
+        let forged = crate::models::write_container(MAGIC, ADJOINT_WEIGHTS_VERSION, &serde_json::to_vec(&header).unwrap(), payload);
+        assert!(matches!(AdjointSampler::from_bytes(&forged, None), Err(ModelError::Corrupt(m)) if m.contains("names a parameter id twice")));
+        assert!(AdjointSampler::from_bytes(&ckpt, None).is_ok());
     }
 
     /// The controller on the GPU (lavapipe in CI) starts from the same weights as on the CPU,

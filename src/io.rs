@@ -385,11 +385,15 @@ pub fn write_xyz(frames: &[XyzFrame], d: usize) -> String {
 /// need declaring.
 fn comment_for_columns(comment: &str, charges: bool) -> String {
     let props = if charges { "Properties=species:S:1:pos:R:3:charge:R:1" } else { "Properties=species:S:1:pos:R:3" };
-    match comment.find("Properties=") {
-        Some(start) => {
-            let end = comment[start..].find(char::is_whitespace).map_or(comment.len(), |e| start + e);
-            format!("{}{props}{}", &comment[..start], &comment[end..])
-        }
+    // the token the reader takes (`columns`): the first whose key is `properties`, any case
+    let mut at = 0;
+    let token = comment.split_whitespace().find_map(|w| {
+        let start = at + comment[at..].find(w)?;
+        at = start + w.len();
+        w.split_once('=').filter(|(key, _)| key.eq_ignore_ascii_case("properties")).map(|_| (start, at))
+    });
+    match token {
+        Some((start, end)) => format!("{}{props}{}", &comment[..start], &comment[end..]),
         None if charges => {
             if comment.is_empty() {
                 props.to_string()
@@ -543,6 +547,8 @@ mod tests {
         (added.comment, added.charges) = ("water".into(), Some(vec![-0.5, 0.5]));
         let back = read_xyz(&write_xyz(&[added], 3)).unwrap();
         assert_eq!((back[0].comment.as_str(), back[0].charges.clone()), ("Properties=species:S:1:pos:R:3:charge:R:1 water", Some(vec![-0.5, 0.5])));
+        // the token the reader takes is the one rewritten: any case, not a longer key
+        assert_eq!(comment_for_columns("MyProperties=x properties=charge:R:1:species:S:1:pos:R:3 e=1", false), "MyProperties=x Properties=species:S:1:pos:R:3 e=1");
     }
 
     #[test]

@@ -711,6 +711,10 @@ impl Network {
         if state.param_ids.len() != want {
             return Err(ModelError::Corrupt(format!("the optimiser state names {} parameters, the network has {want}", state.param_ids.len())));
         }
+        // two parameters under one id would share (burn: swap) their gradients
+        if state.param_ids.iter().collect::<std::collections::HashSet<_>>().len() != want {
+            return Err(ModelError::Corrupt("the optimiser state names a parameter id twice".into()));
+        }
         let mut shapes = Shapes(Vec::new());
         self.model.visit(&mut shapes);
         check_optimizer_record(&state.optimizer, &state.param_ids, &shapes.0)?;
@@ -818,6 +822,10 @@ impl Network {
             return Err(ModelError::Input(format!("t_max must be within [1, {}]", schedule.steps())));
         }
         self.config.check_schedule(schedule).map_err(ModelError::Input)?;
+        if objective == Objective::Quotient && !(3..=MAX_QUOTIENT_ATOMS).contains(&n) {
+            // P at x_t is a dense 3N × 3N matrix per configuration (N < 3: degenerate)
+            return Err(ModelError::Input(format!("the quotient objective trains networks of 3 to {MAX_QUOTIENT_ATOMS} atoms, not {n}")));
+        }
         let b = x0.len() / (3 * n);
         let (ts, eps) = draw_noise(b, n, t_max, rng);
         let xt = self.noised(x0, &eps, &ts, schedule);
@@ -1003,6 +1011,9 @@ pub(crate) fn read_container<'a>(bytes: &'a [u8], magic: &[u8; 8], version: u32)
     let end = len.checked_add(16).filter(|&end| end <= bytes.len()).ok_or_else(|| ModelError::Corrupt("the header is cut short".into()))?;
     Ok((&bytes[16..end], &bytes[end..]))
 }
+
+/// Atoms per configuration the quotient objective trains (its projector is 3N × 3N).
+pub const MAX_QUOTIENT_ATOMS: usize = 128;
 
 /// The noise of one training batch, drawn in this order from `rng`: per configuration a step t
 /// uniform in [1, t_max] (whole steps), then 3N normal values made CoM-free. (ts, ε).

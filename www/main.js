@@ -156,9 +156,9 @@ async function openFile(api, mode, name, bytes) {
 /// The wasm module as a Response whose body reports its download: `onProgress(bytes, total)`
 /// (total from pkg/sizes.json, 0 when unknown; bytes are decoded, as total is).
 async function fetchModule(onProgress) {
-  const sizes = await fetch(new URL("../pkg/sizes.json", import.meta.url)).then((r) => (r.ok ? r.json() : {}), () => ({}));
-  const total = Number(sizes["molplay_bg.wasm"]) || 0;
+  const sizes = fetch(new URL("../pkg/sizes.json", import.meta.url)).then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
   const res = await fetch(new URL("../pkg/molplay_bg.wasm", import.meta.url));
+  const total = Number((await sizes)?.["molplay_bg.wasm"]) || 0;
   if (!res.ok || !res.body) return res; // init reports what went wrong
   const reader = res.body.getReader();
   let got = 0;
@@ -170,6 +170,7 @@ async function fetchModule(onProgress) {
       onProgress(got, total);
       ctrl.enqueue(value);
     },
+    cancel: (why) => reader.cancel(why),
   });
   return new Response(body, { headers: { "content-type": "application/wasm" } });
 }

@@ -350,7 +350,12 @@ impl Playground {
                     (Ok(_), None) => Err("it was gone".into()),
                 };
                 match outcome {
-                    Ok(r) => s.render = Some(r),
+                    Ok(mut r) => {
+                        // a frame the lost viewer drew from GPU-held positions has no host copy:
+                        // what the page shows is uploaded again (the panels' tracks re-show theirs)
+                        let _ = r.viewer.upload_positions(&r.device, &r.queue, &s.positions);
+                        s.render = Some(r);
+                    }
                     Err(e) => {
                         let n = s.notice.take().unwrap_or_default();
                         s.notice = Some(format!("{n}; the viewer is off ({e})"));
@@ -371,11 +376,15 @@ async fn new_viewer_device(instance: &wgpu::Instance) -> Result<(wgpu::Adapter, 
         if wait_ms > 0 {
             later(wait_ms).await;
         }
-        match instance.request_adapter(&wgpu::RequestAdapterOptions::default()).await {
-            Ok(adapter) => {
-                let (device, queue) = adapter.request_device(&wgpu::DeviceDescriptor { label: Some("molplay viewer (after a device loss)"), ..Default::default() }).await.map_err(|e| e.to_string())?;
-                return Ok((adapter, device, queue));
+        let adapter = match instance.request_adapter(&wgpu::RequestAdapterOptions::default()).await {
+            Ok(adapter) => adapter,
+            Err(e) => {
+                last = e.to_string();
+                continue;
             }
+        };
+        match adapter.request_device(&wgpu::DeviceDescriptor { label: Some("molplay viewer (after a device loss)"), ..Default::default() }).await {
+            Ok((device, queue)) => return Ok((adapter, device, queue)),
             Err(e) => last = e.to_string(),
         }
     }
@@ -536,10 +545,10 @@ impl Playground {
         let pg = Playground { inner: self.inner.clone() };
         wasm_bindgen_futures::future_to_promise(async move {
             let sys = System::by_name(&name).map_err(js_err)?;
-            let generation = {
+            let (generation, showing) = {
                 let mut s = pg.inner.borrow_mut();
                 s.preset_loads += 1;
-                s.preset_loads
+                (s.preset_loads, s.preset.clone())
             };
             // the relaxation in slices of ~30 ms with the event loop between them (an LJ-1024
             // link used to block the tab for seconds)
@@ -580,6 +589,10 @@ impl Playground {
             };
             let inner = pg.inner;
             let mut s = inner.borrow_mut();
+            // a later loadPreset, or another panel's view set while this one relaxed, wins
+            if s.preset_loads != generation || s.preset != showing {
+                return Ok(JsValue::NULL);
+            }
             let s = &mut *s;
             if let Some(r) = s.render.as_mut() {
                 r.viewer.set_molecule(&r.device, &r.queue, &styles_for(&sys), sys.d).map_err(js_err)?;
