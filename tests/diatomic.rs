@@ -91,7 +91,7 @@ fn only_the_target_a_sampler_expects_gives_the_data_bond() {
     // reaches the samples (DDPM's last step returns D, whose bond is d* for the aligned target)
     let s = Schedule::polynomial2(1000, 1e-5);
     for seed in [3, 4] {
-        let mut mean_bond = |symmetry: Symmetry| {
+        let mean_bond = |symmetry: Symmetry| {
             let mut opts = SampleOptions::new(Method::Heun, symmetry, 500, &s);
             opts.seed = seed;
             let b = bonds(&sample(&mut Dimer, &s, &opts, 400).unwrap().samples);
