@@ -111,31 +111,29 @@ impl System {
     /// past it overflow the f32 the GPU path and the viewer take, and give inf energies).
     pub fn check_batch(&self, xs: &[f64]) -> Result<usize, InputError> {
         check_batch_len(self, xs.len())?;
-        if let Some((index, &value)) = xs.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(self.non_finite(index, value));
-        }
-        let max = crate::io::MAX_COORDINATE;
-        if let Some((index, &value)) = xs.iter().enumerate().find(|(_, v)| v.abs() > max) {
-            return Err(InputError::OutOfRange { index, config: index / self.dim(), particle: (index % self.dim()) / self.d, value, max });
-        }
+        self.check_values(xs.iter().copied())?;
         Ok(xs.len() / self.dim())
     }
 
     /// The same check for f32 input (what the GPU path takes).
     pub fn check_batch_f32(&self, xs: &[f32]) -> Result<usize, InputError> {
         check_batch_len(self, xs.len())?;
-        if let Some((index, &value)) = xs.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(self.non_finite(index, value as f64));
-        }
-        let max = crate::io::MAX_COORDINATE;
-        if let Some((index, &value)) = xs.iter().enumerate().find(|(_, v)| (v.abs() as f64) > max) {
-            return Err(InputError::OutOfRange { index, config: index / self.dim(), particle: (index % self.dim()) / self.d, value: value as f64, max });
-        }
+        self.check_values(xs.iter().map(|&v| v as f64))?;
         Ok(xs.len() / self.dim())
     }
 
-    fn non_finite(&self, index: usize, value: f64) -> InputError {
-        InputError::NonFinite { index, config: index / self.dim(), particle: (index % self.dim()) / self.d, value }
+    /// The values of a batch: all finite (the first NaN/Inf anywhere is named), then all within
+    /// ±[`MAX_COORDINATE`](crate::io::MAX_COORDINATE).
+    fn check_values(&self, values: impl Iterator<Item = f64> + Clone) -> Result<(), InputError> {
+        let (per, d) = (self.dim(), self.d);
+        if let Some((index, value)) = values.clone().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(InputError::NonFinite { index, config: index / per, particle: (index % per) / d, value });
+        }
+        let max = crate::io::MAX_COORDINATE;
+        if let Some((index, value)) = values.enumerate().find(|(_, v)| v.abs() > max) {
+            return Err(InputError::OutOfRange { index, config: index / per, particle: (index % per) / d, value, max });
+        }
+        Ok(())
     }
 
     /// Energy of one configuration (`x.len() == n·d`).

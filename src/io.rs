@@ -195,15 +195,24 @@ struct Columns {
     charge: Option<usize>,
 }
 
+/// The extended-XYZ `Properties=` token of a comment line: the first whitespace-separated word
+/// whose key is `properties` (any case), as its byte span and its value. What the reader takes
+/// ([`columns`]) and what the writer rewrites ([`write_xyz`]) are the same token.
+fn properties_token(comment: &str) -> Option<(std::ops::Range<usize>, &str)> {
+    let mut at = 0;
+    comment.split_whitespace().find_map(|w| {
+        let start = at + comment[at..].find(w)?;
+        at = start + w.len();
+        let (key, value) = w.split_once('=')?;
+        key.eq_ignore_ascii_case("properties").then_some((start..at, value))
+    })
+}
+
 /// The columns an extended-XYZ comment line declares (`Properties=name:type:count:…`, read in
 /// order, so `pos` need not come first); plain XYZ without `Properties=`. A declaration that
 /// is malformed or lacks `species:S:1` or `pos:R:3` is refused, never guessed.
 fn columns(comment: &str, line: usize) -> Result<Columns, IoError> {
-    let spec = comment.split_whitespace().find_map(|w| {
-        let (key, value) = w.split_once('=')?;
-        key.eq_ignore_ascii_case("properties").then_some(value)
-    });
-    let Some(spec) = spec else { return Ok(Columns { species: 0, pos: 1, charge: None }) };
+    let Some((_, spec)) = properties_token(comment) else { return Ok(Columns { species: 0, pos: 1, charge: None }) };
     let bad = |why: &str| IoError::Xyz { line, msg: format!("Properties={}: {why}", printable(spec)) };
     let spec = spec.trim_matches(|c| c == '"' || c == '\'');
     let parts: Vec<&str> = spec.split(':').collect();
@@ -385,15 +394,8 @@ pub fn write_xyz(frames: &[XyzFrame], d: usize) -> String {
 /// need declaring.
 fn comment_for_columns(comment: &str, charges: bool) -> String {
     let props = if charges { "Properties=species:S:1:pos:R:3:charge:R:1" } else { "Properties=species:S:1:pos:R:3" };
-    // the token the reader takes (`columns`): the first whose key is `properties`, any case
-    let mut at = 0;
-    let token = comment.split_whitespace().find_map(|w| {
-        let start = at + comment[at..].find(w)?;
-        at = start + w.len();
-        w.split_once('=').filter(|(key, _)| key.eq_ignore_ascii_case("properties")).map(|_| (start, at))
-    });
-    match token {
-        Some((start, end)) => format!("{}{props}{}", &comment[..start], &comment[end..]),
+    match properties_token(comment) {
+        Some((span, _)) => format!("{}{props}{}", &comment[..span.start], &comment[span.end..]),
         None if charges => {
             if comment.is_empty() {
                 props.to_string()

@@ -922,24 +922,14 @@ impl Network {
 /// its shape needs: burn panics when it loads anything else (found by the fuzzer), so a record
 /// read from a file is checked before it reaches burn. Shapes are then checked by burn's load.
 fn check_record(record: &[u8]) -> Result<(), ModelError> {
-    check_pack(record, "the weights' record", |_, _, _| Ok(()))
+    check_pack(record, "the weights' record", |_, _, _| Ok(())).map(|_| ())
 }
 
 /// The optimiser state of a checkpoint is burn's container too, and burn panics on a tensor
 /// without a parameter id or whose shape is not its parameter's: each tensor must belong to
 /// one of `param_ids` (visiting order) with that parameter's shape in `shapes`.
 fn check_optimizer_record(record: &[u8], param_ids: &[u64], shapes: &[Vec<usize>]) -> Result<(), ModelError> {
-    // each parameter's rank, "{id}.__rank", is what burn builds its state tensors with
-    let corrupt = |e: String| ModelError::Corrupt(format!("the optimiser state: {e}"));
-    let reader = burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(record.to_vec())).map_err(|e| corrupt(e.to_string()))?;
-    for (name, value) in reader.scalars() {
-        let Some(id) = name.strip_suffix(".__rank").and_then(|id| id.parse::<u64>().ok()) else { continue };
-        let rank = param_ids.iter().position(|&p| p == id).and_then(|k| shapes.get(k)).map(Vec::len);
-        if rank.is_none() || usize::try_from(*value).ok() != rank {
-            return Err(corrupt(format!("parameter {id} has rank {value:?} in the state, {rank:?} in the network")));
-        }
-    }
-    check_pack(record, "the optimiser state", |name, id, shape| {
+    let scalars = check_pack(record, "the optimiser state", |name, id, shape| {
         let id = id.ok_or("a tensor without a parameter id")?;
         // burn finds a parameter's state by the name "{id}.…"
         if name.split_once('.').map(|(prefix, _)| prefix) != Some(id.to_string().as_str()) {
@@ -950,14 +940,25 @@ fn check_optimizer_record(record: &[u8], param_ids: &[u64], shapes: &[Vec<usize>
             return Err(format!("a tensor of shape {shape:?} for a parameter of shape {:?}", shapes.get(k)));
         }
         Ok(())
-    })
+    })?;
+    // each parameter's rank, "{id}.__rank", is what burn builds its state tensors with
+    for (name, value) in &scalars {
+        let Some(id) = name.strip_suffix(".__rank").and_then(|id| id.parse::<u64>().ok()) else { continue };
+        let rank = param_ids.iter().position(|&p| p == id).and_then(|k| shapes.get(k)).map(Vec::len);
+        if rank.is_none() || usize::try_from(*value).ok() != rank {
+            return Err(ModelError::Corrupt(format!("the optimiser state: parameter {id} has rank {value:?} in the state, {rank:?} in the network")));
+        }
+    }
+    Ok(())
 }
 
 /// Reads burn's container `pack` and checks that every tensor is f32 with as many bytes as
 /// its shape needs, and whatever `each(name, param_id, shape)` adds; errors name `what`.
-fn check_pack(pack: &[u8], what: &str, each: impl Fn(&str, Option<u64>, &[usize]) -> Result<(), String>) -> Result<(), ModelError> {
+/// Returns the container's scalars (for the checks that need them).
+fn check_pack(pack: &[u8], what: &str, each: impl Fn(&str, Option<u64>, &[usize]) -> Result<(), String>) -> Result<std::collections::BTreeMap<String, burn_pack::Scalar>, ModelError> {
     let corrupt = |e: String| ModelError::Corrupt(format!("{what}: {e}"));
     let reader = burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(pack.to_vec())).map_err(|e| corrupt(e.to_string()))?;
+    let scalars = reader.scalars().clone();
     for tensor in reader.into_tensors().map_err(|e| corrupt(e.to_string()))? {
         let (name, dtype, shape, id, bytes) = tensor.into_parts().map_err(|e| corrupt(e.to_string()))?;
         let shown = crate::io::printable(&name);
@@ -971,7 +972,7 @@ fn check_pack(pack: &[u8], what: &str, each: impl Fn(&str, Option<u64>, &[usize]
         }
         each(&name, id, &shape).map_err(|e| corrupt(format!("tensor {shown}: {e}")))?;
     }
-    Ok(())
+    Ok(scalars)
 }
 
 /// A weights file's JSON header: the network's configuration and the gradient steps the weights

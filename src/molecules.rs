@@ -126,17 +126,19 @@ impl Dataset {
     }
 
     /// The molecules of at most `max_atoms` atoms; the others are listed in `skipped`, with why.
-    pub fn at_most_atoms(&self, max_atoms: usize, why: &str) -> (Dataset, usize) {
-        let mut out = Dataset { molecules: Vec::new(), types: self.types.clone(), skipped: self.skipped.clone() };
-        for (i, m) in self.molecules.iter().enumerate() {
+    pub fn at_most_atoms(self, max_atoms: usize, why: &str) -> (Dataset, usize) {
+        let Dataset { molecules, types, mut skipped } = self;
+        let total = molecules.len();
+        let mut kept = Vec::with_capacity(total);
+        for (i, m) in molecules.into_iter().enumerate() {
             if m.elements.len() <= max_atoms {
-                out.molecules.push(m.clone());
+                kept.push(m);
             } else {
-                out.skipped.push(format!("molecule {i}: {} atoms (over {max_atoms}: {why})", m.elements.len()));
+                skipped.push(format!("molecule {i}: {} atoms (over {max_atoms}: {why})", m.elements.len()));
             }
         }
-        let left_out = self.molecules.len() - out.molecules.len();
-        (out, left_out)
+        let left_out = total - kept.len();
+        (Dataset { molecules: kept, types, skipped }, left_out)
     }
 
     /// The molecules with `atoms` atoms (`None`: the most common count, ties to the larger), at

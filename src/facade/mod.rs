@@ -771,9 +771,10 @@ impl Playground {
     #[wasm_bindgen(js_name = resetView)]
     pub fn reset_view(&self) {
         let mut s = self.inner.borrow_mut();
+        let s = &mut *s;
         s.camera = Camera { aspect: s.camera.aspect, ..Camera::default() };
-        let (d, positions) = (s.positions_dim(), s.positions.clone());
-        fit_view(&mut s.camera, &positions, d, 0.6);
+        let d = s.positions_dim();
+        fit_view(&mut s.camera, &s.positions, d, 0.6);
         s.dirty = true;
     }
 
@@ -782,13 +783,11 @@ impl Playground {
     #[wasm_bindgen(js_name = setStyle)]
     pub fn set_style(&self, name: String) -> Result<(), JsValue> {
         let mut s = self.inner.borrow_mut();
-        let (radius, bond) = match name.as_str() {
-            "default" => (1.0, 0.09),
-            "projector" => (1.4, 0.14),
+        (s.draw.radius_scale, s.draw.bond_radius, s.style) = match name.as_str() {
+            "default" => (1.0, 0.09, "default"),
+            "projector" => (1.4, 0.14, "projector"),
             other => return Err(js_err(format!("setStyle: unknown style '{}': default or projector", crate::io::printable(other)))),
         };
-        (s.draw.radius_scale, s.draw.bond_radius) = (radius, bond);
-        s.style = if name == "projector" { "projector" } else { "default" };
         s.dirty = true;
         Ok(())
     }

@@ -26,13 +26,13 @@ export function serve(root, port = 8080, host = "127.0.0.1") {
       const info = await stat(file);
       if (info.isDirectory()) file = join(file, "index.html");
       const headers = { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "cache-control": "no-cache" };
+      const accepts = (enc) => new RegExp(`\\b${enc}\\b`).test(String(req.headers["accept-encoding"] ?? ""));
       // a pre-compressed copy (.ci/compress.mjs) when the browser takes it and it is current
       let body = null;
       if (extname(file) === ".wasm") {
         headers.vary = "accept-encoding";
-        const accepts = String(req.headers["accept-encoding"] ?? "");
         for (const [enc, ext] of [["br", ".br"], ["gzip", ".gz"]]) {
-          if (!new RegExp(`\\b${enc}\\b`).test(accepts)) continue;
+          if (!accepts(enc)) continue;
           const packed = await stat(file + ext).catch(() => null);
           if (packed && packed.mtimeMs >= info.mtimeMs) {
             body = await readFile(file + ext);
@@ -43,7 +43,7 @@ export function serve(root, port = 8080, host = "127.0.0.1") {
       }
       body ??= await readFile(file);
       // text (scripts, the molecule set, JSON) gzipped on the fly
-      if (!headers["content-encoding"] && COMPRESSIBLE.has(extname(file)) && body.length > 1024 && /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""))) {
+      if (!headers["content-encoding"] && COMPRESSIBLE.has(extname(file)) && body.length > 1024 && accepts("gzip")) {
         body = gzipSync(body, { level: 6 });
         headers["content-encoding"] = "gzip";
         headers.vary = "accept-encoding";
