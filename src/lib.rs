@@ -1,10 +1,13 @@
 //! molplay: diffusion models for 3D molecules, energies and samplers on WebGPU, in a browser tab.
 pub mod adjoint;
+pub mod app;
+pub mod chemistry;
 pub mod energies;
 pub mod gaussianity;
 pub mod geometry;
 pub mod gpu;
 pub mod io;
+pub mod joint;
 pub mod mcmc;
 pub mod metrics;
 pub mod models;

@@ -64,8 +64,17 @@ mod cli {
         command: Command,
     }
 
+    mod molecules;
+
     #[derive(Subcommand)]
     enum Command {
+        /// Trains a whole-molecule network (atom types and positions diffused jointly, EDM as
+        /// GAGA runs it; `--t-max T*` for GAGA) with exact checkpoints (`--resume`).
+        TrainMolecules(molecules::TrainArgs),
+        /// Generates whole molecules from a `train-molecules` network (full or GAGA) and reports
+        /// stability, validity, uniqueness, distance W2, NFE and time; `--compare T*` prints
+        /// the table full vs GAGA.
+        GenerateMolecules(molecules::GenerateArgs),
         /// Energies of the configurations in a file (.npy or .xyz), one per line.
         Energy {
             /// dw4, lj13, lj55 or lj<n>.
@@ -394,6 +403,8 @@ mod cli {
         }
         let result = match cli.command {
             Command::Info { json } => info(json),
+            Command::TrainMolecules(a) => molecules::train(a),
+            Command::GenerateMolecules(a) => molecules::generate_cmd(a),
             Command::Energy { system, input, forces, json } => energy(&system, &input, forces, json),
             Command::Reference { system, samples, seed, output, chains, levels, t_max, burn_in, thin, backend, json } => {
                 reference(&system, samples, seed, &output, (chains, levels, t_max, burn_in, thin), &backend, json)
@@ -534,6 +545,8 @@ mod cli {
                 thread_counts(threads.iter())?;
             }
             Command::Energy { .. } | Command::Stability { .. } | Command::Info { .. } => {}
+            // their limits live in the application layer (`app::molecules`)
+            Command::TrainMolecules(_) | Command::GenerateMolecules(_) => {}
         }
         Ok(())
     }

@@ -74,12 +74,20 @@ pub struct EgnnConfig {
     /// before the field existed, all trained under [`ScheduleId::LEGACY`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleId>,
+    /// Whole-molecule generation (EDM's joint model, [`crate::joint`]): the node features are
+    /// the *noisy* atom types (the centred one-hot block over `elements`, divided by 4) and the
+    /// network predicts their ε too, through a linear head on the last node state (invariant).
+    /// The value is v̂_h, the type block's variance per entry, for the types' preconditioning.
+    /// `atoms` is then the largest molecule the network was trained on. None: node features
+    /// are given conditions, not generated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_variance: Option<f64>,
 }
 
 impl EgnnConfig {
     /// A network for `atoms` identical particles (constant node features).
     pub fn identical(atoms: usize, hidden: usize, layers: usize, data_variance: f64) -> Self {
-        EgnnConfig { atoms, features: 1, hidden, layers, data_variance, atom_identity: false, coord_range: None, elements: Vec::new(), schedule: None }
+        EgnnConfig { atoms, features: 1, hidden, layers, data_variance, atom_identity: false, coord_range: None, elements: Vec::new(), schedule: None, type_variance: None }
     }
 
     /// A network whose atoms are told apart by their indices (a spring chain).
@@ -113,9 +121,33 @@ impl EgnnConfig {
         Ok(())
     }
 
-    /// Whether the node features are the atoms' elements.
+    /// A network that generates whole molecules (types and positions) over the vocabulary of
+    /// `molecules`, for molecules of up to `atoms` atoms.
+    pub fn joint(atoms: usize, hidden: usize, layers: usize, data_variance: f64, type_variance: f64, molecules: &[Vec<String>]) -> Self {
+        EgnnConfig { type_variance: Some(type_variance), ..Self::with_elements(atoms, hidden, layers, data_variance, molecules) }
+    }
+
+    /// Whether the node features are the atoms' elements, given as conditions.
     pub fn conditioned_on_elements(&self) -> bool {
-        !self.elements.is_empty()
+        !self.elements.is_empty() && !self.is_joint()
+    }
+
+    /// Whether the network generates the atom types with the positions.
+    pub fn is_joint(&self) -> bool {
+        self.type_variance.is_some()
+    }
+
+    /// What kind of network this is, in words (for errors that refuse the wrong kind).
+    pub fn kind(&self) -> &'static str {
+        if self.is_joint() {
+            "a whole-molecule network (types and positions)"
+        } else if self.conditioned_on_elements() {
+            "a positions-only network conditioned on given elements"
+        } else if self.coord_range.is_some() {
+            "an Adjoint Sampling controller"
+        } else {
+            "a positions-only network"
+        }
     }
 
     /// Refuses configurations no network of ours has (from a corrupt or foreign file).
@@ -142,9 +174,14 @@ impl EgnnConfig {
         if self.coord_range.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
             return Err(format!("implausible configuration: coord_range {:?}", self.coord_range));
         }
+        if let Some(v) = self.type_variance {
+            if !(v > 0.0 && v.is_finite()) || self.elements.len() < 2 || self.coord_range.is_some() || self.atom_identity {
+                return Err(format!("implausible configuration: a whole-molecule network with type variance {v}, {} elements", self.elements.len()));
+            }
+        }
         let features_ok = if self.atom_identity {
             self.features == self.atoms && self.elements.is_empty()
-        } else if self.conditioned_on_elements() {
+        } else if !self.elements.is_empty() {
             self.features == self.elements.len() && self.elements.iter().all(|e| !e.is_empty() && e.len() <= 3)
         } else {
             true
@@ -163,12 +200,12 @@ impl EgnnConfig {
         let (f, h) = (self.features, self.hidden);
         let linear = |i: usize, o: usize| i * o + o;
         let layer = linear(2 * h + 1, h) + linear(h, h) + linear(h, h) + linear(h, 1) + linear(2 * h, h) + linear(h, h);
-        linear(f + 1, h) + self.layers * layer
+        linear(f + 1, h) + self.layers * layer + if self.is_joint() { linear(h, f) } else { 0 }
     }
 
     /// Parameter tensors (weights and biases) of that network.
     pub fn tensor_count(&self) -> usize {
-        2 + 12 * self.layers
+        2 + 12 * self.layers + if self.is_joint() { 2 } else { 0 }
     }
 
     /// Configurations one forward pass may take within [`MAX_PAIR_WORK`] (at least 1).
@@ -270,6 +307,8 @@ pub struct EgnnLayer {
 pub struct Egnn {
     embed: Linear,
     layers: Vec<EgnnLayer>,
+    /// The types' ε head of a whole-molecule network (last node state → features).
+    types_out: Option<Linear>,
 }
 
 impl Egnn {
@@ -288,7 +327,9 @@ impl Egnn {
                 head.bias = head.bias.take().map(|b| new_leaf(b, |t| (t * 1e-3).detach()));
             }
         }
-        Egnn { embed: LinearConfig::new(cfg.features + 1, h).init(device), layers }
+        let embed = LinearConfig::new(cfg.features + 1, h).init(device);
+        let types_out = cfg.is_joint().then(|| LinearConfig::new(h, cfg.features).init(device));
+        Egnn { embed, layers, types_out }
     }
 
     /// ε̂ for positions x [B, N, 3] (CoM-free), features h [B, N, F], time t/T [B, 1].
@@ -305,11 +346,27 @@ impl Egnn {
     /// per node (N rows) and broadcast over edges (N(N−1) rows) instead of on concatenated
     /// edge rows. Same parameters, same function as the dense formulation.
     pub fn forward_with(&self, x: Tensor<3>, h: Tensor<3>, t: Tensor<2>, coord_range: Option<f64>) -> Tensor<3> {
+        self.run(x, h, t, coord_range).0
+    }
+
+    /// A whole-molecule network's outputs: (position output [B, N, 3], mean-free over the atoms;
+    /// type output [B, N, F], the head on the last node state, mean-free over the atoms as the
+    /// GAGA fork keeps every feature). N may be any size ≥ 2: the messages are averaged.
+    pub fn forward_joint(&self, x: Tensor<3>, h: Tensor<3>, t: Tensor<2>) -> (Tensor<3>, Tensor<3>) {
+        let (out, hc) = self.run(x, h, t, None);
+        let head = self.types_out.as_ref().expect("forward_joint on a whole-molecule network");
+        let types = head.forward(hc);
+        (out, types.clone() - types.mean_dim(1))
+    }
+
+    /// The layers: (position output, last node state).
+    fn run(&self, x: Tensor<3>, h: Tensor<3>, t: Tensor<2>, coord_range: Option<f64>) -> (Tensor<3>, Tensor<3>) {
         let [b, n, d] = x.dims();
         let device = x.device();
         if n < 2 {
             // no pairs, no messages: the coordinates do not move
-            return Tensor::zeros([b, n, d], &device);
+            let hidden = self.embed.weight.dims()[1];
+            return (Tensor::zeros([b, n, d], &device), Tensor::zeros([b, n, hidden], &device));
         }
         let e = n - 1;
         let others: Vec<i64> = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i)).map(|j| j as i64).collect();
@@ -337,7 +394,7 @@ impl Egnn {
             hc = hc.clone() + layer.node.forward(Tensor::cat(vec![hc, agg], 2));
         }
         let out = xc - x0;
-        out.clone() - out.mean_dim(1)
+        (out.clone() - out.mean_dim(1), hc)
     }
 }
 
@@ -864,6 +921,86 @@ impl Network {
         })
     }
 
+    /// ε̂ of a whole-molecule network for B molecules of n atoms: positions x [B, n, 3] and
+    /// types h [B, n, F] at steps `ts`, each modality preconditioned with its own data variance
+    /// (v̂ for positions, v̂_h for the type block), as [`eps_hat`](Self::eps_hat) does for
+    /// positions alone.
+    #[allow(clippy::too_many_arguments)]
+    fn eps_hat_joint(&self, model: &Egnn, d: &Device, x: Tensor<3>, h: Tensor<3>, ts: &[f64], schedule: &Schedule) -> (Tensor<3>, Tensor<3>) {
+        let b = ts.len();
+        let col = |f: &dyn Fn(f64) -> f64| -> Tensor<3> { Tensor::from_data(TensorData::new(ts.iter().map(|&t| f(t) as f32).collect::<Vec<f32>>(), [b, 1, 1]), d) };
+        let coefficients = |v: f64| {
+            let total = move |t: f64| schedule.alpha2(t) * v + schedule.sigma2(t);
+            (col(&|t| 1.0 / total(t).sqrt()), col(&|t| schedule.sigma(t) / total(t)), col(&|t| schedule.alpha(t) / total(t).sqrt()))
+        };
+        let (in_x, skip_x, out_x) = coefficients(self.config.data_variance);
+        let (in_h, skip_h, out_h) = coefficients(self.config.type_variance.unwrap_or(1.0));
+        let tn: Tensor<2> = Tensor::from_data(TensorData::new(ts.iter().map(|&t| (t / schedule.steps() as f64) as f32).collect::<Vec<f32>>(), [b, 1]), d);
+        let (fx, fh) = model.forward_joint(x.clone() * in_x, h.clone() * in_h, tn);
+        (x * skip_x + fx * out_x, h * skip_h + fh * out_h)
+    }
+
+    /// ε̂ of a whole-molecule network for B molecules of `n` atoms (flat positions B × n × 3 and
+    /// type blocks B × n × F at steps `ts`): (ε̂ positions, ε̂ types).
+    pub fn predict_joint(&self, xs: &[f64], hs: &[f64], n: usize, ts: &[f64], schedule: &Schedule) -> (Vec<f64>, Vec<f64>) {
+        let f = self.config.features;
+        let b = ts.len();
+        let (model, d) = self.inference();
+        let chunk = (MAX_PAIR_WORK / (n * n * self.config.hidden).max(1)).max(1);
+        let (mut ex, mut eh) = (Vec::with_capacity(xs.len()), Vec::with_capacity(hs.len()));
+        for start in (0..b).step_by(chunk) {
+            let m = chunk.min(b - start);
+            let x = tensor3(&xs[start * n * 3..(start + m) * n * 3], m, n, 3, &d);
+            let h = tensor3(&hs[start * n * f..(start + m) * n * f], m, n, f, &d);
+            let (px, ph) = self.eps_hat_joint(&model, &d, x, h, &ts[start..start + m], schedule);
+            ex.extend(to_vec(px));
+            eh.extend(to_vec(ph));
+        }
+        (ex, eh)
+    }
+
+    /// One denoising step of a whole-molecule network on B clean molecules of `n` atoms
+    /// (CoM-free positions `x0`, B × n × 3, and centred type blocks `h0`, B × n × F): t uniform
+    /// in [1, t_max] (GAGA: t_max = T*), both modalities noised at the same t with noise of
+    /// zero mean over the atoms, loss the mean of |ε̂ − ε|² over every entry of both (EDM's l2).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn train_step_joint(&mut self, x0: &[f64], h0: &[f64], n: usize, schedule: &Schedule, t_max: f64, lr: f64, rng: &mut XorShift64) -> Result<f64, ModelError> {
+        let f = self.config.features;
+        if !self.config.is_joint() {
+            return Err(ModelError::Input(format!("{} cannot be trained on whole molecules", self.config.kind())));
+        }
+        if n < 2 || n > self.config.atoms || x0.is_empty() || !x0.len().is_multiple_of(3 * n) || h0.len() != x0.len() / 3 * f {
+            return Err(ModelError::Input(format!("a batch must hold molecules of 2 to {} atoms, positions and {f} type columns each", self.config.atoms)));
+        }
+        if !(t_max >= 1.0 && t_max <= schedule.steps() as f64) {
+            return Err(ModelError::Input(format!("t_max must be within [1, {}]", schedule.steps())));
+        }
+        self.config.check_schedule(schedule).map_err(ModelError::Input)?;
+        let b = x0.len() / (3 * n);
+        let (ts, eps_x) = draw_noise(b, n, t_max, rng);
+        let mut eps_h: Vec<f64> = (0..b * n * f).map(|_| rng.normal()).collect();
+        for e in eps_h.chunks_mut(n * f) {
+            crate::molecules::centre_columns(e, n, f);
+        }
+        let noised = |z0: &[f64], eps: &[f64], per: usize| -> Vec<f64> {
+            z0.chunks(per)
+                .zip(eps.chunks(per))
+                .zip(&ts)
+                .flat_map(|((z, e), &t)| {
+                    let (a, s) = (schedule.alpha(t), schedule.sigma(t));
+                    z.iter().zip(e).map(move |(z, e)| a * z + s * e).collect::<Vec<f64>>()
+                })
+                .collect()
+        };
+        let (xt, ht) = (noised(x0, &eps_x, 3 * n), noised(h0, &eps_h, f * n));
+        let d = &self.device;
+        let (px, ph) = self.eps_hat_joint(&self.model, d, tensor3(&xt, b, n, 3, d), tensor3(&ht, b, n, f, d), &ts, schedule);
+        let sx = (px - tensor3(&eps_x, b, n, 3, d)).powf_scalar(2.0).sum();
+        let sh = (ph - tensor3(&eps_h, b, n, f, d)).powf_scalar(2.0).sum();
+        let loss = (sx + sh) / (b * n * (3 + f)) as f64;
+        self.apply(loss, lr).await
+    }
+
     /// x_t = α_t x0 + σ_t ε row by row (one t per configuration).
     fn noised(&self, x0: &[f64], eps: &[f64], ts: &[f64], schedule: &Schedule) -> Vec<f64> {
         let per = 3 * self.config.atoms;
@@ -987,7 +1124,7 @@ struct WeightsHeader {
 
 /// The weights files' container: 8-byte magic, version (u32 LE), JSON header length (u32 LE),
 /// the JSON header, then the payload.
-pub(crate) fn write_container(magic: &[u8; 8], version: u32, header: &[u8], payload: &[u8]) -> Vec<u8> {
+pub fn write_container(magic: &[u8; 8], version: u32, header: &[u8], payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 + header.len() + payload.len());
     out.extend_from_slice(magic);
     out.extend_from_slice(&version.to_le_bytes());
@@ -999,7 +1136,7 @@ pub(crate) fn write_container(magic: &[u8; 8], version: u32, header: &[u8], payl
 
 /// Splits a container written by [`write_container`] into (header, payload), checking the magic
 /// and the version.
-pub(crate) fn read_container<'a>(bytes: &'a [u8], magic: &[u8; 8], version: u32) -> Result<(&'a [u8], &'a [u8]), ModelError> {
+pub fn read_container<'a>(bytes: &'a [u8], magic: &[u8; 8], version: u32) -> Result<(&'a [u8], &'a [u8]), ModelError> {
     if bytes.len() < 16 || &bytes[..8] != magic {
         return Err(ModelError::NotWeights);
     }

@@ -23,6 +23,11 @@ use serde::Serialize;
 /// E[x_0 | x_t = x] for CoM-free 3-D configurations.
 pub trait Denoiser {
     fn atoms(&self) -> usize;
+    /// Columns per atom: 3 for positions; 3 + F for a whole molecule's positions and type block
+    /// ([`crate::joint`]), every column of zero mean over the atoms.
+    fn width(&self) -> usize {
+        3
+    }
     fn denoise(&mut self, x: &[f64], t: f64, schedule: &Schedule) -> Vec<f64>;
     /// E[A_{x_t}(x_0) | x_t]: the target the alignment heuristic trains towards (None if this
     /// source cannot provide it).
@@ -32,7 +37,7 @@ pub trait Denoiser {
 
     /// D for a batch of flat configurations at one t (a network evaluates them in one call).
     fn denoise_batch(&mut self, xs: &[f64], t: f64, schedule: &Schedule) -> Vec<f64> {
-        let per = 3 * self.atoms();
+        let per = self.width() * self.atoms();
         xs.chunks(per).flat_map(|x| self.denoise(x, t, schedule)).collect()
     }
 
@@ -75,12 +80,15 @@ pub struct SampleOptions {
     /// Coefficient of (v/2)·h̃ in the quotient drift: −1 (Thm. 4), 0, +1 (as printed).
     pub curvature: f64,
     pub seed: u64,
+    /// For states wider than positions: the start variance of each column (positions and each
+    /// type column: GAGA's per-modality ṽ). Empty: `start_variance` for every column.
+    pub column_variance: Vec<f64>,
 }
 
 impl SampleOptions {
     pub fn new(method: Method, symmetry: Symmetry, steps: usize, schedule: &Schedule) -> Self {
         let t = schedule.steps() as f64;
-        SampleOptions { method, symmetry, steps, t_start: t, start_variance: schedule.alpha2(t) + schedule.sigma2(t), curvature: -1.0, seed: 0 }
+        SampleOptions { method, symmetry, steps, t_start: t, start_variance: schedule.alpha2(t) + schedule.sigma2(t), curvature: -1.0, seed: 0, column_variance: Vec::new() }
     }
 
     /// GAGA: start at T* from the closed-form Gaussian. `mean_square` is the CoM-free data's
@@ -112,15 +120,25 @@ pub fn com_free_variance(mean_square: f64, atoms: usize) -> f64 {
     mean_square * atoms as f64 / (atoms - 1) as f64
 }
 
-fn com_free_noise(n: usize, rng: &mut XorShift64) -> Vec<f64> {
-    let mut z: Vec<f64> = (0..3 * n).map(|_| rng.normal()).collect();
-    remove_com(&mut z, 3);
+/// n × w standard normal values, each of the w columns made zero-mean over the n rows.
+fn zero_mean_noise(n: usize, w: usize, rng: &mut XorShift64) -> Vec<f64> {
+    let mut z: Vec<f64> = (0..w * n).map(|_| rng.normal()).collect();
+    centre(&mut z, w);
     z
+}
+
+/// Removes each of the w columns' mean over the rows (the CoM for positions).
+fn centre(x: &mut [f64], w: usize) {
+    if w <= 3 {
+        remove_com(x, w);
+    } else {
+        crate::molecules::centre_columns(x, x.len() / w, w);
+    }
 }
 
 /// Draws `count` samples. Refuses bad knobs with a message.
 pub fn sample(den: &mut dyn Denoiser, schedule: &Schedule, opts: &SampleOptions, count: usize) -> Result<SampleReport, String> {
-    let mut run = SamplerRun::new(den.atoms(), schedule, opts, count, 0)?;
+    let mut run = SamplerRun::with_width(den.atoms(), den.width(), schedule, opts, count, 0)?;
     run.advance(den, schedule, opts.steps)?;
     Ok(SampleReport { nfe: run.nfe, samples: run.xs })
 }
@@ -131,6 +149,8 @@ pub fn sample(den: &mut dyn Denoiser, schedule: &Schedule, opts: &SampleOptions,
 pub struct SamplerRun {
     opts: SampleOptions,
     n: usize,
+    /// Columns per atom (3: positions).
+    w: usize,
     xs: Vec<f64>,
     rng: XorShift64,
     step: usize,
@@ -141,6 +161,18 @@ pub struct SamplerRun {
 
 impl SamplerRun {
     pub fn new(atoms: usize, schedule: &Schedule, opts: &SampleOptions, count: usize, keep: usize) -> Result<Self, String> {
+        Self::with_width(atoms, 3, schedule, opts, count, keep)
+    }
+
+    /// A run over states of `width` columns per atom (a whole molecule: positions then the type
+    /// block), each column kept zero-mean; only the equivariant treatment applies to them.
+    pub fn with_width(atoms: usize, width: usize, schedule: &Schedule, opts: &SampleOptions, count: usize, keep: usize) -> Result<Self, String> {
+        if width < 3 || (width > 3 && opts.symmetry != Symmetry::Equivariant) {
+            return Err("states with type columns are sampled with the equivariant treatment only".into());
+        }
+        if !opts.column_variance.is_empty() && (opts.column_variance.len() != width || opts.column_variance.iter().any(|v| !(v.is_finite() && *v > 0.0))) {
+            return Err(format!("the start needs {width} positive column variances"));
+        }
         if opts.steps == 0 || count == 0 {
             return Err("steps and samples must be at least 1".into());
         }
@@ -150,17 +182,18 @@ impl SamplerRun {
         if !(opts.start_variance.is_finite() && opts.start_variance > 0.0) {
             return Err("the start variance must be positive".into());
         }
-        let n = atoms;
+        let (n, w) = (atoms, width);
         let mut rng = XorShift64::new(opts.seed);
         let quotient = opts.symmetry == Symmetry::Quotient;
-        let mut xs: Vec<f64> = Vec::with_capacity(count * 3 * n);
+        let scale: Vec<f64> = if opts.column_variance.is_empty() { vec![opts.start_variance.sqrt(); w] } else { opts.column_variance.iter().map(|v| v.sqrt()).collect() };
+        let mut xs: Vec<f64> = Vec::with_capacity(count * w * n);
         for _ in 0..count {
-            let x: Vec<f64> = com_free_noise(n, &mut rng).iter().map(|z| z * opts.start_variance.sqrt()).collect();
+            let x: Vec<f64> = zero_mean_noise(n, w, &mut rng).iter().enumerate().map(|(k, z)| z * scale[k % w]).collect();
             xs.extend(if quotient { project_horizontal(&x, &x) } else { x });
         }
         let keep = keep.min(count);
-        let frames = xs[..keep * 3 * n].to_vec();
-        Ok(SamplerRun { opts: opts.clone(), n, xs, rng, step: 0, nfe: 0, keep, frames })
+        let frames = xs[..keep * w * n].to_vec();
+        Ok(SamplerRun { opts: opts.clone(), n, w, xs, rng, step: 0, nfe: 0, keep, frames })
     }
 
     pub fn done(&self) -> bool {
@@ -179,6 +212,11 @@ impl SamplerRun {
 
     pub fn atoms(&self) -> usize {
         self.n
+    }
+
+    /// Columns per atom of the states and frames (3: positions only).
+    pub fn width(&self) -> usize {
+        self.w
     }
 
     pub fn options(&self) -> &SampleOptions {
@@ -209,7 +247,7 @@ impl SamplerRun {
     /// step (its coefficients) with the equivariant treatment, which is linear in x and the
     /// denoiser outputs for every method; None when done or for another treatment.
     pub fn gpu_step(&self, schedule: &Schedule) -> Option<GpuStep> {
-        if self.done() || self.opts.symmetry != Symmetry::Equivariant {
+        if self.done() || self.opts.symmetry != Symmetry::Equivariant || self.w != 3 {
             return None;
         }
         let (t, s) = (self.frame_time(self.step), self.frame_time(self.step + 1));
@@ -228,19 +266,19 @@ impl SamplerRun {
     /// The denoiser's output for `xs` (e.g. Heun's predictor) at the next step's time (counted
     /// in NFE).
     pub fn denoise_next(&mut self, den: &mut dyn Denoiser, xs: &[f64], schedule: &Schedule) -> Result<Vec<f64>, String> {
-        if den.atoms() != self.n || xs.len() != self.xs.len() {
+        if den.atoms() != self.n || den.width() != self.w || xs.len() != self.xs.len() {
             return Err("the predictor does not fit this run".into());
         }
-        self.nfe += xs.len() / (3 * self.n);
+        self.nfe += xs.len() / (self.w * self.n);
         Ok(den.denoise_batch(xs, self.frame_time(self.step + 1), schedule))
     }
 
     /// The denoiser's output for the current states at the current step's time (counted in NFE).
     pub fn denoise_current(&mut self, den: &mut dyn Denoiser, schedule: &Schedule) -> Result<Vec<f64>, String> {
-        if den.atoms() != self.n {
+        if den.atoms() != self.n || den.width() != self.w {
             return Err(format!("the score source has {} atoms, the run {}", den.atoms(), self.n));
         }
-        self.nfe += self.xs.len() / (3 * self.n);
+        self.nfe += self.xs.len() / (self.w * self.n);
         Ok(den.denoise_batch(&self.xs, self.frame_time(self.step), schedule))
     }
 
@@ -254,27 +292,27 @@ impl SamplerRun {
         }
         self.xs = xs;
         self.step += 1;
-        self.frames.extend_from_slice(&self.xs[..self.keep * 3 * self.n]);
+        self.frames.extend_from_slice(&self.xs[..self.keep * self.w * self.n]);
         Ok(())
     }
 
     /// Takes up to `steps` more steps.
     pub fn advance(&mut self, den: &mut dyn Denoiser, schedule: &Schedule, steps: usize) -> Result<(), String> {
-        if den.atoms() != self.n {
-            return Err(format!("the score source has {} atoms, the run {}", den.atoms(), self.n));
+        if den.atoms() != self.n || den.width() != self.w {
+            return Err(format!("the score source has {} atoms and {} columns, the run {} and {}", den.atoms(), den.width(), self.n, self.w));
         }
         let end = (self.step + steps).min(self.opts.steps);
         while self.step < end {
             self.one_step(den, schedule)?;
             self.step += 1;
-            self.frames.extend_from_slice(&self.xs[..self.keep * 3 * self.n]);
+            self.frames.extend_from_slice(&self.xs[..self.keep * self.w * self.n]);
         }
         Ok(())
     }
 
     fn one_step(&mut self, den: &mut dyn Denoiser, schedule: &Schedule) -> Result<(), String> {
-        let (opts, n, i) = (&self.opts, self.n, self.step);
-        let per = 3 * n;
+        let (opts, n, w, i) = (&self.opts, self.n, self.w, self.step);
+        let per = w * n;
         let nfe = &mut self.nfe;
         let rng = &mut self.rng;
         let xs = &mut self.xs;
@@ -317,13 +355,13 @@ impl SamplerRun {
         };
         for (x, delta) in xs.chunks_mut(per).zip(deltas.chunks(per)) {
             let corr = if quotient && noise_var > 0.0 { Some(curvature(x)) } else { None };
-            let z = com_free_noise(n, rng);
+            let z = zero_mean_noise(n, w, rng);
             let z = if quotient { project_horizontal(x, &z) } else { z };
             for c in 0..per {
                 let h = corr.as_ref().map_or(0.0, |h| opts.curvature * 0.5 * noise_var * h[c]);
                 x[c] += delta[c] + h + noise_var.sqrt() * z[c];
             }
-            remove_com(x, 3);
+            centre(x, w);
             if x.iter().any(|v| !v.is_finite()) {
                 return Err(format!("the sampler diverged at t = {s:.1} (non-finite coordinates)"));
             }

@@ -1,0 +1,326 @@
+//! Whole-molecule generation (issue 17): training a joint types + positions network in slices
+//! with exact checkpoints, generating molecules full or GAGA, and the report of their quality
+//! (EDM's stability, validity and uniqueness, distance W2, NFE, time).
+
+use crate::chemistry::{self, Validity};
+use crate::joint::{check_joint, GagaVariance, GenerateOptions, Generated, Generation, JointData, JointStats};
+use crate::metrics::Stability;
+use crate::models::{read_container, write_container, ModelError, Network, TrainingState};
+use crate::rng::XorShift64;
+use crate::samplers::Method;
+use crate::schedules::Schedule;
+use serde::{Deserialize, Serialize};
+
+const MAGIC: &[u8; 8] = b"MOLPLAYJ";
+/// Version of the whole-molecule file (header + network weights [+ average] [+ optimiser]).
+pub const MOLECULE_WEIGHTS_VERSION: u32 = 1;
+
+/// Limits of the knobs, the same for the CLI and the page.
+pub const MAX_HIDDEN: usize = 512;
+pub const MAX_LAYERS: usize = 12;
+pub const MAX_BATCH: usize = 1024;
+pub const MAX_SAMPLES: usize = 100_000;
+
+/// How a whole-molecule network trains.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub hidden: usize,
+    pub layers: usize,
+    pub batch: usize,
+    pub lr: f64,
+    /// GAGA: t drawn from [1, t_max] only (T* of the data); T for the full model.
+    pub t_max: f64,
+    /// Decay of the weights' moving average that sampling uses (EDM: 0.999); 0: none.
+    pub ema: f64,
+    pub seed: u64,
+}
+
+impl TrainConfig {
+    pub fn check(&self, schedule: &Schedule) -> Result<(), String> {
+        if !(1..=MAX_HIDDEN).contains(&self.hidden) || !(1..=MAX_LAYERS).contains(&self.layers) || !(1..=MAX_BATCH).contains(&self.batch) {
+            return Err(format!("need 1 ≤ hidden ≤ {MAX_HIDDEN}, 1 ≤ layers ≤ {MAX_LAYERS}, 1 ≤ batch ≤ {MAX_BATCH}"));
+        }
+        if !(self.lr > 0.0 && self.lr < 1.0) {
+            return Err(format!("the learning rate must be in (0, 1), got {}", self.lr));
+        }
+        if !(self.t_max >= 1.0 && self.t_max <= schedule.steps() as f64) {
+            return Err(format!("t_max must be within [1, {}], got {}", schedule.steps(), self.t_max));
+        }
+        if !(0.0..1.0).contains(&self.ema) {
+            return Err(format!("the average's decay must be in [0, 1), got {}", self.ema));
+        }
+        Ok(())
+    }
+}
+
+/// One point of the training curve.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LossPoint {
+    pub step: usize,
+    /// Mean loss over the steps since the previous point.
+    pub loss: f64,
+}
+
+/// Counters of a training run across sessions.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainCounters {
+    pub steps: usize,
+    /// Wall seconds spent training, all sessions.
+    pub seconds: f64,
+    /// Molecules seen (steps × batch).
+    pub molecules: u64,
+    pub history: Vec<LossPoint>,
+    /// Loss sum and steps since the last point (so a resumed run's next point is the same).
+    #[serde(default)]
+    pub window: (f64, usize),
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    train: TrainConfig,
+    stats: JointStats,
+    counters: TrainCounters,
+    weights_len: usize,
+    average_len: usize,
+    /// Exact resume point: the optimiser (burn's bytes) with its parameter ids, the generator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state: Option<StateHeader>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateHeader {
+    rng: u64,
+    optimizer_len: usize,
+    param_ids: Vec<u64>,
+    network_steps: usize,
+}
+
+/// A whole-molecule model: the network, the weights' average that samples, and the training
+/// set's statistics sampling needs (size histogram, data variances).
+pub struct MoleculeModel {
+    pub net: Network,
+    pub average: Option<Network>,
+    pub stats: JointStats,
+    pub train: TrainConfig,
+    pub counters: TrainCounters,
+    rng: XorShift64,
+}
+
+impl MoleculeModel {
+    /// A fresh model for `data` under `schedule`.
+    pub fn new(data: &JointData, train: TrainConfig, schedule: &Schedule) -> Result<MoleculeModel, String> {
+        train.check(schedule)?;
+        let config = data.network_config(train.hidden, train.layers, schedule);
+        config.check()?;
+        let net = Network::new(config, train.seed);
+        let average = (train.ema > 0.0).then(|| net.weights_copy());
+        Ok(MoleculeModel { net, average, stats: data.stats(), rng: XorShift64::new(train.seed ^ 0x70B5), train, counters: TrainCounters::default() })
+    }
+
+    /// The network sampling uses: the average when there is one.
+    pub fn sampling_net(&self) -> &Network {
+        self.average.as_ref().unwrap_or(&self.net)
+    }
+
+    /// Refuses training data this model cannot continue on: another vocabulary or larger
+    /// molecules.
+    pub fn check_data(&self, data: &JointData) -> Result<(), String> {
+        if data.types != self.net.config.elements {
+            return Err(format!("the data's elements ({}) are not the network's ({})", data.types.join(", "), self.net.config.elements.join(", ")));
+        }
+        if data.largest() > self.net.config.atoms {
+            return Err(format!("the data has molecules of {} atoms; the network takes at most {}", data.largest(), self.net.config.atoms));
+        }
+        Ok(())
+    }
+
+    /// Up to `steps` training steps on `data`, or fewer if `budget` (seconds, measured by
+    /// `clock` in seconds) runs out first; returns the steps taken. Every `every` steps a point
+    /// joins the loss curve.
+    pub async fn train(&mut self, data: &JointData, schedule: &Schedule, steps: usize, every: usize, budget: f64, clock: &dyn Fn() -> f64) -> Result<usize, ModelError> {
+        self.check_data(data).map_err(ModelError::Input)?;
+        let t0 = clock();
+        let mut taken = 0;
+        while taken < steps && (taken == 0 || clock() - t0 < budget) {
+            let (n, x, h) = data.draw_batch(self.train.batch, &mut self.rng);
+            let loss = self.net.train_step_joint(&x, &h, n, schedule, self.train.t_max, self.train.lr, &mut self.rng).await?;
+            if let Some(avg) = &mut self.average {
+                avg.average_towards(&self.net, self.train.ema);
+            }
+            taken += 1;
+            self.counters.steps += 1;
+            self.counters.molecules += self.train.batch as u64;
+            let w = &mut self.counters.window;
+            *w = (w.0 + loss, w.1 + 1);
+            if self.counters.steps.is_multiple_of(every.max(1)) {
+                let (sum, k) = std::mem::take(&mut self.counters.window);
+                self.counters.history.push(LossPoint { step: self.counters.steps, loss: sum / k as f64 });
+            }
+        }
+        self.counters.seconds += clock() - t0;
+        Ok(taken)
+    }
+
+    /// The file: weights (and average) only, or with the exact resume point (`checkpoint`).
+    /// A sync read of the optimiser state (natively; in the page on the CPU only).
+    pub fn to_bytes(&self, checkpoint: bool) -> Result<Vec<u8>, ModelError> {
+        let weights = self.net.to_bytes()?;
+        let average = match &self.average {
+            Some(a) => a.to_bytes()?,
+            None => Vec::new(),
+        };
+        let (state, optimizer) = match (checkpoint, self.net.training_state()?) {
+            (true, Some(TrainingState { param_ids, optimizer, steps })) => (Some(StateHeader { rng: self.rng.state(), optimizer_len: optimizer.len(), param_ids, network_steps: steps }), optimizer),
+            (true, None) => (Some(StateHeader { rng: self.rng.state(), optimizer_len: 0, param_ids: Vec::new(), network_steps: self.net.steps }), Vec::new()),
+            (false, _) => (None, Vec::new()),
+        };
+        let header = Header { train: self.train.clone(), stats: self.stats.clone(), counters: self.counters.clone(), weights_len: weights.len(), average_len: average.len(), state };
+        let meta = serde_json::to_vec(&header).map_err(|e| ModelError::Corrupt(e.to_string()))?;
+        Ok(write_container(MAGIC, MOLECULE_WEIGHTS_VERSION, &meta, &[weights, average, optimizer].concat()))
+    }
+
+    /// Reads a file written by [`to_bytes`](Self::to_bytes). A positions-only network's weights
+    /// (or an Adjoint Sampling controller's) are refused with what they are.
+    pub fn from_bytes(bytes: &[u8]) -> Result<MoleculeModel, ModelError> {
+        if bytes.starts_with(b"MOLPLAYW") {
+            let kind = Network::from_bytes(bytes, None).map(|n| n.config.kind()).unwrap_or("a positions-only network");
+            return Err(ModelError::Input(format!("these weights are {kind}, not a whole-molecule network (types and positions): sample them with `molplay sample` / the Generate panel's network")));
+        }
+        if bytes.starts_with(b"MOLPLAYA") {
+            return Err(ModelError::Input("these weights are an Adjoint Sampling controller, not a whole-molecule network".into()));
+        }
+        let (meta, payload) = read_container(bytes, MAGIC, MOLECULE_WEIGHTS_VERSION)?;
+        let header: Header = serde_json::from_slice(meta).map_err(|e| ModelError::Corrupt(format!("header: {e}")))?;
+        let optimizer_len = header.state.as_ref().map_or(0, |s| s.optimizer_len);
+        let total = header.weights_len.checked_add(header.average_len).and_then(|v| v.checked_add(optimizer_len));
+        if total != Some(payload.len()) {
+            return Err(ModelError::Corrupt(format!("the header describes {total:?} bytes of weights and state, the file holds {}", payload.len())));
+        }
+        let (weights, rest) = payload.split_at(header.weights_len);
+        let (average, optimizer) = rest.split_at(header.average_len);
+        let mut net = Network::from_bytes(weights, None)?;
+        check_joint(&net)?;
+        let average = if average.is_empty() { None } else { Some(Network::from_bytes(average, Some(&net.config))?) };
+        header.stats.check(net.config.atoms).map_err(ModelError::Corrupt)?;
+        let mut rng = XorShift64::new(header.train.seed ^ 0x70B5);
+        if let Some(st) = header.state {
+            rng = XorShift64::from_state(st.rng).map_err(ModelError::Corrupt)?;
+            if !optimizer.is_empty() {
+                net.restore_training_state(TrainingState { param_ids: st.param_ids, optimizer: optimizer.to_vec(), steps: st.network_steps })?;
+            }
+        }
+        Ok(MoleculeModel { net, average, stats: header.stats, train: header.train, counters: header.counters, rng })
+    }
+
+    /// Whether the file held the exact resume point.
+    pub fn resumable(bytes: &[u8]) -> bool {
+        read_container(bytes, MAGIC, MOLECULE_WEIGHTS_VERSION).ok().and_then(|(m, _)| serde_json::from_slice::<Header>(m).ok()).is_some_and(|h| h.state.is_some())
+    }
+}
+
+/// The quality of a set of generated molecules, as EDM reports it, with the cost.
+#[derive(Clone, Debug, Serialize)]
+pub struct GenerationReport {
+    pub label: String,
+    pub samples: usize,
+    /// Where sampling started (T or T*), steps taken, network evaluations per molecule.
+    pub t_start: f64,
+    pub steps: usize,
+    pub nfe_per_molecule: f64,
+    pub seconds: f64,
+    pub stability: StabilityReport,
+    pub validity: Validity,
+    /// W2 between the pooled interatomic distances of the samples and of the data (Å).
+    pub distance_w2: Option<f64>,
+    /// Fraction of atoms of each element, generated vs data.
+    pub elements: Vec<ElementShare>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StabilityReport {
+    pub atom: f64,
+    pub molecule: f64,
+    pub atoms: usize,
+    pub molecules: usize,
+}
+
+impl From<&Stability> for StabilityReport {
+    fn from(s: &Stability) -> Self {
+        StabilityReport { atom: s.atom_fraction(), molecule: s.molecule_fraction(), atoms: s.atoms, molecules: s.molecules }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ElementShare {
+    pub element: String,
+    pub generated: f64,
+    pub data: f64,
+}
+
+/// Evaluates generated molecules against the training data (for distances and element shares;
+/// None: without them).
+pub fn evaluate(label: &str, gen: &Generated, opts: &GenerateOptions, schedule: &Schedule, seconds: f64, data: Option<&crate::molecules::Dataset>) -> GenerationReport {
+    let mut stability = Stability::default();
+    for (e, x) in &gen.molecules {
+        stability.add(e, x);
+    }
+    let validity = chemistry::validity(gen.molecules.iter().map(|(e, x)| (e.as_slice(), x.as_slice())));
+    let pooled = |ms: &mut dyn Iterator<Item = &[f64]>| -> Vec<f64> { ms.flat_map(|x| crate::metrics::pairwise_distances(x, x.len() / 3, 3)).collect() };
+    let generated_d = pooled(&mut gen.molecules.iter().map(|(_, x)| x.as_slice()));
+    let distance_w2 = data.map(|d| crate::metrics::w2_1d(&generated_d, &pooled(&mut d.molecules.iter().map(|m| m.positions.as_slice()))));
+    let mut elements: Vec<ElementShare> = Vec::new();
+    let count = |ms: &mut dyn Iterator<Item = &[String]>| -> std::collections::BTreeMap<String, f64> {
+        let mut c = std::collections::BTreeMap::new();
+        let mut total = 0.0;
+        for e in ms.flatten() {
+            *c.entry(e.clone()).or_insert(0.0) += 1.0;
+            total += 1.0;
+        }
+        c.values_mut().for_each(|v| *v /= f64::max(total, 1.0));
+        c
+    };
+    let g = count(&mut gen.molecules.iter().map(|(e, _)| e.as_slice()));
+    let d = data.map(|d| count(&mut d.molecules.iter().map(|m| m.elements.as_slice()))).unwrap_or_default();
+    for k in g.keys().chain(d.keys()).collect::<std::collections::BTreeSet<_>>() {
+        elements.push(ElementShare { element: k.clone(), generated: g.get(k).copied().unwrap_or(0.0), data: d.get(k).copied().unwrap_or(0.0) });
+    }
+    let samples = gen.molecules.len();
+    GenerationReport {
+        label: label.into(),
+        samples,
+        t_start: opts.t_star.unwrap_or(schedule.steps() as f64),
+        steps: opts.steps,
+        nfe_per_molecule: gen.nfe as f64 / samples.max(1) as f64,
+        seconds,
+        stability: (&stability).into(),
+        validity,
+        distance_w2,
+        elements,
+    }
+}
+
+/// One generation taken to the end (natively: the CLI and tests), timed by `clock` (seconds).
+pub fn generate(model: &MoleculeModel, schedule: &Schedule, opts: &GenerateOptions, count: usize, clock: &dyn Fn() -> f64) -> Result<(Generated, f64), String> {
+    if !(1..=MAX_SAMPLES).contains(&count) {
+        return Err(format!("samples must be within 1..={MAX_SAMPLES}"));
+    }
+    let t0 = clock();
+    let net = model.sampling_net();
+    let mut g = Generation::new(net, &model.stats, schedule, opts, count, 0)?;
+    while !g.done() {
+        g.advance(net, schedule, usize::MAX)?;
+    }
+    Ok((g.finish(), clock() - t0))
+}
+
+/// The options of a comparison's rows: full from T with `steps`, GAGA from T* with the steps
+/// scaled by T*/T (the same step size), with the pooled and the per-modality start.
+pub fn comparison_rows(method: Method, steps: usize, t_star: f64, schedule: &Schedule, seed: u64) -> Vec<(String, GenerateOptions)> {
+    let t = schedule.steps() as f64;
+    let short = ((steps as f64 * t_star / t).round() as usize).max(1);
+    vec![
+        ("full".into(), GenerateOptions { method, steps, t_star: None, variance: GagaVariance::Pooled, seed }),
+        (format!("GAGA T*={t_star}"), GenerateOptions { method, steps: short, t_star: Some(t_star), variance: GagaVariance::Pooled, seed }),
+        (format!("GAGA T*={t_star}, ṽ per modality"), GenerateOptions { method, steps: short, t_star: Some(t_star), variance: GagaVariance::PerModality, seed }),
+    ]
+}
