@@ -301,11 +301,14 @@ mod cli {
             #[arg(long)]
             json: bool,
         },
-        /// Atom and molecule stability of molecules in an XYZ file (EDM's bond-length rules for
-        /// H, C, N, O, F).
+        /// Atom and molecule stability, validity and uniqueness of molecules in an XYZ file
+        /// (EDM's bond-length rules for H, C, N, O, F).
         Stability {
             #[arg(long)]
             input: PathBuf,
+            /// Per molecule: bonds, validity, canonical name (JSON, for tests/bench/rdkit_check.py).
+            #[arg(long)]
+            details: Option<PathBuf>,
             #[arg(long)]
             json: bool,
         },
@@ -410,7 +413,7 @@ mod cli {
                 reference(&system, samples, seed, &output, (chains, levels, t_max, burn_in, thin), &backend, json)
             }
             Command::BenchMcmc { systems, chains, sweeps, json } => bench_mcmc(&systems, chains, sweeps, json),
-            Command::Stability { input, json } => stability(&input, json),
+            Command::Stability { input, details, json } => stability(&input, details.as_deref(), json),
             Command::TrainAdjoint { system, config, epochs, seed, output, reference, eval_every, no_final_eval, weights_only, resume, lr, set, device, threads, json } => {
                 train_adjoint(TrainAdjointArgs {
                     system: &system,
@@ -1495,25 +1498,33 @@ mod cli {
         Ok(())
     }
 
-    fn stability(input: &Path, json: bool) -> Result<(), String> {
+    fn stability(input: &Path, details: Option<&Path>, json: bool) -> Result<(), String> {
         let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
         let frames = molplay::io::read_xyz(&text).map_err(|e| format!("{}: {e}", input.display()))?;
         let mut s = molplay::metrics::Stability::default();
         for f in &frames {
             s.add(&f.elements, &f.positions);
         }
+        let molecules: Vec<(Vec<String>, Vec<f64>)> = frames.into_iter().map(|f| (f.elements, f.positions)).collect();
+        let validity = molplay::chemistry::validity(molecules.iter().map(|(e, x)| (e.as_slice(), x.as_slice())));
+        if let Some(p) = details {
+            molecules::write_details(p, &molecules)?;
+        }
         if json {
             let mut v = serde_json::to_value(&s).map_err(|e| e.to_string())?;
             v["atom_stability"] = serde_json::json!(s.atom_fraction());
             v["molecule_stability"] = serde_json::json!(s.molecule_fraction());
+            v["validity"] = serde_json::to_value(&validity).map_err(|e| e.to_string())?;
             outln!("{v}");
         } else {
             outln!(
-                "{} molecules ({} skipped: elements outside H, C, N, O, F): atom stability {:.2} %, molecule stability {:.2} %",
+                "{} molecules ({} skipped: elements outside H, C, N, O, F): atom stability {:.2} %, molecule stability {:.2} %, validity {:.2} %, uniqueness {:.2} %",
                 s.molecules,
                 s.skipped,
                 100.0 * s.atom_fraction(),
-                100.0 * s.molecule_fraction()
+                100.0 * s.molecule_fraction(),
+                100.0 * validity.validity,
+                100.0 * validity.uniqueness
             );
         }
         Ok(())

@@ -195,15 +195,7 @@ pub fn generate_cmd(a: GenerateArgs) -> Result<(), String> {
             std::fs::write(p, molplay::io::write_xyz(&frames, 3)).map_err(|e| format!("{}: {e}", p.display()))?;
         }
         if let Some(p) = &a.details {
-            let per: Vec<serde_json::Value> = gen
-                .molecules
-                .iter()
-                .map(|(e, x)| {
-                    let v = molplay::chemistry::judge(e, x);
-                    serde_json::json!({ "elements": e, "positions": x, "bonds": v.bonds, "valid": v.valid, "key": v.key })
-                })
-                .collect();
-            std::fs::write(p, serde_json::to_vec(&per).map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", p.display()))?;
+            write_details(p, &gen.molecules)?;
         }
     }
     let trained =
@@ -230,4 +222,16 @@ pub fn generate_cmd(a: GenerateArgs) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// Per molecule: elements, positions, molplay's bonds, validity and canonical name, as JSON.
+pub fn write_details(path: &Path, molecules: &[(Vec<String>, Vec<f64>)]) -> Result<(), String> {
+    let per: Vec<serde_json::Value> = molecules
+        .iter()
+        .map(|(e, x)| {
+            let v = molplay::chemistry::judge(e, x);
+            serde_json::json!({ "elements": e, "positions": x, "bonds": v.bonds, "valid": v.valid, "key": v.key })
+        })
+        .collect();
+    std::fs::write(path, serde_json::to_vec(&per).map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", path.display()))
 }
