@@ -282,17 +282,21 @@ pub fn check_joint(model: &Network) -> Result<(), ModelError> {
     }
 }
 
-/// A generation run in slices: one sampler run per atom count, each taken to the end in turn.
+/// A generation run in slices: one sampler run per atom count, all advanced in lockstep (so
+/// frame k of every kept trajectory is at the same t).
 pub struct Generation {
     pub options: GenerateOptions,
     runs: Vec<SamplerRun>,
-    current: usize,
     types: Vec<String>,
 }
 
+/// One frame of the kept trajectories, decoded: per kept molecule its elements (argmax of each
+/// atom's type row at that frame) and positions.
+pub type Frame = Vec<(Vec<String>, Vec<f64>)>;
+
 impl Generation {
-    /// `count` molecules from `model` with sizes from `histogram`; `keep` trajectories kept in
-    /// the first size group (for a viewer).
+    /// `count` molecules from `model` with sizes from the training histogram; the trajectories of
+    /// `keep` of them are kept (for a viewer), taken from the size groups in order.
     pub fn new(model: &Network, data: &JointStats, schedule: &Schedule, opts: &GenerateOptions, count: usize, keep: usize) -> Result<Generation, String> {
         check_joint(model).map_err(|e| e.to_string())?;
         model.config.check_schedule(schedule)?;
@@ -303,6 +307,7 @@ impl Generation {
         }
         let k = model.config.features;
         let mut runs = Vec::new();
+        let mut keep_left = keep.min(count);
         for (i, (n, c)) in sample_sizes(&data.histogram, count, opts.seed).into_iter().enumerate() {
             if n > model.config.atoms {
                 return Err(format!("the size histogram asks for {n} atoms; the network was trained on at most {}", model.config.atoms));
@@ -310,43 +315,97 @@ impl Generation {
             // a size without its own variances (not in the training set) takes the pooled ones
             let size = data.sizes.get(&n).copied().unwrap_or(SizeStats { position_variance: data.position_variance, type_variance: data.type_variance });
             let so = size_options(opts, schedule, size, k, opts.seed.wrapping_add(1 + i as u64));
-            runs.push(SamplerRun::with_width(n, 3 + k, schedule, &so, c, if i == 0 { keep } else { 0 })?);
+            let kept = keep_left.min(c);
+            keep_left -= kept;
+            runs.push(SamplerRun::with_width(n, 3 + k, schedule, &so, c, kept)?);
         }
-        Ok(Generation { options: opts.clone(), runs, current: 0, types: model.config.elements.clone() })
+        Ok(Generation { options: opts.clone(), runs, types: model.config.elements.clone() })
     }
 
     pub fn done(&self) -> bool {
-        self.current >= self.runs.len()
+        self.runs.iter().all(SamplerRun::done)
     }
 
-    /// Takes up to `steps` sampler steps of the current size group.
+    /// Takes up to `steps` sampler steps of every size group.
     pub fn advance(&mut self, model: &Network, schedule: &Schedule, steps: usize) -> Result<(), String> {
-        let Some(run) = self.runs.get_mut(self.current) else { return Ok(()) };
-        let mut den = JointDenoiser { model, atoms: run.atoms() };
-        run.advance(&mut den, schedule, steps)?;
-        if run.done() {
-            self.current += 1;
+        for run in &mut self.runs {
+            let mut den = JointDenoiser { model, atoms: run.atoms() };
+            run.advance(&mut den, schedule, steps)?;
         }
         Ok(())
     }
 
-    /// (steps taken, steps in all) over every size group.
+    /// (steps taken, steps of the run): every group moves together.
     pub fn progress(&self) -> (usize, usize) {
-        self.runs.iter().fold((0, 0), |(a, b), r| {
-            let (x, y) = r.progress();
-            (a + x, b + y)
-        })
+        self.runs.first().map_or((0, 0), SamplerRun::progress)
     }
 
-    /// The run that keeps a trajectory (the first size group).
-    pub fn shown(&self) -> Option<&SamplerRun> {
-        self.runs.first()
+    /// Network evaluations so far, all molecules together.
+    pub fn nfe(&self) -> usize {
+        self.runs.iter().map(SamplerRun::nfe).sum()
+    }
+
+    /// Frames stored so far (the start and one per step).
+    pub fn frames(&self) -> usize {
+        self.progress().0 + 1
+    }
+
+    /// The diffusion time of frame k.
+    pub fn frame_time(&self, k: usize) -> f64 {
+        self.runs.first().map_or(0.0, |r| r.frame_time(k))
+    }
+
+    /// The atom counts of the kept molecules, in order.
+    pub fn kept_sizes(&self) -> Vec<usize> {
+        self.runs.iter().flat_map(|r| std::iter::repeat_n(r.atoms(), r.kept())).collect()
+    }
+
+    /// Frame k of the kept trajectories, decoded.
+    pub fn frame(&self, k: usize) -> Frame {
+        let k = k.min(self.frames() - 1);
+        self.runs
+            .iter()
+            .filter(|r| r.kept() > 0)
+            .flat_map(|r| {
+                let per = r.width() * r.atoms() * r.kept();
+                decode(&r.frames()[k * per..(k + 1) * per], r.atoms(), &self.types)
+            })
+            .collect()
+    }
+
+    /// For each kept atom (in order), the first frame from which its decoded type stays the
+    /// final one: where its type is decided on the way to t = 0 (the last frame so far while
+    /// running).
+    pub fn decided_frames(&self) -> Vec<usize> {
+        let last = self.frames() - 1;
+        let fin: Vec<String> = self.frame(last).into_iter().flat_map(|m| m.0).collect();
+        let mut decided = vec![last; fin.len()];
+        let mut open = vec![true; fin.len()];
+        for k in (0..last).rev() {
+            let now: Vec<String> = self.frame(k).into_iter().flat_map(|m| m.0).collect();
+            for (a, e) in now.iter().enumerate() {
+                if open[a] && *e == fin[a] {
+                    decided[a] = k;
+                } else {
+                    open[a] = false;
+                }
+            }
+            if !open.iter().any(|&o| o) {
+                break;
+            }
+        }
+        decided
     }
 
     pub fn finish(self) -> Generated {
-        let nfe = self.runs.iter().map(|r| r.nfe()).sum();
+        let nfe = self.nfe();
         let molecules = self.runs.iter().flat_map(|r| decode(r.samples(), r.atoms(), &self.types)).collect();
         Generated { molecules, nfe }
+    }
+
+    /// The molecules as they are now (decoded; the samples once done).
+    pub fn current(&self) -> Generated {
+        Generated { molecules: self.runs.iter().flat_map(|r| decode(r.samples(), r.atoms(), &self.types)).collect(), nfe: self.nfe() }
     }
 }
 

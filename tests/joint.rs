@@ -53,6 +53,19 @@ fn training_lowers_the_loss_and_a_checkpoint_resumes_exactly() {
     let w = m.to_bytes(false).unwrap();
     assert!(!MoleculeModel::resumable(&w) && MoleculeModel::resumable(&bytes));
     assert!(w.len() < bytes.len());
+    let preset = MoleculeModel::from_bytes(&w).unwrap();
+    assert_eq!(p(&preset), p(&m), "a preset samples with the average's weights");
+    // and a frame of a kept trajectory decodes, with each atom's type decided somewhere
+    let opts = GenerateOptions { method: Method::Ddpm, steps: 12, t_star: Some(650.0), variance: GagaVariance::Pooled, seed: 1 };
+    let mut g = molplay::joint::Generation::new(m.sampling_net(), &m.stats, &sch, &opts, 10, 4).unwrap();
+    g.advance(m.sampling_net(), &sch, 100).unwrap();
+    assert!(g.done() && g.frames() == 13);
+    let sizes = g.kept_sizes();
+    assert_eq!(sizes.len(), 4);
+    assert_eq!(g.frame(12).iter().map(|m| m.0.len()).collect::<Vec<_>>(), sizes);
+    let decided = g.decided_frames();
+    assert_eq!(decided.len(), sizes.iter().sum::<usize>());
+    assert!(decided.iter().all(|&k| k <= 12) && decided.iter().any(|&k| k > 0), "{decided:?}");
 }
 
 #[test]

@@ -4,6 +4,7 @@ import init, { Playground, apiVersion, crateVersion, internalError } from "../pk
 import { wireReference } from "./reference.js";
 import { wireForward } from "./forward.js";
 import { wireGenerate } from "./generate.js";
+import { wireMolecules } from "./molecules.js";
 import { wireAdjoint } from "./adjoint.js";
 import { createTransport } from "./transport.js";
 import { DEFAULT_PRESET, MODES, PRESETS, applyToControls, knobElements, parseHash, readControls, toHash } from "./state.js";
@@ -231,6 +232,7 @@ async function start() {
   const reference = wireReference(pg, api, { currentSystem, showError, refresh });
   const forward = wireForward(pg, api, { showError, refresh, transport });
   wireGenerate(pg, api, { showError, refresh, ensureMolecules: forward.ensureLoaded, transport });
+  wireMolecules(pg, api, { showError, refresh, transport });
   wireAdjoint(pg, api, { showError, refresh, transport, showSystem });
 
   // --- the URL hash: every knob, written back as the page changes ---
@@ -299,6 +301,8 @@ async function start() {
       else await api.loadScorePreset();
       return api.sample({ ...genOptions(), target: "network" });
     },
+    // whole molecules (types and positions) from the bundled network, GAGA from its T*
+    "qm9-molecules": () => api.generateMolecules({ seed: readControls().seed }),
     "dw4-adjoint": () => ($("scratch").checked ? api.trainAdjoint({ system: "dw4", seed: readControls().seed }) : api.loadAdjointPreset("dw4")),
     // partly trained (360 demo epochs natively: energy W2 16.3 against the field's set; the
     // paper's 2.40 needs the paper configuration)

@@ -51,6 +51,7 @@ export const PRESETS = {
   "gaga-compare": { mode: "generate", title: "Full vs GAGA, and equivariant vs align vs quotient", knobs: { target: "chain", atoms: 4, samples: 120, steps: 60 } },
   "qm9-generate": { mode: "generate", title: "QM9 molecules from the exact empirical score", knobs: { target: "molecules", samples: 40, steps: 80 } },
   "qm9-network": { mode: "generate", title: "QM9 molecules from a pretrained EGNN (or one trained from scratch)", knobs: { target: "network", samples: 40, steps: 100 } },
+  "qm9-molecules": { mode: "generate", title: "Whole QM9 molecules (types and positions) from a pretrained network, full vs GAGA", knobs: {} },
   "dw4-adjoint": { mode: "learn", title: "Adjoint Sampling on DW-4 (pretrained, or from scratch)", knobs: { learner: "dw4", system: "dw4" } },
   "lj13-adjoint": { mode: "learn", title: "Adjoint Sampling on LJ-13 (partly trained, or from scratch)", knobs: { learner: "lj13", system: "lj13" } },
   "lj13-reference": { mode: "learn", title: "Ground truth: parallel-tempering MALA on LJ-13", knobs: { system: "lj13", refsamples: 500 } },

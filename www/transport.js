@@ -15,7 +15,7 @@ export function createTransport(showError) {
   let dir = 1;
   let onPause = () => {};
 
-  const range = $("scrub"), label = $("scrub-label"), mark = $("scrub-mark"), playBtn = $("play");
+  const range = $("scrub"), label = $("scrub-label"), mark = $("scrub-mark"), mark2 = $("scrub-mark2"), playBtn = $("play");
   const controls = ["play", "step-back", "step-fwd", "reset", "scrub"];
 
   const render = () => {
@@ -24,7 +24,7 @@ export function createTransport(showError) {
     for (const id of controls) $(id).disabled = !ok;
     if (!ok) {
       label.textContent = active ? tracks[active]?.empty ?? "nothing to play yet" : "";
-      mark.hidden = true;
+      mark.hidden = mark2.hidden = true;
       range.value = 0;
       return;
     }
@@ -36,6 +36,12 @@ export function createTransport(showError) {
     if (!mark.hidden) {
       mark.style.left = `${(100 * s.mark) / s.length}%`;
       mark.title = s.markTitle ?? "T*";
+    }
+    // a second modality's T* (whole molecules: positions and types become Gaussian apart)
+    mark2.hidden = s.mark2 === null || s.mark2 === undefined;
+    if (!mark2.hidden) {
+      mark2.style.left = `${(100 * s.mark2) / s.length}%`;
+      mark2.title = s.mark2Title ?? "T*";
     }
   };
 

@@ -161,13 +161,14 @@ impl MoleculeModel {
         Ok(taken)
     }
 
-    /// The file: weights (and average) only, or with the exact resume point (`checkpoint`).
+    /// The file: the weights that sample only (the average when there is one: a preset), or
+    /// the network, its average and the exact resume point (`checkpoint`).
     /// A sync read of the optimiser state (natively; in the page on the CPU only).
     pub fn to_bytes(&self, checkpoint: bool) -> Result<Vec<u8>, ModelError> {
-        let weights = self.net.to_bytes()?;
-        let average = match &self.average {
-            Some(a) => a.to_bytes()?,
-            None => Vec::new(),
+        // weights only: just the weights that sample (the average), half the bytes
+        let (weights, average) = match (&self.average, checkpoint) {
+            (Some(a), true) => (self.net.to_bytes()?, a.to_bytes()?),
+            _ => (self.sampling_net().to_bytes()?, Vec::new()),
         };
         let (state, optimizer) = match (checkpoint, self.net.training_state()?) {
             (true, Some(TrainingState { param_ids, optimizer, steps })) => (Some(StateHeader { rng: self.rng.state(), optimizer_len: optimizer.len(), param_ids, network_steps: steps }), optimizer),
@@ -200,7 +201,8 @@ impl MoleculeModel {
         let (average, optimizer) = rest.split_at(header.average_len);
         let mut net = Network::from_bytes(weights, None)?;
         check_joint(&net)?;
-        let average = if average.is_empty() { None } else { Some(Network::from_bytes(average, Some(&net.config))?) };
+        // a preset holds the average only: training on from it starts a new average there
+        let average = if !average.is_empty() { Some(Network::from_bytes(average, Some(&net.config))?) } else { (header.train.ema > 0.0).then(|| net.weights_copy()) };
         header.stats.check(net.config.atoms).map_err(ModelError::Corrupt)?;
         let mut rng = XorShift64::new(header.train.seed ^ 0x70B5);
         if let Some(st) = header.state {

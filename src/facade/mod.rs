@@ -22,6 +22,7 @@ mod adjoint;
 mod export;
 mod forward;
 mod generate;
+mod molecules;
 mod reference;
 
 /// The message of a panic inside the module, once one happened: the state it interrupted
@@ -102,6 +103,8 @@ struct Inner {
     forward: forward::ForwardState,
     /// The reverse sampler's run and its trajectory.
     generate: generate::GenerateState,
+    /// Whole-molecule generation (types and positions).
+    molecules: molecules::MoleculesState,
     /// The Adjoint Sampling learner.
     adjoint: adjoint::AdjointState,
     /// Set by the compute device's lost callback (the reason); handled on the next frame.
@@ -144,7 +147,7 @@ impl Inner {
     /// the system's for its configurations and the Adjoint Sampling paths.
     fn positions_dim(&self) -> usize {
         match self.preset.as_str() {
-            "molecules" | "generated" => 3,
+            "molecules" | "generated" | "whole-molecules" => 3,
             "adjoint" => self.adjoint.dim().unwrap_or(self.system.d),
             _ => self.system.d,
         }
@@ -499,6 +502,7 @@ impl Playground {
             loaded: None,
             forward: Default::default(),
             generate: Default::default(),
+            molecules: Default::default(),
             adjoint: Default::default(),
             lost,
             changed: false,

@@ -92,6 +92,12 @@ impl AtomStyle {
         AtomStyle { rgb, radius: 0.3 * vdw, reach: 1.15 * cov }
     }
 
+    /// An atom whose type is not decided yet (a whole-molecule sample on its way to t = 0): dark
+    /// slate, a carbon's size and bond reach, so the skeleton shows before the colours do.
+    pub fn undecided() -> Self {
+        AtomStyle { rgb: [74, 80, 96], radius: 0.42, reach: 1.15 * 0.76 }
+    }
+
     /// Benchmark particles (units of r_m / d0): Lennard-Jones atoms drawn like argon and bonded
     /// to nearest neighbours; double-well particles bonded within the inner well.
     pub fn particle(system_family_is_lj: bool) -> Self {

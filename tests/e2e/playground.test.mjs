@@ -121,6 +121,46 @@ test("a link reproduces a Generate slide exactly: preset, seed, knobs and scrubb
   await page.close();
 });
 
+test("whole molecules from the bundled network: types emerge on the way to t = 0, both T* marked, full vs GAGA compared", async () => {
+  const { page, problems } = await openPage(webgpu, `${base}/index.html#v=1&preset=qm9-molecules&seed=2`);
+  await ready(page);
+  const r = await presetDone(page);
+  assert.equal(await page.evaluate(() => window.molplay.mode()), "generate");
+  const info = await page.evaluate(() => window.molplay.loadMoleculePreset());
+  assert.deepEqual(info.elements, ["H", "C", "N", "O", "F"]);
+  // the preset samples GAGA from the T* it was trained to: T*/T of the full run's 200 steps
+  assert.equal(r.samples, 32);
+  assert.equal(r.t_start, info.t_max);
+  assert.equal(r.nfe_per_molecule, Math.round((200 * info.t_max) / 1000));
+  for (const v of [r.stability.atom, r.stability.molecule, r.validity.validity, r.validity.uniqueness]) assert.ok(v >= 0 && v <= 1, `a fraction: ${v}`);
+  assert.equal((await page.evaluate(() => window.molplay.transport())).mode, "molecules");
+  // both marks on the scrubber, where each modality became Gaussian
+  assert.equal(await page.getAttribute("#scrub-mark", "title"), "T* of positions = 650");
+  assert.equal(await page.getAttribute("#scrub-mark2", "title"), "T* of types = 350");
+  assert.equal(await page.isVisible("#scrub-mark2"), true);
+  // atoms take their element's colour as their type is decided: none at the start, all at t = 0
+  let last = -1;
+  for (const t of [info.t_max, 400, 200, 100, 0]) {
+    const f = await page.evaluate((t) => window.molplay.setMoleculesTime(t), t);
+    assert.ok(f.decided >= last, `types once decided stay decided (t = ${t}: ${f.decided} after ${last})`);
+    last = f.decided;
+    if (t === 0) assert.equal(f.decided, f.atoms);
+  }
+  assert.ok(last > 0);
+  await page.screenshot({ path: `${SHOTS}mode-generate-molecules.png` });
+  // full vs GAGA on one network and seed: GAGA at T*/T of the evaluations
+  const c = await page.evaluate(() => window.molplay.compareMolecules({ samples: 8, steps: 40 }));
+  assert.equal(c.rows.length, 3);
+  assert.deepEqual(c.rows.map((row) => row.nfe_per_molecule), [40, 26, 26]);
+  assert.equal(await page.locator("#mol-table tbody tr").count(), 3);
+  // weights of another kind are refused by what they are
+  const bytes = [...new Uint8Array(await (await fetch(`${base}/www/presets/qm9-19-score.mpw`)).arrayBuffer())];
+  const msg = await reason(page, (b) => window.molplay.loadMoleculeModel("qm9-19-score.mpw", new Uint8Array(b)), bytes);
+  assert.match(msg, /positions-only network conditioned on given elements, not a whole-molecule network/);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test("Learn-from-energy demo from a link: pretrained DW-4 samples, exported as .npy and XYZ", async () => {
   const { page, problems } = await openPage(webgpu, `${base}/index.html#v=1&preset=dw4-adjoint`);
   await ready(page);
