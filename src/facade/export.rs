@@ -21,7 +21,7 @@ fn particle_element(sys: &System) -> &'static str {
 
 fn xyz_of(flat: &[f64], elements: &[String], d: usize, comments: &[String], every: usize) -> String {
     let per = elements.len() * d;
-    let count = if per == 0 { 0 } else { flat.len() / per };
+    let count = flat.len().checked_div(per).unwrap_or(0);
     let mut picked = Vec::new();
     let mut notes = Vec::new();
     for k in thin_indices(count, every) {
@@ -78,7 +78,7 @@ impl Playground {
                     let s = pg.inner.borrow();
                     let n = s.adjoint.newest().ok_or_else(|| js_err("exportTrajectory: no Adjoint Sampling paths are shown"))?;
                     let sys = n.system;
-                    let keep = (n.samples.len() / sys.dim()).min(super::adjoint::KEEP).max(1);
+                    let keep = (n.samples.len() / sys.dim()).clamp(1, super::adjoint::KEEP);
                     let elements = vec![particle_element(sys).to_string(); keep * sys.n];
                     let count = n.frames.len() / (keep * sys.dim());
                     let comments: Vec<String> = (0..count).map(|k| format!("molplay adjoint {} u={:.4}", sys.name, k as f64 / (count.max(2) - 1) as f64)).collect();

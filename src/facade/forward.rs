@@ -60,7 +60,7 @@ impl ForwardState {
 
     /// The GPU was lost: the trajectory's frames come from the CPU twin of the pass (same
     /// Philox draws, so the same frames up to f32 rounding).
-    pub(super) fn to_cpu(&mut self) {
+    pub(super) fn move_to_cpu(&mut self) {
         if let Some(v) = self.view.as_mut().filter(|v| v.gpu.is_some()) {
             // the pass accepted this batch, and the twin refuses only what the pass refuses
             match cpu_trajectory(&v.batch, &v.schedule, v.seed) {
@@ -75,6 +75,7 @@ impl ForwardState {
 
     /// What exporting the shown trajectory needs: its frames (on the CPU, or the GPU buffer to
     /// read back), elements, and the comment of frame t.
+    #[allow(clippy::type_complexity)] // the impl Fn cannot be named in a type alias
     pub(super) fn export_source(&self) -> Option<(Result<Vec<f64>, Rc<Trajectory>>, Vec<String>, impl Fn(usize) -> String + use<>)> {
         let v = self.view.as_ref()?;
         let frames = match &v.gpu {

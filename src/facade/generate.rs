@@ -61,7 +61,7 @@ impl GenerateState {
     /// The GPU was lost: a run on the GPU engine goes on with CPU updates (its samples live on
     /// the host between steps), a network training on WebGPU goes on from its CPU copy (taken
     /// after every slice; Adam's moments restart).
-    pub(super) fn to_cpu(&mut self) {
+    pub(super) fn move_to_cpu(&mut self) {
         if let Some(j) = self.job.as_mut() {
             j.gpu = None;
         }
@@ -116,6 +116,9 @@ enum Source {
     },
 }
 
+/// The compute device with its energy kernel, and the sampler update pass.
+type GpuUpdate = (Rc<(GpuContext, EnergyKernel)>, Rc<SamplerKernel>);
+
 struct Job {
     run: SamplerRun,
     source: Source,
@@ -126,7 +129,7 @@ struct Job {
     t_star: Option<f64>,
     gaga: bool,
     /// The update pass, for engine "gpu".
-    gpu: Option<(Rc<(GpuContext, EnergyKernel)>, Rc<SamplerKernel>)>,
+    gpu: Option<GpuUpdate>,
     /// Which run this is (a run started while a GPU step is in flight replaces it).
     id: u64,
 }
@@ -612,7 +615,7 @@ impl Playground {
         let (hidden, layers, batch) = (o.hidden.unwrap_or(32), o.layers.unwrap_or(3), o.batch.unwrap_or(32));
         let lr = o.lr.unwrap_or(3e-3);
         let t_max = o.t_max.unwrap_or(1000.0);
-        if !(1..=256).contains(&hidden) || !(1..=8).contains(&layers) || !(1..=512).contains(&batch) || !(lr > 0.0 && lr < 1.0) || !(t_max >= 1.0 && t_max <= 1000.0) {
+        if !((1..=256).contains(&hidden) && (1..=8).contains(&layers) && (1..=512).contains(&batch) && lr > 0.0 && lr < 1.0 && (1.0..=1000.0).contains(&t_max)) {
             return Err(js_err("train: need 1 ≤ hidden ≤ 256, 1 ≤ layers ≤ 8, 1 ≤ batch ≤ 512, 0 < lr < 1, 1 ≤ tMax ≤ 1000"));
         }
         let seed = o.seed.unwrap_or(0);
@@ -690,7 +693,7 @@ impl Playground {
             s.generate.score.put_back(sc);
             if s.compute.is_none() {
                 // the device was lost while this slice was out
-                s.generate.to_cpu();
+                s.generate.move_to_cpu();
             }
             drop(s);
             pg.score_status()

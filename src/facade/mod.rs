@@ -328,8 +328,8 @@ impl Playground {
         let Some(c) = s.compute.take() else { return };
         s.burn_gpu = None;
         s.batch = None;
-        s.forward.to_cpu();
-        s.generate.to_cpu();
+        s.forward.move_to_cpu();
+        s.generate.move_to_cpu();
         s.adjoint.device_lost();
         s.notice = Some(format!("The GPU device was lost ({reason}): running on the CPU from here; what was on the page is kept"));
         s.changed = true;
