@@ -1032,6 +1032,11 @@ impl Network {
 
     /// Reads weights; `want` (if given) must match the stored configuration.
     pub fn from_bytes(bytes: &[u8], want: Option<&EgnnConfig>) -> Result<Self, ModelError> {
+        if bytes.starts_with(b"MOLPLAYJ") {
+            return Err(ModelError::Input(
+                "these weights are a whole-molecule network (types and positions), not a positions-only one: generate with `molplay generate-molecules` or the page's whole-molecule panel".into(),
+            ));
+        }
         let (cfg_bytes, record) = read_container(bytes, MAGIC, WEIGHTS_VERSION)?;
         let WeightsHeader { config, trained_steps } = serde_json::from_slice(cfg_bytes).map_err(|e| ModelError::Corrupt(format!("configuration: {e}")))?;
         config.check().map_err(ModelError::Corrupt)?;

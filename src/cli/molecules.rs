@@ -71,6 +71,11 @@ pub struct GenerateArgs {
     /// each row on the same network, samples and seed.
     #[arg(long)]
     compare: Option<f64>,
+    /// With --compare: a network trained on t ≤ T* only (GAGA's training) whose GAGA rows (from
+    /// its T*, pooled and per-modality start) join the table, so full and GAGA are compared at
+    /// the same network size and training steps.
+    #[arg(long)]
+    gaga_model: Option<PathBuf>,
     /// The training data, for the distance W2 and the element shares.
     #[arg(long)]
     data: Option<PathBuf>,
@@ -168,8 +173,16 @@ pub fn train(a: TrainArgs) -> Result<(), String> {
 
 pub fn generate_cmd(a: GenerateArgs) -> Result<(), String> {
     let sch = schedule();
-    let bytes = std::fs::read(&a.model).map_err(|e| format!("{}: {e}", a.model.display()))?;
-    let model = MoleculeModel::from_bytes(&bytes).map_err(|e| format!("{}: {e}", a.model.display()))?;
+    let load = |p: &Path| -> Result<MoleculeModel, String> {
+        let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        MoleculeModel::from_bytes(&bytes).map_err(|e| format!("{}: {e}", p.display()))
+    };
+    let model = load(&a.model)?;
+    let gaga_model = match (&a.gaga_model, a.compare) {
+        (Some(p), Some(_)) => Some(load(p)?),
+        (Some(_), None) => return Err("--gaga-model joins the table of --compare T*".into()),
+        (None, _) => None,
+    };
     let data = a.data.as_deref().map(read_data).transpose()?;
     let method: Method = serde_json::from_value(serde_json::json!(a.sampler)).map_err(|e| e.to_string())?;
     let variance = if a.variance == "pooled" { GagaVariance::Pooled } else { GagaVariance::PerModality };
@@ -177,10 +190,21 @@ pub fn generate_cmd(a: GenerateArgs) -> Result<(), String> {
         (Some(t), _) => comparison_rows(method, a.steps, t, &sch, a.seed),
         (None, t_star) => vec![(if t_star.is_some() { "GAGA" } else { "full" }.to_string(), GenerateOptions { method, steps: a.steps, t_star, variance, seed: a.seed })],
     };
+    // (the network, the row) in table order: the GAGA network's rows after the full network's
+    let mut jobs: Vec<(&MoleculeModel, String, GenerateOptions)> = rows.into_iter().map(|(l, o)| (&model, l, o)).collect();
+    if let (Some(g), Some(t)) = (&gaga_model, a.compare) {
+        if g.train.t_max != t {
+            eprintln!("note: the GAGA network was trained on t ≤ {}, and is sampled here from T* = {t}", g.train.t_max);
+        }
+        for (label, opts) in comparison_rows(method, a.steps, t, &sch, a.seed).into_iter().skip(1) {
+            jobs.push((g, format!("{label}, GAGA-trained"), opts));
+        }
+    }
     let mut reports: Vec<GenerationReport> = Vec::new();
     let mut first = None;
-    for (label, opts) in &rows {
-        let (gen, secs) = generate(&model, &sch, opts, a.samples, &clock())?;
+    for (m, label, opts) in &jobs {
+        let (gen, secs) = generate(m, &sch, opts, a.samples, &clock())?;
+        eprintln!("{label}: {secs:.0} s");
         reports.push(evaluate(label, &gen, opts, &sch, secs, data.as_ref()));
         first.get_or_insert(gen);
     }
@@ -198,17 +222,21 @@ pub fn generate_cmd(a: GenerateArgs) -> Result<(), String> {
             write_details(p, &gen.molecules)?;
         }
     }
-    let trained =
-        serde_json::json!({ "steps": model.counters.steps, "cpu_hours": model.counters.seconds / 3600.0, "t_max": model.train.t_max, "hidden": model.train.hidden, "layers": model.train.layers });
+    let about =
+        |m: &MoleculeModel| serde_json::json!({ "steps": m.counters.steps, "cpu_hours": m.counters.seconds / 3600.0, "t_max": m.train.t_max, "hidden": m.train.hidden, "layers": m.train.layers });
+    let trained = about(&model);
     if a.json {
-        outln!("{}", serde_json::json!({ "model": trained, "rows": reports }));
+        outln!("{}", serde_json::json!({ "model": trained, "gaga_model": gaga_model.as_ref().map(about), "rows": reports }));
         return Ok(());
     }
     outln!("{} molecules per row; network: {} steps ({:.2} CPU-hours), trained on t ≤ {}", a.samples, model.counters.steps, model.counters.seconds / 3600.0, model.train.t_max);
-    outln!("{:<34} {:>7} {:>6} {:>8} {:>8} {:>7} {:>7} {:>7} {:>8} {:>8}", "", "start", "NFE", "atom st", "mol st", "valid", "unique", "V×U", "dist W2", "time s");
+    if let Some(g) = &gaga_model {
+        outln!("GAGA-trained network: {} steps ({:.2} CPU-hours), trained on t ≤ {}", g.counters.steps, g.counters.seconds / 3600.0, g.train.t_max);
+    }
+    outln!("{:<48} {:>7} {:>6} {:>8} {:>8} {:>7} {:>7} {:>7} {:>8} {:>8}", "", "start", "NFE", "atom st", "mol st", "valid", "unique", "V×U", "dist W2", "time s");
     for r in &reports {
         outln!(
-            "{:<34} {:>7.0} {:>6.0} {:>7.1}% {:>7.1}% {:>6.1}% {:>6.1}% {:>6.1}% {:>8} {:>8.1}",
+            "{:<48} {:>7.0} {:>6.0} {:>7.1}% {:>7.1}% {:>6.1}% {:>6.1}% {:>6.1}% {:>8} {:>8.1}",
             r.label,
             r.t_start,
             r.nfe_per_molecule,
