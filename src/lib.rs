@@ -2,6 +2,7 @@
 pub mod adjoint;
 pub mod app;
 pub mod chemistry;
+pub mod conformers;
 pub mod energies;
 pub mod gaussianity;
 pub mod geometry;

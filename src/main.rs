@@ -64,6 +64,7 @@ mod cli {
         command: Command,
     }
 
+    mod conformers;
     mod molecules;
 
     #[derive(Subcommand)]
@@ -71,6 +72,10 @@ mod cli {
         /// Trains a whole-molecule network (atom types and positions diffused jointly, EDM as
         /// GAGA runs it; `--t-max T*` for GAGA) with exact checkpoints (`--resume`).
         TrainMolecules(molecules::TrainArgs),
+        /// The quotient-space paper's conformer experiment: trains the four objectives
+        /// (conventional, GeoDiff alignment, AF3 alignment, quotient) on a graph-conditioned
+        /// EGNN, samples each with its matching sampler and prints COV / AMR on held-out molecules.
+        Conformers(conformers::ConformerArgs),
         /// Generates whole molecules from a `train-molecules` network (full or GAGA) and reports
         /// stability, validity, uniqueness, distance W2, NFE and time; `--compare T*` prints
         /// the table full vs GAGA.
@@ -407,6 +412,7 @@ mod cli {
         let result = match cli.command {
             Command::Info { json } => info(json),
             Command::TrainMolecules(a) => molecules::train(a),
+            Command::Conformers(a) => conformers::conformers(a),
             Command::GenerateMolecules(a) => molecules::generate_cmd(a),
             Command::Energy { system, input, forces, json } => energy(&system, &input, forces, json),
             Command::Reference { system, samples, seed, output, chains, levels, t_max, burn_in, thin, backend, json } => {
@@ -549,7 +555,7 @@ mod cli {
             }
             Command::Energy { .. } | Command::Stability { .. } | Command::Info { .. } => {}
             // their limits live in the application layer (`app::molecules`)
-            Command::TrainMolecules(_) | Command::GenerateMolecules(_) => {}
+            Command::TrainMolecules(_) | Command::GenerateMolecules(_) | Command::Conformers(_) => {}
         }
         Ok(())
     }

@@ -82,12 +82,21 @@ pub struct EgnnConfig {
     /// are given conditions, not generated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_variance: Option<f64>,
+    /// Edge attributes per atom pair (conformer generation conditioned on the molecular graph:
+    /// the bond order one-hot, none / single / double / triple), fed to every layer's edge MLP
+    /// beside [h_i, h_j, d²_ij]. 0: none (every other network).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub edge_features: usize,
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
 }
 
 impl EgnnConfig {
     /// A network for `atoms` identical particles (constant node features).
     pub fn identical(atoms: usize, hidden: usize, layers: usize, data_variance: f64) -> Self {
-        EgnnConfig { atoms, features: 1, hidden, layers, data_variance, atom_identity: false, coord_range: None, elements: Vec::new(), schedule: None, type_variance: None }
+        EgnnConfig { atoms, features: 1, hidden, layers, data_variance, atom_identity: false, coord_range: None, elements: Vec::new(), schedule: None, type_variance: None, edge_features: 0 }
     }
 
     /// A network whose atoms are told apart by their indices (a spring chain).
@@ -158,6 +167,7 @@ impl EgnnConfig {
             ("hidden", self.hidden, MAX_HIDDEN),
             ("layers", self.layers, MAX_LAYERS),
             ("elements", self.elements.len(), MAX_FEATURES),
+            ("edge features", self.edge_features, 16),
         ] {
             if value > max {
                 return Err(format!("implausible configuration: {what} {value} is above the largest network molplay makes ({max})"));
@@ -199,7 +209,7 @@ impl EgnnConfig {
     pub fn parameter_count(&self) -> usize {
         let (f, h) = (self.features, self.hidden);
         let linear = |i: usize, o: usize| i * o + o;
-        let layer = linear(2 * h + 1, h) + linear(h, h) + linear(h, h) + linear(h, 1) + linear(2 * h, h) + linear(h, h);
+        let layer = linear(2 * h + 1 + self.edge_features, h) + linear(h, h) + linear(h, h) + linear(h, 1) + linear(2 * h, h) + linear(h, h);
         linear(f + 1, h) + self.layers * layer + if self.is_joint() { linear(h, f) } else { 0 }
     }
 
@@ -245,6 +255,16 @@ impl EgnnConfig {
 }
 
 impl EgnnConfig {
+    /// One-hot elements of molecules of any size up to the network's (one size per batch):
+    /// for networks that take molecules of several sizes (conformers conditioned on the graph).
+    pub fn element_features_sized(&self, molecules: &[&[String]]) -> Result<Vec<f64>, String> {
+        let n = molecules.first().map_or(0, |m| m.len());
+        if molecules.iter().any(|m| m.len() != n) || n > self.atoms {
+            return Err(format!("a batch holds molecules of one size up to {} atoms", self.atoms));
+        }
+        EgnnConfig { atoms: n, ..self.clone() }.element_features(molecules)
+    }
+
     /// Node features for configurations `picks` of a pool whose molecules have `elements`
     /// (empty for the chain): their one-hot elements for a network conditioned on them, else
     /// [`node_features`](Self::node_features).
@@ -315,7 +335,7 @@ impl Egnn {
     pub fn new(cfg: &EgnnConfig, device: &Device) -> Self {
         let h = cfg.hidden;
         let mut layers: Vec<EgnnLayer> =
-            (0..cfg.layers).map(|_| EgnnLayer { edge: Mlp::new(2 * h + 1, h, h, device), coord: Mlp::new(h, h, 1, device), node: Mlp::new(2 * h, h, h, device) }).collect();
+            (0..cfg.layers).map(|_| EgnnLayer { edge: Mlp::new(2 * h + 1 + cfg.edge_features, h, h, device), coord: Mlp::new(h, h, 1, device), node: Mlp::new(2 * h, h, h, device) }).collect();
         if cfg.coord_range.is_some() {
             // the bounded EGNN of iDEM / Adjoint Sampling starts with its coordinate heads at
             // 1/1000 of their usual scale (EDM's EGNN: xavier gain 0.001 on that layer), so a
@@ -346,21 +366,27 @@ impl Egnn {
     /// per node (N rows) and broadcast over edges (N(N−1) rows) instead of on concatenated
     /// edge rows. Same parameters, same function as the dense formulation.
     pub fn forward_with(&self, x: Tensor<3>, h: Tensor<3>, t: Tensor<2>, coord_range: Option<f64>) -> Tensor<3> {
-        self.run(x, h, t, coord_range).0
+        self.run(x, h, t, coord_range, None).0
+    }
+
+    /// `forward` with edge attributes [B, N, N − 1, E] over the directed pairs (i, j ≠ i) in
+    /// the order of [`other_atoms`]: a network conditioned on the molecular graph.
+    pub fn forward_graph(&self, x: Tensor<3>, h: Tensor<3>, edges: Tensor<4>, t: Tensor<2>) -> Tensor<3> {
+        self.run(x, h, t, None, Some(edges)).0
     }
 
     /// A whole-molecule network's outputs: (position output [B, N, 3], mean-free over the atoms;
     /// type output [B, N, F], the head on the last node state, mean-free over the atoms as the
     /// GAGA fork keeps every feature). N may be any size ≥ 2: the messages are averaged.
     pub fn forward_joint(&self, x: Tensor<3>, h: Tensor<3>, t: Tensor<2>) -> (Tensor<3>, Tensor<3>) {
-        let (out, hc) = self.run(x, h, t, None);
+        let (out, hc) = self.run(x, h, t, None, None);
         let head = self.types_out.as_ref().expect("forward_joint on a whole-molecule network");
         let types = head.forward(hc);
         (out, types.clone() - types.mean_dim(1))
     }
 
     /// The layers: (position output, last node state).
-    fn run(&self, x: Tensor<3>, h: Tensor<3>, t: Tensor<2>, coord_range: Option<f64>) -> (Tensor<3>, Tensor<3>) {
+    fn run(&self, x: Tensor<3>, h: Tensor<3>, t: Tensor<2>, coord_range: Option<f64>, edges: Option<Tensor<4>>) -> (Tensor<3>, Tensor<3>) {
         let [b, n, d] = x.dims();
         let device = x.device();
         if n < 2 {
@@ -379,7 +405,7 @@ impl Egnn {
             let xj: Tensor<4> = xc.clone().select(1, others.clone()).reshape([b, n, e, d]);
             let diff = xc.clone().unsqueeze_dim::<4>(2) - xj;
             let d2 = diff.clone().powf_scalar(2.0).sum_dim(3);
-            let m = silu(layer.edge.b.forward(silu(layer.edge_input(hc.clone(), d2.clone(), &others, [b, n, e]))));
+            let m = silu(layer.edge.b.forward(silu(layer.edge_input(hc.clone(), d2.clone(), edges.clone(), &others, [b, n, e]))));
             let w = layer.coord.forward(m.clone());
             let shift: Tensor<3> = match coord_range {
                 None => (diff * w).sum_dim(2).squeeze_dim::<3>(2) / e as f64,
@@ -402,16 +428,36 @@ impl EgnnLayer {
     /// The edge MLP's first linear layer on the pairs [h_i, h_j, d²_ij] (i ≠ j), [B, N, N−1, H]:
     /// its weight's rows split into the blocks acting on h_i, h_j and d², the node blocks
     /// applied once per node and the h_j block gathered onto the edges.
-    fn edge_input(&self, hc: Tensor<3>, d2: Tensor<4>, others: &Tensor<1, Int>, [b, n, e]: [usize; 3]) -> Tensor<4> {
+    fn edge_input(&self, hc: Tensor<3>, d2: Tensor<4>, edges: Option<Tensor<4>>, others: &Tensor<1, Int>, [b, n, e]: [usize; 3]) -> Tensor<4> {
         let first = &self.edge.a;
         let weight = first.weight.val();
         let [_, hidden] = weight.dims();
         let width = hc.dims()[2];
         let on_i = linear(hc.clone(), weight.clone().slice([0..width, 0..hidden]), first.bias.as_ref().map(|p| p.val()));
         let on_j: Tensor<4> = linear(hc, weight.clone().slice([width..2 * width, 0..hidden]), None).select(1, others.clone()).reshape([b, n, e, hidden]);
-        let on_d2: Tensor<4> = weight.slice([2 * width..2 * width + 1, 0..hidden]).unsqueeze::<4>();
-        on_i.unsqueeze_dim::<4>(2) + on_j + d2 * on_d2
+        let on_d2: Tensor<4> = weight.clone().slice([2 * width..2 * width + 1, 0..hidden]).unsqueeze::<4>();
+        let out = on_i.unsqueeze_dim::<4>(2) + on_j + d2 * on_d2;
+        match edges {
+            // edge attributes [B, N, N − 1, E] through the weight's last E rows
+            Some(edges) => {
+                let k = edges.dims()[3];
+                let w: Tensor<2> = weight.slice([2 * width + 1..2 * width + 1 + k, 0..hidden]);
+                out + edges.reshape([b * n * e, k]).matmul(w).reshape([b, n, e, hidden])
+            }
+            None => out,
+        }
     }
+}
+
+/// The other atoms j ≠ i of each atom i in the order the EGNN's pair tensors use
+/// ([B, N, N − 1, ·]): for i, j = 0, …, i − 1, i + 1, …, N − 1.
+pub fn other_atoms(n: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..n).flat_map(move |i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+}
+
+/// Flat f64 values → a tensor of `shape`.
+pub fn tensor4(v: &[f64], shape: [usize; 4], device: &Device) -> Tensor<4> {
+    Tensor::from_data(TensorData::new(v.iter().map(|&x| x as f32).collect::<Vec<f32>>(), shape), device)
 }
 
 /// Flat f64 rows → a [B, N, C] tensor.
@@ -829,7 +875,8 @@ impl Network {
     }
 
     /// ε̂ (preconditioned) for a batch: x [B, N, 3] at steps `ts` of the schedule.
-    fn eps_hat(&self, model: &Egnn, d: &Device, x: Tensor<3>, feats: Tensor<3>, ts: &[f64], schedule: &Schedule) -> Tensor<3> {
+    #[allow(clippy::too_many_arguments)]
+    fn eps_hat(&self, model: &Egnn, d: &Device, x: Tensor<3>, feats: Tensor<3>, edges: Option<Tensor<4>>, ts: &[f64], schedule: &Schedule) -> Tensor<3> {
         let b = ts.len();
         let v = self.config.data_variance;
         let col = |f: &dyn Fn(f64) -> f64| -> Tensor<3> { Tensor::from_data(TensorData::new(ts.iter().map(|&t| f(t) as f32).collect::<Vec<f32>>(), [b, 1, 1]), d) };
@@ -838,7 +885,10 @@ impl Network {
         let c_out = col(&|t| schedule.alpha(t) / total(t).sqrt());
         let c_in = col(&|t| 1.0 / total(t).sqrt());
         let tn: Tensor<2> = Tensor::from_data(TensorData::new(ts.iter().map(|&t| (t / schedule.steps() as f64) as f32).collect::<Vec<f32>>(), [b, 1]), d);
-        let f = model.forward(x.clone() * c_in, feats, tn);
+        let f = match edges {
+            Some(edges) => model.forward_graph(x.clone() * c_in, feats, edges, tn),
+            None => model.forward(x.clone() * c_in, feats, tn),
+        };
         x * c_skip + f * c_out
     }
 
@@ -854,7 +904,26 @@ impl Network {
             let m = chunk.min(b - start);
             let x = &xs[start * n * 3..(start + m) * n * 3];
             let h = &feats[start * n * f..(start + m) * n * f];
-            out.extend(to_vec(self.eps_hat(&model, &d, tensor3(x, m, n, 3, &d), tensor3(h, m, n, f, &d), &ts[start..start + m], schedule)));
+            out.extend(to_vec(self.eps_hat(&model, &d, tensor3(x, m, n, 3, &d), tensor3(h, m, n, f, &d), None, &ts[start..start + m], schedule)));
+        }
+        out
+    }
+
+    /// ε̂ of a network conditioned on the molecular graph for B molecules of `n` atoms: flat
+    /// positions (B × n × 3), node features (B × n × F) and edge attributes (B × n × (n − 1) ×
+    /// E, pairs in [`other_atoms`] order) at steps `ts`.
+    pub fn predict_graph(&self, xs: &[f64], feats: &[f64], edges: &[f64], n: usize, ts: &[f64], schedule: &Schedule) -> Vec<f64> {
+        let (f, k) = (self.config.features, self.config.edge_features);
+        let (b, e) = (ts.len(), n.saturating_sub(1));
+        let (model, d) = self.inference();
+        let chunk = (MAX_PAIR_WORK / (n * n * self.config.hidden).max(1)).max(1);
+        let mut out = Vec::with_capacity(xs.len());
+        for start in (0..b).step_by(chunk) {
+            let m = chunk.min(b - start);
+            let x = tensor3(&xs[start * n * 3..(start + m) * n * 3], m, n, 3, &d);
+            let h = tensor3(&feats[start * n * f..(start + m) * n * f], m, n, f, &d);
+            let g = tensor4(&edges[start * n * e * k..(start + m) * n * e * k], [m, n, e, k], &d);
+            out.extend(to_vec(self.eps_hat(&model, &d, x, h, Some(g), &ts[start..start + m], schedule)));
         }
         out
     }
@@ -871,7 +940,46 @@ impl Network {
     /// objective's target, projected at x_t for the quotient one. Returns the loss.
     #[allow(clippy::too_many_arguments)]
     pub async fn train_step_with(&mut self, objective: Objective, x0: &[f64], feats: &[f64], schedule: &Schedule, t_max: f64, lr: f64, rng: &mut XorShift64) -> Result<f64, ModelError> {
-        let (n, f) = (self.config.atoms, self.config.features);
+        self.train_step_sized(objective, x0, feats, None, self.config.atoms, schedule, t_max, lr, rng).await
+    }
+
+    /// [`train_step_with`](Self::train_step_with) for a network conditioned on the molecular
+    /// graph: B molecules of `n` atoms (any n up to the configuration's), each with its edge
+    /// attributes (B × n × (n − 1) × E, pairs in [`other_atoms`] order).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn train_step_graph(
+        &mut self,
+        objective: Objective,
+        x0: &[f64],
+        feats: &[f64],
+        edges: &[f64],
+        n: usize,
+        schedule: &Schedule,
+        t_max: f64,
+        lr: f64,
+        rng: &mut XorShift64,
+    ) -> Result<f64, ModelError> {
+        let k = self.config.edge_features;
+        if k == 0 || n < 2 || n > self.config.atoms || edges.len() != x0.len() / (3 * n) * n * (n - 1) * k {
+            return Err(ModelError::Input(format!("a graph batch needs a network with edge features and molecules of 2 to {} atoms with {k} attributes per pair", self.config.atoms)));
+        }
+        self.train_step_sized(objective, x0, feats, Some(edges), n, schedule, t_max, lr, rng).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn train_step_sized(
+        &mut self,
+        objective: Objective,
+        x0: &[f64],
+        feats: &[f64],
+        edges: Option<&[f64]>,
+        n: usize,
+        schedule: &Schedule,
+        t_max: f64,
+        lr: f64,
+        rng: &mut XorShift64,
+    ) -> Result<f64, ModelError> {
+        let f = self.config.features;
         if x0.is_empty() || !x0.len().is_multiple_of(3 * n) || feats.len() != x0.len() / 3 * f {
             return Err(ModelError::Input(format!("a batch must hold configurations of {n} atoms with {f} features each")));
         }
@@ -885,9 +993,10 @@ impl Network {
         }
         let b = x0.len() / (3 * n);
         let (ts, eps) = draw_noise(b, n, t_max, rng);
-        let xt = self.noised(x0, &eps, &ts, schedule);
+        let xt = noised_rows(x0, &eps, &ts, 3 * n, schedule);
         let d = &self.device;
-        let pred = self.eps_hat(&self.model, d, tensor3(&xt, b, n, 3, d), tensor3(feats, b, n, f, d), &ts, schedule);
+        let edges = edges.map(|g| tensor4(g, [b, n, n - 1, self.config.edge_features], d));
+        let pred = self.eps_hat(&self.model, d, tensor3(&xt, b, n, 3, d), tensor3(feats, b, n, f, d), edges, &ts, schedule);
         let loss = self.objective_loss(objective, pred, x0, &eps, &xt, &ts, schedule).await?;
         self.apply(loss, lr).await
     }
@@ -897,7 +1006,7 @@ impl Network {
     /// `pred` read back: no gradient flows through a target.
     #[allow(clippy::too_many_arguments)]
     async fn objective_loss(&self, objective: Objective, pred: Tensor<3>, x0: &[f64], eps: &[f64], xt: &[f64], ts: &[f64], schedule: &Schedule) -> Result<Tensor<1>, ModelError> {
-        let (b, n, d) = (ts.len(), self.config.atoms, &self.device);
+        let (b, n, d) = (ts.len(), pred.dims()[1], &self.device);
         let per = 3 * n;
         Ok(match objective {
             Objective::Conventional => (pred - tensor3(eps, b, n, 3, d)).powf_scalar(2.0).mean(),
@@ -1003,15 +1112,7 @@ impl Network {
 
     /// x_t = α_t x0 + σ_t ε row by row (one t per configuration).
     fn noised(&self, x0: &[f64], eps: &[f64], ts: &[f64], schedule: &Schedule) -> Vec<f64> {
-        let per = 3 * self.config.atoms;
-        x0.chunks(per)
-            .zip(eps.chunks(per))
-            .zip(ts)
-            .flat_map(|((x, e), &t)| {
-                let (a, s) = (schedule.alpha(t), schedule.sigma(t));
-                x.iter().zip(e).map(move |(x, e)| a * x + s * e).collect::<Vec<f64>>()
-            })
-            .collect()
+        noised_rows(x0, eps, ts, 3 * self.config.atoms, schedule)
     }
 
     /// The denoising loss mean |ε̂(α x0 + σ ε, t) − ε|² on a fixed batch (no update): for
@@ -1155,6 +1256,18 @@ pub fn read_container<'a>(bytes: &'a [u8], magic: &[u8; 8], version: u32) -> Res
     Ok((&bytes[16..end], &bytes[end..]))
 }
 
+/// x_t = α_t x0 + σ_t ε for rows of `per` values (one t per row).
+fn noised_rows(x0: &[f64], eps: &[f64], ts: &[f64], per: usize, schedule: &Schedule) -> Vec<f64> {
+    x0.chunks(per)
+        .zip(eps.chunks(per))
+        .zip(ts)
+        .flat_map(|((x, e), &t)| {
+            let (a, s) = (schedule.alpha(t), schedule.sigma(t));
+            x.iter().zip(e).map(move |(x, e)| a * x + s * e).collect::<Vec<f64>>()
+        })
+        .collect()
+}
+
 /// Atoms per configuration the quotient objective trains (its projector is 3N × 3N).
 pub const MAX_QUOTIENT_ATOMS: usize = 128;
 
@@ -1234,6 +1347,11 @@ mod tests {
     /// The EGNN as first written: dense [B, N, N, ·] pair tensors on concatenated
     /// [h_i, h_j, d²_ij] rows, the diagonal masked out. The oracle for the edge-list form.
     fn dense_forward(net: &Egnn, x: Tensor<3>, h: Tensor<3>, t: Tensor<2>, coord_range: Option<f64>) -> Tensor<3> {
+        dense_forward_graph(net, x, h, None, t, coord_range)
+    }
+
+    /// As `dense_forward`, with edge attributes [B, N, N, E] concatenated to each pair's input.
+    fn dense_forward_graph(net: &Egnn, x: Tensor<3>, h: Tensor<3>, edges: Option<Tensor<4>>, t: Tensor<2>, coord_range: Option<f64>) -> Tensor<3> {
         let [b, n, _] = x.dims();
         let device = x.device();
         let tt: Tensor<3> = t.unsqueeze_dim::<3>(1).repeat_dim(1, n);
@@ -1247,7 +1365,9 @@ mod tests {
             let d2 = diff.clone().powf_scalar(2.0).sum_dim(3);
             let hi: Tensor<4> = hc.clone().unsqueeze_dim::<4>(2).repeat_dim(2, n);
             let hj: Tensor<4> = hc.clone().unsqueeze_dim::<4>(1).repeat_dim(1, n);
-            let m = silu(layer.edge.forward(Tensor::cat(vec![hi, hj, d2.clone()], 3))) * mask.clone().repeat_dim(0, b);
+            let mut input = vec![hi, hj, d2.clone()];
+            input.extend(edges.clone());
+            let m = silu(layer.edge.forward(Tensor::cat(input, 3))) * mask.clone().repeat_dim(0, b);
             let w = layer.coord.forward(m.clone());
             let shift: Tensor<3> = match coord_range {
                 None => (diff * w).sum_dim(2).squeeze_dim::<3>(2) / (n.max(2) - 1) as f64,
@@ -1338,6 +1458,38 @@ mod tests {
         let (bounded, plain) = (largest(Some(15.0)), largest(None));
         assert!(bounded < 0.05, "a fresh controller moves atoms by up to {bounded}");
         assert!(bounded > 0.0 && plain > 20.0 * bounded, "the score network keeps burn's scale ({plain} vs {bounded})");
+    }
+
+    /// Edge attributes (a graph-conditioned network) enter the split edge layer as they enter
+    /// the dense one concatenated; and the output stays rotation-equivariant.
+    #[test]
+    fn edge_attributes_act_as_in_the_dense_egnn_and_keep_equivariance() {
+        let device = Device::flex();
+        let mut rng = XorShift64::new(11);
+        let (b, n, k) = (2, 5, 4);
+        let cfg = EgnnConfig { edge_features: k, ..EgnnConfig::identical(n, 12, 2, 1.0) };
+        let net = Egnn::new(&cfg, &device);
+        let xs: Vec<f64> = (0..b * n * 3).map(|_| rng.normal()).collect();
+        let dense_e: Vec<f64> = (0..b * n * n * k).map(|_| rng.uniform()).collect();
+        // the directed pairs j ≠ i, in the EGNN's order
+        let list_e: Vec<f64> = (0..b).flat_map(|m| other_atoms(n).flat_map(move |(i, j)| (0..k).map(move |c| (m, i, j, c)))).map(|(m, i, j, c)| dense_e[((m * n + i) * n + j) * k + c]).collect();
+        let t: Tensor<2> = Tensor::from_data(TensorData::new(vec![0.4f32; b], [b, 1]), &device);
+        let h = Tensor::<3>::ones([b, n, 1], &device);
+        let fast = to_vec(net.forward_graph(tensor3(&xs, b, n, 3, &device), h.clone(), tensor4(&list_e, [b, n, n - 1, k], &device), t.clone()));
+        let dense = to_vec(dense_forward_graph(&net, tensor3(&xs, b, n, 3, &device), h.clone(), Some(tensor4(&dense_e, [b, n, n, k], &device)), t.clone(), None));
+        let plain = to_vec(net.forward_graph(tensor3(&xs, b, n, 3, &device), h.clone(), tensor4(&vec![0.0; list_e.len()], [b, n, n - 1, k], &device), t.clone()));
+        let scale = dense.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(fast.iter().zip(&plain).any(|(a, p)| (a - p).abs() > 1e-4 * scale), "the edge attributes changed nothing");
+        for (a, d) in fast.iter().zip(&dense) {
+            assert!((a - d).abs() <= 1e-5 * scale.max(1.0), "edge list {a} vs dense {d}");
+        }
+        // rotate the input: the output rotates with it
+        let (c, s) = (0.8f64.cos(), 0.8f64.sin());
+        let rot = |v: &[f64]| -> Vec<f64> { v.chunks(3).flat_map(|p| [c * p[0] - s * p[2], p[1], s * p[0] + c * p[2]]).collect() };
+        let turned = to_vec(net.forward_graph(tensor3(&rot(&xs), b, n, 3, &device), h, tensor4(&list_e, [b, n, n - 1, k], &device), t));
+        for (a, r) in turned.iter().zip(rot(&fast)) {
+            assert!((a - r).abs() <= 1e-4 * scale.max(1.0), "not equivariant: {a} vs {r}");
+        }
     }
 
     #[test]

@@ -3,4 +3,5 @@
 //! its loop (in budgeted slices, so the page can interleave frames), its knobs' limits and its
 //! typed report (`serde::Serialize`, the CLI's `--json` and the JS API's object alike).
 
+pub mod conformers;
 pub mod molecules;
