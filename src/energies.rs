@@ -60,6 +60,16 @@ pub enum InputError {
 }
 
 impl System {
+    /// The element symbol a particle of this system is written as (XYZ files, the forward
+    /// panel's data set): argon for Lennard-Jones (the classic LJ atom, so molecular viewers draw
+    /// it), "X" (a dummy atom) otherwise. The one rule for the CLI and the page.
+    pub fn particle_symbol(&self) -> &'static str {
+        match self.family {
+            Family::LennardJones { .. } => "Ar",
+            _ => "X",
+        }
+    }
+
     /// DW-4: 4 particles in 2-D, a = 0.9, b = −4, c = 0, d0 = 4.
     pub fn dw4() -> Self {
         System { name: "dw4".into(), n: 4, d: 2, temperature: 1.0, family: Family::DoubleWell { a: 0.9, b: -4.0, c: 0.0, d0: 4.0, reg: 1e-8 } }

@@ -687,7 +687,7 @@ mod cli {
         let bytes = match ext.as_str() {
             "npy" => write_npy_f32(xs.len() / sys.dim(), sys.dim(), &xs.iter().map(|&v| v as f32).collect::<Vec<f32>>()),
             "xyz" => {
-                let symbol = if matches!(sys.family, molplay::energies::Family::LennardJones { .. }) { "Ar" } else { "X" };
+                let symbol = sys.particle_symbol();
                 let energies = sys.energies(xs).map_err(|e| e.to_string())?;
                 let frames: Vec<XyzFrame> = xs
                     .chunks(sys.dim())

@@ -23,7 +23,7 @@ fn each_objective_trains_and_is_judged_on_held_out_molecules() {
     let c = ConformerConfig { hidden: 16, layers: 2, batch: 8, lr: 2e-3, steps: 30, k: 3, test: 4, sample_steps: 10, threshold: 0.5 };
     let mut rows = Vec::new();
     for o in Objective::ALL {
-        let (t, row) = run(o, 1, &train, &test, &sch, &c, &|| 0.0).unwrap();
+        let (t, row) = pollster::block_on(run(o, 1, &train, &test, &sch, &c, &|| 0.0)).unwrap();
         assert_eq!(t.net.steps, 30);
         assert_eq!(row.sampler, if o == Objective::Quotient { Symmetry::Quotient } else { Symmetry::Equivariant });
         let cov = &row.coverage;

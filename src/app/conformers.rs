@@ -143,7 +143,7 @@ pub fn by_size(train: &[Conformer]) -> BTreeMap<usize, Vec<usize>> {
 
 /// Trains `objective` with `seed` and judges it on `test` (the CLI's and the tests' loop;
 /// `clock` in seconds).
-pub fn run(
+pub async fn run(
     objective: Objective,
     seed: u64,
     train: &[Conformer],
@@ -159,7 +159,7 @@ pub fn run(
     let mut t = ConformerTraining::new(objective, config, seed);
     let sizes = by_size(train);
     let t0 = clock();
-    pollster::block_on(t.train(train, &sizes, schedule, c, c.steps)).map_err(|e| e.to_string())?;
+    t.train(train, &sizes, schedule, c, c.steps).await.map_err(|e| e.to_string())?;
     t.seconds = clock() - t0;
     let picked: Vec<Conformer> = if c.test == 0 || c.test >= test.len() { test.to_vec() } else { (0..c.test).map(|i| test[i * test.len() / c.test].clone()).collect() };
     let rmsds = t.judge(&picked, schedule, c)?;

@@ -66,7 +66,7 @@ pub fn conformers(a: ConformerArgs) -> Result<(), String> {
     for &seed in &a.seeds {
         for &o in &objectives {
             let t0 = Instant::now();
-            let (_, row) = run(o, seed, &train, &test, &sch, &c, &|| t0.elapsed().as_secs_f64())?;
+            let (_, row) = pollster::block_on(run(o, seed, &train, &test, &sch, &c, &|| t0.elapsed().as_secs_f64()))?;
             eprintln!(
                 "{} seed {seed}: AMR-R {:.3} Å, COV-R {:.1} % ({:.0} s training, {:.0} s in all)",
                 o.name(),

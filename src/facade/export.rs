@@ -3,21 +3,12 @@
 //! through `loadDataset`, `loadSamples` and the weights loaders.
 
 use super::{js_err, Playground};
-use crate::energies::{Family, System};
+use crate::energies::System;
 use crate::io::{frames_from_flat, thin_indices, write_npy_f32, write_xyz};
 use wasm_bindgen::prelude::*;
 
 /// Frames kept by default: a 1000-step forward trajectory exports every 5th frame.
 const DEFAULT_FRAMES: usize = 201;
-
-/// The symbol a benchmark particle is written as: argon for Lennard-Jones (the classic LJ
-/// atom, so molecular viewers draw it), "X" (a dummy atom) for the double well.
-fn particle_element(sys: &System) -> &'static str {
-    match sys.family {
-        Family::LennardJones { .. } => "Ar",
-        _ => "X",
-    }
-}
 
 fn xyz_of(flat: &[f64], elements: &[String], d: usize, comments: &[String], every: usize) -> String {
     let per = elements.len() * d;
@@ -79,7 +70,7 @@ impl Playground {
                     let n = s.adjoint.newest().ok_or_else(|| js_err("exportTrajectory: no Adjoint Sampling paths are shown"))?;
                     let sys = n.system;
                     let keep = (n.samples.len() / sys.dim()).clamp(1, super::adjoint::KEEP);
-                    let elements = vec![particle_element(sys).to_string(); keep * sys.n];
+                    let elements = vec![sys.particle_symbol().to_string(); keep * sys.n];
                     let count = n.frames.len() / (keep * sys.dim());
                     let comments: Vec<String> = (0..count).map(|k| format!("molplay adjoint {} u={:.4}", sys.name, k as f64 / (count.max(2) - 1) as f64)).collect();
                     let frames: Vec<f64> = n.frames.iter().map(|&a| a as f64).collect();
@@ -91,7 +82,7 @@ impl Playground {
                         return Err(js_err("exportTrajectory: nothing is shown yet"));
                     }
                     let flat: Vec<f64> = s.positions.iter().map(|&v| v as f64).collect();
-                    let elements = vec![particle_element(&s.system).to_string(); s.system.n];
+                    let elements = vec![s.system.particle_symbol().to_string(); s.system.n];
                     xyz_of(&flat, &elements, s.system.d, &[format!("molplay {} energy={}", s.system.name, s.energy)], 1)
                 }
             };
@@ -110,7 +101,7 @@ impl Playground {
         }
         let s = self.inner.borrow();
         // a benchmark system's samples: every particle the system's element
-        let particles = |sys: &System, xs: &[f64]| (xs.to_vec(), sys.dim(), sys.d, vec![vec![particle_element(sys).to_string(); sys.n]; xs.len() / sys.dim()]);
+        let particles = |sys: &System, xs: &[f64]| (xs.to_vec(), sys.dim(), sys.d, vec![vec![sys.particle_symbol().to_string(); sys.n]; xs.len() / sys.dim()]);
         let (xs, dim, d, elements): (Vec<f64>, usize, usize, Vec<Vec<String>>) = match source.as_str() {
             "generate" => {
                 let (xs, n, els) = s.generate.export_samples().ok_or_else(|| js_err("exportSamples: no finished sampler run: generate first"))?;

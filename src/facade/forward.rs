@@ -132,7 +132,7 @@ impl Playground {
                 if xs.is_empty() {
                     return Err(js_err("loadDataset: the reference sampler has no samples yet"));
                 }
-                let symbol = if sys.d == 2 { "X" } else { "Ar" };
+                let symbol = sys.particle_symbol();
                 let molecules = xs
                     .chunks(sys.dim())
                     .map(|x| Molecule {
