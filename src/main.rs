@@ -1229,9 +1229,7 @@ mod cli {
     fn configurations(data: &str, atoms: Option<usize>, count: usize, seed: u64) -> Result<Configurations, String> {
         if data == "chain" {
             let atoms = atoms.unwrap_or(4);
-            if !(3..=64).contains(&atoms) {
-                return Err("--atoms must be between 3 and 64".into());
-            }
+            molplay::samplers::check_chain_beads(atoms).map_err(|e| format!("--atoms: {e}"))?;
             let mut g = molplay::samplers::GaussianTarget::spring_chain(atoms);
             for _ in 0..seed % 97 {
                 g.draw();
@@ -1384,9 +1382,7 @@ mod cli {
             }
             "chain" => {
                 let atoms = a.atoms.unwrap_or(4);
-                if !(3..=64).contains(&atoms) {
-                    return Err("--atoms must be between 3 and 64".into());
-                }
+                molplay::samplers::check_chain_beads(atoms).map_err(|e| format!("--atoms: {e}"))?;
                 let mut g = GaussianTarget::spring_chain(atoms);
                 let v = g.mean_r2() / (3 * atoms) as f64;
                 let reference: Vec<f64> = (0..a.samples.max(200)).flat_map(|_| g.draw()).collect();

@@ -671,6 +671,18 @@ impl Denoiser for EmpiricalTarget {
     }
 }
 
+/// Beads a spring chain may have: the one rule of the CLI and the page.
+pub const CHAIN_BEADS: std::ops::RangeInclusive<usize> = 3..=64;
+
+/// Refuses a chain length outside [`CHAIN_BEADS`], with the same words everywhere.
+pub fn check_chain_beads(n: usize) -> Result<usize, String> {
+    if CHAIN_BEADS.contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("a chain has {} to {} beads, got {n}", CHAIN_BEADS.start(), CHAIN_BEADS.end()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -267,9 +267,7 @@ impl Playground {
             }
             "chain" => {
                 let n = o.atoms.unwrap_or(8);
-                if !(3..=64).contains(&n) {
-                    return Err(js_err(format!("generate: a chain has 3 to 64 beads, got {n}")));
-                }
+                crate::samplers::check_chain_beads(n).map_err(|e| js_err(format!("generate: {e}")))?;
                 let mut g = GaussianTarget::spring_chain(n);
                 let reference: Vec<f64> = (0..2000).flat_map(|_| g.draw()).collect();
                 let v = g.mean_r2() / (3 * n) as f64;
@@ -623,9 +621,7 @@ impl Playground {
         let (pool, elements, config, label) = match o.target.as_deref().unwrap_or("chain") {
             "chain" => {
                 let n = o.atoms.unwrap_or(8);
-                if !(3..=64).contains(&n) {
-                    return Err(js_err(format!("train: a chain has 3 to 64 beads, got {n}")));
-                }
+                crate::samplers::check_chain_beads(n).map_err(|e| js_err(format!("train: {e}")))?;
                 let pool = chain_draws(n, 5000);
                 let config = EgnnConfig::indexed(n, hidden, layers, mean_square(&pool));
                 (pool, Vec::new(), config, format!("the spring chain of {n} beads"))
@@ -720,9 +716,7 @@ impl Playground {
         let n = model.config.atoms;
         let mut s = self.inner.borrow_mut();
         let (pool, label) = if model.config.atom_identity {
-            if !(3..=64).contains(&n) {
-                return Err(js_err(format!("{name}: a chain network for {n} beads is outside 3 to 64")));
-            }
+            crate::samplers::check_chain_beads(n).map_err(|e| js_err(format!("{name}: this chain network does not fit: {e}")))?;
             ((chain_draws(n, 5000), Vec::new()), format!("the spring chain of {n} beads ({name})"))
         } else {
             let data = s.forward.dataset().ok_or_else(|| js_err(format!("{name}: a molecule network needs its molecule set loaded first")))?;
