@@ -117,3 +117,34 @@ fn generation_decodes_molecules_full_and_gaga_with_their_costs() {
     assert!(generate(&m, &sch, &GenerateOptions { t_star: Some(2000.0), ..opts.clone() }, 5, &no_clock).is_err());
     assert!(generate(&m, &sch, &opts, 0, &no_clock).is_err());
 }
+
+/// Damaged whole-molecule files (bytes flipped anywhere, header numbers changed) are refused
+/// or read, never a panic.
+#[test]
+fn damaged_whole_molecule_files_never_panic() {
+    let sch = Schedule::polynomial2(1000, 1e-5);
+    let d = JointData::new(&data(), None).unwrap();
+    let mut m = MoleculeModel::new(&d, config(650.0), &sch).unwrap();
+    pollster::block_on(m.train(&d, &sch, 3, 10, f64::INFINITY, &no_clock)).unwrap();
+    let good = m.to_bytes(true).unwrap();
+    let mut rng = molplay::rng::XorShift64::new(5);
+    for _ in 0..300 {
+        let mut bad = good.clone();
+        for _ in 0..1 + rng.below(4) {
+            let i = rng.below(bad.len());
+            bad[i] ^= 1 << rng.below(8);
+        }
+        let _ = MoleculeModel::from_bytes(&bad);
+    }
+    // a header whose numbers lie: lengths, histogram, variances
+    let text = String::from_utf8_lossy(&good).into_owned();
+    for (from, to) in [("\"weights_len\":", "\"weights_len\":9"), ("\"histogram\":[[", "\"histogram\":[[0,"), ("\"type_variance\":", "\"type_variance\":-")] {
+        let start = text.find(from).unwrap();
+        let forged = [&good[..start], to.as_bytes(), &good[start + from.len()..]].concat();
+        // the header length in the container is now off by the inserted bytes: fix it up
+        let mut forged = forged;
+        let len = u32::from_le_bytes(forged[12..16].try_into().unwrap()) + (to.len() - from.len()) as u32;
+        forged[12..16].copy_from_slice(&len.to_le_bytes());
+        assert!(MoleculeModel::from_bytes(&forged).is_err(), "{to} was accepted");
+    }
+}
