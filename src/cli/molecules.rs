@@ -64,8 +64,9 @@ pub struct GenerateArgs {
     /// GAGA: start at this T* from the closed-form Gaussian.
     #[arg(long)]
     gaga: Option<f64>,
-    /// GAGA's start variance: one pooled over every column, or per modality.
-    #[arg(long, default_value = "pooled", value_parser = ["pooled", "per-modality"])]
+    /// GAGA's start variance: per modality (positions and types each their own v̂; measured
+    /// better: the pooled one starts positions too narrow), or one pooled over every column.
+    #[arg(long, default_value = "per-modality", value_parser = ["pooled", "per-modality"])]
     variance: String,
     /// Prints the comparison table full vs GAGA at this T* (pooled and per-modality start),
     /// each row on the same network, samples and seed.

@@ -72,7 +72,7 @@ impl Playground {
 
     /// Starts generating whole molecules from the loaded network. Options (all optional):
     /// `gaga` (false) with `tStar` (default the T* the network was trained up to, else 650) and
-    /// `variance` "pooled" | "per-modality"; `sampler` "ddpm" | "em" | "heun"; `steps` (200, of
+    /// `variance` "per-modality" (default) | "pooled"; `sampler` "ddpm" | "em" | "heun"; `steps` (200, of
     /// the full trajectory: GAGA takes T* / T of them); `samples` (32); `show` (trajectories kept
     /// for the viewer, 6); `seed`; `tStarPositions`, `tStarTypes` (the scrubber's marks; default
     /// the study's values on the bundled set, 650 and 350). Returns `{samples, steps, t_start,
@@ -87,7 +87,7 @@ impl Playground {
         let schedule = Schedule::polynomial2(1000, 1e-5);
         let full_t = schedule.steps() as f64;
         let method: Method = serde_json::from_value(serde_json::json!(o.sampler.as_deref().unwrap_or("ddpm"))).map_err(|_| err("sampler must be ddpm, em or heun".into()))?;
-        let variance = match o.variance.as_deref().unwrap_or("pooled") {
+        let variance = match o.variance.as_deref().unwrap_or("per-modality") {
             "pooled" => GagaVariance::Pooled,
             "per-modality" => GagaVariance::PerModality,
             v => return Err(err(format!("variance must be \"pooled\" or \"per-modality\", got \"{v}\""))),
