@@ -19,15 +19,12 @@
 //! needed: the EGNN averages its messages over the N − 1 others of any N.
 
 use crate::models::{EgnnConfig, ModelError, Network};
-use crate::molecules::{centre_columns, Dataset};
+use crate::molecules::{centre_columns, one_hot, Dataset, Modality};
 use crate::rng::XorShift64;
 use crate::samplers::{Denoiser, Method, SampleOptions, SamplerRun, Symmetry};
 use crate::schedules::Schedule;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// EDM's scale of the one-hot type block.
-pub const TYPE_SCALE: f64 = 4.0;
 
 /// A training set of whole molecules grouped by atom count.
 #[derive(Clone, Debug)]
@@ -73,13 +70,10 @@ impl JointData {
             }
             let mut x = m.positions.clone();
             crate::geometry::remove_com(&mut x, 3);
-            let mut h = vec![0.0; n * k];
-            for (a, e) in m.elements.iter().enumerate() {
-                let j = types.iter().position(|t| t.eq_ignore_ascii_case(e)).ok_or_else(|| format!("molecule {i} has the element {e}, which the vocabulary ({}) does not have", types.join(", ")))?;
-                h[a * k + j] = 1.0;
-            }
+            // the type block as the forward study builds it (`Dataset::block`), over `types`
+            let mut h = one_hot(&m.elements, &types).map_err(|e| format!("molecule {i} has the element {e}, which the vocabulary ({}) does not have", types.join(", ")))?;
             centre_columns(&mut h, n, k);
-            h.iter_mut().for_each(|v| *v /= TYPE_SCALE);
+            h.iter_mut().for_each(|v| *v /= Modality::Types.scale());
             let g = groups.entry(n).or_default();
             g.count += 1;
             let (qx, qh) = (x.iter().map(|v| v * v).sum::<f64>(), h.iter().map(|v| v * v).sum::<f64>());
@@ -395,12 +389,6 @@ impl Generation {
             }
         }
         decided
-    }
-
-    pub fn finish(self) -> Generated {
-        let nfe = self.nfe();
-        let molecules = self.runs.iter().flat_map(|r| decode(r.samples(), r.atoms(), &self.types)).collect();
-        Generated { molecules, nfe }
     }
 
     /// The molecules as they are now (decoded; the samples once done).

@@ -220,7 +220,13 @@ impl EgnnConfig {
 
     /// Configurations one forward pass may take within [`MAX_PAIR_WORK`] (at least 1).
     pub fn max_batch(&self) -> usize {
-        (MAX_PAIR_WORK / (self.atoms * self.atoms * self.hidden).max(1)).max(1)
+        self.batch_for(self.atoms)
+    }
+
+    /// Configurations of `n` atoms one forward pass may take within [`MAX_PAIR_WORK`] (at least
+    /// 1): networks that take several sizes batch each by its own.
+    pub fn batch_for(&self, n: usize) -> usize {
+        (MAX_PAIR_WORK / (n * n * self.hidden).max(1)).max(1)
     }
 
     /// Node features for `batch` configurations: one-hot indices, or all ones. (A network
@@ -877,14 +883,8 @@ impl Network {
     /// ε̂ (preconditioned) for a batch: x [B, N, 3] at steps `ts` of the schedule.
     #[allow(clippy::too_many_arguments)]
     fn eps_hat(&self, model: &Egnn, d: &Device, x: Tensor<3>, feats: Tensor<3>, edges: Option<Tensor<4>>, ts: &[f64], schedule: &Schedule) -> Tensor<3> {
-        let b = ts.len();
-        let v = self.config.data_variance;
-        let col = |f: &dyn Fn(f64) -> f64| -> Tensor<3> { Tensor::from_data(TensorData::new(ts.iter().map(|&t| f(t) as f32).collect::<Vec<f32>>(), [b, 1, 1]), d) };
-        let total = |t: f64| schedule.alpha2(t) * v + schedule.sigma2(t);
-        let c_skip = col(&|t| schedule.sigma(t) / total(t));
-        let c_out = col(&|t| schedule.alpha(t) / total(t).sqrt());
-        let c_in = col(&|t| 1.0 / total(t).sqrt());
-        let tn: Tensor<2> = Tensor::from_data(TensorData::new(ts.iter().map(|&t| (t / schedule.steps() as f64) as f32).collect::<Vec<f32>>(), [b, 1]), d);
+        let [c_in, c_skip, c_out] = preconditioning(self.config.data_variance, ts, schedule, d);
+        let tn = time_input(ts, schedule, d);
         let f = match edges {
             Some(edges) => model.forward_graph(x.clone() * c_in, feats, edges, tn),
             None => model.forward(x.clone() * c_in, feats, tn),
@@ -916,7 +916,7 @@ impl Network {
         let (f, k) = (self.config.features, self.config.edge_features);
         let (b, e) = (ts.len(), n.saturating_sub(1));
         let (model, d) = self.inference();
-        let chunk = (MAX_PAIR_WORK / (n * n * self.config.hidden).max(1)).max(1);
+        let chunk = self.config.batch_for(n);
         let mut out = Vec::with_capacity(xs.len());
         for start in (0..b).step_by(chunk) {
             let m = chunk.min(b - start);
@@ -1036,15 +1036,9 @@ impl Network {
     /// positions alone.
     #[allow(clippy::too_many_arguments)]
     fn eps_hat_joint(&self, model: &Egnn, d: &Device, x: Tensor<3>, h: Tensor<3>, ts: &[f64], schedule: &Schedule) -> (Tensor<3>, Tensor<3>) {
-        let b = ts.len();
-        let col = |f: &dyn Fn(f64) -> f64| -> Tensor<3> { Tensor::from_data(TensorData::new(ts.iter().map(|&t| f(t) as f32).collect::<Vec<f32>>(), [b, 1, 1]), d) };
-        let coefficients = |v: f64| {
-            let total = move |t: f64| schedule.alpha2(t) * v + schedule.sigma2(t);
-            (col(&|t| 1.0 / total(t).sqrt()), col(&|t| schedule.sigma(t) / total(t)), col(&|t| schedule.alpha(t) / total(t).sqrt()))
-        };
-        let (in_x, skip_x, out_x) = coefficients(self.config.data_variance);
-        let (in_h, skip_h, out_h) = coefficients(self.config.type_variance.unwrap_or(1.0));
-        let tn: Tensor<2> = Tensor::from_data(TensorData::new(ts.iter().map(|&t| (t / schedule.steps() as f64) as f32).collect::<Vec<f32>>(), [b, 1]), d);
+        let [in_x, skip_x, out_x] = preconditioning(self.config.data_variance, ts, schedule, d);
+        let [in_h, skip_h, out_h] = preconditioning(self.config.type_variance.unwrap_or(1.0), ts, schedule, d);
+        let tn = time_input(ts, schedule, d);
         let (fx, fh) = model.forward_joint(x.clone() * in_x, h.clone() * in_h, tn);
         (x * skip_x + fx * out_x, h * skip_h + fh * out_h)
     }
@@ -1055,7 +1049,7 @@ impl Network {
         let f = self.config.features;
         let b = ts.len();
         let (model, d) = self.inference();
-        let chunk = (MAX_PAIR_WORK / (n * n * self.config.hidden).max(1)).max(1);
+        let chunk = self.config.batch_for(n);
         let (mut ex, mut eh) = (Vec::with_capacity(xs.len()), Vec::with_capacity(hs.len()));
         for start in (0..b).step_by(chunk) {
             let m = chunk.min(b - start);
@@ -1091,17 +1085,7 @@ impl Network {
         for e in eps_h.chunks_mut(n * f) {
             crate::molecules::centre_columns(e, n, f);
         }
-        let noised = |z0: &[f64], eps: &[f64], per: usize| -> Vec<f64> {
-            z0.chunks(per)
-                .zip(eps.chunks(per))
-                .zip(&ts)
-                .flat_map(|((z, e), &t)| {
-                    let (a, s) = (schedule.alpha(t), schedule.sigma(t));
-                    z.iter().zip(e).map(move |(z, e)| a * z + s * e).collect::<Vec<f64>>()
-                })
-                .collect()
-        };
-        let (xt, ht) = (noised(x0, &eps_x, 3 * n), noised(h0, &eps_h, f * n));
+        let (xt, ht) = (noised_rows(x0, &eps_x, &ts, 3 * n, schedule), noised_rows(h0, &eps_h, &ts, f * n, schedule));
         let d = &self.device;
         let (px, ph) = self.eps_hat_joint(&self.model, d, tensor3(&xt, b, n, 3, d), tensor3(&ht, b, n, f, d), &ts, schedule);
         let sx = (px - tensor3(&eps_x, b, n, 3, d)).powf_scalar(2.0).sum();
@@ -1254,6 +1238,19 @@ pub fn read_container<'a>(bytes: &'a [u8], magic: &[u8; 8], version: u32) -> Res
     // checked: 16 + a u32 length overflows a 32-bit usize (wasm32)
     let end = len.checked_add(16).filter(|&end| end <= bytes.len()).ok_or_else(|| ModelError::Corrupt("the header is cut short".into()))?;
     Ok((&bytes[16..end], &bytes[end..]))
+}
+
+/// EDM's c_in, c_skip, c_out ([B, 1, 1] each) for a modality of data variance `v` at steps `ts`:
+/// with total = α²v + σ², c_in = 1/√total, c_skip = σ/total, c_out = α/√total.
+fn preconditioning(v: f64, ts: &[f64], schedule: &Schedule, d: &Device) -> [Tensor<3>; 3] {
+    let col = |f: &dyn Fn(f64) -> f64| -> Tensor<3> { Tensor::from_data(TensorData::new(ts.iter().map(|&t| f(t) as f32).collect::<Vec<f32>>(), [ts.len(), 1, 1]), d) };
+    let total = |t: f64| schedule.alpha2(t) * v + schedule.sigma2(t);
+    [col(&|t| 1.0 / total(t).sqrt()), col(&|t| schedule.sigma(t) / total(t)), col(&|t| schedule.alpha(t) / total(t).sqrt())]
+}
+
+/// The network's time input t/T ([B, 1]).
+fn time_input(ts: &[f64], schedule: &Schedule, d: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(ts.iter().map(|&t| (t / schedule.steps() as f64) as f32).collect::<Vec<f32>>(), [ts.len(), 1]), d)
 }
 
 /// x_t = α_t x0 + σ_t ε for rows of `per` values (one t per row).

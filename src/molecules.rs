@@ -191,15 +191,7 @@ impl Dataset {
         let n = m.elements.len();
         let (mut v, cols) = match modality {
             Modality::Positions => (m.positions.clone(), 3),
-            Modality::Types => {
-                let k = self.types.len();
-                let mut v = vec![0.0; n * k];
-                for (a, e) in m.elements.iter().enumerate() {
-                    let j = self.types.iter().position(|t| t == e).expect("vocabulary covers the data set");
-                    v[a * k + j] = 1.0;
-                }
-                (v, k)
-            }
+            Modality::Types => (one_hot(&m.elements, &self.types).expect("vocabulary covers the data set"), self.types.len()),
             Modality::Charges => (m.charges.clone().unwrap_or_else(|| vec![0.0; n]), 1),
         };
         centre_columns(&mut v, n, cols);
@@ -215,6 +207,18 @@ pub struct SizeGroup {
     pub atoms: usize,
     pub positions: Vec<f64>,
     pub elements: Vec<Vec<String>>,
+}
+
+/// The atoms' elements one-hot over the vocabulary `types` (N × K, matched ignoring case); an
+/// element outside it is returned as the error.
+pub fn one_hot(elements: &[String], types: &[String]) -> Result<Vec<f64>, String> {
+    let k = types.len();
+    let mut v = vec![0.0; elements.len() * k];
+    for (a, e) in elements.iter().enumerate() {
+        let j = types.iter().position(|t| t.eq_ignore_ascii_case(e)).ok_or_else(|| e.clone())?;
+        v[a * k + j] = 1.0;
+    }
+    Ok(v)
 }
 
 /// Subtracts each column's mean over the rows.

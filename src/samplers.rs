@@ -16,6 +16,7 @@
 //! −(x − α_t D)/σ_t². [`GaussianTarget`] is exact for any SE(3)-invariant Gaussian target.
 
 use crate::geometry::{align_to, curvature, project_horizontal, remove_com, rotate, sym_eigen};
+use crate::molecules::centre_columns;
 use crate::rng::XorShift64;
 use crate::schedules::Schedule;
 use serde::Serialize;
@@ -123,17 +124,8 @@ pub fn com_free_variance(mean_square: f64, atoms: usize) -> f64 {
 /// n × w standard normal values, each of the w columns made zero-mean over the n rows.
 fn zero_mean_noise(n: usize, w: usize, rng: &mut XorShift64) -> Vec<f64> {
     let mut z: Vec<f64> = (0..w * n).map(|_| rng.normal()).collect();
-    centre(&mut z, w);
+    centre_columns(&mut z, n, w);
     z
-}
-
-/// Removes each of the w columns' mean over the rows (the CoM for positions).
-fn centre(x: &mut [f64], w: usize) {
-    if w <= 3 {
-        remove_com(x, w);
-    } else {
-        crate::molecules::centre_columns(x, x.len() / w, w);
-    }
 }
 
 /// Draws `count` samples. Refuses bad knobs with a message.
@@ -361,7 +353,7 @@ impl SamplerRun {
                 let h = corr.as_ref().map_or(0.0, |h| opts.curvature * 0.5 * noise_var * h[c]);
                 x[c] += delta[c] + h + noise_var.sqrt() * z[c];
             }
-            centre(x, w);
+            centre_columns(x, n, w);
             if x.iter().any(|v| !v.is_finite()) {
                 return Err(format!("the sampler diverged at t = {s:.1} (non-finite coordinates)"));
             }

@@ -98,6 +98,7 @@ fn generation_decodes_molecules_full_and_gaga_with_their_costs() {
     pollster::block_on(m.train(&d, &sch, 40, 40, f64::INFINITY, &no_clock)).unwrap();
     let rows = comparison_rows(Method::Ddpm, 20, 650.0, &sch, 4);
     assert_eq!(rows.iter().map(|r| r.1.steps).collect::<Vec<_>>(), vec![20, 13, 13]);
+    let reference = molplay::app::molecules::DataReference::of(&set);
     let mut nfe = Vec::new();
     for (label, opts) in &rows {
         let (g, secs) = generate(&m, &sch, opts, 30, &no_clock).unwrap();
@@ -105,7 +106,7 @@ fn generation_decodes_molecules_full_and_gaga_with_their_costs() {
         let sizes: Vec<usize> = g.molecules.iter().map(|(e, _)| e.len()).collect();
         assert!(sizes.iter().all(|n| d.groups.contains_key(n)), "sizes come from the histogram: {sizes:?}");
         assert!(g.molecules.iter().all(|(e, x)| x.len() == 3 * e.len() && x.iter().all(|v| v.is_finite()) && e.iter().all(|s| d.types.contains(s))));
-        let r = evaluate(label, &g, opts, &sch, secs, Some(&set));
+        let r = evaluate(label, &g, opts, &sch, secs, Some(&reference));
         assert_eq!((r.samples, r.stability.molecules, r.validity.molecules), (30, 30, 30));
         assert!(r.distance_w2.is_some_and(|w| w.is_finite()));
         nfe.push(r.nfe_per_molecule);

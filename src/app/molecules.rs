@@ -259,33 +259,55 @@ pub struct ElementShare {
     pub data: f64,
 }
 
+/// What a report compares generated molecules with, taken from the training data once (a
+/// comparison's rows share it): the pooled interatomic distances and each element's share.
+pub struct DataReference {
+    distances: Vec<f64>,
+    shares: std::collections::BTreeMap<String, f64>,
+}
+
+impl DataReference {
+    pub fn of(data: &crate::molecules::Dataset) -> DataReference {
+        DataReference { distances: pooled_distances(data.molecules.iter().map(|m| m.positions.as_slice())), shares: element_shares(data.molecules.iter().map(|m| m.elements.as_slice())) }
+    }
+}
+
+/// Interatomic distances of molecules (flat Å), pooled.
+fn pooled_distances<'a>(molecules: impl Iterator<Item = &'a [f64]>) -> Vec<f64> {
+    molecules.flat_map(|x| crate::metrics::pairwise_distances(x, x.len() / 3, 3)).collect()
+}
+
+/// Each element's share of the atoms of molecules.
+fn element_shares<'a>(molecules: impl Iterator<Item = &'a [String]>) -> std::collections::BTreeMap<String, f64> {
+    let mut c = std::collections::BTreeMap::new();
+    let mut total = 0.0;
+    for e in molecules.flatten() {
+        *c.entry(e.clone()).or_insert(0.0) += 1.0;
+        total += 1.0;
+    }
+    c.values_mut().for_each(|v| *v /= f64::max(total, 1.0));
+    c
+}
+
 /// Evaluates generated molecules against the training data (for distances and element shares;
 /// None: without them).
-pub fn evaluate(label: &str, gen: &Generated, opts: &GenerateOptions, schedule: &Schedule, seconds: f64, data: Option<&crate::molecules::Dataset>) -> GenerationReport {
+pub fn evaluate(label: &str, gen: &Generated, opts: &GenerateOptions, schedule: &Schedule, seconds: f64, data: Option<&DataReference>) -> GenerationReport {
     let mut stability = Stability::default();
     for (e, x) in &gen.molecules {
         stability.add(e, x);
     }
     let validity = chemistry::validity(gen.molecules.iter().map(|(e, x)| (e.as_slice(), x.as_slice())));
-    let pooled = |ms: &mut dyn Iterator<Item = &[f64]>| -> Vec<f64> { ms.flat_map(|x| crate::metrics::pairwise_distances(x, x.len() / 3, 3)).collect() };
-    let generated_d = pooled(&mut gen.molecules.iter().map(|(_, x)| x.as_slice()));
-    let distance_w2 = data.map(|d| crate::metrics::w2_1d(&generated_d, &pooled(&mut d.molecules.iter().map(|m| m.positions.as_slice()))));
-    let mut elements: Vec<ElementShare> = Vec::new();
-    let count = |ms: &mut dyn Iterator<Item = &[String]>| -> std::collections::BTreeMap<String, f64> {
-        let mut c = std::collections::BTreeMap::new();
-        let mut total = 0.0;
-        for e in ms.flatten() {
-            *c.entry(e.clone()).or_insert(0.0) += 1.0;
-            total += 1.0;
-        }
-        c.values_mut().for_each(|v| *v /= f64::max(total, 1.0));
-        c
-    };
-    let g = count(&mut gen.molecules.iter().map(|(e, _)| e.as_slice()));
-    let d = data.map(|d| count(&mut d.molecules.iter().map(|m| m.elements.as_slice()))).unwrap_or_default();
-    for k in g.keys().chain(d.keys()).collect::<std::collections::BTreeSet<_>>() {
-        elements.push(ElementShare { element: k.clone(), generated: g.get(k).copied().unwrap_or(0.0), data: d.get(k).copied().unwrap_or(0.0) });
-    }
+    let distance_w2 = data.map(|d| crate::metrics::w2_1d(&pooled_distances(gen.molecules.iter().map(|(_, x)| x.as_slice())), &d.distances));
+    let g = element_shares(gen.molecules.iter().map(|(e, _)| e.as_slice()));
+    let empty = std::collections::BTreeMap::new();
+    let d = data.map_or(&empty, |d| &d.shares);
+    let elements: Vec<ElementShare> = g
+        .keys()
+        .chain(d.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|k| ElementShare { element: k.clone(), generated: g.get(k).copied().unwrap_or(0.0), data: d.get(k).copied().unwrap_or(0.0) })
+        .collect();
     let samples = gen.molecules.len();
     GenerationReport {
         label: label.into(),
@@ -312,7 +334,7 @@ pub fn generate(model: &MoleculeModel, schedule: &Schedule, opts: &GenerateOptio
     while !g.done() {
         g.advance(net, schedule, usize::MAX)?;
     }
-    Ok((g.finish(), clock() - t0))
+    Ok((g.current(), clock() - t0))
 }
 
 /// The options of a comparison's rows: full from T with `steps`, GAGA from T* with the steps

@@ -1,7 +1,7 @@
 //! `molplay train-molecules` and `molplay generate-molecules`: whole-molecule generation
 //! (types and positions jointly, full or GAGA), delegating to [`molplay::app::molecules`].
 
-use molplay::app::molecules::{comparison_rows, evaluate, generate, GenerationReport, MoleculeModel, TrainConfig};
+use molplay::app::molecules::{comparison_rows, evaluate, generate, DataReference, GenerationReport, MoleculeModel, TrainConfig};
 use molplay::joint::{GagaVariance, GenerateOptions, JointData};
 use molplay::molecules::Dataset;
 use molplay::samplers::Method;
@@ -184,7 +184,8 @@ pub fn generate_cmd(a: GenerateArgs) -> Result<(), String> {
         (Some(_), None) => return Err("--gaga-model joins the table of --compare T*".into()),
         (None, _) => None,
     };
-    let data = a.data.as_deref().map(read_data).transpose()?;
+    // the data's side of every row's comparison, taken once
+    let data = a.data.as_deref().map(read_data).transpose()?.as_ref().map(DataReference::of);
     let method: Method = serde_json::from_value(serde_json::json!(a.sampler)).map_err(|e| e.to_string())?;
     let variance = if a.variance == "pooled" { GagaVariance::Pooled } else { GagaVariance::PerModality };
     let rows: Vec<(String, GenerateOptions)> = match (a.compare, a.gaga) {
