@@ -1,16 +1,20 @@
 //! molplay: diffusion models for 3D molecules, energies and samplers on WebGPU, in a browser tab.
+#[cfg(feature = "nets")]
 pub mod adjoint;
 pub mod app;
 pub mod chemistry;
+#[cfg(feature = "nets")]
 pub mod conformers;
 pub mod energies;
 pub mod gaussianity;
 pub mod geometry;
 pub mod gpu;
 pub mod io;
+#[cfg(feature = "nets")]
 pub mod joint;
 pub mod mcmc;
 pub mod metrics;
+#[cfg(feature = "nets")]
 pub mod models;
 pub mod molecules;
 pub mod objectives;

@@ -7,7 +7,7 @@ import { histogramPlot, linePlot } from "./plot.js";
 import { $, download, guarded, nextFrame, oneAtATime, toBytes } from "./ui.js";
 const PRESETS = { dw4: "www/presets/dw4-demo.mpa", lj13: "www/presets/lj13-demo.mpa" };
 
-export function wireAdjoint(pg, api, { showError, refresh, transport, showSystem }) {
+export function wireAdjoint(pg, api, { showError, refresh, transport, showSystem, networks }) {
   let pauseRequested = false;
   const loss = linePlot($("as-loss"), "RAM loss", "#f2a65a");
   // the run's record in the controller's file: a preset's energy W2 along its native training
@@ -105,6 +105,7 @@ export function wireAdjoint(pg, api, { showError, refresh, transport, showSystem
   async function preset(system) {
     const url = PRESETS[system];
     if (!url) throw new Error(`no pretrained weights for ${system} yet: train from scratch`);
+    await networks();
     const res = await fetch(url);
     if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
     const st = pg.loadAdjointWeights(url, new Uint8Array(await res.arrayBuffer()), system);
@@ -128,6 +129,7 @@ export function wireAdjoint(pg, api, { showError, refresh, transport, showSystem
   $("as-file").addEventListener("change", guard(async (e) => {
     const file = e.target.files[0];
     if (!file) return;
+    await networks();
     show(pg.loadAdjointWeights(file.name, new Uint8Array(await file.arrayBuffer()), $("as-system").value));
   }));
 
@@ -135,6 +137,7 @@ export function wireAdjoint(pg, api, { showError, refresh, transport, showSystem
     if (typeof o !== "object" || o === null) throw new TypeError("trainAdjoint(options): options must be an object");
     const { epochs, resume, ...rest } = o;
     if (epochs !== undefined && !(Number.isInteger(epochs) && epochs >= 1)) throw new Error("trainAdjoint: epochs must be a whole number ≥ 1");
+    await networks();
     if (!resume || !pg.adjointStatus()) start({ system: $("as-system").value, device: $("net-device").value, ...rest });
     return drive("train", { epochs: epochs ?? Infinity });
   };
@@ -144,10 +147,11 @@ export function wireAdjoint(pg, api, { showError, refresh, transport, showSystem
     return drive(mode);
   };
   api.adjointStatus = () => pg.adjointStatus();
-  api.benchNetworks = (reps = 3) => pg.benchNetworks(reps >>> 0);
-  api.adjointWeights = () => jobs.run(() => pg.adjointWeights());
+  api.benchNetworks = async (reps = 3) => { await networks(); return pg.benchNetworks(reps >>> 0); };
+  api.adjointWeights = () => jobs.run(async () => { await networks(); return pg.adjointWeights(); });
   api.loadAdjointWeights = async (name, data, system) => {
     const bytes = toBytes(data, "loadAdjointWeights(name, data, system)", { text: false });
+    await networks();
     const st = pg.loadAdjointWeights(String(name), bytes, system === undefined ? undefined : String(system));
     show(st);
     return st;

@@ -9,6 +9,8 @@ const COLORS = { positions: "#7fd1e3", types: "#f2a65a", charges: "#b48ef0", poo
 
 export function wireForward(pg, api, { showError, refresh, transport }) {
   let datasetName = null;
+  let dataset = null; // {source, name, text}: what restore loads again
+  let lastStudy = null;
   let view = null; // {steps, options}
   let tStar = null;
   let studying = null;
@@ -85,6 +87,8 @@ export function wireForward(pg, api, { showError, refresh, transport }) {
   function useSet(source, name, text) {
     const info = pg.loadDataset(source, name, text);
     datasetName = name;
+    dataset = { source, name, text };
+    lastStudy = null;
     tStar = null;
     view = null; // the facade drops the old trajectory with the old set
     $("fw-banner").hidden = true;
@@ -124,6 +128,7 @@ export function wireForward(pg, api, { showError, refresh, transport }) {
           await nextFrame();
         } while (!p.done);
         const r = p.result;
+        lastStudy = r;
         tStar = r.t_star;
         pg.setTStar(tStar);
         const fmt = (v) => (v === null || v === undefined ? "never" : Math.round(v));
@@ -166,12 +171,30 @@ export function wireForward(pg, api, { showError, refresh, transport }) {
   api.forward = async (options = {}) => { if (!datasetName) await loadQm9(); return show(options); };
   api.setFrame = (t) => setT(Number(t));
   api.gaussianity = async (options = {}) => {
-    const last = pg.gaussianityResult();
+    const last = pg.gaussianityResult() ?? lastStudy;
     if (last && Object.keys(options).length === 0) return last;
     return study(options);
   };
   api.benchForward = (frames = 200) => pg.benchForward(frames >>> 0);
   return {
+    /// Resolves when no study is in flight.
+    settled: () => studying?.catch(() => {}) ?? Promise.resolve(),
+    /// On a new module: the molecule set, its T* and the trajectory shown, as they were.
+    restore: () => {
+      if (!dataset) return;
+      const keep = { tStar, study: lastStudy, view, pos: transport.active === "forward" ? transport.position() : null };
+      const set = $("fw-set").textContent, result = $("fw-result").textContent;
+      useSet(dataset.source, dataset.name, dataset.text);
+      $("fw-set").textContent = set;
+      $("fw-result").textContent = result;
+      tStar = keep.tStar;
+      lastStudy = keep.study;
+      pg.setTStar(tStar);
+      if (keep.view) {
+        show(keep.view.options);
+        if (keep.pos !== null) setT(Math.round(keep.pos));
+      }
+    },
     ensureLoaded: async () => { if (!datasetName) await loadQm9(); },
     loadQm9, useSet, show, study,
     loadFile: (name, text) => { useSet("xyz", name, text); return show(); },

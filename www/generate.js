@@ -8,7 +8,7 @@ import { $, download, guarded, nextFrame, oneAtATime, toBytes } from "./ui.js";
 const PALETTE = ["#7fd1e3", "#f2a65a", "#b48ef0", "#9be37f", "#ff8fa3"];
 const REFERENCE_COLOR = "#e6e8ee";
 
-export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, transport }) {
+export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, transport, networks }) {
   let stopRequested = false;
   let view = null; // {fullT, tStar, gaga, tStart}
   let plot = null;
@@ -85,7 +85,9 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
     plot.update([...results.map((r) => r.distances), results.length ? results[results.length - 1].reference_distances : []]);
   }
 
+  let last = null; // the options of the last run that finished (see restore)
   async function once(o) {
+    if (o.target === "network") await networks();
     if (o.target === "molecules" || o.target === "orbits") await ensureMolecules();
     const info = pg.startGenerate(o);
     view = { fullT: 1000, tStar: info.t_star, gaga: info.gaga, tStart: info.t_start };
@@ -100,6 +102,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
       await nextFrame();
     } while (!p.done && !stopRequested);
     if (!p.done) throw new Error("generate: stopped");
+    last = o;
     return p.result;
   }
 
@@ -160,6 +163,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
     if (!(Number.isInteger(steps) && steps >= 1)) return Promise.reject(new Error("train: steps must be a whole number ≥ 1"));
     stopTraining = false;
     return trainings.run(async () => {
+      await networks();
       if ((o.target ?? "chain") === "molecules") await ensureMolecules();
       let st = pg.startScoreTraining(o);
       $("gen-loss").hidden = false;
@@ -190,9 +194,13 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
     const { steps = 500, ...rest } = o;
     return train(rest, steps);
   };
-  api.scoreWeights = () => pg.scoreWeights();
+  api.scoreWeights = () => {
+    if (!api.hasNetworks()) throw new Error("scoreWeights: train a network first"); // none exists before the networks' module
+    return pg.scoreWeights();
+  };
   api.loadScoreWeights = async (name, data) => {
     const bytes = toBytes(data, "loadScoreWeights(name, data)", { text: false });
+    await networks();
     try {
       return pg.loadScoreWeights(String(name), bytes);
     } catch (e) {
@@ -205,6 +213,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
   $("gen-train-file").addEventListener("change", guard(async (e) => {
     const file = e.target.files[0];
     if (!file) return;
+    await networks();
     await ensureMolecules();
     const st = pg.loadScoreWeights(file.name, new Uint8Array(await file.arrayBuffer()));
     $("gen-train-status").textContent = `loaded ${st.label}: ` + (st.steps > 0 ? `${st.steps} training steps` : "pretrained (its training steps not recorded in the file)");
@@ -212,6 +221,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
   // a score network trained natively (molplay train-score), so the network target works at once
   const SCORE_PRESET = "www/presets/qm9-19-score.mpw";
   const loadPreset = () => trainings.run(async () => {
+    await networks();
     const res = await fetch(SCORE_PRESET);
     if (!res.ok) throw new Error(`${SCORE_PRESET}: HTTP ${res.status}`);
     const bytes = new Uint8Array(await res.arrayBuffer());
@@ -237,4 +247,14 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
   api.sampleResult = () => pg.generateResult();
   const referenceMetrics = api.metrics;
   api.metrics = (o = {}) => (o?.of === "sample" ? pg.generateResult() : referenceMetrics(o));
+  return {
+    /// Resolves when no run is in flight.
+    settled: () => runs.settled(),
+    /// On a new module (the page moved to the networks' one): the last run again, from its seed
+    /// (the same samples), so its trajectory and samples are there as before.
+    restore: async () => {
+      if (!last) { view = null; return; }
+      await exclusive(() => once(last));
+    },
+  };
 }

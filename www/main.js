@@ -1,6 +1,5 @@
 // Wires the page to the wasm facade and publishes the scripting API on window.molplay.
 // No math here: every number shown comes from the Rust core.
-import init, { Playground, apiVersion, crateVersion, internalError } from "../pkg/molplay.js";
 import { wireReference } from "./reference.js";
 import { wireForward } from "./forward.js";
 import { wireGenerate } from "./generate.js";
@@ -9,6 +8,16 @@ import { wireAdjoint } from "./adjoint.js";
 import { createTransport } from "./transport.js";
 import { DEFAULT_PRESET, MODES, PRESETS, applyToControls, knobElements, parseHash, readControls, toHash } from "./state.js";
 import { $, download, guarded, toBytes } from "./ui.js";
+
+// The page starts on the first module (pkg/core/: viewer, energies, forward process, samplers,
+// reference sampler; no networks, a tenth of the full module's size) when its link needs no
+// network, and moves to the full module (pkg/) on the first call that needs one (see
+// `networks` in start). `live` is the module and playground in use; `pg` below forwards to it.
+const live = { mod: null, pg: null };
+const internalError = () => live.mod?.internalError() ?? null;
+/// Network methods a playground of the first module lacks, answered as the full module answers
+/// before any network exists (no learner, no network): the panels ask them while they draw.
+const NONE_YET = new Set(["adjointStatus", "scoreStatus", "moleculesResult"]);
 
 const API_VERSION = 1; // must equal facade::API_VERSION in the wasm
 const EXPLAIN = {
@@ -120,9 +129,12 @@ function wireCanvas(pg, canvas) {
     const w = Math.max(1, Math.round(canvas.clientWidth * dpr)), h = Math.max(1, Math.round(canvas.clientHeight * dpr));
     if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; pg.resize(w, h); }
   };
-  new ResizeObserver(fit).observe(canvas);
+  const resized = new ResizeObserver(fit);
+  resized.observe(canvas);
   fit();
+  let stopped = false;
   const loop = () => {
+    if (stopped) return;
     try {
       if (pg.frame()) onBackendChange();
     } catch (e) {
@@ -135,12 +147,15 @@ function wireCanvas(pg, canvas) {
     requestAnimationFrame(loop);
   };
   requestAnimationFrame(loop);
+  // stops drawing into this canvas (another one took its place)
+  return () => { stopped = true; resized.disconnect(); };
 }
 
 /// Routes a file (picker or drop) by its name: weights to their network, molecules to the
 /// forward set (or, in Learn from energy, to the reference set), .npy samples to the reference set.
 async function openFile(api, mode, name, bytes) {
   const lower = name.toLowerCase();
+  if (/\.(mpw|mpa|npy)$/.test(lower)) await api.networks();
   if (lower.endsWith(".mpw")) return { to: "generate", result: await api.loadScoreWeights(name, bytes) };
   if (lower.endsWith(".mpa")) return { to: "learn", result: await api.loadAdjointWeights(name, bytes) };
   if (lower.endsWith(".npy")) return { to: "learn", result: await api.loadSamples(name, bytes) };
@@ -156,9 +171,9 @@ async function openFile(api, mode, name, bytes) {
 
 /// The wasm module as a Response whose body reports its download: `onProgress(bytes, total)`
 /// (total from pkg/sizes.json, 0 when unknown; bytes are decoded, as total is).
-async function fetchModule(onProgress) {
-  const sizes = fetch(new URL("../pkg/sizes.json", import.meta.url)).then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
-  const res = await fetch(new URL("../pkg/molplay_bg.wasm", import.meta.url));
+async function fetchModule(dir, onProgress) {
+  const sizes = fetch(new URL(`../${dir}/sizes.json`, import.meta.url)).then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
+  const res = await fetch(new URL(`../${dir}/molplay_bg.wasm`, import.meta.url));
   const total = Number((await sizes)?.["molplay_bg.wasm"]) || 0;
   if (!res.ok || !res.body) return res; // init reports what went wrong
   const reader = res.body.getReader();
@@ -176,29 +191,61 @@ async function fetchModule(onProgress) {
   return new Response(body, { headers: { "content-type": "application/wasm" } });
 }
 
+/// The wasm module of `dir` ("pkg/core" or "pkg"), initialised; `compiled` is a
+/// WebAssembly.Module already fetched and compiled (the prefetch), else it is downloaded with
+/// `onProgress`.
+async function loadModule(dir, onProgress, compiled) {
+  const mod = await import(`../${dir}/molplay.js`);
+  await mod.default({ module_or_path: compiled ?? fetchModule(dir, onProgress) });
+  if (mod.apiVersion() !== API_VERSION) throw new Error(`page expects API ${API_VERSION}, wasm provides ${mod.apiVersion()}: rebuild the site`);
+  return mod;
+}
+
+/// Whether a link's state needs the networks from the start: a network preset, the network
+/// target, or the Learn from energy mode (Adjoint Sampling).
+function linkNeedsNetworks(values) {
+  return ["qm9-network", "qm9-molecules", "dw4-adjoint", "lj13-adjoint"].includes(values.preset) || values.target === "network" ||
+    values.mode === "learn" || (values.preset && PRESETS[values.preset]?.mode === "learn");
+}
+
 async function start() {
   const bar = $("loading-bar");
   const shown = (got, total) => {
     if (total > 0) bar.value = Math.min(1, got / total);
     $("loading-text").textContent = `Loading molplay: ${(got / 1e6).toFixed(1)}${total > 0 ? ` of ${(total / 1e6).toFixed(1)}` : ""} MB`;
   };
-  await init({ module_or_path: fetchModule(shown) });
-  $("loading-text").textContent = "Starting…";
-  bar.removeAttribute("value");
-  if (apiVersion() !== API_VERSION) throw new Error(`page expects API ${API_VERSION}, wasm provides ${apiVersion()}: rebuild the site`);
   const hash = location.hash.replace(/^#/, "");
   const { values, errors } = parseHash(hash === "" ? `v=1&preset=${DEFAULT_PRESET}` : hash);
+  // ?full in the page's address starts on the full module whatever the link (tests, benchmarks)
+  const fullFirst = linkNeedsNetworks(values) || new URLSearchParams(location.search).has("full");
+  live.mod = await loadModule(fullFirst ? "pkg" : "pkg/core", shown);
+  $("loading-text").textContent = "Starting…";
+  bar.removeAttribute("value");
   if (errors.length) showError(`URL: ${errors.join("; ")}. Those settings keep their defaults.`);
   if (values.ui === "0") document.body.classList.add("embed");
   if (values.style === "projector") document.body.classList.add("projector");
-  const canvas = $("viewer");
+  let canvas = $("viewer");
   const dpr = window.devicePixelRatio || 1;
   canvas.width = Math.max(1, Math.round(canvas.clientWidth * dpr));
   canvas.height = Math.max(1, Math.round(canvas.clientHeight * dpr));
-  const pg = await Playground.create(canvas, values.backend === "cpu");
+  live.pg = await live.mod.Playground.create(canvas, values.backend === "cpu");
+  // every panel holds `pg`: it forwards to the playground in use, so moving to the full module
+  // changes what it calls, not who holds it
+  const pg = new Proxy({}, {
+    get(_, key) {
+      const target = live.pg;
+      const v = target[key];
+      if (typeof v === "function") return v.bind(target);
+      if (v === undefined && typeof key === "string" && !live.mod.hasNetworks()) {
+        if (NONE_YET.has(key)) return () => null;
+        throw new Error(`${key}: needs the networks' module (a page call that should have loaded it first)`);
+      }
+      return v;
+    },
+  });
   if (values.style === "projector") pg.setStyle("projector");
   const api = window.molplay;
-  api.build = crateVersion();
+  api.build = live.mod.crateVersion();
   api.backend = () => pg.backend();
   api.state = () => pg.state();
   api.energy = (name, flat) => {
@@ -215,7 +262,7 @@ async function start() {
     return energy;
   };
   api.bench = (name, batch = 1024, reps = 5) => pg.bench(String(name), batch >>> 0, reps >>> 0);
-  wireCanvas(pg, canvas);
+  let unwireCanvas = wireCanvas(pg, canvas);
   $("bonds").addEventListener("change", (e) => pg.setBonds(e.target.checked));
   const currentSystem = () => ($("preset").value === "ljn" ? `lj${$("ljn").value}` : $("preset").value);
   const showSystem = () => api.loadPreset(currentSystem());
@@ -229,11 +276,82 @@ async function start() {
 
   const transport = createTransport(showError);
   const refresh = () => render(pg.state());
-  const reference = wireReference(pg, api, { currentSystem, showError, refresh });
-  const forward = wireForward(pg, api, { showError, refresh, transport });
-  wireGenerate(pg, api, { showError, refresh, ensureMolecules: forward.ensureLoaded, transport });
-  wireMolecules(pg, api, { showError, refresh, transport });
-  wireAdjoint(pg, api, { showError, refresh, transport, showSystem });
+
+  // --- the networks: the full module, fetched while the page is idle and moved to on first use ---
+  const netLoad = { got: 0, total: 0, compiled: null };
+  /// The full module, fetched and compiled (once; again after a failure).
+  const fetchNetworks = () => {
+    netLoad.compiled ??= WebAssembly.compileStreaming(fetchModule("pkg", (got, total) => Object.assign(netLoad, { got, total })))
+      .catch((err) => { netLoad.compiled = null; throw new Error(`loading the networks' module failed (${err.message}); try again`); });
+    return netLoad.compiled;
+  };
+  let moving = null;
+  /// Resolves once the page runs on the full module: at once when it does, else after moving
+  /// there (the download's progress shows in the loading line). Every panel's state is carried
+  /// over: the viewer's system, look and bonds, the molecule set, its trajectory and T*, and the
+  /// Generate panel's last run (run again from its seed: the same samples).
+  const networks = () => {
+    if (live.mod.hasNetworks()) return Promise.resolve();
+    moving ??= moveToFull().finally(() => { moving = null; });
+    return moving;
+  };
+  let panels = []; // each {settled, restore}, filled below
+  async function moveToFull() {
+    const line = $("loading"), text = $("loading-text"), bar = $("loading-bar");
+    line.hidden = false;
+    const tick = setInterval(() => {
+      text.textContent = `Loading the networks: ${(netLoad.got / 1e6).toFixed(1)}${netLoad.total ? ` of ${(netLoad.total / 1e6).toFixed(1)}` : ""} MB`;
+      if (netLoad.total) bar.value = Math.min(1, netLoad.got / netLoad.total);
+    }, 100);
+    try {
+      const full = await loadModule("pkg", null, await fetchNetworks());
+      clearInterval(tick);
+      text.textContent = "Starting the networks…";
+      bar.removeAttribute("value");
+      await Promise.all(panels.map((p) => p.settled()));
+      // the new playground starts on a canvas of its own while the old one still draws; then
+      // the new canvas takes the old one's place, so no call ever finds no playground
+      const fresh = canvas.cloneNode(false);
+      [fresh.width, fresh.height] = [canvas.width, canvas.height];
+      const keep = { system: currentSystem(), style: pg.state().style };
+      let next;
+      try {
+        next = await full.Playground.create(fresh, pg.backend() === "cpu");
+      } catch (err) {
+        throw new Error(`the networks' module did not start (${err.message}); the page goes on without it`);
+      }
+      unwireCanvas();
+      canvas.replaceWith(fresh);
+      const old = live.pg;
+      Object.assign(live, { mod: full, pg: next });
+      old.free();
+      canvas = fresh;
+      unwireCanvas = wireCanvas(pg, canvas);
+      if (keep.style !== "default") pg.setStyle(keep.style);
+      pg.setBonds($("bonds").checked);
+      await api.loadPreset(keep.system);
+      for (const p of panels) await p.restore();
+      await transport.use(transport.active);
+      refresh();
+      // burn's training path compiles here, under "Starting the networks…", not in the first
+      // training slices (see Playground.warmUp)
+      api.warmed = pg.warmUp().catch(() => {});
+      await api.warmed;
+    } finally {
+      clearInterval(tick);
+      line.hidden = true;
+    }
+  }
+  api.networks = networks;
+  api.hasNetworks = () => live.mod.hasNetworks();
+
+  const ctx = { showError, refresh, transport, networks };
+  const reference = wireReference(pg, api, { ...ctx, currentSystem });
+  const forward = wireForward(pg, api, ctx);
+  const generate = wireGenerate(pg, api, { ...ctx, ensureMolecules: forward.ensureLoaded });
+  wireMolecules(pg, api, ctx);
+  wireAdjoint(pg, api, { ...ctx, showSystem });
+  panels = [forward, generate];
 
   // --- the URL hash: every knob, written back as the page changes ---
   let preset = values.preset ?? "";
@@ -259,6 +377,8 @@ async function start() {
   // --- modes ---
   const setMode = async (mode) => {
     if (!MODES.includes(mode)) throw new Error(`mode must be one of ${MODES.join(", ")}, got "${mode}"`);
+    // Learn from energy is Adjoint Sampling's mode: it runs on the full module
+    if (mode === "learn") await networks();
     document.body.dataset.mode = mode;
     for (const b of document.querySelectorAll(".modes button")) b.setAttribute("aria-selected", String(b.dataset.mode === mode));
     $("mode-explain").textContent = MODE_TEXT[mode];
@@ -424,8 +544,9 @@ async function start() {
   }
   await setMode(values.mode ?? "forward");
   render(pg.state());
-  // compile burn's training path while the page is idle (see Playground.warmUp)
-  api.warmed = new Promise((resolve) => (window.requestIdleCallback ?? setTimeout)(() => pg.warmUp().catch(() => {}).then(resolve)));
+  // compile burn's training path while the page is idle (see Playground.warmUp); on the first
+  // module, fetch and compile the full one instead, once the preset is done (below)
+  api.warmed = live.mod.hasNetworks() ? new Promise((resolve) => (window.requestIdleCallback ?? setTimeout)(() => pg.warmUp().catch(() => {}).then(resolve))) : Promise.resolve();
   // the preset runs after `ready`, so the API is usable while it works
   api.presetDone = (async () => {
     if (!preset) return null;
@@ -433,6 +554,9 @@ async function start() {
     if (values.t !== undefined && values.t !== null) transport.seek(values.t);
     return r;
   })().catch((err) => { showError(`preset ${preset}: ${err.message}`); return null; });
+  api.presetDone.then(() => {
+    if (!live.mod.hasNetworks()) (window.requestIdleCallback ?? setTimeout)(() => fetchNetworks().catch(() => {}));
+  });
   return api;
 }
 

@@ -6,7 +6,7 @@ import { $, guarded, nextFrame, oneAtATime, toBytes } from "./ui.js";
 
 export const MOLECULES_PRESET = "www/presets/qm9-molecules.mpj";
 
-export function wireMolecules(pg, api, { showError, refresh, transport }) {
+export function wireMolecules(pg, api, { showError, refresh, transport, networks }) {
   let stopRequested = false;
   let view = null; // {tStart, fullT, tStarPositions, tStarTypes, spacing}
   let results = [];
@@ -35,7 +35,8 @@ export function wireMolecules(pg, api, { showError, refresh, transport }) {
     activate: (pos) => { if (view) setT(view.fullT - (pos ?? view.fullT)); },
   });
 
-  const load = (name, bytes) => {
+  const load = async (name, bytes) => {
+    await networks();
     loaded = pg.loadMoleculeModel(name, bytes);
     $("mol-status").textContent = `${name}: elements ${loaded.elements.join(" ")}, molecules of up to ${loaded.largest} atoms; ` +
       `${loaded.steps.toLocaleString()} training steps (${loaded.cpu_hours.toFixed(1)} CPU-hours) on t ≤ ${loaded.t_max}`;
@@ -124,7 +125,7 @@ export function wireMolecules(pg, api, { showError, refresh, transport }) {
   $("mol-stop").addEventListener("click", () => { stopRequested = true; });
   $("mol-file").addEventListener("change", guard(async (e) => {
     const file = e.target.files[0];
-    if (file) load(file.name, new Uint8Array(await file.arrayBuffer()));
+    if (file) await load(file.name, new Uint8Array(await file.arrayBuffer()));
   }));
 
   const checkOptions = (o) => {

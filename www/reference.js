@@ -5,7 +5,10 @@ import { histogramPlot } from "./plot.js";
 import { $, nextFrame, toBytes } from "./ui.js";
 const fmt = (v, digits = 3) => (v === null || v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(digits));
 
-export function wireReference(pg, api, { currentSystem, showError, refresh }) {
+// The reference sampler belongs to the Learn from energy mode, which runs on the networks'
+// module: a run or a loaded set waits for it (`networks`), so no reference work is ever left
+// behind on the first module.
+export function wireReference(pg, api, { currentSystem, showError, refresh, networks }) {
   const series = [["sampler", "reference set"], ["#7fd1e3", "#f2a65a"]];
   const plot = histogramPlot($("ref-plot"), ...series, "energy E(x)",
     { onPick: (e) => { try { api.showSampleNear("reference", e); } catch (err) { showError(err.message); } } });
@@ -56,6 +59,8 @@ export function wireReference(pg, api, { currentSystem, showError, refresh }) {
 
   async function run(options) {
     if (running) throw new Error("runReference: a run is already in progress; stop it first");
+    await networks();
+    if (running) throw new Error("runReference: a run is already in progress; stop it first");
     stopRequested = false;
     let p = pg.startReference(options);
     $("ref-run").disabled = true;
@@ -90,6 +95,7 @@ export function wireReference(pg, api, { currentSystem, showError, refresh }) {
   }
 
   async function loadFile(name, bytes) {
+    await networks();
     const set = pg.loadSamples(currentSystem(), name, bytes);
     $("ref-loaded").textContent = `${set.file}: ${set.count} configurations of ${set.system}`;
     redraw();

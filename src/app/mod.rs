@@ -3,5 +3,7 @@
 //! its loop (in budgeted slices, so the page can interleave frames), its knobs' limits and its
 //! typed report (`serde::Serialize`, the CLI's `--json` and the JS API's object alike).
 
+#[cfg(feature = "nets")]
 pub mod conformers;
+#[cfg(feature = "nets")]
 pub mod molecules;

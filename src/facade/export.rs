@@ -65,6 +65,7 @@ impl Playground {
                     let (flat, elements, comments) = s.generate.export_trajectory().ok_or_else(|| js_err("exportTrajectory: no reverse trajectory is shown"))?;
                     xyz_of(&flat, &elements, 3, &comments, stride_for(comments.len(), every)?)
                 }
+                #[cfg(feature = "nets")]
                 "adjoint" => {
                     let s = pg.inner.borrow();
                     let n = s.adjoint.newest().ok_or_else(|| js_err("exportTrajectory: no Adjoint Sampling paths are shown"))?;
@@ -107,6 +108,7 @@ impl Playground {
                 let (xs, n, els) = s.generate.export_samples().ok_or_else(|| js_err("exportSamples: no finished sampler run: generate first"))?;
                 (xs, 3 * n, 3, els)
             }
+            #[cfg(feature = "nets")]
             "adjoint" => {
                 let n = s.adjoint.newest().ok_or_else(|| js_err("exportSamples: no Adjoint Sampling learner"))?;
                 particles(n.system, n.samples)

@@ -5,6 +5,7 @@ use crate::energies::{perturbed_batch, Family, PresetBuild, System};
 use crate::gpu::energy::{cpu_energies_grads, time_paths, EnergyError, EnergyKernel, ParticleBatch, PathTimes};
 use crate::gpu::{GpuContext, GpuError};
 use crate::mcmc::PtConfig;
+#[cfg(feature = "nets")]
 use crate::models::Compute;
 use crate::reference::ReferenceRun;
 use crate::viewer::{AtomSource, AtomStyle, Camera, DrawOptions, Viewer};
@@ -18,10 +19,12 @@ use web_sys::HtmlCanvasElement;
 /// Version of the `window.molplay` scripting API (bumped on breaking changes).
 pub const API_VERSION: u32 = 1;
 
+#[cfg(feature = "nets")]
 mod adjoint;
 mod export;
 mod forward;
 mod generate;
+#[cfg(feature = "nets")]
 mod molecules;
 mod reference;
 
@@ -62,6 +65,18 @@ pub fn api_version() -> u32 {
     API_VERSION
 }
 
+/// What a network call answers in a module built without the networks (the page's first
+/// module): the page loads the full module before it makes one, so this is a caller's error.
+#[cfg(not(feature = "nets"))]
+const NO_NETWORKS: &str = "this module was built without the networks (burn): the page loads the full module (pkg/) before it trains or samples a network";
+
+/// Whether this module has the networks (burn): the page's first module does not, and the page
+/// loads the full one on the first call that needs them.
+#[wasm_bindgen(js_name = hasNetworks)]
+pub fn has_networks() -> bool {
+    cfg!(feature = "nets")
+}
+
 #[wasm_bindgen(js_name = crateVersion)]
 pub fn crate_version() -> String {
     env!("CARGO_PKG_VERSION").into()
@@ -79,6 +94,7 @@ struct Render {
 struct Inner {
     compute: Option<Rc<(GpuContext, EnergyKernel)>>,
     /// burn on the compute device, registered on first use (once per device).
+    #[cfg(feature = "nets")]
     burn_gpu: Option<Compute>,
     render: Option<Render>,
     notice: Option<String>,
@@ -104,8 +120,10 @@ struct Inner {
     /// The reverse sampler's run and its trajectory.
     generate: generate::GenerateState,
     /// Whole-molecule generation (types and positions).
+    #[cfg(feature = "nets")]
     molecules: molecules::MoleculesState,
     /// The Adjoint Sampling learner.
+    #[cfg(feature = "nets")]
     adjoint: adjoint::AdjointState,
     /// Set by the compute device's lost callback (the reason); handled on the next frame.
     lost: Arc<Mutex<Option<String>>>,
@@ -148,6 +166,7 @@ impl Inner {
     fn positions_dim(&self) -> usize {
         match self.preset.as_str() {
             "molecules" | "generated" | "whole-molecules" => 3,
+            #[cfg(feature = "nets")]
             "adjoint" => self.adjoint.dim().unwrap_or(self.system.d),
             _ => self.system.d,
         }
@@ -161,6 +180,7 @@ impl Inner {
         }
     }
 
+    #[cfg(feature = "nets")]
     /// Where a network trains: "webgpu" (burn on the page's WebGPU device, shared with our
     /// kernels and the viewer), "cpu" (burn's CPU backend), or "auto": WebGPU on a hardware
     /// adapter, the CPU when WebGPU is off or a software fallback (SwiftShader runs WebGPU on
@@ -186,6 +206,7 @@ impl Inner {
 /// borrow is held across the await, and puts back afterwards. Meanwhile a second taker is
 /// refused, and a value set meanwhile (a new learner, loaded weights) wins over the one coming
 /// back.
+#[cfg_attr(not(feature = "nets"), allow(dead_code))]
 pub(super) struct Held<T> {
     value: Option<T>,
     busy: bool,
@@ -197,6 +218,7 @@ impl<T> Default for Held<T> {
     }
 }
 
+#[cfg_attr(not(feature = "nets"), allow(dead_code))]
 impl<T> Held<T> {
     fn get(&self) -> Option<&T> {
         self.value.as_ref()
@@ -234,6 +256,7 @@ impl<T> Held<T> {
 }
 
 /// "webgpu" or "cpu", as the page names where a network runs.
+#[cfg(feature = "nets")]
 fn device_name(c: &Compute) -> &'static str {
     match c {
         Compute::Cpu => "cpu",
@@ -326,11 +349,14 @@ impl Playground {
     fn fall_back_to_cpu(&self, reason: String) {
         let mut s = self.inner.borrow_mut();
         let Some(c) = s.compute.take() else { return };
-        s.burn_gpu = None;
         s.batch = None;
         s.forward.move_to_cpu();
         s.generate.move_to_cpu();
-        s.adjoint.device_lost();
+        #[cfg(feature = "nets")]
+        {
+            s.burn_gpu = None;
+            s.adjoint.device_lost();
+        }
         s.notice = Some(format!("The GPU device was lost ({reason}): running on the CPU from here; what was on the page is kept"));
         s.changed = true;
         s.dirty = true;
@@ -483,6 +509,7 @@ impl Playground {
         let system = System::lj13();
         let inner = Inner {
             compute,
+            #[cfg(feature = "nets")]
             burn_gpu: None,
             render,
             notice,
@@ -502,7 +529,9 @@ impl Playground {
             loaded: None,
             forward: Default::default(),
             generate: Default::default(),
+            #[cfg(feature = "nets")]
             molecules: Default::default(),
+            #[cfg(feature = "nets")]
             adjoint: Default::default(),
             lost,
             changed: false,

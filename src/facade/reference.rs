@@ -186,6 +186,7 @@ impl Playground {
         let (sys, x, index, e, count) = {
             let s = self.inner.borrow();
             let (sys, xs, es) = match source.as_str() {
+                #[cfg(feature = "nets")]
                 "adjoint" => {
                     let n = s.adjoint.newest().ok_or_else(|| js_err("showSampleNear: no Adjoint Sampling learner"))?;
                     (n.system, n.samples, n.energies)

@@ -377,7 +377,9 @@ test("bad URL values are each named on the page; the rest of the link still appl
 test("while training and sampling, no main-thread task takes over 200 ms", async () => {
   const { page, problems } = await openPage(webgpu, `${base}/index.html#v=1&mode=generate`);
   await ready(page);
-  // the page compiles burn's training path while idle after loading (lazy wasm compilation)
+  // the page moves to the networks' module (a link without a network starts on the small one)
+  // and compiles burn's training path there, before the phases below (lazy wasm compilation)
+  await page.evaluate(() => window.molplay.networks());
   await page.evaluate(() => window.molplay.warmed);
   const phases = [
     ["train a score network", () => window.molplay.train({ target: "chain", atoms: 6, steps: 150, seed: 1 })],
@@ -444,7 +446,9 @@ test("a phone-sized viewport: every mode fits the width and runs", async () => {
 });
 
 test("a lost WebGPU device: the page falls back to the CPU and keeps what it showed", async () => {
-  const { page, problems } = await openPage(webgpu, `${base}/index.html#v=1&mode=generate`);
+  // on the full module from the start (?full): moving to it re-runs the Generate panel's run,
+  // with a new time, and this test compares the run before and after the loss exactly
+  const { page, problems } = await openPage(webgpu, `${base}/index.html?full#v=1&mode=generate`);
   await ready(page);
   // a forward trajectory from the GPU pass, and a finished sampler run
   const info = await page.evaluate(() => window.molplay.forward({ count: 2 }));
@@ -504,7 +508,8 @@ test("an internal error (a panic in the wasm) stops the page with a reload messa
   const { page } = await openPage(webgpu, `${base}/index.html#v=1&preset=qm9-forward`);
   await ready(page);
   assert.equal(await page.evaluate(() => window.molplay.internalError()), null);
-  const thrown = await reason(page, () => import("/pkg/molplay.js").then((m) => m.__simulateInternalError()));
+  // the module the page runs on (this link starts on the first module, without the networks)
+  const thrown = await reason(page, () => import(window.molplay.hasNetworks() ? "/pkg/molplay.js" : "/pkg/core/molplay.js").then((m) => m.__simulateInternalError()));
   assert.notEqual(thrown, "resolved");
   assert.match(await page.evaluate(() => window.molplay.internalError()), /simulated internal error/);
   await page.waitForFunction(() => /molplay hit an internal error and stopped \(.*simulated internal error.*\)\. Reload the page to go on: the link holds your settings\./.test(document.getElementById("error").textContent));
@@ -575,4 +580,56 @@ test("the viewer frames what it shows: each demo's atoms span most of the viewer
     }
     await page.close();
   }
+});
+
+test("a first visit loads the small first module; the first network call moves to the full one and keeps what the page showed", async () => {
+  const page = await webgpu.newPage({ viewport: { width: 1100, height: 760 } });
+  const problems = [], wasm = [];
+  page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+  page.on("console", (m) => { if (m.type() === "error") problems.push(`console.error: ${m.text()}`); });
+  page.on("request", (r) => { if (r.url().endsWith(".wasm")) wasm.push(new URL(r.url()).pathname); });
+  await page.goto(`${base}/index.html`);
+  await ready(page);
+  assert.equal(await page.evaluate(() => window.molplay.hasNetworks()), false);
+  await presetDone(page);
+  assert.deepEqual(wasm.slice(0, 1), ["/pkg/core/molplay_bg.wasm"], "the first module is the one without the networks");
+  // what the first module shows: the forward trajectory with T*, a frame past it, and a chain sampled exactly
+  const fw = await page.evaluate(() => window.molplay.setFrame(700));
+  assert.equal(fw.past_t_star, true);
+  const exact = await page.evaluate(() => window.molplay.sample({ target: "chain", atoms: 6, samples: 30, steps: 40, seed: 5 }));
+  const set = await page.evaluate(() => document.getElementById("fw-set").textContent);
+  // a network call: the page moves to the full module first
+  const st = await page.evaluate(() => window.molplay.train({ target: "chain", atoms: 6, steps: 3, device: "cpu" }));
+  assert.equal(st.steps, 3);
+  assert.equal(await page.evaluate(() => window.molplay.hasNetworks()), true);
+  assert.ok(wasm.includes("/pkg/molplay_bg.wasm"), `the full module was fetched: ${wasm.join(", ")}`);
+  // the Generate panel's run is there again, the same samples from the same seed
+  const again = await page.evaluate(() => window.molplay.sampleResult());
+  assert.equal(again.label, exact.label);
+  assert.equal(again.quality.distance_w2, exact.quality.distance_w2);
+  assert.deepEqual(again.distances, exact.distances);
+  // the forward panel's set, trajectory and T* too
+  await page.evaluate(() => window.molplay.mode("forward"));
+  assert.equal(await page.evaluate(() => document.getElementById("fw-set").textContent), set);
+  const fw2 = await page.evaluate(() => window.molplay.setFrame(700));
+  assert.deepEqual({ ...fw2 }, { ...fw });
+  assert.equal((await page.evaluate(() => window.molplay.gaussianity())).t_star, 650);
+  // and the network samples
+  const net = await page.evaluate(() => window.molplay.sample({ target: "network", samples: 8, steps: 10 }));
+  assert.match(net.label, /EGNN after 3 training steps/);
+  assert.ok((await page.evaluate(() => window.molplay.state())).frames > 0);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("a link that needs a network starts on the full module and never fetches the first one", async () => {
+  const page = await webgpu.newPage({ viewport: { width: 1100, height: 760 } });
+  const wasm = [];
+  page.on("request", (r) => { if (r.url().endsWith(".wasm")) wasm.push(new URL(r.url()).pathname); });
+  await page.goto(`${base}/index.html#v=1&preset=qm9-network`);
+  await ready(page);
+  assert.equal(await page.evaluate(() => window.molplay.hasNetworks()), true);
+  await presetDone(page);
+  assert.deepEqual(wasm, ["/pkg/molplay_bg.wasm"]);
+  await page.close();
 });
