@@ -6,6 +6,9 @@ import { histogramPlot, linePlot } from "./plot.js";
 
 import { $, download, guarded, nextFrame, oneAtATime, toBytes } from "./ui.js";
 const PRESETS = { dw4: "www/presets/dw4-demo.mpa", lj13: "www/presets/lj13-demo.mpa" };
+// molplay's own ground truth, bundled so a learner's histogram has its reference at once: 1000
+// PT-MALA samples each (README: how they were made, and how they compare with the field's sets)
+const REFERENCE_SETS = { dw4: "www/data/dw4-reference.npy", lj13: "www/data/lj13-reference.npy" };
 
 export function wireAdjoint(pg, api, { showError, refresh, transport, showSystem, networks }) {
   let pauseRequested = false;
@@ -23,6 +26,19 @@ export function wireAdjoint(pg, api, { showError, refresh, transport, showSystem
     if (ours && ours.system === system) return ours.energies;
     return [];
   };
+
+  /// Loads the bundled reference set of `system` when the page has none for it (no reference
+  /// run, no loaded set of that system): the learner's histogram then shows against it.
+  async function bundledReference(system) {
+    const url = REFERENCE_SETS[system];
+    if (!url || reference(system).length > 0) return;
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (reference(system).length > 0) return; // one arrived meanwhile
+    const set = pg.loadSamples(system, `${system}-reference.npy (bundled: molplay's PT-MALA)`, bytes);
+    $("ref-loaded").textContent = `${set.file}: ${set.count} configurations of ${set.system}`;
+  }
 
   const show = (st) => {
     if (!st) return;
@@ -109,6 +125,7 @@ export function wireAdjoint(pg, api, { showError, refresh, transport, showSystem
     const res = await fetch(url);
     if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
     const st = pg.loadAdjointWeights(url, new Uint8Array(await res.arrayBuffer()), system);
+    await bundledReference(system);
     show(st);
     await drive("refresh");
     return pg.adjointStatus();
@@ -116,7 +133,7 @@ export function wireAdjoint(pg, api, { showError, refresh, transport, showSystem
 
   const options = () => ({ system: $("as-system").value, seed: Number($("as-seed").value), device: $("net-device").value });
   const guard = guarded(showError);
-  $("as-scratch").addEventListener("click", guard(() => start(options())));
+  $("as-scratch").addEventListener("click", guard(async () => { const st = start(options()); await bundledReference(st.system); return st; }));
   $("as-preset").addEventListener("click", guard(() => preset($("as-system").value)));
   $("as-train").addEventListener("click", guard(() => {
     if (jobs.busy) { pauseRequested = true; return null; }
@@ -138,7 +155,10 @@ export function wireAdjoint(pg, api, { showError, refresh, transport, showSystem
     const { epochs, resume, ...rest } = o;
     if (epochs !== undefined && !(Number.isInteger(epochs) && epochs >= 1)) throw new Error("trainAdjoint: epochs must be a whole number ≥ 1");
     await networks();
-    if (!resume || !pg.adjointStatus()) start({ system: $("as-system").value, device: $("net-device").value, ...rest });
+    if (!resume || !pg.adjointStatus()) {
+      start({ system: $("as-system").value, device: $("net-device").value, ...rest });
+      await bundledReference(pg.adjointStatus().system);
+    }
     return drive("train", { epochs: epochs ?? Infinity });
   };
   api.pauseAdjoint = () => { pauseRequested = true; return jobs.settled(); };

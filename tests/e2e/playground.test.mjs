@@ -169,6 +169,8 @@ test("Learn-from-energy demo from a link: pretrained DW-4 samples, exported as .
   assert.equal(await page.isVisible("#adjoint-panel"), true);
   assert.equal(await page.isVisible("#reference-panel"), true);
   assert.equal(st.samples, 64);
+  // the histogram's reference is there at once: the bundled ground truth of DW-4
+  assert.match(await page.textContent("#ref-loaded"), /dw4-reference\.npy \(bundled: molplay's PT-MALA\): 1000 configurations of dw4/);
   const tr = await page.evaluate(() => window.molplay.transport());
   assert.equal(tr.mode, "learn");
   assert.ok(tr.position > 0, "the newest paths are on the scrubber, at u = 1");
