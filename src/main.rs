@@ -1265,65 +1265,42 @@ mod cli {
     }
 
     fn train_score(a: TrainScoreArgs) -> Result<(), String> {
-        use molplay::models::{EgnnConfig, ScoreModel};
+        use molplay::app::score::{Knobs, Limits, ScoreTraining, TrainingSet};
         let TrainScoreArgs { steps, batch, lr, hidden, layers, seed, json, .. } = a;
         let output = a.output.as_path();
-        if steps == 0 || batch == 0 || !(lr > 0.0 && lr < 1.0) || !(1..=1024).contains(&hidden) || !(1..=16).contains(&layers) {
-            return Err("need --steps, --batch ≥ 1, 0 < --lr < 1, 1 ≤ --hidden ≤ 1024, 1 ≤ --layers ≤ 16".into());
-        }
-        let sch = molplay::schedules::Schedule::polynomial2(1000, 1e-5);
-        let t_max = a.t_max.unwrap_or(1000.0);
-        let (pool, n, elements) = configurations(&a.data, a.atoms, 20_000, seed)?;
-        let per = 3 * n;
-        let count = pool.len() / per;
-        let data_variance = molplay::metrics::mean_square(&pool);
-        let compute = molplay::models::Compute::by_name(&a.device)?;
-        // a chain's atoms are distinguishable (ends vs middle): give them their indices; a
-        // molecule's atoms are told apart by their elements
-        let config = if a.data == "chain" {
-            EgnnConfig::indexed(n, hidden, layers, data_variance)
-        } else if a.positions_only {
-            EgnnConfig::identical(n, hidden, layers, data_variance)
-        } else {
-            EgnnConfig::with_elements(n, hidden, layers, data_variance, &elements)
-        };
         let objective = molplay::objectives::Objective::by_name(&a.objective)?;
-        if objective == molplay::objectives::Objective::Quotient && n < 3 {
-            return Err("--objective quotient needs at least 3 atoms (the horizontal projection of fewer is degenerate)".into());
+        let knobs = Knobs { hidden, layers, batch, lr, t_max: a.t_max.unwrap_or(1000.0), objective, seed };
+        if steps == 0 {
+            return Err("need --steps ≥ 1".into());
         }
-        let mut model = ScoreModel::new_on(config.trained_under(&sch), seed, &compute);
-        let mut rng = molplay::rng::XorShift64::new(seed ^ 0x5EED);
+        knobs.check(Limits::NATIVE, |k| format!("--{}", k.replace('_', "-")))?;
+        let (positions, atoms, elements) = configurations(&a.data, a.atoms, 20_000, seed)?;
+        let set = TrainingSet { positions, atoms, elements, label: a.data.clone() };
+        let compute = molplay::models::Compute::by_name(&a.device)?;
+        let mut training = ScoreTraining::fresh(set, knobs, a.positions_only, &compute)?;
         let t0 = Instant::now();
-        let (mut window, mut last) = (0.0, f64::NAN);
-        let mut stopped = None;
-        for s in 0..steps {
-            let picks: Vec<usize> = (0..batch).map(|_| rng.below(count)).collect();
-            let x0: Vec<f64> = picks.iter().flat_map(|&i| pool[i * per..][..per].to_vec()).collect();
-            let feats = model.config.features_of(&elements, &picks)?;
-            match pollster::block_on(model.train_step_with(objective, &x0, &feats, &sch, t_max, lr, &mut rng)) {
-                Ok(l) => {
-                    window += l;
-                    last = l;
-                }
-                Err(e) => {
-                    stopped = Some(e.to_string());
-                    break;
-                }
-            }
-            if (s + 1) % 100 == 0 {
-                eprintln!("step {}/{steps}: loss {:.4} (mean of the last 100)", s + 1, window / 100.0);
-                window = 0.0;
+        let clock = || t0.elapsed().as_secs_f64();
+        while training.stopped.is_none() && training.model().steps < steps {
+            let k = training.model().steps;
+            let chunk = (100 - k % 100).min(steps - k);
+            pollster::block_on(training.train(chunk, f64::INFINITY, &clock));
+            let k = training.model().steps;
+            if k % 100 == 0 && training.losses.len() >= 100 {
+                let window = &training.losses[training.losses.len() - 100..];
+                eprintln!("step {k}/{steps}: loss {:.4} (mean of the last 100)", window.iter().sum::<f64>() / 100.0);
             }
         }
-        let secs = t0.elapsed().as_secs_f64();
-        std::fs::write(output, model.to_bytes().map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", output.display()))?;
-        let report = serde_json::json!({ "steps": model.steps, "device": compute.name(), "seconds": secs, "steps_per_s": model.steps as f64 / secs, "last_loss": last, "objective": objective, "config": model.config, "t_max": t_max, "stopped": stopped, "output": output });
+        let st = training.status();
+        std::fs::write(output, training.to_bytes().map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", output.display()))?;
+        let secs = training.seconds;
+        let last = st.loss.unwrap_or(f64::NAN);
+        let report = serde_json::json!({ "steps": st.steps, "device": st.device, "seconds": secs, "steps_per_s": st.steps as f64 / secs, "last_loss": last, "objective": st.objective, "config": st.config, "t_max": st.t_max, "stopped": st.stopped, "output": output });
         if json {
             outln!("{report}");
         } else {
-            outln!("{} steps in {secs:.1} s ({:.1} steps/s), last loss {last:.4} → {}", model.steps, model.steps as f64 / secs, output.display());
+            outln!("{} steps in {secs:.1} s ({:.1} steps/s), last loss {last:.4} → {}", st.steps, st.steps as f64 / secs, output.display());
         }
-        match stopped {
+        match st.stopped {
             Some(msg) => Err(msg),
             None => Ok(()),
         }

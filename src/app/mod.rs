@@ -7,3 +7,5 @@
 pub mod conformers;
 #[cfg(feature = "nets")]
 pub mod molecules;
+#[cfg(feature = "nets")]
+pub mod score;

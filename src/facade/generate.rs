@@ -18,7 +18,7 @@ use wasm_bindgen::prelude::*;
 #[cfg(feature = "nets")]
 mod score;
 #[cfg(feature = "nets")]
-use score::{network_source, ScoreTraining};
+use score::{network_source, with_network, ScoreTraining};
 
 /// Without the networks (the page's first module, built without burn) there is no score
 /// network to hold: the stand-in has no values, and target "network" says what is missing.
@@ -27,13 +27,14 @@ enum ScoreTraining {}
 
 #[cfg(not(feature = "nets"))]
 impl ScoreTraining {
-    fn with_denoiser<R>(&self, _: &[f64], _: impl FnOnce(&mut dyn Denoiser) -> Result<R, String>) -> Result<R, String> {
-        match *self {}
-    }
-
     fn move_to_cpu(&mut self) {
         match *self {}
     }
+}
+
+#[cfg(not(feature = "nets"))]
+fn with_network<R>(sc: &ScoreTraining, _: &[f64], _: impl FnOnce(&mut dyn Denoiser) -> Result<R, String>) -> Result<R, String> {
+    match *sc {}
 }
 
 #[cfg(not(feature = "nets"))]
@@ -337,7 +338,7 @@ fn with_denoiser<R>(source: &mut Source, score: Option<&ScoreTraining>, f: impl 
         Source::Chain(g) => f(g),
         Source::Molecules { target, .. } => f(target),
         Source::Network { feats, .. } => match score {
-            Some(sc) => sc.with_denoiser(feats, f),
+            Some(sc) => with_network(sc, feats, f),
             None => Err("the score network is gone".into()),
         },
     }
