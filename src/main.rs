@@ -1311,8 +1311,9 @@ mod cli {
     }
 
     fn sample_cmd(a: SampleArgs) -> Result<(), String> {
+        use molplay::app::sample::{Prepared, Source};
         use molplay::metrics::GenerationQuality;
-        use molplay::samplers::{sample, Denoiser, EmpiricalTarget, GaussianTarget, Method, SampleOptions, Symmetry};
+        use molplay::samplers::{sample, Method, SampleOptions, Symmetry};
         let sch = molplay::schedules::Schedule::noising_by_name(&a.schedule, 1000)?;
         let method: Method = serde_json::from_value(serde_json::json!(a.sampler)).map_err(|e| e.to_string())?;
         let symmetry: Symmetry = serde_json::from_value(serde_json::json!(a.symmetry)).map_err(|e| e.to_string())?;
@@ -1331,11 +1332,9 @@ mod cli {
             }
             None => None,
         };
-        // the data molecules' elements (empirical scores), or each sample's given elements (a
-        // network conditioned on them)
-        let mut elements: Vec<Vec<String>> = Vec::new();
-        let mut given: Vec<Vec<String>> = Vec::new();
-        let (mut den, v_hat, reference): (Box<dyn Denoiser + '_>, f64, Vec<f64>) = match a.score.as_str() {
+        // the score source (app::sample, as the page builds it), the reference pairs and
+        // GAGA's variance
+        let Prepared { mut source, reference, v_hat, .. } = match a.score.as_str() {
             _ if loaded.is_some() => {
                 let m = loaded.as_ref().expect("loaded above");
                 let data = a.data.as_ref().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|| "chain".into());
@@ -1343,61 +1342,39 @@ mod cli {
                 if n != m.config.atoms {
                     return Err(format!("the model is for {} atoms, the data has {n}", m.config.atoms));
                 }
-                let v = molplay::metrics::mean_square(&reference);
-                let feats = if m.config.conditioned_on_elements() {
-                    if el.is_empty() {
-                        return Err("this network generates positions for given elements: --data must be a molecule file (XYZ) to draw them from".into());
-                    }
-                    // each sample gets the atom types of a data molecule of its size, drawn with the seed
-                    let picks = molplay::models::composition_picks(el.len(), a.samples, a.seed);
-                    given = picks.iter().map(|&i| el[i].clone()).collect();
-                    m.config.features_of(&el, &picks)?
-                } else {
-                    m.config.node_features(1)
-                };
-                (Box::new(molplay::models::NetworkDenoiser { model: m, feats }), v, reference)
+                if m.config.conditioned_on_elements() && el.is_empty() {
+                    return Err("this network generates positions for given elements: --data must be a molecule file (XYZ) to draw them from".into());
+                }
+                // each sample gets the atom types of a data molecule of its size, drawn with the seed
+                let mut p = Source::network(&m.config, reference, &el, a.samples, a.seed, String::new())?;
+                // GAGA starts from the variance of the data the samples are judged against (the
+                // page: the network's training data, as recorded in its weights)
+                p.v_hat = molplay::metrics::mean_square(&p.reference);
+                p
             }
-            "chain" => {
-                let atoms = a.atoms.unwrap_or(4);
-                molplay::samplers::check_chain_beads(atoms).map_err(|e| format!("--atoms: {e}"))?;
-                let mut g = GaussianTarget::spring_chain(atoms);
-                let v = g.mean_r2() / (3 * atoms) as f64;
-                let reference: Vec<f64> = (0..a.samples.max(200)).flat_map(|_| g.draw()).collect();
-                (Box::new(g), v, reference)
-            }
+            "chain" => Source::chain(a.atoms.unwrap_or(4), a.samples.max(200)).map_err(|e| format!("--atoms: {e}"))?,
             _ => {
                 let path = a.data.as_ref().ok_or("--score empirical (or orbits) needs --data FILE.xyz")?;
                 let (xs, n, el) = configurations(&path.to_string_lossy(), a.atoms, 0, 0)?;
-                elements = el;
-                let e = if a.score == "orbits" { EmpiricalTarget::over_orbits(&xs, n) } else { EmpiricalTarget::new(&xs, n) };
-                let e = e.map_err(|e| format!("{}: {e}", path.display()))?;
-                (Box::new(e), molplay::metrics::mean_square(&xs), xs)
+                Source::molecules(xs, n, el, a.score == "orbits").map_err(|e| format!("{}: {e}", path.display()))?
             }
         };
-        let n = den.atoms();
+        let n = source.atoms();
         let mut opts = SampleOptions::new(method, symmetry, a.steps, &sch);
         opts.seed = a.seed;
         if a.gaga {
             opts = opts.gaga(&sch, a.t_star, v_hat, n);
         }
         let t0 = Instant::now();
-        let r = sample(den.as_mut(), &sch, &opts, a.samples)?;
+        let r = source.with_denoiser(loaded.as_ref(), |d| sample(d, &sch, &opts, a.samples))?;
         let secs = t0.elapsed().as_secs_f64();
         let q = GenerationQuality::new(&r.samples, &reference, n);
         // each sample's elements: given to the network, or (an empirical sample) those of the data
         // point it ends nearest to; None for the chain and a positions-only network
-        let rot = symmetry != Symmetry::Equivariant || a.score == "orbits";
-        let nearest = (given.is_empty() && !elements.is_empty()).then(|| EmpiricalTarget::new(&reference, n)).transpose()?;
-        let sample_elements = |xs: &[f64]| -> Option<Vec<Vec<String>>> {
-            if !given.is_empty() {
-                return Some(given.clone());
-            }
-            let e = nearest.as_ref()?;
-            Some(xs.chunks(3 * n).map(|x| elements[e.nearest(x, rot)].clone()).collect())
-        };
+        let sample_elements = |source: &Source, xs: &[f64]| source.elements_of(xs, symmetry, None).map(|els| els.iter().map(|e| e.to_vec()).collect::<Vec<Vec<String>>>());
         let stability = |xs: &[f64], els: &Option<Vec<Vec<String>>>| els.as_ref().map(|el| molplay::metrics::Stability::of(xs, n, el));
         // found once: for the stability and for the XYZ output
-        let els = sample_elements(&r.samples);
+        let els = sample_elements(&source, &r.samples);
         let stable = stability(&r.samples, &els);
         if let Some(out) = &a.output {
             let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
@@ -1421,7 +1398,7 @@ mod cli {
             "t_start": opts.t_start, "start_variance": opts.start_variance, "samples": a.samples, "atoms": n,
             "nfe": r.nfe, "nfe_per_sample": r.nfe as f64 / a.samples as f64, "seconds": secs,
             "mean_r2": q.mean_r2, "reference_mean_r2": q.reference_mean_r2, "distance_w2": q.distance_w2,
-            "stability": stable.as_ref().map(stability_json), "elements": if !given.is_empty() { Some("given (drawn from the data)") } else if stable.is_some() { Some("nearest data molecule") } else { None },
+            "stability": stable.as_ref().map(stability_json), "elements": if source.elements_given() { Some("given (drawn from the data)") } else if stable.is_some() { Some("nearest data molecule") } else { None },
         });
         if !a.json {
             outln!(
@@ -1447,10 +1424,10 @@ mod cli {
             let steps = ((a.steps as f64 * a.t_star / sch.steps() as f64).round() as usize).max(1);
             let g_opts = SampleOptions { steps, ..opts.clone().gaga(&sch, a.t_star, v_hat, n) };
             let t1 = Instant::now();
-            let g = sample(den.as_mut(), &sch, &g_opts, a.samples)?;
+            let g = source.with_denoiser(loaded.as_ref(), |d| sample(d, &sch, &g_opts, a.samples))?;
             let g_secs = t1.elapsed().as_secs_f64();
             let gq = GenerationQuality::new(&g.samples, &reference, n);
-            let g_stable = stability(&g.samples, &sample_elements(&g.samples));
+            let g_stable = stability(&g.samples, &sample_elements(&source, &g.samples));
             report["compare"] = serde_json::json!({
                 "full": { "t_start": opts.t_start, "steps": a.steps, "nfe": r.nfe, "seconds": secs, "mean_r2": q.mean_r2, "distance_w2": q.distance_w2, "stability": stable.as_ref().map(stability_json) },
                 "gaga": { "t_start": a.t_star, "steps": steps, "nfe": g.nfe, "seconds": g_secs, "mean_r2": gq.mean_r2, "distance_w2": gq.distance_w2, "start_variance": g_opts.start_variance, "stability": g_stable.as_ref().map(stability_json) },

@@ -7,5 +7,6 @@
 pub mod conformers;
 #[cfg(feature = "nets")]
 pub mod molecules;
+pub mod sample;
 #[cfg(feature = "nets")]
 pub mod score;

@@ -7,13 +7,15 @@ use super::{check_keys, fit_view, js_err, now_ms, to_js, Held, Playground};
 use crate::gpu::energy::EnergyKernel;
 use crate::gpu::sampler::SamplerKernel;
 use crate::gpu::GpuContext;
-use crate::metrics::{mean_square, pairwise_distances, subsample, GenerationQuality, Stability};
-use crate::samplers::{Denoiser, EmpiricalTarget, GaussianTarget, GpuStep, Method, SampleOptions, SamplerRun, Symmetry};
+use crate::metrics::{pairwise_distances, subsample, GenerationQuality, Stability};
+use crate::samplers::{Denoiser, GpuStep, Method, SampleOptions, SamplerRun, Symmetry};
 use crate::schedules::Schedule;
 use crate::viewer::AtomStyle;
 use serde::Deserialize;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
+
+use crate::app::sample::{Prepared, Source};
 
 #[cfg(feature = "nets")]
 mod score;
@@ -38,7 +40,7 @@ fn with_network<R>(sc: &ScoreTraining, _: &[f64], _: impl FnOnce(&mut dyn Denois
 }
 
 #[cfg(not(feature = "nets"))]
-fn network_source(_: &GenerateState, _: &GenerateOpts, _: usize, _: &Schedule) -> Result<(Source, Vec<f64>, f64, String), JsValue> {
+fn network_source(_: &GenerateState, _: &GenerateOpts, _: usize, _: &Schedule) -> Result<Prepared, JsValue> {
     Err(js_err(super::NO_NETWORKS))
 }
 
@@ -99,23 +101,6 @@ impl GenerateState {
     }
 }
 
-enum Source {
-    Chain(GaussianTarget),
-    Molecules {
-        target: EmpiricalTarget,
-        elements: Vec<Vec<String>>,
-    },
-    /// The trained score network (held by `GenerateState::score`), with its node features for
-    /// every sample (one molecule's for all when not conditioned on elements) and, for a network
-    /// conditioned on them, each sample's elements (drawn from the training molecules).
-    #[cfg_attr(not(feature = "nets"), allow(dead_code))]
-    Network {
-        atoms: usize,
-        feats: Vec<f64>,
-        elements: Vec<Vec<String>>,
-    },
-}
-
 /// The compute device with its energy kernel, and the sampler update pass.
 type GpuUpdate = (Rc<(GpuContext, EnergyKernel)>, Rc<SamplerKernel>);
 
@@ -135,45 +120,20 @@ struct Job {
 }
 
 impl Job {
-    /// Whether samples are compared with the data up to a rotation: with the align and quotient
-    /// treatments, and for the orbit-averaged target (whose samples are rotated data points).
+    /// Whether samples are compared with the data up to a rotation (`Source::up_to_rotation`).
     fn up_to_rotation(&self) -> bool {
-        self.run.options().symmetry != Symmetry::Equivariant || matches!(&self.source, Source::Molecules { target, .. } if target.is_over_orbits())
+        self.source.up_to_rotation(self.run.options().symmetry)
     }
 
     /// For the exact empirical score, the data point each of the samples `xs` (flat) ends
     /// nearest to; None for the other sources.
     fn nearest_data(&self, xs: &[f64]) -> Option<Vec<usize>> {
-        let Source::Molecules { target, .. } = &self.source else { return None };
-        let rot = self.up_to_rotation();
-        Some(xs.chunks(3 * self.run.atoms()).map(|x| target.nearest(x, rot)).collect())
+        self.source.nearest_data(xs, self.run.options().symmetry)
     }
 
-    /// The elements of the samples `xs` (flat, the run's first samples in order): given to a
-    /// network conditioned on them, or those of the data molecule an empirical sample ends
-    /// nearest to (`nearest`, when already found); None for the chain and a positions-only
-    /// network.
+    /// The elements of the samples `xs` (`Source::elements_of`).
     fn elements_of(&self, xs: &[f64], nearest: Option<&[usize]>) -> Option<Vec<&[String]>> {
-        match &self.source {
-            Source::Molecules { elements, .. } => {
-                let found;
-                let idx = match nearest {
-                    Some(idx) => idx,
-                    None => {
-                        found = self.nearest_data(xs)?;
-                        &found
-                    }
-                };
-                Some(idx.iter().map(|&k| elements[k].as_slice()).collect())
-            }
-            Source::Network { elements, .. } if !elements.is_empty() => Some(elements[..xs.len() / (3 * self.run.atoms())].iter().map(Vec::as_slice).collect()),
-            _ => None,
-        }
-    }
-
-    /// Whether the samples' elements are known before the run ends (given to the network).
-    fn elements_given(&self) -> bool {
-        matches!(&self.source, Source::Network { elements, .. } if !elements.is_empty())
+        self.source.elements_of(xs, self.run.options().symmetry, nearest)
     }
 }
 
@@ -243,35 +203,17 @@ impl Playground {
             return Err(js_err(format!("generate: steps and samples must be between 1 and 5000, got {steps} and {count}")));
         }
         let mut s = self.inner.borrow_mut();
-        let (source, reference, v_hat, label) = match o.target.as_deref().unwrap_or("chain") {
+        let Prepared { source, reference, v_hat, label } = match o.target.as_deref().unwrap_or("chain") {
             "network" => network_source(&s.generate, &o, count, &schedule)?,
-            "chain" => {
-                let n = o.atoms.unwrap_or(8);
-                crate::samplers::check_chain_beads(n).map_err(|e| js_err(format!("generate: {e}")))?;
-                let mut g = GaussianTarget::spring_chain(n);
-                let reference: Vec<f64> = (0..2000).flat_map(|_| g.draw()).collect();
-                let v = g.mean_r2() / (3 * n) as f64;
-                (Source::Chain(g), reference, v, format!("spring chain of {n} beads (exact Gaussian score)"))
-            }
+            "chain" => Source::chain(o.atoms.unwrap_or(8), 2000).map_err(|e| js_err(format!("generate: {e}")))?,
             which @ ("molecules" | "orbits") => {
                 let data = s.forward.dataset().ok_or_else(|| js_err("generate: load a molecule set first"))?;
                 let points = o.points.unwrap_or(300);
                 if !(1..=2000).contains(&points) {
                     return Err(js_err(format!("generate: points must be between 1 and 2000, got {points}")));
                 }
-                let crate::molecules::SizeGroup { atoms: n, positions: xs, elements } = data.same_size(o.atoms, points).map_err(|e| js_err(format!("generate: {e}")))?;
-                if n < 3 {
-                    return Err(js_err("generate: molecules need at least 3 atoms"));
-                }
-                let (target, what) = if which == "orbits" {
-                    (EmpiricalTarget::over_orbits(&xs, n), "exact score of the noised data set's rotation orbits")
-                } else {
-                    (EmpiricalTarget::new(&xs, n), "exact score of the noised data set")
-                };
-                let target = target.map_err(|e| js_err(format!("generate: {e}")))?;
-                let label = format!("{} molecules with {n} atoms ({what})", elements.len());
-                let v = mean_square(&xs);
-                (Source::Molecules { target, elements }, xs, v, label)
+                let g = data.same_size(o.atoms, points).map_err(|e| js_err(format!("generate: {e}")))?;
+                Source::molecules(g.positions, g.atoms, g.elements, which == "orbits").map_err(|e| js_err(format!("generate: {e}")))?
             }
             other => return Err(js_err(format!("generate: target must be \"chain\", \"molecules\", \"orbits\" or \"network\", got \"{other}\""))),
         };
@@ -283,7 +225,7 @@ impl Playground {
             Some(t) => Some(t),
             None => Some(s.forward.t_star().unwrap_or(650.0)),
         };
-        let n = source_atoms(&source);
+        let n = source.atoms();
         let mut opts = SampleOptions::new(method, symmetry, steps, &schedule);
         opts.seed = o.seed.unwrap_or(0);
         if gaga {
@@ -492,14 +434,6 @@ impl Playground {
     }
 }
 
-fn source_atoms(source: &Source) -> usize {
-    match source {
-        Source::Chain(g) => g.atoms(),
-        Source::Molecules { target, .. } => target.atoms(),
-        Source::Network { atoms, .. } => *atoms,
-    }
-}
-
 /// Quality and histograms of a finished job.
 fn finish(job: &mut Job) -> serde_json::Value {
     let n = job.run.atoms();
@@ -520,7 +454,7 @@ fn finish(job: &mut Job) -> serde_json::Value {
     v["stability"] = match job.elements_of(samples, nearest.as_deref()) {
         Some(els) => {
             let st = Stability::of(samples, n, &els);
-            serde_json::json!({ "atom": st.atom_fraction(), "molecule": st.molecule_fraction(), "molecules": st.molecules, "skipped": st.skipped, "elements": if job.elements_given() { "given" } else { "nearest data molecule" } })
+            serde_json::json!({ "atom": st.atom_fraction(), "molecule": st.molecule_fraction(), "molecules": st.molecules, "skipped": st.skipped, "elements": if job.source.elements_given() { "given" } else { "nearest data molecule" } })
         }
         None => serde_json::Value::Null,
     };
@@ -574,7 +508,7 @@ impl Playground {
                     .collect();
                 // elements: given to the network from the start; else the data point each kept
                 // sample ends nearest to (known once done)
-                let known = job.elements_given() || (matches!(job.source, Source::Molecules { .. }) && job.run.done());
+                let known = job.source.elements_given() || (matches!(job.source, Source::Molecules { .. }) && job.run.done());
                 let shown_elements: Vec<String> = if known {
                     let last = &raw[raw.len() - 3 * n * keep..];
                     job.elements_of(last, None).unwrap_or_default().concat()

@@ -3,7 +3,7 @@
 //! module, built without them, has an uninhabited stand-in (see the parent module).
 
 use super::super::{check_keys, device_name, js_err, now_ms, to_js, Playground};
-use super::{GenerateOpts, GenerateState, Source};
+use super::{GenerateOpts, GenerateState, Prepared, Source};
 pub(super) use crate::app::score::ScoreTraining;
 use crate::app::score::{Knobs, Limits, TrainingSet};
 use crate::models::{EgnnConfig, NetworkDenoiser, ScoreModel};
@@ -18,29 +18,20 @@ pub(super) fn with_network<R>(sc: &ScoreTraining, feats: &[f64], f: impl FnOnce(
     f(&mut NetworkDenoiser { model: sc.sampling_model(), feats: feats.to_vec() })
 }
 
-/// The trained network as the score source of a run of `count` samples: the source, the
-/// reference data, the data variance and the run's label.
-pub(super) fn network_source(g: &GenerateState, o: &GenerateOpts, count: usize, schedule: &Schedule) -> Result<(Source, Vec<f64>, f64, String), JsValue> {
+/// The trained network as the score source of a run of `count` samples, judged against its
+/// training data.
+pub(super) fn network_source(g: &GenerateState, o: &GenerateOpts, count: usize, schedule: &Schedule) -> Result<Prepared, JsValue> {
     let sc = g.score.get().ok_or_else(|| js_err("generate: train a score network first (train)"))?;
-    sc.sampling_model().config.check_schedule(schedule).map_err(|e| js_err(format!("generate: {e}")))?;
-    let n = sc.set.atoms;
-    let pool = &sc.set.positions;
-    let reference = pool[..pool.len().min(2000 * 3 * n)].to_vec();
     let config = &sc.sampling_model().config;
-    let (feats, elements) = if config.conditioned_on_elements() {
-        // each sample gets the atom types of a training molecule, drawn with the seed
-        let picks = crate::models::composition_picks(sc.set.elements.len(), count, o.seed.unwrap_or(0));
-        let feats = config.features_of(&sc.set.elements, &picks).map_err(|e| js_err(format!("generate: {e}")))?;
-        (feats, picks.iter().map(|&i| sc.set.elements[i].clone()).collect())
-    } else {
-        (config.node_features(1), Vec::new())
-    };
-    let given = if elements.is_empty() { "" } else { ", atom types drawn from the data" };
+    config.check_schedule(schedule).map_err(|e| js_err(format!("generate: {e}")))?;
+    let pool = &sc.set.positions;
+    let reference = pool[..pool.len().min(2000 * 3 * sc.set.atoms)].to_vec();
+    let given = if config.conditioned_on_elements() { ", atom types drawn from the data" } else { "" };
     let label = match sc.sampling_model().steps {
         0 => format!("EGNN, pretrained (its training steps not recorded in the file), on {}{given}", sc.set.label),
         k => format!("EGNN after {k} training steps on {}{given}", sc.set.label),
     };
-    Ok((Source::Network { atoms: n, feats, elements }, reference, config.data_variance, label))
+    Source::network(config, reference, &sc.set.elements, count, o.seed.unwrap_or(0), label).map_err(|e| js_err(format!("generate: {e}")))
 }
 
 #[derive(Deserialize)]
