@@ -255,9 +255,12 @@ async function start() {
     return pg.energy(name, Float64Array.from(flat)).then((e) => Array.from(e));
   };
   api.loadPreset = async (name) => {
+    const asked = currentSystem();
     const energy = await pg.loadPreset(String(name));
     if (energy === null) return null; // a later call replaced this one: it shows its system
-    setSystemControls(pg.state().preset);
+    // the System controls follow, unless someone changed them while this system relaxed (a
+    // number typed meanwhile is the next call's, not to be overwritten)
+    if (currentSystem() === asked) setSystemControls(pg.state().preset);
     render(pg.state());
     return energy;
   };
