@@ -188,7 +188,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
   };
   $("gen-train").addEventListener("click", guard(() => train(trainOptions(), 2000)));
   $("gen-train-stop").addEventListener("click", () => { stopTraining = true; });
-  $("gen-train-save").addEventListener("click", guard(() => download(pg.scoreWeights(), "score-network.mpw")));
+  $("gen-train-save").addEventListener("click", guard(() => download(api.scoreWeights(), "score-network.mpw")));
   api.train = (o = {}) => {
     if (typeof o !== "object" || o === null) return Promise.reject(new TypeError("train(options): options must be an object"));
     const { steps = 500, ...rest } = o;
