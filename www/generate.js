@@ -170,7 +170,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
       lossPlot ??= linePlot($("gen-loss"), "DSM loss", "#9be37f");
       await nextFrame(); // setting up and the first step are separate tasks (the first step also compiles code)
       while (st.steps < steps && !stopTraining && !st.stopped) {
-        st = await pg.scoreTrainStep(30);
+        st = await pg.scoreTrainStep(30, steps - st.steps);
         lossPlot.update(st.losses);
         $("gen-train-status").textContent = `${st.steps}/${steps} steps on ${st.label} · loss ${st.loss?.toFixed(4) ?? "—"} · ${(st.ms / 1000).toFixed(1)} s` +
           ` · ${st.device === "webgpu" ? "WebGPU" : "CPU"}` + (st.stopped ? ` · stopped: ${st.stopped}` : "");

@@ -105,12 +105,14 @@ impl Playground {
         })
     }
 
-    /// Trains for about `budget_ms` (a promise of the status `{steps, loss, losses, ms, stopped,
-    /// label, t_max, device}`). A non-finite loss stops training with the last good weights, and
-    /// says so in `stopped`. On WebGPU the steps await the GPU; meanwhile the network is out of
+    /// Trains for about `budget_ms`, and at most `max_steps` steps when given (a promise of the
+    /// status `{steps, loss, losses, ms, stopped, label, t_max, device}`). A non-finite loss stops
+    /// training with the last good weights, and says so in `stopped`. On WebGPU the steps await the GPU; meanwhile the network is out of
     /// the playground (a second call is refused, a network loaded meanwhile wins).
     #[wasm_bindgen(js_name = scoreTrainStep)]
-    pub fn score_train_step(&self, budget_ms: f64) -> js_sys::Promise {
+    pub fn score_train_step(&self, budget_ms: f64, max_steps: Option<u32>) -> js_sys::Promise {
+        // at most `max_steps` (what is left of the caller's count: train({steps}) takes exactly that many)
+        let max_steps = max_steps.map_or(usize::MAX, |k| (k as usize).max(1));
         let budget = if budget_ms.is_finite() { budget_ms.clamp(1.0, 10_000.0) } else { 30.0 };
         let pg = Playground { inner: self.inner.clone() };
         wasm_bindgen_futures::future_to_promise(async move {
@@ -124,7 +126,7 @@ impl Playground {
                 }
                 sc
             };
-            sc.train(usize::MAX, budget / 1000.0, &|| now_ms() / 1000.0).await;
+            sc.train(max_steps, budget / 1000.0, &|| now_ms() / 1000.0).await;
             let mut s = pg.inner.borrow_mut();
             s.generate.score.put_back(sc);
             if s.compute.is_none() {
