@@ -99,8 +99,10 @@ fn mala(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     let zmean = reduce(lid, vec4<f32>(zsum, 0.0)).xyz / f32(n);
 
-    // proposal y = x − (h/T) ∇E(x) + √(2h) Pξ into workgroup memory
+    // proposal y = x − (a/T) ∇E(x) + √(2h) Pξ into workgroup memory; the drift coefficient a
+    // is h, or 0 on every RANDOM_WALK_EVERY-th sweep (a random-walk move: mcmc.rs explains)
     let sq = sqrt(2.0 * h);
+    let a = select(h, 0.0, sweep % 10u == 9u);
     j = 0u;
     for (var i = lid; i < n; i += WG) {
         var z = z_own[j] - zmean;
@@ -118,7 +120,7 @@ fn mala(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                 xs[c] = xc;
                 gs[c] = gc;
             }
-            pos[i * d + q] = xc - h / t * gc + sq * z[q];
+            pos[i * d + q] = xc - a / t * gc + sq * z[q];
         }
         j++;
     }
@@ -154,7 +156,7 @@ fn mala(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let m = reduce(lid, mh);
 
     if (lid == 0u) {
-        let log_alpha = -(ey - ex) / t - h * m.x / (4.0 * t * t) + sqrt(h / 2.0) * m.y / t;
+        let log_alpha = -(ey - ex) / t - a * a * m.x / (4.0 * h * t * t) + a * m.y / (t * sq);
         let u = unit_open(philox(vec4<u32>(0u, r, sweep, 1u), mp.key).x);
         let ok = finite(ey) && ey <= mp.limit && finite(log_alpha) && log(u) < log_alpha;
         accept_flag = select(0u, 1u, ok);

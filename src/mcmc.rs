@@ -20,6 +20,15 @@
 //! 0.574 every 50 sweeps during burn-in only, and are frozen afterwards, so the sampling chain
 //! is exactly reversible. A slot whose energy is non-finite or beyond a sanity limit is reset
 //! to the start configuration and counted (a non-finite proposal is simply rejected).
+//!
+//! Every [`RANDOM_WALK_EVERY`]-th sweep is a random-walk move instead (no drift: y = x + √(2h)
+//! Pξ, log α = −(E(y) − E(x))/T): with drift coefficient a ∈ {h, 0} the ratio is
+//!   log α = −ΔE/T − a² |S|²/(4hT²) + a (S·Pξ)/(T√(2h)),
+//! which is the formula above for a = h. MALA alone can stick: at a close contact (LJ-13, a
+//! pair at r ≈ 0.76, |∇E| ~ 10³) its drift overshoots and every proposal is rejected, while
+//! replica exchange keeps carrying the stuck configuration to the base level, where it was
+//! collected again and again (58 copies in 10 000 samples). A random-walk move separates the
+//! pair with probability about ½. Both kernels leave exp(−E/T) invariant, so the cycle does.
 
 use crate::energies::System;
 use crate::geometry::remove_com;
@@ -33,6 +42,18 @@ pub const STREAM_SWAP: u32 = 2;
 pub const STREAM_INIT: u32 = 3;
 /// Sweeps per step-size adaptation window during burn-in.
 pub const ADAPT_EVERY: usize = 50;
+/// One sweep in this many is a random-walk move (no drift); see the module doc.
+pub const RANDOM_WALK_EVERY: u32 = 10;
+
+/// The drift coefficient of sweep `sweep` at step size `h`: h (MALA), or 0 (random walk).
+pub fn drift_coefficient(sweep: u32, h: f64) -> f64 {
+    if sweep % RANDOM_WALK_EVERY == RANDOM_WALK_EVERY - 1 {
+        0.0
+    } else {
+        h
+    }
+}
+
 /// Most temperature levels (the GPU pass keeps the ladder in a uniform array).
 pub const MAX_LEVELS: usize = 32;
 
@@ -211,6 +232,7 @@ impl CpuReplicas {
         for r in 0..self.e.len() {
             let k = self.level_of[r] as usize;
             let (t, h) = (self.temps[k], self.h[k]);
+            let a = drift_coefficient(self.sweep, h);
             let xr = r * dim..(r + 1) * dim;
             if !(self.e[r].is_finite() && self.e[r] <= limit) {
                 self.x[xr.clone()].copy_from_slice(&self.init.start);
@@ -220,7 +242,7 @@ impl CpuReplicas {
             }
             let z = projected_noise(&self.sys, self.key, r as u32, self.sweep);
             let (x, gx) = (&self.x[xr.clone()], &self.g[xr.clone()]);
-            let y: Vec<f64> = (0..dim).map(|i| x[i] - h / t * gx[i] + (2.0 * h).sqrt() * z[i]).collect();
+            let y: Vec<f64> = (0..dim).map(|i| x[i] - a / t * gx[i] + (2.0 * h).sqrt() * z[i]).collect();
             let ey = self.sys.energy_grad(&y, &mut gy);
             remove_com(&mut gy, self.sys.d);
             let (mut ss, mut sz) = (0.0, 0.0);
@@ -229,7 +251,7 @@ impl CpuReplicas {
                 ss += s * s;
                 sz += s * z[i];
             }
-            let log_alpha = -(ey - self.e[r]) / t - h * ss / (4.0 * t * t) + (h / 2.0).sqrt() * sz / t;
+            let log_alpha = -(ey - self.e[r]) / t - a * a * ss / (4.0 * h * t * t) + a * sz / (t * (2.0 * h).sqrt());
             let u = unit_open(philox4x32([0, r as u32, self.sweep, STREAM_ACCEPT], self.key)[0]);
             if ey.is_finite() && ey <= limit && log_alpha.is_finite() && u.ln() < log_alpha {
                 self.x[xr.clone()].copy_from_slice(&y);
@@ -292,6 +314,15 @@ impl CpuReplicas {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_gpu_pass_takes_its_random_walk_sweeps_where_this_engine_does() {
+        let wgsl = include_str!("../shaders/mala.wgsl");
+        let rule = format!("sweep % {}u == {}u", RANDOM_WALK_EVERY, RANDOM_WALK_EVERY - 1);
+        assert!(wgsl.contains(&rule), "shaders/mala.wgsl must pick its random-walk sweeps by `{rule}`");
+        assert_eq!(drift_coefficient(RANDOM_WALK_EVERY - 1, 0.5), 0.0);
+        assert_eq!(drift_coefficient(0, 0.5), 0.5);
+    }
 
     #[test]
     fn temperatures_move_between_slots_as_a_permutation() {
