@@ -9,8 +9,8 @@ import { createTransport } from "./transport.js";
 import { DEFAULT_PRESET, MODES, PRESETS, applyToControls, knobElements, parseHash, readControls, toHash } from "./state.js";
 import { $, download, guarded, toBytes } from "./ui.js";
 
-// The page starts on the first module (pkg/core/: viewer, energies, forward process, samplers,
-// reference sampler; no networks, a tenth of the full module's size) when its link needs no
+// The page starts on the first module (pkg/core/: viewer, energies, forward process, T* study,
+// samplers with exact scores; no networks, a tenth of the full module's size) when its link needs no
 // network, and moves to the full module (pkg/) on the first call that needs one (see
 // `networks` in start). `live` is the module and playground in use; `pg` below forwards to it.
 const live = { mod: null, pg: null };
@@ -155,7 +155,6 @@ function wireCanvas(pg, canvas) {
 /// forward set (or, in Learn from energy, to the reference set), .npy samples to the reference set.
 async function openFile(api, mode, name, bytes) {
   const lower = name.toLowerCase();
-  if (/\.(mpw|mpa|npy)$/.test(lower)) await api.networks();
   if (lower.endsWith(".mpw")) return { to: "generate", result: await api.loadScoreWeights(name, bytes) };
   if (lower.endsWith(".mpa")) return { to: "learn", result: await api.loadAdjointWeights(name, bytes) };
   if (lower.endsWith(".npy")) return { to: "learn", result: await api.loadSamples(name, bytes) };
@@ -204,7 +203,7 @@ async function loadModule(dir, onProgress, compiled) {
 /// Whether a link's state needs the networks from the start: a network preset, the network
 /// target, or the Learn from energy mode (Adjoint Sampling).
 function linkNeedsNetworks(values) {
-  return ["qm9-network", "qm9-molecules", "dw4-adjoint", "lj13-adjoint"].includes(values.preset) || values.target === "network" ||
+  return ["qm9-network", "qm9-molecules"].includes(values.preset) || values.target === "network" ||
     values.mode === "learn" || (values.preset && PRESETS[values.preset]?.mode === "learn");
 }
 

@@ -7,6 +7,13 @@
 use crate::metrics::mean_square;
 use crate::samplers::{check_chain_beads, Denoiser, EmpiricalTarget, GaussianTarget, Symmetry};
 
+/// The network a [`Source::Network`] samples with (the face holds it): the score model, or, in a
+/// build without the networks (the page's first module), a type with no values.
+#[cfg(feature = "nets")]
+pub type ScoreNetwork = crate::models::ScoreModel;
+#[cfg(not(feature = "nets"))]
+pub enum ScoreNetwork {}
+
 /// Where the score comes from.
 pub enum Source {
     /// The Gaussian spring chain (exact score).
@@ -118,13 +125,16 @@ impl Source {
     }
 
     /// Calls `f` with this source as the denoiser; a network's is `model` (the face holds it).
-    #[cfg(feature = "nets")]
-    pub fn with_denoiser<R>(&mut self, model: Option<&crate::models::ScoreModel>, f: impl FnOnce(&mut dyn Denoiser) -> Result<R, String>) -> Result<R, String> {
+    #[cfg_attr(not(feature = "nets"), allow(unused_variables))]
+    pub fn with_denoiser<R>(&mut self, model: Option<&ScoreNetwork>, f: impl FnOnce(&mut dyn Denoiser) -> Result<R, String>) -> Result<R, String> {
         match self {
             Source::Chain(g) => f(g),
             Source::Molecules { target, .. } => f(target),
             Source::Network { feats, .. } => match model {
+                #[cfg(feature = "nets")]
                 Some(model) => f(&mut crate::models::NetworkDenoiser { model, feats: feats.clone() }),
+                #[cfg(not(feature = "nets"))]
+                Some(model) => match *model {},
                 None => Err("the score network is gone".into()),
             },
         }

@@ -20,7 +20,7 @@ use crate::app::sample::{Prepared, Source};
 #[cfg(feature = "nets")]
 mod score;
 #[cfg(feature = "nets")]
-use score::{network_source, with_network, ScoreTraining};
+use score::{network_source, ScoreTraining};
 
 /// Without the networks (the page's first module, built without burn) there is no score
 /// network to hold: the stand-in has no values, and target "network" says what is missing.
@@ -32,11 +32,10 @@ impl ScoreTraining {
     fn move_to_cpu(&mut self) {
         match *self {}
     }
-}
 
-#[cfg(not(feature = "nets"))]
-fn with_network<R>(sc: &ScoreTraining, _: &[f64], _: impl FnOnce(&mut dyn Denoiser) -> Result<R, String>) -> Result<R, String> {
-    match *sc {}
+    fn sampling_model(&self) -> &crate::app::sample::ScoreNetwork {
+        match *self {}
+    }
 }
 
 #[cfg(not(feature = "nets"))]
@@ -276,14 +275,7 @@ impl Playground {
 
 /// Calls `f` with the job's score source as a denoiser (the trained network from `score`).
 fn with_denoiser<R>(source: &mut Source, score: Option<&ScoreTraining>, f: impl FnOnce(&mut dyn Denoiser) -> Result<R, String>) -> Result<R, String> {
-    match source {
-        Source::Chain(g) => f(g),
-        Source::Molecules { target, .. } => f(target),
-        Source::Network { feats, .. } => match score {
-            Some(sc) => with_network(sc, feats, f),
-            None => Err("the score network is gone".into()),
-        },
-    }
+    source.with_denoiser(score.map(|sc| sc.sampling_model()), f)
 }
 
 impl Playground {

@@ -6,17 +6,11 @@ use super::super::{check_keys, device_name, js_err, now_ms, to_js, Playground};
 use super::{GenerateOpts, GenerateState, Prepared, Source};
 pub(super) use crate::app::score::ScoreTraining;
 use crate::app::score::{Knobs, Limits, TrainingSet};
-use crate::models::{EgnnConfig, NetworkDenoiser, ScoreModel};
+use crate::models::{EgnnConfig, ScoreModel};
 use crate::rng::XorShift64;
-use crate::samplers::Denoiser;
 use crate::schedules::Schedule;
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
-
-/// Calls `f` with the network of `sc` as the denoiser, on each sample's node features `feats`.
-pub(super) fn with_network<R>(sc: &ScoreTraining, feats: &[f64], f: impl FnOnce(&mut dyn Denoiser) -> Result<R, String>) -> Result<R, String> {
-    f(&mut NetworkDenoiser { model: sc.sampling_model(), feats: feats.to_vec() })
-}
 
 /// The trained network as the score source of a run of `count` samples, judged against its
 /// training data.
