@@ -4,13 +4,14 @@
 //! matching sampler (the quotient objective with the quotient sampler, the others with the
 //! standard equivariant one), and judged by COV / AMR on held-out molecules.
 
+use crate::app::molecules::{StateHeader, TrainCounters, MAX_BATCH, MAX_HIDDEN, MAX_LAYERS};
 use crate::conformers::{coverage, heavy_rmsd, Conformer, Coverage, EDGE_FEATURES};
-use crate::models::{element_vocabulary, EgnnConfig, ModelError, Network};
+use crate::models::{element_vocabulary, read_container, write_container, EgnnConfig, ModelError, Network, TrainingState};
 use crate::objectives::Objective;
 use crate::rng::XorShift64;
 use crate::samplers::{Denoiser, Method, SampleOptions, SamplerRun, Symmetry};
 use crate::schedules::Schedule;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A graph-conditioned network as a score source for k conformers of one molecule.
@@ -48,6 +49,9 @@ pub struct ConformerConfig {
     pub layers: usize,
     pub batch: usize,
     pub lr: f64,
+    /// Decay of the weights' moving average that samples (0: none, sample the trained weights).
+    pub ema: f64,
+    /// Gradient steps in all (a run resumed from a checkpoint trains only the ones left).
     pub steps: usize,
     /// Generated conformers per held-out molecule.
     pub k: usize,
@@ -59,13 +63,59 @@ pub struct ConformerConfig {
     pub threshold: f64,
 }
 
-/// One trained network.
-pub struct ConformerTraining {
+impl ConformerConfig {
+    pub fn check(&self) -> Result<(), String> {
+        if !((1..=MAX_HIDDEN).contains(&self.hidden) && (1..=MAX_LAYERS).contains(&self.layers) && (1..=MAX_BATCH).contains(&self.batch)) {
+            return Err(format!("need 1 ≤ hidden ≤ {MAX_HIDDEN}, 1 ≤ layers ≤ {MAX_LAYERS}, 1 ≤ batch ≤ {MAX_BATCH}"));
+        }
+        if !(self.lr > 0.0 && self.lr < 1.0 && (0.0..1.0).contains(&self.ema)) {
+            return Err(format!("need 0 < lr < 1 and 0 ≤ ema < 1, got {} and {}", self.lr, self.ema));
+        }
+        if !((1..=1000).contains(&self.k) && (1..=5000).contains(&self.sample_steps) && self.threshold > 0.0 && self.threshold.is_finite()) {
+            return Err("need 1 ≤ k ≤ 1000, 1 ≤ sample steps ≤ 5000 and a positive threshold".into());
+        }
+        Ok(())
+    }
+}
+
+/// What a conformer network was trained with (a checkpoint resumes only under the same).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConformerTrain {
     pub objective: Objective,
-    pub net: Network,
     pub seed: u64,
-    pub losses: Vec<f64>,
-    pub seconds: f64,
+    pub hidden: usize,
+    pub layers: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub ema: f64,
+}
+
+impl ConformerTrain {
+    pub fn of(objective: Objective, seed: u64, c: &ConformerConfig) -> Self {
+        ConformerTrain { objective, seed, hidden: c.hidden, layers: c.layers, batch: c.batch, lr: c.lr, ema: c.ema }
+    }
+}
+
+const MAGIC: &[u8; 8] = b"MOLPLAYC";
+const VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    train: ConformerTrain,
+    counters: TrainCounters,
+    weights_len: usize,
+    average_len: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state: Option<StateHeader>,
+}
+
+/// One conformer network in training: the weights, their moving average (which samples) and
+/// the counters.
+pub struct ConformerTraining {
+    pub train: ConformerTrain,
+    pub net: Network,
+    pub average: Option<Network>,
+    pub counters: TrainCounters,
     rng: XorShift64,
 }
 
@@ -79,44 +129,159 @@ pub fn network_config(train: &[Conformer], hidden: usize, layers: usize, schedul
     EgnnConfig { edge_features: EDGE_FEATURES, ..EgnnConfig::with_elements(largest, hidden, layers, variance, &elements) }.trained_under(schedule)
 }
 
+/// Points on a training's loss curve: one per this many steps.
+pub const CURVE_EVERY: usize = 100;
+
 impl ConformerTraining {
-    pub fn new(objective: Objective, config: EgnnConfig, seed: u64) -> Self {
-        ConformerTraining { objective, net: Network::new(config, seed), seed, losses: Vec::new(), seconds: 0.0, rng: XorShift64::new(seed ^ 0xC0F0) }
+    pub fn new(train: ConformerTrain, config: EgnnConfig) -> Self {
+        let net = Network::new(config, train.seed);
+        let average = (train.ema > 0.0).then(|| net.weights_copy());
+        ConformerTraining { rng: XorShift64::new(train.seed ^ 0xC0F0), net, average, train, counters: TrainCounters::default() }
     }
 
-    /// `steps` gradient steps: each draws an atom count with the training set's weights, then
-    /// `batch` molecules of that size.
-    pub async fn train(&mut self, train: &[Conformer], by_size: &BTreeMap<usize, Vec<usize>>, schedule: &Schedule, c: &ConformerConfig, steps: usize) -> Result<(), ModelError> {
+    pub fn objective(&self) -> Objective {
+        self.train.objective
+    }
+
+    /// The weights that sample: the average when there is one.
+    pub fn sampling_net(&self) -> &Network {
+        self.average.as_ref().unwrap_or(&self.net)
+    }
+
+    /// The sampler the objective is paired with (the paper's pairing): the quotient sampler
+    /// for quotient training, the standard equivariant one for the others.
+    pub fn sampler(&self) -> Symmetry {
+        if self.train.objective == Objective::Quotient {
+            Symmetry::Quotient
+        } else {
+            Symmetry::Equivariant
+        }
+    }
+
+    /// Refuses molecules this network cannot take: other elements, more atoms.
+    pub fn check_molecules(&self, set: &[Conformer]) -> Result<(), String> {
+        let cfg = &self.net.config;
+        for m in set {
+            if m.atoms() > cfg.atoms {
+                return Err(format!("molecule {} has {} atoms; the network takes at most {}", m.index, m.atoms(), cfg.atoms));
+            }
+            if let Some(e) = m.elements.iter().find(|e| !cfg.elements.contains(e)) {
+                return Err(format!("molecule {} has element {e}, outside the network's {}", m.index, cfg.elements.join(", ")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Up to `steps` gradient steps, or fewer when `budget` seconds (by `clock`) run out
+    /// first; returns the steps taken. Each step draws an atom count with the training set's
+    /// weights, then `batch` molecules of that size.
+    pub async fn train(&mut self, train: &[Conformer], by_size: &BTreeMap<usize, Vec<usize>>, schedule: &Schedule, steps: usize, budget: f64, clock: &dyn Fn() -> f64) -> Result<usize, ModelError> {
         let histogram: Vec<(usize, usize)> = by_size.iter().map(|(&n, v)| (n, v.len())).collect();
-        for _ in 0..steps {
+        if histogram.is_empty() {
+            return Err(ModelError::Input("no training molecules".into()));
+        }
+        let t0 = clock();
+        let mut taken = 0;
+        while taken < steps && (taken == 0 || clock() - t0 < budget) {
             let n = crate::joint::draw_size(&histogram, &mut self.rng);
             let pool = &by_size[&n];
-            let picks: Vec<&Conformer> = (0..c.batch).map(|_| &train[pool[self.rng.below(pool.len())]]).collect();
+            let picks: Vec<&Conformer> = (0..self.train.batch).map(|_| &train[pool[self.rng.below(pool.len())]]).collect();
             let x0: Vec<f64> = picks.iter().flat_map(|m| m.positions.iter().copied()).collect();
             let elements: Vec<&[String]> = picks.iter().map(|m| m.elements.as_slice()).collect();
             let feats = self.net.config.element_features_sized(&elements).map_err(ModelError::Input)?;
             let edges: Vec<f64> = picks.iter().flat_map(|m| m.edge_attributes()).collect();
-            let loss = self.net.train_step_graph(self.objective, &x0, &feats, &edges, n, schedule, schedule.steps() as f64, c.lr, &mut self.rng).await?;
-            self.losses.push(loss);
+            let loss = self.net.train_step_graph(self.train.objective, &x0, &feats, &edges, n, schedule, schedule.steps() as f64, self.train.lr, &mut self.rng).await?;
+            if let Some(avg) = &mut self.average {
+                avg.average_towards(&self.net, self.train.ema);
+            }
+            taken += 1;
+            self.counters.record(loss, self.train.batch, CURVE_EVERY);
         }
-        Ok(())
+        self.counters.seconds += clock() - t0;
+        Ok(taken)
+    }
+
+    /// k conformers of molecule `m` from the objective's matching sampler (flat k × n × 3).
+    pub fn generate(&self, m: &Conformer, schedule: &Schedule, k: usize, sample_steps: usize, seed: u64) -> Result<Vec<f64>, String> {
+        self.check_molecules(std::slice::from_ref(m))?;
+        let n = m.atoms();
+        let net = self.sampling_net();
+        let feats = net.config.element_features_sized(&[m.elements.as_slice()])?;
+        let mut den = GraphDenoiser { model: net, feats, edges: m.edge_attributes(), atoms: n };
+        let opts = SampleOptions { seed, ..SampleOptions::new(Method::Ddpm, self.sampler(), sample_steps, schedule) };
+        let mut run = SamplerRun::new(n, schedule, &opts, k, 0)?;
+        run.advance(&mut den, schedule, sample_steps)?;
+        Ok(run.samples().to_vec())
+    }
+
+    /// The seed molecule `i` of a judgement samples with (the same for every objective).
+    pub fn judge_seed(&self, i: usize) -> u64 {
+        self.train.seed.wrapping_mul(1_000_003).wrapping_add(i as u64)
     }
 
     /// k conformers of each of `test`, sampled with the objective's matching sampler; each
     /// molecule's heavy-atom RMSDs to its reference.
     pub fn judge(&self, test: &[Conformer], schedule: &Schedule, c: &ConformerConfig) -> Result<Vec<Vec<f64>>, String> {
-        let symmetry = if self.objective == Objective::Quotient { Symmetry::Quotient } else { Symmetry::Equivariant };
-        let mut out = Vec::with_capacity(test.len());
-        for (i, m) in test.iter().enumerate() {
-            let n = m.atoms();
-            let feats = self.net.config.element_features_sized(&[m.elements.as_slice()])?;
-            let mut den = GraphDenoiser { model: &self.net, feats, edges: m.edge_attributes(), atoms: n };
-            let opts = SampleOptions { seed: self.seed.wrapping_mul(1_000_003).wrapping_add(i as u64), ..SampleOptions::new(Method::Ddpm, symmetry, c.sample_steps, schedule) };
-            let mut run = SamplerRun::new(n, schedule, &opts, c.k, 0)?;
-            run.advance(&mut den, schedule, c.sample_steps)?;
-            out.push(run.samples().chunks(3 * n).map(|x| heavy_rmsd(x, &m.positions, &m.elements)).collect());
+        test.iter().enumerate().map(|(i, m)| self.judge_one(m, schedule, c, self.judge_seed(i))).collect()
+    }
+
+    /// One molecule's heavy-atom RMSDs, k generated conformers against its reference.
+    pub fn judge_one(&self, m: &Conformer, schedule: &Schedule, c: &ConformerConfig, seed: u64) -> Result<Vec<f64>, String> {
+        let n = m.atoms();
+        Ok(self.generate(m, schedule, c.k, c.sample_steps, seed)?.chunks(3 * n).map(|x| heavy_rmsd(x, &m.positions, &m.elements)).collect())
+    }
+
+    /// The file: the sampling weights only (`checkpoint` false: what the page ships), or the
+    /// network, its average and the exact resume point.
+    pub fn to_bytes(&self, checkpoint: bool) -> Result<Vec<u8>, ModelError> {
+        let (weights, average) = match (&self.average, checkpoint) {
+            (Some(a), true) => (self.net.to_bytes()?, a.to_bytes()?),
+            _ => (self.sampling_net().to_bytes()?, Vec::new()),
+        };
+        let (state, optimizer) = match (checkpoint, self.net.training_state()?) {
+            (true, Some(TrainingState { param_ids, optimizer, steps })) => (Some(StateHeader { rng: self.rng.state(), optimizer_len: optimizer.len(), param_ids, network_steps: steps }), optimizer),
+            (true, None) => (Some(StateHeader { rng: self.rng.state(), optimizer_len: 0, param_ids: Vec::new(), network_steps: self.net.steps }), Vec::new()),
+            (false, _) => (None, Vec::new()),
+        };
+        let header = Header { train: self.train.clone(), counters: self.counters.clone(), weights_len: weights.len(), average_len: average.len(), state };
+        let meta = serde_json::to_vec(&header).map_err(|e| ModelError::Corrupt(e.to_string()))?;
+        Ok(write_container(MAGIC, VERSION, &meta, &[weights, average, optimizer].concat()))
+    }
+
+    /// Reads a file written by [`to_bytes`](Self::to_bytes); other molplay weights are refused
+    /// with what they are.
+    pub fn from_bytes(bytes: &[u8]) -> Result<ConformerTraining, ModelError> {
+        for (magic, what) in [(b"MOLPLAYW", "a positions-only network"), (b"MOLPLAYJ", "a whole-molecule network"), (b"MOLPLAYA", "an Adjoint Sampling controller")] {
+            if bytes.starts_with(magic) {
+                return Err(ModelError::Input(format!("these weights are {what}, not a conformer network (molplay conformers --save)")));
+            }
         }
-        Ok(out)
+        let (meta, payload) = read_container(bytes, MAGIC, VERSION)?;
+        let header: Header = serde_json::from_slice(meta).map_err(|e| ModelError::Corrupt(format!("header: {e}")))?;
+        let t = &header.train;
+        if !(t.lr > 0.0 && t.lr < 1.0 && (0.0..1.0).contains(&t.ema) && (1..=MAX_BATCH).contains(&t.batch)) {
+            return Err(ModelError::Corrupt(format!("training settings out of range: {t:?}")));
+        }
+        let optimizer_len = header.state.as_ref().map_or(0, |s| s.optimizer_len);
+        let total = header.weights_len.checked_add(header.average_len).and_then(|v| v.checked_add(optimizer_len));
+        if total != Some(payload.len()) {
+            return Err(ModelError::Corrupt(format!("the header describes {total:?} bytes of weights and state, the file holds {}", payload.len())));
+        }
+        let (weights, rest) = payload.split_at(header.weights_len);
+        let (average, optimizer) = rest.split_at(header.average_len);
+        let mut net = Network::from_bytes(weights, None)?;
+        if net.config.edge_features != EDGE_FEATURES || (net.config.hidden, net.config.layers) != (t.hidden, t.layers) {
+            return Err(ModelError::Corrupt("the weights are not a graph-conditioned network of the stated size".into()));
+        }
+        let average = if !average.is_empty() { Some(Network::from_bytes(average, Some(&net.config))?) } else { (t.ema > 0.0).then(|| net.weights_copy()) };
+        let mut rng = XorShift64::new(t.seed ^ 0xC0F0);
+        if let Some(st) = header.state {
+            rng = XorShift64::from_state(st.rng).map_err(ModelError::Corrupt)?;
+            if !optimizer.is_empty() {
+                net.restore_training_state(TrainingState { param_ids: st.param_ids, optimizer: optimizer.to_vec(), steps: st.network_steps })?;
+            }
+        }
+        Ok(ConformerTraining { train: header.train, net, average, counters: header.counters, rng })
     }
 }
 
@@ -127,9 +292,24 @@ pub struct ConformerRow {
     pub sampler: Symmetry,
     pub seed: u64,
     pub steps: usize,
+    /// Training wall time, all sessions.
     pub seconds: f64,
     pub last_loss: f64,
     pub coverage: Coverage,
+}
+
+impl ConformerRow {
+    pub fn of(t: &ConformerTraining, coverage: Coverage) -> Self {
+        ConformerRow {
+            objective: t.objective(),
+            sampler: t.sampler(),
+            seed: t.train.seed,
+            steps: t.counters.steps,
+            seconds: t.counters.seconds,
+            last_loss: t.counters.history.last().map_or(f64::NAN, |p| p.loss),
+            coverage,
+        }
+    }
 }
 
 /// Molecule indices of `train` by atom count.
@@ -141,38 +321,60 @@ pub fn by_size(train: &[Conformer]) -> BTreeMap<usize, Vec<usize>> {
     out
 }
 
-/// Trains `objective` with `seed` and judges it on `test` (the CLI's and the tests' loop;
-/// `clock` in seconds).
+/// `test` thinned to `count` molecules evenly spaced through it (0 or more than it has: all).
+pub fn pick_test(test: &[Conformer], count: usize) -> Vec<Conformer> {
+    if count == 0 || count >= test.len() {
+        test.to_vec()
+    } else {
+        (0..count).map(|i| test[i * test.len() / count].clone()).collect()
+    }
+}
+
+/// The network `objective` with `seed` trains: `start` (a checkpoint, which must have been
+/// trained with the same settings) or a fresh one for `train`.
+pub fn begin(objective: Objective, seed: u64, start: Option<ConformerTraining>, train: &[Conformer], schedule: &Schedule, c: &ConformerConfig) -> Result<ConformerTraining, String> {
+    c.check()?;
+    if train.is_empty() {
+        return Err("conformers need training molecules".into());
+    }
+    let want = ConformerTrain::of(objective, seed, c);
+    let t = match start {
+        Some(t) if t.train != want => return Err(format!("the checkpoint was trained with {:?}, this run asks for {want:?}", t.train)),
+        Some(t) => t,
+        None => ConformerTraining::new(want, network_config(train, c.hidden, c.layers, schedule)),
+    };
+    t.check_molecules(train)?;
+    Ok(t)
+}
+
+/// `t` judged on `c.test` of the held-out molecules: the table's row.
+pub fn judge_row(t: &ConformerTraining, test: &[Conformer], schedule: &Schedule, c: &ConformerConfig) -> Result<ConformerRow, String> {
+    if test.is_empty() {
+        return Err("conformers need held-out molecules".into());
+    }
+    let rmsds = t.judge(&pick_test(test, c.test), schedule, c)?;
+    Ok(ConformerRow::of(t, coverage(&rmsds, c.threshold)))
+}
+
+/// Trains `objective` with `seed` up to `c.steps` steps in all, going on from `start` when
+/// given, and judges it on `test` (the tests' loop; the CLI checkpoints in between).
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     objective: Objective,
     seed: u64,
+    start: Option<ConformerTraining>,
     train: &[Conformer],
     test: &[Conformer],
     schedule: &Schedule,
     c: &ConformerConfig,
     clock: &dyn Fn() -> f64,
 ) -> Result<(ConformerTraining, ConformerRow), String> {
-    if train.is_empty() || test.is_empty() {
-        return Err("conformers need training and held-out molecules".into());
+    let mut t = begin(objective, seed, start, train, schedule, c)?;
+    let left = c.steps.saturating_sub(t.counters.steps);
+    if left > 0 {
+        t.train(train, &by_size(train), schedule, left, f64::INFINITY, clock).await.map_err(|e| e.to_string())?;
     }
-    let config = network_config(train, c.hidden, c.layers, schedule);
-    let mut t = ConformerTraining::new(objective, config, seed);
-    let sizes = by_size(train);
-    let t0 = clock();
-    t.train(train, &sizes, schedule, c, c.steps).await.map_err(|e| e.to_string())?;
-    t.seconds = clock() - t0;
-    let picked: Vec<Conformer> = if c.test == 0 || c.test >= test.len() { test.to_vec() } else { (0..c.test).map(|i| test[i * test.len() / c.test].clone()).collect() };
-    let rmsds = t.judge(&picked, schedule, c)?;
-    let last = t.losses.iter().rev().take(100).copied().collect::<Vec<_>>();
-    let row = ConformerRow {
-        objective,
-        sampler: if objective == Objective::Quotient { Symmetry::Quotient } else { Symmetry::Equivariant },
-        seed,
-        steps: t.net.steps,
-        seconds: t.seconds,
-        last_loss: last.iter().sum::<f64>() / last.len().max(1) as f64,
-        coverage: coverage(&rmsds, c.threshold),
-    };
+    let row = judge_row(&t, test, schedule, c)?;
     Ok((t, row))
 }
 

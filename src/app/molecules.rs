@@ -75,6 +75,20 @@ pub struct TrainCounters {
     pub window: (f64, usize),
 }
 
+impl TrainCounters {
+    /// One step of `batch` molecules with loss `loss`; every `every` steps the window's mean
+    /// joins the curve.
+    pub fn record(&mut self, loss: f64, batch: usize, every: usize) {
+        self.steps += 1;
+        self.molecules += batch as u64;
+        self.window = (self.window.0 + loss, self.window.1 + 1);
+        if self.steps.is_multiple_of(every.max(1)) {
+            let (sum, k) = std::mem::take(&mut self.window);
+            self.history.push(LossPoint { step: self.steps, loss: sum / k as f64 });
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct Header {
     train: TrainConfig,
@@ -87,12 +101,13 @@ struct Header {
     state: Option<StateHeader>,
 }
 
+/// A checkpoint's exact resume point, beside its weights (also the conformer networks').
 #[derive(Serialize, Deserialize)]
-struct StateHeader {
-    rng: u64,
-    optimizer_len: usize,
-    param_ids: Vec<u64>,
-    network_steps: usize,
+pub(crate) struct StateHeader {
+    pub rng: u64,
+    pub optimizer_len: usize,
+    pub param_ids: Vec<u64>,
+    pub network_steps: usize,
 }
 
 /// A whole-molecule model: the network, the weights' average that samples, and the training
@@ -148,14 +163,7 @@ impl MoleculeModel {
                 avg.average_towards(&self.net, self.train.ema);
             }
             taken += 1;
-            self.counters.steps += 1;
-            self.counters.molecules += self.train.batch as u64;
-            let w = &mut self.counters.window;
-            *w = (w.0 + loss, w.1 + 1);
-            if self.counters.steps.is_multiple_of(every.max(1)) {
-                let (sum, k) = std::mem::take(&mut self.counters.window);
-                self.counters.history.push(LossPoint { step: self.counters.steps, loss: sum / k as f64 });
-            }
+            self.counters.record(loss, self.train.batch, every);
         }
         self.counters.seconds += clock() - t0;
         Ok(taken)

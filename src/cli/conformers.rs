@@ -3,7 +3,7 @@
 //! data, budget and seeds), samples each with its matching sampler and prints COV / AMR on
 //! held-out molecules.
 
-use molplay::app::conformers::{run, summarise, ConformerConfig, ConformerRow};
+use molplay::app::conformers::{begin, by_size, judge_row, summarise, ConformerConfig, ConformerRow, ConformerTraining};
 use molplay::objectives::Objective;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -28,6 +28,17 @@ pub struct ConformerArgs {
     batch: usize,
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
+    /// Decay of the weights' moving average that samples (0: sample the trained weights).
+    #[arg(long, default_value_t = 0.999)]
+    ema: f64,
+    /// Keeps each (objective, seed)'s checkpoint here as OBJECTIVE-sSEED.mpc, and its
+    /// sampling weights as OBJECTIVE-sSEED.weights.mpc; a checkpoint found there is
+    /// continued, so `--steps` is the total (equal to the checkpoint's: judge only).
+    #[arg(long)]
+    checkpoints: Option<PathBuf>,
+    /// With --checkpoints: save every this many steps too.
+    #[arg(long, default_value_t = 1000)]
+    checkpoint_every: usize,
     /// Conformers generated per held-out molecule.
     #[arg(long, default_value_t = 2)]
     k: usize,
@@ -49,27 +60,51 @@ pub struct ConformerArgs {
 
 pub fn conformers(a: ConformerArgs) -> Result<(), String> {
     let objectives: Vec<Objective> = a.objectives.iter().map(|o| Objective::by_name(o)).collect::<Result<_, _>>()?;
-    if a.seeds.is_empty() || a.steps == 0 || a.k == 0 || a.sample_steps == 0 || !(2..=1000).contains(&a.every) || !(a.threshold > 0.0 && a.threshold.is_finite()) {
-        return Err("need seeds, --steps, --k, --sample-steps ≥ 1, 2 ≤ --every ≤ 1000 and a positive --threshold".into());
+    if a.seeds.is_empty() || a.steps == 0 || !(2..=1000).contains(&a.every) || a.checkpoint_every == 0 {
+        return Err("need seeds, --steps ≥ 1, --checkpoint-every ≥ 1 and 2 ≤ --every ≤ 1000".into());
     }
-    if !((1..=512).contains(&a.hidden) && (1..=12).contains(&a.layers) && (1..=1024).contains(&a.batch) && a.lr > 0.0 && a.lr < 1.0 && a.k <= 1000 && a.sample_steps <= 5000) {
-        return Err("need 1 ≤ --hidden ≤ 512, 1 ≤ --layers ≤ 12, 1 ≤ --batch ≤ 1024, 0 < --lr < 1, --k ≤ 1000, --sample-steps ≤ 5000".into());
-    }
+    let c = ConformerConfig { hidden: a.hidden, layers: a.layers, batch: a.batch, lr: a.lr, ema: a.ema, steps: a.steps, k: a.k, test: a.test, sample_steps: a.sample_steps, threshold: a.threshold };
+    c.check()?;
     let text = std::fs::read_to_string(&a.data).map_err(|e| format!("{}: {e}", a.data.display()))?;
     let data = molplay::molecules::Dataset::from_xyz(&text, 3).map_err(|e| format!("{}: {e}", a.data.display()))?;
     let (all, left) = molplay::conformers::from_dataset(&data);
     let (train, test) = molplay::conformers::split(all, a.every);
     eprintln!("{} training and {} held-out molecules ({} left out: other elements or a disconnected graph)", train.len(), test.len(), left.len());
+    if let Some(dir) = &a.checkpoints {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
     let sch = molplay::schedules::Schedule::polynomial2(1000, 1e-5);
-    let c = ConformerConfig { hidden: a.hidden, layers: a.layers, batch: a.batch, lr: a.lr, steps: a.steps, k: a.k, test: a.test, sample_steps: a.sample_steps, threshold: a.threshold };
+    let sizes = by_size(&train);
     let mut rows: Vec<ConformerRow> = Vec::new();
     for &seed in &a.seeds {
         for &o in &objectives {
             let t0 = Instant::now();
-            let (_, row) = pollster::block_on(run(o, seed, &train, &test, &sch, &c, &|| t0.elapsed().as_secs_f64()))?;
+            let path = a.checkpoints.as_ref().map(|d| d.join(format!("{}-s{seed}.mpc", o.name())));
+            let start = match &path {
+                Some(p) if p.exists() => {
+                    let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                    Some(ConformerTraining::from_bytes(&bytes).map_err(|e| format!("{}: {e}", p.display()))?)
+                }
+                _ => None,
+            };
+            let mut t = begin(o, seed, start, &train, &sch, &c)?;
+            if t.counters.steps > c.steps {
+                return Err(format!("{}: the checkpoint has {} steps, more than --steps {}", path.map(|p| p.display().to_string()).unwrap_or_default(), t.counters.steps, c.steps));
+            }
+            let clock = || t0.elapsed().as_secs_f64();
+            while t.counters.steps < c.steps {
+                let chunk = (c.steps - t.counters.steps).min(if path.is_some() { a.checkpoint_every } else { usize::MAX });
+                pollster::block_on(t.train(&train, &sizes, &sch, chunk, f64::INFINITY, &clock)).map_err(|e| e.to_string())?;
+                if let Some(p) = &path {
+                    save(&t, p)?;
+                    eprintln!("{} seed {seed}: step {}, loss {:.4} ({:.0} s training in all)", o.name(), t.counters.steps, t.counters.history.last().map_or(f64::NAN, |p| p.loss), t.counters.seconds);
+                }
+            }
+            let row = judge_row(&t, &test, &sch, &c)?;
             eprintln!(
-                "{} seed {seed}: AMR-R {:.3} Å, COV-R {:.1} % ({:.0} s training, {:.0} s in all)",
+                "{} seed {seed}: {} steps, AMR-R {:.3} Å, COV-R {:.1} % ({:.0} s training in all, {:.0} s this run)",
                 o.name(),
+                row.steps,
                 row.coverage.amr_r_mean,
                 row.coverage.cov_r_mean,
                 row.seconds,
@@ -84,10 +119,11 @@ pub fn conformers(a: ConformerArgs) -> Result<(), String> {
         return Ok(());
     }
     outln!(
-        "{} objectives × {} seeds, {} steps each; {} of {} held-out molecules × {} conformers (DDPM, {} steps; quotient with the quotient sampler); COV at {} Å",
+        "{} objectives × {} seeds, {} steps each (EMA {}); {} of {} held-out molecules × {} conformers (DDPM, {} steps; quotient with the quotient sampler); COV at {} Å",
         objectives.len(),
         a.seeds.len(),
         a.steps,
+        a.ema,
         c.test.min(test.len()),
         test.len(),
         a.k,
@@ -107,6 +143,18 @@ pub fn conformers(a: ConformerArgs) -> Result<(), String> {
             s.amr_p_mean,
             s.cov_p_mean
         );
+    }
+    Ok(())
+}
+
+/// Writes the checkpoint and, beside it, the sampling weights (each through a temporary file,
+/// so a run stopped while writing keeps the previous one).
+fn save(t: &ConformerTraining, path: &std::path::Path) -> Result<(), String> {
+    let weights = path.with_extension("weights.mpc");
+    for (p, checkpoint) in [(path.to_path_buf(), true), (weights, false)] {
+        let bytes = t.to_bytes(checkpoint).map_err(|e| e.to_string())?;
+        let tmp = p.with_extension("tmp");
+        std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, &p)).map_err(|e| format!("{}: {e}", p.display()))?;
     }
     Ok(())
 }
