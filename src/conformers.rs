@@ -8,8 +8,9 @@
 //! QM9 has one conformer per molecule, so recall is against that one reference (COV-R of a
 //! molecule is 0 or 100 %, AMR-R the best of its k generated conformers) and precision is per
 //! generated conformer (COV-P the share of the k within the threshold, AMR-P their mean RMSD).
-//! RMSD here does not search over symmetry-equivalent atom orders (RDKit's `GetBestRMS` does),
-//! so a conformer equal up to swapping equivalent atoms can count as far: an upper bound.
+//! RMSD searches the symmetry-equivalent atom orders as RDKit's `GetBestRMS` does
+//! ([`Conformer::symmetries`], [`align_best`]): a conformer equal up to swapping equivalent
+//! atoms (the two oxygens of a carboxylate, the carbons of a tert-butyl) is the same conformer.
 
 use crate::chemistry;
 use crate::molecules::Dataset;
@@ -78,20 +79,106 @@ pub fn split(all: Vec<Conformer>, every: usize) -> (Vec<Conformer>, Vec<Conforme
     all.into_iter().partition(|c| every == 0 || c.index % every != every - 1)
 }
 
+/// The atoms an RMSD is taken over: the heavy ones, or all when fewer than three are heavy.
+pub fn rmsd_atoms(elements: &[String]) -> Vec<usize> {
+    let heavy: Vec<usize> = (0..elements.len()).filter(|&i| !elements[i].eq_ignore_ascii_case("H")).collect();
+    if heavy.len() < 3 {
+        (0..elements.len()).collect()
+    } else {
+        heavy
+    }
+}
+
 /// Heavy-atom RMSD between two conformers of one molecule (same atom order, flat Å) after the
 /// best proper rotation (no reflection: a mirror image is another conformer); all atoms when
-/// the molecule has fewer than three heavy atoms.
+/// the molecule has fewer than three heavy atoms. No search over equivalent atom orders.
 pub fn heavy_rmsd(a: &[f64], b: &[f64], elements: &[String]) -> f64 {
-    let mut heavy: Vec<usize> = (0..elements.len()).filter(|&i| !elements[i].eq_ignore_ascii_case("H")).collect();
-    if heavy.len() < 3 {
-        heavy = (0..elements.len()).collect();
+    align_heavy(a, b, elements).1
+}
+
+/// `a` moved onto `b` (every atom, by the rotation and shift that best superpose their heavy
+/// atoms) and the heavy-atom RMSD of [`heavy_rmsd`].
+pub fn align_heavy(a: &[f64], b: &[f64], elements: &[String]) -> (Vec<f64>, f64) {
+    let atoms = rmsd_atoms(elements);
+    align_matched(a, b, &atoms, &atoms)
+}
+
+/// `a` moved onto `b` by the rotation and shift that best superpose atoms `from` of `a` onto
+/// atoms `onto` of `b` (pairwise), and the RMSD of those pairs.
+fn align_matched(a: &[f64], b: &[f64], from: &[usize], onto: &[usize]) -> (Vec<f64>, f64) {
+    let pick = |x: &[f64], idx: &[usize]| -> Vec<f64> { idx.iter().flat_map(|&i| x[3 * i..3 * i + 3].to_vec()).collect() };
+    let (pa, pb) = (pick(a, from), pick(b, onto));
+    let (ca, cb) = (crate::geometry::centre_of_mass(&pa, 3), crate::geometry::centre_of_mass(&pb, 3));
+    let centred = |x: &[f64], c: [f64; 3]| -> Vec<f64> { x.chunks(3).flat_map(|p| [p[0] - c[0], p[1] - c[1], p[2] - c[2]]).collect() };
+    let (qa, qb) = (centred(&pa, ca), centred(&pb, cb));
+    let r = crate::geometry::kabsch_rotation(&qa, &qb);
+    let moved: Vec<f64> = crate::geometry::rotate(&r, &centred(a, ca)).chunks(3).flat_map(|p| [p[0] + cb[0], p[1] + cb[1], p[2] + cb[2]]).collect();
+    let sq: f64 = from.iter().zip(onto).map(|(&i, &j)| (0..3).map(|d| (moved[3 * i + d] - b[3 * j + d]).powi(2)).sum::<f64>()).sum();
+    (moved, (sq / from.len().max(1) as f64).sqrt())
+}
+
+/// At most this many equivalent atom orders are searched per molecule.
+pub const MAX_SYMMETRIES: usize = 1000;
+
+impl Conformer {
+    /// The orders of the RMSD atoms ([`rmsd_atoms`]) that map the molecular graph onto itself:
+    /// same element, hydrogen count and bond orders among them (RDKit's `GetBestRMS` searches
+    /// the same substructure matches). Each is a list of atom indices: entry k is the atom that
+    /// plays the part of `rmsd_atoms[k]`. The identity comes first; at most [`MAX_SYMMETRIES`].
+    pub fn symmetries(&self) -> Vec<Vec<usize>> {
+        let n = self.atoms();
+        let atoms = rmsd_atoms(&self.elements);
+        let mut order = vec![0usize; n * n];
+        let mut hydrogens = vec![0usize; n];
+        for &(i, j, o) in &self.bonds {
+            order[i * n + j] = o;
+            order[j * n + i] = o;
+            hydrogens[i] += self.elements[j].eq_ignore_ascii_case("H") as usize;
+            hydrogens[j] += self.elements[i].eq_ignore_ascii_case("H") as usize;
+        }
+        let label = |i: usize| (self.elements[i].to_ascii_uppercase(), hydrogens[i], (0..n).filter(|&j| order[i * n + j] > 0).count());
+        let labels: Vec<_> = (0..n).map(label).collect();
+        let mut out = Vec::new();
+        let mut perm: Vec<usize> = Vec::with_capacity(atoms.len());
+        let mut used = vec![false; n];
+        fn search(k: usize, atoms: &[usize], labels: &[(String, usize, usize)], order: &[usize], n: usize, perm: &mut Vec<usize>, used: &mut [bool], out: &mut Vec<Vec<usize>>) {
+            if out.len() >= MAX_SYMMETRIES {
+                return;
+            }
+            if k == atoms.len() {
+                out.push(perm.clone());
+                return;
+            }
+            let a = atoms[k];
+            for &j in atoms {
+                if used[j] || labels[j] != labels[a] || (0..k).any(|l| order[a * n + atoms[l]] != order[j * n + perm[l]]) {
+                    continue;
+                }
+                used[j] = true;
+                perm.push(j);
+                search(k + 1, atoms, labels, order, n, perm, used, out);
+                perm.pop();
+                used[j] = false;
+            }
+        }
+        search(0, &atoms, &labels, &order, n, &mut perm, &mut used, &mut out);
+        out
     }
-    let pick = |x: &[f64]| -> Vec<f64> { heavy.iter().flat_map(|&i| x[3 * i..3 * i + 3].to_vec()).collect() };
-    let (mut pa, mut pb) = (pick(a), pick(b));
-    crate::geometry::remove_com(&mut pa, 3);
-    crate::geometry::remove_com(&mut pb, 3);
-    let aligned = crate::geometry::align_to(&pa, &pb);
-    (aligned.iter().zip(&pb).map(|(u, v)| (u - v).powi(2)).sum::<f64>() / heavy.len() as f64).sqrt()
+}
+
+/// `a` (a generated conformer of molecule `m`) moved onto the reference `m.positions` by the
+/// best superposition over the equivalent atom orders `symmetries` ([`Conformer::symmetries`]),
+/// and that RMSD: RDKit's `GetBestRMS` on heavy atoms.
+pub fn align_best(a: &[f64], m: &Conformer, symmetries: &[Vec<usize>]) -> (Vec<f64>, f64) {
+    let onto = rmsd_atoms(&m.elements);
+    let mut best = align_matched(a, &m.positions, &onto, &onto);
+    for from in symmetries.iter().skip(1) {
+        let r = align_matched(a, &m.positions, from, &onto);
+        if r.1 < best.1 {
+            best = r;
+        }
+    }
+    best
 }
 
 /// COV and AMR, recall and precision, mean and median over molecules (spec §5.1).
@@ -181,12 +268,50 @@ mod tests {
     }
 
     #[test]
+    fn equivalent_atoms_are_searched_as_getbestrms_does() {
+        // CF4: the four fluorines are interchangeable, 4! orders
+        let el: Vec<String> = ["C", "F", "F", "F", "F"].iter().map(|s| s.to_string()).collect();
+        let r = 1.33 / 3f64.sqrt();
+        let positions = vec![0.0, 0.0, 0.0, r, r, r, r, -r, -r, -r, r, -r, -r, -r, r];
+        let m = Conformer { elements: el.clone(), positions: positions.clone(), bonds: (1..5).map(|k| (0, k, 1)).collect(), index: 0 };
+        let sym = m.symmetries();
+        assert_eq!(sym.len(), 24);
+        assert_eq!(sym[0], vec![0, 1, 2, 3, 4], "the identity first");
+        // the same shape with two fluorines' labels swapped: far in a fixed order, the same conformer
+        let mut a = positions.clone();
+        for d in 0..3 {
+            a.swap(3 + d, 6 + d);
+        }
+        assert!(heavy_rmsd(&a, &positions, &el) > 0.5);
+        let (moved, best) = align_best(&a, &m, &sym);
+        assert!(best < 1e-9, "{best}");
+        assert!(moved.iter().all(|v| v.is_finite()));
+        // a molecule without equivalent atoms (N–C–O): the identity only
+        let (c, _) = from_dataset(&Dataset::from_xyz(SET, 3).unwrap());
+        assert_eq!(c[1].symmetries().len(), 1);
+        // methane has one heavy atom: the RMSD is over all atoms, its four hydrogens interchangeable
+        assert_eq!(c[0].symmetries().len(), 24, "fewer than three heavy atoms: all atoms, the four H interchangeable");
+    }
+
+    #[test]
     fn rmsd_ignores_rotation_and_translation_but_not_reflection() {
         let el: Vec<String> = ["C", "N", "O", "C"].iter().map(|s| s.to_string()).collect();
         let x = vec![0.0, 0.0, 0.0, 1.5, 0.0, 0.0, 0.0, 1.4, 0.0, 0.3, 0.4, 1.2];
         let (c, s) = (0.6f64.cos(), 0.6f64.sin());
         let rotated: Vec<f64> = x.chunks(3).flat_map(|p| [c * p[0] - s * p[1] + 2.0, s * p[0] + c * p[1] - 1.0, p[2] + 0.5]).collect();
         assert!(heavy_rmsd(&rotated, &x, &el) < 1e-9);
+        // what the viewer shows: every atom moved back onto the reference
+        let (moved, r) = align_heavy(&rotated, &x, &el);
+        assert!(r < 1e-9 && moved.iter().zip(&x).all(|(a, b)| (a - b).abs() < 1e-9), "{moved:?}");
+        // hydrogens follow the heavy atoms' superposition but do not count in the RMSD
+        let mut el_h = el.clone();
+        el_h.push("H".into());
+        let (mut xh, mut rh) = (x.clone(), rotated.clone());
+        xh.extend([1.0, 1.0, 1.0]);
+        // the same rotation and shift of (1, 1.3, 1)
+        rh.extend([c - s * 1.3 + 2.0, s + c * 1.3 - 1.0, 1.5]);
+        let (moved, r) = align_heavy(&rh, &xh, &el_h);
+        assert!(r < 1e-9 && (moved[13] - 1.3).abs() < 1e-9, "{moved:?}");
         let mirrored: Vec<f64> = x.chunks(3).flat_map(|p| [p[0], p[1], -p[2]]).collect();
         assert!(heavy_rmsd(&mirrored, &x, &el) > 0.1, "a chiral mirror image is not the same conformer");
     }

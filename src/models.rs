@@ -87,16 +87,39 @@ pub struct EgnnConfig {
     /// beside [h_i, h_j, d²_ij]. 0: none (every other network).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub edge_features: usize,
+    /// Not equivariant (the quotient-space paper's Proteína case, a network that can output
+    /// rotations): each atom's absolute coordinates join its node features, and a per-atom
+    /// linear head on the last node state adds to the position output. Trained with
+    /// random-rotation augmentation ([`crate::app::conformers`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub absolute: bool,
 }
 
 fn is_zero(v: &usize) -> bool {
     *v == 0
 }
 
+fn is_false(v: &bool) -> bool {
+    !*v
+}
+
 impl EgnnConfig {
     /// A network for `atoms` identical particles (constant node features).
     pub fn identical(atoms: usize, hidden: usize, layers: usize, data_variance: f64) -> Self {
-        EgnnConfig { atoms, features: 1, hidden, layers, data_variance, atom_identity: false, coord_range: None, elements: Vec::new(), schedule: None, type_variance: None, edge_features: 0 }
+        EgnnConfig {
+            atoms,
+            features: 1,
+            hidden,
+            layers,
+            data_variance,
+            atom_identity: false,
+            coord_range: None,
+            elements: Vec::new(),
+            schedule: None,
+            type_variance: None,
+            edge_features: 0,
+            absolute: false,
+        }
     }
 
     /// A network whose atoms are told apart by their indices (a spring chain).
@@ -210,12 +233,12 @@ impl EgnnConfig {
         let (f, h) = (self.features, self.hidden);
         let linear = |i: usize, o: usize| i * o + o;
         let layer = linear(2 * h + 1 + self.edge_features, h) + linear(h, h) + linear(h, h) + linear(h, 1) + linear(2 * h, h) + linear(h, h);
-        linear(f + 1, h) + self.layers * layer + if self.is_joint() { linear(h, f) } else { 0 }
+        linear(f + 1 + 3 * self.absolute as usize, h) + self.layers * layer + if self.is_joint() { linear(h, f) } else { 0 } + if self.absolute { linear(h, 3) } else { 0 }
     }
 
     /// Parameter tensors (weights and biases) of that network.
     pub fn tensor_count(&self) -> usize {
-        2 + 12 * self.layers + if self.is_joint() { 2 } else { 0 }
+        2 + 12 * self.layers + if self.is_joint() { 2 } else { 0 } + if self.absolute { 2 } else { 0 }
     }
 
     /// Configurations one forward pass may take within [`MAX_PAIR_WORK`] (at least 1).
@@ -335,6 +358,8 @@ pub struct Egnn {
     layers: Vec<EgnnLayer>,
     /// The types' ε head of a whole-molecule network (last node state → features).
     types_out: Option<Linear>,
+    /// A non-equivariant network's per-atom position head (last node state → 3).
+    absolute_out: Option<Linear>,
 }
 
 impl Egnn {
@@ -353,9 +378,10 @@ impl Egnn {
                 head.bias = head.bias.take().map(|b| new_leaf(b, |t| (t * 1e-3).detach()));
             }
         }
-        let embed = LinearConfig::new(cfg.features + 1, h).init(device);
+        let embed = LinearConfig::new(cfg.features + 1 + 3 * cfg.absolute as usize, h).init(device);
         let types_out = cfg.is_joint().then(|| LinearConfig::new(h, cfg.features).init(device));
-        Egnn { embed, layers, types_out }
+        let absolute_out = cfg.absolute.then(|| LinearConfig::new(h, 3).init(device));
+        Egnn { embed, layers, types_out, absolute_out }
     }
 
     /// ε̂ for positions x [B, N, 3] (CoM-free), features h [B, N, F], time t/T [B, 1].
@@ -404,7 +430,8 @@ impl Egnn {
         let others: Vec<i64> = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i)).map(|j| j as i64).collect();
         let others: Tensor<1, Int> = Tensor::from_data(TensorData::new(others, [n * e]), &device);
         let tt: Tensor<3> = t.unsqueeze_dim::<3>(1).repeat_dim(1, n);
-        let mut hc = self.embed.forward(Tensor::cat(vec![h, tt], 2));
+        let inputs = if self.absolute_out.is_some() { vec![h, tt, x.clone()] } else { vec![h, tt] };
+        let mut hc = self.embed.forward(Tensor::cat(inputs, 2));
         let x0 = x.clone();
         let mut xc = x;
         for layer in &self.layers {
@@ -425,7 +452,10 @@ impl Egnn {
             let agg: Tensor<3> = m.sum_dim(2).squeeze_dim::<3>(2);
             hc = hc.clone() + layer.node.forward(Tensor::cat(vec![hc, agg], 2));
         }
-        let out = xc - x0;
+        let out = match &self.absolute_out {
+            Some(head) => xc - x0 + head.forward(hc.clone()),
+            None => xc - x0,
+        };
         (out.clone() - out.mean_dim(1), hc)
     }
 }

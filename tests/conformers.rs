@@ -3,7 +3,7 @@
 //! held-out molecules with COV / AMR.
 #![cfg(not(target_arch = "wasm32"))]
 
-use molplay::app::conformers::{run, summarise, ConformerConfig, ConformerTraining};
+use molplay::app::conformers::{network_config, pick_test, run, summarise, ConformerConfig, ConformerTraining, Judgement};
 use molplay::conformers::{from_dataset, split, Conformer};
 use molplay::molecules::Dataset;
 use molplay::objectives::Objective;
@@ -24,8 +24,9 @@ fn each_objective_trains_and_is_judged_on_held_out_molecules() {
     // no molecule is in both
     assert!(test.iter().all(|m| train.iter().all(|t| t.index != m.index)));
     let sch = Schedule::polynomial2(1000, 1e-5);
-    let c = ConformerConfig { hidden: 16, layers: 2, batch: 8, lr: 2e-3, ema: 0.9, steps: 30, k: 3, test: 4, sample_steps: 10, threshold: 0.5 };
+    let c = ConformerConfig { hidden: 16, layers: 2, batch: 8, lr: 2e-3, ema: 0.9, absolute: false, steps: 30, k: 3, test: 4, sample_steps: 10, threshold: 0.5 };
     let mut rows = Vec::new();
+    let mut trained = Vec::new();
     for o in Objective::ALL {
         let (t, row) = pollster::block_on(run(o, 1, None, &train, &test, &sch, &c, &|| 0.0)).unwrap();
         assert_eq!(t.counters.steps, 30);
@@ -36,6 +37,23 @@ fn each_objective_trains_and_is_judged_on_held_out_molecules() {
         assert!(cov.amr_r_mean.is_finite() && cov.amr_r_mean > 0.0 && cov.amr_r_mean <= cov.amr_p_mean + 1e-12, "{cov:?}");
         assert!((0.0..=100.0).contains(&cov.cov_r_mean) && (0.0..=100.0).contains(&cov.cov_p_mean));
         rows.push(row);
+        trained.push(t);
+    }
+    // the page's judgement of all four at once, slice by slice, equals each one's own
+    let picked = pick_test(&test, c.test);
+    let mut j = Judgement::new(picked.clone(), c.k, c.sample_steps, 4, 1).unwrap();
+    let nets: Vec<&ConformerTraining> = trained.iter().collect();
+    let mut slices = 0;
+    while !j.done() {
+        let (done, all) = j.progress();
+        assert_eq!(j.advance(&nets, &sch, 3).unwrap(), 3.min(all - done));
+        slices += 1;
+    }
+    assert_eq!(j.progress(), (4 * 4 * 10, 4 * 4 * 10));
+    assert_eq!(slices, (4 * 4 * 10usize).div_ceil(3));
+    for (k, t) in trained.iter().enumerate() {
+        assert_eq!(j.rmsds[k], t.judge(&picked, &sch, &c).unwrap());
+        assert_eq!(j.conformers[k].len(), 4);
     }
     let s = summarise(&rows);
     assert_eq!(s.len(), 4);
@@ -49,7 +67,7 @@ fn each_objective_trains_and_is_judged_on_held_out_molecules() {
 fn a_checkpoint_resumes_the_run_exactly() {
     let (train, test) = small_split();
     let sch = Schedule::polynomial2(1000, 1e-5);
-    let c = ConformerConfig { hidden: 16, layers: 2, batch: 4, lr: 2e-3, ema: 0.9, steps: 12, k: 2, test: 2, sample_steps: 8, threshold: 0.5 };
+    let c = ConformerConfig { hidden: 16, layers: 2, batch: 4, lr: 2e-3, ema: 0.9, absolute: false, steps: 12, k: 2, test: 2, sample_steps: 8, threshold: 0.5 };
     let (straight, row) = pollster::block_on(run(Objective::Quotient, 3, None, &train, &test, &sch, &c, &|| 0.0)).unwrap();
     let half = ConformerConfig { steps: 5, ..c.clone() };
     let (first, _) = pollster::block_on(run(Objective::Quotient, 3, None, &train, &test, &sch, &half, &|| 0.0)).unwrap();
@@ -79,4 +97,38 @@ fn a_checkpoint_resumes_the_run_exactly() {
     let mut cut = straight.to_bytes(true).unwrap();
     cut.truncate(cut.len() - 10);
     assert!(ConformerTraining::from_bytes(&cut).is_err());
+}
+
+/// The non-equivariant variant (the paper's Proteína case): its output turns with the input
+/// only approximately (it sees absolute coordinates and has a per-atom head), the equivariant
+/// network's exactly; it trains under every objective with rotation augmentation, and a
+/// checkpoint of one kind does not resume as the other.
+#[test]
+fn the_non_equivariant_network_can_output_rotations_and_trains_under_each_objective() {
+    let (train, test) = small_split();
+    let sch = Schedule::polynomial2(1000, 1e-5);
+    let m = &test[0];
+    let n = m.atoms();
+    let mut rng = molplay::rng::XorShift64::new(5);
+    let r = molplay::geometry::random_rotation(&mut rng);
+    let turned = molplay::geometry::rotate(&r, &m.positions);
+    let c = ConformerConfig { hidden: 16, layers: 2, batch: 4, lr: 2e-3, ema: 0.0, absolute: true, steps: 6, k: 2, test: 2, sample_steps: 6, threshold: 0.5 };
+    let gap = |absolute: bool| {
+        let cfg = network_config(&train, 16, 2, absolute, &sch);
+        let net = molplay::models::Network::new(cfg.clone(), 2);
+        let feats = cfg.element_features_sized(&[m.elements.as_slice()]).unwrap();
+        let eps = |x: &[f64]| net.predict_graph(x, &feats, &m.edge_attributes(), n, &[300.0], &sch);
+        let (a, b) = (molplay::geometry::rotate(&r, &eps(&m.positions)), eps(&turned));
+        a.iter().zip(&b).map(|(u, v)| (u - v).abs()).fold(0.0, f64::max)
+    };
+    assert!(gap(false) < 1e-4, "the EGNN is equivariant: {}", gap(false));
+    assert!(gap(true) > 1e-3, "the variant is not: {}", gap(true));
+    for o in Objective::ALL {
+        let (t, row) = pollster::block_on(run(o, 2, None, &train, &test, &sch, &c, &|| 0.0)).unwrap();
+        assert!(t.net.config.absolute && t.counters.steps == 6);
+        assert!(row.coverage.amr_r_mean.is_finite());
+        let back = ConformerTraining::from_bytes(&t.to_bytes(true).unwrap()).unwrap();
+        let e = pollster::block_on(run(o, 2, Some(back), &train, &test, &sch, &ConformerConfig { absolute: false, ..c.clone() }, &|| 0.0)).err().unwrap();
+        assert!(e.contains("absolute: true"), "{e}");
+    }
 }

@@ -5,7 +5,7 @@
 //! standard equivariant one), and judged by COV / AMR on held-out molecules.
 
 use crate::app::molecules::{StateHeader, TrainCounters, MAX_BATCH, MAX_HIDDEN, MAX_LAYERS};
-use crate::conformers::{coverage, heavy_rmsd, Conformer, Coverage, EDGE_FEATURES};
+use crate::conformers::{align_best, coverage, Conformer, Coverage, EDGE_FEATURES};
 use crate::models::{element_vocabulary, read_container, write_container, EgnnConfig, ModelError, Network, TrainingState};
 use crate::objectives::Objective;
 use crate::rng::XorShift64;
@@ -51,6 +51,9 @@ pub struct ConformerConfig {
     pub lr: f64,
     /// Decay of the weights' moving average that samples (0: none, sample the trained weights).
     pub ema: f64,
+    /// A network that is not equivariant ([`EgnnConfig::absolute`]), trained with
+    /// random-rotation augmentation.
+    pub absolute: bool,
     /// Gradient steps in all (a run resumed from a checkpoint trains only the ones left).
     pub steps: usize,
     /// Generated conformers per held-out molecule.
@@ -88,11 +91,13 @@ pub struct ConformerTrain {
     pub batch: usize,
     pub lr: f64,
     pub ema: f64,
+    #[serde(default)]
+    pub absolute: bool,
 }
 
 impl ConformerTrain {
     pub fn of(objective: Objective, seed: u64, c: &ConformerConfig) -> Self {
-        ConformerTrain { objective, seed, hidden: c.hidden, layers: c.layers, batch: c.batch, lr: c.lr, ema: c.ema }
+        ConformerTrain { objective, seed, hidden: c.hidden, layers: c.layers, batch: c.batch, lr: c.lr, ema: c.ema, absolute: c.absolute }
     }
 }
 
@@ -120,13 +125,13 @@ pub struct ConformerTraining {
 }
 
 /// The network configuration for training conformers `train` (largest molecule, vocabulary,
-/// positions' variance).
-pub fn network_config(train: &[Conformer], hidden: usize, layers: usize, schedule: &Schedule) -> EgnnConfig {
+/// positions' variance); `absolute`: not equivariant.
+pub fn network_config(train: &[Conformer], hidden: usize, layers: usize, absolute: bool, schedule: &Schedule) -> EgnnConfig {
     let elements: Vec<Vec<String>> = train.iter().map(|c| c.elements.clone()).collect();
     let largest = train.iter().map(Conformer::atoms).max().unwrap_or(3);
     let (sq, count) = train.iter().fold((0.0, 0usize), |(s, k), c| (s + c.positions.iter().map(|v| v * v).sum::<f64>(), k + c.positions.len()));
     let variance = sq / count.max(1) as f64;
-    EgnnConfig { edge_features: EDGE_FEATURES, ..EgnnConfig::with_elements(largest, hidden, layers, variance, &elements) }.trained_under(schedule)
+    EgnnConfig { edge_features: EDGE_FEATURES, absolute, ..EgnnConfig::with_elements(largest, hidden, layers, variance, &elements) }.trained_under(schedule)
 }
 
 /// Points on a training's loss curve: one per this many steps.
@@ -186,7 +191,12 @@ impl ConformerTraining {
             let n = crate::joint::draw_size(&histogram, &mut self.rng);
             let pool = &by_size[&n];
             let picks: Vec<&Conformer> = (0..self.train.batch).map(|_| &train[pool[self.rng.below(pool.len())]]).collect();
-            let x0: Vec<f64> = picks.iter().flat_map(|m| m.positions.iter().copied()).collect();
+            // a network that is not equivariant sees each molecule in a random orientation
+            let x0: Vec<f64> = if self.net.config.absolute {
+                picks.iter().flat_map(|m| crate::geometry::rotate(&crate::geometry::random_rotation(&mut self.rng), &m.positions)).collect()
+            } else {
+                picks.iter().flat_map(|m| m.positions.iter().copied()).collect()
+            };
             let elements: Vec<&[String]> = picks.iter().map(|m| m.elements.as_slice()).collect();
             let feats = self.net.config.element_features_sized(&elements).map_err(ModelError::Input)?;
             let edges: Vec<f64> = picks.iter().flat_map(|m| m.edge_attributes()).collect();
@@ -201,34 +211,39 @@ impl ConformerTraining {
         Ok(taken)
     }
 
-    /// k conformers of molecule `m` from the objective's matching sampler (flat k × n × 3).
-    pub fn generate(&self, m: &Conformer, schedule: &Schedule, k: usize, sample_steps: usize, seed: u64) -> Result<Vec<f64>, String> {
+    /// The sampler run for k conformers of molecule `m` with the objective's matching sampler.
+    pub fn sampler_run(&self, m: &Conformer, schedule: &Schedule, k: usize, sample_steps: usize, seed: u64) -> Result<SamplerRun, String> {
         self.check_molecules(std::slice::from_ref(m))?;
-        let n = m.atoms();
+        let opts = SampleOptions { seed, ..SampleOptions::new(Method::Ddpm, self.sampler(), sample_steps, schedule) };
+        SamplerRun::new(m.atoms(), schedule, &opts, k, 0)
+    }
+
+    /// Advances `run` (of molecule `m`) by up to `steps` sampler steps with the sampling weights.
+    pub fn advance(&self, run: &mut SamplerRun, m: &Conformer, schedule: &Schedule, steps: usize) -> Result<(), String> {
         let net = self.sampling_net();
         let feats = net.config.element_features_sized(&[m.elements.as_slice()])?;
-        let mut den = GraphDenoiser { model: net, feats, edges: m.edge_attributes(), atoms: n };
-        let opts = SampleOptions { seed, ..SampleOptions::new(Method::Ddpm, self.sampler(), sample_steps, schedule) };
-        let mut run = SamplerRun::new(n, schedule, &opts, k, 0)?;
-        run.advance(&mut den, schedule, sample_steps)?;
+        let mut den = GraphDenoiser { model: net, feats, edges: m.edge_attributes(), atoms: m.atoms() };
+        run.advance(&mut den, schedule, steps)
+    }
+
+    /// k conformers of molecule `m` from the objective's matching sampler (flat k × n × 3).
+    pub fn generate(&self, m: &Conformer, schedule: &Schedule, k: usize, sample_steps: usize, seed: u64) -> Result<Vec<f64>, String> {
+        let mut run = self.sampler_run(m, schedule, k, sample_steps, seed)?;
+        self.advance(&mut run, m, schedule, sample_steps)?;
         Ok(run.samples().to_vec())
     }
 
-    /// The seed molecule `i` of a judgement samples with (the same for every objective).
+    /// The seed molecule `i` of a judgement samples with.
     pub fn judge_seed(&self, i: usize) -> u64 {
-        self.train.seed.wrapping_mul(1_000_003).wrapping_add(i as u64)
+        judge_seed(self.train.seed, i)
     }
 
     /// k conformers of each of `test`, sampled with the objective's matching sampler; each
     /// molecule's heavy-atom RMSDs to its reference.
     pub fn judge(&self, test: &[Conformer], schedule: &Schedule, c: &ConformerConfig) -> Result<Vec<Vec<f64>>, String> {
-        test.iter().enumerate().map(|(i, m)| self.judge_one(m, schedule, c, self.judge_seed(i))).collect()
-    }
-
-    /// One molecule's heavy-atom RMSDs, k generated conformers against its reference.
-    pub fn judge_one(&self, m: &Conformer, schedule: &Schedule, c: &ConformerConfig, seed: u64) -> Result<Vec<f64>, String> {
-        let n = m.atoms();
-        Ok(self.generate(m, schedule, c.k, c.sample_steps, seed)?.chunks(3 * n).map(|x| heavy_rmsd(x, &m.positions, &m.elements)).collect())
+        let mut j = Judgement::new(test.to_vec(), c.k, c.sample_steps, 1, self.train.seed)?;
+        j.advance(&[self], schedule, usize::MAX)?;
+        Ok(j.rmsds.swap_remove(0))
     }
 
     /// The file: the sampling weights only (`checkpoint` false: what the page ships), or the
@@ -270,7 +285,7 @@ impl ConformerTraining {
         let (weights, rest) = payload.split_at(header.weights_len);
         let (average, optimizer) = rest.split_at(header.average_len);
         let mut net = Network::from_bytes(weights, None)?;
-        if net.config.edge_features != EDGE_FEATURES || (net.config.hidden, net.config.layers) != (t.hidden, t.layers) {
+        if net.config.edge_features != EDGE_FEATURES || (net.config.hidden, net.config.layers, net.config.absolute) != (t.hidden, t.layers, t.absolute) {
             return Err(ModelError::Corrupt("the weights are not a graph-conditioned network of the stated size".into()));
         }
         let average = if !average.is_empty() { Some(Network::from_bytes(average, Some(&net.config))?) } else { (t.ema > 0.0).then(|| net.weights_copy()) };
@@ -282,6 +297,86 @@ impl ConformerTraining {
             }
         }
         Ok(ConformerTraining { train: header.train, net, average, counters: header.counters, rng })
+    }
+}
+
+/// The seed molecule `i` of a judgement with base seed `seed` samples with.
+pub fn judge_seed(seed: u64, i: usize) -> u64 {
+    seed.wrapping_mul(1_000_003).wrapping_add(i as u64)
+}
+
+/// Several networks judged on the same held-out molecules with the same sampler seeds, a few
+/// sampler steps at a time (the page advances it in slices between frames; the CLI at once).
+pub struct Judgement {
+    pub test: Vec<Conformer>,
+    pub k: usize,
+    pub sample_steps: usize,
+    seed: u64,
+    /// Per network, per molecule: the k conformers (flat k × n × 3), aligned onto the
+    /// reference by their heavy atoms, and their heavy-atom RMSDs.
+    pub conformers: Vec<Vec<Vec<f64>>>,
+    pub rmsds: Vec<Vec<Vec<f64>>>,
+    models: usize,
+    run: Option<SamplerRun>,
+}
+
+impl Judgement {
+    pub fn new(test: Vec<Conformer>, k: usize, sample_steps: usize, models: usize, seed: u64) -> Result<Self, String> {
+        if test.is_empty() || models == 0 || k == 0 || sample_steps == 0 {
+            return Err("a judgement needs held-out molecules, a network, k ≥ 1 and sampler steps ≥ 1".into());
+        }
+        Ok(Judgement { test, k, sample_steps, seed, conformers: vec![Vec::new(); models], rmsds: vec![Vec::new(); models], models, run: None })
+    }
+
+    /// (network, molecule) the next steps are for.
+    fn cursor(&self) -> (usize, usize) {
+        let done: usize = self.rmsds.iter().map(Vec::len).sum();
+        (done / self.test.len(), done % self.test.len())
+    }
+
+    pub fn done(&self) -> bool {
+        self.cursor().0 >= self.models
+    }
+
+    /// (sampler steps taken, in all), over every network and molecule.
+    pub fn progress(&self) -> (usize, usize) {
+        let (m, i) = self.cursor();
+        let within = self.run.as_ref().map_or(0, |r| r.progress().0);
+        ((m * self.test.len() + i) * self.sample_steps + within, self.models * self.test.len() * self.sample_steps)
+    }
+
+    /// Up to `steps` sampler steps with `models` (the same networks, in the same order, at
+    /// every call); returns the steps taken.
+    pub fn advance(&mut self, models: &[&ConformerTraining], schedule: &Schedule, steps: usize) -> Result<usize, String> {
+        if models.len() != self.models {
+            return Err(format!("the judgement is of {} networks, {} given", self.models, models.len()));
+        }
+        let mut taken = 0;
+        while taken < steps && !self.done() {
+            let (mi, i) = self.cursor();
+            let (net, m) = (models[mi], &self.test[i]);
+            let run = match &mut self.run {
+                Some(r) => r,
+                None => self.run.insert(net.sampler_run(m, schedule, self.k, self.sample_steps, judge_seed(self.seed, i))?),
+            };
+            let chunk = (steps - taken).min(run.progress().1 - run.progress().0);
+            net.advance(run, m, schedule, chunk)?;
+            taken += chunk;
+            if run.done() {
+                let run = self.run.take().expect("set above");
+                let n = m.atoms();
+                let (mut aligned, mut rmsd) = (Vec::with_capacity(run.samples().len()), Vec::with_capacity(self.k));
+                let symmetries = m.symmetries();
+                for x in run.samples().chunks(3 * n) {
+                    let (y, r) = align_best(x, m, &symmetries);
+                    aligned.extend(y);
+                    rmsd.push(r);
+                }
+                self.conformers[mi].push(aligned);
+                self.rmsds[mi].push(rmsd);
+            }
+        }
+        Ok(taken)
     }
 }
 
@@ -341,7 +436,7 @@ pub fn begin(objective: Objective, seed: u64, start: Option<ConformerTraining>, 
     let t = match start {
         Some(t) if t.train != want => return Err(format!("the checkpoint was trained with {:?}, this run asks for {want:?}", t.train)),
         Some(t) => t,
-        None => ConformerTraining::new(want, network_config(train, c.hidden, c.layers, schedule)),
+        None => ConformerTraining::new(want, network_config(train, c.hidden, c.layers, c.absolute, schedule)),
     };
     t.check_molecules(train)?;
     Ok(t)

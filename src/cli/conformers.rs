@@ -31,6 +31,10 @@ pub struct ConformerArgs {
     /// Decay of the weights' moving average that samples (0: sample the trained weights).
     #[arg(long, default_value_t = 0.999)]
     ema: f64,
+    /// A network that is not equivariant (absolute coordinates in, a per-atom position head
+    /// out: it can output rotations), trained with random-rotation augmentation.
+    #[arg(long)]
+    non_equivariant: bool,
     /// Keeps each (objective, seed)'s checkpoint here as OBJECTIVE-sSEED.mpc, and its
     /// sampling weights as OBJECTIVE-sSEED.weights.mpc; a checkpoint found there is
     /// continued, so `--steps` is the total (equal to the checkpoint's: judge only).
@@ -63,7 +67,19 @@ pub fn conformers(a: ConformerArgs) -> Result<(), String> {
     if a.seeds.is_empty() || a.steps == 0 || !(2..=1000).contains(&a.every) || a.checkpoint_every == 0 {
         return Err("need seeds, --steps ≥ 1, --checkpoint-every ≥ 1 and 2 ≤ --every ≤ 1000".into());
     }
-    let c = ConformerConfig { hidden: a.hidden, layers: a.layers, batch: a.batch, lr: a.lr, ema: a.ema, steps: a.steps, k: a.k, test: a.test, sample_steps: a.sample_steps, threshold: a.threshold };
+    let c = ConformerConfig {
+        hidden: a.hidden,
+        layers: a.layers,
+        batch: a.batch,
+        lr: a.lr,
+        ema: a.ema,
+        absolute: a.non_equivariant,
+        steps: a.steps,
+        k: a.k,
+        test: a.test,
+        sample_steps: a.sample_steps,
+        threshold: a.threshold,
+    };
     c.check()?;
     let text = std::fs::read_to_string(&a.data).map_err(|e| format!("{}: {e}", a.data.display()))?;
     let data = molplay::molecules::Dataset::from_xyz(&text, 3).map_err(|e| format!("{}: {e}", a.data.display()))?;
@@ -119,11 +135,12 @@ pub fn conformers(a: ConformerArgs) -> Result<(), String> {
         return Ok(());
     }
     outln!(
-        "{} objectives × {} seeds, {} steps each (EMA {}); {} of {} held-out molecules × {} conformers (DDPM, {} steps; quotient with the quotient sampler); COV at {} Å",
+        "{} objectives × {} seeds, {} steps each (EMA {}{}); {} of {} held-out molecules × {} conformers (DDPM, {} steps; quotient with the quotient sampler); COV at {} Å",
         objectives.len(),
         a.seeds.len(),
         a.steps,
         a.ema,
+        if a.non_equivariant { ", a network that is not equivariant, rotation-augmented" } else { "" },
         c.test.min(test.len()),
         test.len(),
         a.k,
