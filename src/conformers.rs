@@ -141,6 +141,7 @@ impl Conformer {
         let mut out = Vec::new();
         let mut perm: Vec<usize> = Vec::with_capacity(atoms.len());
         let mut used = vec![false; n];
+        #[allow(clippy::too_many_arguments)]
         fn search(k: usize, atoms: &[usize], labels: &[(String, usize, usize)], order: &[usize], n: usize, perm: &mut Vec<usize>, used: &mut [bool], out: &mut Vec<Vec<usize>>) {
             if out.len() >= MAX_SYMMETRIES {
                 return;

@@ -1,0 +1,361 @@
+//! `gaussianity`, `train-score`, `sample` (score-based) and `stability`: diffusion on
+//! molecules' positions, from the T* study to generation and its judging.
+
+use super::molecules;
+use molplay::io::{write_npy_f32, write_xyz, XyzFrame};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub(super) fn gaussianity(input: &Path, schedule: &str, steps: usize, grid: (usize, usize, usize), seed: u64, sizes: (usize, usize), json: bool) -> Result<(), String> {
+    use molplay::gaussianity::{pooled, study, StudyOptions};
+    let (limit, pooled_n) = sizes;
+    let (from, to, every) = grid;
+    if every == 0 || from >= to {
+        return Err("--check-every must be ≥ 1 and --check-from below --check-to".into());
+    }
+    let schedule = molplay::schedules::Schedule::noising_by_name(schedule, steps)?;
+    if to > steps {
+        return Err(format!("--check-to {to} is beyond the schedule's {steps} steps"));
+    }
+    let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
+    // an evenly spaced subset, as the page takes: a data set's order need not be random (QM9's
+    // puts small molecules first)
+    let data = molplay::molecules::Dataset::from_xyz(&text, 4).map_err(|e| format!("{}: {e}", input.display()))?.evenly_spaced(limit);
+    let opts = StudyOptions { schedule, grid: (from..=to).step_by(every).collect(), seed };
+    let t0 = Instant::now();
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let r = study(&data, &opts, |done, total| {
+        if tty && (done % 50 == 0 || done == total) {
+            eprint!("\rtested {done}/{total} molecules   ");
+        }
+    })?;
+    if tty {
+        eprintln!();
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let pool = if pooled_n > 0 { Some(pooled(&data, &opts, pooled_n)?) } else { None };
+    let pooled_secs = t1.elapsed().as_secs_f64();
+    if json {
+        let mut v = serde_json::to_value(&r).map_err(|e| e.to_string())?;
+        v["pooled"] = serde_json::to_value(&pool).map_err(|e| e.to_string())?;
+        v["pooled_seconds"] = serde_json::json!(pooled_secs);
+        v["seconds"] = serde_json::json!(secs);
+        v["schedule"] = serde_json::json!(opts.schedule.kind);
+        outln!("{v}");
+        return Ok(());
+    }
+    let show = |v: Option<f64>| v.map(|t| format!("{t:.0}")).unwrap_or_else(|| "never".into());
+    outln!("{} molecules tested ({} skipped: fewer than 4 atoms), grid {from}..={to} step {every}, {secs:.1} s", r.molecules_tested, r.molecules_skipped);
+    outln!("T* (95 % quantile over molecules, positions and types): {}   mean: {}", show(r.t_star), show(r.t_star_mean));
+    for (m, t) in &r.t_star_by_modality {
+        outln!("  {m:<10} T* {:>6}   mean {:>6}   never passed: {}", show(*t), show(r.t_star_mean_by_modality[m]), r.never_passed[m]);
+    }
+    for c in &r.curves {
+        let rates: Vec<String> = c.t.iter().zip(&c.pass_rate).map(|(t, p)| format!("{t}:{p:.2}")).collect();
+        outln!("  {:<10} pass rate {}", c.modality, rates.join(" "));
+    }
+    if let Some(p) = &pool {
+        outln!("calibrated pooled measure ({} molecules, thresholds from pure noise, {pooled_secs:.1} s): T* {}", p.molecules, show(p.t_star.map(|t| t as f64)));
+        for c in &p.curves {
+            let ks: Vec<String> = c.t.iter().zip(&c.ks_distance).map(|(t, v)| format!("{t}:{v:.3}")).collect();
+            let mi: Vec<String> = c.t.iter().zip(&c.mi).map(|(t, v)| format!("{t}:{v:.3}")).collect();
+            outln!(
+                "  {:<10} T_DS {} (KS ≤ {:.3}), T_ID {} (MI ≤ {:.3}), T* {}",
+                c.modality,
+                show(c.t_ds.map(|t| t as f64)),
+                c.null_ks_distance,
+                show(c.t_id.map(|t| t as f64)),
+                c.null_mi,
+                show(c.t_star.map(|t| t as f64))
+            );
+            outln!("  {:<10} KS {}", "", ks.join(" "));
+            outln!("  {:<10} MI {}", "", mi.join(" "));
+        }
+    }
+    Ok(())
+}
+
+pub(super) struct SampleArgs {
+    pub(super) score: String,
+    pub(super) model: Option<PathBuf>,
+    pub(super) atoms: Option<usize>,
+    pub(super) data: Option<PathBuf>,
+    pub(super) sampler: String,
+    pub(super) steps: usize,
+    pub(super) schedule: String,
+    pub(super) gaga: bool,
+    pub(super) t_star: f64,
+    pub(super) compare_gaga: bool,
+    pub(super) symmetry: String,
+    pub(super) samples: usize,
+    pub(super) seed: u64,
+    pub(super) output: Option<PathBuf>,
+    pub(super) json: bool,
+}
+
+type Configurations = (Vec<f64>, usize, Vec<Vec<String>>);
+
+/// Training / reference configurations: `chain` (`count` draws of the Gaussian spring chain
+/// of `atoms`, 4 by default) or the molecules of an XYZ file with `atoms` atoms (default: the
+/// most common size; CoM removed). Returns (flat configurations, atoms, elements of each
+/// molecule: empty for the chain).
+fn configurations(data: &str, atoms: Option<usize>, count: usize, seed: u64) -> Result<Configurations, String> {
+    if data == "chain" {
+        let atoms = atoms.unwrap_or(4);
+        molplay::samplers::check_chain_beads(atoms).map_err(|e| format!("--atoms: {e}"))?;
+        let mut g = molplay::samplers::GaussianTarget::spring_chain(atoms);
+        for _ in 0..seed % 97 {
+            g.draw();
+        }
+        return Ok(((0..count).flat_map(|_| g.draw()).collect(), atoms, Vec::new()));
+    }
+    let path = Path::new(data);
+    let at = |e: String| format!("{}: {e}", path.display());
+    let text = std::fs::read_to_string(path).map_err(|e| at(e.to_string()))?;
+    let set = molplay::molecules::Dataset::from_xyz(&text, 3).map_err(at)?;
+    let molplay::molecules::SizeGroup { atoms: n, positions: xs, elements } = set.same_size(atoms, 0).map_err(at)?;
+    if atoms.is_none() && set.molecules.len() > elements.len() {
+        eprintln!("{}: using the {} molecules with {n} atoms (the most common size; --atoms picks another)", path.display(), elements.len());
+    }
+    Ok((xs, n, elements))
+}
+
+pub(super) struct TrainScoreArgs {
+    pub(super) data: String,
+    pub(super) atoms: Option<usize>,
+    pub(super) steps: usize,
+    pub(super) batch: usize,
+    pub(super) lr: f64,
+    pub(super) hidden: usize,
+    pub(super) layers: usize,
+    pub(super) t_max: Option<f64>,
+    pub(super) objective: String,
+    pub(super) positions_only: bool,
+    pub(super) device: String,
+    pub(super) seed: u64,
+    pub(super) output: PathBuf,
+    pub(super) json: bool,
+}
+
+pub(super) fn train_score(a: TrainScoreArgs) -> Result<(), String> {
+    use molplay::app::score::{Knobs, Limits, ScoreTraining, TrainingSet};
+    let TrainScoreArgs { steps, batch, lr, hidden, layers, seed, json, .. } = a;
+    let output = a.output.as_path();
+    let objective = molplay::objectives::Objective::by_name(&a.objective)?;
+    let knobs = Knobs { hidden, layers, batch, lr, t_max: a.t_max.unwrap_or(1000.0), objective, seed };
+    if steps == 0 {
+        return Err("need --steps ≥ 1".into());
+    }
+    knobs.check(Limits::NATIVE, |k| format!("--{}", k.replace('_', "-")))?;
+    let (positions, atoms, elements) = configurations(&a.data, a.atoms, 20_000, seed)?;
+    let set = TrainingSet { positions, atoms, elements, label: a.data.clone() };
+    let compute = molplay::models::Compute::by_name(&a.device)?;
+    let mut training = ScoreTraining::fresh(set, knobs, a.positions_only, &compute)?;
+    let t0 = Instant::now();
+    let clock = || t0.elapsed().as_secs_f64();
+    while training.stopped.is_none() && training.model().steps < steps {
+        let k = training.model().steps;
+        let chunk = (100 - k % 100).min(steps - k);
+        pollster::block_on(training.train(chunk, f64::INFINITY, &clock));
+        let k = training.model().steps;
+        if k % 100 == 0 && training.losses.len() >= 100 {
+            let window = &training.losses[training.losses.len() - 100..];
+            eprintln!("step {k}/{steps}: loss {:.4} (mean of the last 100)", window.iter().sum::<f64>() / 100.0);
+        }
+    }
+    let st = training.status();
+    std::fs::write(output, training.to_bytes().map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", output.display()))?;
+    let secs = training.seconds;
+    let last = st.loss.unwrap_or(f64::NAN);
+    let report = serde_json::json!({ "steps": st.steps, "device": st.device, "seconds": secs, "steps_per_s": st.steps as f64 / secs, "last_loss": last, "objective": st.objective, "config": st.config, "t_max": st.t_max, "stopped": st.stopped, "output": output });
+    if json {
+        outln!("{report}");
+    } else {
+        outln!("{} steps in {secs:.1} s ({:.1} steps/s), last loss {last:.4} → {}", st.steps, st.steps as f64 / secs, output.display());
+    }
+    match st.stopped {
+        Some(msg) => Err(msg),
+        None => Ok(()),
+    }
+}
+
+fn stability_json(s: &molplay::metrics::Stability) -> serde_json::Value {
+    serde_json::json!({ "atom": s.atom_fraction(), "molecule": s.molecule_fraction(), "molecules": s.molecules, "skipped": s.skipped })
+}
+
+pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
+    use molplay::app::sample::{Prepared, Source};
+    use molplay::metrics::GenerationQuality;
+    use molplay::samplers::{sample, Method, SampleOptions, Symmetry};
+    let sch = molplay::schedules::Schedule::noising_by_name(&a.schedule, 1000)?;
+    let method: Method = serde_json::from_value(serde_json::json!(a.sampler)).map_err(|e| e.to_string())?;
+    let symmetry: Symmetry = serde_json::from_value(serde_json::json!(a.symmetry)).map_err(|e| e.to_string())?;
+    // the target, its per-coordinate variance (for GAGA's Gaussian) and the reference pairs
+    let model_path = match (&a.score[..], &a.model) {
+        ("model", Some(p)) => Some(p.clone()),
+        ("model", None) => return Err("--score model needs --model FILE (or --score FILE)".into()),
+        ("chain" | "empirical" | "orbits", _) => None,
+        (file, _) => Some(PathBuf::from(file)),
+    };
+    let loaded = match &model_path {
+        Some(p) => {
+            let m = molplay::models::ScoreModel::from_bytes(&std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?, None).map_err(|e| format!("{}: {e}", p.display()))?;
+            m.config.check_schedule(&sch).map_err(|e| format!("{}: {e} (--schedule)", p.display()))?;
+            Some(m)
+        }
+        None => None,
+    };
+    // the score source (app::sample, as the page builds it), the reference pairs and
+    // GAGA's variance
+    let Prepared { mut source, reference, v_hat, .. } = match a.score.as_str() {
+        _ if loaded.is_some() => {
+            let m = loaded.as_ref().expect("loaded above");
+            let data = a.data.as_ref().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|| "chain".into());
+            let (reference, n, el) = configurations(&data, Some(m.config.atoms), a.samples.max(200), a.seed ^ 1)?;
+            if n != m.config.atoms {
+                return Err(format!("the model is for {} atoms, the data has {n}", m.config.atoms));
+            }
+            if m.config.conditioned_on_elements() && el.is_empty() {
+                return Err("this network generates positions for given elements: --data must be a molecule file (XYZ) to draw them from".into());
+            }
+            // each sample gets the atom types of a data molecule of its size, drawn with the seed
+            let mut p = Source::network(&m.config, reference, &el, a.samples, a.seed, String::new())?;
+            // GAGA starts from the variance of the data the samples are judged against (the
+            // page: the network's training data, as recorded in its weights)
+            p.v_hat = molplay::metrics::mean_square(&p.reference);
+            p
+        }
+        "chain" => Source::chain(a.atoms.unwrap_or(4), a.samples.max(200)).map_err(|e| format!("--atoms: {e}"))?,
+        _ => {
+            let path = a.data.as_ref().ok_or("--score empirical (or orbits) needs --data FILE.xyz")?;
+            let (xs, n, el) = configurations(&path.to_string_lossy(), a.atoms, 0, 0)?;
+            Source::molecules(xs, n, el, a.score == "orbits").map_err(|e| format!("{}: {e}", path.display()))?
+        }
+    };
+    let n = source.atoms();
+    let mut opts = SampleOptions::new(method, symmetry, a.steps, &sch);
+    opts.seed = a.seed;
+    if a.gaga {
+        opts = opts.gaga(&sch, a.t_star, v_hat, n);
+    }
+    let t0 = Instant::now();
+    let r = source.with_denoiser(loaded.as_ref(), |d| sample(d, &sch, &opts, a.samples))?;
+    let secs = t0.elapsed().as_secs_f64();
+    let q = GenerationQuality::new(&r.samples, &reference, n);
+    // each sample's elements: given to the network, or (an empirical sample) those of the data
+    // point it ends nearest to; None for the chain and a positions-only network
+    let sample_elements = |source: &Source, xs: &[f64]| source.elements_of(xs, symmetry, None).map(|els| els.iter().map(|e| e.to_vec()).collect::<Vec<Vec<String>>>());
+    let stability = |xs: &[f64], els: &Option<Vec<Vec<String>>>| els.as_ref().map(|el| molplay::metrics::Stability::of(xs, n, el));
+    // found once: for the stability and for the XYZ output
+    let els = sample_elements(&source, &r.samples);
+    let stable = stability(&r.samples, &els);
+    if let Some(out) = &a.output {
+        let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let bytes = match ext.as_str() {
+            "npy" => write_npy_f32(a.samples, 3 * n, &r.samples.iter().map(|&v| v as f32).collect::<Vec<_>>()),
+            "xyz" => {
+                let frames: Vec<XyzFrame> = r
+                    .samples
+                    .chunks(3 * n)
+                    .enumerate()
+                    .map(|(i, x)| XyzFrame { elements: els.as_ref().map_or_else(|| vec!["C".into(); n], |e| e[i].clone()), positions: x.to_vec(), comment: format!("sample {i}"), charges: None })
+                    .collect();
+                write_xyz(&frames, 3).into_bytes()
+            }
+            _ => return Err(format!("{}: the output must end in .npy or .xyz", out.display())),
+        };
+        std::fs::write(out, bytes).map_err(|e| format!("{}: {e}", out.display()))?;
+    }
+    let mut report = serde_json::json!({
+        "score": a.score, "sampler": method, "symmetry": symmetry, "steps": a.steps, "gaga": a.gaga,
+        "t_start": opts.t_start, "start_variance": opts.start_variance, "samples": a.samples, "atoms": n,
+        "nfe": r.nfe, "nfe_per_sample": r.nfe as f64 / a.samples as f64, "seconds": secs,
+        "mean_r2": q.mean_r2, "reference_mean_r2": q.reference_mean_r2, "distance_w2": q.distance_w2,
+        "stability": stable.as_ref().map(stability_json), "elements": if source.elements_given() { Some("given (drawn from the data)") } else if stable.is_some() { Some("nearest data molecule") } else { None },
+    });
+    if !a.json {
+        outln!(
+            "{} samples ({} atoms) by {:?}/{:?} from t = {}: {} network evaluations ({:.0} per sample), {secs:.2} s",
+            a.samples,
+            n,
+            method,
+            symmetry,
+            opts.t_start,
+            r.nfe,
+            r.nfe as f64 / a.samples as f64
+        );
+        outln!("  E[R²] {:.4} (reference {:.4}), distance W2 {:.4}", q.mean_r2, q.reference_mean_r2, q.distance_w2);
+        if let Some(st) = &stable {
+            outln!("  atom stability {:.1} %, molecule stability {:.1} % ({})", 100.0 * st.atom_fraction(), 100.0 * st.molecule_fraction(), report["elements"].as_str().unwrap_or(""));
+        }
+    }
+    if a.compare_gaga {
+        if a.gaga {
+            return Err("--compare-gaga runs the full and the GAGA sampler itself: leave out --gaga".into());
+        }
+        // same step size: T*/T of the steps
+        let steps = ((a.steps as f64 * a.t_star / sch.steps() as f64).round() as usize).max(1);
+        let g_opts = SampleOptions { steps, ..opts.clone().gaga(&sch, a.t_star, v_hat, n) };
+        let t1 = Instant::now();
+        let g = source.with_denoiser(loaded.as_ref(), |d| sample(d, &sch, &g_opts, a.samples))?;
+        let g_secs = t1.elapsed().as_secs_f64();
+        let gq = GenerationQuality::new(&g.samples, &reference, n);
+        let g_stable = stability(&g.samples, &sample_elements(&source, &g.samples));
+        report["compare"] = serde_json::json!({
+            "full": { "t_start": opts.t_start, "steps": a.steps, "nfe": r.nfe, "seconds": secs, "mean_r2": q.mean_r2, "distance_w2": q.distance_w2, "stability": stable.as_ref().map(stability_json) },
+            "gaga": { "t_start": a.t_star, "steps": steps, "nfe": g.nfe, "seconds": g_secs, "mean_r2": gq.mean_r2, "distance_w2": gq.distance_w2, "start_variance": g_opts.start_variance, "stability": g_stable.as_ref().map(stability_json) },
+            "nfe_ratio": g.nfe as f64 / r.nfe as f64, "time_ratio": g_secs / secs,
+        });
+        if !a.json {
+            outln!(
+                "GAGA from T* = {}: {} network evaluations ({:.0} % of full), {g_secs:.2} s ({:.0} % of full); E[R²] {:.4}, distance W2 {:.4}",
+                a.t_star,
+                g.nfe,
+                100.0 * g.nfe as f64 / r.nfe as f64,
+                100.0 * g_secs / secs,
+                gq.mean_r2,
+                gq.distance_w2
+            );
+            if let Some(st) = &g_stable {
+                outln!("  atom stability {:.1} %, molecule stability {:.1} %", 100.0 * st.atom_fraction(), 100.0 * st.molecule_fraction());
+            }
+        }
+    }
+    if a.json {
+        outln!("{report}");
+    }
+    Ok(())
+}
+
+pub(super) fn stability(input: &Path, details: Option<&Path>, json: bool) -> Result<(), String> {
+    let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
+    let frames = molplay::io::read_xyz(&text).map_err(|e| format!("{}: {e}", input.display()))?;
+    let mut s = molplay::metrics::Stability::default();
+    for f in &frames {
+        s.add(&f.elements, &f.positions);
+    }
+    let molecules: Vec<(Vec<String>, Vec<f64>)> = frames.into_iter().map(|f| (f.elements, f.positions)).collect();
+    let validity = molplay::chemistry::validity(molecules.iter().map(|(e, x)| (e.as_slice(), x.as_slice())));
+    if let Some(p) = details {
+        molecules::write_details(p, &molecules)?;
+    }
+    if json {
+        let mut v = serde_json::to_value(&s).map_err(|e| e.to_string())?;
+        v["atom_stability"] = serde_json::json!(s.atom_fraction());
+        v["molecule_stability"] = serde_json::json!(s.molecule_fraction());
+        v["validity"] = serde_json::to_value(&validity).map_err(|e| e.to_string())?;
+        outln!("{v}");
+    } else {
+        outln!(
+            "{} molecules ({} skipped: elements outside H, C, N, O, F): atom stability {:.2} %, molecule stability {:.2} %, validity {:.2} %, uniqueness {:.2} %",
+            s.molecules,
+            s.skipped,
+            100.0 * s.atom_fraction(),
+            100.0 * s.molecule_fraction(),
+            100.0 * validity.validity,
+            100.0 * validity.uniqueness
+        );
+    }
+    Ok(())
+}
