@@ -216,3 +216,61 @@ fn a_run_is_the_same_on_one_thread_and_on_several() {
     assert!(one.0.iter().all(|l| l.is_finite() && *l > 0.0));
     assert_eq!(run(3), one);
 }
+
+/// The page's learner (`app::adjoint::Learner`: an epoch a unit at a time between frames, or
+/// one sub-step on request) does the CLI's `epoch()` work exactly: the same buffer, weights,
+/// counters and losses after the same epochs, whichever modes drove it.
+#[test]
+fn the_pages_learner_in_sub_steps_is_the_clis_epoch() {
+    use molplay::app::adjoint::{Learner, Mode, Step};
+    let mut c = AdjointConfig::demo("dw4").unwrap();
+    c.nfe = 18; // 17 Euler–Maruyama steps: refreshes end inside a unit of 4
+    c.new_per_epoch = 16;
+    c.batch = 16;
+    c.grad_steps = 5;
+    c.buffer = 40;
+    c.hidden = 8;
+    c.layers = 2;
+    let mut cli = AdjointSampler::new(c.clone(), 7).unwrap();
+    let mut cli_losses = Vec::new();
+    for _ in 0..3 {
+        cli_losses.push(pollster::block_on(cli.epoch()).unwrap());
+    }
+    let mut page = Learner::new(AdjointSampler::new(c.clone(), 7).unwrap(), 4);
+    assert_eq!(page.phase(), "ready to refresh the buffer");
+    // epoch 1 in train mode: units until the epoch ends, a refresh on the way
+    let mut steps = Vec::new();
+    loop {
+        let s = pollster::block_on(page.work(Mode::Train)).unwrap();
+        steps.push(s);
+        if s == Step::EpochDone {
+            break;
+        }
+    }
+    assert_eq!(steps.iter().filter(|&&s| s == Step::Refreshed).count(), 1);
+    assert_eq!(steps.len(), 17usize.div_ceil(4) + 5);
+    // epoch 2 by sub-steps: a refresh, then the regression steps
+    while pollster::block_on(page.work(Mode::Refresh)).unwrap() != Step::Refreshed {}
+    assert_eq!(page.phase(), "regression steps: 5 left in this epoch");
+    while pollster::block_on(page.work(Mode::Regress)).unwrap() != Step::EpochDone {}
+    // epoch 3 in train mode again
+    while pollster::block_on(page.work(Mode::Train)).unwrap() != Step::EpochDone {}
+    assert_eq!(page.sampler.counters, cli.counters);
+    assert_eq!(page.sampler.buffer(), cli.buffer());
+    let mean = |l: &[f64]| l.iter().sum::<f64>() / l.len() as f64;
+    for (e, chunk) in page.losses.chunks(5).enumerate() {
+        assert_eq!(mean(chunk), cli_losses[e], "epoch {}", e + 1);
+    }
+    // the run's history of epoch means is the native runs' record (the page keeps each step's loss)
+    assert!(page.sampler.history.losses.is_empty());
+    // the same weights (the same samples for one seed), and the same optimiser and generator
+    // (the same next epoch); parameter ids differ between two networks, so bytes cannot be compared
+    let draw = |a: &mut AdjointSampler| pollster::block_on(a.simulate_detached(20, 5)).unwrap();
+    assert_eq!(draw(&mut page.sampler), draw(&mut cli));
+    assert_eq!(pollster::block_on(page.sampler.epoch()).unwrap(), pollster::block_on(cli.epoch()).unwrap());
+    // the newest refresh's trajectory: 18 frames (u = 0 and each step) of 4 kept samples
+    assert_eq!((page.keep, page.trajectory.len()), (4, 18 * 4 * 8));
+    assert_eq!(page.samples.len(), 16 * 8);
+    assert_eq!(page.energies.len(), 16);
+    assert!(Mode::by_name("sideways").unwrap_err().contains("\"train\", \"refresh\" or \"regress\""));
+}

@@ -4,6 +4,8 @@
 //! typed report (`serde::Serialize`, the CLI's `--json` and the JS API's object alike).
 
 #[cfg(feature = "nets")]
+pub mod adjoint;
+#[cfg(feature = "nets")]
 pub mod conformers;
 #[cfg(feature = "nets")]
 pub mod molecules;

@@ -6,7 +6,8 @@
 //! energies and the newest simulated trajectory on the scrubber (`setAdjointFrame`).
 
 use super::{check_keys, device_name, fit_view, js_err, now_ms, styles_for, to_js, Held, Playground};
-use crate::adjoint::{time_training, AdjointConfig, AdjointSampler, Simulation};
+use crate::adjoint::{time_training, AdjointConfig, AdjointSampler};
+use crate::app::adjoint::{Learner as Core, Mode, Step};
 use crate::models::Compute;
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
@@ -23,20 +24,15 @@ pub(super) struct AdjointState {
 impl AdjointState {
     /// Coordinates per particle of the learner's system (None without a learner at hand).
     pub(super) fn dim(&self) -> Option<usize> {
-        self.learner.get().map(|l| l.sampler.system.d)
+        self.learner.get().map(|l| l.core.sampler.system.d)
     }
 }
 
+/// The app's learner with what the page keeps beside it.
 struct Learner {
-    sampler: AdjointSampler,
-    sim: Option<Simulation>,
-    /// Regression steps still owed in the current epoch (train mode).
-    owed: usize,
-    losses: Vec<f64>,
-    /// The newest simulated samples and their energies.
-    samples: Vec<f64>,
-    energies: Vec<f64>,
-    /// The newest finished trajectory (KEEP samples laid out side by side), and the shown frame.
+    core: Core,
+    /// The newest finished trajectory laid out for the viewer (KEEP samples side by side), and
+    /// the shown frame.
     frames: Vec<f32>,
     frame: usize,
     ms: f64,
@@ -61,9 +57,9 @@ impl AdjointState {
     /// samples are kept), with forces from the CPU path.
     pub(super) fn device_lost(&mut self) {
         if let Some(l) = self.learner.get_mut() {
-            l.sampler.drop_gpu_energies();
-            if matches!(l.sampler.compute(), Compute::Gpu(_)) {
-                match l.cpu_copy.take().map(|copy| l.sampler.continue_with(copy)) {
+            l.core.sampler.drop_gpu_energies();
+            if matches!(l.core.sampler.compute(), Compute::Gpu(_)) {
+                match l.cpu_copy.take().map(|copy| l.core.sampler.continue_with(copy)) {
                     Some(Ok(())) => {}
                     Some(Err(e)) => l.stopped = Some(format!("its network was on the lost GPU device ({e})")),
                     None => l.stopped = Some("its network was on the lost GPU device, and no copy was left: load weights or train from scratch (on the CPU)".into()),
@@ -76,7 +72,7 @@ impl AdjointState {
     /// learner.
     pub(super) fn newest(&self) -> Option<Newest<'_>> {
         let l = self.learner.get()?;
-        Some(Newest { system: &l.sampler.system, samples: &l.samples, energies: &l.energies, frames: &l.frames })
+        Some(Newest { system: &l.core.sampler.system, samples: &l.core.samples, energies: &l.core.energies, frames: &l.frames })
     }
 }
 
@@ -91,39 +87,7 @@ struct StartOpts {
 
 impl Learner {
     fn new(sampler: AdjointSampler) -> Self {
-        Learner { sampler, sim: None, owed: 0, losses: Vec::new(), samples: Vec::new(), energies: Vec::new(), frames: Vec::new(), frame: 0, ms: 0.0, stopped: None, cpu_copy: None }
-    }
-
-    /// One unit of work in `mode`; Ok(true) when that mode's sub-step has just completed.
-    async fn work(&mut self, mode: &str) -> Result<bool, String> {
-        let cfg = self.sampler.config.clone();
-        let refresh = mode == "refresh" || (mode == "train" && self.owed == 0);
-        if refresh {
-            let mut sim = self.sim.take().unwrap_or_else(|| self.sampler.start_simulation(cfg.new_per_epoch, KEEP));
-            // a few EM steps per unit: one network call each, over the whole batch
-            self.sampler.advance_simulation(&mut sim, 4).await?;
-            if !sim.done() {
-                self.sim = Some(sim);
-                return Ok(false);
-            }
-            self.energies = self.sampler.refresh_with(&sim.xs).await?;
-            self.samples = sim.xs;
-            self.frames = layout(&sim.frames, &self.sampler.system, sim.keep);
-            self.frame = self.frames.len() / (sim.keep * self.sampler.system.dim()).max(1) - 1;
-            self.owed = cfg.grad_steps;
-            return Ok(true);
-        }
-        if mode == "regress" && self.owed == 0 {
-            self.owed = cfg.grad_steps;
-        }
-        let loss = self.sampler.regression_step().await.map_err(|e| e.to_string())?;
-        self.losses.push(loss);
-        self.owed -= 1;
-        if self.owed == 0 {
-            self.sampler.counters.epochs += 1;
-            return Ok(true);
-        }
-        Ok(false)
+        Learner { core: Core::new(sampler, KEEP), frames: Vec::new(), frame: 0, ms: 0.0, stopped: None, cpu_copy: None }
     }
 }
 
@@ -203,9 +167,7 @@ impl Playground {
     pub fn adjoint_step(&self, budget_ms: f64, mode: String) -> js_sys::Promise {
         let pg = Playground { inner: self.inner.clone() };
         wasm_bindgen_futures::future_to_promise(async move {
-            if !["train", "refresh", "regress"].contains(&mode.as_str()) {
-                return Err(js_err(format!("adjointStep: mode must be \"train\", \"refresh\" or \"regress\", got \"{mode}\"")));
-            }
+            let mode = Mode::by_name(&mode).map_err(|e| js_err(format!("adjointStep: {e}")))?;
             let budget = if budget_ms.is_finite() { budget_ms.clamp(1.0, 10_000.0) } else { 30.0 };
             let mut l = {
                 let mut s = pg.inner.borrow_mut();
@@ -220,32 +182,36 @@ impl Playground {
             let t0 = now_ms();
             let mut refreshed = false;
             while now_ms() - t0 < budget {
-                match l.work(&mode).await {
-                    Ok(done) => {
-                        refreshed |= done && l.owed == l.sampler.config.grad_steps;
+                match l.core.work(mode).await {
+                    Ok(step) => {
+                        if step == Step::Refreshed {
+                            refreshed = true;
+                            l.frames = layout(&l.core.trajectory, &l.core.sampler.system, l.core.keep);
+                            l.frame = l.frames.len() / (l.core.keep * l.core.sampler.system.dim()).max(1) - 1;
+                        }
                         // a sub-step mode stops when its sub-step completes, training at the end
                         // of an epoch: a caller asking for N epochs gets N, however fast they run
-                        if done && (mode != "train" || l.owed == 0) {
+                        if step != Step::Working && (mode != Mode::Train || step == Step::EpochDone) {
                             break;
                         }
                     }
                     Err(e) => {
-                        l.sim = None;
-                        if matches!(l.sampler.compute(), Compute::Gpu(_)) && pg.inner.borrow().compute.is_none() {
+                        l.core.abandon_refresh();
+                        if matches!(l.core.sampler.compute(), Compute::Gpu(_)) && pg.inner.borrow().compute.is_none() {
                             // the device went away under this slice: not a divergence; the
                             // learner goes on from its copy (below)
                             break;
                         }
-                        l.sampler.revert();
+                        l.core.sampler.revert();
                         l.stopped = Some(format!("{e}; the last good weights are kept"));
                         break;
                     }
                 }
             }
             let device_lost = pg.inner.borrow().compute.is_none();
-            if matches!(l.sampler.compute(), Compute::Gpu(_)) && l.stopped.is_none() && !device_lost {
+            if matches!(l.core.sampler.compute(), Compute::Gpu(_)) && l.stopped.is_none() && !device_lost {
                 // what the learner goes on from should this device be lost
-                match l.sampler.snapshot().await {
+                match l.core.sampler.snapshot().await {
                     Ok(copy) => l.cpu_copy = Some(copy),
                     Err(e) => l.stopped = Some(format!("reading the network back from the GPU failed: {e}")),
                 }
@@ -276,20 +242,16 @@ impl Playground {
     pub fn adjoint_status(&self) -> Result<JsValue, JsValue> {
         let s = self.inner.borrow();
         let Some(l) = s.adjoint.learner.get() else { return Ok(JsValue::NULL) };
-        let c = &l.sampler.counters;
-        let per = l.sampler.system.dim();
-        let phase = match (&l.sim, l.owed) {
-            (Some(sim), _) => format!("refreshing the buffer: step {}/{}", sim.step, sim.steps),
-            (None, 0) => "ready to refresh the buffer".into(),
-            (None, k) => format!("regression steps: {k} left in this epoch"),
-        };
+        let c = &l.core.sampler.counters;
+        let per = l.core.sampler.system.dim();
+        let phase = l.core.phase();
         to_js(&serde_json::json!({
-            "system": l.sampler.system.name, "config": l.sampler.config, "counters": c,
+            "system": l.core.sampler.system.name, "config": l.core.sampler.config, "counters": c,
             "gradient_steps_per_energy_evaluation": c.gradient_steps as f64 / c.energy_evaluations.max(1) as f64,
-            "losses": l.losses, "energies": l.energies, "samples": l.samples.len() / per, "phase": phase,
-            "frames": l.frames.len() / (KEEP.min(l.samples.len() / per.max(1)).max(1) * per), "frame": l.frame, "ms": l.ms, "stopped": l.stopped,
-            "device": device_name(l.sampler.compute()), "energies_on": l.sampler.energy_engine(),
-            "history": l.sampler.history,
+            "losses": l.core.losses, "energies": l.core.energies, "samples": l.core.samples.len() / per, "phase": phase,
+            "frames": l.frames.len() / (KEEP.min(l.core.samples.len() / per.max(1)).max(1) * per), "frame": l.frame, "ms": l.ms, "stopped": l.stopped,
+            "device": device_name(l.core.sampler.compute()), "energies_on": l.core.sampler.energy_engine(),
+            "history": l.core.sampler.history,
         }))
     }
 
@@ -328,7 +290,7 @@ impl Playground {
         let pg = Playground { inner: self.inner.clone() };
         wasm_bindgen_futures::future_to_promise(async move {
             let l = pg.inner.borrow_mut().adjoint.learner.take("adjointWeights: pause training first", "adjointWeights: start or load a learner first")?;
-            let bytes = l.sampler.to_bytes().await;
+            let bytes = l.core.sampler.to_bytes().await;
             pg.inner.borrow_mut().adjoint.learner.put_back(l);
             let bytes = bytes.map_err(js_err)?;
             Ok(js_sys::Uint8Array::from(bytes.as_slice()).into())
@@ -341,8 +303,8 @@ impl Playground {
         let mut guard = self.inner.borrow_mut();
         let s = &mut *guard;
         let l = s.adjoint.learner.get_mut().ok_or_else(|| js_err("setAdjointFrame: start or load a learner first"))?;
-        let sys = l.sampler.system.clone();
-        let stride = KEEP.min(l.samples.len() / sys.dim().max(1)) * sys.dim();
+        let sys = l.core.sampler.system.clone();
+        let stride = KEEP.min(l.core.samples.len() / sys.dim().max(1)) * sys.dim();
         if stride == 0 || l.frames.is_empty() {
             return Err(js_err("setAdjointFrame: no trajectory yet: refresh the buffer first"));
         }

@@ -1,0 +1,114 @@
+//! The Adjoint Sampling learner in sub-steps (issue 15): the page drives an epoch (a buffer
+//! refresh, then the regression steps) a unit at a time between frames, or one sub-step on
+//! request, and [`AdjointSampler::epoch`] is the same work at once (the CLI's loop); a native
+//! test holds the two to the same weights, buffer and counters.
+//!
+//! [`AdjointSampler::epoch`]: crate::adjoint::AdjointSampler::epoch
+
+use crate::adjoint::{AdjointSampler, Simulation};
+
+/// Euler–Maruyama steps per unit of a refresh (one network call each, over the whole batch).
+const SIMULATION_UNIT: usize = 4;
+
+/// What the learner is asked to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Whole epochs: a refresh when no regression step is owed, then the owed steps.
+    Train,
+    /// One buffer refresh.
+    Refresh,
+    /// One epoch's regression steps (the buffer as it is).
+    Regress,
+}
+
+impl Mode {
+    pub fn by_name(name: &str) -> Result<Mode, String> {
+        match name {
+            "train" => Ok(Mode::Train),
+            "refresh" => Ok(Mode::Refresh),
+            "regress" => Ok(Mode::Regress),
+            other => Err(format!("mode must be \"train\", \"refresh\" or \"regress\", got \"{}\"", crate::io::printable(other))),
+        }
+    }
+}
+
+/// What one unit of work finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing yet: a refresh is under way or regression steps are still owed.
+    Working,
+    /// A refresh: new samples, their energies and adjoints in the buffer.
+    Refreshed,
+    /// The epoch's last regression step.
+    EpochDone,
+}
+
+/// The learner: the sampler and where its epoch stands, with what the faces show (the newest
+/// samples, their energies, the newest trajectory and every regression loss).
+pub struct Learner {
+    pub sampler: AdjointSampler,
+    sim: Option<Simulation>,
+    /// Regression steps still owed in the current epoch.
+    owed: usize,
+    pub losses: Vec<f64>,
+    pub samples: Vec<f64>,
+    pub energies: Vec<f64>,
+    /// The newest finished trajectory: `keep` samples per frame, frames in order from u = 0.
+    pub trajectory: Vec<f64>,
+    pub keep: usize,
+    /// Samples kept per frame of a refresh's trajectory.
+    show: usize,
+}
+
+impl Learner {
+    /// A learner keeping `show` samples of each refresh's trajectory.
+    pub fn new(sampler: AdjointSampler, show: usize) -> Self {
+        Learner { sampler, sim: None, owed: 0, losses: Vec::new(), samples: Vec::new(), energies: Vec::new(), trajectory: Vec::new(), keep: 0, show }
+    }
+
+    /// One unit of work in `mode`.
+    pub async fn work(&mut self, mode: Mode) -> Result<Step, String> {
+        let cfg = self.sampler.config.clone();
+        if mode == Mode::Refresh || (mode == Mode::Train && self.owed == 0) {
+            let mut sim = self.sim.take().unwrap_or_else(|| self.sampler.start_simulation(cfg.new_per_epoch, self.show));
+            self.sampler.advance_simulation(&mut sim, SIMULATION_UNIT).await?;
+            if !sim.done() {
+                self.sim = Some(sim);
+                return Ok(Step::Working);
+            }
+            self.energies = self.sampler.refresh_with(&sim.xs).await?;
+            self.samples = sim.xs;
+            self.trajectory = sim.frames;
+            self.keep = sim.keep;
+            self.owed = cfg.grad_steps;
+            return Ok(Step::Refreshed);
+        }
+        if mode == Mode::Regress && self.owed == 0 {
+            self.owed = cfg.grad_steps;
+        }
+        let loss = self.sampler.regression_step().await.map_err(|e| e.to_string())?;
+        self.losses.push(loss);
+        self.owed -= 1;
+        if self.owed == 0 {
+            // (the run's history of epoch losses is the native runs' record: the page keeps
+            // every step's loss in `losses` instead)
+            self.sampler.counters.epochs += 1;
+            return Ok(Step::EpochDone);
+        }
+        Ok(Step::Working)
+    }
+
+    /// Drops a refresh under way (after an error: the next refresh starts afresh).
+    pub fn abandon_refresh(&mut self) {
+        self.sim = None;
+    }
+
+    /// Where the epoch stands, in words.
+    pub fn phase(&self) -> String {
+        match (&self.sim, self.owed) {
+            (Some(sim), _) => format!("refreshing the buffer: step {}/{}", sim.step, sim.steps),
+            (None, 0) => "ready to refresh the buffer".into(),
+            (None, k) => format!("regression steps: {k} left in this epoch"),
+        }
+    }
+}
