@@ -167,9 +167,11 @@ fn sample_reports_nfe_and_gaga_saves_evaluations() {
     assert_eq!(gaga["nfe"], 160 * 300);
     assert_eq!(gaga["t_start"], 800.0);
     for r in [&full, &gaga] {
-        let (m, e) = (r["mean_r2"].as_f64().unwrap(), r["reference_mean_r2"].as_f64().unwrap());
+        // the report the page's sample() gives too (app::sample::SampleReport)
+        let (m, e) = (r["quality"]["mean_r2"].as_f64().unwrap(), r["quality"]["reference_mean_r2"].as_f64().unwrap());
         assert!((m / e - 1.0).abs() < 0.15, "{r}");
-        assert!(r["seconds"].is_number());
+        assert!(r["seconds"].is_number() && r["stability"].is_null() && r["nearest_data_rmsd"].is_null());
+        assert_eq!((r["samples"].as_u64(), r["atoms"].as_u64(), r["score"].as_str()), (Some(300), Some(4), Some("chain")));
     }
     // full and GAGA in the same run
     let both = run(&["--steps", "100", "--compare-gaga", "--t-star", "800"]);
@@ -177,7 +179,8 @@ fn sample_reports_nfe_and_gaga_saves_evaluations() {
     assert_eq!(c["full"]["nfe"], 100 * 300);
     assert_eq!(c["gaga"]["nfe"], 80 * 300);
     assert!((c["nfe_ratio"].as_f64().unwrap() - 0.8).abs() < 1e-12);
-    assert!(c["gaga"]["distance_w2"].as_f64().unwrap() < 0.5, "{c}");
+    assert!(c["gaga"]["quality"]["distance_w2"].as_f64().unwrap() < 0.5, "{c}");
+    assert_eq!((c["gaga"]["gaga"].as_bool(), c["gaga"]["t_star"].as_f64()), (Some(true), Some(800.0)));
     let data = temp("mixed.xyz", b"3\na\nC 0 0 0\nC 1 0 0\nC 0 1 0\n4\nb\nC 0 0 0\nC 1 0 0\nC 0 1 0\nC 0 0 1\n");
     for (args, expect) in [
         (vec!["sample", "--score", "empirical"], "needs --data"),
@@ -292,7 +295,7 @@ fn a_molecule_network_generates_molecules_with_elements_and_reports_their_stabil
     let (ok, out, err) = molplay(&["sample", "--score", &weights, "--data", input, "--steps", "10", "--samples", "5", "--compare-gaga", "--output", &xyz, "--json"]);
     assert!(ok, "{err}");
     let s: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(s["elements"], "given (drawn from the data)");
+    assert_eq!(s["stability"]["elements"], "given");
     for st in [&s["stability"], &s["compare"]["full"]["stability"], &s["compare"]["gaga"]["stability"]] {
         assert_eq!(st["molecules"], 5, "{s}");
         assert!((0.0..=1.0).contains(&st["atom"].as_f64().unwrap()), "{st}");

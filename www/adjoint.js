@@ -4,7 +4,7 @@
 // Every number comes from the Rust core; this file only wires controls.
 import { histogramPlot, linePlot } from "./plot.js";
 
-import { $, download, guarded, nextFrame, oneAtATime, toBytes } from "./ui.js";
+import { $, download, guarded, inSlices, oneAtATime, toBytes } from "./ui.js";
 const PRESETS = { dw4: "www/presets/dw4-demo.mpa", lj13: "www/presets/lj13-demo.mpa" };
 // molplay's own ground truth, bundled so a learner's histogram has its reference at once: 1000
 // PT-MALA samples each (README: how they were made, and how they compare with the field's sets)
@@ -102,18 +102,17 @@ export function wireAdjoint(pg, api, { showError, refresh, transport, showSystem
     pauseRequested = false;
     const until = pg.adjointStatus().counters.epochs + epochs;
     return jobs.run(async () => {
-      await nextFrame(); // not in the task that started the learner
-      for (;;) {
-        const st = await pg.adjointStep(30, mode);
-        show(st);
-        if (st.frames > 0 && st.frame === st.frames - 1 && transport.active === "learn") setFrame(st.frame);
-        if (st.stopped) throw new Error(`trainAdjoint: ${st.stopped}`);
-        if (pauseRequested || st.counters.epochs >= until) return st;
+      // (the first slice is not in the task that started the learner)
+      return inSlices(() => pg.adjointStep(30, mode), {
+        each: (st) => {
+          show(st);
+          if (st.frames > 0 && st.frame === st.frames - 1 && transport.active === "learn") setFrame(st.frame);
+          if (st.stopped) throw new Error(`trainAdjoint: ${st.stopped}`);
+        },
+        stopped: () => pauseRequested,
         // a sub-step mode ends when its sub-step has completed
-        if (mode === "refresh" && st.phase.startsWith("regression")) return st;
-        if (mode === "regress" && !st.phase.startsWith("regression")) return st;
-        await nextFrame();
-      }
+        until: (st) => st.counters.epochs >= until || (mode === "refresh" && st.phase.startsWith("regression")) || (mode === "regress" && !st.phase.startsWith("regression")),
+      });
     });
   }
 

@@ -3,7 +3,7 @@
 // and the T* study plotted over t with T* marked on the plot, on the scrubber and in the viewer.
 import uPlot from "../pkg/vendor/uPlot.esm.js";
 
-import { $, guarded, nextFrame } from "./ui.js";
+import { $, guarded, inSlices } from "./ui.js";
 const QM9_URL = "www/data/qm9_subset.xyz";
 const COLORS = { positions: "#7fd1e3", types: "#f2a65a", charges: "#b48ef0", pooled: "#9be37f" };
 
@@ -118,15 +118,14 @@ export function wireForward(pg, api, { showError, refresh, transport }) {
     $("fw-run").disabled = true;
     studying = (async () => {
       try {
-        let p;
-        do {
-          p = pg.gaussianityStep(30);
-          $("fw-progress").value = p.tested / p.total;
-          $("fw-result").textContent = p.pooled_progress
-            ? `calibrating the pooled measure against pure noise: draw ${p.pooled_progress[0]}/${p.pooled_progress[1]}…`
-            : `testing molecules ${p.tested}/${p.total}…`;
-          await nextFrame();
-        } while (!p.done);
+        const p = await inSlices(() => pg.gaussianityStep(30), {
+          each: (p) => {
+            $("fw-progress").value = p.tested / p.total;
+            $("fw-result").textContent = p.pooled_progress
+              ? `calibrating the pooled measure against pure noise: draw ${p.pooled_progress[0]}/${p.pooled_progress[1]}…`
+              : `testing molecules ${p.tested}/${p.total}…`;
+          },
+        });
         const r = p.result;
         lastStudy = r;
         tStar = r.t_star;

@@ -4,7 +4,7 @@
 // Every number comes from the Rust core; this file only wires controls.
 import { histogramPlot, linePlot } from "./plot.js";
 
-import { $, download, guarded, nextFrame, oneAtATime, toBytes } from "./ui.js";
+import { $, download, guarded, inSlices, oneAtATime, toBytes } from "./ui.js";
 const PALETTE = ["#7fd1e3", "#f2a65a", "#b48ef0", "#9be37f", "#ff8fa3"];
 const REFERENCE_COLOR = "#e6e8ee";
 
@@ -71,7 +71,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
     body.innerHTML = "";
     results.forEach((r, i) => {
       const tr = document.createElement("tr");
-      const cells = [runLabel(r), fmt(r.nfe_per_sample, 0), `${(r.ms / 1000).toFixed(2)} s`, fmt(r.quality.distance_w2, 4),
+      const cells = [runLabel(r), fmt(r.nfe_per_sample, 0), `${r.seconds.toFixed(2)} s`, fmt(r.quality.distance_w2, 4),
         `${fmt(r.quality.mean_r2)} (${fmt(r.quality.reference_mean_r2)})`, stabilityText(r.stability), fmt(r.nearest_data_rmsd, 4)];
       for (const c of cells) { const td = document.createElement("td"); td.textContent = c; tr.append(td); }
       tr.style.color = PALETTE[i % PALETTE.length];
@@ -92,15 +92,14 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
     const info = pg.startGenerate(o);
     view = { fullT: 1000, tStar: info.t_star, gaga: info.gaga, tStart: info.t_start };
     $("gen-status").textContent = `${info.label}: ${info.samples} samples, ${info.steps} steps from t = ${Math.round(info.t_start)}`;
-    await nextFrame();
-    let p;
-    do {
-      p = await pg.generateStep(30);
-      showStatus(p);
-      if (transport.active === "generate") setT(view.tStart * (1 - p.step / p.steps));
-      refresh();
-      await nextFrame();
-    } while (!p.done && !stopRequested);
+    const p = await inSlices(() => pg.generateStep(30), {
+      stopped: () => stopRequested,
+      each: (p) => {
+        showStatus(p);
+        if (transport.active === "generate") setT(view.tStart * (1 - p.step / p.steps));
+        refresh();
+      },
+    });
     if (!p.done) throw new Error("generate: stopped");
     last = o;
     return p.result;
@@ -116,7 +115,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
     const r = await once(o);
     results = [r];
     drawTable();
-    $("gen-status").textContent = `${r.label}: ${r.samples} samples, ${r.nfe.toLocaleString()} score evaluations in ${(r.ms / 1000).toFixed(2)} s · distance W2 ${fmt(r.quality.distance_w2, 4)}` +
+    $("gen-status").textContent = `${r.label}: ${r.samples} samples, ${r.nfe.toLocaleString()} score evaluations in ${r.seconds.toFixed(2)} s · distance W2 ${fmt(r.quality.distance_w2, 4)}` +
       (r.stability ? ` · stable atoms / molecules ${stabilityText(r.stability)} (elements: ${r.stability.elements})` : "");
     return r;
   });
@@ -138,9 +137,9 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
       drawTable();
     }
     const [full, gaga] = results;
-    $("gen-status").textContent = `GAGA used ${fmt((100 * gaga.nfe) / full.nfe, 0)} % of the full sampler's score evaluations and ${fmt((100 * gaga.ms) / full.ms, 0)} % of its time ` +
+    $("gen-status").textContent = `GAGA used ${fmt((100 * gaga.nfe) / full.nfe, 0)} % of the full sampler's score evaluations and ${fmt((100 * gaga.seconds) / full.seconds, 0)} % of its time ` +
       `(distance W2 ${fmt(gaga.quality.distance_w2, 4)} vs ${fmt(full.quality.distance_w2, 4)}); the histograms overlay every run on the reference`;
-    return { runs: results, nfe_ratio: gaga.nfe / full.nfe, time_ratio: gaga.ms / full.ms };
+    return { runs: results, nfe_ratio: gaga.nfe / full.nfe, time_ratio: gaga.seconds / full.seconds };
   });
 
   const guard = guarded(showError);
@@ -168,13 +167,18 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
       let st = pg.startScoreTraining(o);
       $("gen-loss").hidden = false;
       lossPlot ??= linePlot($("gen-loss"), "DSM loss", "#9be37f");
-      await nextFrame(); // setting up and the first step are separate tasks (the first step also compiles code)
-      while (st.steps < steps && !stopTraining && !st.stopped) {
-        st = await pg.scoreTrainStep(30, steps - st.steps);
-        lossPlot.update(st.losses);
-        $("gen-train-status").textContent = `${st.steps}/${steps} steps on ${st.label} · loss ${st.loss?.toFixed(4) ?? "—"} · ${(st.ms / 1000).toFixed(1)} s` +
-          ` · ${st.device === "webgpu" ? "WebGPU" : "CPU"}` + (st.stopped ? ` · stopped: ${st.stopped}` : "");
-        await nextFrame();
+      // (setting up and the first step are separate tasks: the first step also compiles code)
+      if (st.steps < steps) {
+        st = await inSlices(() => pg.scoreTrainStep(30, steps - st.steps), {
+          until: (s) => s.steps >= steps || s.stopped,
+          stopped: () => stopTraining,
+          each: (s) => {
+            st = s;
+            lossPlot.update(st.losses);
+            $("gen-train-status").textContent = `${st.steps}/${steps} steps on ${st.label} · loss ${st.loss?.toFixed(4) ?? "—"} · ${(st.ms / 1000).toFixed(1)} s` +
+              ` · ${st.device === "webgpu" ? "WebGPU" : "CPU"}` + (st.stopped ? ` · stopped: ${st.stopped}` : "");
+          },
+        });
       }
       if (st.stopped) throw new Error(`train: ${st.stopped}`);
       return st;

@@ -4,6 +4,7 @@ import { wireReference } from "./reference.js";
 import { wireForward } from "./forward.js";
 import { wireGenerate } from "./generate.js";
 import { wireMolecules } from "./molecules.js";
+import { wireConformers } from "./conformers.js";
 import { wireAdjoint } from "./adjoint.js";
 import { createTransport } from "./transport.js";
 import { DEFAULT_PRESET, MODES, PRESETS, applyToControls, knobElements, parseHash, readControls, toHash } from "./state.js";
@@ -17,7 +18,7 @@ const live = { mod: null, pg: null };
 const internalError = () => live.mod?.internalError() ?? null;
 /// Network methods a playground of the first module lacks, answered as the full module answers
 /// before any network exists (no learner, no network): the panels ask them while they draw.
-const NONE_YET = new Set(["adjointStatus", "scoreStatus", "moleculesResult"]);
+const NONE_YET = new Set(["adjointStatus", "scoreStatus", "moleculesResult", "conformersResult", "conformerTrainingStatus"]);
 
 const API_VERSION = 1; // must equal facade::API_VERSION in the wasm
 const EXPLAIN = {
@@ -352,6 +353,7 @@ async function start() {
   const forward = wireForward(pg, api, ctx);
   const generate = wireGenerate(pg, api, { ...ctx, ensureMolecules: forward.ensureLoaded });
   wireMolecules(pg, api, ctx);
+  wireConformers(pg, api, ctx);
   wireAdjoint(pg, api, { ...ctx, showSystem });
   panels = [forward, generate];
 

@@ -2,7 +2,7 @@
 // file), generates molecules from noise in slices, plays the kept trajectories on the scrubber
 // with T* of positions and of types marked, and compares full vs GAGA in a table. Every number
 // comes from the Rust core (app::molecules); this file only wires controls.
-import { $, guarded, nextFrame, oneAtATime, toBytes } from "./ui.js";
+import { $, guarded, inSlices, oneAtATime, toBytes } from "./ui.js";
 
 export const MOLECULES_PRESET = "www/presets/qm9-molecules.mpj";
 
@@ -64,15 +64,14 @@ export function wireMolecules(pg, api, { showError, refresh, transport, networks
     view = { fullT: 1000, tStart: info.t_start };
     await transport.use("molecules");
     $("mol-status").textContent = `${info.label}: ${info.samples} molecules, ${info.steps} steps from t = ${Math.round(info.t_start)}`;
-    await nextFrame();
-    let p;
-    do {
-      p = pg.moleculesStep(30);
-      $("mol-progress").value = p.step / p.steps;
-      if (transport.active === "molecules") setT(view.tStart * (1 - p.step / p.steps));
-      refresh();
-      await nextFrame();
-    } while (!p.done && !stopRequested);
+    const p = await inSlices(() => pg.moleculesStep(30), {
+      stopped: () => stopRequested,
+      each: (p) => {
+        $("mol-progress").value = p.step / p.steps;
+        if (transport.active === "molecules") setT(view.tStart * (1 - p.step / p.steps));
+        refresh();
+      },
+    });
     if (!p.done) throw new Error("generateMolecules: stopped");
     // replay from the start so the types' colours emerge where they were decided
     if (transport.active === "molecules") setT(view.tStart);

@@ -24,6 +24,19 @@ export function download(bytes, name) {
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
+/// The run-in-slices loop of every panel: a frame, then `step()` (one slice of about 30 ms,
+/// sync or async) and `each(p)` with its progress, a frame between slices, until `until(p)`
+/// holds or `stopped()` says so. Resolves to the last progress.
+export async function inSlices(step, { until = (p) => p.done, stopped = () => false, each = () => {} } = {}) {
+  await nextFrame();
+  for (;;) {
+    const p = await step();
+    each(p);
+    if (until(p) || stopped()) return p;
+    await nextFrame();
+  }
+}
+
 /// At most one async job at a time: `run(work)` rejects with `busyMessage` while one is going;
 /// `onBusy(true/false)` updates the controls around each job.
 export function oneAtATime(busyMessage, onBusy) {

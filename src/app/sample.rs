@@ -4,8 +4,9 @@
 //! (which each face holds itself); with the reference each run is judged against, GAGA's
 //! per-coordinate variance, and each sample's elements.
 
-use crate::metrics::mean_square;
-use crate::samplers::{check_chain_beads, Denoiser, EmpiricalTarget, GaussianTarget, Symmetry};
+use crate::metrics::{mean_square, GenerationQuality, Stability};
+use crate::samplers::{check_chain_beads, Denoiser, EmpiricalTarget, GaussianTarget, Method, SampleOptions, Symmetry};
+use serde::Serialize;
 
 /// The network a [`Source::Network`] samples with (the face holds it): the score model, or, in a
 /// build without the networks (the page's first module), a type with no values.
@@ -143,6 +144,112 @@ impl Source {
     /// Whether the samples' elements are known before the run ends (given to the network).
     pub fn elements_given(&self) -> bool {
         matches!(self, Source::Network { elements, .. } if !elements.is_empty())
+    }
+}
+
+/// EDM's atom and molecule stability of samples whose elements are known, and where the
+/// elements came from.
+#[derive(Clone, Debug, Serialize)]
+pub struct SampleStability {
+    pub atom: f64,
+    pub molecule: f64,
+    pub molecules: usize,
+    pub skipped: usize,
+    /// "given" (to a network conditioned on them) or "nearest data molecule" (an exact
+    /// empirical sample takes those of the data point it ends nearest to).
+    pub elements: &'static str,
+}
+
+/// A finished reverse-sampler run: `molplay sample --json` and the page's `sample()` alike.
+#[derive(Clone, Debug, Serialize)]
+pub struct SampleReport {
+    pub label: String,
+    pub atoms: usize,
+    pub samples: usize,
+    pub sampler: Method,
+    pub symmetry: Symmetry,
+    pub steps: usize,
+    /// Where sampling started (T, or T* for GAGA) and the variance of its Gaussian.
+    pub t_start: f64,
+    pub gaga: bool,
+    pub t_star: Option<f64>,
+    pub start_variance: f64,
+    /// Score (network) evaluations, all samples together, and per sample.
+    pub nfe: usize,
+    pub nfe_per_sample: f64,
+    pub seconds: f64,
+    /// Distance W2 and E[R²] against the reference.
+    pub quality: GenerationQuality,
+    /// Where the samples' elements are known (None: the chain, a positions-only network).
+    pub stability: Option<SampleStability>,
+    /// For the exact empirical score: the mean RMSD of (up to 200) samples to the data point
+    /// each ends nearest to (how much it memorises).
+    pub nearest_data_rmsd: Option<f64>,
+}
+
+/// What a run was, for its report.
+pub struct RunFacts<'a> {
+    pub label: String,
+    pub options: &'a SampleOptions,
+    pub nfe: usize,
+    pub seconds: f64,
+    pub gaga: bool,
+    pub t_star: Option<f64>,
+}
+
+impl Source {
+    /// The report of a finished run of this source: `samples` (flat) judged against
+    /// `reference`.
+    pub fn report(&self, reference: &[f64], samples: &[f64], run: RunFacts) -> SampleReport {
+        let n = self.atoms();
+        let per = 3 * n;
+        let count = samples.len() / per.max(1);
+        let symmetry = run.options.symmetry;
+        // each empirical sample's nearest data point, found once: its elements and its distance
+        let nearest = self.nearest_data(samples, symmetry);
+        let stability = self.elements_of(samples, symmetry, nearest.as_deref()).map(|els| {
+            let st = Stability::of(samples, n, &els);
+            SampleStability {
+                atom: st.atom_fraction(),
+                molecule: st.molecule_fraction(),
+                molecules: st.molecules,
+                skipped: st.skipped,
+                elements: if self.elements_given() { "given" } else { "nearest data molecule" },
+            }
+        });
+        let nearest_data_rmsd = nearest.map(|nearest| {
+            let rot = self.up_to_rotation(symmetry);
+            let gaps: Vec<f64> = samples
+                .chunks(per)
+                .zip(&nearest)
+                .take(200)
+                .map(|(x, &k)| {
+                    let p = &reference[k * per..][..per];
+                    let y = if rot { crate::geometry::align_to(p, x) } else { p.to_vec() };
+                    (y.iter().zip(x).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / n as f64).sqrt()
+                })
+                .collect();
+            gaps.iter().sum::<f64>() / gaps.len().max(1) as f64
+        });
+        let o = run.options;
+        SampleReport {
+            label: run.label,
+            atoms: n,
+            samples: count,
+            sampler: o.method,
+            symmetry,
+            steps: o.steps,
+            t_start: o.t_start,
+            gaga: run.gaga,
+            t_star: run.t_star,
+            start_variance: o.start_variance,
+            nfe: run.nfe,
+            nfe_per_sample: run.nfe as f64 / count.max(1) as f64,
+            seconds: run.seconds,
+            quality: GenerationQuality::new(samples, reference, n),
+            stability,
+            nearest_data_rmsd,
+        }
     }
 }
 

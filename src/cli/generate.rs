@@ -180,13 +180,8 @@ pub(super) fn train_score(a: TrainScoreArgs) -> Result<(), String> {
     }
 }
 
-fn stability_json(s: &molplay::metrics::Stability) -> serde_json::Value {
-    serde_json::json!({ "atom": s.atom_fraction(), "molecule": s.molecule_fraction(), "molecules": s.molecules, "skipped": s.skipped })
-}
-
 pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
-    use molplay::app::sample::{Prepared, Source};
-    use molplay::metrics::GenerationQuality;
+    use molplay::app::sample::{Prepared, RunFacts, SampleStability, Source};
     use molplay::samplers::{sample, Method, SampleOptions, Symmetry};
     let sch = molplay::schedules::Schedule::noising_by_name(&a.schedule, 1000)?;
     let method: Method = serde_json::from_value(serde_json::json!(a.sampler)).map_err(|e| e.to_string())?;
@@ -208,7 +203,7 @@ pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
     };
     // the score source (app::sample, as the page builds it), the reference pairs and
     // GAGA's variance
-    let Prepared { mut source, reference, v_hat, .. } = match a.score.as_str() {
+    let Prepared { mut source, reference, v_hat, label } = match a.score.as_str() {
         _ if loaded.is_some() => {
             let m = loaded.as_ref().expect("loaded above");
             let data = a.data.as_ref().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|| "chain".into());
@@ -220,7 +215,8 @@ pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
                 return Err("this network generates positions for given elements: --data must be a molecule file (XYZ) to draw them from".into());
             }
             // each sample gets the atom types of a data molecule of its size, drawn with the seed
-            let mut p = Source::network(&m.config, reference, &el, a.samples, a.seed, String::new())?;
+            let what = model_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            let mut p = Source::network(&m.config, reference, &el, a.samples, a.seed, format!("EGNN {what}"))?;
             // GAGA starts from the variance of the data the samples are judged against (the
             // page: the network's training data, as recorded in its weights)
             p.v_hat = molplay::metrics::mean_square(&p.reference);
@@ -242,14 +238,11 @@ pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
     let t0 = Instant::now();
     let r = source.with_denoiser(loaded.as_ref(), |d| sample(d, &sch, &opts, a.samples))?;
     let secs = t0.elapsed().as_secs_f64();
-    let q = GenerationQuality::new(&r.samples, &reference, n);
-    // each sample's elements: given to the network, or (an empirical sample) those of the data
-    // point it ends nearest to; None for the chain and a positions-only network
-    let sample_elements = |source: &Source, xs: &[f64]| source.elements_of(xs, symmetry, None).map(|els| els.iter().map(|e| e.to_vec()).collect::<Vec<Vec<String>>>());
-    let stability = |xs: &[f64], els: &Option<Vec<Vec<String>>>| els.as_ref().map(|el| molplay::metrics::Stability::of(xs, n, el));
-    // found once: for the stability and for the XYZ output
-    let els = sample_elements(&source, &r.samples);
-    let stable = stability(&r.samples, &els);
+    let report = source.report(&reference, &r.samples, RunFacts { label: label.clone(), options: &opts, nfe: r.nfe, seconds: secs, gaga: a.gaga, t_star: a.gaga.then_some(a.t_star) });
+    // each sample's elements for the XYZ output: given to the network, or (an empirical
+    // sample) those of the data point it ends nearest to; None for the chain and a
+    // positions-only network
+    let els = source.elements_of(&r.samples, symmetry, None).map(|els| els.iter().map(|e| e.to_vec()).collect::<Vec<Vec<String>>>());
     if let Some(out) = &a.output {
         let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         let bytes = match ext.as_str() {
@@ -267,28 +260,18 @@ pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
         };
         std::fs::write(out, bytes).map_err(|e| format!("{}: {e}", out.display()))?;
     }
-    let mut report = serde_json::json!({
-        "score": a.score, "sampler": method, "symmetry": symmetry, "steps": a.steps, "gaga": a.gaga,
-        "t_start": opts.t_start, "start_variance": opts.start_variance, "samples": a.samples, "atoms": n,
-        "nfe": r.nfe, "nfe_per_sample": r.nfe as f64 / a.samples as f64, "seconds": secs,
-        "mean_r2": q.mean_r2, "reference_mean_r2": q.reference_mean_r2, "distance_w2": q.distance_w2,
-        "stability": stable.as_ref().map(stability_json), "elements": if source.elements_given() { Some("given (drawn from the data)") } else if stable.is_some() { Some("nearest data molecule") } else { None },
-    });
-    if !a.json {
-        outln!(
-            "{} samples ({} atoms) by {:?}/{:?} from t = {}: {} network evaluations ({:.0} per sample), {secs:.2} s",
-            a.samples,
-            n,
-            method,
-            symmetry,
-            opts.t_start,
-            r.nfe,
-            r.nfe as f64 / a.samples as f64
-        );
-        outln!("  E[R²] {:.4} (reference {:.4}), distance W2 {:.4}", q.mean_r2, q.reference_mean_r2, q.distance_w2);
-        if let Some(st) = &stable {
-            outln!("  atom stability {:.1} %, molecule stability {:.1} % ({})", 100.0 * st.atom_fraction(), 100.0 * st.molecule_fraction(), report["elements"].as_str().unwrap_or(""));
+    let mut json = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+    json["score"] = serde_json::json!(a.score);
+    let stability_line = |st: &Option<SampleStability>| {
+        if let Some(st) = st {
+            outln!("  atom stability {:.1} %, molecule stability {:.1} % (elements: {})", 100.0 * st.atom, 100.0 * st.molecule, st.elements);
         }
+    };
+    if !a.json {
+        outln!("{} samples ({} atoms) by {:?}/{:?} from t = {}: {} network evaluations ({:.0} per sample), {secs:.2} s", a.samples, n, method, symmetry, opts.t_start, r.nfe, report.nfe_per_sample);
+        let q = &report.quality;
+        outln!("  E[R²] {:.4} (reference {:.4}), distance W2 {:.4}", q.mean_r2, q.reference_mean_r2, q.distance_w2);
+        stability_line(&report.stability);
     }
     if a.compare_gaga {
         if a.gaga {
@@ -300,13 +283,11 @@ pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
         let t1 = Instant::now();
         let g = source.with_denoiser(loaded.as_ref(), |d| sample(d, &sch, &g_opts, a.samples))?;
         let g_secs = t1.elapsed().as_secs_f64();
-        let gq = GenerationQuality::new(&g.samples, &reference, n);
-        let g_stable = stability(&g.samples, &sample_elements(&source, &g.samples));
-        report["compare"] = serde_json::json!({
-            "full": { "t_start": opts.t_start, "steps": a.steps, "nfe": r.nfe, "seconds": secs, "mean_r2": q.mean_r2, "distance_w2": q.distance_w2, "stability": stable.as_ref().map(stability_json) },
-            "gaga": { "t_start": a.t_star, "steps": steps, "nfe": g.nfe, "seconds": g_secs, "mean_r2": gq.mean_r2, "distance_w2": gq.distance_w2, "start_variance": g_opts.start_variance, "stability": g_stable.as_ref().map(stability_json) },
-            "nfe_ratio": g.nfe as f64 / r.nfe as f64, "time_ratio": g_secs / secs,
-        });
+        let gaga = source.report(
+            &reference,
+            &g.samples,
+            RunFacts { label: format!("{label}, GAGA from T* = {}", a.t_star), options: &g_opts, nfe: g.nfe, seconds: g_secs, gaga: true, t_star: Some(a.t_star) },
+        );
         if !a.json {
             outln!(
                 "GAGA from T* = {}: {} network evaluations ({:.0} % of full), {g_secs:.2} s ({:.0} % of full); E[R²] {:.4}, distance W2 {:.4}",
@@ -314,16 +295,15 @@ pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
                 g.nfe,
                 100.0 * g.nfe as f64 / r.nfe as f64,
                 100.0 * g_secs / secs,
-                gq.mean_r2,
-                gq.distance_w2
+                gaga.quality.mean_r2,
+                gaga.quality.distance_w2
             );
-            if let Some(st) = &g_stable {
-                outln!("  atom stability {:.1} %, molecule stability {:.1} %", 100.0 * st.atom_fraction(), 100.0 * st.molecule_fraction());
-            }
+            stability_line(&gaga.stability);
         }
+        json["compare"] = serde_json::json!({ "full": report, "gaga": gaga, "nfe_ratio": g.nfe as f64 / r.nfe as f64, "time_ratio": g_secs / secs });
     }
     if a.json {
-        outln!("{report}");
+        outln!("{json}");
     }
     Ok(())
 }

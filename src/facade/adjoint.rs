@@ -5,7 +5,7 @@
 //! "regress" (one epoch's regression steps) — with its counters, losses, the newest samples'
 //! energies and the newest simulated trajectory on the scrubber (`setAdjointFrame`).
 
-use super::{check_keys, device_name, fit_view, js_err, now_ms, styles_for, to_js, Held, Playground};
+use super::{check_keys, device_name, fit_view, js_err, now_ms, slice_budget, styles_for, to_js, Held, Playground, Shown};
 use crate::adjoint::{time_training, AdjointConfig, AdjointSampler};
 use crate::app::adjoint::{Learner as Core, Mode, Step};
 use crate::models::Compute;
@@ -168,7 +168,7 @@ impl Playground {
         let pg = Playground { inner: self.inner.clone() };
         wasm_bindgen_futures::future_to_promise(async move {
             let mode = Mode::by_name(&mode).map_err(|e| js_err(format!("adjointStep: {e}")))?;
-            let budget = if budget_ms.is_finite() { budget_ms.clamp(1.0, 10_000.0) } else { 30.0 };
+            let budget = slice_budget(budget_ms);
             let mut l = {
                 let mut s = pg.inner.borrow_mut();
                 let l = s.adjoint.learner.take("adjointStep: a slice is already running", "adjointStep: start or load a learner first")?;
@@ -312,7 +312,7 @@ impl Playground {
         let k = frame.unwrap_or(count - 1).min(count - 1);
         l.frame = k;
         let x = &l.frames[k * stride..(k + 1) * stride];
-        let new_view = s.preset != "adjoint" || s.positions.len() != x.len();
+        let new_view = s.shown != Shown::Adjoint || s.positions.len() != x.len();
         if let Some(r) = s.render.as_mut() {
             if new_view {
                 let styles: Vec<_> = (0..stride / sys.dim()).flat_map(|_| styles_for(&sys)).collect();
@@ -328,7 +328,7 @@ impl Playground {
             s.draw.past_t_star = false;
         }
         s.positions = x.to_vec();
-        s.preset = "adjoint".into();
+        s.shown = Shown::Adjoint;
         s.energy = f64::NAN;
         s.batch = None;
         s.dirty = true;

@@ -2,7 +2,7 @@
 //! and samples as .npy or XYZ (`exportSamples`). Files users drop on the page come back in
 //! through `loadDataset`, `loadSamples` and the weights loaders.
 
-use super::{js_err, Playground};
+use super::{js_err, Playground, Shown};
 use crate::energies::System;
 use crate::io::{frames_from_flat, thin_indices, write_npy_f32, write_xyz};
 use wasm_bindgen::prelude::*;
@@ -41,9 +41,9 @@ impl Playground {
     pub fn export_trajectory(&self, every: Option<usize>) -> js_sys::Promise {
         let pg = Playground { inner: self.inner.clone() };
         wasm_bindgen_futures::future_to_promise(async move {
-            let preset = pg.inner.borrow().preset.clone();
-            let text = match preset.as_str() {
-                "molecules" => {
+            let shown = pg.inner.borrow().shown.clone();
+            let text = match shown {
+                Shown::Forward => {
                     let (frames, elements, comment, ctx) = {
                         let s = pg.inner.borrow();
                         let (frames, elements, comment) = s.forward.export_source().ok_or_else(|| js_err("exportTrajectory: no forward trajectory is shown"))?;
@@ -60,13 +60,25 @@ impl Playground {
                     let comments: Vec<String> = (0..count).map(comment).collect();
                     xyz_of(&flat, &elements, 3, &comments, stride_for(count, every)?)
                 }
-                "generated" => {
+                Shown::Generated => {
                     let s = pg.inner.borrow();
                     let (flat, elements, comments) = s.generate.export_trajectory().ok_or_else(|| js_err("exportTrajectory: no reverse trajectory is shown"))?;
                     xyz_of(&flat, &elements, 3, &comments, stride_for(comments.len(), every)?)
                 }
                 #[cfg(feature = "nets")]
-                "adjoint" => {
+                Shown::WholeMolecules => {
+                    let s = pg.inner.borrow();
+                    let (flat, elements, comments) = s.molecules.export_trajectory().ok_or_else(|| js_err("exportTrajectory: no whole-molecule run is shown"))?;
+                    xyz_of(&flat, &elements, 3, &comments, stride_for(comments.len(), every)?)
+                }
+                #[cfg(feature = "nets")]
+                Shown::Conformers => {
+                    let s = pg.inner.borrow();
+                    let (flat, elements, comments) = s.conformers.export_shown().ok_or_else(|| js_err("exportTrajectory: no conformer is shown"))?;
+                    xyz_of(&flat, &elements, 3, &comments, 1)
+                }
+                #[cfg(feature = "nets")]
+                Shown::Adjoint => {
                     let s = pg.inner.borrow();
                     let n = s.adjoint.newest().ok_or_else(|| js_err("exportTrajectory: no Adjoint Sampling paths are shown"))?;
                     let sys = n.system;

@@ -3,7 +3,7 @@
 //! molecules computed as one GPU pass (or on the CPU) and scrubbed frame by frame (`showForward`,
 //! `setFrame`), with frames past T* drawn desaturated.
 
-use super::{check_keys, fit_view, js_err, now_ms, to_js, Playground};
+use super::{check_keys, fit_view, js_err, now_ms, slice_budget, to_js, Playground};
 use crate::gaussianity::{PooledRun, StudyOptions, StudyRun};
 use crate::gpu::forward::{cpu_trajectory, Batch, ForwardKernel, Trajectory};
 use crate::molecules::{Dataset, Modality, Molecule};
@@ -198,7 +198,7 @@ impl Playground {
         let f = &mut s.forward;
         let run = f.study.as_mut().ok_or_else(|| js_err("gaussianityStep: call startGaussianity first"))?;
         let t0 = now_ms();
-        let budget = if budget_ms.is_finite() { budget_ms.clamp(1.0, 10_000.0) } else { 30.0 };
+        let budget = slice_budget(budget_ms);
         let wants_pool = f.pooled_n > 0;
         while f.result.is_none() && now_ms() - t0 < budget {
             if !run.done() {
@@ -305,7 +305,7 @@ impl Playground {
         s.positions = frame0;
         s.batch = None;
         s.energy = f64::NAN;
-        s.preset = "molecules".into();
+        s.shown = super::Shown::Forward;
         s.forward.view = Some(View { schedule, gpu, cpu, atoms, t: 0, elements, batch, seed });
         s.generate.drop_view();
         drop(guard);

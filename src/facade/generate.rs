@@ -3,11 +3,11 @@
 //! sampler run advanced in slices (`startGenerate` / `generateStep`), its quality against
 //! reference configurations, and the kept reverse trajectory on the scrubber (`setGenerateTime`).
 
-use super::{check_keys, fit_view, js_err, now_ms, to_js, Held, Playground};
+use super::{check_keys, fit_view, js_err, now_ms, slice_budget, to_js, Held, Playground};
 use crate::gpu::energy::EnergyKernel;
 use crate::gpu::sampler::SamplerKernel;
 use crate::gpu::GpuContext;
-use crate::metrics::{pairwise_distances, subsample, GenerationQuality, Stability};
+use crate::metrics::{pairwise_distances, subsample};
 use crate::samplers::{Denoiser, GpuStep, Method, SampleOptions, SamplerRun, Symmetry};
 use crate::schedules::Schedule;
 use crate::viewer::AtomStyle;
@@ -15,7 +15,7 @@ use serde::Deserialize;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
-use crate::app::sample::{Prepared, Source};
+use crate::app::sample::{Prepared, RunFacts, Source};
 
 #[cfg(feature = "nets")]
 mod score;
@@ -119,17 +119,6 @@ struct Job {
 }
 
 impl Job {
-    /// Whether samples are compared with the data up to a rotation (`Source::up_to_rotation`).
-    fn up_to_rotation(&self) -> bool {
-        self.source.up_to_rotation(self.run.options().symmetry)
-    }
-
-    /// For the exact empirical score, the data point each of the samples `xs` (flat) ends
-    /// nearest to; None for the other sources.
-    fn nearest_data(&self, xs: &[f64]) -> Option<Vec<usize>> {
-        self.source.nearest_data(xs, self.run.options().symmetry)
-    }
-
     /// The elements of the samples `xs` (`Source::elements_of`).
     fn elements_of(&self, xs: &[f64], nearest: Option<&[usize]>) -> Option<Vec<&[String]>> {
         self.source.elements_of(xs, self.run.options().symmetry, nearest)
@@ -260,7 +249,7 @@ impl Playground {
     /// A promise (the GPU engine awaits each pass).
     #[wasm_bindgen(js_name = generateStep)]
     pub fn generate_step(&self, budget_ms: f64) -> js_sys::Promise {
-        let budget = if budget_ms.is_finite() { budget_ms.clamp(1.0, 10_000.0) } else { 30.0 };
+        let budget = slice_budget(budget_ms);
         let pg = Playground { inner: self.inner.clone() };
         wasm_bindgen_futures::future_to_promise(async move {
             if job_on_gpu(&pg.inner.borrow().generate) {
@@ -426,45 +415,16 @@ impl Playground {
     }
 }
 
-/// Quality and histograms of a finished job.
+/// The finished job's report (`app::sample::SampleReport`, as `molplay sample --json`), with
+/// the distance histograms' values the panel plots.
 fn finish(job: &mut Job) -> serde_json::Value {
     let n = job.run.atoms();
     let samples = job.run.samples();
-    let q = GenerationQuality::new(samples, &job.reference, n);
-    let per = 3 * n;
-    let dist = |xs: &[f64]| pairwise_distances(&subsample(xs, per, 500), n, 3);
-    let o = job.run.options();
-    let mut v = serde_json::json!({
-        "label": job.label, "atoms": n, "samples": samples.len() / per, "sampler": o.method, "symmetry": o.symmetry,
-        "steps": o.steps, "t_start": o.t_start, "gaga": job.gaga, "t_star": job.t_star, "start_variance": o.start_variance,
-        "nfe": job.run.nfe(), "nfe_per_sample": job.run.nfe() as f64 / (samples.len() / per) as f64, "ms": job.ms,
-        "quality": q, "distances": dist(samples), "reference_distances": dist(&job.reference),
-    });
-    // each empirical sample's nearest data point, found once: its elements and its distance
-    let nearest = job.nearest_data(samples);
-    // EDM's atom and molecule stability where the samples' elements are known
-    v["stability"] = match job.elements_of(samples, nearest.as_deref()) {
-        Some(els) => {
-            let st = Stability::of(samples, n, &els);
-            serde_json::json!({ "atom": st.atom_fraction(), "molecule": st.molecule_fraction(), "molecules": st.molecules, "skipped": st.skipped, "elements": if job.source.elements_given() { "given" } else { "nearest data molecule" } })
-        }
-        None => serde_json::Value::Null,
-    };
-    if let Some(nearest) = &nearest {
-        // how close the samples come to a data point (the exact empirical score memorises)
-        let rot = job.up_to_rotation();
-        let gaps: Vec<f64> = samples
-            .chunks(per)
-            .zip(nearest)
-            .take(200)
-            .map(|(x, &k)| {
-                let p = &job.reference[k * per..][..per];
-                let y = if rot { crate::geometry::align_to(p, x) } else { p.to_vec() };
-                (y.iter().zip(x).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / n as f64).sqrt()
-            })
-            .collect();
-        v["nearest_data_rmsd"] = serde_json::json!(gaps.iter().sum::<f64>() / gaps.len() as f64);
-    }
+    let facts = RunFacts { label: job.label.clone(), options: job.run.options(), nfe: job.run.nfe(), seconds: job.ms / 1000.0, gaga: job.gaga, t_star: job.t_star };
+    let mut v = serde_json::to_value(job.source.report(&job.reference, samples, facts)).unwrap_or_default();
+    let dist = |xs: &[f64]| pairwise_distances(&subsample(xs, 3 * n, 500), n, 3);
+    v["distances"] = serde_json::json!(dist(samples));
+    v["reference_distances"] = serde_json::json!(dist(&job.reference));
     v
 }
 
@@ -555,7 +515,7 @@ impl Playground {
             r.viewer.upload_positions(&r.device, &r.queue, &v.frames[v.frame * stride..(v.frame + 1) * stride]).map_err(js_err)?;
         }
         s.positions = v.frames[v.frame * stride..(v.frame + 1) * stride].to_vec();
-        s.preset = "generated".into();
+        s.shown = super::Shown::Generated;
         s.energy = f64::NAN;
         s.batch = None;
         let t = v.t_start * (1.0 - v.frame as f64 / v.steps as f64);

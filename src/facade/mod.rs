@@ -21,6 +21,8 @@ pub const API_VERSION: u32 = 1;
 
 #[cfg(feature = "nets")]
 mod adjoint;
+#[cfg(feature = "nets")]
+mod conformers;
 mod export;
 mod forward;
 mod generate;
@@ -91,6 +93,46 @@ struct Render {
     api: String,
 }
 
+/// What the viewer shows: each panel that puts something on it says so here, and the others
+/// know their trajectory no longer matches the viewer's atoms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Shown {
+    Nothing,
+    /// A configuration of the benchmark system of this name (a preset, a reference sample).
+    System(String),
+    /// The forward process of a molecule set.
+    Forward,
+    /// The reverse sampler's kept trajectories.
+    Generated,
+    /// Whole molecules (types and positions) on their way from noise.
+    #[cfg(feature = "nets")]
+    WholeMolecules,
+    /// The Adjoint Sampling learner's newest paths.
+    #[cfg(feature = "nets")]
+    Adjoint,
+    /// A generated conformer on its reference.
+    #[cfg(feature = "nets")]
+    Conformers,
+}
+
+impl Shown {
+    /// As `state().preset` names it.
+    fn name(&self) -> &str {
+        match self {
+            Shown::Nothing => "",
+            Shown::System(name) => name,
+            Shown::Forward => "molecules",
+            Shown::Generated => "generated",
+            #[cfg(feature = "nets")]
+            Shown::WholeMolecules => "whole-molecules",
+            #[cfg(feature = "nets")]
+            Shown::Adjoint => "adjoint",
+            #[cfg(feature = "nets")]
+            Shown::Conformers => "conformers",
+        }
+    }
+}
+
 struct Inner {
     compute: Option<Rc<(GpuContext, EnergyKernel)>>,
     /// burn on the compute device, registered on first use (once per device).
@@ -100,7 +142,8 @@ struct Inner {
     notice: Option<String>,
     camera: Camera,
     draw: DrawOptions,
-    preset: String,
+    /// What the viewer shows (one owner at a time).
+    shown: Shown,
     system: System,
     positions: Vec<f32>,
     batch: Option<ParticleBatch>,
@@ -125,6 +168,9 @@ struct Inner {
     /// The Adjoint Sampling learner.
     #[cfg(feature = "nets")]
     adjoint: adjoint::AdjointState,
+    /// The conformer networks of the quotient-training comparison, and their judgement.
+    #[cfg(feature = "nets")]
+    conformers: conformers::ConformersState,
     /// Set by the compute device's lost callback (the reason); handled on the next frame.
     lost: Arc<Mutex<Option<String>>>,
     /// The viewer's device was lost and a new one is being found (`frame` draws nothing).
@@ -164,10 +210,12 @@ impl Inner {
     /// Coordinates per atom of `positions`: 3 for molecules (the forward and generate views),
     /// the system's for its configurations and the Adjoint Sampling paths.
     fn positions_dim(&self) -> usize {
-        match self.preset.as_str() {
-            "molecules" | "generated" | "whole-molecules" => 3,
+        match self.shown {
+            Shown::Forward | Shown::Generated => 3,
             #[cfg(feature = "nets")]
-            "adjoint" => self.adjoint.dim().unwrap_or(self.system.d),
+            Shown::WholeMolecules | Shown::Conformers => 3,
+            #[cfg(feature = "nets")]
+            Shown::Adjoint => self.adjoint.dim().unwrap_or(self.system.d),
             _ => self.system.d,
         }
     }
@@ -242,6 +290,12 @@ impl<T> Held<T> {
         let value = self.value.take().ok_or_else(|| js_err(missing))?;
         self.busy = true;
         Ok(value)
+    }
+
+    /// Ends a `take` keeping nothing: whether no other value was set meanwhile.
+    fn release(&mut self) -> bool {
+        self.busy = false;
+        self.value.is_none()
     }
 
     /// Ends a `take`: keeps `value` unless another was set meanwhile; whether it was kept.
@@ -515,7 +569,7 @@ impl Playground {
             notice,
             camera: Camera::default(),
             draw: DrawOptions::default(),
-            preset: String::new(),
+            shown: Shown::Nothing,
             positions: Vec::new(),
             system,
             batch: None,
@@ -533,6 +587,8 @@ impl Playground {
             molecules: Default::default(),
             #[cfg(feature = "nets")]
             adjoint: Default::default(),
+            #[cfg(feature = "nets")]
+            conformers: Default::default(),
             lost,
             changed: false,
             rebuilding_viewer: false,
@@ -552,7 +608,7 @@ impl Playground {
         let s = self.inner.borrow();
         let state = State {
             api_version: API_VERSION,
-            preset: &s.preset,
+            preset: s.shown.name(),
             system: &s.system.name,
             backend: s.backend(),
             adapter: s.compute.as_ref().map(|c| c.0.summary.name.as_str()),
@@ -581,7 +637,7 @@ impl Playground {
             let (generation, showing) = {
                 let mut s = pg.inner.borrow_mut();
                 s.preset_loads += 1;
-                (s.preset_loads, s.preset.clone())
+                (s.preset_loads, s.shown.clone())
             };
             // the relaxation in slices of ~30 ms with the event loop between them (an LJ-1024
             // link used to block the tab for seconds)
@@ -623,7 +679,7 @@ impl Playground {
             let inner = pg.inner;
             let mut s = inner.borrow_mut();
             // a later loadPreset, or another panel's view set while this one relaxed, wins
-            if s.preset_loads != generation || s.preset != showing {
+            if s.preset_loads != generation || s.shown != showing {
                 return Ok(JsValue::NULL);
             }
             let s = &mut *s;
@@ -640,7 +696,7 @@ impl Playground {
             s.forward.drop_view();
             s.generate.drop_view();
             s.draw.past_t_star = false;
-            s.preset = sys.name.clone();
+            s.shown = Shown::System(sys.name.clone());
             s.system = sys;
             s.positions = x;
             s.batch = batch;
@@ -866,7 +922,7 @@ impl Playground {
         let mut s = self.inner.borrow_mut();
         let s = &mut *s;
         // another panel's trajectory may hold the viewer even when the system is the same
-        let changed = s.system.name != sys.name || s.preset != sys.name || s.positions.len() != x.len();
+        let changed = s.system.name != sys.name || s.shown != Shown::System(sys.name.clone()) || s.positions.len() != x.len();
         if let Some(r) = s.render.as_mut() {
             if changed {
                 r.viewer.set_molecule(&r.device, &r.queue, &styles_for(sys), sys.d).map_err(js_err)?;
@@ -876,7 +932,7 @@ impl Playground {
         if changed {
             fit_view(&mut s.camera, x, sys.d, 0.6);
             s.system = sys.clone();
-            s.preset = sys.name.clone();
+            s.shown = Shown::System(sys.name.clone());
             s.forward.drop_view();
             s.generate.drop_view();
             s.draw.past_t_star = false;
@@ -913,6 +969,15 @@ fn check_keys(options: &JsValue, allowed: &[&str], what: &str) -> Result<(), JsV
 
 fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
     v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(js_err)
+}
+
+/// A slice's time budget from the caller's milliseconds: 1 ms to 10 s, 30 ms when not a number.
+fn slice_budget(budget_ms: f64) -> f64 {
+    if budget_ms.is_finite() {
+        budget_ms.clamp(1.0, 10_000.0)
+    } else {
+        30.0
+    }
 }
 
 fn now_ms() -> f64 {

@@ -3,7 +3,7 @@
 //! started and advanced in slices, and its kept trajectories are shown with each atom grey until
 //! its type is decided on the way to t = 0 (then in its element's colour).
 
-use super::{check_keys, fit_view, js_err, now_ms, to_js, Playground};
+use super::{check_keys, fit_view, js_err, now_ms, slice_budget, to_js, Playground, Shown};
 use crate::app::molecules::{evaluate, MoleculeModel, MAX_SAMPLES};
 use crate::joint::{GagaVariance, GenerateOptions, Generation};
 use crate::samplers::Method;
@@ -122,7 +122,7 @@ impl Playground {
     /// uniqueness, distance W2, NFE and time).
     #[wasm_bindgen(js_name = moleculesStep)]
     pub fn molecules_step(&self, budget_ms: f64) -> Result<JsValue, JsValue> {
-        let budget = if budget_ms.is_finite() { budget_ms.clamp(1.0, 10_000.0) } else { 30.0 };
+        let budget = slice_budget(budget_ms);
         {
             let mut s = self.inner.borrow_mut();
             let st = &mut s.molecules;
@@ -174,6 +174,36 @@ impl Playground {
     }
 }
 
+/// The molecules of one frame side by side along x, the row centred (the viewer's layout).
+fn in_a_row(molecules: &[(Vec<String>, Vec<f64>)]) -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut left = 0.0;
+    for (_, x) in molecules {
+        let reach = crate::geometry::radius_about_com(x, 3).min(8.0);
+        let shift = left + reach;
+        left += 2.0 * reach + 3.0;
+        out.extend(x.chunks(3).flat_map(|p| [p[0] + shift, p[1], p[2]]));
+    }
+    let mid = (left - 3.0) / 2.0;
+    for p in out.chunks_mut(3) {
+        p[0] -= mid;
+    }
+    out
+}
+
+impl MoleculesState {
+    /// The shown run's kept trajectories as the viewer lays them out, every frame labelled with
+    /// the types decided at t = 0: (frames flat, elements, a comment per frame).
+    pub(super) fn export_trajectory(&self) -> Option<(Vec<f64>, Vec<String>, Vec<String>)> {
+        let job = self.job.as_ref()?;
+        let frames = job.gen.frames();
+        let elements: Vec<String> = job.gen.frame(frames - 1).into_iter().flat_map(|m| m.0).collect();
+        let flat: Vec<f64> = (0..frames).flat_map(|k| in_a_row(&job.gen.frame(k))).collect();
+        let comments = (0..frames).map(|k| format!("molplay whole-molecules {} t={:.2} (elements as decided at t = 0)", job.label, job.gen.frame_time(k))).collect();
+        Some((flat, elements, comments))
+    }
+}
+
 impl Playground {
     /// Puts frame `frame` (None: the newest) of the kept trajectories on the viewer, laid out in
     /// a row; atoms are grey until their type is decided (known once the run is done). Returns
@@ -187,30 +217,20 @@ impl Playground {
         let molecules = job.gen.frame(k);
         let decided = job.decided.as_deref();
         let mut styles = Vec::new();
-        let mut positions: Vec<f32> = Vec::new();
         let mut sizes = Vec::new();
         let mut shown = 0;
         let mut atom = 0;
-        let mut left = 0.0;
-        for (elements, x) in &molecules {
-            let reach = crate::geometry::radius_about_com(x, 3).min(8.0);
-            let shift = left + reach;
-            left += 2.0 * reach + 3.0;
+        for (elements, _) in &molecules {
             for (a, e) in elements.iter().enumerate() {
                 let known = decided.is_some_and(|d| d[atom + a] <= k);
                 shown += known as usize;
                 styles.push(if known { AtomStyle::element(e) } else { AtomStyle::undecided() });
-                positions.extend([(x[3 * a] + shift) as f32, x[3 * a + 1] as f32, x[3 * a + 2] as f32]);
             }
             atom += elements.len();
             sizes.push(elements.len());
         }
-        // centre the row
-        let mid = (left - 3.0) / 2.0;
-        for p in positions.chunks_mut(3) {
-            p[0] -= mid as f32;
-        }
-        let new_view = s.preset != "whole-molecules" || k == 0;
+        let positions: Vec<f32> = in_a_row(&molecules).iter().map(|&v| v as f32).collect();
+        let new_view = s.shown != Shown::WholeMolecules || k == 0;
         if let Some(r) = s.render.as_mut() {
             r.viewer.set_molecules(&r.device, &r.queue, &styles, 3, &sizes).map_err(js_err)?;
             r.viewer.upload_positions(&r.device, &r.queue, &positions).map_err(js_err)?;
@@ -219,7 +239,7 @@ impl Playground {
             fit_view(&mut s.camera, &positions, 3, 1.0);
         }
         s.positions = positions;
-        s.preset = "whole-molecules".into();
+        s.shown = Shown::WholeMolecules;
         s.energy = f64::NAN;
         s.batch = None;
         s.draw.past_t_star = false;

@@ -1,7 +1,7 @@
 //! The reference sampler and sample sets in the page: `startReference` / `referenceStep`
 //! (a [`ReferenceRun`] in slices), `loadSamples`, `metrics`.
 
-use super::{check_keys, js_err, now_ms, samples_object, to_js, LoadedSet, Playground, ReferenceOptions};
+use super::{check_keys, js_err, now_ms, samples_object, slice_budget, to_js, LoadedSet, Playground, ReferenceOptions};
 use crate::energies::{preset_configuration, System};
 use crate::io::read_configurations;
 use crate::mcmc::PtConfig;
@@ -71,7 +71,7 @@ impl Playground {
                 s.reference_busy = true;
                 (run, s.reference_chunk)
             };
-            let budget = if budget_ms.is_finite() { budget_ms.clamp(1.0, 10_000.0) } else { 30.0 };
+            let budget = slice_budget(budget_ms);
             let t0 = now_ms();
             let mut result = Ok(());
             while run.phase() != Phase::Done {

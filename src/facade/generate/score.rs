@@ -2,7 +2,7 @@
 //! sampled by the reverse sampler with target "network". Networks only: the page's first
 //! module, built without them, has an uninhabited stand-in (see the parent module).
 
-use super::super::{check_keys, device_name, js_err, now_ms, to_js, Playground};
+use super::super::{check_keys, device_name, js_err, now_ms, slice_budget, to_js, Playground};
 use super::{GenerateOpts, GenerateState, Prepared, Source};
 pub(super) use crate::app::score::ScoreTraining;
 use crate::app::score::{Knobs, Limits, TrainingSet};
@@ -107,7 +107,7 @@ impl Playground {
     pub fn score_train_step(&self, budget_ms: f64, max_steps: Option<u32>) -> js_sys::Promise {
         // at most `max_steps` (what is left of the caller's count: train({steps}) takes exactly that many)
         let max_steps = max_steps.map_or(usize::MAX, |k| (k as usize).max(1));
-        let budget = if budget_ms.is_finite() { budget_ms.clamp(1.0, 10_000.0) } else { 30.0 };
+        let budget = slice_budget(budget_ms);
         let pg = Playground { inner: self.inner.clone() };
         wasm_bindgen_futures::future_to_promise(async move {
             let mut sc = {
