@@ -128,6 +128,20 @@ fn zero_mean_noise(n: usize, w: usize, rng: &mut XorShift64) -> Vec<f64> {
     z
 }
 
+/// Philox stream tag of the reverse samplers' noise (the CPU update and the GPU pass alike).
+pub const STREAM_SAMPLER: u32 = 5;
+
+/// The noise of sample `m` at step `step` of a run seeded `seed`: n × w standard normals from
+/// Philox (counter: component / 4, sample, step, stream), each column made zero-mean over the
+/// rows. The same numbers whichever engine takes the step: the GPU pass draws them in WGSL
+/// (`shaders/sampler_step.wgsl`), so one seed means the same samples on the CPU and the GPU.
+pub fn step_noise(seed: u64, m: usize, step: usize, n: usize, w: usize) -> Vec<f64> {
+    let key = crate::rng::philox_key(seed);
+    let mut z: Vec<f64> = (0..n * w).map(|c| crate::rng::philox_normals([(c / 4) as u32, m as u32, step as u32, STREAM_SAMPLER], key)[c % 4]).collect();
+    centre_columns(&mut z, n, w);
+    z
+}
+
 /// Draws `count` samples. Refuses bad knobs with a message.
 pub fn sample(den: &mut dyn Denoiser, schedule: &Schedule, opts: &SampleOptions, count: usize) -> Result<SampleReport, String> {
     let mut run = SamplerRun::with_width(den.atoms(), den.width(), schedule, opts, count, 0)?;
@@ -144,7 +158,6 @@ pub struct SamplerRun {
     /// Columns per atom (3: positions).
     w: usize,
     xs: Vec<f64>,
-    rng: XorShift64,
     step: usize,
     nfe: usize,
     keep: usize,
@@ -185,7 +198,7 @@ impl SamplerRun {
         }
         let keep = keep.min(count);
         let frames = xs[..keep * w * n].to_vec();
-        Ok(SamplerRun { opts: opts.clone(), n, w, xs, rng, step: 0, nfe: 0, keep, frames })
+        Ok(SamplerRun { opts: opts.clone(), n, w, xs, step: 0, nfe: 0, keep, frames })
     }
 
     pub fn done(&self) -> bool {
@@ -306,7 +319,6 @@ impl SamplerRun {
         let (opts, n, w, i) = (&self.opts, self.n, self.w, self.step);
         let per = w * n;
         let nfe = &mut self.nfe;
-        let rng = &mut self.rng;
         let xs = &mut self.xs;
         let quotient = opts.symmetry == Symmetry::Quotient;
         let project = |x: &[f64], v: Vec<f64>| if quotient { project_horizontal(x, &v) } else { v };
@@ -345,9 +357,9 @@ impl SamplerRun {
                 }
             }
         };
-        for (x, delta) in xs.chunks_mut(per).zip(deltas.chunks(per)) {
+        for (m, (x, delta)) in xs.chunks_mut(per).zip(deltas.chunks(per)).enumerate() {
             let corr = if quotient && noise_var > 0.0 { Some(curvature(x)) } else { None };
-            let z = zero_mean_noise(n, w, rng);
+            let z = if noise_var > 0.0 { step_noise(opts.seed, m, i, n, w) } else { vec![0.0; per] };
             let z = if quotient { project_horizontal(x, &z) } else { z };
             for c in 0..per {
                 let h = corr.as_ref().map_or(0.0, |h| opts.curvature * 0.5 * noise_var * h[c]);

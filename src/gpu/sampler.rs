@@ -6,25 +6,22 @@
 //! noise is Philox (molecule, step), so [`cpu_step`], the f64 twin, draws the same numbers.
 
 use super::{compute_pipeline, read_buffers, GpuContext, GpuError};
-use crate::rng::{philox_key, philox_normals};
+use crate::rng::philox_key;
+pub use crate::samplers::STREAM_SAMPLER;
 use bytemuck::{Pod, Zeroable};
 
 pub const SHADER: &str = concat!(include_str!("../../shaders/philox.wgsl"), include_str!("../../shaders/sampler_step.wgsl"));
-/// Philox stream tag of the sampler noise.
-pub const STREAM_SAMPLER: u32 = 5;
 /// Most atoms per molecule (16 per invocation × 64).
 pub const MAX_ATOMS: usize = 1024;
 
 /// The f64 twin of the pass: `xs`, `den` and `den2` (if any) are molecules × atoms × 3; `coef`
 /// = (c_x, c_d, s, c_e).
 pub fn cpu_step(xs: &[f64], den: &[f64], den2: Option<&[f64]>, atoms: usize, coef: [f64; 4], step: u32, seed: u64) -> Vec<f64> {
-    let key = philox_key(seed);
     let per = 3 * atoms;
     let den2 = den2.unwrap_or(den);
     let mut out = Vec::with_capacity(xs.len());
     for (m, ((x, d), e)) in xs.chunks(per).zip(den.chunks(per)).zip(den2.chunks(per)).enumerate() {
-        let mut eps: Vec<f64> = (0..per).map(|c| philox_normals([(c / 4) as u32, m as u32, step, STREAM_SAMPLER], key)[c % 4]).collect();
-        crate::geometry::remove_com(&mut eps, 3);
+        let eps = crate::samplers::step_noise(seed, m, step as usize, atoms, 3);
         let mut y: Vec<f64> = (0..per).map(|c| coef[0] * x[c] + coef[1] * d[c] + coef[3] * e[c] + coef[2] * eps[c]).collect();
         crate::geometry::remove_com(&mut y, 3);
         out.extend(y);
