@@ -15,7 +15,7 @@
 //! Score sources implement [`Denoiser`]: D(x, t) = E[x_0 | x_t = x]; the score is
 //! −(x − α_t D)/σ_t². [`GaussianTarget`] is exact for any SE(3)-invariant Gaussian target.
 
-use crate::geometry::{align_to, curvature, project_horizontal, remove_com, rotate, sym_eigen};
+use crate::geometry::{align_to, curvature, kabsch_rotation, project_horizontal, remove_com, rotate, sym_eigen};
 use crate::molecules::centre_columns;
 use crate::rng::XorShift64;
 use crate::schedules::Schedule;
@@ -84,12 +84,16 @@ pub struct SampleOptions {
     /// For states wider than positions: the start variance of each column (positions and each
     /// type column: GAGA's per-modality ṽ). Empty: `start_variance` for every column.
     pub column_variance: Vec<f64>,
+    /// Boltz's re-alignment (the sampler paired with AF3-alignment training): before each
+    /// update the noisy state is rigidly superposed onto the denoiser's output, so the step
+    /// carries no rotation between the two. Positions with the equivariant treatment only.
+    pub realign: bool,
 }
 
 impl SampleOptions {
     pub fn new(method: Method, symmetry: Symmetry, steps: usize, schedule: &Schedule) -> Self {
         let t = schedule.steps() as f64;
-        SampleOptions { method, symmetry, steps, t_start: t, start_variance: schedule.alpha2(t) + schedule.sigma2(t), curvature: -1.0, seed: 0, column_variance: Vec::new() }
+        SampleOptions { method, symmetry, steps, t_start: t, start_variance: schedule.alpha2(t) + schedule.sigma2(t), curvature: -1.0, seed: 0, column_variance: Vec::new(), realign: false }
     }
 
     /// GAGA: start at T* from the closed-form Gaussian. `mean_square` is the CoM-free data's
@@ -175,6 +179,9 @@ impl SamplerRun {
         if width < 3 || (width > 3 && opts.symmetry != Symmetry::Equivariant) {
             return Err("states with type columns are sampled with the equivariant treatment only".into());
         }
+        if opts.realign && (width != 3 || opts.symmetry != Symmetry::Equivariant) {
+            return Err("re-alignment (Boltz) applies to positions with the equivariant treatment only".into());
+        }
         if !opts.column_variance.is_empty() && (opts.column_variance.len() != width || opts.column_variance.iter().any(|v| !(v.is_finite() && *v > 0.0))) {
             return Err(format!("the start needs {width} positive column variances"));
         }
@@ -252,7 +259,7 @@ impl SamplerRun {
     /// step (its coefficients) with the equivariant treatment, which is linear in x and the
     /// denoiser outputs for every method; None when done or for another treatment.
     pub fn gpu_step(&self, schedule: &Schedule) -> Option<GpuStep> {
-        if self.done() || self.opts.symmetry != Symmetry::Equivariant || self.w != 3 {
+        if self.done() || self.opts.symmetry != Symmetry::Equivariant || self.w != 3 || self.opts.realign {
             return None;
         }
         let (t, s) = (self.frame_time(self.step), self.frame_time(self.step + 1));
@@ -333,6 +340,15 @@ impl SamplerRun {
             }
         };
         let d_all = d_of(xs, t);
+        if opts.realign {
+            // Boltz: x_t rotated (about its centre) onto D(x_t) before the update
+            for (x, d) in xs.chunks_mut(per).zip(d_all.chunks(per)) {
+                let mut dc = d.to_vec();
+                remove_com(&mut dc, 3);
+                let r = kabsch_rotation(x, &dc);
+                x.copy_from_slice(&rotate(&r, x));
+            }
+        }
         let (sh_t, sh_s) = (st2.sqrt() / at, ss2.sqrt() / as_);
         let lin = as_ / at - 1.0;
         let dirn = |x: &[f64], d: &[f64], al: f64, sh: f64| project(x, x.iter().zip(d).map(|(xi, di)| (xi / al - di) / sh).collect());

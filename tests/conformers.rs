@@ -3,11 +3,10 @@
 //! held-out molecules with COV / AMR.
 #![cfg(not(target_arch = "wasm32"))]
 
-use molplay::app::conformers::{network_config, pick_test, run, summarise, ConformerConfig, ConformerTraining, Judgement};
+use molplay::app::conformers::{network_config, pick_test, run, summarise, ConformerConfig, ConformerTraining, Judgement, Sampler};
 use molplay::conformers::{from_dataset, split, Conformer};
 use molplay::molecules::Dataset;
 use molplay::objectives::Objective;
-use molplay::samplers::Symmetry;
 use molplay::schedules::Schedule;
 
 fn small_split() -> (Vec<Conformer>, Vec<Conformer>) {
@@ -31,7 +30,12 @@ fn each_objective_trains_and_is_judged_on_held_out_molecules() {
         let (t, row) = pollster::block_on(run(o, 1, None, &train, &test, &sch, &c, &|| 0.0)).unwrap();
         assert_eq!(t.counters.steps, 30);
         assert_eq!(t.net.steps, 30);
-        assert_eq!(row.sampler, if o == Objective::Quotient { Symmetry::Quotient } else { Symmetry::Equivariant });
+        let want = match o {
+            Objective::Quotient => Sampler::Quotient,
+            Objective::Af3 => Sampler::BoltzRealign,
+            _ => Sampler::Equivariant,
+        };
+        assert_eq!(row.sampler, want);
         let cov = &row.coverage;
         assert_eq!((cov.molecules, cov.k), (4, 3));
         assert!(cov.amr_r_mean.is_finite() && cov.amr_r_mean > 0.0 && cov.amr_r_mean <= cov.amr_p_mean + 1e-12, "{cov:?}");

@@ -154,12 +154,13 @@ impl ConformerTraining {
     }
 
     /// The sampler the objective is paired with (the paper's pairing): the quotient sampler
-    /// for quotient training, the standard equivariant one for the others.
-    pub fn sampler(&self) -> Symmetry {
-        if self.train.objective == Objective::Quotient {
-            Symmetry::Quotient
-        } else {
-            Symmetry::Equivariant
+    /// for quotient training, the standard equivariant one with Boltz's re-alignment for AF3
+    /// alignment, the standard one for the others.
+    pub fn sampler(&self) -> Sampler {
+        match self.train.objective {
+            Objective::Quotient => Sampler::Quotient,
+            Objective::Af3 => Sampler::BoltzRealign,
+            _ => Sampler::Equivariant,
         }
     }
 
@@ -214,7 +215,9 @@ impl ConformerTraining {
     /// The sampler run for k conformers of molecule `m` with the objective's matching sampler.
     pub fn sampler_run(&self, m: &Conformer, schedule: &Schedule, k: usize, sample_steps: usize, seed: u64) -> Result<SamplerRun, String> {
         self.check_molecules(std::slice::from_ref(m))?;
-        let opts = SampleOptions { seed, ..SampleOptions::new(Method::Ddpm, self.sampler(), sample_steps, schedule) };
+        let sampler = self.sampler();
+        let symmetry = if sampler == Sampler::Quotient { Symmetry::Quotient } else { Symmetry::Equivariant };
+        let opts = SampleOptions { seed, realign: sampler == Sampler::BoltzRealign, ..SampleOptions::new(Method::Ddpm, symmetry, sample_steps, schedule) };
         SamplerRun::new(m.atoms(), schedule, &opts, k, 0)
     }
 
@@ -380,11 +383,24 @@ impl Judgement {
     }
 }
 
+/// The sampler a row is judged with (DDPM in every case).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sampler {
+    /// The standard equivariant sampler.
+    Equivariant,
+    /// The standard sampler with the noisy state superposed onto the denoiser's output before
+    /// each update (Boltz; the AF3-alignment pairing).
+    BoltzRealign,
+    /// The quotient sampler: horizontal projection and the curvature correction.
+    Quotient,
+}
+
 /// One row of the table.
 #[derive(Clone, Debug, Serialize)]
 pub struct ConformerRow {
     pub objective: Objective,
-    pub sampler: Symmetry,
+    pub sampler: Sampler,
     pub seed: u64,
     pub steps: usize,
     /// Training wall time, all sessions.

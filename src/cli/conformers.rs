@@ -135,7 +135,7 @@ pub fn conformers(a: ConformerArgs) -> Result<(), String> {
         return Ok(());
     }
     outln!(
-        "{} objectives × {} seeds, {} steps each (EMA {}{}); {} of {} held-out molecules × {} conformers (DDPM, {} steps; quotient with the quotient sampler); COV at {} Å",
+        "{} objectives × {} seeds, {} steps each (EMA {}{}); {} of {} held-out molecules × {} conformers (DDPM, {} steps; quotient with the quotient sampler, AF3 with Boltz's re-alignment); COV at {} Å",
         objectives.len(),
         a.seeds.len(),
         a.steps,

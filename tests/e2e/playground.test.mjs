@@ -181,7 +181,7 @@ test("quotient training: the four shipped conformer networks judged on the same 
   await page.waitForFunction(() => window.molplay.conformersResult() !== null, null, { timeout: 120_000 });
   const r = await page.evaluate(() => window.molplay.conformersResult());
   assert.deepEqual(r.rows.map((row) => row.objective), ["conventional", "geodiff", "af3", "quotient"]);
-  assert.deepEqual(r.rows.map((row) => row.sampler), ["equivariant", "equivariant", "equivariant", "quotient"], "each objective with its matching sampler");
+  assert.deepEqual(r.rows.map((row) => row.sampler), ["equivariant", "equivariant", "boltz-realign", "quotient"], "each objective with its matching sampler");
   for (const row of r.rows) {
     const c = row.coverage;
     assert.deepEqual([c.molecules, c.k], [4, 2]);
