@@ -136,3 +136,46 @@ fn the_non_equivariant_network_can_output_rotations_and_trains_under_each_object
         assert!(e.contains("absolute: true"), "{e}");
     }
 }
+
+/// Corrupted conformer files (bit flips and junk in the header and payload, cuts) give an
+/// error or a usable network, never a panic, and a network that loads can sample.
+#[test]
+fn corrupted_conformer_files_are_refused_never_a_panic() {
+    let (train, test) = small_split();
+    let sch = Schedule::polynomial2(1000, 1e-5);
+    let c = ConformerConfig { hidden: 8, layers: 1, batch: 4, lr: 2e-3, ema: 0.9, absolute: false, steps: 3, k: 1, test: 1, sample_steps: 2, threshold: 0.5 };
+    let (t, _) = pollster::block_on(run(Objective::Geodiff, 1, None, &train, &test, &sch, &c, &|| 0.0)).unwrap();
+    let mut rng = molplay::rng::XorShift64::new(0xC0F);
+    let (mut ok, mut err) = (0, 0);
+    for seed in [t.to_bytes(true).unwrap(), t.to_bytes(false).unwrap()] {
+        // the JSON header ends where the payload's first magic starts
+        let header_end = seed.windows(8).skip(8).position(|w| w == b"MOLPLAYW").map_or(seed.len(), |p| p + 8);
+        for _ in 0..1500 {
+            let mut v = seed.clone();
+            for _ in 0..1 + rng.below(3) {
+                match rng.below(4) {
+                    _ if v.is_empty() => {}
+                    0 => {
+                        let i = rng.below(header_end.min(v.len()));
+                        v[i] = b"0123456789-.e,:{}[]\"x"[rng.below(21)];
+                    }
+                    1 => {
+                        let i = rng.below(v.len());
+                        v[i] ^= 1 << rng.below(8);
+                    }
+                    2 => v.truncate(rng.below(v.len() + 1)),
+                    _ => {
+                        let i = rng.below(header_end.min(v.len()) + 1);
+                        v.splice(i..i, b"99999999999".iter().copied());
+                    }
+                }
+            }
+            match std::panic::catch_unwind(|| ConformerTraining::from_bytes(&v).map(|m| m.generate(&test[0], &sch, 1, 2, 0))) {
+                Ok(Ok(_)) => ok += 1,
+                Ok(Err(_)) => err += 1,
+                Err(_) => panic!("a corrupted file panicked: {:?}", String::from_utf8_lossy(&v[..header_end.min(v.len())])),
+            }
+        }
+    }
+    assert!(ok > 0 && err > 0, "the mutations exercised both outcomes ({ok} ok, {err} errors)");
+}

@@ -65,6 +65,7 @@ export function wireConformers(pg, api, { showError, networks }) {
   const show = (objective, i) => {
     if (!result) throw new Error("showConformer: judge the networks first");
     const n = result.molecules.length;
+    if (!Number.isInteger(Number(i))) throw new Error(`showConformer: the molecule must be a whole number, got ${i}`);
     const m = ((Number(i) % n) + n) % n;
     const s = pg.showConformer(objective, m);
     shown = { objective, molecule: m };

@@ -211,7 +211,8 @@ test("quotient training: the four shipped conformer networks judged on the same 
   await page.screenshot({ path: `${SHOTS}mode-generate-conformers.png` });
   await page.locator("#viewer").screenshot({ path: `${SHOTS}conformer-on-reference.png` });
   // bad input: a clear message, nothing judged or shown wrongly
-  assert.match(await reason(page, () => window.molplay.showConformer("nonsense", 0)), /unknown objective|objective/);
+  assert.match(await reason(page, () => window.molplay.showConformer("nonsense", 0)), /unknown objective 'nonsense'/);
+  assert.match(await reason(page, () => window.molplay.showConformer("quotient", "first")), /the molecule must be a whole number/);
   assert.match(await reason(page, () => window.molplay.judgeConformers({ k: 0 })), /1 ≤ k ≤ 16/);
   assert.match(await reason(page, () => window.molplay.judgeConformers({ shots: 3 })), /shots/);
   const bytes = [...new Uint8Array(await (await fetch(`${base}/www/presets/qm9-molecules.mpj`)).arrayBuffer())];
