@@ -459,12 +459,14 @@ pub fn begin(objective: Objective, seed: u64, start: Option<ConformerTraining>, 
 }
 
 /// `t` judged on `c.test` of the held-out molecules: the table's row.
-pub fn judge_row(t: &ConformerTraining, test: &[Conformer], schedule: &Schedule, c: &ConformerConfig) -> Result<ConformerRow, String> {
+/// The judgement is returned too: the generated conformers, for `--details`.
+pub fn judge_row(t: &ConformerTraining, test: &[Conformer], schedule: &Schedule, c: &ConformerConfig) -> Result<(ConformerRow, Judgement), String> {
     if test.is_empty() {
         return Err("conformers need held-out molecules".into());
     }
-    let rmsds = t.judge(&pick_test(test, c.test), schedule, c)?;
-    Ok(ConformerRow::of(t, coverage(&rmsds, c.threshold)))
+    let mut j = Judgement::new(pick_test(test, c.test), c.k, c.sample_steps, 1, t.train.seed)?;
+    j.advance(&[t], schedule, usize::MAX)?;
+    Ok((ConformerRow::of(t, coverage(&j.rmsds[0], c.threshold)), j))
 }
 
 /// Trains `objective` with `seed` up to `c.steps` steps in all, going on from `start` when
@@ -485,7 +487,7 @@ pub async fn run(
     if left > 0 {
         t.train(train, &by_size(train), schedule, left, f64::INFINITY, clock).await.map_err(|e| e.to_string())?;
     }
-    let row = judge_row(&t, test, schedule, c)?;
+    let (row, _) = judge_row(&t, test, schedule, c)?;
     Ok((t, row))
 }
 

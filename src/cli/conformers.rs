@@ -3,7 +3,7 @@
 //! data, budget and seeds), samples each with its matching sampler and prints COV / AMR on
 //! held-out molecules.
 
-use molplay::app::conformers::{begin, by_size, judge_row, summarise, ConformerConfig, ConformerRow, ConformerTraining};
+use molplay::app::conformers::{begin, by_size, judge_row, summarise, ConformerConfig, ConformerRow, ConformerTraining, Judgement};
 use molplay::objectives::Objective;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -40,6 +40,11 @@ pub struct ConformerArgs {
     /// continued, so `--steps` is the total (equal to the checkpoint's: judge only).
     #[arg(long)]
     checkpoints: Option<PathBuf>,
+    /// Writes each judged molecule (elements, bonds, reference) with every objective's
+    /// generated conformers (first seed; superposed on the reference) and their RMSDs, as JSON:
+    /// `tests/bench/conformer_rmsd_check.py` recomputes the RMSDs with RDKit's GetBestRMS.
+    #[arg(long)]
+    details: Option<PathBuf>,
     /// With --checkpoints: save every this many steps too.
     #[arg(long, default_value_t = 1000)]
     checkpoint_every: usize,
@@ -92,6 +97,7 @@ pub fn conformers(a: ConformerArgs) -> Result<(), String> {
     let sch = molplay::schedules::Schedule::polynomial2(1000, 1e-5);
     let sizes = by_size(&train);
     let mut rows: Vec<ConformerRow> = Vec::new();
+    let mut details = Vec::new();
     for &seed in &a.seeds {
         for &o in &objectives {
             let t0 = Instant::now();
@@ -116,7 +122,10 @@ pub fn conformers(a: ConformerArgs) -> Result<(), String> {
                     eprintln!("{} seed {seed}: step {}, loss {:.4} ({:.0} s training in all)", o.name(), t.counters.steps, t.counters.history.last().map_or(f64::NAN, |p| p.loss), t.counters.seconds);
                 }
             }
-            let row = judge_row(&t, &test, &sch, &c)?;
+            let (row, judged) = judge_row(&t, &test, &sch, &c)?;
+            if seed == a.seeds[0] {
+                details.push((o, judged));
+            }
             eprintln!(
                 "{} seed {seed}: {} steps, AMR-R {:.3} Å, COV-R {:.1} % ({:.0} s training in all, {:.0} s this run)",
                 o.name(),
@@ -128,6 +137,9 @@ pub fn conformers(a: ConformerArgs) -> Result<(), String> {
             );
             rows.push(row);
         }
+    }
+    if let Some(p) = &a.details {
+        write_details(p, &details)?;
     }
     let summary = summarise(&rows);
     if a.json {
@@ -162,6 +174,22 @@ pub fn conformers(a: ConformerArgs) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+fn write_details(path: &std::path::Path, judged: &[(Objective, Judgement)]) -> Result<(), String> {
+    let Some((_, first)) = judged.first() else { return Ok(()) };
+    let molecules: Vec<serde_json::Value> = first
+        .test
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let by: serde_json::Map<String, serde_json::Value> =
+                judged.iter().map(|(o, j)| (o.name().to_string(), serde_json::json!({ "conformers": j.conformers[0][i].chunks(3 * m.atoms()).collect::<Vec<_>>(), "rmsd": j.rmsds[0][i] }))).collect();
+            serde_json::json!({ "index": m.index, "elements": m.elements, "bonds": m.bonds, "reference": m.positions, "objectives": by })
+        })
+        .collect();
+    let text = serde_json::json!({ "k": first.k, "sample_steps": first.sample_steps, "molecules": molecules }).to_string();
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Writes the checkpoint and, beside it, the sampling weights (each through a temporary file,
