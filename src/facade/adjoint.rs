@@ -95,12 +95,12 @@ impl Learner {
 fn layout(frames: &[f64], sys: &crate::energies::System, keep: usize) -> Vec<f32> {
     let per = sys.dim();
     let reach = frames.chunks(per).rev().take(keep).map(|x| crate::geometry::radius_about_com(x, sys.d)).fold(1.0, f64::max);
-    let spacing = 2.0 * reach + 2.0;
+    let spacing = crate::viewer::layout::spacing(reach, 2.0);
     frames
         .chunks(per)
         .enumerate()
         .flat_map(|(i, x)| {
-            let shift = ((i % keep) as f64 - (keep as f64 - 1.0) / 2.0) * spacing;
+            let shift = crate::viewer::layout::row_shift(i % keep, keep, spacing)[0];
             x.chunks(sys.d).flat_map(move |p| p.iter().enumerate().map(move |(k, v)| (v + if k == 0 { shift } else { 0.0 }) as f32)).collect::<Vec<_>>()
         })
         .collect()

@@ -8,7 +8,7 @@ use crate::gaussianity::{PooledRun, StudyOptions, StudyRun};
 use crate::gpu::forward::{cpu_trajectory, Batch, ForwardKernel, Trajectory};
 use crate::molecules::{Dataset, Modality, Molecule};
 use crate::schedules::Schedule;
-use crate::viewer::{AtomSource, AtomStyle};
+use crate::viewer::{layout, AtomSource, AtomStyle};
 use serde::Deserialize;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -274,18 +274,15 @@ impl Playground {
             picked.pop();
             limited = Some(format!("this viewer draws at most {max_atoms} atoms: showing {} molecules", picked.len()));
         }
-        let side = (picked.len() as f64).sqrt().ceil() as usize;
         let blocks: Vec<Vec<f64>> = picked.iter().map(|&i| data.block(i, Modality::Positions).0).collect();
         let reach = blocks.iter().map(|b| crate::geometry::radius_about_com(b, 3)).fold(0.0, f64::max);
-        let spacing = 2.0 * reach + 4.0;
+        let spacing = layout::spacing(reach, 4.0);
         let mut batch = Batch::positions();
         let mut styles = Vec::new();
         let mut elements = Vec::new();
         let mut groups = Vec::new();
         for (k, (&i, b)) in picked.iter().zip(&blocks).enumerate() {
-            let (row, col) = (k / side, k % side);
-            let centre = (side as f64 - 1.0) / 2.0;
-            batch.push(b, &[(col as f64 - centre) * spacing, (centre - row as f64) * spacing, 0.0]);
+            batch.push(b, &layout::grid_shift(k, picked.len(), spacing));
             styles.extend(data.molecules[i].elements.iter().map(|e| AtomStyle::element(e)));
             elements.extend(data.molecules[i].elements.iter().cloned());
             groups.push(b.len() / 3);

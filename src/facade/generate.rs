@@ -446,10 +446,8 @@ impl Playground {
             if shown != frames_now {
                 // grid layout, spacing from the reference's size
                 let reach = job.reference.chunks(3 * n).take(50).map(|x| crate::geometry::radius_about_com(x, 3)).fold(1.0, f64::max);
-                let spacing = 2.0 * reach + 3.0;
-                let side = (keep as f64).sqrt().ceil() as usize;
-                let centre = (side as f64 - 1.0) / 2.0;
-                let shifts: Vec<[f64; 3]> = (0..keep).map(|k| [(((k % side) as f64) - centre) * spacing, (centre - (k / side) as f64) * spacing, 0.0]).collect();
+                let spacing = crate::viewer::layout::spacing(reach, 3.0);
+                let shifts: Vec<[f64; 3]> = (0..keep).map(|k| crate::viewer::layout::grid_shift(k, keep, spacing)).collect();
                 let added: Vec<f32> = raw[shown * 3 * n * keep..]
                     .chunks(3 * n)
                     .enumerate()

@@ -176,19 +176,7 @@ impl Playground {
 
 /// The molecules of one frame side by side along x, the row centred (the viewer's layout).
 fn in_a_row(molecules: &[(Vec<String>, Vec<f64>)]) -> Vec<f64> {
-    let mut out = Vec::new();
-    let mut left = 0.0;
-    for (_, x) in molecules {
-        let reach = crate::geometry::radius_about_com(x, 3).min(8.0);
-        let shift = left + reach;
-        left += 2.0 * reach + 3.0;
-        out.extend(x.chunks(3).flat_map(|p| [p[0] + shift, p[1], p[2]]));
-    }
-    let mid = (left - 3.0) / 2.0;
-    for p in out.chunks_mut(3) {
-        p[0] -= mid;
-    }
-    out
+    crate::viewer::layout::side_by_side(&molecules.iter().map(|m| m.1.as_slice()).collect::<Vec<_>>(), 3.0, 8.0)
 }
 
 impl MoleculesState {

@@ -9,6 +9,7 @@
 //!   and no compute; the CPU path feeds it), up to [`MAX_UNIFORM_ATOMS`] atoms.
 
 pub mod camera;
+pub mod layout;
 
 pub use camera::Camera;
 
