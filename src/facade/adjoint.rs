@@ -112,7 +112,7 @@ impl Playground {
     fn energies_beside(&self, sampler: &mut AdjointSampler) {
         let s = self.inner.borrow();
         if let (Compute::Gpu(_), Some(c)) = (sampler.compute(), s.compute.as_ref()) {
-            sampler.use_gpu_energies(c.0.clone(), c.1.clone());
+            sampler.use_gpu_energies(c.ctx.clone(), c.energy.clone());
         }
     }
 }

@@ -53,7 +53,7 @@ impl Playground {
                         Ok(flat) => flat,
                         Err(traj) => {
                             let ctx = ctx.ok_or_else(|| js_err("exportTrajectory: the GPU that holds the trajectory is gone"))?;
-                            traj.read(&ctx.0).await.map_err(js_err)?
+                            traj.read(&ctx.ctx).await.map_err(js_err)?
                         }
                     };
                     let count = flat.len() / (3 * elements.len()).max(1);

@@ -290,7 +290,7 @@ impl Playground {
         let seed = o.seed.unwrap_or(0);
         let atoms = batch.atoms();
         let (gpu, cpu, engine) = match (&s.compute, s.render.as_ref().map(|r| r.viewer.source)) {
-            (Some(c), Some(AtomSource::Storage)) => (Some(Rc::new(ForwardKernel::new(&c.0.device).run(&c.0, &batch, &schedule, seed).map_err(js_err)?)), Vec::new(), "gpu"),
+            (Some(c), Some(AtomSource::Storage)) => (Some(Rc::new(ForwardKernel::new(&c.ctx.device).run(&c.ctx, &batch, &schedule, seed).map_err(js_err)?)), Vec::new(), "gpu"),
             _ => (None, cpu_trajectory(&batch, &schedule, seed).map_err(|e| js_err(format!("showForward: {e}")))?.iter().map(|&v| v as f32).collect(), "cpu"),
         };
         if let Some(r) = s.render.as_mut() {

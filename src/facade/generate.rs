@@ -4,9 +4,7 @@
 //! reference configurations, and the kept reverse trajectory on the scrubber (`setGenerateTime`).
 
 use super::{check_keys, fit_view, js_err, now_ms, slice_budget, to_js, Held, Playground};
-use crate::gpu::energy::EnergyKernel;
 use crate::gpu::sampler::SamplerKernel;
-use crate::gpu::GpuContext;
 use crate::metrics::{pairwise_distances, subsample};
 use crate::samplers::{Denoiser, GpuStep, Method, SampleOptions, SamplerRun, Symmetry};
 use crate::schedules::Schedule;
@@ -101,7 +99,7 @@ impl GenerateState {
 }
 
 /// The compute device with its energy kernel, and the sampler update pass.
-type GpuUpdate = (Rc<(GpuContext, EnergyKernel)>, Rc<SamplerKernel>);
+type GpuUpdate = (Rc<super::Gpu>, Rc<SamplerKernel>);
 
 struct Job {
     run: SamplerRun,
@@ -228,7 +226,7 @@ impl Playground {
                     return Err(js_err("generate: the GPU update covers DDPM, Euler–Maruyama and Heun with the equivariant treatment; use engine \"cpu\" for align or quotient"));
                 }
                 let c = s.compute.clone().ok_or_else(|| js_err("generate: engine \"gpu\" needs WebGPU, and this page runs on the CPU"))?;
-                let kernel = s.generate.sampler_kernel.get_or_insert_with(|| Rc::new(SamplerKernel::new(&c.0.device))).clone();
+                let kernel = s.generate.sampler_kernel.get_or_insert_with(|| Rc::new(SamplerKernel::new(&c.ctx.device))).clone();
                 Some((c, kernel))
             }
             other => return Err(js_err(format!("generate: engine must be \"cpu\" or \"gpu\", got \"{other}\""))),
@@ -292,11 +290,11 @@ impl Playground {
             };
             let t1 = now_ms();
             let out = match plan {
-                GpuStep::Linear(coef) => kernel.step(&ctx.0, &xs, &den, None, n, coef, step, seed).await,
-                GpuStep::Heun { predictor, corrector } => match (kernel.step(&ctx.0, &xs, &den, None, n, predictor, step, seed).await, corrector) {
+                GpuStep::Linear(coef) => kernel.step(&ctx.ctx, &xs, &den, None, n, coef, step, seed).await,
+                GpuStep::Heun { predictor, corrector } => match (kernel.step(&ctx.ctx, &xs, &den, None, n, predictor, step, seed).await, corrector) {
                     (Ok(xp), Some(coef)) => {
                         let Some(den2) = self.denoise_predictor(id, &xp)? else { return Ok(()) };
-                        kernel.step(&ctx.0, &xs, &den, Some(&den2), n, coef, step, seed).await
+                        kernel.step(&ctx.ctx, &xs, &den, Some(&den2), n, coef, step, seed).await
                     }
                     (out, _) => out,
                 },

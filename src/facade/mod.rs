@@ -133,8 +133,14 @@ impl Shown {
     }
 }
 
+/// The page's WebGPU device and the energy pass compiled on it.
+struct Gpu {
+    ctx: GpuContext,
+    energy: EnergyKernel,
+}
+
 struct Inner {
-    compute: Option<Rc<(GpuContext, EnergyKernel)>>,
+    compute: Option<Rc<Gpu>>,
     /// burn on the compute device, registered on first use (once per device).
     #[cfg(feature = "nets")]
     burn_gpu: Option<Compute>,
@@ -234,14 +240,14 @@ impl Inner {
     /// adapter, the CPU when WebGPU is off or a software fallback (SwiftShader runs WebGPU on
     /// the CPU, and burn's CPU backend is faster there).
     fn network_compute(&mut self, want: &str) -> Result<Compute, String> {
-        let software = self.compute.as_ref().is_none_or(|c| c.0.adapter.get_info().device_type == wgpu::DeviceType::Cpu);
+        let software = self.compute.as_ref().is_none_or(|c| c.ctx.adapter.get_info().device_type == wgpu::DeviceType::Cpu);
         match want {
             "cpu" => Ok(Compute::Cpu),
             "auto" if software => Ok(Compute::Cpu),
             "webgpu" | "auto" => {
                 let ctx = self.compute.clone().ok_or("WebGPU is not available in this page (the CPU backend is)")?;
                 if self.burn_gpu.is_none() {
-                    self.burn_gpu = Some(Compute::on_wgpu(&ctx.0)?);
+                    self.burn_gpu = Some(Compute::on_wgpu(&ctx.ctx)?);
                 }
                 Ok(self.burn_gpu.clone().expect("set above"))
             }
@@ -422,7 +428,7 @@ impl Playground {
         drop(s);
         if rebuild {
             let inner = self.inner.clone();
-            let instance = c.0.instance.clone();
+            let instance = c.ctx.instance.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 let fresh = new_viewer_device(&instance).await;
                 let mut s = inner.borrow_mut();
@@ -528,7 +534,7 @@ impl Playground {
             match GpuContext::new().await {
                 Ok(ctx) => {
                     let kernel = EnergyKernel::new(&ctx.device);
-                    Some(Rc::new((ctx, kernel)))
+                    Some(Rc::new(Gpu { ctx, energy: kernel }))
                 }
                 Err(e) => {
                     notice = Some(format!("WebGPU unavailable — running on CPU ({e})"));
@@ -538,7 +544,7 @@ impl Playground {
         };
         let render = match &compute {
             Some(c) => {
-                let ctx = &c.0;
+                let ctx = &c.ctx;
                 let surface = ctx.instance.create_surface(wgpu::SurfaceTarget::Canvas(canvas)).map_err(js_err)?;
                 Some(make_render(ctx.device.clone(), ctx.queue.clone(), surface, &ctx.adapter, w, h, "WebGPU"))
             }
@@ -554,7 +560,7 @@ impl Playground {
         let lost = Arc::new(Mutex::new(None));
         if let Some(c) = &compute {
             let flag = lost.clone();
-            c.0.device.set_device_lost_callback(move |reason, message| {
+            c.ctx.device.set_device_lost_callback(move |reason, message| {
                 if let Ok(mut f) = flag.lock() {
                     *f = Some(format!("{reason:?}: {message}"));
                 }
@@ -611,7 +617,7 @@ impl Playground {
             preset: s.shown.name(),
             system: &s.system.name,
             backend: s.backend(),
-            adapter: s.compute.as_ref().map(|c| c.0.summary.name.as_str()),
+            adapter: s.compute.as_ref().map(|c| c.ctx.summary.name.as_str()),
             renderer: s.render.as_ref().map(|r| r.api.as_str()),
             notice: s.notice.as_deref(),
             n_atoms: s.system.n,
@@ -661,7 +667,7 @@ impl Playground {
             let compute = pg.inner.borrow().compute.clone();
             let on_gpu = match compute {
                 Some(c) => {
-                    let (ctx, kernel) = (&c.0, &c.1);
+                    let (ctx, kernel) = (&c.ctx, &c.energy);
                     let batch = kernel.new_batch(ctx, &sys, 1).map_err(js_err)?;
                     batch.upload(ctx, &x);
                     match kernel.run(ctx, &batch, false).await {
@@ -716,7 +722,7 @@ impl Playground {
             let xs: Vec<f32> = flat.iter().map(|&v| v as f32).collect();
             let compute = pg.inner.borrow().compute.clone();
             let on_gpu = match compute {
-                Some(c) => match c.1.evaluate(&c.0, &sys, &xs, false).await {
+                Some(c) => match c.energy.evaluate(&c.ctx, &sys, &xs, false).await {
                     Ok(out) => Some(out),
                     Err(EnergyError::Gpu(e)) if pg.lost_during(&e) => None,
                     Err(e) => return Err(js_err(e)),
@@ -743,7 +749,7 @@ impl Playground {
                 return Err(js_err("bench needs batch ≥ 1 and reps ≥ 1"));
             }
             let xs = perturbed_batch(&sys, batch, 0.1, 1);
-            let gpu = compute.as_deref().map(|(ctx, kernel)| (ctx, kernel));
+            let gpu = compute.as_deref().map(|g| (&g.ctx, &g.energy));
             let PathTimes { gpu_ms, gpu_resident_ms, cpu_ms } = time_paths(gpu, &sys, &xs, reps, now_ms).await.map_err(js_err)?;
             let result = serde_json::json!({
                 "system": sys.name, "batch": batch, "reps": reps,
@@ -768,7 +774,7 @@ impl Playground {
                 return Err(js_err("benchMcmc needs 1 ≤ chains ≤ 4096 and sweeps ≥ 1"));
             }
             let cfg = PtConfig::geometric(&sys, PtConfig::default_levels(&sys), 2.0, chains, 1);
-            let t = crate::reference::time_sweeps(compute.as_deref().map(|c| &c.0), &sys, &cfg, sweeps, now_ms).await.map_err(js_err)?;
+            let t = crate::reference::time_sweeps(compute.as_deref().map(|c| &c.ctx), &sys, &cfg, sweeps, now_ms).await.map_err(js_err)?;
             let r = cfg.replicas() as f64;
             to_js(&serde_json::json!({
                 "system": sys.name, "replicas": cfg.replicas(), "sweeps": sweeps,
@@ -828,7 +834,7 @@ impl Playground {
     pub fn lose_device(&self) -> Result<(), JsValue> {
         let s = self.inner.borrow();
         let c = s.compute.as_ref().ok_or_else(|| js_err("loseDevice: the page is not on WebGPU"))?;
-        c.0.device.destroy();
+        c.ctx.device.destroy();
         Ok(())
     }
 

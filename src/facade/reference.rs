@@ -40,7 +40,7 @@ impl Playground {
         }
         let run = match (o.engine.as_deref().unwrap_or("auto"), &s.compute) {
             ("cpu", _) | ("auto", None) => ReferenceRun::cpu(&sys, cfg, samples),
-            ("gpu" | "auto", Some(c)) => ReferenceRun::gpu(&c.0, &sys, cfg, samples),
+            ("gpu" | "auto", Some(c)) => ReferenceRun::gpu(&c.ctx, &sys, cfg, samples),
             ("gpu", None) => return Err(js_err("startReference: engine \"gpu\" needs WebGPU, which this page is not using")),
             (other, _) => return Err(js_err(format!("startReference: engine must be \"auto\", \"gpu\" or \"cpu\", got \"{other}\""))),
         }
