@@ -119,12 +119,16 @@ fn align_matched(a: &[f64], b: &[f64], from: &[usize], onto: &[usize]) -> (Vec<f
 
 /// At most this many equivalent atom orders are searched per molecule.
 pub const MAX_SYMMETRIES: usize = 1000;
+/// At most this many partial assignments are tried per molecule (a large molecule with many
+/// alike atoms could otherwise take exponential time before its orders are rejected).
+pub const MAX_SYMMETRY_NODES: usize = 200_000;
 
 impl Conformer {
     /// The orders of the RMSD atoms ([`rmsd_atoms`]) that map the molecular graph onto itself:
     /// same element, hydrogen count and bond orders among them (RDKit's `GetBestRMS` searches
     /// the same substructure matches). Each is a list of atom indices: entry k is the atom that
-    /// plays the part of `rmsd_atoms[k]`. The identity comes first; at most [`MAX_SYMMETRIES`].
+    /// plays the part of `rmsd_atoms[k]`. The identity comes first; at most [`MAX_SYMMETRIES`],
+    /// and those found within [`MAX_SYMMETRY_NODES`] partial assignments (then an upper bound).
     pub fn symmetries(&self) -> Vec<Vec<usize>> {
         let n = self.atoms();
         let atoms = rmsd_atoms(&self.elements);
@@ -141,9 +145,11 @@ impl Conformer {
         let mut out = Vec::new();
         let mut perm: Vec<usize> = Vec::with_capacity(atoms.len());
         let mut used = vec![false; n];
+        let mut nodes = 0usize;
         #[allow(clippy::too_many_arguments)]
-        fn search(k: usize, atoms: &[usize], labels: &[(String, usize, usize)], order: &[usize], n: usize, perm: &mut Vec<usize>, used: &mut [bool], out: &mut Vec<Vec<usize>>) {
-            if out.len() >= MAX_SYMMETRIES {
+        fn search(k: usize, atoms: &[usize], labels: &[(String, usize, usize)], order: &[usize], n: usize, perm: &mut Vec<usize>, used: &mut [bool], out: &mut Vec<Vec<usize>>, nodes: &mut usize) {
+            *nodes += 1;
+            if out.len() >= MAX_SYMMETRIES || (*nodes > MAX_SYMMETRY_NODES && !out.is_empty()) {
                 return;
             }
             if k == atoms.len() {
@@ -157,12 +163,12 @@ impl Conformer {
                 }
                 used[j] = true;
                 perm.push(j);
-                search(k + 1, atoms, labels, order, n, perm, used, out);
+                search(k + 1, atoms, labels, order, n, perm, used, out, nodes);
                 perm.pop();
                 used[j] = false;
             }
         }
-        search(0, &atoms, &labels, &order, n, &mut perm, &mut used, &mut out);
+        search(0, &atoms, &labels, &order, n, &mut perm, &mut used, &mut out, &mut nodes);
         out
     }
 }
@@ -290,6 +296,18 @@ mod tests {
         // a molecule without equivalent atoms (N–C–O): the identity only
         let (c, _) = from_dataset(&Dataset::from_xyz(SET, 3).unwrap());
         assert_eq!(c[1].symmetries().len(), 1);
+        // a 40-ring numbered out of ring order: alike atoms whose partial orders fail late;
+        // the search stops at its budget with the identity first (it used to take exponential time)
+        let ring: Vec<usize> = (0..40).map(|i| (i * 7) % 40).collect();
+        let mut at = vec![0; 40];
+        for (i, &p) in ring.iter().enumerate() {
+            at[p] = i;
+        }
+        let bonds: Vec<(usize, usize, usize)> = (0..40).map(|p| (at[p], at[(p + 1) % 40], 1)).collect();
+        let big = Conformer { elements: vec!["C".into(); 40], positions: vec![0.0; 120], bonds, index: 0 };
+        let sym = big.symmetries();
+        assert_eq!(sym[0], (0..40).collect::<Vec<_>>());
+        assert!(!sym.is_empty() && sym.len() <= 80);
         // methane has one heavy atom: the RMSD is over all atoms, its four hydrogens interchangeable
         assert_eq!(c[0].symmetries().len(), 24, "fewer than three heavy atoms: all atoms, the four H interchangeable");
     }

@@ -57,7 +57,7 @@ export function wireConformers(pg, api, { showError, networks }) {
   };
 
   const runs = oneAtATime("conformers: a run is in progress; stop it first", (busy) => {
-    $("cf-judge").disabled = $("cf-train").disabled = $("cf-load").disabled = busy;
+    $("cf-judge").disabled = $("cf-train").disabled = $("cf-load").disabled = $("cf-file").disabled = busy;
     $("cf-stop").disabled = !busy;
   });
   const exclusive = (work) => runs.run(() => { stopRequested = false; return work(); });
@@ -137,7 +137,7 @@ export function wireConformers(pg, api, { showError, networks }) {
   $("cf-stop").addEventListener("click", () => { stopRequested = true; });
   $("cf-file").addEventListener("change", guard(async (e) => {
     const file = e.target.files[0];
-    if (file) await load(file.name, new Uint8Array(await file.arrayBuffer()));
+    if (file) await exclusive(async () => load(file.name, new Uint8Array(await file.arrayBuffer())));
   }));
 
   const object = (o) => {
@@ -145,7 +145,10 @@ export function wireConformers(pg, api, { showError, networks }) {
     return o;
   };
   api.loadConformerNetworks = () => exclusive(loadShipped);
-  api.loadConformerModel = (name, data) => load(String(name), toBytes(data, "loadConformerModel(name, data)", { text: false }));
+  api.loadConformerModel = (name, data) => {
+    const bytes = toBytes(data, "loadConformerModel(name, data)", { text: false });
+    return exclusive(() => load(String(name), bytes));
+  };
   api.judgeConformers = (o = {}) => judge(object(o));
   api.trainConformers = (o = {}) => train(object(o));
   api.showConformer = (objective, i = 0) => show(String(objective), i);

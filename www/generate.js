@@ -168,7 +168,7 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
       $("gen-loss").hidden = false;
       lossPlot ??= linePlot($("gen-loss"), "DSM loss", "#9be37f");
       // (setting up and the first step are separate tasks: the first step also compiles code)
-      if (st.steps < steps) {
+      if (st.steps < steps && !stopTraining && !st.stopped) {
         st = await inSlices(() => pg.scoreTrainStep(30, steps - st.steps), {
           until: (s) => s.steps >= steps || s.stopped,
           stopped: () => stopTraining,

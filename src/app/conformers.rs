@@ -215,6 +215,7 @@ impl ConformerTraining {
     /// The sampler run for k conformers of molecule `m` with the objective's matching sampler.
     pub fn sampler_run(&self, m: &Conformer, schedule: &Schedule, k: usize, sample_steps: usize, seed: u64) -> Result<SamplerRun, String> {
         self.check_molecules(std::slice::from_ref(m))?;
+        self.net.config.check_schedule(schedule)?;
         let sampler = self.sampler();
         let symmetry = if sampler == Sampler::Quotient { Symmetry::Quotient } else { Symmetry::Equivariant };
         let opts = SampleOptions { seed, realign: sampler == Sampler::BoltzRealign, ..SampleOptions::new(Method::Ddpm, symmetry, sample_steps, schedule) };
