@@ -4,9 +4,9 @@
 //! matching sampler (the quotient objective with the quotient sampler, the others with the
 //! standard equivariant one), and judged by COV / AMR on held-out molecules.
 
-use crate::app::molecules::{StateHeader, TrainCounters, MAX_BATCH, MAX_HIDDEN, MAX_LAYERS};
+use crate::app::molecules::{pack_training, unpack_training, StateHeader, TrainCounters, MAX_BATCH, MAX_HIDDEN, MAX_LAYERS};
 use crate::conformers::{align_best, coverage, Conformer, Coverage, EDGE_FEATURES};
-use crate::models::{element_vocabulary, read_container, write_container, EgnnConfig, ModelError, Network, TrainingState};
+use crate::models::{element_vocabulary, read_container, write_container, EgnnConfig, ModelError, Network};
 use crate::objectives::Objective;
 use crate::rng::XorShift64;
 use crate::samplers::{Denoiser, Method, SampleOptions, SamplerRun, Symmetry};
@@ -253,15 +253,7 @@ impl ConformerTraining {
     /// The file: the sampling weights only (`checkpoint` false: what the page ships), or the
     /// network, its average and the exact resume point.
     pub fn to_bytes(&self, checkpoint: bool) -> Result<Vec<u8>, ModelError> {
-        let (weights, average) = match (&self.average, checkpoint) {
-            (Some(a), true) => (self.net.to_bytes()?, a.to_bytes()?),
-            _ => (self.sampling_net().to_bytes()?, Vec::new()),
-        };
-        let (state, optimizer) = match (checkpoint, self.net.training_state()?) {
-            (true, Some(TrainingState { param_ids, optimizer, steps })) => (Some(StateHeader { rng: self.rng.state(), optimizer_len: optimizer.len(), param_ids, network_steps: steps }), optimizer),
-            (true, None) => (Some(StateHeader { rng: self.rng.state(), optimizer_len: 0, param_ids: Vec::new(), network_steps: self.net.steps }), Vec::new()),
-            (false, _) => (None, Vec::new()),
-        };
+        let (state, weights, average, optimizer) = pack_training(&self.net, self.average.as_ref(), &self.rng, checkpoint)?;
         let header = Header { train: self.train.clone(), counters: self.counters.clone(), weights_len: weights.len(), average_len: average.len(), state };
         let meta = serde_json::to_vec(&header).map_err(|e| ModelError::Corrupt(e.to_string()))?;
         Ok(write_container(MAGIC, VERSION, &meta, &[weights, average, optimizer].concat()))
@@ -281,25 +273,13 @@ impl ConformerTraining {
         if !(t.lr > 0.0 && t.lr < 1.0 && (0.0..1.0).contains(&t.ema) && (1..=MAX_BATCH).contains(&t.batch)) {
             return Err(ModelError::Corrupt(format!("training settings out of range: {t:?}")));
         }
-        let optimizer_len = header.state.as_ref().map_or(0, |s| s.optimizer_len);
-        let total = header.weights_len.checked_add(header.average_len).and_then(|v| v.checked_add(optimizer_len));
-        if total != Some(payload.len()) {
-            return Err(ModelError::Corrupt(format!("the header describes {total:?} bytes of weights and state, the file holds {}", payload.len())));
-        }
-        let (weights, rest) = payload.split_at(header.weights_len);
-        let (average, optimizer) = rest.split_at(header.average_len);
-        let mut net = Network::from_bytes(weights, None)?;
-        if net.config.edge_features != EDGE_FEATURES || (net.config.hidden, net.config.layers, net.config.absolute) != (t.hidden, t.layers, t.absolute) {
-            return Err(ModelError::Corrupt("the weights are not a graph-conditioned network of the stated size".into()));
-        }
-        let average = if !average.is_empty() { Some(Network::from_bytes(average, Some(&net.config))?) } else { (t.ema > 0.0).then(|| net.weights_copy()) };
-        let mut rng = XorShift64::new(t.seed ^ 0xC0F0);
-        if let Some(st) = header.state {
-            rng = XorShift64::from_state(st.rng).map_err(ModelError::Corrupt)?;
-            if !optimizer.is_empty() {
-                net.restore_training_state(TrainingState { param_ids: st.param_ids, optimizer: optimizer.to_vec(), steps: st.network_steps })?;
+        let check = |net: &Network| {
+            if net.config.edge_features != EDGE_FEATURES || (net.config.hidden, net.config.layers, net.config.absolute) != (t.hidden, t.layers, t.absolute) {
+                return Err(ModelError::Corrupt("the weights are not a graph-conditioned network of the stated size".into()));
             }
-        }
+            Ok(())
+        };
+        let (net, average, rng) = unpack_training(payload, header.weights_len, header.average_len, header.state, t.ema, XorShift64::new(t.seed ^ 0xC0F0), check)?;
         Ok(ConformerTraining { train: header.train, net, average, counters: header.counters, rng })
     }
 }

@@ -110,6 +110,58 @@ pub(crate) struct StateHeader {
     pub network_steps: usize,
 }
 
+/// The parts of a training file after its header: the network's weights (only the ones that
+/// sample, the average when there is one, unless `checkpoint`), the average's and the optimiser
+/// state, with the state header that resumes them exactly (None unless `checkpoint`). A sync
+/// read of the optimiser state. The whole-molecule and the conformer files share it.
+pub(crate) type Packed = (Option<StateHeader>, Vec<u8>, Vec<u8>, Vec<u8>);
+
+pub(crate) fn pack_training(net: &Network, average: Option<&Network>, rng: &XorShift64, checkpoint: bool) -> Result<Packed, ModelError> {
+    let (weights, average) = match (average, checkpoint) {
+        (Some(a), true) => (net.to_bytes()?, a.to_bytes()?),
+        (a, _) => (a.unwrap_or(net).to_bytes()?, Vec::new()),
+    };
+    let (state, optimizer) = match (checkpoint, net.training_state()?) {
+        (true, Some(TrainingState { param_ids, optimizer, steps })) => (Some(StateHeader { rng: rng.state(), optimizer_len: optimizer.len(), param_ids, network_steps: steps }), optimizer),
+        (true, None) => (Some(StateHeader { rng: rng.state(), optimizer_len: 0, param_ids: Vec::new(), network_steps: net.steps }), Vec::new()),
+        (false, _) => (None, Vec::new()),
+    };
+    Ok((state, weights, average, optimizer))
+}
+
+/// Reads what [`pack_training`] wrote: `payload` split by the header's lengths (checked against
+/// its size first), the network (`check`ed before anything else is built from it), its average
+/// (a preset holds the average only: training on from it starts a new average there, when
+/// `ema` > 0) and the generator (`fresh` unless the state resumes it), with the optimiser.
+pub(crate) fn unpack_training(
+    payload: &[u8],
+    weights_len: usize,
+    average_len: usize,
+    state: Option<StateHeader>,
+    ema: f64,
+    fresh: XorShift64,
+    check: impl FnOnce(&Network) -> Result<(), ModelError>,
+) -> Result<(Network, Option<Network>, XorShift64), ModelError> {
+    let optimizer_len = state.as_ref().map_or(0, |s| s.optimizer_len);
+    let total = weights_len.checked_add(average_len).and_then(|v| v.checked_add(optimizer_len));
+    if total != Some(payload.len()) {
+        return Err(ModelError::Corrupt(format!("the header describes {total:?} bytes of weights and state, the file holds {}", payload.len())));
+    }
+    let (weights, rest) = payload.split_at(weights_len);
+    let (average, optimizer) = rest.split_at(average_len);
+    let mut net = Network::from_bytes(weights, None)?;
+    check(&net)?;
+    let average = if !average.is_empty() { Some(Network::from_bytes(average, Some(&net.config))?) } else { (ema > 0.0).then(|| net.weights_copy()) };
+    let mut rng = fresh;
+    if let Some(st) = state {
+        rng = XorShift64::from_state(st.rng).map_err(ModelError::Corrupt)?;
+        if !optimizer.is_empty() {
+            net.restore_training_state(TrainingState { param_ids: st.param_ids, optimizer: optimizer.to_vec(), steps: st.network_steps })?;
+        }
+    }
+    Ok((net, average, rng))
+}
+
 /// A whole-molecule model: the network, the weights' average that samples, and the training
 /// set's statistics sampling needs (size histogram, data variances).
 pub struct MoleculeModel {
@@ -174,15 +226,7 @@ impl MoleculeModel {
     /// A sync read of the optimiser state (natively; in the page on the CPU only).
     pub fn to_bytes(&self, checkpoint: bool) -> Result<Vec<u8>, ModelError> {
         // weights only: just the weights that sample (the average), half the bytes
-        let (weights, average) = match (&self.average, checkpoint) {
-            (Some(a), true) => (self.net.to_bytes()?, a.to_bytes()?),
-            _ => (self.sampling_net().to_bytes()?, Vec::new()),
-        };
-        let (state, optimizer) = match (checkpoint, self.net.training_state()?) {
-            (true, Some(TrainingState { param_ids, optimizer, steps })) => (Some(StateHeader { rng: self.rng.state(), optimizer_len: optimizer.len(), param_ids, network_steps: steps }), optimizer),
-            (true, None) => (Some(StateHeader { rng: self.rng.state(), optimizer_len: 0, param_ids: Vec::new(), network_steps: self.net.steps }), Vec::new()),
-            (false, _) => (None, Vec::new()),
-        };
+        let (state, weights, average, optimizer) = pack_training(&self.net, self.average.as_ref(), &self.rng, checkpoint)?;
         let header = Header { train: self.train.clone(), stats: self.stats.clone(), counters: self.counters.clone(), weights_len: weights.len(), average_len: average.len(), state };
         let meta = serde_json::to_vec(&header).map_err(|e| ModelError::Corrupt(e.to_string()))?;
         Ok(write_container(MAGIC, MOLECULE_WEIGHTS_VERSION, &meta, &[weights, average, optimizer].concat()))
@@ -200,25 +244,9 @@ impl MoleculeModel {
         }
         let (meta, payload) = read_container(bytes, MAGIC, MOLECULE_WEIGHTS_VERSION)?;
         let header: Header = serde_json::from_slice(meta).map_err(|e| ModelError::Corrupt(format!("header: {e}")))?;
-        let optimizer_len = header.state.as_ref().map_or(0, |s| s.optimizer_len);
-        let total = header.weights_len.checked_add(header.average_len).and_then(|v| v.checked_add(optimizer_len));
-        if total != Some(payload.len()) {
-            return Err(ModelError::Corrupt(format!("the header describes {total:?} bytes of weights and state, the file holds {}", payload.len())));
-        }
-        let (weights, rest) = payload.split_at(header.weights_len);
-        let (average, optimizer) = rest.split_at(header.average_len);
-        let mut net = Network::from_bytes(weights, None)?;
-        check_joint(&net)?;
-        // a preset holds the average only: training on from it starts a new average there
-        let average = if !average.is_empty() { Some(Network::from_bytes(average, Some(&net.config))?) } else { (header.train.ema > 0.0).then(|| net.weights_copy()) };
-        header.stats.check(net.config.atoms).map_err(ModelError::Corrupt)?;
-        let mut rng = XorShift64::new(header.train.seed ^ 0x70B5);
-        if let Some(st) = header.state {
-            rng = XorShift64::from_state(st.rng).map_err(ModelError::Corrupt)?;
-            if !optimizer.is_empty() {
-                net.restore_training_state(TrainingState { param_ids: st.param_ids, optimizer: optimizer.to_vec(), steps: st.network_steps })?;
-            }
-        }
+        let stats = &header.stats;
+        let check = |net: &Network| check_joint(net).and_then(|_| stats.check(net.config.atoms).map_err(ModelError::Corrupt));
+        let (net, average, rng) = unpack_training(payload, header.weights_len, header.average_len, header.state, header.train.ema, XorShift64::new(header.train.seed ^ 0x70B5), check)?;
         Ok(MoleculeModel { net, average, stats: header.stats, train: header.train, counters: header.counters, rng })
     }
 
