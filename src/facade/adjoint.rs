@@ -5,10 +5,11 @@
 //! "regress" (one epoch's regression steps) — with its counters, losses, the newest samples'
 //! energies and the newest simulated trajectory on the scrubber (`setAdjointFrame`).
 
-use super::{check_keys, device_name, fit_view, js_err, now_ms, slice_budget, styles_for, to_js, Held, Playground, Shown};
+use super::{check_keys, device_name, js_err, now_ms, slice_budget, to_js, Held, Playground, Shown};
 use crate::adjoint::{time_training, AdjointConfig, AdjointSampler};
 use crate::app::adjoint::{Learner as Core, Mode, Step};
 use crate::models::Compute;
+use crate::viewer::AtomStyle;
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
@@ -315,14 +316,14 @@ impl Playground {
         let new_view = s.shown != Shown::Adjoint || s.positions.len() != x.len();
         if let Some(r) = s.render.as_mut() {
             if new_view {
-                let styles: Vec<_> = (0..stride / sys.dim()).flat_map(|_| styles_for(&sys)).collect();
+                let styles: Vec<_> = (0..stride / sys.dim()).flat_map(|_| AtomStyle::particles_of(&sys)).collect();
                 r.viewer.set_molecules(&r.device, &r.queue, &styles, sys.d, &vec![sys.n; stride / sys.dim()]).map_err(js_err)?;
             }
             r.viewer.upload_positions(&r.device, &r.queue, x).map_err(js_err)?;
         }
         if new_view {
             let last = &l.frames[(count - 1) * stride..];
-            fit_view(&mut s.camera, last, sys.d, 0.8);
+            s.camera.fit_flat(last, sys.d, 0.8);
             s.forward.drop_view();
             s.generate.drop_view();
             s.draw.past_t_star = false;

@@ -4,7 +4,7 @@
 //! networks are judged on the same held-out molecules with the same sampler seeds, a few
 //! sampler steps per slice; and the viewer shows a generated conformer on its reference.
 
-use super::{check_keys, fit_view, js_err, now_ms, slice_budget, to_js, Held, Playground, Shown};
+use super::{check_keys, js_err, now_ms, slice_budget, to_js, Held, Playground, Shown};
 use crate::app::conformers::{network_config, pick_test, ConformerConfig, ConformerTrain, ConformerTraining, Judgement, CURVE_EVERY};
 use crate::conformers::{coverage, from_dataset, split, Conformer};
 use crate::molecules::Dataset;
@@ -332,7 +332,7 @@ impl Playground {
             r.viewer.set_molecules(&r.device, &r.queue, &styles, 3, &[n, n]).map_err(js_err)?;
             r.viewer.upload_positions(&r.device, &r.queue, &positions).map_err(js_err)?;
         }
-        fit_view(&mut s.camera, &positions, 3, 1.0);
+        s.camera.fit_flat(&positions, 3, 1.0);
         let out = serde_json::json!({ "objective": o.name(), "molecule": molecule, "index": m.index, "rmsd": rmsds[best], "rmsds": rmsds, "atoms": n });
         let comments = vec![
             format!("molplay conformers reference: QM9 subset molecule {}", m.index),

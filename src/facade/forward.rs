@@ -3,7 +3,7 @@
 //! molecules computed as one GPU pass (or on the CPU) and scrubbed frame by frame (`showForward`,
 //! `setFrame`), with frames past T* drawn desaturated.
 
-use super::{check_keys, fit_view, js_err, now_ms, slice_budget, to_js, Playground};
+use super::{check_keys, js_err, now_ms, slice_budget, to_js, Playground};
 use crate::gaussianity::{PooledRun, StudyOptions, StudyRun};
 use crate::gpu::forward::{cpu_trajectory, Batch, ForwardKernel, Trajectory};
 use crate::molecules::{Dataset, Modality, Molecule};
@@ -298,7 +298,7 @@ impl Playground {
         }
         let frame0: Vec<f32> =
             batch.layout.iter().zip(&batch.shift).flat_map(|(&(first, n), sh)| batch.z0[first * 3..(first + n) * 3].chunks(3).flat_map(move |p| (0..3).map(move |k| (p[k] + sh[k]) as f32))).collect();
-        fit_view(&mut s.camera, &frame0, 3, 1.5);
+        s.camera.fit_flat(&frame0, 3, 1.5);
         s.positions = frame0;
         s.batch = None;
         s.energy = f64::NAN;

@@ -3,7 +3,7 @@
 //! sampler run advanced in slices (`startGenerate` / `generateStep`), its quality against
 //! reference configurations, and the kept reverse trajectory on the scrubber (`setGenerateTime`).
 
-use super::{check_keys, fit_view, js_err, now_ms, slice_budget, to_js, Held, Playground};
+use super::{check_keys, js_err, now_ms, slice_budget, to_js, Held, Playground};
 use crate::gpu::sampler::SamplerKernel;
 use crate::metrics::{pairwise_distances, subsample};
 use crate::samplers::{Denoiser, GpuStep, Method, SampleOptions, SamplerRun, Symmetry};
@@ -497,7 +497,7 @@ impl Playground {
                     }
                     let v = g.view.as_ref().expect("set above");
                     let last = v.frames[v.frames.len() - 3 * v.atoms..].to_vec();
-                    fit_view(&mut s.camera, &last, 3, 1.0);
+                    s.camera.fit_flat(&last, 3, 1.0);
                 }
                 // the forward panel's trajectory no longer matches the viewer's atoms
                 s.forward.drop_view();

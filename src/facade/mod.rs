@@ -1,14 +1,16 @@
 //! The thin wasm-bindgen facade: owns the GPU context, the energy kernel and the viewer for
 //! one canvas, and turns Rust errors into JS errors. No math lives here.
 
-use crate::energies::{perturbed_batch, Family, PresetBuild, System};
+use crate::energies::{perturbed_batch, PresetBuild, System};
 use crate::gpu::energy::{cpu_energies_grads, time_paths, EnergyError, EnergyKernel, ParticleBatch, PathTimes};
 use crate::gpu::{GpuContext, GpuError};
 use crate::mcmc::PtConfig;
 #[cfg(feature = "nets")]
 use crate::models::Compute;
 use crate::reference::ReferenceRun;
-use crate::viewer::{AtomSource, AtomStyle, Camera, DrawOptions, Viewer};
+pub(crate) use crate::viewer::screen::later;
+use crate::viewer::screen::Screen;
+use crate::viewer::{AtomSource, AtomStyle, Camera, DrawOptions};
 use serde::Serialize;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -84,15 +86,6 @@ pub fn crate_version() -> String {
     env!("CARGO_PKG_VERSION").into()
 }
 
-struct Render {
-    device: wgpu::Device,
-    queue: wgpu::Queue,
-    surface: wgpu::Surface<'static>,
-    config: wgpu::SurfaceConfiguration,
-    viewer: Viewer,
-    api: String,
-}
-
 /// What the viewer shows: each panel that puts something on it says so here, and the others
 /// know their trajectory no longer matches the viewer's atoms.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -144,7 +137,7 @@ struct Inner {
     /// burn on the compute device, registered on first use (once per device).
     #[cfg(feature = "nets")]
     burn_gpu: Option<Compute>,
-    render: Option<Render>,
+    render: Option<Screen>,
     notice: Option<String>,
     camera: Camera,
     draw: DrawOptions,
@@ -356,38 +349,6 @@ fn js_err(e: impl std::fmt::Display) -> JsValue {
     js_sys::Error::new(&e.to_string()).into()
 }
 
-async fn webgl_renderer(canvas: HtmlCanvasElement) -> Result<(wgpu::Device, wgpu::Queue, wgpu::Surface<'static>, wgpu::Adapter), String> {
-    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
-    desc.backends = wgpu::Backends::GL;
-    let instance = wgpu::Instance::new(desc);
-    let surface = instance.create_surface(wgpu::SurfaceTarget::Canvas(canvas)).map_err(|e| e.to_string())?;
-    let adapter = instance.request_adapter(&wgpu::RequestAdapterOptions { compatible_surface: Some(&surface), ..Default::default() }).await.map_err(|e| e.to_string())?;
-    let (device, queue) = adapter
-        .request_device(&wgpu::DeviceDescriptor { label: Some("molplay webgl"), required_limits: wgpu::Limits::downlevel_webgl2_defaults().using_resolution(adapter.limits()), ..Default::default() })
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok((device, queue, surface, adapter))
-}
-
-fn make_render(device: wgpu::Device, queue: wgpu::Queue, surface: wgpu::Surface<'static>, adapter: &wgpu::Adapter, w: u32, h: u32, api: &str) -> Render {
-    let caps = surface.get_capabilities(adapter);
-    let format = caps.formats.iter().copied().find(|f| !f.is_srgb()).unwrap_or(caps.formats[0]);
-    let config = wgpu::SurfaceConfiguration {
-        usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
-        format,
-        width: w.max(1),
-        height: h.max(1),
-        present_mode: wgpu::PresentMode::Fifo,
-        desired_maximum_frame_latency: 2,
-        alpha_mode: caps.alpha_modes[0],
-        view_formats: vec![],
-        color_space: Default::default(),
-    };
-    surface.configure(&device, &config);
-    let viewer = Viewer::new(&device, format, AtomSource::for_adapter(adapter));
-    Render { device, queue, surface, config, viewer, api: api.into() }
-}
-
 impl Playground {
     /// A GPU computation failed. A failed readback is what a lost device gives (during the
     /// page's start too, before its lost callback has fired), so the page moves to the CPU as
@@ -430,11 +391,11 @@ impl Playground {
             let inner = self.inner.clone();
             let instance = c.ctx.instance.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                let fresh = new_viewer_device(&instance).await;
+                let fresh = Screen::fresh_device(&instance).await;
                 let mut s = inner.borrow_mut();
                 s.rebuilding_viewer = false;
                 let outcome = match (fresh, s.render.take()) {
-                    (Ok(fresh), Some(old)) => renderer_on(fresh, old),
+                    (Ok(fresh), Some(old)) => old.on_device(fresh),
                     (Err(e), _) => Err(e),
                     (Ok(_), None) => Err("it was gone".into()),
                 };
@@ -455,69 +416,6 @@ impl Playground {
             });
         }
     }
-}
-
-/// A fresh device for the viewer after a loss. Right after one (during the page's start, say)
-/// the browser may have no adapter to give yet: ask again a few times, a little later each time.
-async fn new_viewer_device(instance: &wgpu::Instance) -> Result<(wgpu::Adapter, wgpu::Device, wgpu::Queue), String> {
-    let mut last = String::new();
-    for wait_ms in [0, 100, 300, 1000, 3000] {
-        if wait_ms > 0 {
-            later(wait_ms).await;
-        }
-        let adapter = match instance.request_adapter(&wgpu::RequestAdapterOptions::default()).await {
-            Ok(adapter) => adapter,
-            Err(e) => {
-                last = e.to_string();
-                continue;
-            }
-        };
-        match adapter.request_device(&wgpu::DeviceDescriptor { label: Some("molplay viewer (after a device loss)"), ..Default::default() }).await {
-            Ok((device, queue)) => return Ok((adapter, device, queue)),
-            Err(e) => last = e.to_string(),
-        }
-    }
-    Err(last)
-}
-
-/// The viewer `old` showed, on a fresh device for the same canvas (surface).
-fn renderer_on((adapter, device, queue): (wgpu::Adapter, wgpu::Device, wgpu::Queue), old: Render) -> Result<Render, String> {
-    old.surface.configure(&device, &old.config);
-    let viewer = old.viewer.rebuilt(&device, &queue, old.config.format, AtomSource::for_adapter(&adapter)).map_err(|e| e.to_string())?;
-    Ok(Render { device, queue, surface: old.surface, config: old.config, viewer, api: format!("{} (new device)", old.api.trim_end_matches(" (new device)")) })
-}
-
-/// Resolves after `ms` milliseconds (a timer on the page's event loop; at once without a window).
-pub(crate) async fn later(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let set = web_sys::window().map(|w| w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms));
-        if !matches!(set, Some(Ok(_))) {
-            let _ = resolve.call0(&JsValue::NULL);
-        }
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-}
-
-/// Frames flat positions (`d` coordinates each; z = 0 in 2-D) from the camera's current
-/// direction: their bounding box, grown by `pad` (a particle's radius and some room), fills
-/// the viewer's width or height (issue 19: a ball around the centre left a row of samples a
-/// thin strip in a wide viewer).
-fn fit_view(camera: &mut Camera, positions: &[f32], d: usize, pad: f32) {
-    camera.fit_points(&points(positions, d), pad);
-}
-
-/// The fractions of the viewer's width and height the projected bounding box of `positions` spans.
-fn view_fill(camera: &Camera, positions: &[f32], d: usize) -> [f32; 2] {
-    camera.fill(&points(positions, d)).to_array()
-}
-
-/// Flat positions with `d` coordinates each as 3-D points (z = 0 in 2-D).
-fn points(positions: &[f32], d: usize) -> Vec<glam::Vec3> {
-    positions.chunks_exact(d.max(1)).map(|p| glam::Vec3::new(p[0], p.get(1).copied().unwrap_or(0.0), if d > 2 { p[2] } else { 0.0 })).collect()
-}
-
-fn styles_for(sys: &System) -> Vec<AtomStyle> {
-    vec![AtomStyle::particle(matches!(sys.family, Family::LennardJones { .. })); sys.n]
 }
 
 #[wasm_bindgen]
@@ -546,10 +444,10 @@ impl Playground {
             Some(c) => {
                 let ctx = &c.ctx;
                 let surface = ctx.instance.create_surface(wgpu::SurfaceTarget::Canvas(canvas)).map_err(js_err)?;
-                Some(make_render(ctx.device.clone(), ctx.queue.clone(), surface, &ctx.adapter, w, h, "WebGPU"))
+                Some(Screen::new(ctx.device.clone(), ctx.queue.clone(), surface, &ctx.adapter, w, h, "WebGPU"))
             }
-            None => match webgl_renderer(canvas).await {
-                Ok((device, queue, surface, adapter)) => Some(make_render(device, queue, surface, &adapter, w, h, "WebGL2")),
+            None => match Screen::webgl(canvas).await {
+                Ok(screen) => Some(screen),
                 Err(e) => {
                     let n = notice.take().unwrap_or_default();
                     notice = Some(format!("{n}; WebGL2 unavailable too, the viewer is off ({e})"));
@@ -624,7 +522,7 @@ impl Playground {
             dim: s.system.d,
             energy: s.energy,
             positions: &s.positions,
-            view_fill: view_fill(&s.camera, &s.positions, s.positions_dim()),
+            view_fill: s.camera.fill_flat(&s.positions, s.positions_dim()),
             style: s.style,
             frames: s.frames,
             render_error: s.render_error.as_deref(),
@@ -690,13 +588,13 @@ impl Playground {
             }
             let s = &mut *s;
             if let Some(r) = s.render.as_mut() {
-                r.viewer.set_molecule(&r.device, &r.queue, &styles_for(&sys), sys.d).map_err(js_err)?;
+                r.viewer.set_molecule(&r.device, &r.queue, &AtomStyle::particles_of(&sys), sys.d).map_err(js_err)?;
                 match &batch {
                     Some(b) if r.viewer.source == AtomSource::Storage => r.viewer.show_storage(&r.device, b.positions(), 0),
                     _ => r.viewer.upload_positions(&r.device, &r.queue, &x).map_err(js_err)?,
                 }
             }
-            fit_view(&mut s.camera, &x, sys.d, 0.6);
+            s.camera.fit_flat(&x, sys.d, 0.6);
             // the other panels' trajectories no longer match the viewer's atoms (each puts its
             // own back when its mode returns)
             s.forward.drop_view();
@@ -802,27 +700,10 @@ impl Playground {
             return changed; // its device is lost; a new one is on its way
         }
         let Some(r) = s.render.as_mut() else { return changed };
-        let texture = match r.surface.get_current_texture() {
-            wgpu::CurrentSurfaceTexture::Success(t) | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
-            other => {
-                let msg = format!(
-                    "no surface texture ({}); reconfigured",
-                    match other {
-                        wgpu::CurrentSurfaceTexture::Timeout => "timeout",
-                        wgpu::CurrentSurfaceTexture::Occluded => "occluded",
-                        wgpu::CurrentSurfaceTexture::Outdated => "outdated",
-                        wgpu::CurrentSurfaceTexture::Lost => "lost",
-                        _ => "other",
-                    }
-                );
-                r.surface.configure(&r.device, &r.config);
-                s.render_error = Some(msg);
-                return changed; // try again next frame
-            }
-        };
-        let view = texture.texture.create_view(&Default::default());
-        r.viewer.render(&r.device, &r.queue, &view, r.config.width, r.config.height, &camera, &draw);
-        r.queue.present(texture);
+        if let Err(e) = r.draw(&camera, &draw) {
+            s.render_error = Some(e);
+            return changed; // try again next frame
+        }
         s.dirty = false;
         s.frames += 1;
         changed
@@ -842,11 +723,7 @@ impl Playground {
     pub fn resize(&self, width: u32, height: u32) {
         let mut s = self.inner.borrow_mut();
         if let Some(r) = s.render.as_mut() {
-            let max = r.device.limits().max_texture_dimension_2d;
-            r.config.width = width.clamp(1, max);
-            r.config.height = height.clamp(1, max);
-            r.surface.configure(&r.device, &r.config);
-            s.camera.aspect = r.config.width as f32 / r.config.height as f32;
+            s.camera.aspect = r.resize(width, height);
         }
         s.dirty = true;
     }
@@ -869,7 +746,7 @@ impl Playground {
         let s = &mut *s;
         s.camera = Camera { aspect: s.camera.aspect, ..Camera::default() };
         let d = s.positions_dim();
-        fit_view(&mut s.camera, &s.positions, d, 0.6);
+        s.camera.fit_flat(&s.positions, d, 0.6);
         s.dirty = true;
     }
 
@@ -898,22 +775,16 @@ impl Playground {
             return JsValue::NULL;
         }
         let d = s.positions_dim();
-        let pts = points(&s.positions, d);
-        let groups: Vec<usize> = match s.render.as_ref().and_then(|r| r.viewer.groups()) {
-            Some(g) if g.len() > 1 && g.iter().sum::<usize>() == pts.len() => g.to_vec(),
-            _ => return JsValue::NULL,
-        };
+        let pts = crate::viewer::camera::points(&s.positions, d);
+        let Some(groups) = s.render.as_ref().and_then(|r| r.viewer.groups()).map(<[usize]>::to_vec) else { return JsValue::NULL };
         let ndc = glam::Vec2::new((2.0 * x - 1.0) as f32, (1.0 - 2.0 * y) as f32);
-        let Some(atom) = s.camera.pick(&pts, ndc, 0.04) else { return JsValue::NULL };
-        let (mut first, mut k) = (0, 0);
-        while first + groups[k] <= atom {
-            first += groups[k];
-            k += 1;
+        match s.camera.focus_group(&pts, &groups, ndc) {
+            Some(k) => {
+                s.dirty = true;
+                JsValue::from_f64(k as f64)
+            }
+            None => JsValue::NULL,
         }
-        let mine = pts[first..first + groups[k]].to_vec();
-        s.camera.fit_points(&mine, 0.8);
-        s.dirty = true;
-        JsValue::from_f64(k as f64)
     }
 
     #[wasm_bindgen(js_name = setBonds)]
@@ -931,12 +802,12 @@ impl Playground {
         let changed = s.system.name != sys.name || s.shown != Shown::System(sys.name.clone()) || s.positions.len() != x.len();
         if let Some(r) = s.render.as_mut() {
             if changed {
-                r.viewer.set_molecule(&r.device, &r.queue, &styles_for(sys), sys.d).map_err(js_err)?;
+                r.viewer.set_molecule(&r.device, &r.queue, &AtomStyle::particles_of(sys), sys.d).map_err(js_err)?;
             }
             r.viewer.upload_positions(&r.device, &r.queue, x).map_err(js_err)?;
         }
         if changed {
-            fit_view(&mut s.camera, x, sys.d, 0.6);
+            s.camera.fit_flat(x, sys.d, 0.6);
             s.system = sys.clone();
             s.shown = Shown::System(sys.name.clone());
             s.forward.drop_view();

@@ -3,7 +3,7 @@
 //! started and advanced in slices, and its kept trajectories are shown with each atom grey until
 //! its type is decided on the way to t = 0 (then in its element's colour).
 
-use super::{check_keys, fit_view, js_err, now_ms, slice_budget, to_js, Playground, Shown};
+use super::{check_keys, js_err, now_ms, slice_budget, to_js, Playground, Shown};
 use crate::app::molecules::{evaluate, MoleculeModel, MAX_SAMPLES};
 use crate::joint::{GagaVariance, GenerateOptions, Generation};
 use crate::samplers::Method;
@@ -224,7 +224,7 @@ impl Playground {
             r.viewer.upload_positions(&r.device, &r.queue, &positions).map_err(js_err)?;
         }
         if new_view {
-            fit_view(&mut s.camera, &positions, 3, 1.0);
+            s.camera.fit_flat(&positions, 3, 1.0);
         }
         s.positions = positions;
         s.shown = Shown::WholeMolecules;

@@ -120,6 +120,37 @@ impl Camera {
         best.map(|(_, i)| i)
     }
 
+    /// Frames flat positions (`d` coordinates each; z = 0 in 2-D) as [`fit_points`](Self::fit_points)
+    /// does: their bounding box, grown by `pad` (a particle's radius and some room), fills the
+    /// viewer's width or height (issue 19: a ball around the centre left a row of samples a thin
+    /// strip in a wide viewer).
+    pub fn fit_flat(&mut self, positions: &[f32], d: usize, pad: f32) {
+        self.fit_points(&points(positions, d), pad);
+    }
+
+    /// [`fill`](Self::fill) of flat positions with `d` coordinates each.
+    pub fn fill_flat(&self, positions: &[f32], d: usize) -> [f32; 2] {
+        self.fill(&points(positions, d)).to_array()
+    }
+
+    /// A click at `ndc` on a view of several molecules (`groups`: their atom counts, in drawing
+    /// order, adding up to the points): frames the molecule whose atom was hit alone and returns
+    /// its index; `None` (camera unchanged) when nothing is drawn there or the view holds one
+    /// molecule only.
+    pub fn focus_group(&mut self, points: &[Vec3], groups: &[usize], ndc: glam::Vec2) -> Option<usize> {
+        if groups.len() < 2 || groups.iter().sum::<usize>() != points.len() {
+            return None;
+        }
+        let atom = self.pick(points, ndc, 0.04)?;
+        let (mut first, mut k) = (0, 0);
+        while first + groups[k] <= atom {
+            first += groups[k];
+            k += 1;
+        }
+        self.fit_points(&points[first..first + groups[k]], 0.8);
+        Some(k)
+    }
+
     /// Drag by (dx, dy) pixels on a viewport `height` pixels tall.
     pub fn orbit(&mut self, dx: f32, dy: f32, height: f32) {
         if !(dx.is_finite() && dy.is_finite()) {
@@ -148,6 +179,11 @@ impl Camera {
             self.distance = (self.distance * factor).clamp(MIN_DISTANCE, MAX_DISTANCE);
         }
     }
+}
+
+/// Flat positions with `d` coordinates each as 3-D points (z = 0 in 2-D).
+pub fn points(positions: &[f32], d: usize) -> Vec<Vec3> {
+    positions.chunks_exact(d.max(1)).map(|p| Vec3::new(p[0], p.get(1).copied().unwrap_or(0.0), if d > 2 { p[2] } else { 0.0 })).collect()
 }
 
 #[cfg(test)]
@@ -212,6 +248,33 @@ mod tests {
         // nothing drawn there
         assert_eq!(cam.pick(&row, glam::Vec2::new(0.0, 0.9), 0.05), None);
         assert_eq!(cam.pick(&[], glam::Vec2::ZERO, 0.05), None);
+    }
+
+    #[test]
+    fn a_click_on_one_of_several_molecules_frames_it_alone() {
+        // three molecules of 2, 3 and 2 atoms in a row (flat, 3 coordinates each)
+        let flat: Vec<f32> = [0.0, 1.0, 5.0, 6.0, 7.0, 12.0, 13.0].iter().flat_map(|&x| [x, 0.0, 0.0]).collect();
+        let pts = points(&flat, 3);
+        assert_eq!(pts.len(), 7);
+        let mut cam = Camera { aspect: 1.6, yaw: 0.0, pitch: 0.0, ..Camera::default() };
+        cam.fit_flat(&flat, 3, 0.5);
+        let m = cam.proj() * cam.view();
+        let c = m * pts[3].extend(1.0);
+        let at = glam::Vec2::new(c.x / c.w, c.y / c.w);
+        let before = cam;
+        assert_eq!(cam.focus_group(&pts, &[2, 3, 2], at), Some(1));
+        // the middle molecule alone: its centre in the middle, nearer than before
+        assert!((cam.target.x - 6.0).abs() < 1e-4, "{:?}", cam.target);
+        assert!(cam.distance < before.distance);
+        assert!(cam.fill_flat(&flat[6..15], 3)[0] > 2.0 * before.fill_flat(&flat[6..15], 3)[0]);
+        // one molecule, groups that do not add up, or nothing under the click: no change
+        let mut same = before;
+        assert_eq!(same.focus_group(&pts, &[7], at), None);
+        assert_eq!(same.focus_group(&pts, &[2, 3], at), None);
+        assert_eq!(same.focus_group(&pts, &[2, 3, 2], glam::Vec2::new(0.0, 0.9)), None);
+        assert_eq!(same, before);
+        // 2-D positions get z = 0
+        assert_eq!(points(&[1.0, 2.0, 3.0, 4.0], 2), vec![Vec3::new(1.0, 2.0, 0.0), Vec3::new(3.0, 4.0, 0.0)]);
     }
 
     #[test]

@@ -10,6 +10,8 @@
 
 pub mod camera;
 pub mod layout;
+#[cfg(target_arch = "wasm32")]
+pub mod screen;
 
 pub use camera::Camera;
 
@@ -107,6 +109,11 @@ impl AtomStyle {
         } else {
             AtomStyle { rgb: [255, 160, 60], radius: 0.55, reach: 1.6 }
         }
+    }
+
+    /// Every particle of a benchmark system, as [`particle`](Self::particle) draws it.
+    pub fn particles_of(sys: &crate::energies::System) -> Vec<AtomStyle> {
+        vec![AtomStyle::particle(matches!(sys.family, crate::energies::Family::LennardJones { .. })); sys.n]
     }
 
     fn pack(&self) -> [f32; 4] {
