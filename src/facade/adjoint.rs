@@ -5,7 +5,7 @@
 //! "regress" (one epoch's regression steps) — with its counters, losses, the newest samples'
 //! energies and the newest simulated trajectory on the scrubber (`setAdjointFrame`).
 
-use super::{check_keys, device_name, js_err, now_ms, slice_budget, to_js, Held, Playground, Shown};
+use super::{check_keys, device_name, js_err, now_ms, slice_budget, to_js, Held, Playground, Scene, Shown};
 use crate::adjoint::{time_training, AdjointConfig, AdjointSampler};
 use crate::app::adjoint::{Learner as Core, Mode, Step};
 use crate::models::Compute;
@@ -314,25 +314,11 @@ impl Playground {
         l.frame = k;
         let x = &l.frames[k * stride..(k + 1) * stride];
         let new_view = s.shown != Shown::Adjoint || s.positions.len() != x.len();
-        if let Some(r) = s.render.as_mut() {
-            if new_view {
-                let styles: Vec<_> = (0..stride / sys.dim()).flat_map(|_| AtomStyle::particles_of(&sys)).collect();
-                r.viewer.set_molecules(&r.device, &r.queue, &styles, sys.d, &vec![sys.n; stride / sys.dim()]).map_err(js_err)?;
-            }
-            r.viewer.upload_positions(&r.device, &r.queue, x).map_err(js_err)?;
-        }
-        if new_view {
-            let last = &l.frames[(count - 1) * stride..];
-            s.camera.fit_flat(last, sys.d, 0.8);
-            s.forward.drop_view();
-            s.generate.drop_view();
-            s.draw.past_t_star = false;
-        }
-        s.positions = x.to_vec();
-        s.shown = Shown::Adjoint;
-        s.energy = f64::NAN;
-        s.batch = None;
-        s.dirty = true;
+        let styles: Vec<_> = (0..stride / sys.dim()).flat_map(|_| AtomStyle::particles_of(&sys)).collect();
+        let groups = vec![sys.n; stride / sys.dim()];
+        let last = l.frames[(count - 1) * stride..].to_vec();
+        let scene = Scene::moved(x.to_vec());
+        s.show(Shown::Adjoint, if new_view { Scene { atoms: Some((&styles, sys.d, &groups)), fit: Some((&last, sys.d, 0.8)), ..scene } } else { scene })?;
         to_js(&serde_json::json!({ "frame": k, "frames": count, "u": k as f64 / (count - 1).max(1) as f64 }))
     }
 }

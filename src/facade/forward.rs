@@ -3,7 +3,7 @@
 //! molecules computed as one GPU pass (or on the CPU) and scrubbed frame by frame (`showForward`,
 //! `setFrame`), with frames past T* drawn desaturated.
 
-use super::{check_keys, js_err, now_ms, slice_budget, to_js, Playground};
+use super::{check_keys, js_err, now_ms, slice_budget, to_js, Playground, Scene};
 use crate::gaussianity::{PooledRun, StudyOptions, StudyRun};
 use crate::gpu::forward::{cpu_trajectory, Batch, ForwardKernel, Trajectory};
 use crate::molecules::{Dataset, Modality, Molecule};
@@ -293,18 +293,10 @@ impl Playground {
             (Some(c), Some(AtomSource::Storage)) => (Some(Rc::new(ForwardKernel::new(&c.ctx.device).run(&c.ctx, &batch, &schedule, seed).map_err(js_err)?)), Vec::new(), "gpu"),
             _ => (None, cpu_trajectory(&batch, &schedule, seed).map_err(|e| js_err(format!("showForward: {e}")))?.iter().map(|&v| v as f32).collect(), "cpu"),
         };
-        if let Some(r) = s.render.as_mut() {
-            r.viewer.set_molecules(&r.device, &r.queue, &styles, 3, &groups).map_err(js_err)?;
-        }
         let frame0: Vec<f32> =
             batch.layout.iter().zip(&batch.shift).flat_map(|(&(first, n), sh)| batch.z0[first * 3..(first + n) * 3].chunks(3).flat_map(move |p| (0..3).map(move |k| (p[k] + sh[k]) as f32))).collect();
-        s.camera.fit_flat(&frame0, 3, 1.5);
-        s.positions = frame0;
-        s.batch = None;
-        s.energy = f64::NAN;
-        s.shown = super::Shown::Forward;
+        s.show(super::Shown::Forward, Scene { atoms: Some((&styles, 3, &groups)), fit: Some((&frame0, 3, 1.5)), ..Scene::moved(frame0.clone()) })?;
         s.forward.view = Some(View { schedule, gpu, cpu, atoms, t: 0, elements, batch, seed });
-        s.generate.drop_view();
         drop(guard);
         let _ = self.set_frame(0.0)?;
         to_js(&serde_json::json!({ "molecules": picked.len(), "atoms": atoms, "steps": self.inner.borrow().forward.view.as_ref().map(|v| v.schedule.steps()), "engine": engine, "limited": limited }))

@@ -3,7 +3,7 @@
 //! sampler run advanced in slices (`startGenerate` / `generateStep`), its quality against
 //! reference configurations, and the kept reverse trajectory on the scrubber (`setGenerateTime`).
 
-use super::{check_keys, js_err, now_ms, slice_budget, to_js, Held, Playground};
+use super::{check_keys, js_err, now_ms, slice_budget, to_js, Held, Playground, Scene};
 use crate::gpu::sampler::SamplerKernel;
 use crate::metrics::{pairwise_distances, subsample};
 use crate::samplers::{Denoiser, GpuStep, Method, SampleOptions, SamplerRun, Symmetry};
@@ -433,6 +433,7 @@ impl Playground {
         let mut guard = self.inner.borrow_mut();
         let s = &mut *guard;
         let g = &mut s.generate;
+        let mut restyled = None;
         if let Some(job) = g.job.as_ref() {
             let (n, keep) = (job.run.atoms(), job.run.kept());
             let raw = job.run.frames();
@@ -492,31 +493,22 @@ impl Playground {
                     }
                 }
                 if restyle {
-                    if let Some(r) = s.render.as_mut() {
-                        r.viewer.set_molecules(&r.device, &r.queue, &styles, 3, &vec![n; keep]).map_err(js_err)?;
-                    }
-                    let v = g.view.as_ref().expect("set above");
-                    let last = v.frames[v.frames.len() - 3 * v.atoms..].to_vec();
-                    s.camera.fit_flat(&last, 3, 1.0);
+                    restyled = Some((styles, vec![n; keep]));
                 }
-                // the forward panel's trajectory no longer matches the viewer's atoms
-                s.forward.drop_view();
             }
         }
         let Some(v) = s.generate.view.as_mut() else { return Ok(()) };
         let count = v.frames.len() / (3 * v.atoms);
         v.frame = frame.unwrap_or(count - 1).min(count - 1);
         let stride = 3 * v.atoms;
-        if let Some(r) = s.render.as_mut() {
-            r.viewer.upload_positions(&r.device, &r.queue, &v.frames[v.frame * stride..(v.frame + 1) * stride]).map_err(js_err)?;
-        }
-        s.positions = v.frames[v.frame * stride..(v.frame + 1) * stride].to_vec();
-        s.shown = super::Shown::Generated;
-        s.energy = f64::NAN;
-        s.batch = None;
+        let positions = v.frames[v.frame * stride..(v.frame + 1) * stride].to_vec();
         let t = v.t_start * (1.0 - v.frame as f64 / v.steps as f64);
-        s.draw.past_t_star = v.t_star.is_some_and(|ts| t > ts);
-        s.dirty = true;
-        Ok(())
+        let past_t_star = v.t_star.is_some_and(|ts| t > ts);
+        let last = v.frames[v.frames.len() - stride..].to_vec();
+        let mut scene = Scene { past_t_star, ..Scene::moved(positions) };
+        if let Some((styles, groups)) = &restyled {
+            scene = Scene { atoms: Some((styles, 3, groups)), fit: Some((&last, 3, 1.0)), ..scene };
+        }
+        s.show(super::Shown::Generated, scene)
     }
 }

@@ -182,6 +182,30 @@ struct Inner {
     changed: bool,
 }
 
+/// What a panel puts on the viewer ([`Inner::show`]).
+struct Scene<'a> {
+    /// New atoms: one style each, coordinates per atom, atoms per molecule; None: the atoms
+    /// drawn already, moved.
+    atoms: Option<(&'a [AtomStyle], usize, &'a [usize])>,
+    /// The positions drawn (flat), kept on the host (`state()`, a lost device's new viewer).
+    positions: Vec<f32>,
+    /// Frames these flat positions (coordinates per atom, padding); None keeps the camera.
+    fit: Option<(&'a [f32], usize, f32)>,
+    /// The GPU batch holding `positions`, drawn from its buffer where the viewer can.
+    batch: Option<ParticleBatch>,
+    /// The configuration's energy (NaN where there is none).
+    energy: f64,
+    /// The reverse trajectory is above T* (the viewer marks it).
+    past_t_star: bool,
+}
+
+impl<'a> Scene<'a> {
+    /// `positions` of atoms already drawn, no energy, the camera kept.
+    fn moved(positions: Vec<f32>) -> Self {
+        Scene { atoms: None, positions, fit: None, batch: None, energy: f64::NAN, past_t_star: false }
+    }
+}
+
 struct LoadedSet {
     file: String,
     system: System,
@@ -217,6 +241,38 @@ impl Inner {
             Shown::Adjoint => self.adjoint.dim().unwrap_or(self.system.d),
             _ => self.system.d,
         }
+    }
+
+    /// `what` takes the viewer with `scene`: its atoms (when new), its positions, the camera
+    /// framing them (when asked), and the other panels' trajectories dropped, since they no
+    /// longer match the viewer's atoms (each panel puts its own back when its mode returns).
+    /// Every panel shows through here, so `shown` always names what is drawn.
+    fn show(&mut self, what: Shown, scene: Scene) -> Result<(), JsValue> {
+        if let Some(r) = self.render.as_mut() {
+            if let Some((styles, d, groups)) = scene.atoms {
+                r.viewer.set_molecules(&r.device, &r.queue, styles, d, groups).map_err(js_err)?;
+            }
+            match &scene.batch {
+                Some(b) if r.viewer.source == AtomSource::Storage => r.viewer.show_storage(&r.device, b.positions(), 0),
+                _ => r.viewer.upload_positions(&r.device, &r.queue, &scene.positions).map_err(js_err)?,
+            }
+        }
+        if let Some((x, d, pad)) = scene.fit {
+            self.camera.fit_flat(x, d, pad);
+        }
+        if what != Shown::Forward {
+            self.forward.drop_view();
+        }
+        if what != Shown::Generated {
+            self.generate.drop_view();
+        }
+        self.shown = what;
+        self.positions = scene.positions;
+        self.batch = scene.batch;
+        self.energy = scene.energy;
+        self.draw.past_t_star = scene.past_t_star;
+        self.dirty = true;
+        Ok(())
     }
 
     fn backend(&self) -> &'static str {
@@ -587,25 +643,9 @@ impl Playground {
                 return Ok(JsValue::NULL);
             }
             let s = &mut *s;
-            if let Some(r) = s.render.as_mut() {
-                r.viewer.set_molecule(&r.device, &r.queue, &AtomStyle::particles_of(&sys), sys.d).map_err(js_err)?;
-                match &batch {
-                    Some(b) if r.viewer.source == AtomSource::Storage => r.viewer.show_storage(&r.device, b.positions(), 0),
-                    _ => r.viewer.upload_positions(&r.device, &r.queue, &x).map_err(js_err)?,
-                }
-            }
-            s.camera.fit_flat(&x, sys.d, 0.6);
-            // the other panels' trajectories no longer match the viewer's atoms (each puts its
-            // own back when its mode returns)
-            s.forward.drop_view();
-            s.generate.drop_view();
-            s.draw.past_t_star = false;
-            s.shown = Shown::System(sys.name.clone());
+            let (styles, groups) = (AtomStyle::particles_of(&sys), [sys.n]);
+            s.show(Shown::System(sys.name.clone()), Scene { atoms: Some((&styles, sys.d, &groups)), fit: Some((&x, sys.d, 0.6)), batch, energy, ..Scene::moved(x.clone()) })?;
             s.system = sys;
-            s.positions = x;
-            s.batch = batch;
-            s.energy = energy;
-            s.dirty = true;
             Ok(JsValue::from_f64(energy))
         })
     }
@@ -800,24 +840,11 @@ impl Playground {
         let s = &mut *s;
         // another panel's trajectory may hold the viewer even when the system is the same
         let changed = s.system.name != sys.name || s.shown != Shown::System(sys.name.clone()) || s.positions.len() != x.len();
-        if let Some(r) = s.render.as_mut() {
-            if changed {
-                r.viewer.set_molecule(&r.device, &r.queue, &AtomStyle::particles_of(sys), sys.d).map_err(js_err)?;
-            }
-            r.viewer.upload_positions(&r.device, &r.queue, x).map_err(js_err)?;
-        }
-        if changed {
-            s.camera.fit_flat(x, sys.d, 0.6);
-            s.system = sys.clone();
-            s.shown = Shown::System(sys.name.clone());
-            s.forward.drop_view();
-            s.generate.drop_view();
-            s.draw.past_t_star = false;
-        }
-        s.positions = x.to_vec();
-        s.batch = None;
-        s.energy = energy;
-        s.dirty = true;
+        let (styles, groups) = (AtomStyle::particles_of(sys), [sys.n]);
+        let scene = Scene { energy, ..Scene::moved(x.to_vec()) };
+        let scene = if changed { Scene { atoms: Some((&styles, sys.d, &groups)), fit: Some((x, sys.d, 0.6)), ..scene } } else { Scene { past_t_star: s.draw.past_t_star, ..scene } };
+        s.show(Shown::System(sys.name.clone()), scene)?;
+        s.system = sys.clone();
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 //! started and advanced in slices, and its kept trajectories are shown with each atom grey until
 //! its type is decided on the way to t = 0 (then in its element's colour).
 
-use super::{check_keys, js_err, now_ms, slice_budget, to_js, Playground, Shown};
+use super::{check_keys, js_err, now_ms, slice_budget, to_js, Playground, Scene, Shown};
 use crate::app::molecules::{evaluate, MoleculeModel, MAX_SAMPLES};
 use crate::joint::{GagaVariance, GenerateOptions, Generation};
 use crate::samplers::Method;
@@ -219,21 +219,8 @@ impl Playground {
         }
         let positions: Vec<f32> = in_a_row(&molecules).iter().map(|&v| v as f32).collect();
         let new_view = s.shown != Shown::WholeMolecules || k == 0;
-        if let Some(r) = s.render.as_mut() {
-            r.viewer.set_molecules(&r.device, &r.queue, &styles, 3, &sizes).map_err(js_err)?;
-            r.viewer.upload_positions(&r.device, &r.queue, &positions).map_err(js_err)?;
-        }
-        if new_view {
-            s.camera.fit_flat(&positions, 3, 1.0);
-        }
-        s.positions = positions;
-        s.shown = Shown::WholeMolecules;
-        s.energy = f64::NAN;
-        s.batch = None;
-        s.draw.past_t_star = false;
-        s.forward.drop_view();
-        s.generate.drop_view();
-        s.dirty = true;
+        let fit = new_view.then_some((positions.as_slice(), 3, 1.0));
+        s.show(Shown::WholeMolecules, Scene { atoms: Some((&styles, 3, &sizes)), fit, ..Scene::moved(positions.clone()) })?;
         Ok(shown)
     }
 }
