@@ -107,7 +107,7 @@ fn reference_writes_centred_samples_and_rejects_bad_knobs() {
     assert_eq!(frames.len(), 3);
     assert!(frames[0].positions.chunks(3).all(|p| p[2] == 0.0), "DW-4 is written with z = 0");
     for (bad, expect) in [
-        (vec!["reference", "--system", "dw4", "--samples", "0", "--output", out.as_str()], "at least 1"),
+        (vec!["reference", "--system", "dw4", "--samples", "0", "--output", out.as_str()], "--samples must be between 1 and"),
         (vec!["reference", "--system", "dw4", "--t-max", "0.5", "--output", out.as_str()], "--t-max"),
         (vec!["reference", "--system", "dw4", "--output", "/tmp/x.csv"], ".npy or .xyz"),
     ] {

@@ -9,6 +9,7 @@ pub mod adjoint;
 pub mod conformers;
 #[cfg(feature = "nets")]
 pub mod molecules;
+pub mod reference;
 pub mod sample;
 #[cfg(feature = "nets")]
 pub mod score;

@@ -46,11 +46,13 @@ pub(super) fn check_knobs(cmd: &Command) -> Result<(), String> {
     };
     match cmd {
         Command::Reference { system, samples, chains, levels, burn_in, thin, .. } => {
-            at_most("--samples", *samples, MAX_REFERENCE_SAMPLES)?;
-            at_most("--chains", *chains, MAX_CHAINS)?;
+            // the reference run's bounds (checked again, with the other knobs, when it is planned)
+            let max = molplay::app::reference::Limits::NATIVE;
+            at_most("--samples", *samples, max.samples)?;
+            at_most("--chains", *chains, max.chains)?;
             at_most("--levels", levels.unwrap_or(0), molplay::mcmc::MAX_LEVELS)?;
-            at_most("--burn-in", *burn_in, MAX_SWEEPS)?;
-            at_most("--thin", *thin, MAX_SWEEPS)?;
+            at_most("--burn-in", *burn_in, max.sweeps)?;
+            at_most("--thin", *thin, max.sweeps)?;
             if let Ok(sys) = System::by_name(system) {
                 floats("--samples", *samples, sys.dim())?;
                 let levels = levels.unwrap_or_else(|| PtConfig::default_levels(&sys));

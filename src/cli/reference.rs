@@ -1,12 +1,13 @@
 //! `energy`, `reference`, `eval` and `bench-mcmc`: the benchmark systems' energies, reference
 //! samples by parallel tempering, and the sample files they read and write.
 
+use molplay::app::reference::{Engine, Limits, Plan};
 use molplay::energies::System;
 use molplay::gpu::GpuContext;
 use molplay::io::{read_configurations, write_npy_f32, write_xyz, XyzFrame};
 use molplay::mcmc::{PtConfig, PtReport};
 use molplay::metrics::{compare, Comparison};
-use molplay::reference::{Phase, ReferenceRun};
+use molplay::reference::Phase;
 use std::path::Path;
 use std::time::Instant;
 
@@ -53,45 +54,40 @@ pub(super) fn energy(system: &str, input: &Path, forces: bool, json: bool) -> Re
     Ok(())
 }
 
-/// The GPU to run the MCMC pass on: `gpu` insists, `auto` takes real GPUs only.
+/// The GPU to run the MCMC pass on (`app::reference::Engine`): `gpu` insists, `auto` takes
+/// real GPUs only.
 fn mcmc_gpu(backend: &str) -> Result<Option<GpuContext>, String> {
-    match (backend, GpuContext::new_blocking()) {
-        ("cpu", _) => Ok(None),
-        ("gpu", Err(e)) => Err(format!("--backend gpu: {e}")),
-        ("gpu", Ok(ctx)) => Ok(Some(ctx)),
-        (_, Ok(ctx)) if ctx.summary.device_type != "Cpu" => Ok(Some(ctx)),
-        (_, Ok(ctx)) => {
-            eprintln!("molplay: {} is a software adapter, slower than the CPU path: sampling on the CPU (--backend gpu to override)", ctx.summary.name);
-            Ok(None)
-        }
-        (_, Err(_)) => Ok(None),
+    let engine = Engine::by_name(backend)?;
+    if engine == Engine::Cpu {
+        return Ok(None);
     }
+    let ctx = match GpuContext::new_blocking() {
+        Ok(ctx) => Some(ctx),
+        Err(e) if engine == Engine::Gpu => return Err(format!("--backend gpu: {e}")),
+        Err(_) => None,
+    };
+    let software = ctx.as_ref().map(|c| c.summary.device_type == "Cpu");
+    if engine.on_gpu(software, false).map_err(|e| format!("--backend gpu {e}"))? {
+        return Ok(ctx);
+    }
+    if let Some(c) = ctx {
+        eprintln!("molplay: {} is a software adapter, slower than the CPU path: sampling on the CPU (--backend gpu to override)", c.summary.name);
+    }
+    Ok(None)
 }
 
 pub(super) fn reference(system: &str, n: usize, seed: u64, output: &Path, knobs: (usize, Option<usize>, f64, usize, usize), backend: &str, json: bool) -> Result<(), String> {
     let (chains, levels, t_max, burn_in, thin) = knobs;
-    let sys = System::by_name(system).map_err(|e| e.to_string())?;
-    let levels = levels.unwrap_or_else(|| PtConfig::default_levels(&sys));
-    if n == 0 || chains == 0 || levels == 0 || thin == 0 {
-        return Err("--samples, --chains, --levels and --thin must be at least 1".into());
-    }
-    if !(t_max.is_finite() && t_max >= 1.0) {
-        return Err(format!("--t-max must be a finite number ≥ 1, got {t_max}"));
-    }
     let ext = output.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     if ext != "npy" && ext != "xyz" {
         return Err(format!("{}: the output must end in .npy or .xyz", output.display()));
     }
-    let mut cfg = PtConfig::geometric(&sys, levels, t_max, chains, seed);
-    cfg.burn_in_sweeps = burn_in;
-    cfg.thin = thin;
+    let plan = Plan { system: system.to_string(), samples: n, chains, levels, t_max, burn_in, thin, seed };
+    let flag = |k: &str| format!("--{}", k.replace('_', "-"));
+    let (sys, _) = plan.config(Limits::NATIVE, flag)?;
     let t0 = Instant::now();
     let gpu = mcmc_gpu(backend)?;
-    let mut run = match &gpu {
-        Some(ctx) => ReferenceRun::gpu(ctx, &sys, cfg, n),
-        None => ReferenceRun::cpu(&sys, cfg, n),
-    }
-    .map_err(|e| format!("reference: {e}"))?;
+    let mut run = plan.start(Limits::NATIVE, flag, gpu.as_ref()).map_err(|e| format!("reference: {e}"))?;
     let fmt = |r: &PtReport| {
         let acc: Vec<String> = r.acceptance.iter().map(|a| format!("{a:.2}")).collect();
         let sw: Vec<String> = r.swap_acceptance.iter().map(|a| format!("{a:.2}")).collect();

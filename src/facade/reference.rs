@@ -1,12 +1,11 @@
 //! The reference sampler and sample sets in the page: `startReference` / `referenceStep`
-//! (a [`ReferenceRun`] in slices), `loadSamples`, `metrics`.
+//! (an [`app::reference`](crate::app::reference) run in slices), `loadSamples`, `metrics`.
 
 use super::{check_keys, js_err, now_ms, samples_object, slice_budget, to_js, LoadedSet, Playground, ReferenceOptions};
+use crate::app::reference::{advance_for, newest, Engine, Limits, Plan};
 use crate::energies::{preset_configuration, System};
 use crate::io::read_configurations;
-use crate::mcmc::PtConfig;
 use crate::metrics::compare;
-use crate::reference::{Phase, ReferenceRun};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -18,33 +17,31 @@ impl Playground {
     pub fn start_reference(&self, options: JsValue) -> Result<JsValue, JsValue> {
         check_keys(&options, &["system", "samples", "chains", "levels", "tMax", "burnIn", "thin", "seed", "engine"], "startReference")?;
         let o: ReferenceOptions = serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("startReference: {e}")))?;
-        let sys = System::by_name(&o.system).map_err(js_err)?;
-        let samples = o.samples.unwrap_or(2000);
-        let chains = o.chains.unwrap_or(100);
-        let levels = o.levels.unwrap_or_else(|| PtConfig::default_levels(&sys));
-        let t_max = o.t_max.unwrap_or(2.0);
-        for (name, v, max) in [("samples", samples, 100_000), ("chains", chains, 4096), ("levels", levels, crate::mcmc::MAX_LEVELS), ("thin", o.thin.unwrap_or(1), 100_000)] {
-            if v == 0 || v > max {
-                return Err(js_err(format!("startReference: {name} must be between 1 and {max}, got {v}")));
-            }
-        }
-        if !(t_max.is_finite() && (1.0..=100.0).contains(&t_max)) {
-            return Err(js_err(format!("startReference: tMax must be between 1 and 100, got {t_max}")));
-        }
-        let mut cfg = PtConfig::geometric(&sys, levels, t_max, chains, o.seed.unwrap_or(0));
-        cfg.burn_in_sweeps = o.burn_in.unwrap_or(1000).min(1_000_000);
-        cfg.thin = o.thin.unwrap_or(50);
+        let plan = Plan {
+            system: o.system,
+            samples: o.samples.unwrap_or(2000),
+            chains: o.chains.unwrap_or(100),
+            levels: o.levels,
+            t_max: o.t_max.unwrap_or(2.0),
+            burn_in: o.burn_in.unwrap_or(1000),
+            thin: o.thin.unwrap_or(50),
+            seed: o.seed.unwrap_or(0),
+        };
+        let camel = |k: &str| match k {
+            "t_max" => "tMax".to_string(),
+            "burn_in" => "burnIn".to_string(),
+            k => k.to_string(),
+        };
+        let err = |e: String| js_err(format!("startReference: {e}"));
+        let (sys, _) = plan.config(Limits::PAGE, camel).map_err(err)?;
+        let engine = Engine::by_name(o.engine.as_deref().unwrap_or("auto")).map_err(err)?;
         let mut s = self.inner.borrow_mut();
         if s.reference_busy {
             return Err(js_err("startReference: a sampler step is still running; stop it first"));
         }
-        let run = match (o.engine.as_deref().unwrap_or("auto"), &s.compute) {
-            ("cpu", _) | ("auto", None) => ReferenceRun::cpu(&sys, cfg, samples),
-            ("gpu" | "auto", Some(c)) => ReferenceRun::gpu(&c.ctx, &sys, cfg, samples),
-            ("gpu", None) => return Err(js_err("startReference: engine \"gpu\" needs WebGPU, which this page is not using")),
-            (other, _) => return Err(js_err(format!("startReference: engine must be \"auto\", \"gpu\" or \"cpu\", got \"{other}\""))),
-        }
-        .map_err(|e| js_err(format!("startReference: {e}")))?;
+        let on_gpu = engine.on_gpu(s.compute.as_ref().map(|c| c.ctx.adapter.get_info().device_type == wgpu::DeviceType::Cpu), true).map_err(|e| err(format!("engine \"gpu\" {e}")))?;
+        let gpu = s.compute.as_ref().filter(|_| on_gpu).map(|c| &c.ctx);
+        let run = plan.start(Limits::PAGE, camel, gpu).map_err(err)?;
         let progress = run.progress();
         s.reference = Some(run);
         s.reference_chunk = 1;
@@ -71,32 +68,10 @@ impl Playground {
                 s.reference_busy = true;
                 (run, s.reference_chunk)
             };
-            let budget = slice_budget(budget_ms);
-            let t0 = now_ms();
-            let mut result = Ok(());
-            while run.phase() != Phase::Done {
-                let t = now_ms();
-                result = run.advance(chunk).await;
-                if result.is_ok() {
-                    result = run.sync().await;
-                }
-                if result.is_err() {
-                    break;
-                }
-                let dt = (now_ms() - t).max(0.01);
-                // aim at a quarter of the budget per slice
-                chunk = ((chunk as f64 * budget / 4.0 / dt) as usize).clamp(1, 1000);
-                if now_ms() - t0 >= budget {
-                    break;
-                }
-            }
+            let result = advance_for(&mut run, slice_budget(budget_ms), &mut chunk, &now_ms).await;
             let progress = run.progress();
-            let newest: Option<Vec<f32>> = {
-                let (xs, es) = run.samples();
-                let dim = run.system().dim();
-                (!es.is_empty()).then(|| xs[xs.len() - dim..].iter().map(|&v| v as f32).collect())
-            };
-            let (sys, last_e) = (run.system().clone(), run.samples().1.last().copied());
+            let newest: Option<(Vec<f32>, f64)> = newest(&run).map(|(x, e)| (x.iter().map(|&v| v as f32).collect(), e));
+            let sys = run.system().clone();
             {
                 let mut s = inner.borrow_mut();
                 s.reference = Some(run);
@@ -104,7 +79,7 @@ impl Playground {
                 s.reference_chunk = chunk;
             }
             result.map_err(|e| js_err(format!("reference sampler: {e}")))?;
-            if let (Some(x), Some(e)) = (newest, last_e) {
+            if let Some((x, e)) = newest {
                 this.show_configuration(&sys, &x, e)?;
             }
             to_js(&progress)
