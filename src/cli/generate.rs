@@ -216,11 +216,9 @@ pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
             }
             // each sample gets the atom types of a data molecule of its size, drawn with the seed
             let what = model_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-            let mut p = Source::network(&m.config, reference, &el, a.samples, a.seed, format!("EGNN {what}"))?;
-            // GAGA starts from the variance of the data the samples are judged against (the
-            // page: the network's training data, as recorded in its weights)
-            p.v_hat = molplay::metrics::mean_square(&p.reference);
-            p
+            // GAGA starts from the variance of the network's training data, as recorded in its
+            // weights (the page's start too), not from the set the samples are judged against
+            Source::network(&m.config, reference, &el, a.samples, a.seed, format!("EGNN {what}"))?
         }
         "chain" => Source::chain(a.atoms.unwrap_or(4), a.samples.max(200)).map_err(|e| format!("--atoms: {e}"))?,
         _ => {
