@@ -10,14 +10,14 @@ const PRESETS = { dw4: "www/presets/dw4-demo.mpa", lj13: "www/presets/lj13-demo.
 // PT-MALA samples each (README: how they were made, and how they compare with the field's sets)
 const REFERENCE_SETS = { dw4: "www/data/dw4-reference.npy", lj13: "www/data/lj13-reference.npy" };
 
-export function wireAdjoint(pg, api, { showError, refresh, transport, showSystem, networks }) {
+export function wireAdjoint(pg, { showError, refresh, transport, showSystem, showSampleNear, networks }) {
   let pauseRequested = false;
   const loss = linePlot($("as-loss"), "RAM loss", "#f2a65a");
   // the run's record in the controller's file: a preset's energy W2 along its native training
   const history = linePlot($("as-history"), "energy W2 vs test set", "#9ee37f", "epoch");
   // a click on the histogram shows the newest sample with the energy under the cursor
   const hist = histogramPlot($("as-hist"), ["newest samples", "reference"], ["#7fd1e3", "#e6e8ee"], "energy E(x)",
-    { onPick: (e) => { try { api.showSampleNear("adjoint", e); } catch (err) { showError(err.message); } } });
+    { onPick: (e) => { try { showSampleNear("adjoint", e); } catch (err) { showError(err.message); } } });
 
   const reference = (system) => {
     const ours = pg.referenceSamples?.();
@@ -149,32 +149,34 @@ export function wireAdjoint(pg, api, { showError, refresh, transport, showSystem
     show(pg.loadAdjointWeights(file.name, new Uint8Array(await file.arrayBuffer()), $("as-system").value));
   }));
 
-  api.trainAdjoint = async (o = {}) => {
-    if (typeof o !== "object" || o === null) throw new TypeError("trainAdjoint(options): options must be an object");
-    const { epochs, resume, ...rest } = o;
-    if (epochs !== undefined && !(Number.isInteger(epochs) && epochs >= 1)) throw new Error("trainAdjoint: epochs must be a whole number ≥ 1");
-    await networks();
-    if (!resume || !pg.adjointStatus()) {
-      start({ system: $("as-system").value, device: $("net-device").value, ...rest });
-      await bundledReference(pg.adjointStatus().system);
-    }
-    return drive("train", { epochs: epochs ?? Infinity });
+  return {
+    trainAdjoint: async (o = {}) => {
+      if (typeof o !== "object" || o === null) throw new TypeError("trainAdjoint(options): options must be an object");
+      const { epochs, resume, ...rest } = o;
+      if (epochs !== undefined && !(Number.isInteger(epochs) && epochs >= 1)) throw new Error("trainAdjoint: epochs must be a whole number ≥ 1");
+      await networks();
+      if (!resume || !pg.adjointStatus()) {
+        start({ system: $("as-system").value, device: $("net-device").value, ...rest });
+        await bundledReference(pg.adjointStatus().system);
+      }
+      return drive("train", { epochs: epochs ?? Infinity });
+    },
+    adjointStatus: () => pg.adjointStatus(),
+    adjointSubstep: (mode) => {
+      if (mode !== "refresh" && mode !== "regress") return Promise.reject(new Error('adjointSubstep(mode): mode must be "refresh" or "regress"'));
+      return drive(mode);
+    },
+    pauseAdjoint: () => { pauseRequested = true; return jobs.settled(); },
+    loadAdjointPreset: (system = "dw4") => preset(String(system)),
+    loadAdjointWeights: async (name, data, system) => {
+      const bytes = toBytes(data, "loadAdjointWeights(name, data, system)", { text: false });
+      await networks();
+      const st = pg.loadAdjointWeights(String(name), bytes, system === undefined ? undefined : String(system));
+      show(st);
+      return st;
+    },
+    adjointWeights: () => jobs.run(async () => { await networks(); return pg.adjointWeights(); }),
+    setAdjointFrame: (k) => setFrame(Number(k)),
+    benchNetworks: async (reps = 3) => { await networks(); return pg.benchNetworks(reps >>> 0); },
   };
-  api.pauseAdjoint = () => { pauseRequested = true; return jobs.settled(); };
-  api.adjointSubstep = (mode) => {
-    if (mode !== "refresh" && mode !== "regress") return Promise.reject(new Error('adjointSubstep(mode): mode must be "refresh" or "regress"'));
-    return drive(mode);
-  };
-  api.adjointStatus = () => pg.adjointStatus();
-  api.benchNetworks = async (reps = 3) => { await networks(); return pg.benchNetworks(reps >>> 0); };
-  api.adjointWeights = () => jobs.run(async () => { await networks(); return pg.adjointWeights(); });
-  api.loadAdjointWeights = async (name, data, system) => {
-    const bytes = toBytes(data, "loadAdjointWeights(name, data, system)", { text: false });
-    await networks();
-    const st = pg.loadAdjointWeights(String(name), bytes, system === undefined ? undefined : String(system));
-    show(st);
-    return st;
-  };
-  api.loadAdjointPreset = (system = "dw4") => preset(String(system));
-  api.setAdjointFrame = (k) => setFrame(Number(k));
 }

@@ -12,7 +12,7 @@ const NAMES = { conventional: "conventional", geodiff: "GeoDiff alignment", af3:
 const COLORS = { conventional: "#7fd1e3", geodiff: "#f2a65a", af3: "#b48ef0", quotient: "#9be37f" };
 const shipped = (o) => `www/presets/conformers-${o}.mpc`;
 
-export function wireConformers(pg, api, { showError, networks }) {
+export function wireConformers(pg, { showError, networks }) {
   let stopRequested = false;
   let setInfo = null;
   let plot = null;
@@ -144,14 +144,16 @@ export function wireConformers(pg, api, { showError, networks }) {
     if (typeof o !== "object" || o === null) throw new TypeError("options must be an object");
     return o;
   };
-  api.loadConformerNetworks = () => exclusive(loadShipped);
-  api.loadConformerModel = (name, data) => {
-    const bytes = toBytes(data, "loadConformerModel(name, data)", { text: false });
-    return exclusive(() => load(String(name), bytes));
+  return {
+    loadConformerNetworks: () => exclusive(loadShipped),
+    loadConformerModel: (name, data) => {
+      const bytes = toBytes(data, "loadConformerModel(name, data)", { text: false });
+      return exclusive(() => load(String(name), bytes));
+    },
+    judgeConformers: (o = {}) => judge(object(o)),
+    conformersResult: () => pg.conformersResult(),
+    showConformer: (objective, i = 0) => show(String(objective), i),
+    trainConformers: (o = {}) => train(object(o)),
+    stopConformers: () => { stopRequested = true; return runs.settled(); },
   };
-  api.judgeConformers = (o = {}) => judge(object(o));
-  api.trainConformers = (o = {}) => train(object(o));
-  api.showConformer = (objective, i = 0) => show(String(objective), i);
-  api.conformersResult = () => pg.conformersResult();
-  api.stopConformers = () => { stopRequested = true; return runs.settled(); };
 }

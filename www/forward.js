@@ -7,7 +7,7 @@ import { $, guarded, inSlices } from "./ui.js";
 const QM9_URL = "www/data/qm9_subset.xyz";
 const COLORS = { positions: "#7fd1e3", types: "#f2a65a", charges: "#b48ef0", pooled: "#9be37f" };
 
-export function wireForward(pg, api, { showError, refresh, transport }) {
+export function wireForward(pg, { showError, refresh, transport }) {
   let datasetName = null;
   let dataset = null; // {source, name, text}: what restore loads again
   let lastStudy = null;
@@ -161,21 +161,21 @@ export function wireForward(pg, api, { showError, refresh, transport }) {
   $("fw-show").addEventListener("click", guard(async () => { if (!datasetName) await loadQm9(); show(); }));
   $("fw-run").addEventListener("click", guard(() => study()));
 
-  api.loadMolecules = async (source = "qm9", text) => {
-    if (source === "qm9") return loadQm9();
-    if (source === "reference") return useSet("reference", "reference sampler samples");
-    if (typeof text !== "string") throw new TypeError("loadMolecules(name, xyzText): xyzText must be a string");
-    return useSet("xyz", String(source), text);
-  };
-  api.forward = async (options = {}) => { if (!datasetName) await loadQm9(); return show(options); };
-  api.setFrame = (t) => setT(Number(t));
-  api.gaussianity = async (options = {}) => {
-    const last = pg.gaussianityResult() ?? lastStudy;
-    if (last && Object.keys(options).length === 0) return last;
-    return study(options);
-  };
-  api.benchForward = (frames = 200) => pg.benchForward(frames >>> 0);
   return {
+    loadMolecules: async (source = "qm9", text) => {
+      if (source === "qm9") return loadQm9();
+      if (source === "reference") return useSet("reference", "reference sampler samples");
+      if (typeof text !== "string") throw new TypeError("loadMolecules(name, xyzText): xyzText must be a string");
+      return useSet("xyz", String(source), text);
+    },
+    forward: async (options = {}) => { if (!datasetName) await loadQm9(); return show(options); },
+    setFrame: (t) => setT(Number(t)),
+    gaussianity: async (options = {}) => {
+      const last = pg.gaussianityResult() ?? lastStudy;
+      if (last && Object.keys(options).length === 0) return last;
+      return study(options);
+    },
+    benchForward: (frames = 200) => pg.benchForward(frames >>> 0),
     /// Resolves when no study is in flight.
     settled: () => studying?.catch(() => {}) ?? Promise.resolve(),
     /// On a new module: the molecule set, its T* and the trajectory shown, as they were.

@@ -8,7 +8,7 @@ import { $, download, guarded, inSlices, oneAtATime, toBytes } from "./ui.js";
 const PALETTE = ["#7fd1e3", "#f2a65a", "#b48ef0", "#9be37f", "#ff8fa3"];
 const REFERENCE_COLOR = "#e6e8ee";
 
-export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, transport, networks }) {
+export function wireGenerate(pg, { showError, refresh, ensureMolecules, transport, networks, hasNetworks }) {
   let stopRequested = false;
   let view = null; // {fullT, tStar, gaga, tStart}
   let plot = null;
@@ -192,17 +192,12 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
   };
   $("gen-train").addEventListener("click", guard(() => train(trainOptions(), 2000)));
   $("gen-train-stop").addEventListener("click", () => { stopTraining = true; });
-  $("gen-train-save").addEventListener("click", guard(() => download(api.scoreWeights(), "score-network.mpw")));
-  api.train = (o = {}) => {
-    if (typeof o !== "object" || o === null) return Promise.reject(new TypeError("train(options): options must be an object"));
-    const { steps = 500, ...rest } = o;
-    return train(rest, steps);
-  };
-  api.scoreWeights = () => {
-    if (!api.hasNetworks()) throw new Error("scoreWeights: train a network first"); // none exists before the networks' module
+  const scoreWeights = () => {
+    if (!hasNetworks()) throw new Error("scoreWeights: train a network first"); // none exists before the networks' module
     return pg.scoreWeights();
   };
-  api.loadScoreWeights = async (name, data) => {
+  $("gen-train-save").addEventListener("click", guard(() => download(scoreWeights(), "score-network.mpw")));
+  const loadScoreWeights = async (name, data) => {
     const bytes = toBytes(data, "loadScoreWeights(name, data)", { text: false });
     await networks();
     try {
@@ -236,22 +231,27 @@ export function wireGenerate(pg, api, { showError, refresh, ensureMolecules, tra
     return st;
   });
   $("gen-train-preset").addEventListener("click", guard(loadPreset));
-  api.loadScorePreset = loadPreset;
-  api.stopTrain = () => { stopTraining = true; return trainings.settled(); };
-  api.trainStatus = () => pg.scoreStatus();
 
   const checkOptions = (o) => {
     if (typeof o !== "object" || o === null) throw new TypeError("options must be an object");
     return o;
   };
-  api.sample = (o = {}) => sample(checkOptions(o));
-  api.compareSamplers = (o = {}) => compare({ steps: 200, samples: 200, ...checkOptions(o) });
-  api.stopSample = () => { stopRequested = true; return runs.settled(); };
-  api.setGenerateTime = (t) => setT(Number(t));
-  api.sampleResult = () => pg.generateResult();
-  const referenceMetrics = api.metrics;
-  api.metrics = (o = {}) => (o?.of === "sample" ? pg.generateResult() : referenceMetrics(o));
   return {
+    sample: (o = {}) => sample(checkOptions(o)),
+    train: (o = {}) => {
+      if (typeof o !== "object" || o === null) return Promise.reject(new TypeError("train(options): options must be an object"));
+      const { steps = 500, ...rest } = o;
+      return train(rest, steps);
+    },
+    stopTrain: () => { stopTraining = true; return trainings.settled(); },
+    trainStatus: () => pg.scoreStatus(),
+    scoreWeights,
+    loadScoreWeights,
+    loadScorePreset: loadPreset,
+    compareSamplers: (o = {}) => compare({ steps: 200, samples: 200, ...checkOptions(o) }),
+    setGenerateTime: (t) => setT(Number(t)),
+    stopSample: () => { stopRequested = true; return runs.settled(); },
+    sampleResult: () => pg.generateResult(),
     /// Resolves when no run is in flight.
     settled: () => runs.settled(),
     /// On a new module (the page moved to the networks' one): the last run again, from its seed

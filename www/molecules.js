@@ -6,7 +6,7 @@ import { $, guarded, inSlices, oneAtATime, toBytes } from "./ui.js";
 
 export const MOLECULES_PRESET = "www/presets/qm9-molecules.mpj";
 
-export function wireMolecules(pg, api, { showError, refresh, transport, networks }) {
+export function wireMolecules(pg, { showError, refresh, transport, networks }) {
   let stopRequested = false;
   let view = null; // {tStart, fullT, tStarPositions, tStarTypes, spacing}
   let results = [];
@@ -131,11 +131,13 @@ export function wireMolecules(pg, api, { showError, refresh, transport, networks
     if (typeof o !== "object" || o === null) throw new TypeError("options must be an object");
     return o;
   };
-  api.loadMoleculeModel = (name, data) => load(String(name), toBytes(data, "loadMoleculeModel(name, data)", { text: false }));
-  api.loadMoleculePreset = ensureModel;
-  api.generateMolecules = (o = {}) => generate({ gaga: true, steps: 200, samples: 32, ...checkOptions(o) });
-  api.compareMolecules = (o = {}) => compare({ steps: 200, samples: 32, ...checkOptions(o) });
-  api.stopMolecules = () => { stopRequested = true; return runs.settled(); };
-  api.setMoleculesTime = (t) => setT(Number(t));
-  api.moleculesResult = () => pg.moleculesResult();
+  return {
+    generateMolecules: (o = {}) => generate({ gaga: true, steps: 200, samples: 32, ...checkOptions(o) }),
+    compareMolecules: (o = {}) => compare({ steps: 200, samples: 32, ...checkOptions(o) }),
+    loadMoleculePreset: ensureModel,
+    loadMoleculeModel: (name, data) => load(String(name), toBytes(data, "loadMoleculeModel(name, data)", { text: false })),
+    setMoleculesTime: (t) => setT(Number(t)),
+    moleculesResult: () => pg.moleculesResult(),
+    stopMolecules: () => { stopRequested = true; return runs.settled(); },
+  };
 }

@@ -2,16 +2,16 @@
 // them), plots its energy histogram against a loaded reference set, and shows the metrics.
 import { histogramPlot } from "./plot.js";
 
-import { $, nextFrame, toBytes } from "./ui.js";
+import { $, inSlices, toBytes } from "./ui.js";
 const fmt = (v, digits = 3) => (v === null || v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(digits));
 
 // The reference sampler belongs to the Learn from energy mode, which runs on the networks'
 // module: a run or a loaded set waits for it (`networks`), so no reference work is ever left
 // behind on the first module.
-export function wireReference(pg, api, { currentSystem, showError, refresh, networks }) {
+export function wireReference(pg, { currentSystem, showError, refresh, networks }) {
   const series = [["sampler", "reference set"], ["#7fd1e3", "#f2a65a"]];
   const plot = histogramPlot($("ref-plot"), ...series, "energy E(x)",
-    { onPick: (e) => { try { api.showSampleNear("reference", e); } catch (err) { showError(err.message); } } });
+    { onPick: (e) => { try { showSampleNear("reference", e); } catch (err) { showError(err.message); } } });
   const distPlot = histogramPlot($("ref-dist-plot"), ...series, "interatomic distance");
   let running = null; // promise of the active run
   let stopRequested = false;
@@ -70,12 +70,14 @@ export function wireReference(pg, api, { currentSystem, showError, refresh, netw
     showStatus(p);
     const loop = (async () => {
       try {
-        while (p.phase !== "done" && !stopRequested) {
-          p = await pg.referenceStep(30);
-          showStatus(p);
-          if (p.samples !== lastCount) { lastCount = p.samples; redraw(); refresh(); }
-          await nextFrame();
-        }
+        p = await inSlices(() => pg.referenceStep(30), {
+          until: (p) => p.phase === "done",
+          stopped: () => stopRequested,
+          each: (p) => {
+            showStatus(p);
+            if (p.samples !== lastCount) { lastCount = p.samples; redraw(); refresh(); }
+          },
+        });
         redraw();
         showMetrics();
         return p;
@@ -113,25 +115,27 @@ export function wireReference(pg, api, { currentSystem, showError, refresh, netw
   $("ref-stop").addEventListener("click", () => stop());
   const readFile = (file) => file.arrayBuffer().then((b) => loadFile(file.name, new Uint8Array(b))).catch((e) => showError(e.message));
   $("ref-file").addEventListener("change", (e) => { showError(""); if (e.target.files[0]) readFile(e.target.files[0]); });
-  api.runReference = (options = {}) => {
-    if (typeof options !== "object" || options === null) return Promise.reject(new TypeError("runReference(options): options must be an object"));
-    return run({ system: currentSystem(), ...options });
-  };
   /// Shows the sample of "adjoint" or "reference" with the energy nearest `energy` (a click on
   /// an energy histogram does this).
-  api.showSampleNear = (source, energy) => {
+  function showSampleNear(source, energy) {
     const r = pg.showSampleNear(String(source), Number(energy));
     $("scrub-label").textContent = `${source === "adjoint" ? "newest Adjoint Sampling sample" : "reference sample"} ${r.index + 1} of ${r.count}, E = ${r.energy.toFixed(3)} (picked on the histogram)`;
     refresh();
     return r;
+  }
+  return {
+    loadFile, run, showSampleNear,
+    runReference: (options = {}) => {
+      if (typeof options !== "object" || options === null) return Promise.reject(new TypeError("runReference(options): options must be an object"));
+      return run({ system: currentSystem(), ...options });
+    },
+    stopReference: stop,
+    referenceStatus: () => ({ running: running !== null, samples: pg.referenceSamples() }),
+    loadSamples: async (fileName, data) => {
+      if (typeof fileName !== "string") throw new TypeError("loadSamples(fileName, data): fileName must be a string ending in .npy or .xyz");
+      return loadFile(fileName, toBytes(data, "loadSamples(fileName, data)"));
+    },
+    metrics: ({ sampleW2 = 200 } = {}) => pg.metrics(Math.max(0, Math.min(2000, sampleW2 >>> 0))),
+    benchMcmc: (name, chains = 100, sweeps = 20) => pg.benchMcmc(String(name), chains >>> 0, sweeps >>> 0),
   };
-  api.stopReference = stop;
-  api.referenceStatus = () => ({ running: running !== null, samples: pg.referenceSamples() });
-  api.loadSamples = async (fileName, data) => {
-    if (typeof fileName !== "string") throw new TypeError("loadSamples(fileName, data): fileName must be a string ending in .npy or .xyz");
-    return loadFile(fileName, toBytes(data, "loadSamples(fileName, data)"));
-  };
-  api.metrics = ({ sampleW2 = 200 } = {}) => pg.metrics(Math.max(0, Math.min(2000, sampleW2 >>> 0)));
-  api.benchMcmc = (name, chains = 100, sweeps = 20) => pg.benchMcmc(String(name), chains >>> 0, sweeps >>> 0);
-  return { loadFile, run };
 }

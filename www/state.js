@@ -44,7 +44,7 @@ export const KNOBS = [
   { key: "style", kind: "enum", values: ["default", "projector"], def: "default" },
 ];
 
-/// Demos that work at once: each sets a mode and knobs, then runs (see main.js `runPreset`).
+/// Demos that work at once: each sets a mode and knobs, then runs (see page.js `runPreset`).
 export const PRESETS = {
   "qm9-forward": { mode: "forward", title: "QM9 molecules noised step by step, T* found and marked", knobs: { schedule: "polynomial2", count: "16" } },
   "chain-generate": { mode: "generate", title: "Reverse sampling of an exact Gaussian chain", knobs: { target: "chain", atoms: 8, samples: 200, steps: 200 } },
