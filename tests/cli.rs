@@ -145,7 +145,7 @@ fn gaussianity_on_the_bundled_qm9_subset_reproduces_the_spec() {
     for (args, expect) in [
         (vec!["gaussianity", "--input", bad.as_str()], "frame 0: unknown element 'Qq'"),
         (vec!["gaussianity", "--input", small.as_str()], "no molecule with at least 4 atoms (1 frames skipped)"),
-        (vec!["gaussianity", "--input", input, "--check-to", "1200"], "beyond the schedule's 1000 steps"),
+        (vec!["gaussianity", "--input", input, "--check-to", "1200"], "--check-to ≤ steps (1000)"),
     ] {
         let (ok, _, err) = molplay(&args);
         assert!(!ok && err.contains(expect), "{args:?}: {err}");

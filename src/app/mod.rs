@@ -7,6 +7,7 @@
 pub mod adjoint;
 #[cfg(feature = "nets")]
 pub mod conformers;
+pub mod gaussianity;
 #[cfg(feature = "nets")]
 pub mod molecules;
 pub mod reference;

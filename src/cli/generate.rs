@@ -7,44 +7,45 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 pub(super) fn gaussianity(input: &Path, schedule: &str, steps: usize, grid: (usize, usize, usize), seed: u64, sizes: (usize, usize), json: bool) -> Result<(), String> {
-    use molplay::gaussianity::{pooled, study, StudyOptions};
+    use molplay::app::gaussianity::{Job, Plan};
     let (limit, pooled_n) = sizes;
     let (from, to, every) = grid;
-    if every == 0 || from >= to {
-        return Err("--check-every must be ≥ 1 and --check-from below --check-to".into());
-    }
-    let schedule = molplay::schedules::Schedule::noising_by_name(schedule, steps)?;
-    if to > steps {
-        return Err(format!("--check-to {to} is beyond the schedule's {steps} steps"));
-    }
+    let plan = Plan { schedule: schedule.to_string(), steps, from, to, every, seed, molecules: limit, pooled: pooled_n };
+    let flag = |k: &str| format!("--{}", k.replace('_', "-"));
+    plan.options(flag)?;
     let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
-    // an evenly spaced subset, as the page takes: a data set's order need not be random (QM9's
-    // puts small molecules first)
-    let data = molplay::molecules::Dataset::from_xyz(&text, 4).map_err(|e| format!("{}: {e}", input.display()))?.evenly_spaced(limit);
-    let opts = StudyOptions { schedule, grid: (from..=to).step_by(every).collect(), seed };
+    let data = molplay::molecules::Dataset::from_xyz(&text, 4).map_err(|e| format!("{}: {e}", input.display()))?;
+    // the page's use case (app::gaussianity), in slices of a second for the progress line; no
+    // atom bound natively
+    let mut job = Job::new(&data, &plan, None, flag)?;
     let t0 = Instant::now();
+    let clock = || t0.elapsed().as_secs_f64() * 1000.0;
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let r = study(&data, &opts, |done, total| {
-        if tty && (done % 50 == 0 || done == total) {
+    let mut secs = None;
+    while job.advance_for(1000.0, &clock)?.is_none() {
+        if job.tested() && secs.is_none() {
+            secs = Some(t0.elapsed().as_secs_f64());
+        }
+        if tty {
+            let (done, total) = job.progress();
             eprint!("\rtested {done}/{total} molecules   ");
         }
-    })?;
+    }
     if tty {
         eprintln!();
     }
-    let secs = t0.elapsed().as_secs_f64();
-    let t1 = Instant::now();
-    let pool = if pooled_n > 0 { Some(pooled(&data, &opts, pooled_n)?) } else { None };
-    let pooled_secs = t1.elapsed().as_secs_f64();
+    let total_secs = t0.elapsed().as_secs_f64();
+    let secs = secs.unwrap_or(total_secs);
+    let pooled_secs = total_secs - secs;
+    let report = job.report().expect("done");
     if json {
-        let mut v = serde_json::to_value(&r).map_err(|e| e.to_string())?;
-        v["pooled"] = serde_json::to_value(&pool).map_err(|e| e.to_string())?;
+        let mut v = serde_json::to_value(report).map_err(|e| e.to_string())?;
         v["pooled_seconds"] = serde_json::json!(pooled_secs);
         v["seconds"] = serde_json::json!(secs);
-        v["schedule"] = serde_json::json!(opts.schedule.kind);
         outln!("{v}");
         return Ok(());
     }
+    let (r, pool) = (&report.study, &report.pooled);
     let show = |v: Option<f64>| v.map(|t| format!("{t:.0}")).unwrap_or_else(|| "never".into());
     outln!("{} molecules tested ({} skipped: fewer than 4 atoms), grid {from}..={to} step {every}, {secs:.1} s", r.molecules_tested, r.molecules_skipped);
     outln!("T* (95 % quantile over molecules, positions and types): {}   mean: {}", show(r.t_star), show(r.t_star_mean));

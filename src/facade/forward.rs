@@ -4,7 +4,7 @@
 //! `setFrame`), with frames past T* drawn desaturated.
 
 use super::{check_keys, js_err, now_ms, slice_budget, to_js, Playground, Scene};
-use crate::gaussianity::{PooledRun, StudyOptions, StudyRun};
+use crate::app::gaussianity::{Job as StudyJob, Plan};
 use crate::gpu::forward::{cpu_trajectory, Batch, ForwardKernel, Trajectory};
 use crate::molecules::{Dataset, Modality, Molecule};
 use crate::schedules::Schedule;
@@ -19,13 +19,8 @@ pub const MAX_STUDY_ATOMS: usize = 64;
 #[derive(Default)]
 pub(super) struct ForwardState {
     dataset: Option<(String, Dataset)>,
-    study: Option<StudyRun>,
-    /// Molecules of the set the study leaves out (over [`MAX_STUDY_ATOMS`]).
-    study_left_out: usize,
-    pooled_n: usize,
-    /// The pooled measure, computed after the per-molecule tests, a draw at a time.
-    pooled_run: Option<PooledRun>,
-    result: Option<serde_json::Value>,
+    /// The T* study (the tests, then the pooled measure), with its report once done.
+    study: Option<StudyJob>,
     t_star: Option<f64>,
     view: Option<View>,
 }
@@ -164,29 +159,29 @@ impl Playground {
     pub fn start_gaussianity(&self, options: JsValue) -> Result<JsValue, JsValue> {
         check_keys(&options, &["schedule", "steps", "checkFrom", "checkTo", "checkEvery", "seed", "molecules", "pooled"], "gaussianity")?;
         let o: StudyOpts = serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("gaussianity: {e}")))?;
-        let steps = o.steps.unwrap_or(1000);
-        let schedule = Schedule::noising_by_name(o.schedule.as_deref().unwrap_or("polynomial2"), steps).map_err(|e| js_err(format!("gaussianity: {e}")))?;
-        let (from, to, every) = (o.check_from.unwrap_or(300), o.check_to.unwrap_or(800), o.check_every.unwrap_or(50));
-        if every == 0 || from >= to || to > steps {
-            return Err(js_err(format!("gaussianity: need checkFrom < checkTo ≤ steps ({steps}) and checkEvery ≥ 1")));
-        }
+        let d = Plan::default();
+        let plan = Plan {
+            schedule: o.schedule.unwrap_or(d.schedule),
+            steps: o.steps.unwrap_or(d.steps),
+            from: o.check_from.unwrap_or(d.from),
+            to: o.check_to.unwrap_or(d.to),
+            every: o.check_every.unwrap_or(d.every),
+            seed: o.seed.unwrap_or(d.seed),
+            molecules: o.molecules.unwrap_or(d.molecules),
+            pooled: o.pooled.unwrap_or(d.pooled),
+        };
+        let camel = |k: &str| match k {
+            "check_from" => "checkFrom".to_string(),
+            "check_to" => "checkTo".to_string(),
+            _ => "checkEvery".to_string(),
+        };
         let mut s = self.inner.borrow_mut();
         let (_, data) = s.forward.dataset.as_ref().ok_or_else(|| js_err("gaussianity: load a molecule set first"))?;
         // one molecule's test cannot stop halfway and grows as atoms³ (400 atoms: 82 s on the
         // main thread); 64 atoms is about 0.1 s in the page (the CLI has no bound)
-        let (data, left_out) = data.evenly_spaced(o.molecules.unwrap_or(1000)).at_most_atoms(MAX_STUDY_ATOMS, "the test's cost grows as atoms³; molplay gaussianity has no bound");
-        if data.molecules.is_empty() {
-            return Err(js_err(format!(
-                "gaussianity: every molecule has more than {MAX_STUDY_ATOMS} atoms, which the page's study does not test (its cost grows as atoms³; molplay gaussianity has no bound)"
-            )));
-        }
-        let run = StudyRun::new(data, StudyOptions { schedule, grid: (from..=to).step_by(every).collect(), seed: o.seed.unwrap_or(0) }).map_err(|e| js_err(format!("gaussianity: {e}")))?;
-        let (done, total) = run.progress();
-        s.forward.study = Some(run);
-        s.forward.study_left_out = left_out;
-        s.forward.pooled_n = o.pooled.unwrap_or(300);
-        s.forward.pooled_run = None;
-        s.forward.result = None;
+        let job = StudyJob::new(data, &plan, Some(MAX_STUDY_ATOMS), camel).map_err(|e| js_err(format!("gaussianity: {e}")))?;
+        let (done, total) = job.progress();
+        s.forward.study = Some(job);
         to_js(&serde_json::json!({ "done": false, "tested": done, "total": total }))
     }
 
@@ -196,45 +191,20 @@ impl Playground {
     pub fn gaussianity_step(&self, budget_ms: f64) -> Result<JsValue, JsValue> {
         let mut s = self.inner.borrow_mut();
         let f = &mut s.forward;
-        let run = f.study.as_mut().ok_or_else(|| js_err("gaussianityStep: call startGaussianity first"))?;
-        let t0 = now_ms();
-        let budget = slice_budget(budget_ms);
-        let wants_pool = f.pooled_n > 0;
-        while f.result.is_none() && now_ms() - t0 < budget {
-            if !run.done() {
-                run.advance(1);
-                continue;
-            }
-            if wants_pool {
-                let pool = match f.pooled_run.as_mut() {
-                    Some(p) => p,
-                    None => f.pooled_run.insert(PooledRun::new(run.data(), run.options(), f.pooled_n).map_err(js_err)?),
-                };
-                if !pool.advance() {
-                    continue;
-                }
-            }
-            let study = run.result();
-            let pool = f.pooled_run.take().map(PooledRun::finish);
-            f.t_star = study.t_star;
-            let mut v = serde_json::to_value(&study).map_err(js_err)?;
-            v["pooled"] = serde_json::to_value(&pool).map_err(js_err)?;
-            v["schedule"] = serde_json::to_value(run.options().schedule.kind).map_err(js_err)?;
-            v["left_out"] = serde_json::json!({ "molecules": f.study_left_out, "max_atoms": MAX_STUDY_ATOMS });
-            v["t_star_rule"] = "95 % quantile over molecules of the earliest checked step passed twice in a row (released GAGA test: KS p > 0.05, KSG MI < 0.1 nats; positions and types)".into();
-            f.result = Some(v);
+        let job = f.study.as_mut().ok_or_else(|| js_err("gaussianityStep: call startGaussianity first"))?;
+        let t_star = job.advance_for(slice_budget(budget_ms), &now_ms).map_err(js_err)?.map(|r| r.study.t_star);
+        if let Some(t) = t_star {
+            f.t_star = t;
         }
-        let (tested, total) = run.progress();
-        let pooled_progress = f.pooled_run.as_ref().map(|p| p.progress());
-        let result = f.result.clone();
-        to_js(&serde_json::json!({ "done": result.is_some(), "tested": tested, "total": total, "pooled_progress": pooled_progress, "result": result }))
+        let (tested, total) = job.progress();
+        to_js(&serde_json::json!({ "done": job.report().is_some(), "tested": tested, "total": total, "pooled_progress": job.pooled_progress(), "result": job.report() }))
     }
 
     /// The last complete T* study, or null.
     #[wasm_bindgen(js_name = gaussianityResult)]
     pub fn gaussianity_result(&self) -> Result<JsValue, JsValue> {
-        match &self.inner.borrow().forward.result {
-            Some(v) => to_js(v),
+        match self.inner.borrow().forward.study.as_ref().and_then(StudyJob::report) {
+            Some(r) => to_js(r),
             None => Ok(JsValue::NULL),
         }
     }
