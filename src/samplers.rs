@@ -69,6 +69,30 @@ pub enum Symmetry {
     Quotient,
 }
 
+impl Method {
+    /// "ddpm", "em" or "heun".
+    pub fn by_name(name: &str) -> Result<Method, String> {
+        match name {
+            "ddpm" => Ok(Method::Ddpm),
+            "em" => Ok(Method::Em),
+            "heun" => Ok(Method::Heun),
+            other => Err(format!("sampler must be one of ddpm, em, heun, got \"{}\"", crate::io::printable(other))),
+        }
+    }
+}
+
+impl Symmetry {
+    /// "equivariant", "align" or "quotient".
+    pub fn by_name(name: &str) -> Result<Symmetry, String> {
+        match name {
+            "equivariant" => Ok(Symmetry::Equivariant),
+            "align" => Ok(Symmetry::Align),
+            "quotient" => Ok(Symmetry::Quotient),
+            other => Err(format!("symmetry must be one of equivariant, align, quotient, got \"{}\"", crate::io::printable(other))),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct SampleOptions {
     pub method: Method,

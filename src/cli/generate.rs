@@ -185,8 +185,8 @@ pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
     use molplay::app::sample::{Prepared, RunFacts, SampleStability, Source};
     use molplay::samplers::{sample, Method, SampleOptions, Symmetry};
     let sch = molplay::schedules::Schedule::noising_by_name(&a.schedule, 1000)?;
-    let method: Method = serde_json::from_value(serde_json::json!(a.sampler)).map_err(|e| e.to_string())?;
-    let symmetry: Symmetry = serde_json::from_value(serde_json::json!(a.symmetry)).map_err(|e| e.to_string())?;
+    let method = Method::by_name(&a.sampler)?;
+    let symmetry = Symmetry::by_name(&a.symmetry)?;
     // the target, its per-coordinate variance (for GAGA's Gaussian) and the reference pairs
     let model_path = match (&a.score[..], &a.model) {
         ("model", Some(p)) => Some(p.clone()),

@@ -186,7 +186,7 @@ pub fn generate_cmd(a: GenerateArgs) -> Result<(), String> {
     };
     // the data's side of every row's comparison, taken once
     let data = a.data.as_deref().map(read_data).transpose()?.as_ref().map(DataReference::of);
-    let method: Method = serde_json::from_value(serde_json::json!(a.sampler)).map_err(|e| e.to_string())?;
+    let method = Method::by_name(&a.sampler)?;
     let variance = if a.variance == "pooled" { GagaVariance::Pooled } else { GagaVariance::PerModality };
     let rows: Vec<(String, GenerateOptions)> = match (a.compare, a.gaga) {
         (Some(t), _) => comparison_rows(method, a.steps, t, &sch, a.seed),

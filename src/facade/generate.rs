@@ -159,10 +159,6 @@ struct GenerateOpts {
 
 const KEYS: [&str; 13] = ["target", "atoms", "points", "sampler", "steps", "symmetry", "gaga", "tStar", "samples", "show", "seed", "schedule", "engine"];
 
-fn parse<T: serde::de::DeserializeOwned>(what: &str, v: &str, allowed: &str) -> Result<T, JsValue> {
-    serde_json::from_value(serde_json::json!(v)).map_err(|_| js_err(format!("generate: {what} must be one of {allowed}, got \"{v}\"")))
-}
-
 #[wasm_bindgen]
 impl Playground {
     /// Starts a reverse-sampling run. Options (all optional): `target` "chain" (the exact Gaussian
@@ -181,8 +177,8 @@ impl Playground {
         check_keys(&options, &KEYS, "generate")?;
         let o: GenerateOpts = serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("generate: {e}")))?;
         let schedule = Schedule::noising_by_name(o.schedule.as_deref().unwrap_or("polynomial2"), 1000).map_err(|e| js_err(format!("generate: {e}")))?;
-        let method: Method = parse("sampler", o.sampler.as_deref().unwrap_or("ddpm"), "ddpm, em, heun")?;
-        let symmetry: Symmetry = parse("symmetry", o.symmetry.as_deref().unwrap_or("equivariant"), "equivariant, align, quotient")?;
+        let method = Method::by_name(o.sampler.as_deref().unwrap_or("ddpm")).map_err(|e| js_err(format!("generate: {e}")))?;
+        let symmetry = Symmetry::by_name(o.symmetry.as_deref().unwrap_or("equivariant")).map_err(|e| js_err(format!("generate: {e}")))?;
         let steps = o.steps.unwrap_or(200);
         let count = o.samples.unwrap_or(200);
         if !(1..=5000).contains(&steps) || !(1..=5000).contains(&count) {

@@ -86,7 +86,7 @@ impl Playground {
         let (name, model) = s.molecules.model.as_ref().ok_or_else(|| err("load a whole-molecule network first".into()))?;
         let schedule = Schedule::polynomial2(1000, 1e-5);
         let full_t = schedule.steps() as f64;
-        let method: Method = serde_json::from_value(serde_json::json!(o.sampler.as_deref().unwrap_or("ddpm"))).map_err(|_| err("sampler must be ddpm, em or heun".into()))?;
+        let method = Method::by_name(o.sampler.as_deref().unwrap_or("ddpm")).map_err(err)?;
         let variance = match o.variance.as_deref().unwrap_or("per-modality") {
             "pooled" => GagaVariance::Pooled,
             "per-modality" => GagaVariance::PerModality,
