@@ -273,4 +273,26 @@ fn the_pages_learner_in_sub_steps_is_the_clis_epoch() {
     assert_eq!(page.samples.len(), 16 * 8);
     assert_eq!(page.energies.len(), 16);
     assert!(Mode::by_name("sideways").unwrap_err().contains("\"train\", \"refresh\" or \"regress\""));
+
+    // slices (the page's loop): each mode stops when its unit is done, whatever the budget
+    let slice = |l: &mut Learner, mode: Mode, budget: f64| {
+        let t = std::cell::Cell::new(0.0);
+        let clock = move || {
+            t.set(t.get() + 1.0);
+            t.get()
+        };
+        pollster::block_on(l.slice(mode, budget, &clock, &|| false))
+    };
+    let epochs = page.sampler.counters.epochs;
+    let out = slice(&mut page, Mode::Train, 1e9);
+    assert_eq!((out.refreshed, out.stopped, page.sampler.counters.epochs), (true, None, epochs + 1));
+    let out = slice(&mut page, Mode::Refresh, 1e9);
+    assert!(out.refreshed && page.phase() == "regression steps: 5 left in this epoch");
+    assert_eq!(page.sampler.counters.epochs, epochs + 1);
+    let out = slice(&mut page, Mode::Regress, 1e9);
+    assert!(!out.refreshed && page.phase() == "ready to refresh the buffer");
+    assert_eq!(page.sampler.counters.epochs, epochs + 2);
+    // a budget of one clock tick does one unit of training, and no more
+    slice(&mut page, Mode::Train, 1.5);
+    assert_eq!(page.phase(), "refreshing the buffer: step 4/17");
 }

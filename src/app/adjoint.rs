@@ -43,6 +43,15 @@ pub enum Step {
     EpochDone,
 }
 
+/// What a [`Learner::slice`] did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Slice {
+    /// A refresh finished: new samples and a new trajectory to show.
+    pub refreshed: bool,
+    /// The run stopped (a diverging step): why.
+    pub stopped: Option<String>,
+}
+
 /// The learner: the sampler and where its epoch stands, with what the faces show (the newest
 /// samples, their energies, the newest trajectory and every regression loss).
 pub struct Learner {
@@ -96,6 +105,36 @@ impl Learner {
             return Ok(Step::EpochDone);
         }
         Ok(Step::Working)
+    }
+
+    /// Works in `mode` for about `budget_ms` of `clock`, stopping early when the mode's unit is
+    /// done: a sub-step mode's sub-step, or in training the end of an epoch (so a caller asking
+    /// for N epochs gets N, however fast they run). On an error the refresh under way is
+    /// dropped; then, unless `device_gone()` says the network's device went away under the
+    /// slice (not a divergence: the face goes on from a copy), the weights go back to the last
+    /// good ones and the run stops with the reason.
+    pub async fn slice(&mut self, mode: Mode, budget_ms: f64, clock: &dyn Fn() -> f64, device_gone: &dyn Fn() -> bool) -> Slice {
+        let t0 = clock();
+        let mut out = Slice::default();
+        while clock() - t0 < budget_ms {
+            match self.work(mode).await {
+                Ok(step) => {
+                    out.refreshed |= step == Step::Refreshed;
+                    if step != Step::Working && (mode != Mode::Train || step == Step::EpochDone) {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    self.abandon_refresh();
+                    if !device_gone() {
+                        self.sampler.revert();
+                        out.stopped = Some(format!("{e}; the last good weights are kept"));
+                    }
+                    break;
+                }
+            }
+        }
+        out
     }
 
     /// Drops a refresh under way (after an error: the next refresh starts afresh).

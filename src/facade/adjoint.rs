@@ -7,7 +7,7 @@
 
 use super::{check_keys, device_name, js_err, now_ms, slice_budget, to_js, Held, Playground, Scene, Shown};
 use crate::adjoint::{time_training, AdjointConfig, AdjointSampler};
-use crate::app::adjoint::{Learner as Core, Mode, Step};
+use crate::app::adjoint::{Learner as Core, Mode};
 use crate::models::Compute;
 use crate::viewer::AtomStyle;
 use serde::Deserialize;
@@ -181,33 +181,18 @@ impl Playground {
                 l
             };
             let t0 = now_ms();
-            let mut refreshed = false;
-            while now_ms() - t0 < budget {
-                match l.core.work(mode).await {
-                    Ok(step) => {
-                        if step == Step::Refreshed {
-                            refreshed = true;
-                            l.frames = layout(&l.core.trajectory, &l.core.sampler.system, l.core.keep);
-                            l.frame = l.frames.len() / (l.core.keep * l.core.sampler.system.dim()).max(1) - 1;
-                        }
-                        // a sub-step mode stops when its sub-step completes, training at the end
-                        // of an epoch: a caller asking for N epochs gets N, however fast they run
-                        if step != Step::Working && (mode != Mode::Train || step == Step::EpochDone) {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        l.core.abandon_refresh();
-                        if matches!(l.core.sampler.compute(), Compute::Gpu(_)) && pg.inner.borrow().compute.is_none() {
-                            // the device went away under this slice: not a divergence; the
-                            // learner goes on from its copy (below)
-                            break;
-                        }
-                        l.core.sampler.revert();
-                        l.stopped = Some(format!("{e}; the last good weights are kept"));
-                        break;
-                    }
-                }
+            let on_gpu = matches!(l.core.sampler.compute(), Compute::Gpu(_));
+            // a device gone under a network on it is not a divergence: the learner goes on from
+            // its copy (below)
+            let device_gone = || on_gpu && pg.inner.borrow().compute.is_none();
+            let out = l.core.slice(mode, budget, &now_ms, &device_gone).await;
+            let refreshed = out.refreshed;
+            if out.refreshed {
+                l.frames = layout(&l.core.trajectory, &l.core.sampler.system, l.core.keep);
+                l.frame = l.frames.len() / (l.core.keep * l.core.sampler.system.dim()).max(1) - 1;
+            }
+            if out.stopped.is_some() {
+                l.stopped = out.stopped;
             }
             let device_lost = pg.inner.borrow().compute.is_none();
             if matches!(l.core.sampler.compute(), Compute::Gpu(_)) && l.stopped.is_none() && !device_lost {
