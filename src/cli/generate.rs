@@ -13,7 +13,7 @@ pub(super) fn gaussianity(input: &Path, schedule: &str, steps: usize, grid: (usi
     if every == 0 || from >= to {
         return Err("--check-every must be ≥ 1 and --check-from below --check-to".into());
     }
-    let schedule = molplay::schedules::Schedule::noising_by_name(schedule, steps)?;
+    let schedule = molplay::schedules::Schedule::noising_by_name(schedule, steps).map_err(|e| e.to_string())?;
     if to > steps {
         return Err(format!("--check-to {to} is beyond the schedule's {steps} steps"));
     }
@@ -28,13 +28,14 @@ pub(super) fn gaussianity(input: &Path, schedule: &str, steps: usize, grid: (usi
         if tty && (done % 50 == 0 || done == total) {
             eprint!("\rtested {done}/{total} molecules   ");
         }
-    })?;
+    })
+    .map_err(|e| e.to_string())?;
     if tty {
         eprintln!();
     }
     let secs = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let pool = if pooled_n > 0 { Some(pooled(&data, &opts, pooled_n)?) } else { None };
+    let pool = if pooled_n > 0 { Some(pooled(&data, &opts, pooled_n).map_err(|e| e.to_string())?) } else { None };
     let pooled_secs = t1.elapsed().as_secs_f64();
     if json {
         let mut v = serde_json::to_value(&r).map_err(|e| e.to_string())?;
@@ -111,10 +112,10 @@ fn configurations(data: &str, atoms: Option<usize>, count: usize, seed: u64) -> 
         return Ok(((0..count).flat_map(|_| g.draw()).collect(), atoms, Vec::new()));
     }
     let path = Path::new(data);
-    let at = |e: String| format!("{}: {e}", path.display());
-    let text = std::fs::read_to_string(path).map_err(|e| at(e.to_string()))?;
-    let set = molplay::molecules::Dataset::from_xyz(&text, 3).map_err(at)?;
-    let molplay::molecules::SizeGroup { atoms: n, positions: xs, elements } = set.same_size(atoms, 0).map_err(at)?;
+    let at = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let text = std::fs::read_to_string(path).map_err(|e| at(&e))?;
+    let set = molplay::molecules::Dataset::from_xyz(&text, 3).map_err(|e| at(&e))?;
+    let molplay::molecules::SizeGroup { atoms: n, positions: xs, elements } = set.same_size(atoms, 0).map_err(|e| at(&e))?;
     if atoms.is_none() && set.molecules.len() > elements.len() {
         eprintln!("{}: using the {} molecules with {n} atoms (the most common size; --atoms picks another)", path.display(), elements.len());
     }
@@ -142,16 +143,16 @@ pub(super) fn train_score(a: TrainScoreArgs) -> Result<(), String> {
     use molplay::app::score::{Knobs, Limits, ScoreTraining, TrainingSet};
     let TrainScoreArgs { steps, batch, lr, hidden, layers, seed, json, .. } = a;
     let output = a.output.as_path();
-    let objective = molplay::objectives::Objective::by_name(&a.objective)?;
+    let objective = molplay::objectives::Objective::by_name(&a.objective).map_err(|e| e.to_string())?;
     let knobs = Knobs { hidden, layers, batch, lr, t_max: a.t_max.unwrap_or(1000.0), objective, seed };
     if steps == 0 {
         return Err("need --steps ≥ 1".into());
     }
-    knobs.check(Limits::NATIVE, |k| format!("--{}", k.replace('_', "-")))?;
+    knobs.check(Limits::NATIVE, |k| format!("--{}", k.replace('_', "-"))).map_err(|e| e.to_string())?;
     let (positions, atoms, elements) = configurations(&a.data, a.atoms, 20_000, seed)?;
     let set = TrainingSet { positions, atoms, elements, label: a.data.clone() };
-    let compute = molplay::models::Compute::by_name(&a.device)?;
-    let mut training = ScoreTraining::fresh(set, knobs, a.positions_only, &compute)?;
+    let compute = molplay::models::Compute::by_name(&a.device).map_err(|e| e.to_string())?;
+    let mut training = ScoreTraining::fresh(set, knobs, a.positions_only, &compute).map_err(|e| e.to_string())?;
     let t0 = Instant::now();
     let clock = || t0.elapsed().as_secs_f64();
     while training.stopped.is_none() && training.model().steps < steps {
@@ -183,7 +184,7 @@ pub(super) fn train_score(a: TrainScoreArgs) -> Result<(), String> {
 pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
     use molplay::app::sample::{Prepared, RunFacts, SampleStability, Source};
     use molplay::samplers::{sample, Method, SampleOptions, Symmetry};
-    let sch = molplay::schedules::Schedule::noising_by_name(&a.schedule, 1000)?;
+    let sch = molplay::schedules::Schedule::noising_by_name(&a.schedule, 1000).map_err(|e| e.to_string())?;
     let method: Method = serde_json::from_value(serde_json::json!(a.sampler)).map_err(|e| e.to_string())?;
     let symmetry: Symmetry = serde_json::from_value(serde_json::json!(a.symmetry)).map_err(|e| e.to_string())?;
     // the target, its per-coordinate variance (for GAGA's Gaussian) and the reference pairs
@@ -216,7 +217,7 @@ pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
             }
             // each sample gets the atom types of a data molecule of its size, drawn with the seed
             let what = model_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-            let mut p = Source::network(&m.config, reference, &el, a.samples, a.seed, format!("EGNN {what}"))?;
+            let mut p = Source::network(&m.config, reference, &el, a.samples, a.seed, format!("EGNN {what}")).map_err(|e| e.to_string())?;
             // GAGA starts from the variance of the data the samples are judged against (the
             // page: the network's training data, as recorded in its weights)
             p.v_hat = molplay::metrics::mean_square(&p.reference);
@@ -236,7 +237,7 @@ pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
         opts = opts.gaga(&sch, a.t_star, v_hat, n);
     }
     let t0 = Instant::now();
-    let r = source.with_denoiser(loaded.as_ref(), |d| sample(d, &sch, &opts, a.samples))?;
+    let r = source.with_denoiser(loaded.as_ref(), |d| sample(d, &sch, &opts, a.samples)).map_err(|e| e.to_string())?;
     let secs = t0.elapsed().as_secs_f64();
     let report = source.report(&reference, &r.samples, RunFacts { label: label.clone(), options: &opts, nfe: r.nfe, seconds: secs, gaga: a.gaga, t_star: a.gaga.then_some(a.t_star) });
     // each sample's elements for the XYZ output: given to the network, or (an empirical
@@ -281,7 +282,7 @@ pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
         let steps = ((a.steps as f64 * a.t_star / sch.steps() as f64).round() as usize).max(1);
         let g_opts = SampleOptions { steps, ..opts.clone().gaga(&sch, a.t_star, v_hat, n) };
         let t1 = Instant::now();
-        let g = source.with_denoiser(loaded.as_ref(), |d| sample(d, &sch, &g_opts, a.samples))?;
+        let g = source.with_denoiser(loaded.as_ref(), |d| sample(d, &sch, &g_opts, a.samples)).map_err(|e| e.to_string())?;
         let g_secs = t1.elapsed().as_secs_f64();
         let gaga = source.report(
             &reference,

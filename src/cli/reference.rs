@@ -206,7 +206,7 @@ pub(super) fn bench_mcmc(systems: &[String], chains: usize, sweeps: usize, json:
         let cfg = PtConfig::geometric(sys, PtConfig::default_levels(sys), 2.0, chains, 1);
         let t0 = Instant::now();
         let clock = || t0.elapsed().as_secs_f64() * 1e3;
-        let t = pollster::block_on(molplay::reference::time_sweeps(gpu.as_ref().ok(), sys, &cfg, sweeps, clock))?;
+        let t = pollster::block_on(molplay::reference::time_sweeps(gpu.as_ref().ok(), sys, &cfg, sweeps, clock)).map_err(|e| e.to_string())?;
         let row = serde_json::json!({
             "system": sys.name, "replicas": cfg.replicas(), "sweeps": sweeps,
             "cpu_sweeps_per_s": t.cpu_sweeps_per_s, "gpu_sweeps_per_s": t.gpu_sweeps_per_s,
