@@ -252,6 +252,17 @@ pub fn quantile_nearest(values: &[f64], q: f64) -> Option<f64> {
     Some(v[rank - 1])
 }
 
+/// Why a study's grid was refused. Messages are shown to users as they are.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum StudyError {
+    /// The per-molecule test's grid ([`StudyRun::new`]).
+    #[error("the checked steps must be at least two, increasing and ≤ {steps} (the schedule's steps)")]
+    Grid { steps: usize },
+    /// The pooled measure's grid ([`PooledRun::new`]).
+    #[error("the checked steps must be at least two and within the schedule")]
+    PooledGrid,
+}
+
 /// The grid and knobs of a T* study.
 #[derive(Clone, Debug)]
 pub struct StudyOptions {
@@ -306,10 +317,10 @@ pub struct StudyRun {
 }
 
 impl StudyRun {
-    pub fn new(data: crate::molecules::Dataset, opts: StudyOptions) -> Result<Self, String> {
+    pub fn new(data: crate::molecules::Dataset, opts: StudyOptions) -> Result<Self, StudyError> {
         use std::collections::BTreeMap;
         if opts.grid.len() < 2 || opts.grid.windows(2).any(|w| w[1] <= w[0]) || *opts.grid.last().unwrap() > opts.schedule.steps() {
-            return Err(format!("the checked steps must be at least two, increasing and ≤ {} (the schedule's steps)", opts.schedule.steps()));
+            return Err(StudyError::Grid { steps: opts.schedule.steps() });
         }
         let mods = data.modalities();
         let n_mol = data.molecules.len();
@@ -444,7 +455,7 @@ impl StudyRun {
 }
 
 /// [`StudyRun`] to the end; `progress(done, total)` after every molecule.
-pub fn study(data: &crate::molecules::Dataset, opts: &StudyOptions, mut progress: impl FnMut(usize, usize)) -> Result<Study, String> {
+pub fn study(data: &crate::molecules::Dataset, opts: &StudyOptions, mut progress: impl FnMut(usize, usize)) -> Result<Study, StudyError> {
     let mut run = StudyRun::new(data.clone(), opts.clone())?;
     while !run.advance(1) {
         let (d, t) = run.progress();
@@ -490,7 +501,7 @@ const ATOM_PAIRS: [(usize, usize); 6] = [(0, 1), (0, 2), (1, 2), (0, 3), (1, 3),
 /// mean square of column j, so anisotropic frames do not read as non-Gaussian), pooled across
 /// molecules; distribution similarity by the KS distance, dependency by KSG MI between
 /// neighbouring atoms, both judged against pure noise instead of a fixed threshold.
-pub fn pooled(data: &crate::molecules::Dataset, opts: &StudyOptions, max_molecules: usize) -> Result<Pooled, String> {
+pub fn pooled(data: &crate::molecules::Dataset, opts: &StudyOptions, max_molecules: usize) -> Result<Pooled, StudyError> {
     let mut run = PooledRun::new(data, opts, max_molecules)?;
     while !run.advance() {}
     Ok(run.finish())
@@ -524,9 +535,9 @@ pub struct PooledRun {
 const NULL_DRAWS: u64 = 8;
 
 impl PooledRun {
-    pub fn new(data: &crate::molecules::Dataset, opts: &StudyOptions, max_molecules: usize) -> Result<Self, String> {
+    pub fn new(data: &crate::molecules::Dataset, opts: &StudyOptions, max_molecules: usize) -> Result<Self, StudyError> {
         if opts.grid.len() < 2 || *opts.grid.last().unwrap() > opts.schedule.steps() {
-            return Err("the checked steps must be at least two and within the schedule".into());
+            return Err(StudyError::PooledGrid);
         }
         let m_count = max_molecules.clamp(8, 2000).min(data.molecules.len());
         let picked = data.evenly_spaced(m_count);

@@ -19,12 +19,41 @@
 //! needed: the EGNN averages its messages over the N − 1 others of any N.
 
 use crate::models::{EgnnConfig, ModelError, Network};
-use crate::molecules::{centre_columns, one_hot, Dataset, Modality};
+use crate::molecules::{centre_columns, one_hot, Dataset, DatasetError, Modality};
 use crate::rng::XorShift64;
-use crate::samplers::{Denoiser, Method, SampleOptions, SamplerRun, Symmetry};
+use crate::samplers::{Denoiser, Method, SampleOptions, SamplerError, SamplerRun, Symmetry};
 use crate::schedules::Schedule;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// Why whole-molecule data, statistics or a generation run were refused or failed. Messages are
+/// shown to users as they are.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum JointError {
+    /// Fewer than two elements in the data (`found`: those it has).
+    #[error("whole-molecule generation needs at least two elements in the data (found {found})")]
+    TooFewElements { found: String },
+    #[error("molecule {molecule} has the element {element}, which the vocabulary ({vocabulary}) does not have")]
+    OutsideVocabulary { molecule: usize, element: String, vocabulary: String },
+    #[error("no molecule with at least 2 atoms")]
+    NoMolecules,
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    /// The network (not a whole-molecule one, another schedule).
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("T* must be within [1, {steps}], got {t_star}")]
+    TStar { t_star: f64, steps: usize },
+    #[error("the size histogram asks for {atoms} atoms; the network was trained on at most {max}")]
+    TooManyAtoms { atoms: usize, max: usize },
+    #[error(transparent)]
+    Sampler(#[from] SamplerError),
+    /// Statistics no training set has ([`JointStats::check`]).
+    #[error("the size histogram must list atom counts from 2 to {largest} with positive counts")]
+    Histogram { largest: usize },
+    #[error("the data variances must be positive")]
+    Variances,
+}
 
 /// A training set of whole molecules grouped by atom count.
 #[derive(Clone, Debug)]
@@ -52,13 +81,13 @@ pub struct Group {
 impl JointData {
     /// The molecules of `data` (all sizes ≥ 2 atoms) over the vocabulary `types` (None: the data
     /// set's own, QM9's H, C, N, O, F when it fits). Elements outside `types` are refused by name.
-    pub fn new(data: &Dataset, types: Option<&[String]>) -> Result<JointData, String> {
+    pub fn new(data: &Dataset, types: Option<&[String]>) -> Result<JointData, JointError> {
         let types: Vec<String> = match types {
             Some(t) => t.to_vec(),
             None => crate::models::element_vocabulary(&data.molecules.iter().map(|m| m.elements.clone()).collect::<Vec<_>>()),
         };
         if types.len() < 2 {
-            return Err(format!("whole-molecule generation needs at least two elements in the data (found {})", types.join(", ")));
+            return Err(JointError::TooFewElements { found: types.join(", ") });
         }
         let k = types.len();
         let mut groups: BTreeMap<usize, Group> = BTreeMap::new();
@@ -71,7 +100,10 @@ impl JointData {
             let mut x = m.positions.clone();
             crate::geometry::remove_com(&mut x, 3);
             // the type block as the forward study builds it (`Dataset::block`), over `types`
-            let mut h = one_hot(&m.elements, &types).map_err(|e| format!("molecule {i} has the element {e}, which the vocabulary ({}) does not have", types.join(", ")))?;
+            let mut h = one_hot(&m.elements, &types).map_err(|e| match e {
+                DatasetError::OutsideVocabulary(element) => JointError::OutsideVocabulary { molecule: i, element, vocabulary: types.join(", ") },
+                other => JointError::Dataset(other),
+            })?;
             centre_columns(&mut h, n, k);
             h.iter_mut().for_each(|v| *v /= Modality::Types.scale());
             let g = groups.entry(n).or_default();
@@ -84,7 +116,7 @@ impl JointData {
             g.types.extend(h);
         }
         if groups.is_empty() {
-            return Err("no molecule with at least 2 atoms".into());
+            return Err(JointError::NoMolecules);
         }
         for (&n, g) in groups.iter_mut() {
             g.position_variance /= (g.count * 3 * (n - 1)) as f64;
@@ -291,12 +323,12 @@ pub type Frame = Vec<(Vec<String>, Vec<f64>)>;
 impl Generation {
     /// `count` molecules from `model` with sizes from the training histogram; the trajectories of
     /// `keep` of them are kept (for a viewer), taken from the size groups in order.
-    pub fn new(model: &Network, data: &JointStats, schedule: &Schedule, opts: &GenerateOptions, count: usize, keep: usize) -> Result<Generation, String> {
-        check_joint(model).map_err(|e| e.to_string())?;
+    pub fn new(model: &Network, data: &JointStats, schedule: &Schedule, opts: &GenerateOptions, count: usize, keep: usize) -> Result<Generation, JointError> {
+        check_joint(model)?;
         model.config.check_schedule(schedule)?;
         if let Some(t) = opts.t_star {
             if !(t >= 1.0 && t <= schedule.steps() as f64) {
-                return Err(format!("T* must be within [1, {}], got {t}", schedule.steps()));
+                return Err(JointError::TStar { t_star: t, steps: schedule.steps() });
             }
         }
         let k = model.config.features;
@@ -304,7 +336,7 @@ impl Generation {
         let mut keep_left = keep.min(count);
         for (i, (n, c)) in sample_sizes(&data.histogram, count, opts.seed).into_iter().enumerate() {
             if n > model.config.atoms {
-                return Err(format!("the size histogram asks for {n} atoms; the network was trained on at most {}", model.config.atoms));
+                return Err(JointError::TooManyAtoms { atoms: n, max: model.config.atoms });
             }
             // a size without its own variances (not in the training set) takes the pooled ones
             let size = data.sizes.get(&n).copied().unwrap_or(SizeStats { position_variance: data.position_variance, type_variance: data.type_variance });
@@ -321,7 +353,7 @@ impl Generation {
     }
 
     /// Takes up to `steps` sampler steps of every size group.
-    pub fn advance(&mut self, model: &Network, schedule: &Schedule, steps: usize) -> Result<(), String> {
+    pub fn advance(&mut self, model: &Network, schedule: &Schedule, steps: usize) -> Result<(), JointError> {
         for run in &mut self.runs {
             let mut den = JointDenoiser { model, atoms: run.atoms() };
             run.advance(&mut den, schedule, steps)?;
@@ -426,13 +458,13 @@ impl JointData {
 
 impl JointStats {
     /// Refuses statistics no training set has (from a corrupt file).
-    pub fn check(&self, largest: usize) -> Result<(), String> {
+    pub fn check(&self, largest: usize) -> Result<(), JointError> {
         let ok = |v: f64| v.is_finite() && v > 0.0;
         if self.histogram.is_empty() || self.histogram.iter().any(|&(n, c)| n < 2 || n > largest || c == 0) || self.histogram.iter().map(|h| h.1).try_fold(0usize, |a, c| a.checked_add(c)).is_none() {
-            return Err(format!("the size histogram must list atom counts from 2 to {largest} with positive counts"));
+            return Err(JointError::Histogram { largest });
         }
         if !ok(self.position_variance) || !ok(self.type_variance) || self.sizes.values().any(|s| !ok(s.position_variance) || !ok(s.type_variance)) {
-            return Err("the data variances must be positive".into());
+            return Err(JointError::Variances);
         }
         Ok(())
     }
@@ -469,7 +501,7 @@ mod tests {
         assert!((g.types[3] - 0.05).abs() < 1e-12, "{:?}", &g.types[..6]);
         let e = d.draw_batch(7, &mut XorShift64::new(3));
         assert_eq!((e.1.len(), e.2.len()), (7 * 3 * e.0, 7 * 3 * e.0));
-        assert!(JointData::new(&Dataset::from_xyz(SET, 4).unwrap(), Some(&["H".to_string(), "C".to_string()])).unwrap_err().contains("element N"));
+        assert!(JointData::new(&Dataset::from_xyz(SET, 4).unwrap(), Some(&["H".to_string(), "C".to_string()])).unwrap_err().to_string().contains("element N"));
     }
 
     #[test]

@@ -35,6 +35,22 @@ use crate::geometry::remove_com;
 use crate::rng::{philox4x32, philox_key, philox_normals, unit_open};
 use serde::Serialize;
 
+/// Why a ladder or its size was refused ([`PtConfig::validate`]). Messages are shown to users
+/// as they are.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum McmcError {
+    #[error("temperatures must be positive and finite")]
+    Temperatures,
+    #[error("at most {MAX_LEVELS} temperature levels, got {levels}")]
+    TooManyLevels { levels: usize },
+    #[error("the first temperature must be the system's ({temperature})")]
+    FirstTemperature { temperature: f64 },
+    #[error("thin must be at least 1")]
+    Thin,
+    #[error("at most 65 535 replicas (levels × chains), got {replicas}")]
+    TooManyReplicas { replicas: usize },
+}
+
 /// Philox stream tags (the counter's last word).
 pub const STREAM_NOISE: u32 = 0;
 pub const STREAM_ACCEPT: u32 = 1;
@@ -91,22 +107,22 @@ impl PtConfig {
         self.levels() * self.chains
     }
 
-    /// Refuses ladders and sizes the engines cannot run, with a message for the user.
-    pub fn validate(&self, sys: &System) -> Result<(), String> {
+    /// Refuses ladders and sizes the engines cannot run, saying why ([`McmcError`]).
+    pub fn validate(&self, sys: &System) -> Result<(), McmcError> {
         if self.temperatures.is_empty() || self.temperatures.iter().any(|t| !(t.is_finite() && *t > 0.0)) {
-            return Err("temperatures must be positive and finite".into());
+            return Err(McmcError::Temperatures);
         }
         if self.levels() > MAX_LEVELS {
-            return Err(format!("at most {MAX_LEVELS} temperature levels, got {}", self.levels()));
+            return Err(McmcError::TooManyLevels { levels: self.levels() });
         }
         if (self.temperatures[0] - sys.temperature).abs() > 1e-12 {
-            return Err(format!("the first temperature must be the system's ({})", sys.temperature));
+            return Err(McmcError::FirstTemperature { temperature: sys.temperature });
         }
         if self.thin == 0 {
-            return Err("thin must be at least 1".into());
+            return Err(McmcError::Thin);
         }
         if self.replicas() > 65_535 {
-            return Err(format!("at most 65 535 replicas (levels × chains), got {}", self.replicas()));
+            return Err(McmcError::TooManyReplicas { replicas: self.replicas() });
         }
         Ok(())
     }
@@ -203,7 +219,7 @@ pub fn projected_noise(sys: &System, key: [u32; 2], slot: u32, sweep: u32) -> Ve
 }
 
 impl CpuReplicas {
-    pub fn new(sys: &System, cfg: &PtConfig, steps: &[f64]) -> Result<Self, String> {
+    pub fn new(sys: &System, cfg: &PtConfig, steps: &[f64]) -> Result<Self, McmcError> {
         cfg.validate(sys)?;
         let r = cfg.replicas();
         let init = InitialState::new(sys, cfg);

@@ -19,7 +19,7 @@
 
 use crate::objectives::Objective;
 use crate::rng::XorShift64;
-use crate::schedules::{Schedule, ScheduleId};
+use crate::schedules::{Schedule, ScheduleError, ScheduleId};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
@@ -145,10 +145,10 @@ impl EgnnConfig {
 
     /// Refuses to train or sample a score network under another schedule than the one it
     /// learned: its ε̂ at step t is only meaningful at that schedule's noise level.
-    pub fn check_schedule(&self, schedule: &Schedule) -> Result<(), String> {
+    pub fn check_schedule(&self, schedule: &Schedule) -> Result<(), ModelError> {
         let (learned, asked) = (self.trained_schedule(), schedule.id());
         if learned != asked {
-            return Err(format!("this network was trained under the {learned} schedule and cannot be used under {asked}: its noise levels differ (sample it with the schedule it learned)"));
+            return Err(ModelError::WrongSchedule { learned, asked });
         }
         Ok(())
     }
@@ -183,7 +183,7 @@ impl EgnnConfig {
     }
 
     /// Refuses configurations no network of ours has (from a corrupt or foreign file).
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ModelError> {
         for (what, value, max) in [
             ("atoms", self.atoms, MAX_ATOMS),
             ("features", self.features, MAX_FEATURES),
@@ -193,23 +193,23 @@ impl EgnnConfig {
             ("edge features", self.edge_features, 16),
         ] {
             if value > max {
-                return Err(format!("implausible configuration: {what} {value} is above the largest network molplay makes ({max})"));
+                return Err(ModelError::Implausible(format!("{what} {value} is above the largest network molplay makes ({max})")));
             }
         }
         if self.atoms * self.atoms * self.hidden > MAX_PAIR_WORK {
-            return Err(format!(
-                "implausible configuration: {} atoms with hidden {} need {} pair entries per configuration, more than {MAX_PAIR_WORK}",
+            return Err(ModelError::Implausible(format!(
+                "{} atoms with hidden {} need {} pair entries per configuration, more than {MAX_PAIR_WORK}",
                 self.atoms,
                 self.hidden,
                 self.atoms * self.atoms * self.hidden
-            ));
+            )));
         }
         if self.coord_range.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
-            return Err(format!("implausible configuration: coord_range {:?}", self.coord_range));
+            return Err(ModelError::Implausible(format!("coord_range {:?}", self.coord_range)));
         }
         if let Some(v) = self.type_variance {
             if !(v > 0.0 && v.is_finite()) || self.elements.len() < 2 || self.coord_range.is_some() || self.atom_identity {
-                return Err(format!("implausible configuration: a whole-molecule network with type variance {v}, {} elements", self.elements.len()));
+                return Err(ModelError::Implausible(format!("a whole-molecule network with type variance {v}, {} elements", self.elements.len())));
             }
         }
         let features_ok = if self.atom_identity {
@@ -220,10 +220,10 @@ impl EgnnConfig {
             true
         };
         if let Some(id) = &self.schedule {
-            id.build().map_err(|e| format!("implausible configuration: {e}"))?;
+            id.build().map_err(ModelError::ImplausibleSchedule)?;
         }
         if self.atoms == 0 || self.features == 0 || !features_ok || self.hidden == 0 || !(self.data_variance > 0.0 && self.data_variance.is_finite()) {
-            return Err(format!("implausible configuration {self:?}"));
+            return Err(ModelError::ImplausibleConfig(Box::new(self.clone())));
         }
         Ok(())
     }
@@ -265,17 +265,18 @@ impl EgnnConfig {
     /// Node features of one configuration per element list: one-hot elements for a network
     /// conditioned on them, else [`node_features`](Self::node_features). Refuses a molecule of
     /// another size or with an element outside the vocabulary.
-    pub fn element_features(&self, molecules: &[&[String]]) -> Result<Vec<f64>, String> {
+    pub fn element_features(&self, molecules: &[&[String]]) -> Result<Vec<f64>, ModelError> {
         if !self.conditioned_on_elements() {
             return Ok(self.node_features(molecules.len()));
         }
         let mut out = Vec::with_capacity(molecules.len() * self.atoms * self.features);
         for m in molecules {
             if m.len() != self.atoms {
-                return Err(format!("the network is for {} atoms, a molecule has {}", self.atoms, m.len()));
+                return Err(ModelError::Input(format!("the network is for {} atoms, a molecule has {}", self.atoms, m.len())));
             }
             for e in m.iter() {
-                let k = self.elements.iter().position(|v| v.eq_ignore_ascii_case(e)).ok_or_else(|| format!("the network knows the elements {}, not {e}", self.elements.join(", ")))?;
+                let k =
+                    self.elements.iter().position(|v| v.eq_ignore_ascii_case(e)).ok_or_else(|| ModelError::Input(format!("the network knows the elements {}, not {e}", self.elements.join(", "))))?;
                 out.extend((0..self.features).map(|j| (j == k) as u8 as f64));
             }
         }
@@ -286,10 +287,10 @@ impl EgnnConfig {
 impl EgnnConfig {
     /// One-hot elements of molecules of any size up to the network's (one size per batch):
     /// for networks that take molecules of several sizes (conformers conditioned on the graph).
-    pub fn element_features_sized(&self, molecules: &[&[String]]) -> Result<Vec<f64>, String> {
+    pub fn element_features_sized(&self, molecules: &[&[String]]) -> Result<Vec<f64>, ModelError> {
         let n = molecules.first().map_or(0, |m| m.len());
         if molecules.iter().any(|m| m.len() != n) || n > self.atoms {
-            return Err(format!("a batch holds molecules of one size up to {} atoms", self.atoms));
+            return Err(ModelError::Input(format!("a batch holds molecules of one size up to {} atoms", self.atoms)));
         }
         EgnnConfig { atoms: n, ..self.clone() }.element_features(molecules)
     }
@@ -297,11 +298,14 @@ impl EgnnConfig {
     /// Node features for configurations `picks` of a pool whose molecules have `elements`
     /// (empty for the chain): their one-hot elements for a network conditioned on them, else
     /// [`node_features`](Self::node_features).
-    pub fn features_of(&self, elements: &[Vec<String>], picks: &[usize]) -> Result<Vec<f64>, String> {
+    pub fn features_of(&self, elements: &[Vec<String>], picks: &[usize]) -> Result<Vec<f64>, ModelError> {
         if !self.conditioned_on_elements() {
             return Ok(self.node_features(picks.len()));
         }
-        let ms: Vec<&[String]> = picks.iter().map(|&i| elements.get(i).map(Vec::as_slice).ok_or("the data set has no elements for a network conditioned on them")).collect::<Result<_, _>>()?;
+        let ms: Vec<&[String]> = picks
+            .iter()
+            .map(|&i| elements.get(i).map(Vec::as_slice).ok_or_else(|| ModelError::Input("the data set has no elements for a network conditioned on them".into())))
+            .collect::<Result<_, _>>()?;
         self.element_features(&ms)
     }
 }
@@ -507,9 +511,10 @@ pub fn to_vec(t: Tensor<3>) -> Vec<f64> {
 }
 
 /// A tensor's values, read asynchronously (works on every backend, WebGPU in the browser too).
-pub async fn read_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f64>, String> {
-    let data = t.into_data_async().await.map_err(|e| format!("reading a tensor back from the device failed: {e:?}"))?;
-    Ok(data.try_to_vec::<f32>().map_err(|e| format!("{e:?}"))?.iter().map(|&v| v as f64).collect())
+/// A failed read (a lost device) is [`ModelError::Readback`].
+pub async fn read_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f64>, ModelError> {
+    let data = t.into_data_async().await.map_err(|e| ModelError::Readback(format!("{e:?}")))?;
+    Ok(data.try_to_vec::<f32>().map_err(|e| ModelError::TensorData(format!("{e:?}")))?.iter().map(|&v| v as f64).collect())
 }
 
 /// Where networks run: burn's CPU backend, or a wgpu device (WebGPU, Vulkan, …).
@@ -539,7 +544,7 @@ impl Compute {
     /// networks, our compute kernels and the viewer share one device. Register once per device
     /// and clone the result.
     #[cfg(any(target_arch = "wasm32", feature = "gpu-nets"))]
-    pub fn on_wgpu(ctx: &crate::gpu::GpuContext) -> Result<Compute, String> {
+    pub fn on_wgpu(ctx: &crate::gpu::GpuContext) -> Result<Compute, ModelError> {
         crate::run_static_constructors();
         let setup = burn::backend::wgpu::WgpuSetup {
             instance: ctx.instance.clone(),
@@ -548,17 +553,17 @@ impl Compute {
             queue: ctx.queue.clone(),
             backend: ctx.adapter.get_info().backend,
         };
-        let device = Device::wgpu_options().setup(setup).init().map_err(|e| format!("burn could not use the GPU device: {e}"))?;
+        let device = Device::wgpu_options().setup(setup).init().map_err(|e| ModelError::Device(e.to_string()))?;
         Ok(Compute::Gpu(device))
     }
 
     /// Natively: burn on the process-wide GPU context (lavapipe without a GPU), made once.
     #[cfg(all(not(target_arch = "wasm32"), feature = "gpu-nets"))]
-    pub fn native_gpu() -> Result<Compute, String> {
+    pub fn native_gpu() -> Result<Compute, ModelError> {
         use std::sync::OnceLock;
-        static GPU: OnceLock<Result<Compute, String>> = OnceLock::new();
+        static GPU: OnceLock<Result<Compute, ModelError>> = OnceLock::new();
         GPU.get_or_init(|| {
-            let ctx = crate::gpu::shared_native_context().ok_or("no GPU adapter")?;
+            let ctx = crate::gpu::shared_native_context().ok_or(ModelError::NoAdapter)?;
             Compute::on_wgpu(ctx)
         })
         .clone()
@@ -566,14 +571,14 @@ impl Compute {
 
     /// By name: "cpu" or "gpu" (natively).
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn by_name(name: &str) -> Result<Compute, String> {
+    pub fn by_name(name: &str) -> Result<Compute, ModelError> {
         match name {
             "cpu" => Ok(Compute::Cpu),
             #[cfg(feature = "gpu-nets")]
             "gpu" => Compute::native_gpu(),
             #[cfg(not(feature = "gpu-nets"))]
-            "gpu" => Err("this build trains networks on the CPU only: build with `--features gpu-nets` for burn on wgpu".into()),
-            other => Err(format!("unknown device \"{other}\" (cpu or gpu)")),
+            "gpu" => Err(ModelError::CpuOnly),
+            other => Err(ModelError::UnknownDevice(other.to_string())),
         }
     }
 }
@@ -702,7 +707,9 @@ impl ModuleVisitor for SumGrads {
     }
 }
 
-#[derive(Debug, thiserror::Error, PartialEq)]
+/// Why a network, its weights or its inputs were refused, or its work failed. Messages are shown
+/// to users as they are.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
 pub enum ModelError {
     #[error("not molplay weights (the header is missing)")]
     NotWeights,
@@ -716,6 +723,34 @@ pub enum ModelError {
     Diverged { step: usize, loss: f64 },
     #[error("{0}")]
     Input(String),
+    /// A score network asked to train or sample under another schedule than the one it learned.
+    #[error("this network was trained under the {learned} schedule and cannot be used under {asked}: its noise levels differ (sample it with the schedule it learned)")]
+    WrongSchedule { learned: ScheduleId, asked: ScheduleId },
+    /// A configuration no network of ours has ([`EgnnConfig::check`]): what is out of range.
+    #[error("implausible configuration: {0}")]
+    Implausible(String),
+    /// A configuration whose recorded schedule is no schedule of ours.
+    #[error("implausible configuration: {0}")]
+    ImplausibleSchedule(#[source] ScheduleError),
+    /// A configuration that is wrong as a whole (sizes, features or data variance).
+    #[error("implausible configuration {0:?}")]
+    ImplausibleConfig(Box<EgnnConfig>),
+    /// A tensor could not be read back from its device (a lost GPU): burn's words.
+    #[error("reading a tensor back from the device failed: {0}")]
+    Readback(String),
+    /// A tensor read back that does not hold f32 values: burn's words.
+    #[error("{0}")]
+    TensorData(String),
+    /// burn could not take over a wgpu device.
+    #[error("burn could not use the GPU device: {0}")]
+    Device(String),
+    /// Natively, no GPU adapter for the networks.
+    #[error("no GPU adapter")]
+    NoAdapter,
+    #[error("this build trains networks on the CPU only: build with `--features gpu-nets` for burn on wgpu")]
+    CpuOnly,
+    #[error("unknown device \"{0}\" (cpu or gpu)")]
+    UnknownDevice(String),
 }
 
 /// An EGNN with its configuration, device and (when training) optimiser: the score network of
@@ -878,7 +913,7 @@ impl Network {
     /// non-finite loss changes nothing but puts back the weights that gave the last finite one
     /// and returns `Diverged`; otherwise returns the loss.
     pub async fn apply(&mut self, loss: Tensor<1>, lr: f64) -> Result<f64, ModelError> {
-        let value = read_vec(loss.clone()).await.map_err(ModelError::Corrupt)?.first().copied().unwrap_or(f64::NAN);
+        let value = read_vec(loss.clone()).await.map_err(|e| ModelError::Corrupt(e.to_string()))?.first().copied().unwrap_or(f64::NAN);
         if !value.is_finite() {
             self.revert();
             return Err(ModelError::Diverged { step: self.steps, loss: value });
@@ -1016,7 +1051,7 @@ impl Network {
         if !(t_max >= 1.0 && t_max <= schedule.steps() as f64) {
             return Err(ModelError::Input(format!("t_max must be within [1, {}]", schedule.steps())));
         }
-        self.config.check_schedule(schedule).map_err(ModelError::Input)?;
+        self.config.check_schedule(schedule)?;
         if objective == Objective::Quotient && !(3..=MAX_QUOTIENT_ATOMS).contains(&n) {
             // P at x_t is a dense 3N × 3N matrix per configuration (N < 3: degenerate)
             return Err(ModelError::Input(format!("the quotient objective trains networks of 3 to {MAX_QUOTIENT_ATOMS} atoms, not {n}")));
@@ -1041,7 +1076,7 @@ impl Network {
         Ok(match objective {
             Objective::Conventional => (pred - tensor3(eps, b, n, 3, d)).powf_scalar(2.0).mean(),
             Objective::Geodiff | Objective::Af3 => {
-                let stop = if objective.needs_prediction() { Some(read_vec(pred.clone().detach()).await.map_err(ModelError::Corrupt)?) } else { None };
+                let stop = if objective.needs_prediction() { Some(read_vec(pred.clone().detach()).await.map_err(|e| ModelError::Corrupt(e.to_string()))?) } else { None };
                 let target: Vec<f64> = (0..b)
                     .flat_map(|i| {
                         let r = i * per..(i + 1) * per;
@@ -1108,7 +1143,7 @@ impl Network {
         if !(t_max >= 1.0 && t_max <= schedule.steps() as f64) {
             return Err(ModelError::Input(format!("t_max must be within [1, {}]", schedule.steps())));
         }
-        self.config.check_schedule(schedule).map_err(ModelError::Input)?;
+        self.config.check_schedule(schedule)?;
         let b = x0.len() / (3 * n);
         let (ts, eps_x) = draw_noise(b, n, t_max, rng);
         let mut eps_h: Vec<f64> = (0..b * n * f).map(|_| rng.normal()).collect();
@@ -1154,7 +1189,7 @@ impl Network {
         }
         let (cfg_bytes, record) = read_container(bytes, MAGIC, WEIGHTS_VERSION)?;
         let WeightsHeader { config, trained_steps } = serde_json::from_slice(cfg_bytes).map_err(|e| ModelError::Corrupt(format!("configuration: {e}")))?;
-        config.check().map_err(ModelError::Corrupt)?;
+        config.check().map_err(|e| ModelError::Corrupt(e.to_string()))?;
         if let Some(w) = want {
             if *w != config {
                 return Err(ModelError::Mismatch { got: Box::new(config), want: Box::new(w.clone()) });
@@ -1349,7 +1384,7 @@ impl crate::samplers::Denoiser for NetworkDenoiser<'_> {
 /// 32, 3 layers, batch 32: the page's defaults), the mean of `reps` steps after one warm-up step
 /// (which compiles the GPU kernels). Each step ends with the loss read back, so GPU work is
 /// included. `clock` gives milliseconds.
-pub async fn time_dsm_steps(compute: &Compute, reps: usize, clock: &dyn Fn() -> f64) -> Result<f64, String> {
+pub async fn time_dsm_steps(compute: &Compute, reps: usize, clock: &dyn Fn() -> f64) -> Result<f64, ModelError> {
     let n = 8;
     let config = EgnnConfig::indexed(n, 32, 3, 1.0);
     let mut net = Network::new_on(config, 0, compute);
@@ -1358,10 +1393,10 @@ pub async fn time_dsm_steps(compute: &Compute, reps: usize, clock: &dyn Fn() -> 
     let batch = 32;
     let feats = net.config.node_features(batch);
     let x0: Vec<f64> = (0..batch * n * 3).map(|_| rng.normal()).collect();
-    net.train_step(&x0, &feats, &schedule, 1000.0, 1e-3, &mut rng).await.map_err(|e| e.to_string())?;
+    net.train_step(&x0, &feats, &schedule, 1000.0, 1e-3, &mut rng).await?;
     let t0 = clock();
     for _ in 0..reps.max(1) {
-        net.train_step(&x0, &feats, &schedule, 1000.0, 1e-3, &mut rng).await.map_err(|e| e.to_string())?;
+        net.train_step(&x0, &feats, &schedule, 1000.0, 1e-3, &mut rng).await?;
     }
     Ok((clock() - t0) / reps.max(1) as f64)
 }

@@ -4,7 +4,7 @@
 //! and divided by 4; charges divided by 10), and the forward draw z_t = α_t z_0 + σ_t Pε with the
 //! noise projected to zero per-molecule mean in every column.
 
-use crate::io::read_xyz;
+use crate::io::{read_xyz, IoError};
 use crate::rng::XorShift64;
 use crate::schedules::Schedule;
 use serde::Serialize;
@@ -35,6 +35,26 @@ pub struct Molecule {
     pub charges: Option<Vec<f64>>,
     /// The XYZ comment line (QM9: index and SMILES).
     pub label: String,
+}
+
+/// Why a molecule set could not be read or cut. Messages are shown to users as they are.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum DatasetError {
+    /// The XYZ text itself is malformed.
+    #[error(transparent)]
+    Io(#[from] IoError),
+    #[error("frame {frame}: unknown element '{element}'")]
+    UnknownElement { frame: usize, element: String },
+    #[error("no molecule with at least {min_atoms} atoms ({skipped} frames skipped)")]
+    NoMolecules { min_atoms: usize, skipped: usize },
+    #[error("the set is empty")]
+    Empty,
+    /// No molecule of the size asked for; `sizes` lists the set's sizes.
+    #[error("no molecule has {atoms} atoms (sizes in the set: {sizes})")]
+    NoSuchSize { atoms: usize, sizes: String },
+    /// An element outside a one-hot vocabulary ([`one_hot`]): the element.
+    #[error("the element {0} is not in the vocabulary")]
+    OutsideVocabulary(String),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -86,13 +106,13 @@ impl Modality {
 impl Dataset {
     /// Reads a multi-frame XYZ. Unknown element symbols are an error naming the frame; frames
     /// with fewer than `min_atoms` atoms are skipped and listed.
-    pub fn from_xyz(text: &str, min_atoms: usize) -> Result<Dataset, String> {
-        let frames = read_xyz(text).map_err(|e| e.to_string())?;
+    pub fn from_xyz(text: &str, min_atoms: usize) -> Result<Dataset, DatasetError> {
+        let frames = read_xyz(text)?;
         let mut molecules = Vec::new();
         let mut skipped = Vec::new();
         for (f, frame) in frames.into_iter().enumerate() {
             if let Some(bad) = frame.elements.iter().find(|e| atomic_number(e).is_none()) {
-                return Err(format!("frame {f}: unknown element '{bad}'"));
+                return Err(DatasetError::UnknownElement { frame: f, element: bad.clone() });
             }
             if frame.elements.len() < min_atoms {
                 skipped.push(format!("frame {f}: {} atoms (fewer than {min_atoms})", frame.elements.len()));
@@ -101,7 +121,7 @@ impl Dataset {
             molecules.push(Molecule { elements: frame.elements, positions: frame.positions, charges: frame.charges, label: frame.comment });
         }
         if molecules.is_empty() {
-            return Err(format!("no molecule with at least {min_atoms} atoms ({} frames skipped)", skipped.len()));
+            return Err(DatasetError::NoMolecules { min_atoms, skipped: skipped.len() });
         }
         let qm9 = molecules.iter().all(|m| m.elements.iter().all(|e| QM9_ELEMENTS.contains(&e.as_str())));
         let types = if qm9 {
@@ -144,19 +164,19 @@ impl Dataset {
     /// The molecules with `atoms` atoms (`None`: the most common count, ties to the larger), at
     /// most `limit` of them evenly spaced (0 = all) — a data set of one size, which a score over
     /// positions needs.
-    pub fn same_size(&self, atoms: Option<usize>, limit: usize) -> Result<SizeGroup, String> {
+    pub fn same_size(&self, atoms: Option<usize>, limit: usize) -> Result<SizeGroup, DatasetError> {
         let mut counts = std::collections::BTreeMap::new();
         for m in &self.molecules {
             *counts.entry(m.elements.len()).or_insert(0usize) += 1;
         }
         let n = match atoms {
             Some(n) => n,
-            None => counts.iter().max_by_key(|(&n, &c)| (c, n)).map(|(&n, _)| n).ok_or("the set is empty")?,
+            None => counts.iter().max_by_key(|(&n, &c)| (c, n)).map(|(&n, _)| n).ok_or(DatasetError::Empty)?,
         };
         let picked: Vec<&Molecule> = self.molecules.iter().filter(|m| m.elements.len() == n).collect();
         if picked.is_empty() {
             let sizes: Vec<String> = counts.keys().map(|k| k.to_string()).collect();
-            return Err(format!("no molecule has {n} atoms (sizes in the set: {})", sizes.join(", ")));
+            return Err(DatasetError::NoSuchSize { atoms: n, sizes: sizes.join(", ") });
         }
         let k = if limit == 0 { picked.len() } else { limit.min(picked.len()) };
         let chosen: Vec<&Molecule> = (0..k).map(|i| picked[i * picked.len() / k]).collect();
@@ -210,12 +230,12 @@ pub struct SizeGroup {
 }
 
 /// The atoms' elements one-hot over the vocabulary `types` (N × K, matched ignoring case); an
-/// element outside it is returned as the error.
-pub fn one_hot(elements: &[String], types: &[String]) -> Result<Vec<f64>, String> {
+/// element outside it is the error ([`DatasetError::OutsideVocabulary`]).
+pub fn one_hot(elements: &[String], types: &[String]) -> Result<Vec<f64>, DatasetError> {
     let k = types.len();
     let mut v = vec![0.0; elements.len() * k];
     for (a, e) in elements.iter().enumerate() {
-        let j = types.iter().position(|t| t.eq_ignore_ascii_case(e)).ok_or_else(|| e.clone())?;
+        let j = types.iter().position(|t| t.eq_ignore_ascii_case(e)).ok_or_else(|| DatasetError::OutsideVocabulary(e.clone()))?;
         v[a * k + j] = 1.0;
     }
     Ok(v)
@@ -281,13 +301,13 @@ mod tests {
         assert_eq!((g2.positions.len(), g2.elements.len()), (30, 2));
         let g4 = d.same_size(Some(4), 0).unwrap();
         assert_eq!((g4.atoms, g4.elements[0][0].as_str()), (4, "N"));
-        assert!(d.same_size(Some(9), 0).unwrap_err().contains("sizes in the set: 4, 5"));
+        assert!(d.same_size(Some(9), 0).unwrap_err().to_string().contains("sizes in the set: 4, 5"));
     }
 
     #[test]
     fn bad_files_are_explained() {
-        assert!(Dataset::from_xyz("4\nc\nC 0 0 0\nQq 1 0 0\nH 0 1 0\nH 0 0 1\n", 4).unwrap_err().contains("unknown element 'Qq'"));
-        assert!(Dataset::from_xyz("2\nc\nH 0 0 0\nH 1 0 0\n", 4).unwrap_err().contains("no molecule with at least 4 atoms"));
+        assert!(Dataset::from_xyz("4\nc\nC 0 0 0\nQq 1 0 0\nH 0 1 0\nH 0 0 1\n", 4).unwrap_err().to_string().contains("unknown element 'Qq'"));
+        assert!(Dataset::from_xyz("2\nc\nH 0 0 0\nH 1 0 0\n", 4).unwrap_err().to_string().contains("no molecule with at least 4 atoms"));
         assert!(Dataset::from_xyz("", 4).is_err());
         // non-QM9 elements get their own vocabulary by atomic number
         let d = Dataset::from_xyz("4\nc\nSi 0 0 0\nCl 1 0 0\nH 0 1 0\nH 0 0 1\n", 4).unwrap();

@@ -18,6 +18,14 @@
 use crate::geometry::{align_to, project_horizontal};
 use serde::{Deserialize, Serialize};
 
+/// Why an objective name was refused.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum ObjectiveError {
+    /// A name that is none of the four (made printable).
+    #[error("unknown objective '{0}': one of conventional, geodiff, af3, quotient")]
+    Unknown(String),
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Objective {
@@ -39,8 +47,8 @@ impl Objective {
         }
     }
 
-    pub fn by_name(name: &str) -> Result<Objective, String> {
-        Objective::ALL.into_iter().find(|o| o.name() == name).ok_or_else(|| format!("unknown objective '{}': one of conventional, geodiff, af3, quotient", crate::io::printable(name)))
+    pub fn by_name(name: &str) -> Result<Objective, ObjectiveError> {
+        Objective::ALL.into_iter().find(|o| o.name() == name).ok_or_else(|| ObjectiveError::Unknown(crate::io::printable(name)))
     }
 
     /// Whether the loss needs the network's own (stop-gradient) prediction for its target.
@@ -193,6 +201,6 @@ mod tests {
         assert!(loss(Objective::Af3, &x0, &eps, &xt, &target, &alphas, &sigmas) < 1e-18);
         assert!(loss(Objective::Af3, &x0, &eps, &xt, &pred, &alphas, &sigmas) > 0.0);
         assert_eq!(Objective::by_name("af3"), Ok(Objective::Af3));
-        assert!(Objective::by_name("kabsch").unwrap_err().contains("one of conventional, geodiff, af3, quotient"));
+        assert!(Objective::by_name("kabsch").unwrap_err().to_string().contains("one of conventional, geodiff, af3, quotient"));
     }
 }

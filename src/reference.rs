@@ -5,10 +5,26 @@
 
 use crate::energies::System;
 use crate::geometry::remove_com;
-use crate::gpu::mcmc::GpuReplicas;
+use crate::gpu::mcmc::{GpuReplicas, ReplicasError};
 use crate::gpu::{GpuContext, GpuError};
-use crate::mcmc::{Counts, CpuReplicas, PtConfig, PtReport, ADAPT_EVERY};
+use crate::mcmc::{Counts, CpuReplicas, McmcError, PtConfig, PtReport, ADAPT_EVERY};
 use serde::Serialize;
+
+/// Why a reference run could not start or go on. Messages are shown to users as they are.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum ReferenceError {
+    /// The ladder or its size ([`PtConfig::validate`]).
+    #[error(transparent)]
+    Config(#[from] McmcError),
+    /// The GPU engine could not be set up.
+    #[error(transparent)]
+    Replicas(#[from] ReplicasError),
+    /// A read-back from the GPU engine failed ([`GpuError::Readback`]: a lost device).
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    #[error("ask for at least one sample")]
+    NoSamples,
+}
 
 /// Where a run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -100,21 +116,21 @@ impl ReferenceRun {
         vec![if sys.d == 2 { 1e-2 } else { 1e-3 }; levels]
     }
 
-    pub fn cpu(sys: &System, cfg: PtConfig, target: usize) -> Result<Self, String> {
+    pub fn cpu(sys: &System, cfg: PtConfig, target: usize) -> Result<Self, ReferenceError> {
         let steps = Self::initial_steps(sys, cfg.levels());
         let engine = Engine::Cpu(CpuReplicas::new(sys, &cfg, &steps)?);
         Self::with_engine(sys, cfg, target, engine, steps)
     }
 
-    pub fn gpu(ctx: &GpuContext, sys: &System, cfg: PtConfig, target: usize) -> Result<Self, String> {
+    pub fn gpu(ctx: &GpuContext, sys: &System, cfg: PtConfig, target: usize) -> Result<Self, ReferenceError> {
         let steps = Self::initial_steps(sys, cfg.levels());
         let engine = Engine::Gpu(Box::new(GpuReplicas::new(ctx, sys, &cfg, &steps)?));
         Self::with_engine(sys, cfg, target, engine, steps)
     }
 
-    fn with_engine(sys: &System, cfg: PtConfig, target: usize, engine: Engine, steps: Vec<f64>) -> Result<Self, String> {
+    fn with_engine(sys: &System, cfg: PtConfig, target: usize, engine: Engine, steps: Vec<f64>) -> Result<Self, ReferenceError> {
         if target == 0 {
-            return Err("ask for at least one sample".into());
+            return Err(ReferenceError::NoSamples);
         }
         let levels = cfg.levels();
         let report = PtReport { step_sizes: steps.clone(), energy_evaluations: cfg.replicas() as u64, ..Default::default() };
@@ -263,17 +279,17 @@ pub struct SweepTimes {
     pub gpu_sweeps_per_s: Option<f64>,
 }
 
-pub async fn time_sweeps(gpu: Option<&GpuContext>, sys: &System, cfg: &PtConfig, sweeps: usize, clock: impl Fn() -> f64) -> Result<SweepTimes, String> {
+pub async fn time_sweeps(gpu: Option<&GpuContext>, sys: &System, cfg: &PtConfig, sweeps: usize, clock: impl Fn() -> f64) -> Result<SweepTimes, ReferenceError> {
     let steps = ReferenceRun::initial_steps(sys, cfg.levels());
     let sweeps = sweeps.max(1);
     let mut gpu_sweeps_per_s = None;
     if let Some(ctx) = gpu {
         let mut g = GpuReplicas::new(ctx, sys, cfg, &steps)?;
         g.sweeps(10);
-        g.counts().await.map_err(|e| e.to_string())?;
+        g.counts().await?;
         let t0 = clock();
         g.sweeps(sweeps);
-        g.counts().await.map_err(|e| e.to_string())?;
+        g.counts().await?;
         gpu_sweeps_per_s = Some(sweeps as f64 / ((clock() - t0) / 1e3));
     }
     let mut c = CpuReplicas::new(sys, cfg, &steps)?;

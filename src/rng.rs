@@ -5,6 +5,14 @@
 #[derive(Clone, Debug)]
 pub struct XorShift64(u64);
 
+/// Why a generator state was refused.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum RngError {
+    /// 0, which no generator reaches (xorshift stays at 0 forever): a corrupt checkpoint.
+    #[error("a xorshift state cannot be 0")]
+    ZeroState,
+}
+
 impl XorShift64 {
     /// Any seed works (0 included): it is scrambled and forced odd.
     pub fn new(seed: u64) -> Self {
@@ -18,9 +26,9 @@ impl XorShift64 {
 
     /// A generator that continues from [`state`](Self::state); refuses 0, which no generator
     /// reaches (xorshift stays at 0 forever).
-    pub fn from_state(state: u64) -> Result<Self, String> {
+    pub fn from_state(state: u64) -> Result<Self, RngError> {
         if state == 0 {
-            return Err("a xorshift state cannot be 0".into());
+            return Err(RngError::ZeroState);
         }
         Ok(XorShift64(state))
     }

@@ -21,6 +21,53 @@ use crate::rng::XorShift64;
 use crate::schedules::Schedule;
 use serde::Serialize;
 
+/// Why a sampling run (or one step of it, on the CPU or the GPU pass) was refused or failed.
+/// Messages are shown to users as they are.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum SamplerError {
+    #[error("states with type columns are sampled with the equivariant treatment only")]
+    TypeColumnsNeedEquivariant,
+    #[error("re-alignment (Boltz) applies to positions with the equivariant treatment only")]
+    RealignNeedsEquivariant,
+    #[error("the start needs {width} positive column variances")]
+    ColumnVariances { width: usize },
+    #[error("steps and samples must be at least 1")]
+    NoSteps,
+    #[error("the start must be in (0, {steps}], got {t_start}")]
+    Start { t_start: f64, steps: usize },
+    #[error("the start variance must be positive")]
+    StartVariance,
+    #[error("the predictor does not fit this run")]
+    PredictorMismatch,
+    #[error("the score source has {source_atoms} atoms, the run {run_atoms}")]
+    AtomMismatch { source_atoms: usize, run_atoms: usize },
+    #[error("the score source has {source_atoms} atoms and {source_width} columns, the run {run_atoms} and {run_width}")]
+    ShapeMismatch { source_atoms: usize, source_width: usize, run_atoms: usize, run_width: usize },
+    #[error("the update does not fit this run")]
+    UpdateMismatch,
+    /// Non-finite coordinates after the step to diffusion time `t`.
+    #[error("the sampler diverged at t = {t:.1} (non-finite coordinates)")]
+    Diverged { t: f64 },
+    #[error("the covariance must be n × n with n ≥ 3")]
+    CovarianceShape,
+    #[error("the covariance must be positive semi-definite")]
+    CovarianceNotPsd,
+    #[error("the data must hold whole configurations of {atoms} atoms in 3-D (n ≥ 3)")]
+    DataShape { atoms: usize },
+    #[error("the data must be finite")]
+    NonFiniteData,
+    #[error("a chain has {min} to {max} beads, got {0}", min = CHAIN_BEADS.start(), max = CHAIN_BEADS.end())]
+    ChainBeads(usize),
+    /// The GPU pass's inputs ([`crate::gpu::sampler::SamplerKernel::step`]) do not fit.
+    #[error("a sampler step needs molecules of 1 to {max} atoms and one denoiser value per coordinate", max = crate::gpu::sampler::MAX_ATOMS)]
+    StepShape,
+    #[error("a sampler step needs finite positions, denoiser values and coefficients")]
+    StepNonFinite,
+    /// The GPU pass failed: a lost device reads back as [`GpuError::Readback`](crate::gpu::GpuError::Readback).
+    #[error(transparent)]
+    Gpu(#[from] crate::gpu::GpuError),
+}
+
 /// E[x_0 | x_t = x] for CoM-free 3-D configurations.
 pub trait Denoiser {
     fn atoms(&self) -> usize;
@@ -170,8 +217,8 @@ pub fn step_noise(seed: u64, m: usize, step: usize, n: usize, w: usize) -> Vec<f
     z
 }
 
-/// Draws `count` samples. Refuses bad knobs with a message.
-pub fn sample(den: &mut dyn Denoiser, schedule: &Schedule, opts: &SampleOptions, count: usize) -> Result<SampleReport, String> {
+/// Draws `count` samples. Refuses bad knobs ([`SamplerError`]).
+pub fn sample(den: &mut dyn Denoiser, schedule: &Schedule, opts: &SampleOptions, count: usize) -> Result<SampleReport, SamplerError> {
     let mut run = SamplerRun::with_width(den.atoms(), den.width(), schedule, opts, count, 0)?;
     run.advance(den, schedule, opts.steps)?;
     Ok(SampleReport { nfe: run.nfe, samples: run.xs })
@@ -193,30 +240,30 @@ pub struct SamplerRun {
 }
 
 impl SamplerRun {
-    pub fn new(atoms: usize, schedule: &Schedule, opts: &SampleOptions, count: usize, keep: usize) -> Result<Self, String> {
+    pub fn new(atoms: usize, schedule: &Schedule, opts: &SampleOptions, count: usize, keep: usize) -> Result<Self, SamplerError> {
         Self::with_width(atoms, 3, schedule, opts, count, keep)
     }
 
     /// A run over states of `width` columns per atom (a whole molecule: positions then the type
     /// block), each column kept zero-mean; only the equivariant treatment applies to them.
-    pub fn with_width(atoms: usize, width: usize, schedule: &Schedule, opts: &SampleOptions, count: usize, keep: usize) -> Result<Self, String> {
+    pub fn with_width(atoms: usize, width: usize, schedule: &Schedule, opts: &SampleOptions, count: usize, keep: usize) -> Result<Self, SamplerError> {
         if width < 3 || (width > 3 && opts.symmetry != Symmetry::Equivariant) {
-            return Err("states with type columns are sampled with the equivariant treatment only".into());
+            return Err(SamplerError::TypeColumnsNeedEquivariant);
         }
         if opts.realign && (width != 3 || opts.symmetry != Symmetry::Equivariant) {
-            return Err("re-alignment (Boltz) applies to positions with the equivariant treatment only".into());
+            return Err(SamplerError::RealignNeedsEquivariant);
         }
         if !opts.column_variance.is_empty() && (opts.column_variance.len() != width || opts.column_variance.iter().any(|v| !(v.is_finite() && *v > 0.0))) {
-            return Err(format!("the start needs {width} positive column variances"));
+            return Err(SamplerError::ColumnVariances { width });
         }
         if opts.steps == 0 || count == 0 {
-            return Err("steps and samples must be at least 1".into());
+            return Err(SamplerError::NoSteps);
         }
         if !(opts.t_start > 0.0 && opts.t_start <= schedule.steps() as f64) {
-            return Err(format!("the start must be in (0, {}], got {}", schedule.steps(), opts.t_start));
+            return Err(SamplerError::Start { t_start: opts.t_start, steps: schedule.steps() });
         }
         if !(opts.start_variance.is_finite() && opts.start_variance > 0.0) {
-            return Err("the start variance must be positive".into());
+            return Err(SamplerError::StartVariance);
         }
         let (n, w) = (atoms, width);
         let mut rng = XorShift64::new(opts.seed);
@@ -301,30 +348,30 @@ impl SamplerRun {
 
     /// The denoiser's output for `xs` (e.g. Heun's predictor) at the next step's time (counted
     /// in NFE).
-    pub fn denoise_next(&mut self, den: &mut dyn Denoiser, xs: &[f64], schedule: &Schedule) -> Result<Vec<f64>, String> {
+    pub fn denoise_next(&mut self, den: &mut dyn Denoiser, xs: &[f64], schedule: &Schedule) -> Result<Vec<f64>, SamplerError> {
         if den.atoms() != self.n || den.width() != self.w || xs.len() != self.xs.len() {
-            return Err("the predictor does not fit this run".into());
+            return Err(SamplerError::PredictorMismatch);
         }
         self.nfe += xs.len() / (self.w * self.n);
         Ok(den.denoise_batch(xs, self.frame_time(self.step + 1), schedule))
     }
 
     /// The denoiser's output for the current states at the current step's time (counted in NFE).
-    pub fn denoise_current(&mut self, den: &mut dyn Denoiser, schedule: &Schedule) -> Result<Vec<f64>, String> {
+    pub fn denoise_current(&mut self, den: &mut dyn Denoiser, schedule: &Schedule) -> Result<Vec<f64>, SamplerError> {
         if den.atoms() != self.n || den.width() != self.w {
-            return Err(format!("the score source has {} atoms, the run {}", den.atoms(), self.n));
+            return Err(SamplerError::AtomMismatch { source_atoms: den.atoms(), run_atoms: self.n });
         }
         self.nfe += self.xs.len() / (self.w * self.n);
         Ok(den.denoise_batch(&self.xs, self.frame_time(self.step), schedule))
     }
 
     /// Ends the current step with states computed elsewhere (same layout, CoM-free).
-    pub fn complete_step(&mut self, xs: Vec<f64>) -> Result<(), String> {
+    pub fn complete_step(&mut self, xs: Vec<f64>) -> Result<(), SamplerError> {
         if self.done() || xs.len() != self.xs.len() {
-            return Err("the update does not fit this run".into());
+            return Err(SamplerError::UpdateMismatch);
         }
         if xs.iter().any(|v| !v.is_finite()) {
-            return Err(format!("the sampler diverged at t = {:.1} (non-finite coordinates)", self.frame_time(self.step + 1)));
+            return Err(SamplerError::Diverged { t: self.frame_time(self.step + 1) });
         }
         self.xs = xs;
         self.step += 1;
@@ -333,9 +380,9 @@ impl SamplerRun {
     }
 
     /// Takes up to `steps` more steps.
-    pub fn advance(&mut self, den: &mut dyn Denoiser, schedule: &Schedule, steps: usize) -> Result<(), String> {
+    pub fn advance(&mut self, den: &mut dyn Denoiser, schedule: &Schedule, steps: usize) -> Result<(), SamplerError> {
         if den.atoms() != self.n || den.width() != self.w {
-            return Err(format!("the score source has {} atoms and {} columns, the run {} and {}", den.atoms(), den.width(), self.n, self.w));
+            return Err(SamplerError::ShapeMismatch { source_atoms: den.atoms(), source_width: den.width(), run_atoms: self.n, run_width: self.w });
         }
         let end = (self.step + steps).min(self.opts.steps);
         while self.step < end {
@@ -346,7 +393,7 @@ impl SamplerRun {
         Ok(())
     }
 
-    fn one_step(&mut self, den: &mut dyn Denoiser, schedule: &Schedule) -> Result<(), String> {
+    fn one_step(&mut self, den: &mut dyn Denoiser, schedule: &Schedule) -> Result<(), SamplerError> {
         let (opts, n, w, i) = (&self.opts, self.n, self.w, self.step);
         let per = w * n;
         let nfe = &mut self.nfe;
@@ -407,7 +454,7 @@ impl SamplerRun {
             }
             centre_columns(x, n, w);
             if x.iter().any(|v| !v.is_finite()) {
-                return Err(format!("the sampler diverged at t = {s:.1} (non-finite coordinates)"));
+                return Err(SamplerError::Diverged { t: s });
             }
         }
         Ok(())
@@ -468,9 +515,9 @@ pub struct GaussianTarget {
 }
 
 impl GaussianTarget {
-    pub fn new(cov: &[f64], n: usize) -> Result<Self, String> {
+    pub fn new(cov: &[f64], n: usize) -> Result<Self, SamplerError> {
         if cov.len() != n * n || n < 3 {
-            return Err("the covariance must be n × n with n ≥ 3".into());
+            return Err(SamplerError::CovarianceShape);
         }
         let (vals, vecs) = sym_eigen(cov, n);
         let mut modes = Vec::new();
@@ -478,7 +525,7 @@ impl GaussianTarget {
             let u: Vec<f64> = (0..n).map(|i| vecs[i * n + k]).collect();
             let mean = u.iter().sum::<f64>() / n as f64;
             if vals[k] < -1e-9 {
-                return Err("the covariance must be positive semi-definite".into());
+                return Err(SamplerError::CovarianceNotPsd);
             }
             // the CoM direction (the all-ones vector) carries no variance on the CoM-free space
             if (mean * (n as f64).sqrt()).abs() > 0.5 {
@@ -611,12 +658,12 @@ pub struct EmpiricalTarget {
 
 impl EmpiricalTarget {
     /// `xs`: flat 3-D configurations of `n` atoms (centred here).
-    pub fn new(xs: &[f64], n: usize) -> Result<Self, String> {
+    pub fn new(xs: &[f64], n: usize) -> Result<Self, SamplerError> {
         if n < 3 || xs.is_empty() || !xs.len().is_multiple_of(3 * n) {
-            return Err(format!("the data must hold whole configurations of {n} atoms in 3-D (n ≥ 3)"));
+            return Err(SamplerError::DataShape { atoms: n });
         }
         if xs.iter().any(|v| !v.is_finite()) {
-            return Err("the data must be finite".into());
+            return Err(SamplerError::NonFiniteData);
         }
         let points = xs
             .chunks(3 * n)
@@ -630,7 +677,7 @@ impl EmpiricalTarget {
     }
 
     /// The same data set made rotation-invariant: the mixture over the points' orbits.
-    pub fn over_orbits(xs: &[f64], n: usize) -> Result<Self, String> {
+    pub fn over_orbits(xs: &[f64], n: usize) -> Result<Self, SamplerError> {
         Ok(EmpiricalTarget { orbits: true, ..Self::new(xs, n)? })
     }
 
@@ -719,11 +766,11 @@ impl Denoiser for EmpiricalTarget {
 pub const CHAIN_BEADS: std::ops::RangeInclusive<usize> = 3..=64;
 
 /// Refuses a chain length outside [`CHAIN_BEADS`], with the same words everywhere.
-pub fn check_chain_beads(n: usize) -> Result<usize, String> {
+pub fn check_chain_beads(n: usize) -> Result<usize, SamplerError> {
     if CHAIN_BEADS.contains(&n) {
         Ok(n)
     } else {
-        Err(format!("a chain has {} to {} beads, got {n}", CHAIN_BEADS.start(), CHAIN_BEADS.end()))
+        Err(SamplerError::ChainBeads(n))
     }
 }
 

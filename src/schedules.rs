@@ -22,6 +22,25 @@ pub enum Kind {
     Geometric { sigma_min: f64, sigma_max: f64 },
 }
 
+/// Why a schedule was refused. Messages are shown to users as they are.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum ScheduleError {
+    /// A stored identity ([`ScheduleId::build`]) with a step count no schedule of ours has.
+    #[error("schedule steps must be between 2 and 100000, got {0}")]
+    StoredSteps(usize),
+    /// A stored identity whose parameters no schedule of ours has (from a corrupt file).
+    #[error("implausible schedule {0:?}")]
+    Implausible(ScheduleId),
+    /// A step count asked for by name ([`Schedule::by_name`]) out of range.
+    #[error("steps must be between 2 and 100000, got {0}")]
+    Steps(usize),
+    #[error("unknown schedule '{0}': use polynomial2, cosine, linear or geometric")]
+    Unknown(String),
+    /// Adjoint Sampling's base process asked for as a noising process of data.
+    #[error("the geometric schedule is Adjoint Sampling's, not a noising process of data: use polynomial2, cosine or linear")]
+    NotNoising,
+}
+
 /// What identifies a schedule: its kind (with parameters) and its number of steps. A score
 /// network stores the one it was trained under, so it is never sampled under other noise levels.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -36,9 +55,9 @@ impl ScheduleId {
     pub const LEGACY: ScheduleId = ScheduleId { kind: Kind::Polynomial2 { precision: 1e-5 }, steps: 1000 };
 
     /// The schedule itself; refuses identities no schedule of ours has (from a corrupt file).
-    pub fn build(&self) -> Result<Schedule, String> {
+    pub fn build(&self) -> Result<Schedule, ScheduleError> {
         if !(2..=100_000).contains(&self.steps) {
-            return Err(format!("schedule steps must be between 2 and 100000, got {}", self.steps));
+            return Err(ScheduleError::StoredSteps(self.steps));
         }
         match self.kind {
             Kind::Polynomial2 { precision } if precision.is_finite() && precision > 0.0 && precision < 0.25 => Ok(Schedule::polynomial2(self.steps, precision)),
@@ -47,7 +66,7 @@ impl ScheduleId {
             Kind::Geometric { sigma_min, sigma_max } if sigma_min.is_finite() && sigma_max.is_finite() && sigma_min > 0.0 && sigma_max > sigma_min => {
                 Ok(Schedule::geometric(sigma_min, sigma_max, self.steps))
             }
-            _ => Err(format!("implausible schedule {self:?}")),
+            _ => Err(ScheduleError::Implausible(*self)),
         }
     }
 }
@@ -124,25 +143,25 @@ impl Schedule {
     }
 
     /// `polynomial2` (precision 1e-5), `cosine`, `linear`; `geometric` (σ 1e-3 → 2).
-    pub fn by_name(name: &str, steps: usize) -> Result<Self, String> {
+    pub fn by_name(name: &str, steps: usize) -> Result<Self, ScheduleError> {
         if !(2..=100_000).contains(&steps) {
-            return Err(format!("steps must be between 2 and 100000, got {steps}"));
+            return Err(ScheduleError::Steps(steps));
         }
         match name {
             "polynomial2" | "polynomial_2" => Ok(Self::polynomial2(steps, 1e-5)),
             "cosine" => Ok(Self::cosine(steps)),
             "linear" => Ok(Self::linear(steps)),
             "geometric" => Ok(Self::geometric(1e-3, 2.0, steps)),
-            other => Err(format!("unknown schedule '{other}': use polynomial2, cosine, linear or geometric")),
+            other => Err(ScheduleError::Unknown(other.to_string())),
         }
     }
 
     /// A schedule that noises data (α_T → 0) by name, for the reverse samplers and the T* study:
     /// [`by_name`](Self::by_name) without `geometric`, Adjoint Sampling's base process, which
     /// never forgets the data (α = 1).
-    pub fn noising_by_name(name: &str, steps: usize) -> Result<Self, String> {
+    pub fn noising_by_name(name: &str, steps: usize) -> Result<Self, ScheduleError> {
         if name == "geometric" {
-            return Err("the geometric schedule is Adjoint Sampling's, not a noising process of data: use polynomial2, cosine or linear".into());
+            return Err(ScheduleError::NotNoising);
         }
         Self::by_name(name, steps)
     }
@@ -285,10 +304,10 @@ mod tests {
 
     #[test]
     fn bad_names_and_sizes_are_refused() {
-        assert!(Schedule::by_name("sigmoid", 1000).unwrap_err().contains("unknown schedule"));
+        assert!(Schedule::by_name("sigmoid", 1000).unwrap_err().to_string().contains("unknown schedule"));
         assert!(Schedule::by_name("cosine", 1).is_err());
         assert_eq!(Schedule::by_name("polynomial_2", 1000).unwrap(), Schedule::polynomial2(1000, 1e-5));
-        assert!(Schedule::noising_by_name("geometric", 1000).unwrap_err().contains("Adjoint Sampling's"));
+        assert!(Schedule::noising_by_name("geometric", 1000).unwrap_err().to_string().contains("Adjoint Sampling's"));
         assert_eq!(Schedule::noising_by_name("cosine", 500).unwrap(), Schedule::cosine(500));
     }
 

@@ -272,7 +272,7 @@ fn the_pages_learner_in_sub_steps_is_the_clis_epoch() {
     assert_eq!((page.keep, page.trajectory.len()), (4, 18 * 4 * 8));
     assert_eq!(page.samples.len(), 16 * 8);
     assert_eq!(page.energies.len(), 16);
-    assert!(Mode::by_name("sideways").unwrap_err().contains("\"train\", \"refresh\" or \"regress\""));
+    assert!(Mode::by_name("sideways").unwrap_err().to_string().contains("\"train\", \"refresh\" or \"regress\""));
 
     // slices (the page's loop): each mode stops when its unit is done, whatever the budget
     let slice = |l: &mut Learner, mode: Mode, budget: f64| {

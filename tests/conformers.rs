@@ -89,13 +89,13 @@ fn a_checkpoint_resumes_the_run_exactly() {
     assert!(straight.to_bytes(false).unwrap().len() * 2 < straight.to_bytes(true).unwrap().len());
     // other settings, other objective
     let other = ConformerTraining::from_bytes(&first.to_bytes(true).unwrap()).unwrap();
-    let e = pollster::block_on(run(Objective::Conventional, 3, Some(other), &train, &test, &sch, &c, &|| 0.0)).err().unwrap();
+    let e = pollster::block_on(run(Objective::Conventional, 3, Some(other), &train, &test, &sch, &c, &|| 0.0)).err().unwrap().to_string();
     assert!(e.contains("checkpoint was trained with"), "{e}");
     // a molecule outside the network's atoms is refused, not sampled
     let mut big = test[0].clone();
     big.elements = vec!["C".into(); 40];
     big.positions = vec![0.0; 120];
-    assert!(straight.generate(&big, &sch, 1, 4, 0).unwrap_err().contains("at most"));
+    assert!(straight.generate(&big, &sch, 1, 4, 0).unwrap_err().to_string().contains("at most"));
     let e = ConformerTraining::from_bytes(&straight.net.to_bytes().unwrap()).err().unwrap().to_string();
     assert!(e.contains("positions-only"), "{e}");
     let mut cut = straight.to_bytes(true).unwrap();
@@ -132,7 +132,7 @@ fn the_non_equivariant_network_can_output_rotations_and_trains_under_each_object
         assert!(t.net.config.absolute && t.counters.steps == 6);
         assert!(row.coverage.amr_r_mean.is_finite());
         let back = ConformerTraining::from_bytes(&t.to_bytes(true).unwrap()).unwrap();
-        let e = pollster::block_on(run(o, 2, Some(back), &train, &test, &sch, &ConformerConfig { absolute: false, ..c.clone() }, &|| 0.0)).err().unwrap();
+        let e = pollster::block_on(run(o, 2, Some(back), &train, &test, &sch, &ConformerConfig { absolute: false, ..c.clone() }, &|| 0.0)).err().unwrap().to_string();
         assert!(e.contains("absolute: true"), "{e}");
     }
 }

@@ -86,7 +86,7 @@ fn weights_of_another_kind_are_refused_by_what_they_are() {
     // training data with an element the network does not know is refused by name
     let other = Dataset::from_xyz("4\nm\nS 0 0 0\nH 1.3 0 0\nH 0 1.3 0\nC 0 0 1.5\n", 2).unwrap();
     let m = MoleculeModel::from_bytes(&joint).unwrap();
-    assert!(JointData::new(&other, Some(&m.net.config.elements)).unwrap_err().contains("element S"));
+    assert!(JointData::new(&other, Some(&m.net.config.elements)).unwrap_err().to_string().contains("element S"));
 }
 
 #[test]

@@ -151,9 +151,9 @@ fn a_network_conditioned_on_elements_tells_atoms_apart_by_type() {
     assert_eq!(f.len(), 2 * 4 * 4);
     assert_eq!(&f[..8], &[0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0], "O then C, one-hot");
     let fluorine = strings(&["F", "C", "H", "H"]);
-    assert!(config.element_features(&[&fluorine]).unwrap_err().contains("knows the elements H, C, N, O, not F"));
+    assert!(config.element_features(&[&fluorine]).unwrap_err().to_string().contains("knows the elements H, C, N, O, not F"));
     let short = strings(&["C", "H", "H"]);
-    assert!(config.element_features(&[&short]).unwrap_err().contains("for 4 atoms, a molecule has 3"));
+    assert!(config.element_features(&[&short]).unwrap_err().to_string().contains("for 4 atoms, a molecule has 3"));
 
     let m = ScoreModel::new(config.clone(), 7);
     let mut rng = XorShift64::new(8);
@@ -200,7 +200,7 @@ fn a_network_is_only_trained_and_sampled_under_the_schedule_it_learned() {
     let back = ScoreModel::from_bytes(&m.to_bytes().unwrap(), None).unwrap();
     assert_eq!(back.config.trained_schedule(), cosine.id());
     assert!(back.config.check_schedule(&cosine).is_ok());
-    let msg = back.config.check_schedule(&poly).unwrap_err();
+    let msg = back.config.check_schedule(&poly).unwrap_err().to_string();
     assert!(msg.contains("cannot be used under polynomial2"), "{msg}");
     // weights without the field (written before it): the legacy polynomial2 with 1000 steps
     let legacy = ScoreModel::new(cfg(), 2);

@@ -5,7 +5,8 @@
 //!
 //! [`AdjointSampler::epoch`]: crate::adjoint::AdjointSampler::epoch
 
-use crate::adjoint::{AdjointSampler, Simulation};
+use crate::adjoint::{AdjointError, AdjointSampler, Simulation};
+use crate::app::AppError;
 
 /// Euler–Maruyama steps per unit of a refresh (one network call each, over the whole batch).
 const SIMULATION_UNIT: usize = 4;
@@ -22,12 +23,12 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub fn by_name(name: &str) -> Result<Mode, String> {
+    pub fn by_name(name: &str) -> Result<Mode, AppError> {
         match name {
             "train" => Ok(Mode::Train),
             "refresh" => Ok(Mode::Refresh),
             "regress" => Ok(Mode::Regress),
-            other => Err(format!("mode must be \"train\", \"refresh\" or \"regress\", got \"{}\"", crate::io::printable(other))),
+            other => Err(AppError::UnknownMode(crate::io::printable(other))),
         }
     }
 }
@@ -75,8 +76,9 @@ impl Learner {
         Learner { sampler, sim: None, owed: 0, losses: Vec::new(), samples: Vec::new(), energies: Vec::new(), trajectory: Vec::new(), keep: 0, show }
     }
 
-    /// One unit of work in `mode`.
-    pub async fn work(&mut self, mode: Mode) -> Result<Step, String> {
+    /// One unit of work in `mode`. A GPU lost meanwhile stays matchable in the error
+    /// ([`AdjointError::Energy`], [`AdjointError::Model`]).
+    pub async fn work(&mut self, mode: Mode) -> Result<Step, AdjointError> {
         let cfg = self.sampler.config.clone();
         if mode == Mode::Refresh || (mode == Mode::Train && self.owed == 0) {
             let mut sim = self.sim.take().unwrap_or_else(|| self.sampler.start_simulation(cfg.new_per_epoch, self.show));
@@ -95,7 +97,7 @@ impl Learner {
         if mode == Mode::Regress && self.owed == 0 {
             self.owed = cfg.grad_steps;
         }
-        let loss = self.sampler.regression_step().await.map_err(|e| e.to_string())?;
+        let loss = self.sampler.regression_step().await?;
         self.losses.push(loss);
         self.owed -= 1;
         if self.owed == 0 {

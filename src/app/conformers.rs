@@ -5,6 +5,7 @@
 //! standard equivariant one), and judged by COV / AMR on held-out molecules.
 
 use crate::app::molecules::{pack_training, unpack_training, StateHeader, TrainCounters, MAX_BATCH, MAX_HIDDEN, MAX_LAYERS};
+use crate::app::AppError;
 use crate::conformers::{align_best, coverage, Conformer, Coverage, EDGE_FEATURES};
 use crate::models::{element_vocabulary, read_container, write_container, EgnnConfig, ModelError, Network};
 use crate::objectives::Objective;
@@ -67,15 +68,15 @@ pub struct ConformerConfig {
 }
 
 impl ConformerConfig {
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), AppError> {
         if !((1..=MAX_HIDDEN).contains(&self.hidden) && (1..=MAX_LAYERS).contains(&self.layers) && (1..=MAX_BATCH).contains(&self.batch)) {
-            return Err(format!("need 1 ≤ hidden ≤ {MAX_HIDDEN}, 1 ≤ layers ≤ {MAX_LAYERS}, 1 ≤ batch ≤ {MAX_BATCH}"));
+            return Err(AppError::Invalid(format!("need 1 ≤ hidden ≤ {MAX_HIDDEN}, 1 ≤ layers ≤ {MAX_LAYERS}, 1 ≤ batch ≤ {MAX_BATCH}")));
         }
         if !(self.lr > 0.0 && self.lr < 1.0 && (0.0..1.0).contains(&self.ema)) {
-            return Err(format!("need 0 < lr < 1 and 0 ≤ ema < 1, got {} and {}", self.lr, self.ema));
+            return Err(AppError::Invalid(format!("need 0 < lr < 1 and 0 ≤ ema < 1, got {} and {}", self.lr, self.ema)));
         }
         if !((1..=1000).contains(&self.k) && (1..=5000).contains(&self.sample_steps) && self.threshold > 0.0 && self.threshold.is_finite()) {
-            return Err("need 1 ≤ k ≤ 1000, 1 ≤ sample steps ≤ 5000 and a positive threshold".into());
+            return Err(AppError::Invalid("need 1 ≤ k ≤ 1000, 1 ≤ sample steps ≤ 5000 and a positive threshold".into()));
         }
         Ok(())
     }
@@ -165,14 +166,14 @@ impl ConformerTraining {
     }
 
     /// Refuses molecules this network cannot take: other elements, more atoms.
-    pub fn check_molecules(&self, set: &[Conformer]) -> Result<(), String> {
+    pub fn check_molecules(&self, set: &[Conformer]) -> Result<(), AppError> {
         let cfg = &self.net.config;
         for m in set {
             if m.atoms() > cfg.atoms {
-                return Err(format!("molecule {} has {} atoms; the network takes at most {}", m.index, m.atoms(), cfg.atoms));
+                return Err(AppError::Invalid(format!("molecule {} has {} atoms; the network takes at most {}", m.index, m.atoms(), cfg.atoms)));
             }
             if let Some(e) = m.elements.iter().find(|e| !cfg.elements.contains(e)) {
-                return Err(format!("molecule {} has element {e}, outside the network's {}", m.index, cfg.elements.join(", ")));
+                return Err(AppError::Invalid(format!("molecule {} has element {e}, outside the network's {}", m.index, cfg.elements.join(", "))));
             }
         }
         Ok(())
@@ -199,7 +200,7 @@ impl ConformerTraining {
                 picks.iter().flat_map(|m| m.positions.iter().copied()).collect()
             };
             let elements: Vec<&[String]> = picks.iter().map(|m| m.elements.as_slice()).collect();
-            let feats = self.net.config.element_features_sized(&elements).map_err(ModelError::Input)?;
+            let feats = self.net.config.element_features_sized(&elements)?;
             let edges: Vec<f64> = picks.iter().flat_map(|m| m.edge_attributes()).collect();
             let loss = self.net.train_step_graph(self.train.objective, &x0, &feats, &edges, n, schedule, schedule.steps() as f64, self.train.lr, &mut self.rng).await?;
             if let Some(avg) = &mut self.average {
@@ -213,25 +214,25 @@ impl ConformerTraining {
     }
 
     /// The sampler run for k conformers of molecule `m` with the objective's matching sampler.
-    pub fn sampler_run(&self, m: &Conformer, schedule: &Schedule, k: usize, sample_steps: usize, seed: u64) -> Result<SamplerRun, String> {
+    pub fn sampler_run(&self, m: &Conformer, schedule: &Schedule, k: usize, sample_steps: usize, seed: u64) -> Result<SamplerRun, AppError> {
         self.check_molecules(std::slice::from_ref(m))?;
         self.net.config.check_schedule(schedule)?;
         let sampler = self.sampler();
         let symmetry = if sampler == Sampler::Quotient { Symmetry::Quotient } else { Symmetry::Equivariant };
         let opts = SampleOptions { seed, realign: sampler == Sampler::BoltzRealign, ..SampleOptions::new(Method::Ddpm, symmetry, sample_steps, schedule) };
-        SamplerRun::new(m.atoms(), schedule, &opts, k, 0)
+        Ok(SamplerRun::new(m.atoms(), schedule, &opts, k, 0)?)
     }
 
     /// Advances `run` (of molecule `m`) by up to `steps` sampler steps with the sampling weights.
-    pub fn advance(&self, run: &mut SamplerRun, m: &Conformer, schedule: &Schedule, steps: usize) -> Result<(), String> {
+    pub fn advance(&self, run: &mut SamplerRun, m: &Conformer, schedule: &Schedule, steps: usize) -> Result<(), AppError> {
         let net = self.sampling_net();
         let feats = net.config.element_features_sized(&[m.elements.as_slice()])?;
         let mut den = GraphDenoiser { model: net, feats, edges: m.edge_attributes(), atoms: m.atoms() };
-        run.advance(&mut den, schedule, steps)
+        Ok(run.advance(&mut den, schedule, steps)?)
     }
 
     /// k conformers of molecule `m` from the objective's matching sampler (flat k × n × 3).
-    pub fn generate(&self, m: &Conformer, schedule: &Schedule, k: usize, sample_steps: usize, seed: u64) -> Result<Vec<f64>, String> {
+    pub fn generate(&self, m: &Conformer, schedule: &Schedule, k: usize, sample_steps: usize, seed: u64) -> Result<Vec<f64>, AppError> {
         let mut run = self.sampler_run(m, schedule, k, sample_steps, seed)?;
         self.advance(&mut run, m, schedule, sample_steps)?;
         Ok(run.samples().to_vec())
@@ -244,7 +245,7 @@ impl ConformerTraining {
 
     /// k conformers of each of `test`, sampled with the objective's matching sampler; each
     /// molecule's heavy-atom RMSDs to its reference.
-    pub fn judge(&self, test: &[Conformer], schedule: &Schedule, c: &ConformerConfig) -> Result<Vec<Vec<f64>>, String> {
+    pub fn judge(&self, test: &[Conformer], schedule: &Schedule, c: &ConformerConfig) -> Result<Vec<Vec<f64>>, AppError> {
         let mut j = Judgement::new(test.to_vec(), c.k, c.sample_steps, 1, self.train.seed)?;
         j.advance(&[self], schedule, usize::MAX)?;
         Ok(j.rmsds.swap_remove(0))
@@ -305,9 +306,9 @@ pub struct Judgement {
 }
 
 impl Judgement {
-    pub fn new(test: Vec<Conformer>, k: usize, sample_steps: usize, models: usize, seed: u64) -> Result<Self, String> {
+    pub fn new(test: Vec<Conformer>, k: usize, sample_steps: usize, models: usize, seed: u64) -> Result<Self, AppError> {
         if test.is_empty() || models == 0 || k == 0 || sample_steps == 0 {
-            return Err("a judgement needs held-out molecules, a network, k ≥ 1 and sampler steps ≥ 1".into());
+            return Err(AppError::Invalid("a judgement needs held-out molecules, a network, k ≥ 1 and sampler steps ≥ 1".into()));
         }
         Ok(Judgement { test, k, sample_steps, seed, conformers: vec![Vec::new(); models], rmsds: vec![Vec::new(); models], models, run: None })
     }
@@ -331,9 +332,9 @@ impl Judgement {
 
     /// Up to `steps` sampler steps with `models` (the same networks, in the same order, at
     /// every call); returns the steps taken.
-    pub fn advance(&mut self, models: &[&ConformerTraining], schedule: &Schedule, steps: usize) -> Result<usize, String> {
+    pub fn advance(&mut self, models: &[&ConformerTraining], schedule: &Schedule, steps: usize) -> Result<usize, AppError> {
         if models.len() != self.models {
-            return Err(format!("the judgement is of {} networks, {} given", self.models, models.len()));
+            return Err(AppError::Invalid(format!("the judgement is of {} networks, {} given", self.models, models.len())));
         }
         let mut taken = 0;
         while taken < steps && !self.done() {
@@ -424,14 +425,14 @@ pub fn pick_test(test: &[Conformer], count: usize) -> Vec<Conformer> {
 
 /// The network `objective` with `seed` trains: `start` (a checkpoint, which must have been
 /// trained with the same settings) or a fresh one for `train`.
-pub fn begin(objective: Objective, seed: u64, start: Option<ConformerTraining>, train: &[Conformer], schedule: &Schedule, c: &ConformerConfig) -> Result<ConformerTraining, String> {
+pub fn begin(objective: Objective, seed: u64, start: Option<ConformerTraining>, train: &[Conformer], schedule: &Schedule, c: &ConformerConfig) -> Result<ConformerTraining, AppError> {
     c.check()?;
     if train.is_empty() {
-        return Err("conformers need training molecules".into());
+        return Err(AppError::Invalid("conformers need training molecules".into()));
     }
     let want = ConformerTrain::of(objective, seed, c);
     let t = match start {
-        Some(t) if t.train != want => return Err(format!("the checkpoint was trained with {:?}, this run asks for {want:?}", t.train)),
+        Some(t) if t.train != want => return Err(AppError::Invalid(format!("the checkpoint was trained with {:?}, this run asks for {want:?}", t.train))),
         Some(t) => t,
         None => ConformerTraining::new(want, network_config(train, c.hidden, c.layers, c.absolute, schedule)),
     };
@@ -441,9 +442,9 @@ pub fn begin(objective: Objective, seed: u64, start: Option<ConformerTraining>, 
 
 /// `t` judged on `c.test` of the held-out molecules: the table's row.
 /// The judgement is returned too: the generated conformers, for `--details`.
-pub fn judge_row(t: &ConformerTraining, test: &[Conformer], schedule: &Schedule, c: &ConformerConfig) -> Result<(ConformerRow, Judgement), String> {
+pub fn judge_row(t: &ConformerTraining, test: &[Conformer], schedule: &Schedule, c: &ConformerConfig) -> Result<(ConformerRow, Judgement), AppError> {
     if test.is_empty() {
-        return Err("conformers need held-out molecules".into());
+        return Err(AppError::Invalid("conformers need held-out molecules".into()));
     }
     let mut j = Judgement::new(pick_test(test, c.test), c.k, c.sample_steps, 1, t.train.seed)?;
     j.advance(&[t], schedule, usize::MAX)?;
@@ -462,11 +463,11 @@ pub async fn run(
     schedule: &Schedule,
     c: &ConformerConfig,
     clock: &dyn Fn() -> f64,
-) -> Result<(ConformerTraining, ConformerRow), String> {
+) -> Result<(ConformerTraining, ConformerRow), AppError> {
     let mut t = begin(objective, seed, start, train, schedule, c)?;
     let left = c.steps.saturating_sub(t.counters.steps);
     if left > 0 {
-        t.train(train, &by_size(train), schedule, left, f64::INFINITY, clock).await.map_err(|e| e.to_string())?;
+        t.train(train, &by_size(train), schedule, left, f64::INFINITY, clock).await?;
     }
     let (row, _) = judge_row(&t, test, schedule, c)?;
     Ok((t, row))

@@ -2,6 +2,7 @@
 //! then the calibrated pooled measure, run in time-budgeted slices, and one typed report.
 //! `molplay gaussianity --json` prints it and the page's `gaussianity()` resolves to it.
 
+use super::AppError;
 use crate::gaussianity::{Pooled, PooledRun, Study, StudyOptions, StudyRun};
 use crate::molecules::Dataset;
 use crate::schedules::{Kind as ScheduleKind, Schedule};
@@ -35,11 +36,11 @@ impl Default for Plan {
 
 impl Plan {
     /// The study's options, the grid checked (`name` spells a knob as the face does).
-    pub fn options(&self, name: impl Fn(&str) -> String) -> Result<StudyOptions, String> {
+    pub fn options(&self, name: impl Fn(&str) -> String) -> Result<StudyOptions, AppError> {
         let schedule = Schedule::noising_by_name(&self.schedule, self.steps)?;
         let (from, to, every) = (self.from, self.to, self.every);
         if every == 0 || from >= to || to > self.steps {
-            return Err(format!("need {} < {} ≤ steps ({}) and {} ≥ 1, got {from}, {to} and {every}", name("check_from"), name("check_to"), self.steps, name("check_every")));
+            return Err(AppError::Invalid(format!("need {} < {} ≤ steps ({}) and {} ≥ 1, got {from}, {to} and {every}", name("check_from"), name("check_to"), self.steps, name("check_every"))));
         }
         Ok(StudyOptions { schedule, grid: (from..=to).step_by(every).collect(), seed: self.seed })
     }
@@ -78,7 +79,7 @@ pub struct Job {
 impl Job {
     /// A study of `data` (an evenly spaced subset of `plan.molecules`; molecules over
     /// `max_atoms` atoms are left out and counted when a bound is given).
-    pub fn new(data: &Dataset, plan: &Plan, max_atoms: Option<usize>, name: impl Fn(&str) -> String) -> Result<Job, String> {
+    pub fn new(data: &Dataset, plan: &Plan, max_atoms: Option<usize>, name: impl Fn(&str) -> String) -> Result<Job, AppError> {
         let opts = plan.options(name)?;
         // an evenly spaced subset: a data set's order need not be random (QM9's puts small
         // molecules first)
@@ -87,7 +88,7 @@ impl Job {
         if let Some(max) = max_atoms {
             let (kept, dropped) = data.at_most_atoms(max, "the test's cost grows as atoms³; molplay gaussianity has no bound");
             if kept.molecules.is_empty() {
-                return Err(format!("every molecule has more than {max} atoms, which the page's study does not test (its cost grows as atoms³; molplay gaussianity has no bound)"));
+                return Err(AppError::Invalid(format!("every molecule has more than {max} atoms, which the page's study does not test (its cost grows as atoms³; molplay gaussianity has no bound)")));
             }
             data = kept;
             left_out = Some(LeftOut { molecules: dropped, max_atoms: max });
@@ -115,7 +116,7 @@ impl Job {
     }
 
     /// Works until the study is done or `budget_ms` of `clock` has passed; the report once done.
-    pub fn advance_for(&mut self, budget_ms: f64, clock: &dyn Fn() -> f64) -> Result<Option<&Report>, String> {
+    pub fn advance_for(&mut self, budget_ms: f64, clock: &dyn Fn() -> f64) -> Result<Option<&Report>, AppError> {
         let t0 = clock();
         while self.report.is_none() && clock() - t0 < budget_ms {
             if !self.study.done() {
@@ -155,7 +156,7 @@ mod tests {
     fn the_grid_is_checked_with_each_faces_names() {
         let flag = |k: &str| format!("--{}", k.replace('_', "-"));
         let e = Plan { from: 800, to: 300, ..Plan::default() }.options(flag).unwrap_err();
-        assert_eq!(e, "need --check-from < --check-to ≤ steps (1000) and --check-every ≥ 1, got 800, 300 and 50");
+        assert_eq!(e.to_string(), "need --check-from < --check-to ≤ steps (1000) and --check-every ≥ 1, got 800, 300 and 50");
         assert!(Plan { to: 1200, ..Plan::default() }.options(flag).is_err());
         assert!(Plan { every: 0, ..Plan::default() }.options(flag).is_err());
         assert!(Plan { schedule: "sqrt".into(), ..Plan::default() }.options(flag).is_err());
@@ -188,6 +189,6 @@ mod tests {
         assert!(v["curves"].is_array() && v["pooled"]["curves"].is_array() && v["t_star_rule"].is_string());
         // a bound no molecule meets
         let e = Job::new(&data, &plan, Some(3), |k| k.into()).err().expect("no molecule has 3 atoms or fewer");
-        assert!(e.contains("more than 3 atoms"), "{e}");
+        assert!(e.to_string().contains("more than 3 atoms"), "{e}");
     }
 }

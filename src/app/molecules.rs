@@ -2,6 +2,7 @@
 //! with exact checkpoints, generating molecules full or GAGA, and the report of their quality
 //! (EDM's stability, validity and uniqueness, distance W2, NFE, time).
 
+use crate::app::AppError;
 use crate::chemistry::{self, Validity};
 use crate::joint::{check_joint, GagaVariance, GenerateOptions, Generated, Generation, JointData, JointStats};
 use crate::metrics::Stability;
@@ -36,18 +37,18 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
-    pub fn check(&self, schedule: &Schedule) -> Result<(), String> {
+    pub fn check(&self, schedule: &Schedule) -> Result<(), AppError> {
         if !(1..=MAX_HIDDEN).contains(&self.hidden) || !(1..=MAX_LAYERS).contains(&self.layers) || !(1..=MAX_BATCH).contains(&self.batch) {
-            return Err(format!("need 1 ≤ hidden ≤ {MAX_HIDDEN}, 1 ≤ layers ≤ {MAX_LAYERS}, 1 ≤ batch ≤ {MAX_BATCH}"));
+            return Err(AppError::Invalid(format!("need 1 ≤ hidden ≤ {MAX_HIDDEN}, 1 ≤ layers ≤ {MAX_LAYERS}, 1 ≤ batch ≤ {MAX_BATCH}")));
         }
         if !(self.lr > 0.0 && self.lr < 1.0) {
-            return Err(format!("the learning rate must be in (0, 1), got {}", self.lr));
+            return Err(AppError::Invalid(format!("the learning rate must be in (0, 1), got {}", self.lr)));
         }
         if !(self.t_max >= 1.0 && self.t_max <= schedule.steps() as f64) {
-            return Err(format!("t_max must be within [1, {}], got {}", schedule.steps(), self.t_max));
+            return Err(AppError::Invalid(format!("t_max must be within [1, {}], got {}", schedule.steps(), self.t_max)));
         }
         if !(0.0..1.0).contains(&self.ema) {
-            return Err(format!("the average's decay must be in [0, 1), got {}", self.ema));
+            return Err(AppError::Invalid(format!("the average's decay must be in [0, 1), got {}", self.ema)));
         }
         Ok(())
     }
@@ -154,7 +155,7 @@ pub(crate) fn unpack_training(
     let average = if !average.is_empty() { Some(Network::from_bytes(average, Some(&net.config))?) } else { (ema > 0.0).then(|| net.weights_copy()) };
     let mut rng = fresh;
     if let Some(st) = state {
-        rng = XorShift64::from_state(st.rng).map_err(ModelError::Corrupt)?;
+        rng = XorShift64::from_state(st.rng).map_err(|e| ModelError::Corrupt(e.to_string()))?;
         if !optimizer.is_empty() {
             net.restore_training_state(TrainingState { param_ids: st.param_ids, optimizer: optimizer.to_vec(), steps: st.network_steps })?;
         }
@@ -175,7 +176,7 @@ pub struct MoleculeModel {
 
 impl MoleculeModel {
     /// A fresh model for `data` under `schedule`.
-    pub fn new(data: &JointData, train: TrainConfig, schedule: &Schedule) -> Result<MoleculeModel, String> {
+    pub fn new(data: &JointData, train: TrainConfig, schedule: &Schedule) -> Result<MoleculeModel, AppError> {
         train.check(schedule)?;
         let config = data.network_config(train.hidden, train.layers, schedule);
         config.check()?;
@@ -191,12 +192,12 @@ impl MoleculeModel {
 
     /// Refuses training data this model cannot continue on: another vocabulary or larger
     /// molecules.
-    pub fn check_data(&self, data: &JointData) -> Result<(), String> {
+    pub fn check_data(&self, data: &JointData) -> Result<(), ModelError> {
         if data.types != self.net.config.elements {
-            return Err(format!("the data's elements ({}) are not the network's ({})", data.types.join(", "), self.net.config.elements.join(", ")));
+            return Err(ModelError::Input(format!("the data's elements ({}) are not the network's ({})", data.types.join(", "), self.net.config.elements.join(", "))));
         }
         if data.largest() > self.net.config.atoms {
-            return Err(format!("the data has molecules of {} atoms; the network takes at most {}", data.largest(), self.net.config.atoms));
+            return Err(ModelError::Input(format!("the data has molecules of {} atoms; the network takes at most {}", data.largest(), self.net.config.atoms)));
         }
         Ok(())
     }
@@ -205,7 +206,7 @@ impl MoleculeModel {
     /// `clock` in seconds) runs out first; returns the steps taken. Every `every` steps a point
     /// joins the loss curve.
     pub async fn train(&mut self, data: &JointData, schedule: &Schedule, steps: usize, every: usize, budget: f64, clock: &dyn Fn() -> f64) -> Result<usize, ModelError> {
-        self.check_data(data).map_err(ModelError::Input)?;
+        self.check_data(data)?;
         let t0 = clock();
         let mut taken = 0;
         while taken < steps && (taken == 0 || clock() - t0 < budget) {
@@ -245,7 +246,7 @@ impl MoleculeModel {
         let (meta, payload) = read_container(bytes, MAGIC, MOLECULE_WEIGHTS_VERSION)?;
         let header: Header = serde_json::from_slice(meta).map_err(|e| ModelError::Corrupt(format!("header: {e}")))?;
         let stats = &header.stats;
-        let check = |net: &Network| check_joint(net).and_then(|_| stats.check(net.config.atoms).map_err(ModelError::Corrupt));
+        let check = |net: &Network| check_joint(net).and_then(|_| stats.check(net.config.atoms).map_err(|e| ModelError::Corrupt(e.to_string())));
         let (net, average, rng) = unpack_training(payload, header.weights_len, header.average_len, header.state, header.train.ema, XorShift64::new(header.train.seed ^ 0x70B5), check)?;
         Ok(MoleculeModel { net, average, stats: header.stats, train: header.train, counters: header.counters, rng })
     }
@@ -360,9 +361,9 @@ pub fn evaluate(label: &str, gen: &Generated, opts: &GenerateOptions, schedule: 
 }
 
 /// One generation taken to the end (natively: the CLI and tests), timed by `clock` (seconds).
-pub fn generate(model: &MoleculeModel, schedule: &Schedule, opts: &GenerateOptions, count: usize, clock: &dyn Fn() -> f64) -> Result<(Generated, f64), String> {
+pub fn generate(model: &MoleculeModel, schedule: &Schedule, opts: &GenerateOptions, count: usize, clock: &dyn Fn() -> f64) -> Result<(Generated, f64), AppError> {
     if !(1..=MAX_SAMPLES).contains(&count) {
-        return Err(format!("samples must be within 1..={MAX_SAMPLES}"));
+        return Err(AppError::Invalid(format!("samples must be within 1..={MAX_SAMPLES}")));
     }
     let t0 = clock();
     let net = model.sampling_net();

@@ -2,6 +2,7 @@
 //! limits, the engine choice, and a run advanced in time-budgeted slices. `molplay reference`
 //! and the page's `runReference` both build their run here.
 
+use super::AppError;
 use crate::energies::System;
 use crate::gpu::{GpuContext, GpuError};
 use crate::mcmc::{PtConfig, MAX_LEVELS};
@@ -40,19 +41,19 @@ pub struct Plan {
 impl Plan {
     /// The system and the sampler's configuration, each knob checked against `limits`
     /// (`name` spells a knob as the face does: `--burn-in`, `burnIn`).
-    pub fn config(&self, limits: Limits, name: impl Fn(&str) -> String) -> Result<(System, PtConfig), String> {
-        let sys = System::by_name(&self.system).map_err(|e| e.to_string())?;
+    pub fn config(&self, limits: Limits, name: impl Fn(&str) -> String) -> Result<(System, PtConfig), AppError> {
+        let sys = System::by_name(&self.system)?;
         let levels = self.levels.unwrap_or_else(|| PtConfig::default_levels(&sys));
         for (knob, v, max) in [("samples", self.samples, limits.samples), ("chains", self.chains, limits.chains), ("levels", levels, MAX_LEVELS), ("thin", self.thin, limits.sweeps)] {
             if v == 0 || v > max {
-                return Err(format!("{} must be between 1 and {max}, got {v}", name(knob)));
+                return Err(AppError::Invalid(format!("{} must be between 1 and {max}, got {v}", name(knob))));
             }
         }
         if self.burn_in > limits.sweeps {
-            return Err(format!("{} must be at most {}, got {}", name("burn_in"), limits.sweeps, self.burn_in));
+            return Err(AppError::Invalid(format!("{} must be at most {}, got {}", name("burn_in"), limits.sweeps, self.burn_in)));
         }
         if !(self.t_max.is_finite() && (1.0..=limits.t_max).contains(&self.t_max)) {
-            return Err(format!("{} must be between 1 and {}, got {}", name("t_max"), limits.t_max, self.t_max));
+            return Err(AppError::Invalid(format!("{} must be between 1 and {}, got {}", name("t_max"), limits.t_max, self.t_max)));
         }
         let mut cfg = PtConfig::geometric(&sys, levels, self.t_max, self.chains, self.seed);
         cfg.burn_in_sweeps = self.burn_in;
@@ -61,12 +62,12 @@ impl Plan {
     }
 
     /// The run on `gpu` (the MCMC pass) or on the CPU engine.
-    pub fn start(&self, limits: Limits, name: impl Fn(&str) -> String, gpu: Option<&GpuContext>) -> Result<ReferenceRun, String> {
+    pub fn start(&self, limits: Limits, name: impl Fn(&str) -> String, gpu: Option<&GpuContext>) -> Result<ReferenceRun, AppError> {
         let (sys, cfg) = self.config(limits, name)?;
-        match gpu {
-            Some(ctx) => ReferenceRun::gpu(ctx, &sys, cfg, self.samples),
-            None => ReferenceRun::cpu(&sys, cfg, self.samples),
-        }
+        Ok(match gpu {
+            Some(ctx) => ReferenceRun::gpu(ctx, &sys, cfg, self.samples)?,
+            None => ReferenceRun::cpu(&sys, cfg, self.samples)?,
+        })
     }
 }
 
@@ -79,12 +80,12 @@ pub enum Engine {
 }
 
 impl Engine {
-    pub fn by_name(name: &str) -> Result<Engine, String> {
+    pub fn by_name(name: &str) -> Result<Engine, AppError> {
         match name {
             "auto" => Ok(Engine::Auto),
             "gpu" => Ok(Engine::Gpu),
             "cpu" => Ok(Engine::Cpu),
-            other => Err(format!("engine must be \"auto\", \"gpu\" or \"cpu\", got \"{}\"", crate::io::printable(other))),
+            other => Err(AppError::Invalid(format!("engine must be \"auto\", \"gpu\" or \"cpu\", got \"{}\"", crate::io::printable(other)))),
         }
     }
 
@@ -140,14 +141,14 @@ mod tests {
         let same = |k: &str| k.to_string();
         assert!(plan().config(Limits::PAGE, same).is_ok());
         let e = Plan { chains: 5000, ..plan() }.config(Limits::PAGE, same).unwrap_err();
-        assert_eq!(e, "chains must be between 1 and 4096, got 5000");
+        assert_eq!(e.to_string(), "chains must be between 1 and 4096, got 5000");
         assert!(Plan { chains: 5000, ..plan() }.config(Limits::NATIVE, same).is_ok());
         let flag = |k: &str| format!("--{}", k.replace('_', "-"));
-        assert_eq!(Plan { t_max: f64::NAN, ..plan() }.config(Limits::PAGE, flag).unwrap_err(), "--t-max must be between 1 and 100, got NaN");
-        assert!(Plan { thin: 0, ..plan() }.config(Limits::NATIVE, flag).unwrap_err().starts_with("--thin must be between 1"));
-        assert!(Plan { burn_in: 2_000_000, ..plan() }.config(Limits::PAGE, flag).unwrap_err().starts_with("--burn-in must be at most"));
+        assert_eq!(Plan { t_max: f64::NAN, ..plan() }.config(Limits::PAGE, flag).unwrap_err().to_string(), "--t-max must be between 1 and 100, got NaN");
+        assert!(Plan { thin: 0, ..plan() }.config(Limits::NATIVE, flag).unwrap_err().to_string().starts_with("--thin must be between 1"));
+        assert!(Plan { burn_in: 2_000_000, ..plan() }.config(Limits::PAGE, flag).unwrap_err().to_string().starts_with("--burn-in must be at most"));
         assert!(Plan { levels: Some(MAX_LEVELS + 1), ..plan() }.config(Limits::NATIVE, flag).is_err());
-        assert!(Plan { system: "water".into(), ..plan() }.config(Limits::NATIVE, flag).unwrap_err().contains("water"));
+        assert!(Plan { system: "water".into(), ..plan() }.config(Limits::NATIVE, flag).unwrap_err().to_string().contains("water"));
     }
 
     #[test]
@@ -158,7 +159,7 @@ mod tests {
         assert_eq!(Engine::Auto.on_gpu(None, true), Ok(false));
         assert_eq!(Engine::Cpu.on_gpu(Some(false), true), Ok(false));
         assert!(Engine::Gpu.on_gpu(None, true).is_err());
-        assert!(Engine::by_name("tpu").unwrap_err().contains("\"tpu\""));
+        assert!(Engine::by_name("tpu").unwrap_err().to_string().contains("\"tpu\""));
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! (which each face holds itself); with the reference each run is judged against, GAGA's
 //! per-coordinate variance, and each sample's elements.
 
+use crate::app::AppError;
 use crate::metrics::{mean_square, GenerationQuality, Stability};
-use crate::samplers::{check_chain_beads, Denoiser, EmpiricalTarget, GaussianTarget, Method, SampleOptions, Symmetry};
+use crate::samplers::{check_chain_beads, Denoiser, EmpiricalTarget, GaussianTarget, Method, SampleOptions, SamplerError, Symmetry};
 use serde::Serialize;
 
 /// The network a [`Source::Network`] samples with (the face holds it): the score model, or, in a
@@ -40,7 +41,7 @@ pub struct Prepared {
 
 impl Source {
     /// The spring chain of `n` beads, judged against `reference` exact draws of it.
-    pub fn chain(n: usize, reference: usize) -> Result<Prepared, String> {
+    pub fn chain(n: usize, reference: usize) -> Result<Prepared, AppError> {
         check_chain_beads(n)?;
         let mut g = GaussianTarget::spring_chain(n);
         let v_hat = g.mean_r2() / (3 * n) as f64;
@@ -50,9 +51,9 @@ impl Source {
 
     /// The exact score of the noised data set `positions` (molecules of `n` atoms, with their
     /// `elements`), or of its rotation orbits; judged against the data themselves.
-    pub fn molecules(positions: Vec<f64>, n: usize, elements: Vec<Vec<String>>, orbits: bool) -> Result<Prepared, String> {
+    pub fn molecules(positions: Vec<f64>, n: usize, elements: Vec<Vec<String>>, orbits: bool) -> Result<Prepared, AppError> {
         if n < 3 {
-            return Err("molecules need at least 3 atoms".into());
+            return Err(AppError::Invalid("molecules need at least 3 atoms".into()));
         }
         let (target, what) = if orbits {
             (EmpiricalTarget::over_orbits(&positions, n)?, "exact score of the noised data set's rotation orbits")
@@ -68,10 +69,10 @@ impl Source {
     /// of its size, whose elements are `data_elements`): a network conditioned on elements gets
     /// each sample's atom types from a data molecule drawn with `seed`.
     #[cfg(feature = "nets")]
-    pub fn network(config: &crate::models::EgnnConfig, reference: Vec<f64>, data_elements: &[Vec<String>], count: usize, seed: u64, label: String) -> Result<Prepared, String> {
+    pub fn network(config: &crate::models::EgnnConfig, reference: Vec<f64>, data_elements: &[Vec<String>], count: usize, seed: u64, label: String) -> Result<Prepared, AppError> {
         let (feats, elements) = if config.conditioned_on_elements() {
             if data_elements.is_empty() {
-                return Err("this network generates positions for given elements: the data must be molecules (XYZ) to draw them from".into());
+                return Err(AppError::Invalid("this network generates positions for given elements: the data must be molecules (XYZ) to draw them from".into()));
             }
             let picks = crate::models::composition_picks(data_elements.len(), count, seed);
             (config.features_of(data_elements, &picks)?, picks.iter().map(|&i| data_elements[i].clone()).collect())
@@ -126,19 +127,21 @@ impl Source {
     }
 
     /// Calls `f` with this source as the denoiser; a network's is `model` (the face holds it).
+    /// `f`'s sampler errors come back as [`AppError::Sampler`]; without `model` for a network
+    /// source, [`AppError::NetworkGone`].
     #[cfg_attr(not(feature = "nets"), allow(unused_variables))]
-    pub fn with_denoiser<R>(&mut self, model: Option<&ScoreNetwork>, f: impl FnOnce(&mut dyn Denoiser) -> Result<R, String>) -> Result<R, String> {
-        match self {
-            Source::Chain(g) => f(g),
-            Source::Molecules { target, .. } => f(target),
+    pub fn with_denoiser<R>(&mut self, model: Option<&ScoreNetwork>, f: impl FnOnce(&mut dyn Denoiser) -> Result<R, SamplerError>) -> Result<R, AppError> {
+        Ok(match self {
+            Source::Chain(g) => f(g)?,
+            Source::Molecules { target, .. } => f(target)?,
             Source::Network { feats, .. } => match model {
                 #[cfg(feature = "nets")]
-                Some(model) => f(&mut crate::models::NetworkDenoiser { model, feats: feats.clone() }),
+                Some(model) => f(&mut crate::models::NetworkDenoiser { model, feats: feats.clone() })?,
                 #[cfg(not(feature = "nets"))]
                 Some(model) => match *model {},
-                None => Err("the score network is gone".into()),
+                None => return Err(AppError::NetworkGone),
             },
-        }
+        })
     }
 
     /// Whether the samples' elements are known before the run ends (given to the network).

@@ -2,6 +2,7 @@
 //! chain, or molecules of one atom count), in budgeted slices: the page's Generate panel
 //! (`train`) and `molplay train-score` run this one loop, with their limits in one place.
 
+use crate::app::AppError;
 use crate::metrics::mean_square;
 use crate::models::{Compute, EgnnConfig, ModelError, ScoreModel, MAX_HIDDEN, MAX_LAYERS};
 use crate::objectives::Objective;
@@ -50,13 +51,13 @@ impl Default for Knobs {
 impl Knobs {
     /// Every knob in its range for `limits`; the message names them all, each as `name` spells
     /// it for the face (`--t-max` in the CLI, `tMax` in the page).
-    pub fn check(&self, limits: Limits, name: impl Fn(&str) -> String) -> Result<(), String> {
+    pub fn check(&self, limits: Limits, name: impl Fn(&str) -> String) -> Result<(), AppError> {
         let Limits { hidden, layers, batch } = limits;
         if (1..=hidden).contains(&self.hidden) && (1..=layers).contains(&self.layers) && (1..=batch).contains(&self.batch) && self.lr > 0.0 && self.lr < 1.0 && (1.0..=1000.0).contains(&self.t_max) {
             Ok(())
         } else {
             let [h, l, b, r, t] = ["hidden", "layers", "batch", "lr", "t_max"].map(&name);
-            Err(format!("need 1 ≤ {h} ≤ {hidden}, 1 ≤ {l} ≤ {layers}, 1 ≤ {b} ≤ {batch}, 0 < {r} < 1, 1 ≤ {t} ≤ 1000"))
+            Err(AppError::Invalid(format!("need 1 ≤ {h} ≤ {hidden}, 1 ≤ {l} ≤ {layers}, 1 ≤ {b} ≤ {batch}, 0 < {r} < 1, 1 ≤ {t} ≤ 1000")))
         }
     }
 }
@@ -74,7 +75,7 @@ pub struct TrainingSet {
 
 impl TrainingSet {
     /// `count` draws of the spring chain of `n` beads.
-    pub fn chain(n: usize, count: usize) -> Result<TrainingSet, String> {
+    pub fn chain(n: usize, count: usize) -> Result<TrainingSet, AppError> {
         crate::samplers::check_chain_beads(n)?;
         let mut g = crate::samplers::GaussianTarget::spring_chain(n);
         Ok(TrainingSet { positions: (0..count).flat_map(|_| g.draw()).collect(), atoms: n, elements: Vec::new(), label: format!("the spring chain of {n} beads") })
@@ -133,31 +134,31 @@ pub struct Status {
 impl ScoreTraining {
     /// `model` (fresh, or loaded with its own steps) trains on `set` on `compute`, under EDM's
     /// polynomial schedule, which the weights then record.
-    pub fn new(mut model: ScoreModel, set: TrainingSet, knobs: Knobs, compute: &Compute) -> Result<ScoreTraining, String> {
+    pub fn new(mut model: ScoreModel, set: TrainingSet, knobs: Knobs, compute: &Compute) -> Result<ScoreTraining, AppError> {
         let schedule = Schedule::polynomial2(1000, 1e-5);
         model.config.check_schedule(&schedule)?;
         model.config = model.config.clone().trained_under(&schedule);
         if set.atoms != model.config.atoms {
-            return Err(format!("the network is for {} atoms, the training set has {}", model.config.atoms, set.atoms));
+            return Err(AppError::Invalid(format!("the network is for {} atoms, the training set has {}", model.config.atoms, set.atoms)));
         }
         if set.count() == 0 {
-            return Err("the training set is empty".into());
+            return Err(AppError::Invalid("the training set is empty".into()));
         }
         if model.config.conditioned_on_elements() {
             // every molecule must be expressible in the network's vocabulary
             if set.elements.is_empty() {
-                return Err("a network conditioned on elements needs molecules with elements".into());
+                return Err(AppError::Invalid("a network conditioned on elements needs molecules with elements".into()));
             }
             let refs: Vec<&[String]> = set.elements.iter().map(Vec::as_slice).collect();
             model.config.element_features(&refs)?;
         }
         if knobs.objective == Objective::Quotient && set.atoms < 3 {
-            return Err("the quotient objective needs at least 3 atoms (the horizontal projection of fewer is degenerate)".into());
+            return Err(AppError::Invalid("the quotient objective needs at least 3 atoms (the horizontal projection of fewer is degenerate)".into()));
         }
         let (model, cpu_copy) = match compute {
             Compute::Cpu => (model, None),
             _ => {
-                let copy = ScoreModel::from_bytes(&model.to_bytes().map_err(|e| e.to_string())?, None).map_err(|e| e.to_string())?;
+                let copy = ScoreModel::from_bytes(&model.to_bytes()?, None)?;
                 (model.moved_to(compute), Some(copy))
             }
         };
@@ -166,7 +167,7 @@ impl ScoreTraining {
     }
 
     /// A fresh network of `knobs`' size for `set`, initialised from `knobs.seed`.
-    pub fn fresh(set: TrainingSet, knobs: Knobs, positions_only: bool, compute: &Compute) -> Result<ScoreTraining, String> {
+    pub fn fresh(set: TrainingSet, knobs: Knobs, positions_only: bool, compute: &Compute) -> Result<ScoreTraining, AppError> {
         let model = ScoreModel::new(set.config(knobs.hidden, knobs.layers, positions_only), knobs.seed);
         ScoreTraining::new(model, set, knobs, compute)
     }
@@ -193,12 +194,12 @@ impl ScoreTraining {
             let picks: Vec<usize> = (0..self.knobs.batch).map(|_| self.rng.below(count)).collect();
             let x0: Vec<f64> = picks.iter().flat_map(|&i| self.set.positions[i * per..][..per].to_vec()).collect();
             let step = match self.model.config.features_of(&self.set.elements, &picks) {
-                Ok(feats) => self.model.train_step_with(self.knobs.objective, &x0, &feats, &self.schedule, self.knobs.t_max, self.knobs.lr, &mut self.rng).await.map_err(|e| e.to_string()),
+                Ok(feats) => self.model.train_step_with(self.knobs.objective, &x0, &feats, &self.schedule, self.knobs.t_max, self.knobs.lr, &mut self.rng).await,
                 Err(e) => Err(e),
             };
             match step {
                 Ok(l) => self.losses.push(l),
-                Err(e) => self.stopped = Some(e),
+                Err(e) => self.stopped = Some(e.to_string()),
             }
             taken += 1;
         }
@@ -257,10 +258,10 @@ mod tests {
         let same = |k: &str| k.to_string();
         let k = Knobs { hidden: 300, ..Knobs::default() };
         assert!(k.check(Limits::NATIVE, same).is_ok());
-        let e = k.check(Limits::PAGE, same).unwrap_err();
+        let e = k.check(Limits::PAGE, same).unwrap_err().to_string();
         assert!(e.contains("hidden ≤ 256") && e.contains("batch ≤ 512"), "{e}");
         let flag = |k: &str| format!("--{}", k.replace('_', "-"));
-        let e = Knobs { lr: 0.0, ..Knobs::default() }.check(Limits::NATIVE, flag).unwrap_err();
+        let e = Knobs { lr: 0.0, ..Knobs::default() }.check(Limits::NATIVE, flag).unwrap_err().to_string();
         assert!(e.contains("0 < --lr < 1") && e.contains("1 ≤ --t-max ≤ 1000"), "{e}");
         assert!(Knobs { t_max: 0.5, ..Knobs::default() }.check(Limits::NATIVE, same).is_err());
     }
@@ -290,10 +291,10 @@ mod tests {
     fn a_set_the_network_cannot_read_is_refused() {
         let set = TrainingSet::chain(5, 10).unwrap();
         let other = ScoreModel::new(TrainingSet::chain(6, 10).unwrap().config(8, 2, false), 0);
-        let e = ScoreTraining::new(other, set, Knobs::default(), &Compute::Cpu).err().unwrap();
+        let e = ScoreTraining::new(other, set, Knobs::default(), &Compute::Cpu).err().unwrap().to_string();
         assert!(e.contains("for 6 atoms"), "{e}");
         let two = TrainingSet { positions: vec![0.0; 6], atoms: 2, elements: Vec::new(), label: "two".into() };
         let knobs = Knobs { objective: Objective::Quotient, hidden: 4, layers: 1, ..Knobs::default() };
-        assert!(ScoreTraining::fresh(two, knobs, false, &Compute::Cpu).err().unwrap().contains("at least 3 atoms"));
+        assert!(ScoreTraining::fresh(two, knobs, false, &Compute::Cpu).err().unwrap().to_string().contains("at least 3 atoms"));
     }
 }

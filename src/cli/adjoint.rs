@@ -32,7 +32,7 @@ pub(super) fn train_adjoint(args: TrainAdjointArgs) -> Result<(), String> {
     use molplay::adjoint::{AdjointConfig, AdjointSampler, Evaluation};
     use pollster::block_on;
     let TrainAdjointArgs { system, epochs, seed, output, eval_every, json, .. } = args;
-    let compute = molplay::models::Compute::by_name(args.device)?;
+    let compute = molplay::models::Compute::by_name(args.device).map_err(|e| e.to_string())?;
     if epochs == 0 && args.resume.is_none() {
         return Err("--epochs must be at least 1 (0 only with --resume: the file written again as asked, e.g. --weights-only for a preset)".into());
     }
@@ -56,7 +56,7 @@ pub(super) fn train_adjoint(args: TrainAdjointArgs) -> Result<(), String> {
             }
             a
         }
-        None => AdjointSampler::new(AdjointConfig::by_name(args.config, system)?.with_overrides(args.set)?, seed)?,
+        None => AdjointConfig::by_name(args.config, system).and_then(|c| c.with_overrides(args.set)).and_then(|c| AdjointSampler::new(c, seed)).map_err(|e| e.to_string())?,
     };
     if a.resumed_exactly() && !matches!(compute, molplay::models::Compute::Cpu) {
         eprintln!("note: moving to {} restarts the optimiser (its state is resumed on the CPU only)", compute.name());
@@ -94,7 +94,7 @@ pub(super) fn train_adjoint(args: TrainAdjointArgs) -> Result<(), String> {
     let evaluate = |a: &mut AdjointSampler, loss: f64| -> Result<Evaluation, String> {
         let t = Instant::now();
         let epoch = a.counters.epochs;
-        let xs = block_on(a.simulate_detached(1000, epoch as u64))?;
+        let xs = block_on(a.simulate_detached(1000, epoch as u64)).map_err(|e| e.to_string())?;
         let e = sys.energies(&xs).map_err(|e| e.to_string())?;
         let (energy_mean, energy_sd) = molplay::metrics::mean_sd(&e);
         let (energy_w2, distance_w2) = match &reference {
@@ -175,7 +175,7 @@ pub(super) fn adjoint_sample(system: &str, model: Option<&Path>, samples: usize,
     a.reseed(seed);
     let t0 = Instant::now();
     // simulate batches within the controller's pair-tensor bound itself
-    let (xs, _) = pollster::block_on(a.simulate(samples, 0))?;
+    let (xs, _) = pollster::block_on(a.simulate(samples, 0)).map_err(|e| e.to_string())?;
     let secs = t0.elapsed().as_secs_f64();
     if let Some(out) = output {
         write_system_samples(&a.system, &xs, out)?;
@@ -198,7 +198,7 @@ pub(super) fn bench_adjoint(system: &str, config: &str, set: &[String], epochs: 
     if epochs == 0 {
         return Err("--epochs must be at least 1".into());
     }
-    let cfg = AdjointConfig::by_name(config, system)?.with_overrides(set)?;
+    let cfg = AdjointConfig::by_name(config, system).and_then(|c| c.with_overrides(set)).map_err(|e| e.to_string())?;
     let all = molplay::parallel::default_threads();
     let counts = if threads.is_empty() {
         if all > 1 {
@@ -213,7 +213,7 @@ pub(super) fn bench_adjoint(system: &str, config: &str, set: &[String], epochs: 
     let clock = move || t0.elapsed().as_secs_f64();
     let mut rows = Vec::new();
     for &t in &counts {
-        let seconds = pollster::block_on(time_epochs(&cfg, t, epochs, &clock))?;
+        let seconds = pollster::block_on(time_epochs(&cfg, t, epochs, &clock)).map_err(|e| e.to_string())?;
         if !json {
             outln!("{system} {config}: {t:>3} thread{} {seconds:8.3} s/epoch", if t == 1 { " " } else { "s" });
         }

@@ -35,9 +35,9 @@ pub(super) fn bench_train(devices: &[String], reps: usize, json: bool) -> Result
                 eprintln!("molplay: skipping {name}: {e}");
                 continue;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.to_string()),
         };
-        let t = pollster::block_on(molplay::adjoint::time_training(&compute, reps, &clock))?;
+        let t = pollster::block_on(molplay::adjoint::time_training(&compute, reps, &clock)).map_err(|e| e.to_string())?;
         let (dsm, adj) = (t.dsm_step_ms, t.adjoint);
         if !json {
             outln!(
@@ -100,7 +100,8 @@ pub(super) fn bench(systems: &[String], batch: usize, reps: usize, json: bool) -
     // one reverse-sampler update (DDPM/EM, equivariant) of `batch` QM9-sized molecules
     let sampler = gpu.as_ref().ok().map(|(ctx, _)| (ctx, molplay::gpu::sampler::SamplerKernel::new(&ctx.device)));
     let t0 = Instant::now();
-    let (step_gpu, step_cpu) = pollster::block_on(molplay::gpu::sampler::time_steps(sampler.as_ref().map(|(c, k)| (*c, k)), batch, 19, reps, || t0.elapsed().as_secs_f64() * 1e3))?;
+    let (step_gpu, step_cpu) =
+        pollster::block_on(molplay::gpu::sampler::time_steps(sampler.as_ref().map(|(c, k)| (*c, k)), batch, 19, reps, || t0.elapsed().as_secs_f64() * 1e3)).map_err(|e| e.to_string())?;
     if !json {
         match step_gpu {
             Some(g) => outln!("sampler update, {batch} × 19 atoms: CPU f64 {step_cpu:8.2} ms | GPU {g:8.2} ms end-to-end | CPU/GPU time ratio {:.2}", step_cpu / g),

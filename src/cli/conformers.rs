@@ -68,7 +68,7 @@ pub struct ConformerArgs {
 }
 
 pub fn conformers(a: ConformerArgs) -> Result<(), String> {
-    let objectives: Vec<Objective> = a.objectives.iter().map(|o| Objective::by_name(o)).collect::<Result<_, _>>()?;
+    let objectives: Vec<Objective> = a.objectives.iter().map(|o| Objective::by_name(o)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
     if a.seeds.is_empty() || a.steps == 0 || !(2..=1000).contains(&a.every) || a.checkpoint_every == 0 {
         return Err("need seeds, --steps ≥ 1, --checkpoint-every ≥ 1 and 2 ≤ --every ≤ 1000".into());
     }
@@ -85,7 +85,7 @@ pub fn conformers(a: ConformerArgs) -> Result<(), String> {
         sample_steps: a.sample_steps,
         threshold: a.threshold,
     };
-    c.check()?;
+    c.check().map_err(|e| e.to_string())?;
     let text = std::fs::read_to_string(&a.data).map_err(|e| format!("{}: {e}", a.data.display()))?;
     let data = molplay::molecules::Dataset::from_xyz(&text, 3).map_err(|e| format!("{}: {e}", a.data.display()))?;
     let (all, left) = molplay::conformers::from_dataset(&data);
@@ -109,7 +109,7 @@ pub fn conformers(a: ConformerArgs) -> Result<(), String> {
                 }
                 _ => None,
             };
-            let mut t = begin(o, seed, start, &train, &sch, &c)?;
+            let mut t = begin(o, seed, start, &train, &sch, &c).map_err(|e| e.to_string())?;
             if t.counters.steps > c.steps {
                 return Err(format!("{}: the checkpoint has {} steps, more than --steps {}", path.map(|p| p.display().to_string()).unwrap_or_default(), t.counters.steps, c.steps));
             }
@@ -122,7 +122,7 @@ pub fn conformers(a: ConformerArgs) -> Result<(), String> {
                     eprintln!("{} seed {seed}: step {}, loss {:.4} ({:.0} s training in all)", o.name(), t.counters.steps, t.counters.history.last().map_or(f64::NAN, |p| p.loss), t.counters.seconds);
                 }
             }
-            let (row, judged) = judge_row(&t, &test, &sch, &c)?;
+            let (row, judged) = judge_row(&t, &test, &sch, &c).map_err(|e| e.to_string())?;
             if seed == a.seeds[0] {
                 details.push((o, judged));
             }

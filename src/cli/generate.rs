@@ -12,17 +12,17 @@ pub(super) fn gaussianity(input: &Path, schedule: &str, steps: usize, grid: (usi
     let (from, to, every) = grid;
     let plan = Plan { schedule: schedule.to_string(), steps, from, to, every, seed, molecules: limit, pooled: pooled_n };
     let flag = |k: &str| format!("--{}", k.replace('_', "-"));
-    plan.options(flag)?;
+    plan.options(flag).map_err(|e| e.to_string())?;
     let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
     let data = molplay::molecules::Dataset::from_xyz(&text, 4).map_err(|e| format!("{}: {e}", input.display()))?;
     // the page's use case (app::gaussianity), in slices of a second for the progress line; no
     // atom bound natively
-    let mut job = Job::new(&data, &plan, None, flag)?;
+    let mut job = Job::new(&data, &plan, None, flag).map_err(|e| e.to_string())?;
     let t0 = Instant::now();
     let clock = || t0.elapsed().as_secs_f64() * 1000.0;
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut secs = None;
-    while job.advance_for(1000.0, &clock)?.is_none() {
+    while job.advance_for(1000.0, &clock).map_err(|e| e.to_string())?.is_none() {
         if job.tested() && secs.is_none() {
             secs = Some(t0.elapsed().as_secs_f64());
         }
@@ -112,10 +112,10 @@ fn configurations(data: &str, atoms: Option<usize>, count: usize, seed: u64) -> 
         return Ok(((0..count).flat_map(|_| g.draw()).collect(), atoms, Vec::new()));
     }
     let path = Path::new(data);
-    let at = |e: String| format!("{}: {e}", path.display());
-    let text = std::fs::read_to_string(path).map_err(|e| at(e.to_string()))?;
-    let set = molplay::molecules::Dataset::from_xyz(&text, 3).map_err(at)?;
-    let molplay::molecules::SizeGroup { atoms: n, positions: xs, elements } = set.same_size(atoms, 0).map_err(at)?;
+    let at = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let text = std::fs::read_to_string(path).map_err(|e| at(&e))?;
+    let set = molplay::molecules::Dataset::from_xyz(&text, 3).map_err(|e| at(&e))?;
+    let molplay::molecules::SizeGroup { atoms: n, positions: xs, elements } = set.same_size(atoms, 0).map_err(|e| at(&e))?;
     if atoms.is_none() && set.molecules.len() > elements.len() {
         eprintln!("{}: using the {} molecules with {n} atoms (the most common size; --atoms picks another)", path.display(), elements.len());
     }
@@ -143,16 +143,16 @@ pub(super) fn train_score(a: TrainScoreArgs) -> Result<(), String> {
     use molplay::app::score::{Knobs, Limits, ScoreTraining, TrainingSet};
     let TrainScoreArgs { steps, batch, lr, hidden, layers, seed, json, .. } = a;
     let output = a.output.as_path();
-    let objective = molplay::objectives::Objective::by_name(&a.objective)?;
+    let objective = molplay::objectives::Objective::by_name(&a.objective).map_err(|e| e.to_string())?;
     let knobs = Knobs { hidden, layers, batch, lr, t_max: a.t_max.unwrap_or(1000.0), objective, seed };
     if steps == 0 {
         return Err("need --steps ≥ 1".into());
     }
-    knobs.check(Limits::NATIVE, |k| format!("--{}", k.replace('_', "-")))?;
+    knobs.check(Limits::NATIVE, |k| format!("--{}", k.replace('_', "-"))).map_err(|e| e.to_string())?;
     let (positions, atoms, elements) = configurations(&a.data, a.atoms, 20_000, seed)?;
     let set = TrainingSet { positions, atoms, elements, label: a.data.clone() };
-    let compute = molplay::models::Compute::by_name(&a.device)?;
-    let mut training = ScoreTraining::fresh(set, knobs, a.positions_only, &compute)?;
+    let compute = molplay::models::Compute::by_name(&a.device).map_err(|e| e.to_string())?;
+    let mut training = ScoreTraining::fresh(set, knobs, a.positions_only, &compute).map_err(|e| e.to_string())?;
     let t0 = Instant::now();
     let clock = || t0.elapsed().as_secs_f64();
     while training.stopped.is_none() && training.model().steps < steps {
@@ -184,7 +184,7 @@ pub(super) fn train_score(a: TrainScoreArgs) -> Result<(), String> {
 pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
     use molplay::app::sample::{Prepared, RunFacts, SampleStability, Source};
     use molplay::samplers::{sample, Method, SampleOptions, Symmetry};
-    let sch = molplay::schedules::Schedule::noising_by_name(&a.schedule, 1000)?;
+    let sch = molplay::schedules::Schedule::noising_by_name(&a.schedule, 1000).map_err(|e| e.to_string())?;
     let method = Method::by_name(&a.sampler)?;
     let symmetry = Symmetry::by_name(&a.symmetry)?;
     // the target, its per-coordinate variance (for GAGA's Gaussian) and the reference pairs
@@ -219,7 +219,7 @@ pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
             let what = model_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
             // GAGA starts from the variance of the network's training data, as recorded in its
             // weights (the page's start too), not from the set the samples are judged against
-            Source::network(&m.config, reference, &el, a.samples, a.seed, format!("EGNN {what}"))?
+            Source::network(&m.config, reference, &el, a.samples, a.seed, format!("EGNN {what}")).map_err(|e| e.to_string())?
         }
         "chain" => Source::chain(a.atoms.unwrap_or(4), a.samples.max(200)).map_err(|e| format!("--atoms: {e}"))?,
         _ => {
@@ -235,7 +235,7 @@ pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
         opts = opts.gaga(&sch, a.t_star, v_hat, n);
     }
     let t0 = Instant::now();
-    let r = source.with_denoiser(loaded.as_ref(), |d| sample(d, &sch, &opts, a.samples))?;
+    let r = source.with_denoiser(loaded.as_ref(), |d| sample(d, &sch, &opts, a.samples)).map_err(|e| e.to_string())?;
     let secs = t0.elapsed().as_secs_f64();
     let report = source.report(&reference, &r.samples, RunFacts { label: label.clone(), options: &opts, nfe: r.nfe, seconds: secs, gaga: a.gaga, t_star: a.gaga.then_some(a.t_star) });
     // each sample's elements for the XYZ output: given to the network, or (an empirical
@@ -280,7 +280,7 @@ pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
         let steps = ((a.steps as f64 * a.t_star / sch.steps() as f64).round() as usize).max(1);
         let g_opts = SampleOptions { steps, ..opts.clone().gaga(&sch, a.t_star, v_hat, n) };
         let t1 = Instant::now();
-        let g = source.with_denoiser(loaded.as_ref(), |d| sample(d, &sch, &g_opts, a.samples))?;
+        let g = source.with_denoiser(loaded.as_ref(), |d| sample(d, &sch, &g_opts, a.samples)).map_err(|e| e.to_string())?;
         let g_secs = t1.elapsed().as_secs_f64();
         let gaga = source.report(
             &reference,

@@ -127,13 +127,13 @@ pub fn train(a: TrainArgs) -> Result<(), String> {
             m
         }
         None => {
-            let data = JointData::new(&dataset, None)?;
+            let data = JointData::new(&dataset, None).map_err(|e| e.to_string())?;
             let train = TrainConfig { hidden: a.hidden, layers: a.layers, batch: a.batch, lr: a.lr, t_max: a.t_max.unwrap_or(sch.steps() as f64), ema: a.ema, seed: a.seed };
-            MoleculeModel::new(&data, train, &sch)?
+            MoleculeModel::new(&data, train, &sch).map_err(|e| e.to_string())?
         }
     };
-    let data = JointData::new(&dataset, Some(&model.net.config.elements))?;
-    model.check_data(&data)?;
+    let data = JointData::new(&dataset, Some(&model.net.config.elements)).map_err(|e| e.to_string())?;
+    model.check_data(&data).map_err(|e| e.to_string())?;
     eprintln!(
         "{} molecules ({} sizes, up to {} atoms), elements {}; network hidden {} × {} layers, t ≤ {}, step {} of {}",
         data.molecules(),
@@ -205,7 +205,7 @@ pub fn generate_cmd(a: GenerateArgs) -> Result<(), String> {
     let mut reports: Vec<GenerationReport> = Vec::new();
     let mut first = None;
     for (m, label, opts) in &jobs {
-        let (gen, secs) = generate(m, &sch, opts, a.samples, &clock())?;
+        let (gen, secs) = generate(m, &sch, opts, a.samples, &clock()).map_err(|e| e.to_string())?;
         eprintln!("{label}: {secs:.0} s");
         reports.push(evaluate(label, &gen, opts, &sch, secs, data.as_ref()));
         first.get_or_insert(gen);

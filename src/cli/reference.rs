@@ -57,7 +57,7 @@ pub(super) fn energy(system: &str, input: &Path, forces: bool, json: bool) -> Re
 /// The GPU to run the MCMC pass on (`app::reference::Engine`): `gpu` insists, `auto` takes
 /// real GPUs only.
 fn mcmc_gpu(backend: &str) -> Result<Option<GpuContext>, String> {
-    let engine = Engine::by_name(backend)?;
+    let engine = Engine::by_name(backend).map_err(|e| e.to_string())?;
     if engine == Engine::Cpu {
         return Ok(None);
     }
@@ -84,7 +84,7 @@ pub(super) fn reference(system: &str, n: usize, seed: u64, output: &Path, knobs:
     }
     let plan = Plan { system: system.to_string(), samples: n, chains, levels, t_max, burn_in, thin, seed };
     let flag = |k: &str| format!("--{}", k.replace('_', "-"));
-    let (sys, _) = plan.config(Limits::NATIVE, flag)?;
+    let (sys, _) = plan.config(Limits::NATIVE, flag).map_err(|e| e.to_string())?;
     let t0 = Instant::now();
     let gpu = mcmc_gpu(backend)?;
     let mut run = plan.start(Limits::NATIVE, flag, gpu.as_ref()).map_err(|e| format!("reference: {e}"))?;
@@ -202,7 +202,7 @@ pub(super) fn bench_mcmc(systems: &[String], chains: usize, sweeps: usize, json:
         let cfg = PtConfig::geometric(sys, PtConfig::default_levels(sys), 2.0, chains, 1);
         let t0 = Instant::now();
         let clock = || t0.elapsed().as_secs_f64() * 1e3;
-        let t = pollster::block_on(molplay::reference::time_sweeps(gpu.as_ref().ok(), sys, &cfg, sweeps, clock))?;
+        let t = pollster::block_on(molplay::reference::time_sweeps(gpu.as_ref().ok(), sys, &cfg, sweeps, clock)).map_err(|e| e.to_string())?;
         let row = serde_json::json!({
             "system": sys.name, "replicas": cfg.replicas(), "sweeps": sweeps,
             "cpu_sweeps_per_s": t.cpu_sweeps_per_s, "gpu_sweeps_per_s": t.gpu_sweeps_per_s,

@@ -144,7 +144,7 @@ impl Playground {
         check_keys(&options, &["objective", "steps", "molecules", "maxAtoms", "hidden", "layers", "batch", "lr", "ema", "seed"], "trainConformers")?;
         let o: TrainOpts = serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("trainConformers: {e}")))?;
         let err = |e: String| js_err(format!("trainConformers: {e}"));
-        let objective = Objective::by_name(o.objective.as_deref().unwrap_or("quotient")).map_err(err)?;
+        let objective = Objective::by_name(o.objective.as_deref().unwrap_or("quotient")).map_err(|e| err(e.to_string()))?;
         let (steps, count, max_atoms) = (o.steps.unwrap_or(300), o.molecules.unwrap_or(200), o.max_atoms.unwrap_or(12));
         if !(1..=100_000).contains(&steps) || !(1..=5000).contains(&count) || !(3..=64).contains(&max_atoms) {
             return Err(err(format!("need 1 ≤ steps ≤ 100000, 1 ≤ molecules ≤ 5000 and 3 ≤ maxAtoms ≤ 64, got {steps}, {count} and {max_atoms}")));
@@ -165,7 +165,7 @@ impl Playground {
         if c.hidden > 128 || c.layers > 6 || c.batch > 256 {
             return Err(err(format!("in the page: hidden ≤ 128, layers ≤ 6, batch ≤ 256, got {}, {} and {}", c.hidden, c.layers, c.batch)));
         }
-        c.check().map_err(err)?;
+        c.check().map_err(|e| err(e.to_string()))?;
         let mut s = self.inner.borrow_mut();
         let (_, train, _) = s.conformers.set.as_ref().ok_or_else(|| err("load the molecule set first (loadConformerSet)".into()))?;
         let molecules: Vec<Conformer> = train.iter().filter(|m| m.atoms() <= max_atoms).take(count).cloned().collect();
@@ -257,7 +257,7 @@ impl Playground {
             "molecules": picked.len(), "skipped": skipped, "objectives": st.models.values().map(|(_, t)| t.objective().name()).collect::<Vec<_>>(),
             "k": k, "sample_steps": steps, "threshold": threshold,
         });
-        let j = Judgement::new(picked, k, steps, st.models.len(), o.seed.unwrap_or(0)).map_err(err)?;
+        let j = Judgement::new(picked, k, steps, st.models.len(), o.seed.unwrap_or(0)).map_err(|e| err(e.to_string()))?;
         st.judge = Some((j, st.models.keys().copied().collect()));
         st.result = Some(serde_json::json!({ "threshold": threshold, "pending": true }));
         to_js(&out)
@@ -315,7 +315,7 @@ impl Playground {
     #[wasm_bindgen(js_name = showConformer)]
     pub fn show_conformer(&self, objective: String, molecule: usize) -> Result<JsValue, JsValue> {
         let err = |e: String| js_err(format!("showConformer: {e}"));
-        let o = Objective::by_name(&objective).map_err(err)?;
+        let o = Objective::by_name(&objective).map_err(|e| err(e.to_string()))?;
         let mut guard = self.inner.borrow_mut();
         let s = &mut *guard;
         let (j, slots) = s.conformers.judge.as_ref().filter(|(j, _)| j.done()).ok_or_else(|| err("judge the networks first".into()))?;

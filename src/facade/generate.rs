@@ -6,7 +6,7 @@
 use super::{check_keys, js_err, now_ms, slice_budget, to_js, Held, Playground, Scene};
 use crate::gpu::sampler::SamplerKernel;
 use crate::metrics::{pairwise_distances, subsample};
-use crate::samplers::{Denoiser, GpuStep, Method, SampleOptions, SamplerRun, Symmetry};
+use crate::samplers::{Denoiser, GpuStep, Method, SampleOptions, SamplerError, SamplerRun, Symmetry};
 use crate::schedules::Schedule;
 use crate::viewer::AtomStyle;
 use serde::Deserialize;
@@ -14,6 +14,7 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 use crate::app::sample::{Prepared, RunFacts, Source};
+use crate::app::AppError;
 
 #[cfg(feature = "nets")]
 mod score;
@@ -257,7 +258,7 @@ impl Playground {
 }
 
 /// Calls `f` with the job's score source as a denoiser (the trained network from `score`).
-fn with_denoiser<R>(source: &mut Source, score: Option<&ScoreTraining>, f: impl FnOnce(&mut dyn Denoiser) -> Result<R, String>) -> Result<R, String> {
+fn with_denoiser<R>(source: &mut Source, score: Option<&ScoreTraining>, f: impl FnOnce(&mut dyn Denoiser) -> Result<R, SamplerError>) -> Result<R, AppError> {
     source.with_denoiser(score.map(|sc| sc.sampling_model()), f)
 }
 

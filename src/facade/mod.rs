@@ -296,7 +296,7 @@ impl Inner {
             "webgpu" | "auto" => {
                 let ctx = self.compute.clone().ok_or("WebGPU is not available in this page (the CPU backend is)")?;
                 if self.burn_gpu.is_none() {
-                    self.burn_gpu = Some(Compute::on_wgpu(&ctx.ctx)?);
+                    self.burn_gpu = Some(Compute::on_wgpu(&ctx.ctx).map_err(|e| e.to_string())?);
                 }
                 Ok(self.burn_gpu.clone().expect("set above"))
             }

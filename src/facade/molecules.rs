@@ -105,7 +105,7 @@ impl Playground {
         let gaga = o.gaga.unwrap_or(false);
         let short = ((steps as f64 * t_star / full_t).round() as usize).max(1);
         let opts = GenerateOptions { method, steps: if gaga { short } else { steps }, t_star: gaga.then_some(t_star), variance, seed: o.seed.unwrap_or(0) };
-        let gen = Generation::new(model.sampling_net(), &model.stats, &schedule, &opts, count, show).map_err(err)?;
+        let gen = Generation::new(model.sampling_net(), &model.stats, &schedule, &opts, count, show).map_err(|e| err(e.to_string()))?;
         let label = if gaga { format!("GAGA from T* = {t_star:.0}{}", if variance == GagaVariance::PerModality { ", ṽ per modality" } else { "" }) } else { "full from T".to_string() };
         let out = serde_json::json!({
             "samples": count, "steps": opts.steps, "t_start": gen.frame_time(0), "t_star_positions": tp, "t_star_types": tt, "label": label, "model": name,

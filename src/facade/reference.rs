@@ -32,14 +32,15 @@ impl Playground {
             "burn_in" => "burnIn".to_string(),
             k => k.to_string(),
         };
-        let err = |e: String| js_err(format!("startReference: {e}"));
+        let err = |e: crate::app::AppError| js_err(format!("startReference: {e}"));
         let (sys, _) = plan.config(Limits::PAGE, camel).map_err(err)?;
         let engine = Engine::by_name(o.engine.as_deref().unwrap_or("auto")).map_err(err)?;
         let mut s = self.inner.borrow_mut();
         if s.reference_busy {
             return Err(js_err("startReference: a sampler step is still running; stop it first"));
         }
-        let on_gpu = engine.on_gpu(s.compute.as_ref().map(|c| c.ctx.adapter.get_info().device_type == wgpu::DeviceType::Cpu), true).map_err(|e| err(format!("engine \"gpu\" {e}")))?;
+        let on_gpu =
+            engine.on_gpu(s.compute.as_ref().map(|c| c.ctx.adapter.get_info().device_type == wgpu::DeviceType::Cpu), true).map_err(|e| js_err(format!("startReference: engine \"gpu\" {e}")))?;
         let gpu = s.compute.as_ref().filter(|_| on_gpu).map(|c| &c.ctx);
         let run = plan.start(Limits::PAGE, camel, gpu).map_err(err)?;
         let progress = run.progress();

@@ -16,6 +16,26 @@ pub const MAX_ATOMS_PER_MOLECULE: usize = 1024;
 /// Most feature columns of a block (one-hot vocabularies up to 16 elements, as GEOM's).
 pub const MAX_COLS: usize = 16;
 
+/// Why a batch or its trajectory was refused. Messages are shown to users as they are.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum ForwardError {
+    #[error("no molecules")]
+    NoMolecules,
+    #[error("a block needs 1 to {MAX_COLS} columns and one offset per column")]
+    Columns,
+    #[error("molecule {molecule}: bad atom range ({first}, {atoms}); at most {MAX_ATOMS_PER_MOLECULE} atoms")]
+    AtomRange { molecule: usize, first: usize, atoms: usize },
+    #[error("positions and layout disagree")]
+    LayoutMismatch,
+    #[error("positions must be finite")]
+    NonFinite,
+    #[error("{atoms} atoms over {steps} steps make {values} trajectory values, more than the {MAX_FRAME_VALUES} one trajectory may hold: show fewer or smaller molecules")]
+    TooManyValues { atoms: usize, steps: usize, values: u64 },
+    /// The pass does not fit this GPU ([`GpuError::TooLarge`]).
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+}
+
 /// Per step t = 1..T: (a_t, s_t) with z_t = a_t z_{t−1} + s_t Pε (index 0 unused).
 pub fn markov_coefficients(schedule: &Schedule) -> Vec<[f64; 2]> {
     let mut out = vec![[1.0, 0.0]];
@@ -56,26 +76,26 @@ impl Batch {
         self.z0.len() / self.cols.max(1)
     }
 
-    /// Checks the layout, sizes and values; a message for the page or CLI otherwise.
-    pub fn check(&self) -> Result<(), String> {
+    /// Checks the layout, sizes and values; what is wrong for the page or CLI otherwise.
+    pub fn check(&self) -> Result<(), ForwardError> {
         if self.layout.is_empty() {
-            return Err("no molecules".into());
+            return Err(ForwardError::NoMolecules);
         }
         if !(1..=MAX_COLS).contains(&self.cols) || !self.z0.len().is_multiple_of(self.cols) || self.shift.iter().any(|s| s.len() != self.cols) {
-            return Err(format!("a block needs 1 to {MAX_COLS} columns and one offset per column"));
+            return Err(ForwardError::Columns);
         }
         let mut next = 0;
         for (m, &(first, n)) in self.layout.iter().enumerate() {
             if first != next || n == 0 || n > MAX_ATOMS_PER_MOLECULE {
-                return Err(format!("molecule {m}: bad atom range ({first}, {n}); at most {MAX_ATOMS_PER_MOLECULE} atoms"));
+                return Err(ForwardError::AtomRange { molecule: m, first, atoms: n });
             }
             next += n;
         }
         if next * self.cols != self.z0.len() || self.shift.len() != self.layout.len() {
-            return Err("positions and layout disagree".into());
+            return Err(ForwardError::LayoutMismatch);
         }
         if self.z0.iter().chain(self.shift.iter().flatten()).any(|v| !v.is_finite()) {
-            return Err("positions must be finite".into());
+            return Err(ForwardError::NonFinite);
         }
         Ok(())
     }
@@ -87,21 +107,17 @@ impl Batch {
 pub const MAX_FRAME_VALUES: u64 = 1 << 25;
 
 /// Checks a batch and the size of its trajectory under `schedule` before anything is allocated.
-fn check_size(batch: &Batch, schedule: &Schedule) -> Result<(), String> {
+fn check_size(batch: &Batch, schedule: &Schedule) -> Result<(), ForwardError> {
     batch.check()?;
     let values = (schedule.steps() as u64 + 1).saturating_mul(batch.atoms() as u64).saturating_mul(batch.cols as u64);
     if values > MAX_FRAME_VALUES {
-        return Err(format!(
-            "{} atoms over {} steps make {values} trajectory values, more than the {MAX_FRAME_VALUES} one trajectory may hold: show fewer or smaller molecules",
-            batch.atoms(),
-            schedule.steps()
-        ));
+        return Err(ForwardError::TooManyValues { atoms: batch.atoms(), steps: schedule.steps(), values });
     }
     Ok(())
 }
 
 /// The f64 CPU twin: frames (T + 1) × atoms × cols, offsets added. Refuses what the pass refuses.
-pub fn cpu_trajectory(batch: &Batch, schedule: &Schedule, seed: u64) -> Result<Vec<f64>, String> {
+pub fn cpu_trajectory(batch: &Batch, schedule: &Schedule, seed: u64) -> Result<Vec<f64>, ForwardError> {
     check_size(batch, schedule)?;
     let key = philox_key(seed);
     let ab = markov_coefficients(schedule);
@@ -166,7 +182,7 @@ impl ForwardKernel {
 
     /// Records and submits the pass; the frames buffer (also `COPY_SRC`) holds (T + 1) frames of
     /// atoms × cols values.
-    pub fn run(&self, ctx: &GpuContext, batch: &Batch, schedule: &Schedule, seed: u64) -> Result<Trajectory, String> {
+    pub fn run(&self, ctx: &GpuContext, batch: &Batch, schedule: &Schedule, seed: u64) -> Result<Trajectory, ForwardError> {
         check_size(batch, schedule)?;
         let device = &ctx.device;
         let atoms = batch.atoms();
@@ -175,7 +191,7 @@ impl ForwardKernel {
         let bytes = ((steps + 1) * atoms * cols * 4) as u64;
         let limit = device.limits().max_storage_buffer_binding_size;
         if bytes > limit {
-            return Err(GpuError::TooLarge { bytes, limit }.to_string());
+            return Err(GpuError::TooLarge { bytes, limit }.into());
         }
         let f32s = |v: &mut dyn Iterator<Item = f64>| v.map(|a| a as f32).collect::<Vec<f32>>();
         let params = Params { molecules: batch.layout.len() as u32, steps: steps as u32, total_atoms: atoms as u32, cols: cols as u32, key: philox_key(seed), pad1: [0; 2] };

@@ -7,7 +7,7 @@
 use super::energy::{params_for, Params};
 use super::{read_buffers, GpuContext, GpuError};
 use crate::energies::{System, MAX_PARTICLES};
-use crate::mcmc::{reset_limit, Counts, InitialState, PtConfig, MAX_LEVELS};
+use crate::mcmc::{reset_limit, Counts, InitialState, McmcError, PtConfig, MAX_LEVELS};
 use crate::rng::philox_key;
 use bytemuck::{Pod, Zeroable};
 
@@ -27,6 +27,19 @@ struct MalaParams {
     start_e: f32,
     pad1: [u32; 2],
     ladder: [[f32; 4]; MAX_LEVELS],
+}
+
+/// Why the GPU engine could not be set up. Messages are shown to users as they are.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum ReplicasError {
+    /// The ladder or its size ([`PtConfig::validate`]).
+    #[error(transparent)]
+    Config(#[from] McmcError),
+    #[error("the GPU sampler handles at most {MAX_PARTICLES} particles, got {n}")]
+    TooManyParticles { n: usize },
+    /// The replicas do not fit this GPU ([`GpuError::TooLarge`]).
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
 }
 
 /// The GPU engine: same interface as the CPU one, with read-backs async.
@@ -53,17 +66,17 @@ pub struct GpuReplicas {
 }
 
 impl GpuReplicas {
-    pub fn new(ctx: &GpuContext, sys: &System, cfg: &PtConfig, steps: &[f64]) -> Result<Self, String> {
+    pub fn new(ctx: &GpuContext, sys: &System, cfg: &PtConfig, steps: &[f64]) -> Result<Self, ReplicasError> {
         cfg.validate(sys)?;
         if sys.n > MAX_PARTICLES {
-            return Err(format!("the GPU sampler handles at most {MAX_PARTICLES} particles, got {}", sys.n));
+            return Err(ReplicasError::TooManyParticles { n: sys.n });
         }
         let device = &ctx.device;
         let (dim, replicas, levels, chains) = (sys.dim(), cfg.replicas(), cfg.levels(), cfg.chains);
         let bytes = (replicas * dim * 4) as u64;
         let limit = device.limits().max_storage_buffer_binding_size;
         if bytes > limit {
-            return Err(GpuError::TooLarge { bytes, limit }.to_string());
+            return Err(GpuError::TooLarge { bytes, limit }.into());
         }
         let init = InitialState::new(sys, cfg);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some("mala.wgsl"), source: wgpu::ShaderSource::Wgsl(SHADER.into()) });

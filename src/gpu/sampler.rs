@@ -7,6 +7,7 @@
 
 use super::{compute_pipeline, read_buffers, GpuContext, GpuError};
 use crate::rng::philox_key;
+use crate::samplers::SamplerError;
 pub use crate::samplers::STREAM_SAMPLER;
 use bytemuck::{Pod, Zeroable};
 
@@ -53,19 +54,20 @@ impl SamplerKernel {
     }
 
     /// One update of every molecule, read back (f32 on the GPU); `den2` is Heun's second
-    /// denoiser output (weight `coef[3]`), None for the one-evaluation updates.
+    /// denoiser output (weight `coef[3]`), None for the one-evaluation updates. A failed
+    /// readback (a lost device) is [`SamplerError::Gpu`] with [`GpuError::Readback`].
     #[allow(clippy::too_many_arguments)] // the update's inputs, each a different thing
-    pub async fn step(&self, ctx: &GpuContext, xs: &[f32], den: &[f32], den2: Option<&[f32]>, atoms: usize, coef: [f64; 4], step: u32, seed: u64) -> Result<Vec<f32>, String> {
+    pub async fn step(&self, ctx: &GpuContext, xs: &[f32], den: &[f32], den2: Option<&[f32]>, atoms: usize, coef: [f64; 4], step: u32, seed: u64) -> Result<Vec<f32>, SamplerError> {
         if atoms == 0 || atoms > MAX_ATOMS || xs.is_empty() || !xs.len().is_multiple_of(3 * atoms) || den.len() != xs.len() || den2.is_some_and(|d| d.len() != xs.len()) {
-            return Err(format!("a sampler step needs molecules of 1 to {MAX_ATOMS} atoms and one denoiser value per coordinate"));
+            return Err(SamplerError::StepShape);
         }
         if xs.iter().chain(den).chain(den2.unwrap_or(&[])).any(|v| !v.is_finite()) || coef.iter().any(|c| !c.is_finite()) {
-            return Err("a sampler step needs finite positions, denoiser values and coefficients".into());
+            return Err(SamplerError::StepNonFinite);
         }
         let bytes = (xs.len() * 4) as u64;
         let limit = ctx.device.limits().max_storage_buffer_binding_size;
         if bytes > limit {
-            return Err(GpuError::TooLarge { bytes, limit }.to_string());
+            return Err(GpuError::TooLarge { bytes, limit }.into());
         }
         let molecules = xs.len() / (3 * atoms);
         let params = Params { molecules: molecules as u32, atoms: atoms as u32, step, pad0: 0, key: philox_key(seed), pad1: [0; 2], coef: coef.map(|c| c as f32) };
@@ -77,14 +79,14 @@ impl SamplerKernel {
         let out = ctx.device.create_buffer(&wgpu::BufferDescriptor { label: Some("sampler out"), size: bytes.max(16), usage: storage | wgpu::BufferUsages::COPY_SRC, mapped_at_creation: false });
         let bind_group = ctx.bind_buffers("sampler step", &self.pipeline.get_bind_group_layout(0), &[&params, &x, &d, &out, d2.as_ref().unwrap_or(&d)]);
         ctx.dispatch(&self.pipeline, &bind_group, (molecules as u32, 1, 1));
-        let raw = read_buffers(&ctx.device, &ctx.queue, &[(&out, bytes)]).await.map_err(|e: GpuError| e.to_string())?;
+        let raw = read_buffers(&ctx.device, &ctx.queue, &[(&out, bytes)]).await?;
         Ok(bytemuck::cast_slice::<u8, f32>(&raw[0]).to_vec())
     }
 }
 
 /// Milliseconds per update of `molecules` × `atoms` configurations, the pass (upload, dispatch,
 /// readback) against the f64 twin, each the mean of `reps` after a warm-up. `clock` gives ms.
-pub async fn time_steps(gpu: Option<(&GpuContext, &SamplerKernel)>, molecules: usize, atoms: usize, reps: usize, clock: impl Fn() -> f64) -> Result<(Option<f64>, f64), String> {
+pub async fn time_steps(gpu: Option<(&GpuContext, &SamplerKernel)>, molecules: usize, atoms: usize, reps: usize, clock: impl Fn() -> f64) -> Result<(Option<f64>, f64), SamplerError> {
     let reps = reps.max(1);
     let mut rng = crate::rng::XorShift64::new(9);
     let xs: Vec<f64> = (0..molecules * atoms * 3).map(|_| rng.normal()).collect();
