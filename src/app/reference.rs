@@ -162,6 +162,8 @@ mod tests {
         assert!(Engine::by_name("tpu").unwrap_err().to_string().contains("\"tpu\""));
     }
 
+    // pollster is a native dev-dependency
+    #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn slices_reach_the_same_samples_as_one_go() {
         // a fake clock that moves 1 ms per reading: slices of any budget, then compare
