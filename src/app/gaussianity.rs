@@ -35,15 +35,25 @@ impl Default for Plan {
 }
 
 impl Plan {
-    /// The study's options, the grid checked (`name` spells a knob as the face does).
-    pub fn options(&self, name: impl Fn(&str) -> String) -> Result<StudyOptions, AppError> {
+    /// The plan with its grid checked (`name` spells a knob as the face does), ready to run on
+    /// a data set.
+    pub fn check(&self, name: impl Fn(&str) -> String) -> Result<Checked, AppError> {
         let schedule = Schedule::noising_by_name(&self.schedule, self.steps)?;
         let (from, to, every) = (self.from, self.to, self.every);
         if every == 0 || from >= to || to > self.steps {
             return Err(AppError::Invalid(format!("need {} < {} ≤ steps ({}) and {} ≥ 1, got {from}, {to} and {every}", name("check_from"), name("check_to"), self.steps, name("check_every"))));
         }
-        Ok(StudyOptions { schedule, grid: (from..=to).step_by(every).collect(), seed: self.seed })
+        let options = StudyOptions { schedule, grid: (from..=to).step_by(every).collect(), seed: self.seed };
+        Ok(Checked { options, molecules: self.molecules, pooled: self.pooled })
     }
+}
+
+/// A [`Plan`] whose grid passed its checks.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    pub options: StudyOptions,
+    molecules: usize,
+    pooled: usize,
 }
 
 /// Molecules a study left out for their size.
@@ -76,14 +86,13 @@ pub struct Job {
     report: Option<Report>,
 }
 
-impl Job {
-    /// A study of `data` (an evenly spaced subset of `plan.molecules`; molecules over
+impl Checked {
+    /// The study of `data` (an evenly spaced subset of the plan's `molecules`; molecules over
     /// `max_atoms` atoms are left out and counted when a bound is given).
-    pub fn new(data: &Dataset, plan: &Plan, max_atoms: Option<usize>, name: impl Fn(&str) -> String) -> Result<Job, AppError> {
-        let opts = plan.options(name)?;
+    pub fn job(self, data: &Dataset, max_atoms: Option<usize>) -> Result<Job, AppError> {
         // an evenly spaced subset: a data set's order need not be random (QM9's puts small
         // molecules first)
-        let mut data = data.evenly_spaced(plan.molecules);
+        let mut data = data.evenly_spaced(self.molecules);
         let mut left_out = None;
         if let Some(max) = max_atoms {
             let (kept, dropped) = data.at_most_atoms(max, "the test's cost grows as atoms³; molplay gaussianity has no bound");
@@ -93,9 +102,11 @@ impl Job {
             data = kept;
             left_out = Some(LeftOut { molecules: dropped, max_atoms: max });
         }
-        Ok(Job { study: StudyRun::new(data, opts)?, pooled_n: plan.pooled, pooled: None, left_out, report: None })
+        Ok(Job { study: StudyRun::new(data, self.options)?, pooled_n: self.pooled, pooled: None, left_out, report: None })
     }
+}
 
+impl Job {
     /// Molecules tested and to test.
     pub fn progress(&self) -> (usize, usize) {
         self.study.progress()
@@ -116,11 +127,14 @@ impl Job {
     }
 
     /// Works until the study is done or `budget_ms` of `clock` has passed; the report once done.
+    /// A slice also ends where the per-molecule tests end, so a caller can time the two phases.
     pub fn advance_for(&mut self, budget_ms: f64, clock: &dyn Fn() -> f64) -> Result<Option<&Report>, AppError> {
         let t0 = clock();
         while self.report.is_none() && clock() - t0 < budget_ms {
             if !self.study.done() {
-                self.study.advance(1);
+                if self.study.advance(1) {
+                    break;
+                }
                 continue;
             }
             if self.pooled_n > 0 {
@@ -155,12 +169,12 @@ mod tests {
     #[test]
     fn the_grid_is_checked_with_each_faces_names() {
         let flag = |k: &str| format!("--{}", k.replace('_', "-"));
-        let e = Plan { from: 800, to: 300, ..Plan::default() }.options(flag).unwrap_err();
+        let e = Plan { from: 800, to: 300, ..Plan::default() }.check(flag).unwrap_err();
         assert_eq!(e.to_string(), "need --check-from < --check-to ≤ steps (1000) and --check-every ≥ 1, got 800, 300 and 50");
-        assert!(Plan { to: 1200, ..Plan::default() }.options(flag).is_err());
-        assert!(Plan { every: 0, ..Plan::default() }.options(flag).is_err());
-        assert!(Plan { schedule: "sqrt".into(), ..Plan::default() }.options(flag).is_err());
-        assert_eq!(Plan::default().options(flag).unwrap().grid, (300..=800).step_by(50).collect::<Vec<_>>());
+        assert!(Plan { to: 1200, ..Plan::default() }.check(flag).is_err());
+        assert!(Plan { every: 0, ..Plan::default() }.check(flag).is_err());
+        assert!(Plan { schedule: "sqrt".into(), ..Plan::default() }.check(flag).is_err());
+        assert_eq!(Plan::default().check(flag).unwrap().options.grid, (300..=800).step_by(50).collect::<Vec<_>>());
     }
 
     #[test]
@@ -172,14 +186,19 @@ mod tests {
             t.set(t.get() + 1.0);
             t.get()
         };
-        let mut job = Job::new(&data, &plan, Some(64), |k| k.into()).unwrap();
+        let checked = plan.check(|k| k.into()).unwrap();
+        let opts = checked.options.clone();
+        let mut job = checked.clone().job(&data, Some(64)).unwrap();
         let mut slices = 0;
         while job.advance_for(3.0, &clock).unwrap().is_none() {
             slices += 1;
+            // the slice that finishes the tests ends there: the pooled measure starts afresh
+            if job.tested() && job.pooled_progress().is_none() {
+                assert!(job.report().is_none());
+            }
         }
         assert!(slices > 3, "{slices}");
         let report = job.report().unwrap();
-        let opts = plan.options(|k| k.into()).unwrap();
         let picked = data.evenly_spaced(12);
         assert_eq!(report.study, crate::gaussianity::study(&picked, &opts, |_, _| {}).unwrap());
         assert_eq!(report.pooled.as_ref(), Some(&crate::gaussianity::pooled(&picked, &opts, 12).unwrap()));
@@ -188,7 +207,7 @@ mod tests {
         assert!(v["t_star"].is_number() || v["t_star"].is_null());
         assert!(v["curves"].is_array() && v["pooled"]["curves"].is_array() && v["t_star_rule"].is_string());
         // a bound no molecule meets
-        let e = Job::new(&data, &plan, Some(3), |k| k.into()).err().expect("no molecule has 3 atoms or fewer");
+        let e = checked.job(&data, Some(3)).err().expect("no molecule has 3 atoms or fewer");
         assert!(e.to_string().contains("more than 3 atoms"), "{e}");
     }
 }

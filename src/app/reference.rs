@@ -39,9 +39,9 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The system and the sampler's configuration, each knob checked against `limits`
-    /// (`name` spells a knob as the face does: `--burn-in`, `burnIn`).
-    pub fn config(&self, limits: Limits, name: impl Fn(&str) -> String) -> Result<(System, PtConfig), AppError> {
+    /// The plan with each knob checked against `limits` (`name` spells a knob as the face
+    /// does: `--burn-in`, `burnIn`): the system and the sampler's configuration, ready to start.
+    pub fn check(&self, limits: Limits, name: impl Fn(&str) -> String) -> Result<Checked, AppError> {
         let sys = System::by_name(&self.system)?;
         let levels = self.levels.unwrap_or_else(|| PtConfig::default_levels(&sys));
         for (knob, v, max) in [("samples", self.samples, limits.samples), ("chains", self.chains, limits.chains), ("levels", levels, MAX_LEVELS), ("thin", self.thin, limits.sweeps)] {
@@ -55,18 +55,27 @@ impl Plan {
         if !(self.t_max.is_finite() && (1.0..=limits.t_max).contains(&self.t_max)) {
             return Err(AppError::Invalid(format!("{} must be between 1 and {}, got {}", name("t_max"), limits.t_max, self.t_max)));
         }
-        let mut cfg = PtConfig::geometric(&sys, levels, self.t_max, self.chains, self.seed);
-        cfg.burn_in_sweeps = self.burn_in;
-        cfg.thin = self.thin;
-        Ok((sys, cfg))
+        let mut config = PtConfig::geometric(&sys, levels, self.t_max, self.chains, self.seed);
+        config.burn_in_sweeps = self.burn_in;
+        config.thin = self.thin;
+        Ok(Checked { system: sys, config, samples: self.samples })
     }
+}
 
+/// A [`Plan`] whose knobs passed their checks.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    pub system: System,
+    pub config: PtConfig,
+    samples: usize,
+}
+
+impl Checked {
     /// The run on `gpu` (the MCMC pass) or on the CPU engine.
-    pub fn start(&self, limits: Limits, name: impl Fn(&str) -> String, gpu: Option<&GpuContext>) -> Result<ReferenceRun, AppError> {
-        let (sys, cfg) = self.config(limits, name)?;
+    pub fn start(self, gpu: Option<&GpuContext>) -> Result<ReferenceRun, AppError> {
         Ok(match gpu {
-            Some(ctx) => ReferenceRun::gpu(ctx, &sys, cfg, self.samples)?,
-            None => ReferenceRun::cpu(&sys, cfg, self.samples)?,
+            Some(ctx) => ReferenceRun::gpu(ctx, &self.system, self.config, self.samples)?,
+            None => ReferenceRun::cpu(&self.system, self.config, self.samples)?,
         })
     }
 }
@@ -139,16 +148,16 @@ mod tests {
     #[test]
     fn knobs_are_checked_against_each_faces_limits() {
         let same = |k: &str| k.to_string();
-        assert!(plan().config(Limits::PAGE, same).is_ok());
-        let e = Plan { chains: 5000, ..plan() }.config(Limits::PAGE, same).unwrap_err();
+        assert!(plan().check(Limits::PAGE, same).is_ok());
+        let e = Plan { chains: 5000, ..plan() }.check(Limits::PAGE, same).unwrap_err();
         assert_eq!(e.to_string(), "chains must be between 1 and 4096, got 5000");
-        assert!(Plan { chains: 5000, ..plan() }.config(Limits::NATIVE, same).is_ok());
+        assert!(Plan { chains: 5000, ..plan() }.check(Limits::NATIVE, same).is_ok());
         let flag = |k: &str| format!("--{}", k.replace('_', "-"));
-        assert_eq!(Plan { t_max: f64::NAN, ..plan() }.config(Limits::PAGE, flag).unwrap_err().to_string(), "--t-max must be between 1 and 100, got NaN");
-        assert!(Plan { thin: 0, ..plan() }.config(Limits::NATIVE, flag).unwrap_err().to_string().starts_with("--thin must be between 1"));
-        assert!(Plan { burn_in: 2_000_000, ..plan() }.config(Limits::PAGE, flag).unwrap_err().to_string().starts_with("--burn-in must be at most"));
-        assert!(Plan { levels: Some(MAX_LEVELS + 1), ..plan() }.config(Limits::NATIVE, flag).is_err());
-        assert!(Plan { system: "water".into(), ..plan() }.config(Limits::NATIVE, flag).unwrap_err().to_string().contains("water"));
+        assert_eq!(Plan { t_max: f64::NAN, ..plan() }.check(Limits::PAGE, flag).unwrap_err().to_string(), "--t-max must be between 1 and 100, got NaN");
+        assert!(Plan { thin: 0, ..plan() }.check(Limits::NATIVE, flag).unwrap_err().to_string().starts_with("--thin must be between 1"));
+        assert!(Plan { burn_in: 2_000_000, ..plan() }.check(Limits::PAGE, flag).unwrap_err().to_string().starts_with("--burn-in must be at most"));
+        assert!(Plan { levels: Some(MAX_LEVELS + 1), ..plan() }.check(Limits::NATIVE, flag).is_err());
+        assert!(Plan { system: "water".into(), ..plan() }.check(Limits::NATIVE, flag).unwrap_err().to_string().contains("water"));
     }
 
     #[test]
@@ -174,7 +183,7 @@ mod tests {
                 t.get()
             }
         };
-        let mut sliced = plan().start(Limits::NATIVE, |k| k.into(), None).unwrap();
+        let mut sliced = plan().check(Limits::NATIVE, |k| k.into()).unwrap().start(None).unwrap();
         let mut chunk = 1;
         let mut slices = 0;
         while sliced.phase() != Phase::Done {
@@ -183,7 +192,7 @@ mod tests {
             assert!((1..=1000).contains(&chunk));
         }
         assert!(slices > 1);
-        let mut whole = plan().start(Limits::NATIVE, |k| k.into(), None).unwrap();
+        let mut whole = plan().check(Limits::NATIVE, |k| k.into()).unwrap().start(None).unwrap();
         while whole.phase() != Phase::Done {
             pollster::block_on(whole.advance(1000)).unwrap();
         }

@@ -7,20 +7,21 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 pub(super) fn gaussianity(input: &Path, schedule: &str, steps: usize, grid: (usize, usize, usize), seed: u64, sizes: (usize, usize), json: bool) -> Result<(), String> {
-    use molplay::app::gaussianity::{Job, Plan};
+    use molplay::app::gaussianity::Plan;
     let (limit, pooled_n) = sizes;
     let (from, to, every) = grid;
     let plan = Plan { schedule: schedule.to_string(), steps, from, to, every, seed, molecules: limit, pooled: pooled_n };
     let flag = |k: &str| format!("--{}", k.replace('_', "-"));
-    plan.options(flag).map_err(|e| e.to_string())?;
+    let checked = plan.check(flag).map_err(|e| e.to_string())?;
     let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
     let data = molplay::molecules::Dataset::from_xyz(&text, 4).map_err(|e| format!("{}: {e}", input.display()))?;
     // the page's use case (app::gaussianity), in slices of a second for the progress line; no
     // atom bound natively
-    let mut job = Job::new(&data, &plan, None, flag).map_err(|e| e.to_string())?;
+    let mut job = checked.job(&data, None).map_err(|e| e.to_string())?;
     let t0 = Instant::now();
     let clock = || t0.elapsed().as_secs_f64() * 1000.0;
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // a slice ends where the tests end, so this is the tests' time; the rest is the pooled measure's
     let mut secs = None;
     while job.advance_for(1000.0, &clock).map_err(|e| e.to_string())?.is_none() {
         if job.tested() && secs.is_none() {

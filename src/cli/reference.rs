@@ -84,10 +84,11 @@ pub(super) fn reference(system: &str, n: usize, seed: u64, output: &Path, knobs:
     }
     let plan = Plan { system: system.to_string(), samples: n, chains, levels, t_max, burn_in, thin, seed };
     let flag = |k: &str| format!("--{}", k.replace('_', "-"));
-    let (sys, _) = plan.config(Limits::NATIVE, flag).map_err(|e| e.to_string())?;
+    let checked = plan.check(Limits::NATIVE, flag).map_err(|e| e.to_string())?;
+    let sys = checked.system.clone();
     let t0 = Instant::now();
     let gpu = mcmc_gpu(backend)?;
-    let mut run = plan.start(Limits::NATIVE, flag, gpu.as_ref()).map_err(|e| format!("reference: {e}"))?;
+    let mut run = checked.start(gpu.as_ref()).map_err(|e| format!("reference: {e}"))?;
     let fmt = |r: &PtReport| {
         let acc: Vec<String> = r.acceptance.iter().map(|a| format!("{a:.2}")).collect();
         let sw: Vec<String> = r.swap_acceptance.iter().map(|a| format!("{a:.2}")).collect();

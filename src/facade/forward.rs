@@ -173,13 +173,14 @@ impl Playground {
         let camel = |k: &str| match k {
             "check_from" => "checkFrom".to_string(),
             "check_to" => "checkTo".to_string(),
-            _ => "checkEvery".to_string(),
+            "check_every" => "checkEvery".to_string(),
+            k => k.to_string(),
         };
         let mut s = self.inner.borrow_mut();
         let (_, data) = s.forward.dataset.as_ref().ok_or_else(|| js_err("gaussianity: load a molecule set first"))?;
         // one molecule's test cannot stop halfway and grows as atoms³ (400 atoms: 82 s on the
         // main thread); 64 atoms is about 0.1 s in the page (the CLI has no bound)
-        let job = StudyJob::new(data, &plan, Some(MAX_STUDY_ATOMS), camel).map_err(|e| js_err(format!("gaussianity: {e}")))?;
+        let job = plan.check(camel).and_then(|c| c.job(data, Some(MAX_STUDY_ATOMS))).map_err(|e| js_err(format!("gaussianity: {e}")))?;
         let (done, total) = job.progress();
         s.forward.study = Some(job);
         to_js(&serde_json::json!({ "done": false, "tested": done, "total": total }))

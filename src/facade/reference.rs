@@ -33,7 +33,8 @@ impl Playground {
             k => k.to_string(),
         };
         let err = |e: crate::app::AppError| js_err(format!("startReference: {e}"));
-        let (sys, _) = plan.config(Limits::PAGE, camel).map_err(err)?;
+        let checked = plan.check(Limits::PAGE, camel).map_err(err)?;
+        let sys = checked.system.clone();
         let engine = Engine::by_name(o.engine.as_deref().unwrap_or("auto")).map_err(err)?;
         let mut s = self.inner.borrow_mut();
         if s.reference_busy {
@@ -42,7 +43,7 @@ impl Playground {
         let on_gpu =
             engine.on_gpu(s.compute.as_ref().map(|c| c.ctx.adapter.get_info().device_type == wgpu::DeviceType::Cpu), true).map_err(|e| js_err(format!("startReference: engine \"gpu\" {e}")))?;
         let gpu = s.compute.as_ref().filter(|_| on_gpu).map(|c| &c.ctx);
-        let run = plan.start(Limits::PAGE, camel, gpu).map_err(err)?;
+        let run = checked.start(gpu).map_err(err)?;
         let progress = run.progress();
         s.reference = Some(run);
         s.reference_chunk = 1;
