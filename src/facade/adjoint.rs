@@ -299,11 +299,16 @@ impl Playground {
         l.frame = k;
         let x = &l.frames[k * stride..(k + 1) * stride];
         let new_view = s.shown != Shown::Adjoint || s.positions.len() != x.len();
-        let styles: Vec<_> = (0..stride / sys.dim()).flat_map(|_| AtomStyle::particles_of(&sys)).collect();
-        let groups = vec![sys.n; stride / sys.dim()];
-        let last = l.frames[(count - 1) * stride..].to_vec();
         let scene = Scene::moved(x.to_vec());
-        s.show(Shown::Adjoint, if new_view { Scene { atoms: Some((&styles, sys.d, &groups)), fit: Some((&last, sys.d, 0.8)), ..scene } } else { scene })?;
+        if new_view {
+            // new atoms, framed on the newest frame (built only then: this runs on every scrub)
+            let styles: Vec<_> = (0..stride / sys.dim()).flat_map(|_| AtomStyle::particles_of(&sys)).collect();
+            let groups = vec![sys.n; stride / sys.dim()];
+            let last = l.frames[(count - 1) * stride..].to_vec();
+            s.show(Shown::Adjoint, Scene { atoms: Some((&styles, sys.d, &groups)), fit: Some((&last, sys.d, 0.8)), ..scene })?;
+        } else {
+            s.show(Shown::Adjoint, scene)?;
+        }
         to_js(&serde_json::json!({ "frame": k, "frames": count, "u": k as f64 / (count - 1).max(1) as f64 }))
     }
 }

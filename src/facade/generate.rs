@@ -501,10 +501,11 @@ impl Playground {
         let positions = v.frames[v.frame * stride..(v.frame + 1) * stride].to_vec();
         let t = v.t_start * (1.0 - v.frame as f64 / v.steps as f64);
         let past_t_star = v.t_star.is_some_and(|ts| t > ts);
-        let last = v.frames[v.frames.len() - stride..].to_vec();
         let mut scene = Scene { past_t_star, ..Scene::moved(positions) };
-        if let Some((styles, groups)) = &restyled {
-            scene = Scene { atoms: Some((styles, 3, groups)), fit: Some((&last, 3, 1.0)), ..scene };
+        // a new layout frames the newest frame (copied only then: this runs on every scrub)
+        let last = restyled.as_ref().map(|_| v.frames[v.frames.len() - stride..].to_vec());
+        if let (Some((styles, groups)), Some(last)) = (&restyled, &last) {
+            scene = Scene { atoms: Some((styles, 3, groups)), fit: Some((last, 3, 1.0)), ..scene };
         }
         s.show(super::Shown::Generated, scene)
     }
