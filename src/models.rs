@@ -563,7 +563,7 @@ impl Compute {
         use std::sync::OnceLock;
         static GPU: OnceLock<Result<Compute, ModelError>> = OnceLock::new();
         GPU.get_or_init(|| {
-            let ctx = crate::gpu::shared_native_context().ok_or(ModelError::NoAdapter)?;
+            let ctx = crate::gpu::native_context().map_err(|_| ModelError::NoAdapter)?;
             Compute::on_wgpu(ctx)
         })
         .clone()

@@ -452,3 +452,44 @@ fn train_adjoint_resumes_from_its_checkpoint_and_keeps_the_history() {
     let (ok, _, err) = molplay(&["train-adjoint", "--system", "dw4", "--epochs", "0", "--output", &preset]);
     assert!(!ok && err.contains("--epochs must be at least 1 (0 only with --resume"), "{err}");
 }
+
+/// --keep-best writes the file again only when an evaluation's energy W2 is the lowest of the
+/// run's history (a later, worse evaluation leaves it alone), and needs a reference set.
+#[test]
+fn train_adjoint_keeps_the_best_evaluation_beside_the_latest() {
+    // a stand-in reference: squares of side 2.5 (DW-4's inner well), jittered
+    let mut rng = molplay::rng::XorShift64::new(5);
+    let rows: Vec<f32> = (0..200).flat_map(|_| [0.0, 0.0, 2.5, 0.0, 2.5, 2.5, 0.0, 2.5].map(|c: f64| (c + 0.2 * rng.normal()) as f32)).collect();
+    let reference = temp("dw4-kb-ref.npy", &molplay::io::write_npy_f32(200, 8, &rows));
+    let (ck, best) = (temp("dw4-kb.mpa", b""), temp("dw4-kb-best.mpa", b""));
+    std::fs::remove_file(&best).unwrap();
+    let (ok, out, err) = molplay(&["train-adjoint", "--system", "dw4", "--epochs", "4", "--eval-every", "1", "--reference", &reference, "--keep-best", &best, "--output", &ck, "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let w2: Vec<f64> = v["evaluations"].as_array().unwrap().iter().map(|e| e["energy_w2"].as_f64().unwrap()).collect();
+    let lowest = w2.iter().enumerate().fold((0, f64::INFINITY), |(k, m), (i, &w)| if w < m { (i, w) } else { (k, m) });
+    let kept = molplay::adjoint::AdjointSampler::from_bytes(&std::fs::read(&best).unwrap(), None).unwrap();
+    let last = kept.history.evaluations.last().unwrap();
+    assert_eq!((last.epoch, last.energy_w2), (lowest.0 + 1, Some(lowest.1)), "the best file holds the run up to its lowest evaluation ({w2:?})");
+    assert_eq!(err.matches("the lowest energy W2 so far").count(), (0..w2.len()).filter(|&i| w2[..i].iter().all(|&p| w2[i] < p)).count(), "{err}");
+    assert!(err.contains("energies: median"), "each evaluation says where its energies lie: {err}");
+    let (ok, _, err) = molplay(&["train-adjoint", "--system", "dw4", "--epochs", "1", "--keep-best", &best, "--output", &ck]);
+    assert!(!ok && err.contains("--keep-best compares evaluations' energy W2: give --reference too"), "{err}");
+}
+
+/// The CPU paths never need a GPU: without any adapter (no Vulkan driver, and without the
+/// tests' MOLPLAY_ALLOW_NO_GPU) train-adjoint on the CPU runs, and `--device gpu` (in a build
+/// with the GPU networks) says there is no adapter instead of panicking.
+#[test]
+fn the_cpu_paths_run_on_a_machine_without_any_gpu_adapter() {
+    let ck = temp("dw4-nogpu.mpa", b"");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_molplay"))
+        .args(["train-adjoint", "--system", "dw4", "--epochs", "1", "--no-final-eval", "--output", &ck])
+        .env_remove("MOLPLAY_ALLOW_NO_GPU")
+        .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+        .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !err.contains("panicked"), "{err}");
+}

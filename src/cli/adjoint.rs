@@ -17,6 +17,7 @@ pub(super) struct TrainAdjointArgs<'a> {
     pub(super) eval_every: usize,
     pub(super) final_eval: bool,
     pub(super) weights_only: bool,
+    pub(super) keep_best: Option<&'a Path>,
     pub(super) resume: Option<&'a Path>,
     pub(super) lr: Option<f64>,
     pub(super) set: &'a [String],
@@ -66,7 +67,8 @@ pub(super) fn train_adjoint(args: TrainAdjointArgs) -> Result<(), String> {
         a.set_threads(t);
     }
     // a network on the GPU: the buffer refreshes' forces from our kernel on the same device
-    if let (molplay::models::Compute::Gpu(_), Some(ctx)) = (&compute, molplay::gpu::shared_native_context()) {
+    if matches!(compute, molplay::models::Compute::Gpu(_)) {
+        let ctx = molplay::gpu::native_context().map_err(|e| e.to_string())?;
         a.use_gpu_energies(ctx.clone(), molplay::gpu::energy::EnergyKernel::new(&ctx.device));
     }
     if let Some(lr) = args.lr {
@@ -74,6 +76,12 @@ pub(super) fn train_adjoint(args: TrainAdjointArgs) -> Result<(), String> {
             return Err("--lr must be in (0, 1)".into());
         }
         a.config.lr = lr;
+    }
+    if args.keep_best.is_some() && args.reference.is_none() {
+        return Err("--keep-best compares evaluations' energy W2: give --reference too".into());
+    }
+    if args.keep_best.is_some_and(|b| b == output) {
+        return Err("--keep-best must name another file than --output".into());
     }
     let sys = a.system.clone();
     let reference = match args.reference {
@@ -97,6 +105,11 @@ pub(super) fn train_adjoint(args: TrainAdjointArgs) -> Result<(), String> {
         let xs = block_on(a.simulate_detached(1000, epoch as u64)).map_err(|e| e.to_string())?;
         let e = sys.energies(&xs).map_err(|e| e.to_string())?;
         let (energy_mean, energy_sd) = molplay::metrics::mean_sd(&e);
+        // energy W2 weighs the high-energy tail quadratically: say where it lies
+        let mut sorted = e.clone();
+        sorted.sort_by(f64::total_cmp);
+        let q = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
+        eprintln!("  energies: median {:.2}, 90% {:.2}, 99% {:.2}, max {:.2}", q(0.5), q(0.9), q(0.99), q(1.0));
         let (energy_w2, distance_w2) = match &reference {
             Some(ys) => {
                 let c = compare(&sys, &xs, ys, 0).map_err(|e| e.to_string())?;
@@ -107,11 +120,13 @@ pub(super) fn train_adjoint(args: TrainAdjointArgs) -> Result<(), String> {
         let seconds = before + t0.elapsed().as_secs_f64();
         Ok(Evaluation { epoch, seconds, loss, samples: 1000, energy_mean, energy_sd, energy_w2, distance_w2, eval_seconds: t.elapsed().as_secs_f64(), counters: a.counters.clone() })
     };
-    let save = |a: &mut AdjointSampler| -> Result<(), String> {
+    let save_to = |a: &mut AdjointSampler, path: &Path| -> Result<(), String> {
         a.history.seconds = before + t0.elapsed().as_secs_f64();
         let bytes = if args.weights_only { block_on(a.to_bytes()) } else { block_on(a.checkpoint_bytes()) };
-        std::fs::write(output, bytes.map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", output.display()))
+        std::fs::write(path, bytes.map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", path.display()))
     };
+    let save = |a: &mut AdjointSampler| save_to(a, output);
+    let best_before = |a: &AdjointSampler| a.history.evaluations.iter().filter_map(|v| v.energy_w2).fold(f64::INFINITY, f64::min);
     for epoch in 1..=epochs {
         match block_on(a.epoch()) {
             Ok(l) => last_loss = l,
@@ -128,9 +143,15 @@ pub(super) fn train_adjoint(args: TrainAdjointArgs) -> Result<(), String> {
                 "epoch {} ({epoch}/{epochs} this run): loss {last_loss:.3}, E {:.2} ± {:.2}{w2} · {} energy evals, {} gradient steps, {} model evals · {:.0} s in all (this evaluation {:.1} s)",
                 v.epoch, v.energy_mean, v.energy_sd, a.counters.energy_evaluations, a.counters.gradient_steps, a.counters.model_evaluations, v.seconds, v.eval_seconds
             );
+            let best = best_before(&a);
+            let improved = v.energy_w2.is_some_and(|w| w < best);
             a.history.evaluations.push(v);
             // a checkpoint at every evaluation: an interrupted run loses at most this much
             save(&mut a)?;
+            if let (Some(path), true) = (args.keep_best, improved) {
+                save_to(&mut a, path)?;
+                eprintln!("  the lowest energy W2 so far → {}", path.display());
+            }
         }
     }
     // on divergence the network already holds the last good weights

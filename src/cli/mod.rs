@@ -242,6 +242,11 @@ enum Command {
         /// and the random generator's state).
         #[arg(long)]
         weights_only: bool,
+        /// Also write the checkpoint (or weights, with --weights-only) to this file whenever an
+        /// evaluation's energy W2 is the lowest of the run's history so far (needs --reference):
+        /// one evaluation of 1000 samples is noisy and a run can get worse after its best.
+        #[arg(long, value_name = "FILE")]
+        keep_best: Option<PathBuf>,
         /// Go on from a checkpoint exactly where it stopped (buffer, Adam state, random
         /// numbers, history), or from a weights-only file with an empty buffer and --seed.
         #[arg(long)]
@@ -379,23 +384,26 @@ pub fn main() -> ExitCode {
         }
         Command::BenchMcmc { systems, chains, sweeps, json } => bench_mcmc(&systems, chains, sweeps, json),
         Command::Stability { input, details, json } => stability(&input, details.as_deref(), json),
-        Command::TrainAdjoint { system, config, epochs, seed, output, reference, eval_every, no_final_eval, weights_only, resume, lr, set, device, threads, json } => train_adjoint(TrainAdjointArgs {
-            system: &system,
-            config: &config,
-            epochs,
-            seed,
-            output: &output,
-            reference: reference.as_deref(),
-            eval_every,
-            final_eval: !no_final_eval,
-            weights_only,
-            resume: resume.as_deref(),
-            lr,
-            set: &set,
-            device: &device,
-            threads,
-            json,
-        }),
+        Command::TrainAdjoint { system, config, epochs, seed, output, reference, eval_every, no_final_eval, weights_only, keep_best, resume, lr, set, device, threads, json } => {
+            train_adjoint(TrainAdjointArgs {
+                system: &system,
+                config: &config,
+                epochs,
+                seed,
+                output: &output,
+                reference: reference.as_deref(),
+                eval_every,
+                final_eval: !no_final_eval,
+                weights_only,
+                keep_best: keep_best.as_deref(),
+                resume: resume.as_deref(),
+                lr,
+                set: &set,
+                device: &device,
+                threads,
+                json,
+            })
+        }
         Command::Sample { system: Some(system), model, samples, seed, output, json, .. } => adjoint_sample(&system, model.as_deref(), samples, seed, output.as_deref(), json),
         Command::Sample { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, compare_gaga, symmetry, samples, seed, output, json, system: None } => {
             sample_cmd(SampleArgs { score, model, atoms, data, sampler, steps, schedule, gaga, t_star, compare_gaga, symmetry, samples, seed, output, json })

@@ -189,22 +189,29 @@ pub async fn read_buffers(device: &wgpu::Device, queue: &wgpu::Queue, srcs: &[(&
     Ok(out)
 }
 
-/// A process-wide context for native tests and benchmarks: one device, opened once.
-/// Set `MOLPLAY_ALLOW_NO_GPU=1` to let GPU tests pass vacuously on machines without any
-/// adapter; CI installs lavapipe and does not set it.
+/// The process-wide native context: one device, opened once, or why there is none (the CLI's
+/// GPU paths report it; they never panic on a machine without an adapter).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn native_context() -> Result<&'static GpuContext, GpuError> {
+    use std::sync::OnceLock;
+    static CTX: OnceLock<Result<GpuContext, GpuError>> = OnceLock::new();
+    CTX.get_or_init(GpuContext::new_blocking).as_ref().map_err(Clone::clone)
+}
+
+/// The process-wide context for native tests and benchmarks ([`native_context`]). Without an
+/// adapter it panics, unless `MOLPLAY_ALLOW_NO_GPU=1` lets GPU tests pass vacuously on
+/// machines without any; CI installs lavapipe and does not set it.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn shared_native_context() -> Option<&'static GpuContext> {
-    use std::sync::OnceLock;
-    static CTX: OnceLock<Option<GpuContext>> = OnceLock::new();
-    CTX.get_or_init(|| match GpuContext::new_blocking() {
+    match native_context() {
         Ok(ctx) => Some(ctx),
         Err(e) => {
             if std::env::var_os("MOLPLAY_ALLOW_NO_GPU").is_none() {
                 panic!("{e} (install mesa-vulkan-drivers for lavapipe, or set MOLPLAY_ALLOW_NO_GPU=1)");
             }
-            eprintln!("molplay: {e}; GPU tests are skipped because MOLPLAY_ALLOW_NO_GPU is set");
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| eprintln!("molplay: {e}; GPU tests are skipped because MOLPLAY_ALLOW_NO_GPU is set"));
             None
         }
-    })
-    .as_ref()
+    }
 }
