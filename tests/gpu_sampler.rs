@@ -7,7 +7,7 @@
 use molplay::gpu::sampler::{cpu_step, SamplerKernel};
 use molplay::gpu::shared_native_context;
 use molplay::rng::XorShift64;
-use molplay::samplers::{heun_coefficients, update_coefficients, Denoiser, GaussianTarget, GpuStep, Method, SampleOptions, SamplerRun, Symmetry};
+use molplay::samplers::{heun_coefficients, update_coefficients, Denoiser, GaussianTarget, Method, SampleOptions, SamplerError, SamplerRun, Symmetry};
 use molplay::schedules::Schedule;
 
 fn cloud(rng: &mut XorShift64, molecules: usize, atoms: usize, scale: f64) -> Vec<f64> {
@@ -91,24 +91,17 @@ fn heun_with_the_gpu_update_reproduces_the_cpu_run() {
     let mut gpu = SamplerRun::new(atoms, &sch, &opts, count, 2).unwrap();
     let mut target = GaussianTarget::spring_chain(atoms);
     cpu.advance(&mut target, &sch, steps).unwrap();
-    let f32s = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
-    let f64s = |v: &[f32]| v.iter().map(|&a| a as f64).collect::<Vec<f64>>();
-    let mut correctors = 0;
-    while let Some(plan) = gpu.gpu_step(&sch) {
-        let GpuStep::Heun { predictor, corrector } = plan else { panic!("Heun plans Heun steps") };
-        let (step, xs) = (gpu.progress().0 as u32, f32s(gpu.samples()));
-        let d1 = gpu.denoise_current(&mut target, &sch).unwrap();
-        let xp = pollster::block_on(kernel.step(ctx, &xs, &f32s(&d1), None, atoms, predictor, step, 1)).unwrap();
-        let next = match corrector {
-            None => xp,
-            Some(coef) => {
-                correctors += 1;
-                let d2 = gpu.denoise_next(&mut target, &f64s(&xp), &sch).unwrap();
-                pollster::block_on(kernel.step(ctx, &xs, &f32s(&d1), Some(&f32s(&d2)), atoms, coef, step, 1)).unwrap()
-            }
-        };
-        gpu.complete_step(f64s(&next)).unwrap();
+    // the page's GPU engine: `SamplerKernel::advance`, counting the denoiser calls it asks for
+    let (mut calls, mut gpu_steps) = (0, 0);
+    while pollster::block_on(kernel.advance::<SamplerError>(ctx, &mut gpu, &sch, |f| {
+        calls += 1;
+        f(&mut target)
+    }))
+    .unwrap()
+    {
+        gpu_steps += 1;
     }
+    let correctors = calls - gpu_steps;
     assert_eq!(correctors, steps - 1, "every step but the last to t = 0 has a corrector");
     assert_eq!(gpu.nfe(), cpu.nfe(), "two denoiser calls per step but the last, as on the CPU");
     let scale = cpu.samples().iter().fold(1.0f64, |m, v| m.max(v.abs()));
@@ -136,14 +129,14 @@ fn ddpm_and_em_with_the_gpu_update_reproduce_the_cpu_run() {
         let mut gpu = SamplerRun::new(atoms, &sch, &opts, count, 0).unwrap();
         let mut target = GaussianTarget::spring_chain(atoms);
         cpu.advance(&mut target, &sch, steps).unwrap();
-        let f32s = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
-        while let Some(plan) = gpu.gpu_step(&sch) {
-            let GpuStep::Linear(coef) = plan else { panic!("{method:?} plans linear steps") };
-            let (step, xs) = (gpu.progress().0 as u32, f32s(gpu.samples()));
-            let d = gpu.denoise_current(&mut target, &sch).unwrap();
-            let next = pollster::block_on(kernel.step(ctx, &xs, &f32s(&d), None, atoms, coef, step, opts.seed)).unwrap();
-            gpu.complete_step(next.iter().map(|&a| a as f64).collect()).unwrap();
-        }
+        let mut calls = 0;
+        while pollster::block_on(kernel.advance::<SamplerError>(ctx, &mut gpu, &sch, |f| {
+            calls += 1;
+            f(&mut target)
+        }))
+        .unwrap()
+        {}
+        assert_eq!((calls, gpu.progress()), (steps, (steps, steps)), "{method:?}: one denoiser call per step");
         let scale = cpu.samples().iter().fold(1.0f64, |m, v| m.max(v.abs()));
         let err = gpu.samples().iter().zip(cpu.samples()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
         assert!(err < 1e-3 * scale, "{method:?}: GPU and CPU runs differ by {err} (scale {scale})");

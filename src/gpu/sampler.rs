@@ -7,8 +7,9 @@
 
 use super::{compute_pipeline, read_buffers, GpuContext, GpuError};
 use crate::rng::philox_key;
-use crate::samplers::SamplerError;
 pub use crate::samplers::STREAM_SAMPLER;
+use crate::samplers::{Denoiser, GpuStep, SamplerError, SamplerRun};
+use crate::schedules::Schedule;
 use bytemuck::{Pod, Zeroable};
 
 pub const SHADER: &str = concat!(include_str!("../../shaders/philox.wgsl"), include_str!("../../shaders/sampler_step.wgsl"));
@@ -81,6 +82,42 @@ impl SamplerKernel {
         ctx.dispatch(&self.pipeline, &bind_group, (molecules as u32, 1, 1));
         let raw = read_buffers(&ctx.device, &ctx.queue, &[(&out, bytes)]).await?;
         Ok(bytemuck::cast_slice::<u8, f32>(&raw[0]).to_vec())
+    }
+}
+
+/// Lends a denoiser to the call it is given: how a face lets [`SamplerKernel::advance`] reach a
+/// score source it holds (the page borrows its network only for the call, never across an
+/// await).
+pub type DenoiseCall<'a> = &'a mut dyn FnMut(&mut dyn Denoiser) -> Result<Vec<f64>, SamplerError>;
+
+impl SamplerKernel {
+    /// One step of `run` with its update on this pass and the denoiser on the CPU: DDPM and
+    /// Euler–Maruyama call the denoiser once; Heun calls it at the current states, runs the
+    /// predictor, then (but on the last step to t = 0) calls it at the predictor and runs the
+    /// corrector. `lend` lends the denoiser to each call. False when the run has no step for the
+    /// pass (done, or a treatment other than the equivariant one).
+    pub async fn advance<E: From<SamplerError>>(&self, ctx: &GpuContext, run: &mut SamplerRun, schedule: &Schedule, mut lend: impl FnMut(DenoiseCall) -> Result<Vec<f64>, E>) -> Result<bool, E> {
+        let Some(plan) = run.gpu_step(schedule) else { return Ok(false) };
+        let f32s = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
+        let (n, step, seed) = (run.atoms(), run.progress().0 as u32, run.options().seed);
+        let xs = f32s(run.samples());
+        let den = f32s(&lend(&mut |d| run.denoise_current(d, schedule))?);
+        let out = match plan {
+            GpuStep::Linear(coef) => self.step(ctx, &xs, &den, None, n, coef, step, seed).await?,
+            GpuStep::Heun { predictor, corrector } => {
+                let xp = self.step(ctx, &xs, &den, None, n, predictor, step, seed).await?;
+                match corrector {
+                    None => xp,
+                    Some(coef) => {
+                        let x64: Vec<f64> = xp.iter().map(|&v| v as f64).collect();
+                        let den2 = f32s(&lend(&mut |d| run.denoise_next(d, &x64, schedule))?);
+                        self.step(ctx, &xs, &den, Some(&den2), n, coef, step, seed).await?
+                    }
+                }
+            }
+        };
+        run.complete_step(out.iter().map(|&v| v as f64).collect())?;
+        Ok(true)
     }
 }
 
