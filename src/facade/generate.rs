@@ -4,9 +4,9 @@
 //! reference configurations, and the kept reverse trajectory on the scrubber (`setGenerateTime`).
 
 use super::{check_keys, js_err, now_ms, slice_budget, to_js, Held, Playground, Scene};
-use crate::gpu::sampler::SamplerKernel;
+use crate::gpu::sampler::{DenoiseCall, SamplerKernel};
 use crate::metrics::{pairwise_distances, subsample};
-use crate::samplers::{Denoiser, GpuStep, Method, SampleOptions, SamplerError, SamplerRun, Symmetry};
+use crate::samplers::{Denoiser, Method, SampleOptions, SamplerError, SamplerRun, Symmetry};
 use crate::schedules::Schedule;
 use crate::viewer::AtomStyle;
 use serde::Deserialize;
@@ -44,7 +44,8 @@ fn network_source(_: &GenerateState, _: &GenerateOpts, _: usize, _: &Schedule) -
 
 #[derive(Default)]
 pub(super) struct GenerateState {
-    job: Option<Job>,
+    /// The sampler run; out of the state while a GPU pass is in flight.
+    job: Held<Job>,
     /// The trajectory on the scrubber (the job's, once it has frames).
     view: Option<View>,
     result: Option<serde_json::Value>,
@@ -67,7 +68,7 @@ impl GenerateState {
     /// the host between steps), a network training on WebGPU goes on from its CPU copy (taken
     /// after every slice; Adam's moments restart).
     pub(super) fn move_to_cpu(&mut self) {
-        if let Some(j) = self.job.as_mut() {
+        if let Some(j) = self.job.get_mut() {
             j.gpu = None;
         }
         self.sampler_kernel = None;
@@ -88,7 +89,7 @@ impl GenerateState {
     /// The last run's samples, flat (3-D), with each sample's elements (`Job::elements_of`;
     /// "X" where unknown).
     pub(super) fn export_samples(&self) -> Option<(Vec<f64>, usize, Vec<Vec<String>>)> {
-        let j = self.job.as_ref().filter(|j| j.run.done())?;
+        let j = self.job.get().filter(|j| j.run.done())?;
         let n = j.run.atoms();
         let xs = j.run.samples().to_vec();
         let elements = match j.elements_of(&xs, None) {
@@ -113,8 +114,6 @@ struct Job {
     gaga: bool,
     /// The update pass, for engine "gpu".
     gpu: Option<GpuUpdate>,
-    /// Which run this is (a run started while a GPU step is in flight replaces it).
-    id: u64,
 }
 
 impl Job {
@@ -232,7 +231,7 @@ impl Playground {
             "atoms": n, "points": reference.len() / (3 * n), "t_start": opts.t_start, "steps": steps, "samples": count, "label": label,
             "start_variance": opts.start_variance, "t_star": t_star, "gaga": gaga, "engine": if gpu.is_some() { "gpu" } else { "cpu" },
         });
-        s.generate.job = Some(Job { run, source, schedule, reference, ms: 0.0, label, t_star, gaga, gpu, id: s.generate.runs + 1 });
+        s.generate.job.set(Job { run, source, schedule, reference, ms: 0.0, label, t_star, gaga, gpu });
         s.generate.runs += 1;
         s.generate.result = None;
         to_js(&out)
@@ -263,81 +262,52 @@ fn with_denoiser<R>(source: &mut Source, score: Option<&ScoreTraining>, f: impl 
 }
 
 impl Playground {
-    /// GPU engine: per step, the denoiser on the CPU, then the update pass; no borrow is held
-    /// across the await, and a run replaced meanwhile is left alone.
+    /// GPU engine: per step, the denoiser on the CPU, then the update pass
+    /// (`SamplerKernel::advance`). The job is out of the state while a pass is in flight (a
+    /// second caller meanwhile skips its slice), and a run started meanwhile replaces it.
     async fn advance_on_gpu(&self, budget: f64) -> Result<(), JsValue> {
         let t0 = now_ms();
         while now_ms() - t0 < budget {
-            let (ctx, kernel, xs, den, plan, step, seed, n, id) = {
-                let mut guard = self.inner.borrow_mut();
-                let GenerateState { job, score, .. } = &mut guard.generate;
-                let Some(j) = job.as_mut() else { return Ok(()) };
-                let Some(plan) = j.run.gpu_step(&j.schedule) else { return Ok(()) };
-                let (run, schedule) = (&mut j.run, &j.schedule);
-                let den = match with_denoiser(&mut j.source, score.get(), |d| run.denoise_current(d, schedule)) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        *job = None;
-                        return Err(js_err(format!("generate: {e}")));
-                    }
-                };
-                let (ctx, kernel) = j.gpu.clone().expect("a GPU job");
-                let f32s = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
-                (ctx, kernel, f32s(j.run.samples()), f32s(&den), plan, j.run.progress().0 as u32, j.run.options().seed, j.run.atoms(), j.id)
+            let mut job = {
+                let mut s = self.inner.borrow_mut();
+                if s.generate.job.busy() {
+                    return Ok(());
+                }
+                s.generate.job.take("", "generateStep: call startGenerate first")?
             };
+            let (ctx, kernel) = job.gpu.clone().expect("a GPU job");
             let t1 = now_ms();
-            let out = match plan {
-                GpuStep::Linear(coef) => kernel.step(&ctx.ctx, &xs, &den, None, n, coef, step, seed).await,
-                GpuStep::Heun { predictor, corrector } => match (kernel.step(&ctx.ctx, &xs, &den, None, n, predictor, step, seed).await, corrector) {
-                    (Ok(xp), Some(coef)) => {
-                        let Some(den2) = self.denoise_predictor(id, &xp)? else { return Ok(()) };
-                        kernel.step(&ctx.ctx, &xs, &den, Some(&den2), n, coef, step, seed).await
+            let Job { run, schedule, source, .. } = &mut job;
+            let inner = &self.inner;
+            let lend = |f: DenoiseCall| with_denoiser(source, inner.borrow().generate.score.get(), f);
+            let stepped = kernel.advance(&ctx.ctx, run, schedule, lend).await;
+            job.ms += now_ms() - t1;
+            let mut s = self.inner.borrow_mut();
+            match stepped {
+                // stop when the run is done or another replaced it meanwhile
+                Ok(stepped) => {
+                    if !(s.generate.job.put_back(job) && stepped) {
+                        return Ok(());
                     }
-                    (out, _) => out,
-                },
-            };
-            let mut guard = self.inner.borrow_mut();
-            let job = &mut guard.generate.job;
-            if job.as_ref().is_none_or(|j| j.id != id) {
-                return Ok(());
-            }
-            let j = job.as_mut().expect("checked above");
-            j.ms += now_ms() - t1;
-            if let Err(e) = out.and_then(|x| j.run.complete_step(x.iter().map(|&v| v as f64).collect())) {
-                *job = None;
-                return Err(js_err(format!("generate: {e}")));
+                }
+                Err(e) => {
+                    return if s.generate.job.release() { Err(js_err(format!("generate: {e}"))) } else { Ok(()) };
+                }
             }
         }
         Ok(())
-    }
-
-    /// Heun's second denoiser call, at the predictor `xp` and the next step's time; None when
-    /// the run was replaced while the predictor was on the GPU.
-    fn denoise_predictor(&self, id: u64, xp: &[f32]) -> Result<Option<Vec<f32>>, JsValue> {
-        let mut guard = self.inner.borrow_mut();
-        let GenerateState { job, score, .. } = &mut guard.generate;
-        let Some(j) = job.as_mut().filter(|j| j.id == id) else { return Ok(None) };
-        let x64: Vec<f64> = xp.iter().map(|&v| v as f64).collect();
-        let (run, schedule) = (&mut j.run, &j.schedule);
-        match with_denoiser(&mut j.source, score.get(), |d| run.denoise_next(d, &x64, schedule)) {
-            Ok(d) => Ok(Some(d.iter().map(|&v| v as f32).collect())),
-            Err(e) => {
-                *job = None;
-                Err(js_err(format!("generate: {e}")))
-            }
-        }
     }
 
     /// CPU engine: advances the run for about `budget` ms.
     fn advance_on_cpu(&self, budget: f64) -> Result<(), JsValue> {
         let mut guard = self.inner.borrow_mut();
         let GenerateState { job, score, .. } = &mut guard.generate;
-        let j = job.as_mut().ok_or_else(|| js_err("generateStep: call startGenerate first"))?;
+        let j = job_mut(job)?;
         let t0 = now_ms();
         while !j.run.done() && now_ms() - t0 < budget {
             let (run, schedule) = (&mut j.run, &j.schedule);
             if let Err(e) = with_denoiser(&mut j.source, score.get(), |d| run.advance(d, schedule, 1)) {
-                *job = None;
+                job.clear();
                 return Err(js_err(format!("generate: {e}")));
             }
         }
@@ -350,7 +320,7 @@ impl Playground {
     fn generate_report(&self) -> Result<JsValue, JsValue> {
         let mut guard = self.inner.borrow_mut();
         let GenerateState { job, result, .. } = &mut guard.generate;
-        let job = job.as_mut().ok_or_else(|| js_err("generateStep: call startGenerate first"))?;
+        let job = job_mut(job)?;
         let (step, steps) = job.run.progress();
         let done = job.run.done();
         let nfe = job.run.nfe();
@@ -365,8 +335,16 @@ impl Playground {
     }
 }
 
+/// The run, or why there is none to step now.
+fn job_mut(job: &mut Held<Job>) -> Result<&mut Job, JsValue> {
+    if job.busy() {
+        return Err(js_err("generateStep: a step is still running: await it before the next"));
+    }
+    job.get_mut().ok_or_else(|| js_err("generateStep: call startGenerate first"))
+}
+
 fn job_on_gpu(g: &GenerateState) -> bool {
-    g.job.as_ref().is_some_and(|j| j.gpu.is_some())
+    g.job.get().is_some_and(|j| j.gpu.is_some())
 }
 
 #[wasm_bindgen]
@@ -431,7 +409,7 @@ impl Playground {
         let s = &mut *guard;
         let g = &mut s.generate;
         let mut restyled = None;
-        if let Some(job) = g.job.as_ref() {
+        if let Some(job) = g.job.get() {
             let (n, keep) = (job.run.atoms(), job.run.kept());
             let raw = job.run.frames();
             let frames_now = raw.len() / (3 * n * keep);

@@ -331,6 +331,16 @@ impl<T> Held<T> {
         self.value.as_mut()
     }
 
+    /// Whether a `take` holds the value now.
+    fn busy(&self) -> bool {
+        self.busy
+    }
+
+    /// Forgets the value (work in flight will then drop the one it holds).
+    fn clear(&mut self) {
+        self.value = None;
+    }
+
     /// Replaces the value (work in flight will then drop the one it holds).
     fn set(&mut self, value: T) {
         self.value = Some(value);
