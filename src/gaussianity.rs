@@ -313,7 +313,9 @@ pub struct StudyRun {
     rms: std::collections::BTreeMap<crate::molecules::Modality, f64>,
     passed: std::collections::BTreeMap<crate::molecules::Modality, Vec<Vec<bool>>>,
     sums: std::collections::BTreeMap<crate::molecules::Modality, Vec<[f64; 6]>>,
+    /// The next molecule to test, and the next (modality, grid step) test within it.
     next: usize,
+    unit: usize,
 }
 
 impl StudyRun {
@@ -338,7 +340,7 @@ impl StudyRun {
         let g = opts.grid.len();
         let passed = mods.iter().map(|&m| (m, vec![vec![false; g]; n_mol])).collect();
         let sums = mods.iter().map(|&m| (m, vec![[0.0; 6]; g])).collect::<BTreeMap<_, _>>();
-        Ok(StudyRun { data, opts, mods, rms, passed, sums, next: 0 })
+        Ok(StudyRun { data, opts, mods, rms, passed, sums, next: 0, unit: 0 })
     }
 
     /// (molecules tested, molecules in the set).
@@ -360,35 +362,51 @@ impl StudyRun {
 
     /// Tests up to `count` more molecules; returns whether the study is complete.
     pub fn advance(&mut self, count: usize) -> bool {
-        use crate::molecules::forward;
         let end = (self.next + count).min(self.data.molecules.len());
-        for i in self.next..end {
-            for &m in &self.mods {
-                let (z0, cols) = self.data.block(i, m);
-                let rows = z0.len() / cols;
-                for (gi, &t) in self.opts.grid.iter().enumerate() {
-                    let seed = self.opts.seed ^ ((i as u64) << 20) ^ ((gi as u64) << 8) ^ m as u64;
-                    let mut rng = XorShift64::new(seed);
-                    let zt = forward(&z0, rows, cols, &self.opts.schedule, t as f64, &mut rng);
-                    let ev = self.opts.schedule.alpha2(t as f64) * self.rms[&m] + self.opts.schedule.sigma2(t as f64);
-                    let x: Vec<f64> = zt.iter().map(|v| v / ev.sqrt()).collect();
-                    let r = block_test(&x, rows, cols, m.knn_k(), seed.wrapping_add(42));
-                    self.passed.get_mut(&m).unwrap()[i][gi] = r.passed;
-                    let s = &mut self.sums.get_mut(&m).unwrap()[gi];
-                    s[0] += r.passed as u8 as f64;
-                    s[1] += r.ks_distance;
-                    s[2] += r.ks_pvalue;
-                    if let Some(v) = r.mi_features {
-                        s[3] += v;
-                        s[5] += 1.0;
-                    }
-                    if let Some(v) = r.mi_samples {
-                        s[4] += v;
-                    }
-                }
-            }
+        while self.next < end {
+            self.advance_test();
         }
-        self.next = end;
+        self.done()
+    }
+
+    /// Runs one block test (one molecule, one modality, one grid step: the smallest unit, so a
+    /// page's slice can end between a big molecule's tests); returns whether the study is
+    /// complete. Molecules, modalities and steps go in the order [`Self::advance`] takes them,
+    /// so the sums and the result do not depend on how the work was sliced.
+    pub fn advance_test(&mut self) -> bool {
+        use crate::molecules::forward;
+        if self.done() {
+            return true;
+        }
+        let (i, g) = (self.next, self.opts.grid.len());
+        let (mi, gi) = (self.unit / g, self.unit % g);
+        let m = self.mods[mi];
+        let t = self.opts.grid[gi];
+        let (z0, cols) = self.data.block(i, m);
+        let rows = z0.len() / cols;
+        let seed = self.opts.seed ^ ((i as u64) << 20) ^ ((gi as u64) << 8) ^ m as u64;
+        let mut rng = XorShift64::new(seed);
+        let zt = forward(&z0, rows, cols, &self.opts.schedule, t as f64, &mut rng);
+        let ev = self.opts.schedule.alpha2(t as f64) * self.rms[&m] + self.opts.schedule.sigma2(t as f64);
+        let x: Vec<f64> = zt.iter().map(|v| v / ev.sqrt()).collect();
+        let r = block_test(&x, rows, cols, m.knn_k(), seed.wrapping_add(42));
+        self.passed.get_mut(&m).unwrap()[i][gi] = r.passed;
+        let s = &mut self.sums.get_mut(&m).unwrap()[gi];
+        s[0] += r.passed as u8 as f64;
+        s[1] += r.ks_distance;
+        s[2] += r.ks_pvalue;
+        if let Some(v) = r.mi_features {
+            s[3] += v;
+            s[5] += 1.0;
+        }
+        if let Some(v) = r.mi_samples {
+            s[4] += v;
+        }
+        self.unit += 1;
+        if self.unit == self.mods.len() * g {
+            self.unit = 0;
+            self.next += 1;
+        }
         self.done()
     }
 
@@ -792,6 +810,15 @@ mod tests {
         let whole = study(&data, &opts, |_, _| {}).unwrap();
         let mut run = StudyRun::new(data.clone(), opts.clone()).unwrap();
         while !run.advance(7) {}
+        assert_eq!(run.result(), whole);
+        // one block test at a time gives the same study, and progress counts whole molecules
+        let mut run = StudyRun::new(data.clone(), opts.clone()).unwrap();
+        let mut tests = 0;
+        while !run.advance_test() {
+            tests += 1;
+            assert_eq!(run.progress().0, tests / 3, "three grid steps per molecule");
+        }
+        assert_eq!(tests + 1, 20 * 3);
         assert_eq!(run.result(), whole);
         assert_eq!(whole.molecules_tested, 20);
         for grid in [vec![300], vec![500, 400], vec![900, 1200]] {
