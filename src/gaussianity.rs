@@ -813,12 +813,13 @@ mod tests {
         assert_eq!(run.result(), whole);
         // one block test at a time gives the same study, and progress counts whole molecules
         let mut run = StudyRun::new(data.clone(), opts.clone()).unwrap();
+        let per_molecule = run.mods.len() * opts.grid.len();
         let mut tests = 0;
         while !run.advance_test() {
             tests += 1;
-            assert_eq!(run.progress().0, tests / 3, "three grid steps per molecule");
+            assert_eq!(run.progress().0, tests / per_molecule, "every modality at every grid step, then the next molecule");
         }
-        assert_eq!(tests + 1, 20 * 3);
+        assert_eq!(tests + 1, 20 * per_molecule);
         assert_eq!(run.result(), whole);
         assert_eq!(whole.molecules_tested, 20);
         for grid in [vec![300], vec![500, 400], vec![900, 1200]] {
