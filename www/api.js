@@ -45,7 +45,7 @@
  * @property {number} [burnIn] 1000 sweeps
  * @property {number} [thin] 50
  * @property {number} [seed] 0
- * @property {"auto" | "gpu" | "cpu"} [engine] "auto"
+ * @property {"auto" | "gpu" | "cpu"} [engine] "auto" (WebGPU unless it is a software adapter: then the CPU engine, hundreds of times faster there)
  */
 
 /**

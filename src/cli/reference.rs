@@ -67,7 +67,7 @@ fn mcmc_gpu(backend: &str) -> Result<Option<GpuContext>, String> {
         Err(_) => None,
     };
     let software = ctx.as_ref().map(|c| c.summary.device_type == "Cpu");
-    if engine.on_gpu(software, false).map_err(|e| format!("--backend gpu {e}"))? {
+    if engine.on_gpu(software).map_err(|e| format!("--backend gpu {e}"))? {
         return Ok(ctx);
     }
     if let Some(c) = ctx {

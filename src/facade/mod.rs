@@ -844,15 +844,20 @@ impl Playground {
         s.dirty = true;
     }
 
-    /// Shows one configuration of `sys` in the viewer (setting the molecule if it changed).
-    fn show_configuration(&self, sys: &System, x: &[f32], energy: f64) -> Result<(), JsValue> {
+    /// Shows one configuration of `sys` in the viewer (setting the molecule if it changed, and
+    /// framing it then or when `refit`).
+    fn show_configuration(&self, sys: &System, x: &[f32], energy: f64, refit: bool) -> Result<(), JsValue> {
         let mut s = self.inner.borrow_mut();
         let s = &mut *s;
         // another panel's trajectory may hold the viewer even when the system is the same
         let changed = s.system.name != sys.name || s.shown != Shown::System(sys.name.clone()) || s.positions.len() != x.len();
         let (styles, groups) = (AtomStyle::particles_of(sys), [sys.n]);
         let scene = Scene { energy, ..Scene::moved(x.to_vec()) };
-        let scene = if changed { Scene { atoms: Some((&styles, sys.d, &groups)), fit: Some((x, sys.d, 0.6)), ..scene } } else { Scene { past_t_star: s.draw.past_t_star, ..scene } };
+        let scene = if changed {
+            Scene { atoms: Some((&styles, sys.d, &groups)), fit: Some((x, sys.d, 0.6)), ..scene }
+        } else {
+            Scene { past_t_star: s.draw.past_t_star, fit: refit.then_some((x, sys.d, 0.6)), ..scene }
+        };
         s.show(Shown::System(sys.name.clone()), scene)?;
         s.system = sys.clone();
         Ok(())

@@ -6,6 +6,7 @@ use crate::app::reference::{advance_for, newest, Engine, Limits, Plan};
 use crate::energies::{preset_configuration, System};
 use crate::io::read_configurations;
 use crate::metrics::compare;
+use crate::reference::Phase;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -40,8 +41,8 @@ impl Playground {
         if s.reference_busy {
             return Err(js_err("startReference: a sampler step is still running; stop it first"));
         }
-        let on_gpu =
-            engine.on_gpu(s.compute.as_ref().map(|c| c.ctx.adapter.get_info().device_type == wgpu::DeviceType::Cpu), true).map_err(|e| js_err(format!("startReference: engine \"gpu\" {e}")))?;
+        let software = s.compute.as_ref().map(|c| c.ctx.adapter.get_info().device_type == wgpu::DeviceType::Cpu);
+        let on_gpu = engine.on_gpu(software).map_err(|e| js_err(format!("startReference: engine \"gpu\" {e}")))?;
         let gpu = s.compute.as_ref().filter(|_| on_gpu).map(|c| &c.ctx);
         let run = checked.start(gpu).map_err(err)?;
         let progress = run.progress();
@@ -49,7 +50,7 @@ impl Playground {
         s.reference_chunk = 1;
         drop(s);
         if self.inner.borrow().system.name != sys.name {
-            self.show_configuration(&sys, &preset_configuration(&sys).iter().map(|&v| v as f32).collect::<Vec<_>>(), f64::NAN)?;
+            self.show_configuration(&sys, &preset_configuration(&sys).iter().map(|&v| v as f32).collect::<Vec<_>>(), f64::NAN, false)?;
         }
         to_js(&progress)
     }
@@ -73,6 +74,9 @@ impl Playground {
             let result = advance_for(&mut run, slice_budget(budget_ms), &mut chunk, &now_ms).await;
             let progress = run.progress();
             let newest: Option<(Vec<f32>, f64)> = newest(&run).map(|(x, e)| (x.iter().map(|&v| v as f32).collect(), e));
+            // the run's last sample is framed: a thermal sample can be smaller or larger than
+            // the preset's configuration the viewer was framed on
+            let finished = run.phase() == Phase::Done;
             let sys = run.system().clone();
             {
                 let mut s = inner.borrow_mut();
@@ -82,7 +86,7 @@ impl Playground {
             }
             result.map_err(|e| js_err(format!("reference sampler: {e}")))?;
             if let Some((x, e)) = newest {
-                this.show_configuration(&sys, &x, e)?;
+                this.show_configuration(&sys, &x, e, finished)?;
             }
             to_js(&progress)
         })
@@ -186,7 +190,7 @@ impl Playground {
             let x: Vec<f32> = xs[index * dim..(index + 1) * dim].iter().map(|&v| v as f32).collect();
             (sys.clone(), x, index, es[index], es.len())
         };
-        self.show_configuration(&sys, &x, e)?;
+        self.show_configuration(&sys, &x, e, false)?;
         to_js(&serde_json::json!({ "index": index, "energy": e, "count": count }))
     }
 }

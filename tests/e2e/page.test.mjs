@@ -256,7 +256,8 @@ const REFERENCE_DW4 = fileURLToPath(new URL("../../../shared/reference/test_spli
 test("the reference sampler runs as WebGPU passes in the page, with progress, histogram and metrics", async () => {
   const { page, problems } = await openPage(webgpu, `${base}/index.html#preset=dw4`);
   await ready(page);
-  const p = await page.evaluate(() => window.molplay.runReference({ samples: 120, chains: 12, burnIn: 100, thin: 10, seed: 3 }));
+  // "auto" would take the CPU engine on this software adapter (SwiftShader): the pass is asked for
+  const p = await page.evaluate(() => window.molplay.runReference({ samples: 120, chains: 12, burnIn: 100, thin: 10, seed: 3, engine: "gpu" }));
   assert.equal(p.phase, "done");
   assert.equal(p.engine, "gpu");
   assert.equal(p.samples, 120);
