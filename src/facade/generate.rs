@@ -264,18 +264,16 @@ fn with_denoiser<R>(source: &mut Source, score: Option<&ScoreTraining>, f: impl 
 impl Playground {
     /// GPU engine: per step, the denoiser on the CPU, then the update pass
     /// (`SamplerKernel::advance`). The job is out of the state while a pass is in flight (a
-    /// second caller meanwhile skips its slice), and a run started meanwhile replaces it.
+    /// second caller meanwhile is told to await it), and a run started meanwhile replaces it.
     async fn advance_on_gpu(&self, budget: f64) -> Result<(), JsValue> {
         let t0 = now_ms();
         while now_ms() - t0 < budget {
-            let mut job = {
-                let mut s = self.inner.borrow_mut();
-                if s.generate.job.busy() {
-                    return Ok(());
-                }
-                s.generate.job.take("", "generateStep: call startGenerate first")?
+            let mut job = self.inner.borrow_mut().generate.job.take(STEP_RUNNING, "generateStep: call startGenerate first")?;
+            // a job moved to the CPU (a lost device) goes back for the CPU engine's next slice
+            let Some((ctx, kernel)) = job.gpu.clone() else {
+                self.inner.borrow_mut().generate.job.put_back(job);
+                return Ok(());
             };
-            let (ctx, kernel) = job.gpu.clone().expect("a GPU job");
             let t1 = now_ms();
             let Job { run, schedule, source, .. } = &mut job;
             let inner = &self.inner;
@@ -335,10 +333,12 @@ impl Playground {
     }
 }
 
+const STEP_RUNNING: &str = "generateStep: a step is still running: await it before the next";
+
 /// The run, or why there is none to step now.
 fn job_mut(job: &mut Held<Job>) -> Result<&mut Job, JsValue> {
     if job.busy() {
-        return Err(js_err("generateStep: a step is still running: await it before the next"));
+        return Err(js_err(STEP_RUNNING));
     }
     job.get_mut().ok_or_else(|| js_err("generateStep: call startGenerate first"))
 }

@@ -230,6 +230,12 @@ struct ReferenceOptions {
 }
 
 impl Inner {
+    /// Whether the page's WebGPU adapter is a software one (SwiftShader: WebGPU on the CPU);
+    /// None without WebGPU.
+    fn software_adapter(&self) -> Option<bool> {
+        self.compute.as_ref().map(|c| c.ctx.adapter.get_info().device_type == wgpu::DeviceType::Cpu)
+    }
+
     /// Coordinates per atom of `positions`: 3 for molecules (the forward and generate views),
     /// the system's for its configurations and the Adjoint Sampling paths.
     fn positions_dim(&self) -> usize {
@@ -289,7 +295,7 @@ impl Inner {
     /// adapter, the CPU when WebGPU is off or a software fallback (SwiftShader runs WebGPU on
     /// the CPU, and burn's CPU backend is faster there).
     fn network_compute(&mut self, want: &str) -> Result<Compute, String> {
-        let software = self.compute.as_ref().is_none_or(|c| c.ctx.adapter.get_info().device_type == wgpu::DeviceType::Cpu);
+        let software = self.software_adapter().unwrap_or(true);
         match want {
             "cpu" => Ok(Compute::Cpu),
             "auto" if software => Ok(Compute::Cpu),
@@ -853,11 +859,8 @@ impl Playground {
         let changed = s.system.name != sys.name || s.shown != Shown::System(sys.name.clone()) || s.positions.len() != x.len();
         let (styles, groups) = (AtomStyle::particles_of(sys), [sys.n]);
         let scene = Scene { energy, ..Scene::moved(x.to_vec()) };
-        let scene = if changed {
-            Scene { atoms: Some((&styles, sys.d, &groups)), fit: Some((x, sys.d, 0.6)), ..scene }
-        } else {
-            Scene { past_t_star: s.draw.past_t_star, fit: refit.then_some((x, sys.d, 0.6)), ..scene }
-        };
+        let fit = (changed || refit).then_some((x, sys.d, 0.6));
+        let scene = if changed { Scene { atoms: Some((&styles, sys.d, &groups)), fit, ..scene } } else { Scene { past_t_star: s.draw.past_t_star, fit, ..scene } };
         s.show(Shown::System(sys.name.clone()), scene)?;
         s.system = sys.clone();
         Ok(())

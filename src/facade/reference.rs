@@ -41,8 +41,7 @@ impl Playground {
         if s.reference_busy {
             return Err(js_err("startReference: a sampler step is still running; stop it first"));
         }
-        let software = s.compute.as_ref().map(|c| c.ctx.adapter.get_info().device_type == wgpu::DeviceType::Cpu);
-        let on_gpu = engine.on_gpu(software).map_err(|e| js_err(format!("startReference: engine \"gpu\" {e}")))?;
+        let on_gpu = engine.on_gpu(s.software_adapter()).map_err(|e| js_err(format!("startReference: engine \"gpu\" {e}")))?;
         let gpu = s.compute.as_ref().filter(|_| on_gpu).map(|c| &c.ctx);
         let run = checked.start(gpu).map_err(err)?;
         let progress = run.progress();
