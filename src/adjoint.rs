@@ -93,6 +93,14 @@ pub struct AdjointConfig {
     /// preset ships are the average's, while buffer refreshes simulate the trained weights.
     #[serde(default)]
     pub ema: f64,
+    /// The controller's EGNN gates its messages ([`EgnnConfig::attention`]), as the official
+    /// code's does. Files written before the field existed: false (the network they hold).
+    #[serde(default)]
+    pub attention: bool,
+    /// The controller's EGNN sees the input pair distances in every layer
+    /// ([`EgnnConfig::input_distances`]), as the official code's does. Older files: false.
+    #[serde(default)]
+    pub input_distances: bool,
 }
 
 impl AdjointConfig {
@@ -105,7 +113,23 @@ impl AdjointConfig {
             "lj55" => (2.0, 1000, 200, 200),
             other => return Err(AdjointError::NoPaperConfig(other.to_string())),
         };
-        Ok(AdjointConfig { system: sys.name, sigma_min: 1e-3, sigma_max, nfe, new_per_epoch: n_new, grad_steps: 100, batch, buffer: 10_000, lr: 1e-4, hidden: 128, layers: 5, clip: 100.0, ema: 0.0 })
+        Ok(AdjointConfig {
+            system: sys.name,
+            sigma_min: 1e-3,
+            sigma_max,
+            nfe,
+            new_per_epoch: n_new,
+            grad_steps: 100,
+            batch,
+            buffer: 10_000,
+            lr: 1e-4,
+            hidden: 128,
+            layers: 5,
+            clip: 100.0,
+            ema: 0.0,
+            attention: true,
+            input_distances: true,
+        })
     }
 
     /// Small enough to learn visibly in minutes on a CPU or in a page: a smaller network and
@@ -134,10 +158,18 @@ impl AdjointConfig {
                 Some(slot) if name != "system" => slot,
                 _ => {
                     return Err(AdjointError::Override(format!(
-                        "--set {name}: not a configuration field (sigma_min, sigma_max, nfe, new_per_epoch, grad_steps, batch, buffer, lr, hidden, layers, clip, ema)"
+                        "--set {name}: not a configuration field (sigma_min, sigma_max, nfe, new_per_epoch, grad_steps, batch, buffer, lr, hidden, layers, clip, ema, attention, input_distances)"
                     )))
                 }
             };
+            if slot.is_boolean() {
+                *slot = serde_json::Value::Bool(match value {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => return Err(AdjointError::Override(format!("--set {name}={value}: expected true or false"))),
+                });
+                continue;
+            }
             let not_a_number = || AdjointError::Override(format!("--set {name}={value}: not a number"));
             let number: serde_json::Value = serde_json::from_str(value).map_err(|_| not_a_number())?;
             if !number.is_number() || number.as_f64().is_some_and(|x| !x.is_finite()) {
@@ -211,7 +243,7 @@ impl AdjointConfig {
     }
 
     fn network(&self, sys: &System) -> EgnnConfig {
-        EgnnConfig { coord_range: Some(15.0), ..EgnnConfig::identical(sys.n, self.hidden, self.layers, 1.0) }
+        EgnnConfig { coord_range: Some(15.0), attention: self.attention, input_distances: self.input_distances, ..EgnnConfig::identical(sys.n, self.hidden, self.layers, 1.0) }
     }
 }
 
@@ -1096,6 +1128,18 @@ mod tests {
         assert!(set(&["hidden=big"]).unwrap_err().to_string().contains("not a number"));
         assert!(set(&["hidden=1.5"]).is_err(), "a count must be whole");
         assert!(set(&["batch=100000"]).is_err(), "bounds still apply");
+        // the official EGNN by default; the plain one (older presets) by a switch
+        let d = AdjointConfig::demo("dw4").unwrap();
+        assert!(d.attention && d.input_distances && d.network(&System::by_name("dw4").unwrap()).attention);
+        let plain = set(&["attention=false", "input_distances=0"]).unwrap();
+        assert!(!plain.attention && !plain.input_distances);
+        assert!(set(&["attention=maybe"]).unwrap_err().to_string().contains("expected true or false"));
+        assert!(set(&["hidden=true"]).unwrap_err().to_string().contains("not a number"));
+        // a file written before the fields existed holds the plain network
+        let mut old = serde_json::to_value(&d).unwrap();
+        old.as_object_mut().unwrap().retain(|k, _| k != "attention" && k != "input_distances");
+        let old: AdjointConfig = serde_json::from_value(old).unwrap();
+        assert!(!old.attention && !old.input_distances);
     }
 
     /// The container's header and payload, split.

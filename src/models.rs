@@ -23,7 +23,7 @@ use crate::schedules::{Schedule, ScheduleError, ScheduleId};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use burn::tensor::activation::silu;
+use burn::tensor::activation::{sigmoid, silu};
 use burn::tensor::module::linear;
 use burn::tensor::{Device, Int, Tensor, TensorData, Transaction};
 use serde::{Deserialize, Serialize};
@@ -93,6 +93,16 @@ pub struct EgnnConfig {
     /// random-rotation augmentation ([`crate::app::conformers`]).
     #[serde(default, skip_serializing_if = "is_false")]
     pub absolute: bool,
+    /// Attention-gated messages, as the EGNN of the Adjoint Sampling code (`attention: True`):
+    /// each message m_ij is scaled by σ(w·m_ij + b) before it is summed and before the
+    /// coordinate head reads it, so a layer can switch a pair off.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub attention: bool,
+    /// The input configuration's pair distances d²_ij(x) join every layer's edge input as a
+    /// static edge attribute (the Adjoint Sampling code's `edge_attr`), beside the current
+    /// layer's d²_ij: later layers still see where the atoms started.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub input_distances: bool,
 }
 
 fn is_zero(v: &usize) -> bool {
@@ -119,6 +129,8 @@ impl EgnnConfig {
             type_variance: None,
             edge_features: 0,
             absolute: false,
+            attention: false,
+            input_distances: false,
         }
     }
 
@@ -232,13 +244,19 @@ impl EgnnConfig {
     pub fn parameter_count(&self) -> usize {
         let (f, h) = (self.features, self.hidden);
         let linear = |i: usize, o: usize| i * o + o;
-        let layer = linear(2 * h + 1 + self.edge_features, h) + linear(h, h) + linear(h, h) + linear(h, 1) + linear(2 * h, h) + linear(h, h);
+        let layer = linear(2 * h + 1 + self.edge_features + self.input_distances as usize, h)
+            + linear(h, h)
+            + linear(h, h)
+            + linear(h, 1)
+            + linear(2 * h, h)
+            + linear(h, h)
+            + if self.attention { linear(h, 1) } else { 0 };
         linear(f + 1 + 3 * self.absolute as usize, h) + self.layers * layer + if self.is_joint() { linear(h, f) } else { 0 } + if self.absolute { linear(h, 3) } else { 0 }
     }
 
     /// Parameter tensors (weights and biases) of that network.
     pub fn tensor_count(&self) -> usize {
-        2 + 12 * self.layers + if self.is_joint() { 2 } else { 0 } + if self.absolute { 2 } else { 0 }
+        2 + (12 + 2 * self.attention as usize) * self.layers + if self.is_joint() { 2 } else { 0 } + if self.absolute { 2 } else { 0 }
     }
 
     /// Configurations one forward pass may take within [`MAX_PAIR_WORK`] (at least 1).
@@ -333,6 +351,13 @@ pub fn element_vocabulary(molecules: &[Vec<String>]) -> Vec<String> {
     seen
 }
 
+/// Adam as PyTorch defines it (β = 0.9, 0.999; ε = 1e-8), the optimiser every paper we follow
+/// trained with; burn's default ε is 1e-5, a thousandfold larger floor under the step's
+/// denominator that damps updates of parameters whose gradients are small.
+fn adam() -> AdamConfig {
+    AdamConfig::new().with_epsilon(1e-8)
+}
+
 #[derive(Module, Debug)]
 pub struct Mlp {
     a: Linear,
@@ -354,6 +379,8 @@ pub struct EgnnLayer {
     edge: Mlp,
     coord: Mlp,
     node: Mlp,
+    /// The message gate of an attention EGNN ([`EgnnConfig::attention`]).
+    gate: Option<Linear>,
 }
 
 #[derive(Module, Debug)]
@@ -364,13 +391,22 @@ pub struct Egnn {
     types_out: Option<Linear>,
     /// A non-equivariant network's per-atom position head (last node state → 3).
     absolute_out: Option<Linear>,
+    /// The input pair distances are a static edge attribute ([`EgnnConfig::input_distances`]).
+    input_distances: bool,
 }
 
 impl Egnn {
     pub fn new(cfg: &EgnnConfig, device: &Device) -> Self {
         let h = cfg.hidden;
-        let mut layers: Vec<EgnnLayer> =
-            (0..cfg.layers).map(|_| EgnnLayer { edge: Mlp::new(2 * h + 1 + cfg.edge_features, h, h, device), coord: Mlp::new(h, h, 1, device), node: Mlp::new(2 * h, h, h, device) }).collect();
+        let edge_in = 2 * h + 1 + cfg.edge_features + cfg.input_distances as usize;
+        let mut layers: Vec<EgnnLayer> = (0..cfg.layers)
+            .map(|_| EgnnLayer {
+                edge: Mlp::new(edge_in, h, h, device),
+                coord: Mlp::new(h, h, 1, device),
+                node: Mlp::new(2 * h, h, h, device),
+                gate: cfg.attention.then(|| LinearConfig::new(h, 1).init(device)),
+            })
+            .collect();
         if cfg.coord_range.is_some() {
             // the bounded EGNN of iDEM / Adjoint Sampling starts with its coordinate heads at
             // 1/1000 of their usual scale (EDM's EGNN: xavier gain 0.001 on that layer), so a
@@ -385,7 +421,7 @@ impl Egnn {
         let embed = LinearConfig::new(cfg.features + 1 + 3 * cfg.absolute as usize, h).init(device);
         let types_out = cfg.is_joint().then(|| LinearConfig::new(h, cfg.features).init(device));
         let absolute_out = cfg.absolute.then(|| LinearConfig::new(h, 3).init(device));
-        Egnn { embed, layers, types_out, absolute_out }
+        Egnn { embed, layers, types_out, absolute_out, input_distances: cfg.input_distances }
     }
 
     /// ε̂ for positions x [B, N, 3] (CoM-free), features h [B, N, F], time t/T [B, 1].
@@ -438,11 +474,22 @@ impl Egnn {
         let mut hc = self.embed.forward(Tensor::cat(inputs, 2));
         let x0 = x.clone();
         let mut xc = x;
-        for layer in &self.layers {
+        let mut edges = edges;
+        for (k, layer) in self.layers.iter().enumerate() {
             let xj: Tensor<4> = xc.clone().select(1, others.clone()).reshape([b, n, e, d]);
             let diff = xc.clone().unsqueeze_dim::<4>(2) - xj;
             let d2 = diff.clone().powf_scalar(2.0).sum_dim(3);
-            let m = silu(layer.edge.b.forward(silu(layer.edge_input(hc.clone(), d2.clone(), edges.clone(), &others, [b, n, e]))));
+            if k == 0 && self.input_distances {
+                // the input's d² (this first layer's) rides with the edge attributes, last
+                edges = Some(match edges {
+                    Some(given) => Tensor::cat(vec![given, d2.clone()], 3),
+                    None => d2.clone(),
+                });
+            }
+            let mut m = silu(layer.edge.b.forward(silu(layer.edge_input(hc.clone(), d2.clone(), edges.clone(), &others, [b, n, e]))));
+            if let Some(gate) = &layer.gate {
+                m = m.clone() * sigmoid(gate.forward(m));
+            }
             let w = layer.coord.forward(m.clone());
             let shift: Tensor<3> = match coord_range {
                 None => (diff * w).sum_dim(2).squeeze_dim::<3>(2) / e as f64,
@@ -892,7 +939,7 @@ impl Network {
         let mut shapes = Shapes(Vec::new());
         self.model.visit(&mut shapes);
         check_optimizer_record(&state.optimizer, &state.param_ids, &shapes.0)?;
-        let optim: ModuleOptimizer = AdamConfig::new().init();
+        let optim: ModuleOptimizer = adam().init();
         let optim = optim.from_bytes(burn::tensor::Bytes::from_bytes_vec(state.optimizer)).map_err(|e| ModelError::Corrupt(format!("the optimiser state: {e:?}")))?;
         self.model = self.model.clone().map(&mut SetIds(state.param_ids.into_iter()));
         self.optim = Some(optim);
@@ -939,7 +986,7 @@ impl Network {
     }
 
     fn step(&mut self, grads: GradientsParams, lr: f64) {
-        let optim = self.optim.get_or_insert_with(|| AdamConfig::new().init());
+        let optim = self.optim.get_or_insert_with(|| adam().init());
         self.last_good = Some(self.model.clone());
         self.model = optim.step(lr, self.model.clone(), grads);
         self.steps += 1;
@@ -1422,14 +1469,23 @@ mod tests {
         let mask: Tensor<4> = (Tensor::<2>::ones([n, n], &device) - eye).unsqueeze_dim::<3>(2).unsqueeze_dim::<4>(0);
         let x0 = x.clone();
         let mut xc = x;
+        let mut d2_in = None;
         for layer in &net.layers {
             let diff: Tensor<4> = xc.clone().unsqueeze_dim::<4>(2).repeat_dim(2, n) - xc.clone().unsqueeze_dim::<4>(1).repeat_dim(1, n);
             let d2 = diff.clone().powf_scalar(2.0).sum_dim(3);
+            let d2_in = d2_in.get_or_insert_with(|| d2.clone()).clone();
             let hi: Tensor<4> = hc.clone().unsqueeze_dim::<4>(2).repeat_dim(2, n);
             let hj: Tensor<4> = hc.clone().unsqueeze_dim::<4>(1).repeat_dim(1, n);
             let mut input = vec![hi, hj, d2.clone()];
             input.extend(edges.clone());
-            let m = silu(layer.edge.forward(Tensor::cat(input, 3))) * mask.clone().repeat_dim(0, b);
+            if net.input_distances {
+                input.push(d2_in);
+            }
+            let mut m = silu(layer.edge.forward(Tensor::cat(input, 3)));
+            if let Some(gate) = &layer.gate {
+                m = m.clone() * sigmoid(gate.forward(m));
+            }
+            let m = m * mask.clone().repeat_dim(0, b);
             let w = layer.coord.forward(m.clone());
             let shift: Tensor<3> = match coord_range {
                 None => (diff * w).sum_dim(2).squeeze_dim::<3>(2) / (n.max(2) - 1) as f64,
@@ -1558,8 +1614,10 @@ mod tests {
     fn the_edge_list_egnn_is_the_dense_one() {
         let device = Device::flex();
         let mut rng = XorShift64::new(7);
-        for (n, d, features, hidden, layers, range) in [(2, 3, 1, 8, 2, None), (4, 2, 1, 16, 3, Some(15.0)), (5, 3, 5, 12, 2, None), (13, 3, 3, 8, 4, Some(15.0))] {
-            let cfg = EgnnConfig { coord_range: range, ..EgnnConfig::identical(n, hidden, layers, 1.0) };
+        let cases = [(2, 3, 1, 8, 2, None), (4, 2, 1, 16, 3, Some(15.0)), (5, 3, 5, 12, 2, None), (13, 3, 3, 8, 4, Some(15.0))];
+        // and the Adjoint Sampling code's EGNN: gated messages, the input d² in every layer
+        for ((n, d, features, hidden, layers, range), official) in cases.into_iter().flat_map(|c| [(c, false), (c, true)]) {
+            let cfg = EgnnConfig { coord_range: range, attention: official, input_distances: official, ..EgnnConfig::identical(n, hidden, layers, 1.0) };
             let cfg = EgnnConfig { features, ..cfg };
             let net = Egnn::new(&cfg, &device);
             let b = 3;

@@ -256,7 +256,8 @@ enum Command {
         lr: Option<f64>,
         /// Override a field of the configuration for a new run (repeatable): name=value with
         /// name one of sigma_min, sigma_max, nfe, new_per_epoch, grad_steps, batch, buffer,
-        /// lr, hidden, layers, clip, ema (e.g. --set hidden=64 --set ema=0.999).
+        /// lr, hidden, layers, clip, ema, attention, input_distances (e.g. --set hidden=64
+        /// --set ema=0.999 --set attention=false).
         #[arg(long = "set", value_name = "NAME=VALUE")]
         set: Vec<String>,
         /// Where the network trains: `cpu` (burn's CPU backend) or `gpu` (burn on wgpu:
