@@ -186,8 +186,8 @@ fn sample_reports_nfe_and_gaga_saves_evaluations() {
         (vec!["sample", "--score", "empirical"], "needs --data"),
         (vec!["sample", "--score", "empirical", "--data", data.as_str(), "--atoms", "7"], "no molecule has 7 atoms (sizes in the set: 3, 4)"),
         (vec!["sample", "--score", "/no/such/weights.bin"], "/no/such/weights.bin: No such file"),
-        (vec!["sample", "--steps", "0"], "at least 1"),
-        (vec!["sample", "--gaga", "--t-star", "5000"], "the start must be in (0, 1000]"),
+        (vec!["sample", "--steps", "0"], "--steps must be between 1 and 100000, got 0"),
+        (vec!["sample", "--gaga", "--t-star", "5000"], "--t-star must be in (0, 1000], got 5000"),
         (vec!["sample", "--gaga", "--compare-gaga"], "leave out --gaga"),
         (vec!["sample", "--schedule", "geometric"], "geometric"),
     ] {

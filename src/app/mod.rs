@@ -8,6 +8,7 @@ pub mod adjoint;
 #[cfg(feature = "nets")]
 pub mod conformers;
 pub mod gaussianity;
+pub mod generation;
 #[cfg(feature = "nets")]
 pub mod molecules;
 pub mod reference;

@@ -183,11 +183,13 @@ pub(super) fn train_score(a: TrainScoreArgs) -> Result<(), String> {
 }
 
 pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
+    use molplay::app::generation::{Limits, Plan};
     use molplay::app::sample::{Prepared, RunFacts, SampleStability, Source};
-    use molplay::samplers::{sample, Method, SampleOptions, Symmetry};
+    use molplay::samplers::{sample, Method, Symmetry};
     let sch = molplay::schedules::Schedule::noising_by_name(&a.schedule, 1000).map_err(|e| e.to_string())?;
-    let method = Method::by_name(&a.sampler)?;
-    let symmetry = Symmetry::by_name(&a.symmetry)?;
+    let plan = Plan { method: Method::by_name(&a.sampler)?, symmetry: Symmetry::by_name(&a.symmetry)?, steps: a.steps, samples: a.samples, seed: a.seed, gaga: a.gaga, t_star: a.t_star };
+    plan.check(Limits::NATIVE, &sch, |k| format!("--{}", k.replace('_', "-"))).map_err(|e| e.to_string())?;
+    let (method, symmetry) = (plan.method, plan.symmetry);
     // the target, its per-coordinate variance (for GAGA's Gaussian) and the reference pairs
     let model_path = match (&a.score[..], &a.model) {
         ("model", Some(p)) => Some(p.clone()),
@@ -230,11 +232,7 @@ pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
         }
     };
     let n = source.atoms();
-    let mut opts = SampleOptions::new(method, symmetry, a.steps, &sch);
-    opts.seed = a.seed;
-    if a.gaga {
-        opts = opts.gaga(&sch, a.t_star, v_hat, n);
-    }
+    let opts = plan.options(&sch, v_hat, n);
     let t0 = Instant::now();
     let r = source.with_denoiser(loaded.as_ref(), |d| sample(d, &sch, &opts, a.samples)).map_err(|e| e.to_string())?;
     let secs = t0.elapsed().as_secs_f64();
@@ -278,8 +276,7 @@ pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
             return Err("--compare-gaga runs the full and the GAGA sampler itself: leave out --gaga".into());
         }
         // same step size: T*/T of the steps
-        let steps = ((a.steps as f64 * a.t_star / sch.steps() as f64).round() as usize).max(1);
-        let g_opts = SampleOptions { steps, ..opts.clone().gaga(&sch, a.t_star, v_hat, n) };
+        let g_opts = plan.gaga_twin(&sch).options(&sch, v_hat, n);
         let t1 = Instant::now();
         let g = source.with_denoiser(loaded.as_ref(), |d| sample(d, &sch, &g_opts, a.samples)).map_err(|e| e.to_string())?;
         let g_secs = t1.elapsed().as_secs_f64();

@@ -511,7 +511,7 @@ test("generation from QM9 molecules with the exact empirical score, driven from 
   assert.match(await reason(() => window.molplay.sample({ atoms: 2 })), /a chain has 3 to 64 beads, got 2/);
   assert.match(await reason(() => window.molplay.sample({ gaga: true, tStar: 5000 })), /tStar must be in \(0, 1000\], got 5000/);
   assert.match(await reason(() => window.molplay.sample({ target: "molecules", atoms: 99 })), /no molecule has 99 atoms \(sizes in the set: /);
-  assert.match(await reason(() => window.molplay.sample({ steps: 0 })), /steps and samples must be between 1 and 5000/);
+  assert.match(await reason(() => window.molplay.sample({ steps: 0 })), /steps must be between 1 and 5000, got 0/);
   assert.match(await reason(() => window.molplay.setGenerateTime("x")), /t must be a number/);
   await page.fill("#gen-steps", "-3");
   await page.click("#gen-run");
