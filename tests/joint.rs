@@ -149,3 +149,51 @@ fn damaged_whole_molecule_files_never_panic() {
         assert!(MoleculeModel::from_bytes(&forged).is_err(), "{to} was accepted");
     }
 }
+
+/// The page's run (`app::molecules::Run`): knobs checked, advanced in slices to the molecules
+/// one call makes, its report when done, and atoms shown grey until their type is decided.
+#[test]
+fn a_run_in_slices_is_the_whole_generation_and_colours_atoms_once_their_type_is_decided() {
+    use molplay::app::molecules::{Run, RunPlan};
+    let sch = Schedule::polynomial2(1000, 1e-5);
+    let d = JointData::new(&data(), None).unwrap();
+    let m = MoleculeModel::new(&d, config(650.0), &sch).unwrap();
+    let plan = RunPlan { steps: 20, samples: 6, show: 3, gaga: true, seed: 4, ..RunPlan::for_model(&m, &sch) };
+    assert_eq!(plan.t_star, 650.0, "GAGA's T* defaults to the one the network was trained up to");
+    let refused = |p: RunPlan| Run::start(&m, sch.clone(), p, 5000).err().map(|e| e.to_string()).unwrap_or_default();
+    assert_eq!(refused(RunPlan { show: 17, ..plan.clone() }), "steps and samples must be between 1 and 5000 and show between 1 and 16, got 20, 6 and 17");
+    assert_eq!(refused(RunPlan { t_star_types: f64::NAN, ..plan.clone() }), "T* values must be within [1, 1000]");
+    assert_eq!(refused(RunPlan { steps: 6000, ..plan.clone() }), "steps and samples must be between 1 and 5000 and show between 1 and 16, got 6000, 6 and 3");
+    let mut run = Run::start(&m, sch.clone(), plan, 5000).unwrap();
+    assert_eq!((run.gen.options.steps, run.label.as_str()), (13, "GAGA from T* = 650, ṽ per modality"));
+    let first = run.frame_view(0);
+    assert_eq!((first.sizes.len(), first.decided(), first.elements.len()), (3, 0, first.sizes.iter().sum::<usize>()));
+    assert!(run.report().is_none());
+    let mut slices = 0;
+    while !run.gen.done() {
+        let mut left = 4;
+        run.advance_while(
+            &m,
+            || {
+                left -= 1;
+                left >= 0
+            },
+            &no_clock,
+        )
+        .unwrap();
+        slices += 1;
+    }
+    assert_eq!(slices, 4, "13 steps, 4 a slice");
+    let (whole, _) = generate(&m, &sch, &run.gen.options, 6, &no_clock).unwrap();
+    assert_eq!(whole.molecules, run.gen.current().molecules, "the slices are the whole generation");
+    assert_eq!(run.report().unwrap().samples, 6);
+    let last = run.gen.frames() - 1;
+    assert_eq!(last, 13);
+    let end = run.frame_view(last);
+    assert_eq!(end.decided(), end.elements.len(), "at t = 0 every type is decided");
+    assert!(run.frame_view(0).decided() < end.decided());
+    assert_eq!((run.frame_at(650.0), run.frame_at(2000.0), run.frame_at(f64::NAN), run.frame_at(0.0), run.frame_at(-3.0)), (0, 0, 0, 13, 13));
+    let (flat, elements, comments) = run.export();
+    assert_eq!((flat.len(), elements.len(), comments.len()), (14 * 3 * end.elements.len(), end.elements.len(), 14));
+    assert!(comments[0].starts_with("molplay whole-molecules GAGA from T* = 650, ṽ per modality t=650.00"), "{}", comments[0]);
+}

@@ -385,3 +385,162 @@ pub fn comparison_rows(method: Method, steps: usize, t_star: f64, schedule: &Sch
         (format!("GAGA T*={t_star}, ṽ per modality"), GenerateOptions { method, steps: short, t_star: Some(t_star), variance: GagaVariance::PerModality, seed }),
     ]
 }
+
+/// T* of positions and of types on the bundled QM9 subset (the Gaussianity study's 95 % marks):
+/// the page's scrubber marks when it has not run the study.
+pub const T_STAR_POSITIONS: f64 = 650.0;
+pub const T_STAR_TYPES: f64 = 350.0;
+
+/// The knobs of one whole-molecule run driven in slices (the page's Generate-molecules panel).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunPlan {
+    pub method: Method,
+    /// Steps of the full trajectory; GAGA takes T*/T of them (the same step size).
+    pub steps: usize,
+    pub samples: usize,
+    /// Trajectories kept for the viewer.
+    pub show: usize,
+    pub seed: u64,
+    pub gaga: bool,
+    pub t_star: f64,
+    pub variance: GagaVariance,
+    /// The scrubber's marks: where positions and types become Gaussian.
+    pub t_star_positions: f64,
+    pub t_star_types: f64,
+}
+
+impl RunPlan {
+    /// The plan's defaults for `model`: GAGA's T* is the T* the network was trained up to
+    /// (or 650 for a network trained on the whole trajectory).
+    pub fn for_model(model: &MoleculeModel, schedule: &Schedule) -> RunPlan {
+        let full_t = schedule.steps() as f64;
+        RunPlan {
+            method: Method::Ddpm,
+            steps: 200,
+            samples: 32,
+            show: 6,
+            seed: 0,
+            gaga: false,
+            t_star: if model.train.t_max < full_t { model.train.t_max } else { 650.0 },
+            variance: GagaVariance::PerModality,
+            t_star_positions: T_STAR_POSITIONS,
+            t_star_types: T_STAR_TYPES,
+        }
+    }
+
+    /// Each knob within its bounds: steps and samples up to `max` (the page's 5000), show up to
+    /// 16, every T* within [1, T].
+    pub fn check(&self, max: usize, schedule: &Schedule) -> Result<(), AppError> {
+        let (steps, count, show) = (self.steps, self.samples, self.show);
+        if !(1..=max).contains(&steps) || !(1..=MAX_SAMPLES.min(max)).contains(&count) || !(1..=16).contains(&show) {
+            return Err(AppError::Invalid(format!("steps and samples must be between 1 and {max} and show between 1 and 16, got {steps}, {count} and {show}")));
+        }
+        let full_t = schedule.steps() as f64;
+        if [self.t_star, self.t_star_positions, self.t_star_types].into_iter().any(|t| !(t.is_finite() && t >= 1.0 && t <= full_t)) {
+            return Err(AppError::Invalid(format!("T* values must be within [1, {full_t}]")));
+        }
+        Ok(())
+    }
+
+    fn options(&self, schedule: &Schedule) -> GenerateOptions {
+        let short = ((self.steps as f64 * self.t_star / schedule.steps() as f64).round() as usize).max(1);
+        GenerateOptions { method: self.method, steps: if self.gaga { short } else { self.steps }, t_star: self.gaga.then_some(self.t_star), variance: self.variance, seed: self.seed }
+    }
+}
+
+/// One frame of a run's kept trajectories as the viewer shows it: the molecules in a row, each
+/// atom grey until its type is decided (known once the run is done).
+pub struct FrameView {
+    pub positions: Vec<f64>,
+    /// Each atom's element, or None while undecided.
+    pub elements: Vec<Option<String>>,
+    /// Atoms per kept molecule.
+    pub sizes: Vec<usize>,
+}
+
+impl FrameView {
+    /// Atoms that show their element.
+    pub fn decided(&self) -> usize {
+        self.elements.iter().filter(|e| e.is_some()).count()
+    }
+}
+
+/// A whole-molecule generation advanced in slices, with what the viewer and the report need.
+pub struct Run {
+    pub gen: Generation,
+    pub schedule: Schedule,
+    pub label: String,
+    /// Wall time spent stepping, ms.
+    pub ms: f64,
+    pub plan: RunPlan,
+    /// Once done: the frame from which each kept atom's type stays its final one.
+    decided: Option<Vec<usize>>,
+    report: Option<GenerationReport>,
+}
+
+impl Run {
+    /// Starts `plan` (checked against `max`) with `model`.
+    pub fn start(model: &MoleculeModel, schedule: Schedule, plan: RunPlan, max: usize) -> Result<Run, AppError> {
+        plan.check(max, &schedule)?;
+        let opts = plan.options(&schedule);
+        let gen = Generation::new(model.sampling_net(), &model.stats, &schedule, &opts, plan.samples, plan.show)?;
+        let label =
+            if plan.gaga { format!("GAGA from T* = {:.0}{}", plan.t_star, if plan.variance == GagaVariance::PerModality { ", ṽ per modality" } else { "" }) } else { "full from T".to_string() };
+        Ok(Run { gen, schedule, label, ms: 0.0, plan, decided: None, report: None })
+    }
+
+    /// Advances by one sampler step at a time while `more()` says so (a face's time budget),
+    /// adding `clock` (ms) to the run's time; when the run is done, its report is made.
+    pub fn advance_while(&mut self, model: &MoleculeModel, mut more: impl FnMut() -> bool, clock: &dyn Fn() -> f64) -> Result<(), AppError> {
+        let t0 = clock();
+        while !self.gen.done() && more() {
+            self.gen.advance(model.sampling_net(), &self.schedule, 1)?;
+        }
+        self.ms += clock() - t0;
+        if self.gen.done() && self.report.is_none() {
+            self.decided = Some(self.gen.decided_frames());
+            self.report = Some(evaluate(&self.label, &self.gen.current(), &self.gen.options, &self.schedule, self.ms / 1000.0, None));
+        }
+        Ok(())
+    }
+
+    /// The finished run's report (None before).
+    pub fn report(&self) -> Option<&GenerationReport> {
+        self.report.as_ref()
+    }
+
+    /// The kept frame nearest diffusion time `t` (clamped to the run's span; not a number: the
+    /// start).
+    pub fn frame_at(&self, t: f64) -> usize {
+        let t_start = self.gen.frame_time(0);
+        let t = if t.is_finite() { t.clamp(0.0, t_start) } else { t_start };
+        (((t_start - t) / t_start.max(1e-9) * self.gen.options.steps as f64).round() as usize).min(self.gen.frames() - 1)
+    }
+
+    /// Frame `k` (clamped to the kept ones) as the viewer shows it.
+    pub fn frame_view(&self, k: usize) -> FrameView {
+        let k = k.min(self.gen.frames() - 1);
+        let molecules = self.gen.frame(k);
+        let mut elements = Vec::new();
+        for (els, _) in &molecules {
+            let first = elements.len();
+            elements.extend(els.iter().enumerate().map(|(a, e)| self.decided.as_ref().is_some_and(|d| d[first + a] <= k).then(|| e.clone())));
+        }
+        FrameView { positions: in_a_row(&molecules), elements, sizes: molecules.iter().map(|m| m.0.len()).collect() }
+    }
+
+    /// The kept trajectories as the viewer lays them out, every frame labelled with the types
+    /// decided at t = 0: (frames flat, elements, a comment per frame).
+    pub fn export(&self) -> (Vec<f64>, Vec<String>, Vec<String>) {
+        let frames = self.gen.frames();
+        let elements: Vec<String> = self.gen.frame(frames - 1).into_iter().flat_map(|m| m.0).collect();
+        let flat: Vec<f64> = (0..frames).flat_map(|k| in_a_row(&self.gen.frame(k))).collect();
+        let comments = (0..frames).map(|k| format!("molplay whole-molecules {} t={:.2} (elements as decided at t = 0)", self.label, self.gen.frame_time(k))).collect();
+        (flat, elements, comments)
+    }
+}
+
+/// The molecules of one frame side by side along x, the row centred (the viewer's layout).
+fn in_a_row(molecules: &[(Vec<String>, Vec<f64>)]) -> Vec<f64> {
+    crate::viewer::layout::side_by_side(&molecules.iter().map(|m| m.1.as_slice()).collect::<Vec<_>>(), 3.0, 8.0)
+}
