@@ -44,7 +44,7 @@ pub struct Plan {
 
 impl Plan {
     /// Each knob checked against `limits` and `schedule` (`name` spells a knob as the face does:
-    /// `--t-star`, `tStar`).
+    /// `--t-star`, `tStar`); T* when GAGA starts there.
     pub fn check(&self, limits: Limits, schedule: &Schedule, name: impl Fn(&str) -> String) -> Result<(), AppError> {
         for (knob, v, max) in [("steps", self.steps, limits.steps), ("samples", self.samples, limits.samples)] {
             if v == 0 || v > max {
@@ -52,7 +52,7 @@ impl Plan {
             }
         }
         let top = schedule.steps() as f64;
-        if !(self.t_star.is_finite() && self.t_star > 0.0 && self.t_star <= top) {
+        if self.gaga && !(self.t_star.is_finite() && self.t_star > 0.0 && self.t_star <= top) {
             return Err(AppError::Invalid(format!("{} must be in (0, {top}], got {}", name("t_star"), self.t_star)));
         }
         Ok(())
@@ -293,8 +293,9 @@ mod tests {
         assert!(plan(6000).check(Limits::NATIVE, &sch, same).is_ok());
         let camel = |k: &str| if k == "t_star" { "tStar".to_string() } else { k.to_string() };
         for bad in [0.0, -1.0, 1001.0, f64::NAN] {
-            let e = Plan { t_star: bad, ..plan(10) }.check(Limits::PAGE, &sch, camel).unwrap_err().to_string();
+            let e = Plan { t_star: bad, gaga: true, ..plan(10) }.check(Limits::PAGE, &sch, camel).unwrap_err().to_string();
             assert!(e.starts_with("tStar must be in (0, 1000]"), "{e}");
+            assert!(Plan { t_star: bad, ..plan(10) }.check(Limits::PAGE, &sch, camel).is_ok(), "T* matters where GAGA starts there");
         }
         assert_eq!(Plan { steps: 0, ..plan(10) }.check(Limits::NATIVE, &sch, same).unwrap_err().to_string(), "steps must be between 1 and 100000, got 0");
         let twin = Plan { steps: 200, ..plan(10) }.gaga_twin(&sch);

@@ -188,7 +188,9 @@ pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
     use molplay::samplers::{sample, Method, Symmetry};
     let sch = molplay::schedules::Schedule::noising_by_name(&a.schedule, 1000).map_err(|e| e.to_string())?;
     let plan = Plan { method: Method::by_name(&a.sampler)?, symmetry: Symmetry::by_name(&a.symmetry)?, steps: a.steps, samples: a.samples, seed: a.seed, gaga: a.gaga, t_star: a.t_star };
-    plan.check(Limits::NATIVE, &sch, |k| format!("--{}", k.replace('_', "-"))).map_err(|e| e.to_string())?;
+    // --t-star matters where a GAGA run starts there: --gaga, or --compare-gaga's second run
+    let checked = Plan { gaga: a.gaga || a.compare_gaga, ..plan.clone() };
+    checked.check(Limits::NATIVE, &sch, |k| format!("--{}", k.replace('_', "-"))).map_err(|e| e.to_string())?;
     let (method, symmetry) = (plan.method, plan.symmetry);
     // the target, its per-coordinate variance (for GAGA's Gaussian) and the reference pairs
     let model_path = match (&a.score[..], &a.model) {

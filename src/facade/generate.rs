@@ -146,7 +146,10 @@ impl Playground {
             gaga: o.gaga.unwrap_or(false),
             t_star: o.t_star.unwrap_or_else(|| s.forward.t_star().unwrap_or(650.0)),
         };
-        plan.check(Limits::PAGE, &schedule, |k| if k == "t_star" { "tStar".into() } else { k.into() }).map_err(err)?;
+        // an explicit tStar is checked even without GAGA (the scrubber marks it); the Forward
+        // panel's T* only when GAGA starts there
+        let checked = Plan { gaga: plan.gaga || o.t_star.is_some(), ..plan.clone() };
+        checked.check(Limits::PAGE, &schedule, |k| if k == "t_star" { "tStar".into() } else { k.into() }).map_err(err)?;
         let count = plan.samples;
         let prepared = match o.target.as_deref().unwrap_or("chain") {
             "network" => network_source(&s.generate, &o, count, &schedule)?,
@@ -298,10 +301,8 @@ impl Playground {
     /// The last finished run's result, or null.
     #[wasm_bindgen(js_name = generateResult)]
     pub fn generate_result(&self) -> Result<JsValue, JsValue> {
-        match &self.inner.borrow().generate.result {
-            Some(v) => to_js(v),
-            None => Ok(JsValue::NULL),
-        }
+        // through JSON values, as generateStep's copy: a diverged run's NaN figures are null
+        to_js(&serde_json::to_value(&self.inner.borrow().generate.result).map_err(js_err)?)
     }
 
     /// Shows the reverse trajectory at diffusion time `t` (the nearest kept frame; above the

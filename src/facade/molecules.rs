@@ -136,7 +136,8 @@ impl Playground {
     /// The finished run's report (null before).
     #[wasm_bindgen(js_name = moleculesResult)]
     pub fn molecules_result(&self) -> Result<JsValue, JsValue> {
-        to_js(&self.inner.borrow().molecules.run.as_ref().and_then(Run::report))
+        // through JSON values, as moleculesStep's copy: NaN figures are null
+        to_js(&serde_json::to_value(self.inner.borrow().molecules.run.as_ref().and_then(Run::report)).map_err(js_err)?)
     }
 }
 
