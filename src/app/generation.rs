@@ -71,9 +71,14 @@ impl Plan {
 
     /// The GAGA twin of a full plan at the same step size: T*/T of the steps, from T*.
     pub fn gaga_twin(&self, schedule: &Schedule) -> Plan {
-        let steps = ((self.steps as f64 * self.t_star / schedule.steps() as f64).round() as usize).max(1);
-        Plan { steps, gaga: true, ..self.clone() }
+        Plan { steps: gaga_steps(self.steps, self.t_star, schedule), gaga: true, ..self.clone() }
     }
+}
+
+/// The steps of a GAGA run from `t_star` at the step size of a full run of `steps` from T:
+/// T*/T of them, rounded, at least one.
+pub fn gaga_steps(steps: usize, t_star: f64, schedule: &Schedule) -> usize {
+    ((steps as f64 * t_star / schedule.steps() as f64).round() as usize).max(1)
 }
 
 /// A started run: the sampler, its score source, and what its report needs.

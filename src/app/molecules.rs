@@ -377,8 +377,7 @@ pub fn generate(model: &MoleculeModel, schedule: &Schedule, opts: &GenerateOptio
 /// The options of a comparison's rows: full from T with `steps`, GAGA from T* with the steps
 /// scaled by T*/T (the same step size), with the pooled and the per-modality start.
 pub fn comparison_rows(method: Method, steps: usize, t_star: f64, schedule: &Schedule, seed: u64) -> Vec<(String, GenerateOptions)> {
-    let t = schedule.steps() as f64;
-    let short = ((steps as f64 * t_star / t).round() as usize).max(1);
+    let short = crate::app::generation::gaga_steps(steps, t_star, schedule);
     vec![
         ("full".into(), GenerateOptions { method, steps, t_star: None, variance: GagaVariance::Pooled, seed }),
         (format!("GAGA T*={t_star}"), GenerateOptions { method, steps: short, t_star: Some(t_star), variance: GagaVariance::Pooled, seed }),
@@ -443,8 +442,8 @@ impl RunPlan {
     }
 
     fn options(&self, schedule: &Schedule) -> GenerateOptions {
-        let short = ((self.steps as f64 * self.t_star / schedule.steps() as f64).round() as usize).max(1);
-        GenerateOptions { method: self.method, steps: if self.gaga { short } else { self.steps }, t_star: self.gaga.then_some(self.t_star), variance: self.variance, seed: self.seed }
+        let steps = if self.gaga { crate::app::generation::gaga_steps(self.steps, self.t_star, schedule) } else { self.steps };
+        GenerateOptions { method: self.method, steps, t_star: self.gaga.then_some(self.t_star), variance: self.variance, seed: self.seed }
     }
 }
 
