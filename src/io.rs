@@ -417,6 +417,66 @@ pub fn frames_from_flat(flat: &[f64], elements: &[String], d: usize, comment: im
     flat.chunks_exact(per).enumerate().map(|(k, x)| XyzFrame { elements: elements.to_vec(), positions: x.to_vec(), comment: comment(k), charges: None }).collect()
 }
 
+/// Multi-frame XYZ of a trajectory (`elements.len()` atoms × `d` per frame, flat), keeping
+/// every `every`-th frame and the last ([`thin_indices`]); frame k is commented `comments[k]`.
+pub fn write_xyz_thinned(flat: &[f64], elements: &[String], d: usize, comments: &[String], every: usize) -> String {
+    let per = elements.len() * d;
+    let count = flat.len().checked_div(per).unwrap_or(0);
+    let keep = thin_indices(count, every);
+    let frames: Vec<XyzFrame> = keep
+        .iter()
+        .map(|&k| XyzFrame { elements: elements.to_vec(), positions: flat[k * per..(k + 1) * per].to_vec(), comment: comments.get(k).cloned().unwrap_or_default(), charges: None })
+        .collect();
+    write_xyz(&frames, d)
+}
+
+/// How a sample set is written: the field's `.npy` (float32, shape (samples, atoms·d)) or
+/// multi-frame XYZ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SampleFormat {
+    Npy,
+    Xyz,
+}
+
+impl SampleFormat {
+    /// "npy" or "xyz" (any case), as a file's extension or the page's format name.
+    pub fn by_name(name: &str) -> Option<SampleFormat> {
+        match name.to_ascii_lowercase().as_str() {
+            "npy" => Some(SampleFormat::Npy),
+            "xyz" => Some(SampleFormat::Xyz),
+            _ => None,
+        }
+    }
+
+    /// By a path's extension.
+    pub fn of_path(path: &std::path::Path) -> Option<SampleFormat> {
+        path.extension().and_then(|e| e.to_str()).and_then(SampleFormat::by_name)
+    }
+}
+
+/// Samples (rows of `dim` = atoms·`d` numbers, flat) as a file's bytes; in XYZ, sample k's
+/// elements and comment are `frame(k)` (2-D systems get z = 0). The CLI and the page write
+/// samples through this.
+pub fn write_samples(xs: &[f64], dim: usize, d: usize, format: SampleFormat, frame: impl Fn(usize) -> (Vec<String>, String)) -> Vec<u8> {
+    match format {
+        SampleFormat::Npy => {
+            let f32s: Vec<f32> = xs.iter().map(|&v| v as f32).collect();
+            write_npy_f32(xs.len().checked_div(dim).unwrap_or(0), dim, &f32s)
+        }
+        SampleFormat::Xyz => {
+            let frames: Vec<XyzFrame> = xs
+                .chunks_exact(dim)
+                .enumerate()
+                .map(|(k, x)| {
+                    let (elements, comment) = frame(k);
+                    XyzFrame { elements, positions: x.to_vec(), comment, charges: None }
+                })
+                .collect();
+            write_xyz(&frames, d).into_bytes()
+        }
+    }
+}
+
 /// Indices 0, every, 2·every, … below `count`, and always the last one: which frames of a long
 /// trajectory an export keeps.
 pub fn thin_indices(count: usize, every: usize) -> Vec<usize> {
@@ -460,6 +520,29 @@ pub fn read_configurations(file_name: &str, bytes: &[u8], n: usize, d: usize) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn samples_are_written_as_npy_rows_or_as_xyz_frames() {
+        let xs = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+        let npy = read_npy(&write_samples(&xs, 4, 2, SampleFormat::Npy, |_| unreachable!())).unwrap();
+        assert_eq!((npy.shape.clone(), npy.data.clone()), (vec![2, 4], xs.to_vec()));
+        let text = String::from_utf8(write_samples(&xs, 4, 2, SampleFormat::Xyz, |k| (vec!["Ar".into(); 2], format!("s{k}")))).unwrap();
+        let frames = read_xyz(&text).unwrap();
+        assert_eq!(frames.len(), 2);
+        assert_eq!((frames[1].comment.as_str(), frames[1].positions[3..6].to_vec()), ("s1", vec![6.0, 7.0, 0.0]));
+        assert_eq!(SampleFormat::of_path(std::path::Path::new("a/b.NPY")), Some(SampleFormat::Npy));
+        assert_eq!(SampleFormat::by_name("pdb"), None);
+    }
+
+    #[test]
+    fn a_thinned_trajectory_keeps_every_kth_frame_and_the_last() {
+        let flat: Vec<f64> = (0..5 * 3).map(|v| v as f64).collect();
+        let comments: Vec<String> = (0..5).map(|k| format!("f{k}")).collect();
+        let frames = read_xyz(&write_xyz_thinned(&flat, &["C".into()], 3, &comments, 3)).unwrap();
+        let kept: Vec<&str> = frames.iter().map(|f| f.comment.as_str()).collect();
+        assert_eq!(kept, ["f0", "f3", "f4"]);
+        assert_eq!(frames[2].positions, vec![12.0, 13.0, 14.0]);
+    }
 
     #[test]
     fn npy_round_trips_and_accepts_both_shapes() {

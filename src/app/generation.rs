@@ -51,8 +51,17 @@ impl Plan {
                 return Err(AppError::Invalid(format!("{} must be between 1 and {max}, got {v}", name(knob))));
             }
         }
+        if self.gaga {
+            self.check_t_star(schedule, name)?;
+        }
+        Ok(())
+    }
+
+    /// T* in (0, T]: [`check`](Self::check) asks it of a GAGA plan; a face asks it too where a
+    /// GAGA run will start there anyway (a comparison's twin, a T* the user gave for the marks).
+    pub fn check_t_star(&self, schedule: &Schedule, name: impl Fn(&str) -> String) -> Result<(), AppError> {
         let top = schedule.steps() as f64;
-        if self.gaga && !(self.t_star.is_finite() && self.t_star > 0.0 && self.t_star <= top) {
+        if !(self.t_star.is_finite() && self.t_star > 0.0 && self.t_star <= top) {
             return Err(AppError::Invalid(format!("{} must be in (0, {top}], got {}", name("t_star"), self.t_star)));
         }
         Ok(())

@@ -1,7 +1,7 @@
 //! `train-adjoint`, `sample --system` and `bench-adjoint`: Adjoint Sampling controllers
 //! trained from the energy alone, sampled and timed.
 
-use super::reference::{load_samples, write_system_samples};
+use super::reference::{load_samples, sample_format, write_system_samples};
 use molplay::metrics::compare;
 use std::path::Path;
 use std::time::Instant;
@@ -188,6 +188,9 @@ pub(super) fn train_adjoint(args: TrainAdjointArgs) -> Result<(), String> {
 /// Samples from a trained Adjoint Sampling controller.
 pub(super) fn adjoint_sample(system: &str, model: Option<&Path>, samples: usize, seed: u64, output: Option<&Path>, json: bool) -> Result<(), String> {
     let path = model.ok_or("--system samples from an Adjoint Sampling controller: give it with --model FILE")?;
+    if let Some(out) = output {
+        sample_format(out)?;
+    }
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut a = molplay::adjoint::AdjointSampler::from_bytes(&bytes, Some(system)).map_err(|e| format!("{}: {e}", path.display()))?;
     if samples == 0 {

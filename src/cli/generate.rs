@@ -2,7 +2,7 @@
 //! molecules' positions, from the T* study to generation and its judging.
 
 use super::molecules;
-use molplay::io::{write_npy_f32, write_xyz, XyzFrame};
+use molplay::io::write_samples;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -189,8 +189,15 @@ pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
     let sch = molplay::schedules::Schedule::noising_by_name(&a.schedule, 1000).map_err(|e| e.to_string())?;
     let plan = Plan { method: Method::by_name(&a.sampler)?, symmetry: Symmetry::by_name(&a.symmetry)?, steps: a.steps, samples: a.samples, seed: a.seed, gaga: a.gaga, t_star: a.t_star };
     // --t-star matters where a GAGA run starts there: --gaga, or --compare-gaga's second run
-    let checked = Plan { gaga: a.gaga || a.compare_gaga, ..plan.clone() };
-    checked.check(Limits::NATIVE, &sch, |k| format!("--{}", k.replace('_', "-"))).map_err(|e| e.to_string())?;
+    let name = |k: &str| format!("--{}", k.replace('_', "-"));
+    plan.check(Limits::NATIVE, &sch, name).map_err(|e| e.to_string())?;
+    let format = a.output.as_deref().map(super::reference::sample_format).transpose()?;
+    if a.compare_gaga {
+        if a.gaga {
+            return Err("--compare-gaga runs the full and the GAGA sampler itself: leave out --gaga".into());
+        }
+        plan.check_t_star(&sch, name).map_err(|e| e.to_string())?;
+    }
     let (method, symmetry) = (plan.method, plan.symmetry);
     // the target, its per-coordinate variance (for GAGA's Gaussian) and the reference pairs
     let model_path = match (&a.score[..], &a.model) {
@@ -243,21 +250,8 @@ pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
     // sample) those of the data point it ends nearest to; None for the chain and a
     // positions-only network
     let els = source.elements_of(&r.samples, symmetry, None).map(|els| els.iter().map(|e| e.to_vec()).collect::<Vec<Vec<String>>>());
-    if let Some(out) = &a.output {
-        let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-        let bytes = match ext.as_str() {
-            "npy" => write_npy_f32(a.samples, 3 * n, &r.samples.iter().map(|&v| v as f32).collect::<Vec<_>>()),
-            "xyz" => {
-                let frames: Vec<XyzFrame> = r
-                    .samples
-                    .chunks(3 * n)
-                    .enumerate()
-                    .map(|(i, x)| XyzFrame { elements: els.as_ref().map_or_else(|| vec!["C".into(); n], |e| e[i].clone()), positions: x.to_vec(), comment: format!("sample {i}"), charges: None })
-                    .collect();
-                write_xyz(&frames, 3).into_bytes()
-            }
-            _ => return Err(format!("{}: the output must end in .npy or .xyz", out.display())),
-        };
+    if let (Some(out), Some(format)) = (&a.output, format) {
+        let bytes = write_samples(&r.samples, 3 * n, 3, format, |i| (els.as_ref().map_or_else(|| vec!["C".into(); n], |e| e[i].clone()), format!("sample {i}")));
         std::fs::write(out, bytes).map_err(|e| format!("{}: {e}", out.display()))?;
     }
     let mut json = serde_json::to_value(&report).map_err(|e| e.to_string())?;
@@ -274,9 +268,6 @@ pub(super) fn sample_cmd(a: SampleArgs) -> Result<(), String> {
         stability_line(&report.stability);
     }
     if a.compare_gaga {
-        if a.gaga {
-            return Err("--compare-gaga runs the full and the GAGA sampler itself: leave out --gaga".into());
-        }
         // same step size: T*/T of the steps
         let g_opts = plan.gaga_twin(&sch).options(&sch, v_hat, n);
         let t1 = Instant::now();

@@ -8,14 +8,12 @@ use std::path::Path;
 
 /// Upper bounds of the count knobs: work and memory are sized from them, so a typo such as
 /// `--samples 10000000000` is a range error up front instead of an abort minutes later.
-const MAX_SAMPLES: usize = 100_000;
-const MAX_STEPS: usize = 100_000;
+/// Sampler steps and samples: the generation plan's bounds (`sample` checks them in its `Plan`).
+const MAX_SAMPLES: usize = molplay::app::generation::Limits::NATIVE.samples;
+const MAX_STEPS: usize = molplay::app::generation::Limits::NATIVE.steps;
 const MAX_REFERENCE_SAMPLES: usize = 1_000_000;
-const MAX_CHAINS: usize = 10_000;
-const MAX_SWEEPS: usize = 10_000_000;
 const MAX_TRAIN_STEPS: usize = 10_000_000;
 const MAX_BATCH: usize = 4096;
-const MAX_BENCH_BATCH: usize = 65_536;
 const MAX_REPS: usize = 10_000;
 const MAX_EPOCHS: usize = 1_000_000;
 /// Most numbers (f64) a knob may make a command hold at once: 400 MB.
@@ -60,9 +58,8 @@ pub(super) fn check_knobs(cmd: &Command) -> Result<(), String> {
             }
         }
         Command::Sample { system: Some(_), samples, .. } => at_most("--samples", *samples, MAX_REFERENCE_SAMPLES)?,
-        Command::Sample { score, samples, steps, .. } => {
-            at_most("--samples", *samples, MAX_SAMPLES)?;
-            at_most("--steps", *steps, MAX_STEPS)?;
+        // --samples and --steps: checked with the other sampler knobs in `sample`'s Plan
+        Command::Sample { score, .. } => {
             // a name that is neither a score nor a file: a misspelt score, not a path
             let known = ["chain", "empirical", "orbits", "model"];
             if !known.contains(&score.as_str()) && !Path::new(score).exists() && !score.contains(['/', '\\', '.']) {
@@ -82,17 +79,8 @@ pub(super) fn check_knobs(cmd: &Command) -> Result<(), String> {
             thread_counts(threads.iter())?;
         }
         Command::Eval { sample_w2, .. } => at_most("--sample-w2", *sample_w2, molplay::metrics::MAX_SAMPLE_W2_N)?,
-        Command::Bench { systems, batch, reps, .. } => {
-            at_most("--batch", *batch, MAX_BENCH_BATCH)?;
-            at_most("--reps", *reps, MAX_REPS)?;
-            for sys in systems.iter().filter_map(|s| System::by_name(s).ok()) {
-                floats("--batch", *batch, sys.dim())?;
-            }
-        }
-        Command::BenchMcmc { chains, sweeps, .. } => {
-            at_most("--chains", *chains, MAX_CHAINS)?;
-            at_most("--sweeps", *sweeps, MAX_SWEEPS)?;
-        }
+        // bench and bench-mcmc: their limits live in the application layer (`app::bench`)
+        Command::Bench { .. } | Command::BenchMcmc { .. } => {}
         Command::BenchTrain { reps, .. } => at_most("--reps", *reps, MAX_REPS)?,
         Command::BenchAdjoint { epochs, threads, .. } => {
             at_most("--epochs", *epochs, MAX_REPS)?;

@@ -1,11 +1,12 @@
 //! `energy`, `reference`, `eval` and `bench-mcmc`: the benchmark systems' energies, reference
 //! samples by parallel tempering, and the sample files they read and write.
 
+use molplay::app::bench::{Limits as BenchLimits, McmcBench};
 use molplay::app::reference::{Engine, Limits, Plan};
 use molplay::energies::System;
 use molplay::gpu::GpuContext;
-use molplay::io::{read_configurations, write_npy_f32, write_xyz, XyzFrame};
-use molplay::mcmc::{PtConfig, PtReport};
+use molplay::io::{read_configurations, write_samples, SampleFormat};
+use molplay::mcmc::PtReport;
 use molplay::metrics::{compare, Comparison};
 use molplay::reference::Phase;
 use std::path::Path;
@@ -78,10 +79,7 @@ fn mcmc_gpu(backend: &str) -> Result<Option<GpuContext>, String> {
 
 pub(super) fn reference(system: &str, n: usize, seed: u64, output: &Path, knobs: (usize, Option<usize>, f64, usize, usize), backend: &str, json: bool) -> Result<(), String> {
     let (chains, levels, t_max, burn_in, thin) = knobs;
-    let ext = output.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    if ext != "npy" && ext != "xyz" {
-        return Err(format!("{}: the output must end in .npy or .xyz", output.display()));
-    }
+    sample_format(output)?;
     let plan = Plan { system: system.to_string(), samples: n, chains, levels, t_max, burn_in, thin, seed };
     let flag = |k: &str| format!("--{}", k.replace('_', "-"));
     let checked = plan.check(Limits::NATIVE, flag).map_err(|e| e.to_string())?;
@@ -127,25 +125,18 @@ pub(super) fn reference(system: &str, n: usize, seed: u64, output: &Path, knobs:
     Ok(())
 }
 
+/// A samples output's format by its extension: checked before a run, so that no run's work is
+/// lost to a misnamed file.
+pub(super) fn sample_format(output: &Path) -> Result<SampleFormat, String> {
+    SampleFormat::of_path(output).ok_or_else(|| format!("{}: the output must end in .npy or .xyz", output.display()))
+}
+
 /// Writes samples of a benchmark system as .npy (float32) or XYZ (with energies in the
 /// comment lines), by the output's extension.
 pub(super) fn write_system_samples(sys: &System, xs: &[f64], output: &Path) -> Result<(), String> {
-    let ext = output.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    let bytes = match ext.as_str() {
-        "npy" => write_npy_f32(xs.len() / sys.dim(), sys.dim(), &xs.iter().map(|&v| v as f32).collect::<Vec<f32>>()),
-        "xyz" => {
-            let symbol = sys.particle_symbol();
-            let energies = sys.energies(xs).map_err(|e| e.to_string())?;
-            let frames: Vec<XyzFrame> = xs
-                .chunks(sys.dim())
-                .zip(&energies)
-                .enumerate()
-                .map(|(i, (x, e))| XyzFrame { elements: vec![symbol.into(); sys.n], positions: x.to_vec(), comment: format!("{} sample {i} energy={e:.6}", sys.name), charges: None })
-                .collect();
-            write_xyz(&frames, sys.d).into_bytes()
-        }
-        _ => return Err(format!("{}: the output must end in .npy or .xyz", output.display())),
-    };
+    let format = sample_format(output)?;
+    let energies = if format == SampleFormat::Xyz { sys.energies(xs).map_err(|e| e.to_string())? } else { Vec::new() };
+    let bytes = write_samples(xs, sys.dim(), sys.d, format, |i| (vec![sys.particle_symbol().into(); sys.n], format!("{} sample {i} energy={:.6}", sys.name, energies[i])));
     std::fs::write(output, bytes).map_err(|e| format!("{}: {e}", output.display()))
 }
 
@@ -190,9 +181,7 @@ pub(super) fn eval(system: &str, samples: &Path, reference: &Path, sample_w2_n: 
 }
 
 pub(super) fn bench_mcmc(systems: &[String], chains: usize, sweeps: usize, json: bool) -> Result<(), String> {
-    if chains == 0 || sweeps == 0 {
-        return Err("--chains and --sweeps must be at least 1".into());
-    }
+    McmcBench::check(chains, sweeps, BenchLimits::NATIVE, |k| format!("--{k}")).map_err(|e| e.to_string())?;
     let systems = systems.iter().map(|s| System::by_name(s).map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
     let gpu = GpuContext::new_blocking();
     if let Err(e) = &gpu {
@@ -200,34 +189,24 @@ pub(super) fn bench_mcmc(systems: &[String], chains: usize, sweeps: usize, json:
     }
     let mut rows = Vec::new();
     for sys in &systems {
-        let cfg = PtConfig::geometric(sys, PtConfig::default_levels(sys), 2.0, chains, 1);
         let t0 = Instant::now();
         let clock = || t0.elapsed().as_secs_f64() * 1e3;
-        let t = pollster::block_on(molplay::reference::time_sweeps(gpu.as_ref().ok(), sys, &cfg, sweeps, clock)).map_err(|e| e.to_string())?;
-        let row = serde_json::json!({
-            "system": sys.name, "replicas": cfg.replicas(), "sweeps": sweeps,
-            "cpu_sweeps_per_s": t.cpu_sweeps_per_s, "gpu_sweeps_per_s": t.gpu_sweeps_per_s,
-            "cpu_evals_per_s": t.cpu_sweeps_per_s * cfg.replicas() as f64,
-            "gpu_evals_per_s": t.gpu_sweeps_per_s.map(|g| g * cfg.replicas() as f64),
-            "gpu_over_cpu": t.gpu_sweeps_per_s.map(|g| g / t.cpu_sweeps_per_s),
-        });
+        let t = pollster::block_on(McmcBench::run(gpu.as_ref().ok(), sys, chains, sweeps, clock)).map_err(|e| e.to_string())?;
         if !json {
-            let r = cfg.replicas() as f64;
             match t.gpu_sweeps_per_s {
                 Some(g) => outln!(
-                    "{:>5} {} replicas: CPU {:8.1} sweeps/s ({:.3e} evals/s) | GPU {:8.1} sweeps/s ({:.3e} evals/s) | GPU/CPU {:.2}",
+                    "{:>5} {} replicas: CPU {:8.1} sweeps/s ({:.3e} evals/s) | GPU {g:8.1} sweeps/s ({:.3e} evals/s) | GPU/CPU {:.2}",
                     sys.name,
-                    cfg.replicas(),
+                    t.replicas,
                     t.cpu_sweeps_per_s,
-                    t.cpu_sweeps_per_s * r,
-                    g,
-                    g * r,
+                    t.cpu_evals_per_s,
+                    t.gpu_evals_per_s.unwrap_or(f64::NAN),
                     g / t.cpu_sweeps_per_s
                 ),
-                None => outln!("{:>5} {} replicas: CPU {:8.1} sweeps/s (no GPU)", sys.name, cfg.replicas(), t.cpu_sweeps_per_s),
+                None => outln!("{:>5} {} replicas: CPU {:8.1} sweeps/s (no GPU)", sys.name, t.replicas, t.cpu_sweeps_per_s),
             }
         }
-        rows.push(row);
+        rows.push(t);
     }
     let adapter = gpu.as_ref().ok().map(|c| c.summary.clone());
     if json {

@@ -4,23 +4,11 @@
 
 use super::{js_err, Playground, Shown};
 use crate::energies::System;
-use crate::io::{frames_from_flat, thin_indices, write_npy_f32, write_xyz};
+use crate::io::{write_samples, write_xyz_thinned as xyz_of, SampleFormat};
 use wasm_bindgen::prelude::*;
 
 /// Frames kept by default: a 1000-step forward trajectory exports every 5th frame.
 const DEFAULT_FRAMES: usize = 201;
-
-fn xyz_of(flat: &[f64], elements: &[String], d: usize, comments: &[String], every: usize) -> String {
-    let per = elements.len() * d;
-    let count = flat.len().checked_div(per).unwrap_or(0);
-    let mut picked = Vec::new();
-    let mut notes = Vec::new();
-    for k in thin_indices(count, every) {
-        picked.extend_from_slice(&flat[k * per..(k + 1) * per]);
-        notes.push(comments.get(k).cloned().unwrap_or_default());
-    }
-    write_xyz(&frames_from_flat(&picked, elements, d, |k| notes[k].clone()), d)
-}
 
 fn stride_for(count: usize, every: Option<usize>) -> Result<usize, JsValue> {
     match every {
@@ -109,9 +97,11 @@ impl Playground {
     /// (multi-frame text; 2-D systems get z = 0).
     #[wasm_bindgen(js_name = exportSamples)]
     pub fn export_samples(&self, source: String, format: String) -> Result<JsValue, JsValue> {
-        if format != "npy" && format != "xyz" {
-            return Err(js_err(format!("exportSamples: format must be \"npy\" or \"xyz\", got \"{format}\"")));
-        }
+        let format = match format.as_str() {
+            "npy" => SampleFormat::Npy,
+            "xyz" => SampleFormat::Xyz,
+            other => return Err(js_err(format!("exportSamples: format must be \"npy\" or \"xyz\", got \"{other}\""))),
+        };
         let s = self.inner.borrow();
         // a benchmark system's samples: every particle the system's element
         let particles = |sys: &System, xs: &[f64]| (xs.to_vec(), sys.dim(), sys.d, vec![vec![sys.particle_symbol().to_string(); sys.n]; xs.len() / sys.dim()]);
@@ -126,7 +116,7 @@ impl Playground {
                 particles(n.system, n.samples)
             }
             "reference" => {
-                let run = s.reference.as_ref().ok_or_else(|| js_err("exportSamples: no reference sampler run"))?;
+                let run = s.reference.get().ok_or_else(|| js_err("exportSamples: no reference sampler run"))?;
                 particles(run.system(), run.samples().0)
             }
             other => return Err(js_err(format!("exportSamples: source must be \"generate\", \"adjoint\" or \"reference\", got \"{other}\""))),
@@ -134,15 +124,11 @@ impl Playground {
         if xs.is_empty() {
             return Err(js_err(format!("exportSamples: the {source} set has no samples yet")));
         }
-        let rows = xs.len() / dim;
-        if format == "npy" {
-            let f32s: Vec<f32> = xs.iter().map(|&v| v as f32).collect();
-            return Ok(js_sys::Uint8Array::from(write_npy_f32(rows, dim, &f32s).as_slice()).into());
+        let bytes = write_samples(&xs, dim, d, format, |k| (elements[k].clone(), format!("molplay {source} sample {k}")));
+        if format == SampleFormat::Npy {
+            return Ok(js_sys::Uint8Array::from(bytes.as_slice()).into());
         }
-        let mut text = String::new();
-        for (k, (x, els)) in xs.chunks(dim).zip(&elements).enumerate() {
-            text.push_str(&write_xyz(&frames_from_flat(x, els, d, |_| format!("molplay {source} sample {k}")), d));
-        }
+        let text = String::from_utf8(bytes).map_err(js_err)?;
         Ok(JsValue::from_str(&text))
     }
 }

@@ -148,8 +148,11 @@ impl Playground {
         };
         // an explicit tStar is checked even without GAGA (the scrubber marks it); the Forward
         // panel's T* only when GAGA starts there
-        let checked = Plan { gaga: plan.gaga || o.t_star.is_some(), ..plan.clone() };
-        checked.check(Limits::PAGE, &schedule, |k| if k == "t_star" { "tStar".into() } else { k.into() }).map_err(err)?;
+        let name = |k: &str| if k == "t_star" { "tStar".into() } else { k.into() };
+        plan.check(Limits::PAGE, &schedule, name).map_err(err)?;
+        if o.t_star.is_some() {
+            plan.check_t_star(&schedule, name).map_err(err)?;
+        }
         let count = plan.samples;
         let prepared = match o.target.as_deref().unwrap_or("chain") {
             "network" => network_source(&s.generate, &o, count, &schedule)?,
@@ -220,7 +223,7 @@ impl Playground {
     async fn advance_on_gpu(&self, budget: f64) -> Result<(), JsValue> {
         let t0 = now_ms();
         while now_ms() - t0 < budget {
-            let mut job = self.inner.borrow_mut().generate.job.take(STEP_RUNNING, "generateStep: call startGenerate first")?;
+            let mut job = self.inner.borrow_mut().generate.job.take(STEP_RUNNING, "generateStep: call startGenerate first").map_err(js_err)?;
             // a job moved to the CPU (a lost device) goes back for the CPU engine's next slice
             let Some((ctx, kernel)) = job.gpu.clone() else {
                 self.inner.borrow_mut().generate.job.put_back(job);
