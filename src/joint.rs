@@ -231,6 +231,17 @@ pub enum GagaVariance {
     PerModality,
 }
 
+impl GagaVariance {
+    /// "pooled" or "per-modality", as the CLI and the page name them.
+    pub fn by_name(name: &str) -> Result<GagaVariance, String> {
+        match name {
+            "pooled" => Ok(GagaVariance::Pooled),
+            "per-modality" => Ok(GagaVariance::PerModality),
+            v => Err(format!("variance must be \"pooled\" or \"per-modality\", got \"{}\"", crate::io::printable(v))),
+        }
+    }
+}
+
 /// How one generation run samples.
 #[derive(Clone, Debug, Serialize)]
 pub struct GenerateOptions {

@@ -70,7 +70,7 @@ fn bad_input_gives_a_clear_error_and_a_failing_exit_code() {
         (vec!["energy", "--system", "lj13", "--input", txt.as_str()], "use .npy or .xyz"),
         (vec!["energy", "--system", "water", "--input", xyz.as_str()], "unknown system 'water'"),
         (vec!["energy", "--system", "lj13", "--input", "/no/such/file.npy"], "No such file"),
-        (vec!["bench", "--batch", "0"], "must be at least 1"),
+        (vec!["bench", "--batch", "0"], "--batch must be between 1 and 65536, got 0"),
         (vec!["bench-train", "--reps", "0"], "--reps must be at least 1"),
         #[cfg(not(feature = "gpu-nets"))]
         (vec!["train-adjoint", "--system", "dw4", "--device", "gpu", "--output", "/tmp/never.mpa"], "build with `--features gpu-nets`"),
@@ -190,6 +190,9 @@ fn sample_reports_nfe_and_gaga_saves_evaluations() {
         (vec!["sample", "--gaga", "--t-star", "5000"], "--t-star must be in (0, 1000], got 5000"),
         (vec!["sample", "--gaga", "--compare-gaga"], "leave out --gaga"),
         (vec!["sample", "--schedule", "geometric"], "geometric"),
+        // a misnamed output is refused before the run, not after it
+        (vec!["sample", "--steps", "100000", "--samples", "100000", "--output", "s.pdb"], "s.pdb: the output must end in .npy or .xyz"),
+        (vec!["sample", "--compare-gaga", "--t-star", "0"], "--t-star must be in (0, 1000], got 0"),
     ] {
         let (ok, _, err) = molplay(&args);
         assert!(!ok && err.contains(expect), "{args:?}: {err}");
@@ -348,14 +351,14 @@ fn hostile_files_and_knobs_give_clear_errors() {
         (vec!["energy", "--system", "lj2", "--input", esc.as_str()], "expected an atom count, found '\\u{1b}[2J\\u{1b}[H'"),
         (vec!["energy", "--system", "lj2", "--input", trailing.as_str()], "8 bytes after the 24 data bytes"),
         (vec!["sample", "--score", "empirikal"], "unknown score 'empirikal': use chain, empirical, orbits or a weights file"),
-        (vec!["sample", "--samples", "10000000000"], "--samples 10000000000 is out of range: at most 100000"),
-        (vec!["sample", "--steps", "10000000000"], "--steps 10000000000 is out of range"),
+        (vec!["sample", "--samples", "10000000000"], "--samples must be between 1 and 100000, got 10000000000"),
+        (vec!["sample", "--steps", "10000000000"], "--steps must be between 1 and 100000, got 10000000000"),
         (vec!["reference", "--system", "lj13", "--samples", "10000000000", "--output", out.as_str()], "--samples 10000000000 is out of range"),
         (vec!["reference", "--system", "lj1024", "--samples", "100000", "--output", out.as_str()], "more than the 50000000 allowed"),
         (vec!["eval", "--system", "lj2", "--samples", pair.as_str(), "--reference", pair.as_str(), "--sample-w2", "100000"], "--sample-w2 100000 is out of range: at most 5000"),
         (vec!["train-score", "--data", "chain", "--batch", "1000000", "--output", out.as_str()], "--batch 1000000 is out of range"),
         (vec!["bench", "--systems", "lj1024", "--batch", "60000"], "more than the 50000000 allowed"),
-        (vec!["bench-mcmc", "--chains", "1000000000"], "--chains 1000000000 is out of range"),
+        (vec!["bench-mcmc", "--chains", "1000000000"], "--chains must be between 1 and 10000, got 1000000000"),
         (vec!["gaussianity", "--input", later.as_str(), "--steps", "1000000000"], "--steps 1000000000 is out of range"),
         (vec!["sample", "--score", mpw.as_str()], "hidden 4096 is above the largest network molplay makes (1024)"),
         (vec!["sample", "--score", features.as_str()], "features 18446744073709551615 is above"),

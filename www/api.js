@@ -27,11 +27,19 @@
  */
 
 /**
- * GPU vs CPU timing of energies and gradients (more fields than listed).
+ * GPU vs CPU timing of energies and gradients, per evaluation of the batch (app::bench::EnergyBench,
+ * the rows of `molplay bench --json`).
  * @typedef {object} BenchReport
- * @property {number} gpu_ms
+ * @property {string} system
+ * @property {number} n
+ * @property {number} batch
+ * @property {number} reps
  * @property {number} cpu_ms
- * @property {number} speedup
+ * @property {number | null} gpu_ms end to end (upload, pass, read-back); null without WebGPU
+ * @property {number | null} gpu_resident_ms positions already on the GPU
+ * @property {number} cpu_configs_per_s
+ * @property {number | null} gpu_configs_per_s
+ * @property {number | null} cpu_over_gpu CPU time over GPU time (> 1: the GPU is faster)
  */
 
 /**

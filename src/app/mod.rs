@@ -5,10 +5,12 @@
 
 #[cfg(feature = "nets")]
 pub mod adjoint;
+pub mod bench;
 #[cfg(feature = "nets")]
 pub mod conformers;
 pub mod gaussianity;
 pub mod generation;
+pub mod held;
 #[cfg(feature = "nets")]
 pub mod molecules;
 pub mod reference;
@@ -24,6 +26,9 @@ pub enum AppError {
     /// A knob or an input out of range, or inputs that do not fit each other, in words.
     #[error("{0}")]
     Invalid(String),
+    /// A call that must wait or come later: a slice already running, nothing started yet.
+    #[error("{0}")]
+    NotNow(String),
     /// An Adjoint Sampling mode other than train, refresh or regress (made printable).
     #[error("mode must be \"train\", \"refresh\" or \"regress\", got \"{0}\"")]
     UnknownMode(String),
@@ -38,6 +43,8 @@ pub enum AppError {
     Schedule(#[from] crate::schedules::ScheduleError),
     #[error(transparent)]
     Study(#[from] crate::gaussianity::StudyError),
+    #[error(transparent)]
+    Energy(#[from] crate::gpu::energy::EnergyError),
     #[error(transparent)]
     Reference(#[from] crate::reference::ReferenceError),
     #[cfg(feature = "nets")]

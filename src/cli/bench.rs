@@ -1,8 +1,9 @@
 //! `info`, `bench` and `bench-train`: the GPU adapter, and CPU against GPU timings of the
 //! energies, the sampler update and training steps.
 
-use molplay::energies::{perturbed_batch, System};
-use molplay::gpu::energy::{time_paths, EnergyKernel, PathTimes};
+use molplay::app::bench::{EnergyBench, Limits};
+use molplay::energies::System;
+use molplay::gpu::energy::EnergyKernel;
 use molplay::gpu::GpuContext;
 use std::time::Instant;
 
@@ -62,10 +63,10 @@ pub(super) fn bench_train(devices: &[String], reps: usize, json: bool) -> Result
 }
 
 pub(super) fn bench(systems: &[String], batch: usize, reps: usize, json: bool) -> Result<(), String> {
-    if batch == 0 || reps == 0 {
-        return Err("--batch and --reps must be at least 1".into());
-    }
     let systems = systems.iter().map(|s| System::by_name(s).map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
+    for sys in &systems {
+        EnergyBench::check(sys, batch, reps, Limits::NATIVE, |k| format!("--{k}")).map_err(|e| e.to_string())?;
+    }
     let gpu = GpuContext::new_blocking().map(|ctx| {
         let kernel = EnergyKernel::new(&ctx.device);
         (ctx, kernel)
@@ -75,24 +76,19 @@ pub(super) fn bench(systems: &[String], batch: usize, reps: usize, json: bool) -
     }
     let mut rows = Vec::new();
     for sys in &systems {
-        let xs = perturbed_batch(sys, batch, 0.1, 1);
         let t0 = Instant::now();
         let clock = || t0.elapsed().as_secs_f64() * 1e3;
-        let times = pollster::block_on(time_paths(gpu.as_ref().ok().map(|(c, k)| (c, k)), sys, &xs, reps, clock)).map_err(|e| e.to_string())?;
-        let PathTimes { gpu_ms, gpu_resident_ms: resident_ms, cpu_ms } = times;
-        let row = serde_json::json!({
-            "system": sys.name, "n": sys.n, "batch": batch, "reps": reps,
-            "cpu_ms": cpu_ms, "gpu_ms": gpu_ms, "gpu_resident_ms": resident_ms,
-            "cpu_configs_per_s": batch as f64 / cpu_ms * 1e3,
-            "gpu_configs_per_s": gpu_ms.map(|g| batch as f64 / g * 1e3),
-            "cpu_over_gpu": gpu_ms.map(|g| cpu_ms / g),
-        });
+        let row = pollster::block_on(EnergyBench::run(gpu.as_ref().ok().map(|(c, k)| (c, k)), sys, batch, reps, clock)).map_err(|e| e.to_string())?;
         if !json {
-            match gpu_ms {
-                Some(g) => {
-                    outln!("{:>5} B={batch}: CPU f64 {cpu_ms:8.2} ms | GPU {g:8.2} ms end-to-end, {:8.2} ms resident | CPU/GPU time ratio {:.2}", sys.name, resident_ms.unwrap_or(f64::NAN), cpu_ms / g)
-                }
-                None => outln!("{:>5} B={batch}: CPU f64 {cpu_ms:8.2} ms (no GPU)", sys.name),
+            match row.gpu_ms {
+                Some(g) => outln!(
+                    "{:>5} B={batch}: CPU f64 {:8.2} ms | GPU {g:8.2} ms end-to-end, {:8.2} ms resident | CPU/GPU time ratio {:.2}",
+                    sys.name,
+                    row.cpu_ms,
+                    row.gpu_resident_ms.unwrap_or(f64::NAN),
+                    row.cpu_ms / g
+                ),
+                None => outln!("{:>5} B={batch}: CPU f64 {:8.2} ms (no GPU)", sys.name, row.cpu_ms),
             }
         }
         rows.push(row);

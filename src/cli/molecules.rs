@@ -187,7 +187,7 @@ pub fn generate_cmd(a: GenerateArgs) -> Result<(), String> {
     // the data's side of every row's comparison, taken once
     let data = a.data.as_deref().map(read_data).transpose()?.as_ref().map(DataReference::of);
     let method = Method::by_name(&a.sampler)?;
-    let variance = if a.variance == "pooled" { GagaVariance::Pooled } else { GagaVariance::PerModality };
+    let variance = GagaVariance::by_name(&a.variance)?;
     let rows: Vec<(String, GenerateOptions)> = match (a.compare, a.gaga) {
         (Some(t), _) => comparison_rows(method, a.steps, t, &sch, a.seed),
         (None, t_star) => vec![(if t_star.is_some() { "GAGA" } else { "full" }.to_string(), GenerateOptions { method, steps: a.steps, t_star, variance, seed: a.seed })],

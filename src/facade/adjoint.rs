@@ -172,7 +172,7 @@ impl Playground {
             let budget = slice_budget(budget_ms);
             let mut l = {
                 let mut s = pg.inner.borrow_mut();
-                let l = s.adjoint.learner.take("adjointStep: a slice is already running", "adjointStep: start or load a learner first")?;
+                let l = s.adjoint.learner.take("adjointStep: a slice is already running", "adjointStep: start or load a learner first").map_err(js_err)?;
                 if let Some(msg) = &l.stopped {
                     let msg = format!("adjointStep: the run stopped ({msg}); start again or load weights");
                     s.adjoint.learner.put_back(l);
@@ -275,7 +275,7 @@ impl Playground {
     pub fn adjoint_weights(&self) -> js_sys::Promise {
         let pg = Playground { inner: self.inner.clone() };
         wasm_bindgen_futures::future_to_promise(async move {
-            let l = pg.inner.borrow_mut().adjoint.learner.take("adjointWeights: pause training first", "adjointWeights: start or load a learner first")?;
+            let l = pg.inner.borrow_mut().adjoint.learner.take("adjointWeights: pause training first", "adjointWeights: start or load a learner first").map_err(js_err)?;
             let bytes = l.core.sampler.to_bytes().await;
             pg.inner.borrow_mut().adjoint.learner.put_back(l);
             let bytes = bytes.map_err(js_err)?;

@@ -184,7 +184,7 @@ impl Playground {
         let budget = slice_budget(budget_ms);
         let pg = Playground { inner: self.inner.clone() };
         wasm_bindgen_futures::future_to_promise(async move {
-            let mut job = pg.inner.borrow_mut().conformers.training.take("trainConformers: a training slice is already running", "trainConformers: start training first")?;
+            let mut job = pg.inner.borrow_mut().conformers.training.take("trainConformers: a training slice is already running", "trainConformers: start training first").map_err(js_err)?;
             let left = job.target.saturating_sub(job.t.counters.steps);
             let sizes = crate::app::conformers::by_size(&job.molecules);
             let result = if left > 0 { job.t.train(&job.molecules, &sizes, &schedule(), left, budget / 1000.0, &|| now_ms() / 1000.0).await.map(|_| ()) } else { Ok(()) };

@@ -121,7 +121,7 @@ impl Playground {
             "xyz" => Dataset::from_xyz(text.as_deref().unwrap_or(""), 4).map_err(|e| js_err(format!("{name}: {e}")))?,
             "reference" => {
                 let s = self.inner.borrow();
-                let run = s.reference.as_ref().ok_or_else(|| js_err("loadDataset: run the reference sampler first"))?;
+                let run = s.reference.get().ok_or_else(|| js_err("loadDataset: run the reference sampler first"))?;
                 let (xs, _) = run.samples();
                 let sys = run.system();
                 if xs.is_empty() {

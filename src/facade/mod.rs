@@ -1,10 +1,12 @@
 //! The thin wasm-bindgen facade: owns the GPU context, the energy kernel and the viewer for
 //! one canvas, and turns Rust errors into JS errors. No math lives here.
 
-use crate::energies::{perturbed_batch, PresetBuild, System};
-use crate::gpu::energy::{cpu_energies_grads, time_paths, EnergyError, EnergyKernel, ParticleBatch, PathTimes};
+use crate::app::bench::{EnergyBench, Limits as BenchLimits, McmcBench};
+use crate::app::held::Held;
+use crate::app::AppError;
+use crate::energies::{PresetBuild, System};
+use crate::gpu::energy::{cpu_energies_grads, EnergyError, EnergyKernel, ParticleBatch};
 use crate::gpu::{GpuContext, GpuError};
-use crate::mcmc::PtConfig;
 #[cfg(feature = "nets")]
 use crate::models::Compute;
 use crate::reference::ReferenceRun;
@@ -151,8 +153,7 @@ struct Inner {
     frames: u64,
     render_error: Option<String>,
     /// The reference sampler's run; taken out while a step is awaiting the GPU.
-    reference: Option<ReferenceRun>,
-    reference_busy: bool,
+    reference: Held<ReferenceRun>,
     /// Sweeps per slice, tuned so one slice takes a fraction of the step's time budget.
     reference_chunk: usize,
     /// A sample set the user loaded (file picker, drag-and-drop or `loadSamples`).
@@ -308,75 +309,6 @@ impl Inner {
             }
             other => Err(format!("device must be \"auto\", \"webgpu\" or \"cpu\", got \"{other}\"")),
         }
-    }
-}
-
-/// A value that async work takes out of the playground while it awaits the GPU, so that no
-/// borrow is held across the await, and puts back afterwards. Meanwhile a second taker is
-/// refused, and a value set meanwhile (a new learner, loaded weights) wins over the one coming
-/// back.
-#[cfg_attr(not(feature = "nets"), allow(dead_code))]
-pub(super) struct Held<T> {
-    value: Option<T>,
-    busy: bool,
-}
-
-impl<T> Default for Held<T> {
-    fn default() -> Self {
-        Held { value: None, busy: false }
-    }
-}
-
-#[cfg_attr(not(feature = "nets"), allow(dead_code))]
-impl<T> Held<T> {
-    fn get(&self) -> Option<&T> {
-        self.value.as_ref()
-    }
-
-    fn get_mut(&mut self) -> Option<&mut T> {
-        self.value.as_mut()
-    }
-
-    /// Whether a `take` holds the value now.
-    fn busy(&self) -> bool {
-        self.busy
-    }
-
-    /// Forgets the value (work in flight will then drop the one it holds).
-    fn clear(&mut self) {
-        self.value = None;
-    }
-
-    /// Replaces the value (work in flight will then drop the one it holds).
-    fn set(&mut self, value: T) {
-        self.value = Some(value);
-    }
-
-    /// Takes the value out for async work: `busy` while another taker holds it, `missing`
-    /// without a value.
-    fn take(&mut self, busy: &str, missing: &str) -> Result<T, JsValue> {
-        if self.busy {
-            return Err(js_err(busy));
-        }
-        let value = self.value.take().ok_or_else(|| js_err(missing))?;
-        self.busy = true;
-        Ok(value)
-    }
-
-    /// Ends a `take` keeping nothing: whether no other value was set meanwhile.
-    fn release(&mut self) -> bool {
-        self.busy = false;
-        self.value.is_none()
-    }
-
-    /// Ends a `take`: keeps `value` unless another was set meanwhile; whether it was kept.
-    fn put_back(&mut self, value: T) -> bool {
-        self.busy = false;
-        let kept = self.value.is_none();
-        if kept {
-            self.value = Some(value);
-        }
-        kept
     }
 }
 
@@ -553,8 +485,7 @@ impl Playground {
             dirty: true,
             frames: 0,
             render_error: None,
-            reference: None,
-            reference_busy: false,
+            reference: Held::default(),
             reference_chunk: 1,
             loaded: None,
             forward: Default::default(),
@@ -693,48 +624,29 @@ impl Playground {
 
     /// Times energy + gradient evaluation of `batch` perturbed configurations of `name`,
     /// `reps` times on each path (GPU first when there is one, then the CPU f64 oracle), and
-    /// resolves to `{system, batch, reps, gpu_ms, gpu_resident_ms, cpu_ms, gpu_per_s, cpu_per_s,
-    /// speedup}` (`gpu_ms` end to end, `gpu_resident_ms` with the positions already on the GPU).
+    /// resolves to `app::bench::EnergyBench` (`molplay bench --json`'s rows).
     pub fn bench(&self, name: String, batch: usize, reps: usize) -> js_sys::Promise {
         let compute = self.inner.borrow().compute.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let sys = System::by_name(&name).map_err(js_err)?;
-            if batch == 0 || reps == 0 {
-                return Err(js_err("bench needs batch ≥ 1 and reps ≥ 1"));
-            }
-            let xs = perturbed_batch(&sys, batch, 0.1, 1);
+            let err = |e: AppError| js_err(format!("bench: {e}"));
+            EnergyBench::check(&sys, batch, reps, BenchLimits::PAGE, |k| k.into()).map_err(err)?;
             let gpu = compute.as_deref().map(|g| (&g.ctx, &g.energy));
-            let PathTimes { gpu_ms, gpu_resident_ms, cpu_ms } = time_paths(gpu, &sys, &xs, reps, now_ms).await.map_err(js_err)?;
-            let result = serde_json::json!({
-                "system": sys.name, "batch": batch, "reps": reps,
-                "gpu_ms": gpu_ms, "gpu_resident_ms": gpu_resident_ms, "cpu_ms": cpu_ms,
-                "gpu_per_s": gpu_ms.map(|g| batch as f64 / g * 1e3),
-                "cpu_per_s": batch as f64 / cpu_ms * 1e3,
-                "speedup": gpu_ms.map(|g| cpu_ms / g),
-            });
-            result.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(js_err)
+            to_js(&EnergyBench::run(gpu, &sys, batch, reps, now_ms).await.map_err(err)?)
         })
     }
 
     /// MCMC throughput on `name` with `chains` chains per level, `sweeps` timed sweeps per
-    /// engine (the WebGPU pass when there is one, then the CPU): resolves to `{system,
-    /// replicas, sweeps, gpu_sweeps_per_s, cpu_sweeps_per_s, gpu_evals_per_s, cpu_evals_per_s}`.
+    /// engine (the WebGPU pass when there is one, then the CPU): resolves to
+    /// `app::bench::McmcBench` (`molplay bench-mcmc --json`'s rows).
     #[wasm_bindgen(js_name = benchMcmc)]
     pub fn bench_mcmc(&self, name: String, chains: usize, sweeps: usize) -> js_sys::Promise {
         let compute = self.inner.borrow().compute.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let sys = System::by_name(&name).map_err(js_err)?;
-            if chains == 0 || chains > 4096 || sweeps == 0 {
-                return Err(js_err("benchMcmc needs 1 ≤ chains ≤ 4096 and sweeps ≥ 1"));
-            }
-            let cfg = PtConfig::geometric(&sys, PtConfig::default_levels(&sys), 2.0, chains, 1);
-            let t = crate::reference::time_sweeps(compute.as_deref().map(|c| &c.ctx), &sys, &cfg, sweeps, now_ms).await.map_err(js_err)?;
-            let r = cfg.replicas() as f64;
-            to_js(&serde_json::json!({
-                "system": sys.name, "replicas": cfg.replicas(), "sweeps": sweeps,
-                "gpu_sweeps_per_s": t.gpu_sweeps_per_s, "cpu_sweeps_per_s": t.cpu_sweeps_per_s,
-                "gpu_evals_per_s": t.gpu_sweeps_per_s.map(|g| g * r), "cpu_evals_per_s": t.cpu_sweeps_per_s * r,
-            }))
+            let err = |e: AppError| js_err(format!("benchMcmc: {e}"));
+            McmcBench::check(chains, sweeps, BenchLimits::PAGE, |k| k.into()).map_err(err)?;
+            to_js(&McmcBench::run(compute.as_deref().map(|c| &c.ctx), &sys, chains, sweeps, now_ms).await.map_err(err)?)
         })
     }
 

@@ -73,11 +73,7 @@ impl Playground {
         let d = RunPlan::for_model(model, &schedule);
         let plan = RunPlan {
             method: Method::by_name(o.sampler.as_deref().unwrap_or("ddpm")).map_err(err)?,
-            variance: match o.variance.as_deref().unwrap_or("per-modality") {
-                "pooled" => GagaVariance::Pooled,
-                "per-modality" => GagaVariance::PerModality,
-                v => return Err(err(format!("variance must be \"pooled\" or \"per-modality\", got \"{v}\""))),
-            },
+            variance: GagaVariance::by_name(o.variance.as_deref().unwrap_or("per-modality")).map_err(err)?,
             steps: o.steps.unwrap_or(d.steps),
             samples: o.samples.unwrap_or(d.samples),
             show: o.show.unwrap_or(d.show),

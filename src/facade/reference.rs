@@ -38,14 +38,14 @@ impl Playground {
         let sys = checked.system.clone();
         let engine = Engine::by_name(o.engine.as_deref().unwrap_or("auto")).map_err(err)?;
         let mut s = self.inner.borrow_mut();
-        if s.reference_busy {
+        if s.reference.busy() {
             return Err(js_err("startReference: a sampler step is still running; stop it first"));
         }
         let on_gpu = engine.on_gpu(s.software_adapter()).map_err(|e| js_err(format!("startReference: engine \"gpu\" {e}")))?;
         let gpu = s.compute.as_ref().filter(|_| on_gpu).map(|c| &c.ctx);
         let run = checked.start(gpu).map_err(err)?;
         let progress = run.progress();
-        s.reference = Some(run);
+        s.reference.set(run);
         s.reference_chunk = 1;
         drop(s);
         if self.inner.borrow().system.name != sys.name {
@@ -63,11 +63,7 @@ impl Playground {
         wasm_bindgen_futures::future_to_promise(async move {
             let (mut run, mut chunk) = {
                 let mut s = inner.borrow_mut();
-                if s.reference_busy {
-                    return Err(js_err("referenceStep: the previous step has not finished"));
-                }
-                let run = s.reference.take().ok_or_else(|| js_err("referenceStep: no reference run; call startReference first"))?;
-                s.reference_busy = true;
+                let run = s.reference.take("referenceStep: the previous step has not finished", "referenceStep: no reference run; call startReference first").map_err(js_err)?;
                 (run, s.reference_chunk)
             };
             let result = advance_for(&mut run, slice_budget(budget_ms), &mut chunk, &now_ms).await;
@@ -79,8 +75,7 @@ impl Playground {
             let sys = run.system().clone();
             {
                 let mut s = inner.borrow_mut();
-                s.reference = Some(run);
-                s.reference_busy = false;
+                s.reference.put_back(run);
                 s.reference_chunk = chunk;
             }
             result.map_err(|e| js_err(format!("reference sampler: {e}")))?;
@@ -95,10 +90,10 @@ impl Playground {
     #[wasm_bindgen(js_name = stopReference)]
     pub fn stop_reference(&self) -> Result<(), JsValue> {
         let mut s = self.inner.borrow_mut();
-        if s.reference_busy {
+        if s.reference.busy() {
             return Err(js_err("stopReference: a step is running; call it again when the step resolves"));
         }
-        s.reference = None;
+        s.reference.clear();
         Ok(())
     }
 
@@ -107,7 +102,7 @@ impl Playground {
     #[wasm_bindgen(js_name = referenceSamples)]
     pub fn reference_samples(&self) -> Result<JsValue, JsValue> {
         let s = self.inner.borrow();
-        let Some(run) = s.reference.as_ref() else { return Ok(JsValue::NULL) };
+        let Some(run) = s.reference.get() else { return Ok(JsValue::NULL) };
         let (xs, es) = run.samples();
         samples_object(run.system(), xs, es, None)
     }
@@ -141,7 +136,7 @@ impl Playground {
     /// temperature). Rejects with a reason when one side is missing or the systems differ.
     pub fn metrics(&self, sample_w2_n: usize) -> Result<JsValue, JsValue> {
         let s = self.inner.borrow();
-        let run = s.reference.as_ref().ok_or_else(|| js_err("metrics: run the reference sampler first"))?;
+        let run = s.reference.get().ok_or_else(|| js_err("metrics: run the reference sampler first"))?;
         let loaded = s.loaded.as_ref().ok_or_else(|| js_err("metrics: load a reference set (.npy or .xyz) to compare with"))?;
         if loaded.system.name != run.system().name {
             return Err(js_err(format!("metrics: the loaded set is {} but the sampler runs {}", loaded.system.name, run.system().name)));
@@ -172,7 +167,7 @@ impl Playground {
                     (n.system, n.samples, n.energies)
                 }
                 "reference" => {
-                    let run = s.reference.as_ref().ok_or_else(|| js_err("showSampleNear: no reference sampler run"))?;
+                    let run = s.reference.get().ok_or_else(|| js_err("showSampleNear: no reference sampler run"))?;
                     let (xs, es) = run.samples();
                     (run.system(), xs, es)
                 }

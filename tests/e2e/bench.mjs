@@ -20,7 +20,7 @@ try {
   for (const system of ["lj13", "lj55"]) {
     const r = await page.evaluate(([s, n]) => window.molplay.bench(s, 1024, n), [system, reps]);
     const gpu = r.gpu_ms === null ? "n/a" : `${r.gpu_ms.toFixed(2)} ms`;
-    console.log(`${system} B=${r.batch}: WebGPU ${gpu}, CPU f64 ${r.cpu_ms.toFixed(2)} ms, CPU/GPU time ratio ${r.speedup?.toFixed(3) ?? "n/a"}`);
+    console.log(`${system} B=${r.batch}: WebGPU ${gpu}, CPU f64 ${r.cpu_ms.toFixed(2)} ms, CPU/GPU time ratio ${r.cpu_over_gpu?.toFixed(3) ?? "n/a"}`);
     const m = await page.evaluate((s) => window.molplay.benchMcmc(s, 25, 10), system);
     console.log(`${system} MCMC ${m.replicas} replicas: WebGPU ${m.gpu_sweeps_per_s?.toFixed(1) ?? "n/a"} sweeps/s, CPU ${m.cpu_sweeps_per_s.toFixed(1)} sweeps/s`);
   }

@@ -112,7 +112,7 @@ impl Playground {
         wasm_bindgen_futures::future_to_promise(async move {
             let mut sc = {
                 let mut s = pg.inner.borrow_mut();
-                let sc = s.generate.score.take("trainStep: a training slice is already running", "trainStep: start training first")?;
+                let sc = s.generate.score.take("trainStep: a training slice is already running", "trainStep: start training first").map_err(js_err)?;
                 if let Some(msg) = &sc.stopped {
                     let msg = format!("train: training stopped ({msg})");
                     s.generate.score.put_back(sc);
