@@ -415,6 +415,21 @@ impl PresetBuild {
         }
     }
 
+    /// Advances for about `budget_ms` milliseconds of `clock` (ms), in chunks of ~200 000 pair
+    /// terms so that a large system checks the clock often; true when done.
+    pub fn advance_for(&mut self, sys: &System, budget_ms: f64, clock: impl Fn() -> f64) -> bool {
+        let chunk = (200_000 / (sys.n * sys.n).max(1)).max(1);
+        let t0 = clock();
+        loop {
+            if self.advance(sys, chunk) {
+                return true;
+            }
+            if clock() - t0 >= budget_ms {
+                return false;
+            }
+        }
+    }
+
     /// The relaxed configuration, centred (call once [`advance`](Self::advance) returned true).
     pub fn finish(self) -> Vec<f64> {
         let mut x = self.best.map(|(_, x)| x).unwrap_or_default();
@@ -676,6 +691,17 @@ mod tests {
             assert!(slices > 3, "{name}: {slices} slices");
             assert_eq!(build.finish(), preset_configuration(&sys), "{name}");
         }
+        // the page's budgeted slices (a clock that moves 1 ms per reading, 5 ms a slice)
+        let sys = System::by_name("lj100").unwrap();
+        let (mut build, ms, mut slices) = (PresetBuild::new(&sys), std::cell::Cell::new(0.0), 0);
+        while !build.advance_for(&sys, 5.0, || {
+            ms.set(ms.get() + 1.0);
+            ms.get()
+        }) {
+            slices += 1;
+        }
+        assert!(slices > 1, "{slices} slices");
+        assert_eq!(build.finish(), preset_configuration(&sys));
         // and relax() is Relaxation run to the end
         let sys = System::lj13();
         let mut x = compact_cluster(13, 1.0);

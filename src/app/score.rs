@@ -94,9 +94,33 @@ impl TrainingSet {
         }
     }
 
+    /// `data`'s molecules of `atoms` atoms (default: the most common size), at most `points` of
+    /// them evenly spaced; `file` names the weights they are for (empty for a fresh network).
+    pub fn molecules(data: &crate::molecules::Dataset, atoms: Option<usize>, points: usize, file: &str) -> Result<TrainingSet, AppError> {
+        let g = data.same_size(atoms, points).map_err(|e| AppError::Invalid(e.to_string()))?;
+        let from = if file.is_empty() { String::new() } else { format!(" ({file})") };
+        let label = format!("{} molecules with {} atoms{from}", g.elements.len(), g.atoms);
+        Ok(TrainingSet { positions: g.positions, atoms: g.atoms, elements: g.elements, label })
+    }
+
     fn count(&self) -> usize {
         self.positions.len() / (3 * self.atoms)
     }
+}
+
+/// Two denoising steps of the page's default network (the chain of 8 beads, hidden 32, 3
+/// layers, batch 32) on burn's CPU backend, then dropped: a browser compiles wasm functions on
+/// first call, and the page runs this while idle so that its first training slice does not wait
+/// for that. The first step allocates the optimiser's moments, the second is a plain one.
+pub async fn warm_up() -> Result<(), AppError> {
+    let mut model = ScoreModel::new(EgnnConfig::indexed(8, 32, 3, 1.0), 0);
+    let x0 = TrainingSet::chain(8, 32)?.positions;
+    let feats = model.config.node_features(32);
+    let mut rng = XorShift64::new(1);
+    for _ in 0..2 {
+        model.train_step(&x0, &feats, &Schedule::polynomial2(1000, 1e-5), 1000.0, 1e-3, &mut rng).await?;
+    }
+    Ok(())
 }
 
 /// A network training on a set, in slices.
@@ -230,6 +254,22 @@ impl ScoreTraining {
         self.sampling_model().to_bytes()
     }
 
+    /// The network as the score source of a sampler run of `count` samples (elements drawn
+    /// from the data with `seed` for a network conditioned on them), judged against (up to
+    /// 2000 of) its training configurations.
+    pub fn source(&self, count: usize, seed: u64, schedule: &Schedule) -> Result<crate::app::sample::Prepared, AppError> {
+        let config = &self.sampling_model().config;
+        config.check_schedule(schedule)?;
+        let pool = &self.set.positions;
+        let reference = pool[..pool.len().min(2000 * 3 * self.set.atoms)].to_vec();
+        let given = if config.conditioned_on_elements() { ", atom types drawn from the data" } else { "" };
+        let label = match self.sampling_model().steps {
+            0 => format!("EGNN, pretrained (its training steps not recorded in the file), on {}{given}", self.set.label),
+            k => format!("EGNN after {k} training steps on {}{given}", self.set.label),
+        };
+        crate::app::sample::Source::network(config, reference, &self.set.elements, count, seed, label)
+    }
+
     pub fn status(&self) -> Status {
         Status {
             steps: self.model.steps,
@@ -285,6 +325,21 @@ mod tests {
         assert_eq!(st.label, "the spring chain of 5 beads");
         // the weights read back with their steps (the bytes differ: burn names parameters at random)
         assert_eq!(ScoreModel::from_bytes(&a.to_bytes().unwrap(), None).unwrap().steps, 3);
+    }
+
+    #[test]
+    fn a_trained_network_is_a_score_source_judged_on_its_data_and_molecules_are_grouped_by_size() {
+        let set = TrainingSet::chain(5, 3000).unwrap();
+        let t = ScoreTraining::fresh(set, Knobs { hidden: 8, layers: 1, ..Knobs::default() }, false, &Compute::Cpu).unwrap();
+        let p = t.source(4, 0, &Schedule::polynomial2(1000, 1e-5)).unwrap();
+        assert_eq!((p.source.atoms(), p.reference.len()), (5, 2000 * 15));
+        assert_eq!(p.label, "EGNN, pretrained (its training steps not recorded in the file), on the spring chain of 5 beads");
+        assert!(t.source(4, 0, &Schedule::polynomial2(500, 1e-5)).is_err());
+        let data = crate::molecules::Dataset::from_xyz("3\na\nC 0 0 0\nO 1.2 0 0\nH 0 1 0\n3\nb\nC 0 0 0\nN 1.2 0 0\nH 0 1 0\n4\nc\nC 0 0 0\nC 1 0 0\nH 0 1 0\nH 0 0 1\n", 3).unwrap();
+        let g = TrainingSet::molecules(&data, None, 300, "w.mpw").unwrap();
+        assert_eq!((g.atoms, g.elements.len(), g.label.as_str()), (3, 2, "2 molecules with 3 atoms (w.mpw)"));
+        assert!(TrainingSet::molecules(&data, Some(7), 300, "").is_err());
+        pollster::block_on(warm_up()).unwrap();
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::app::bench::{EnergyBench, Limits as BenchLimits, McmcBench};
 use crate::app::held::Held;
 use crate::app::AppError;
 use crate::energies::{PresetBuild, System};
-use crate::gpu::energy::{cpu_energies_grads, EnergyError, EnergyKernel, ParticleBatch};
+use crate::gpu::energy::{cpu_energies_grads, repair_non_finite, EnergyKernel, ParticleBatch};
 use crate::gpu::{GpuContext, GpuError};
 #[cfg(feature = "nets")]
 use crate::models::Compute;
@@ -367,6 +367,25 @@ impl Playground {
         true
     }
 
+    /// Energies of `xs` on the page's WebGPU pass (its particle batch kept, for the viewer to
+    /// draw from), or on the CPU oracle without WebGPU or when the device is lost during the pass.
+    async fn energies_of(&self, sys: &System, xs: &[f32]) -> Result<(Vec<f64>, Option<ParticleBatch>), JsValue> {
+        let compute = self.inner.borrow().compute.clone();
+        if let Some(c) = compute {
+            let batch = c.energy.new_batch(&c.ctx, sys, sys.check_batch_f32(xs).map_err(js_err)?).map_err(js_err)?;
+            batch.upload(&c.ctx, xs);
+            match c.energy.run(&c.ctx, &batch, false).await {
+                Ok(mut out) => {
+                    repair_non_finite(sys, xs, &mut out);
+                    return Ok((out.energies, Some(batch)));
+                }
+                Err(e) if self.lost_during(&e) => {}
+                Err(e) => return Err(js_err(e)),
+            }
+        }
+        Ok((cpu_energies_grads(sys, xs, false).map_err(js_err)?.energies, None))
+    }
+
     /// After a WebGPU device loss: compute moves to the CPU path and every panel keeps its
     /// state (the forward trajectory from the pass's CPU twin, a sampler run with CPU updates, a
     /// score network from its CPU copy); the viewer is rebuilt on a fresh device of the same
@@ -549,40 +568,15 @@ impl Playground {
             // the relaxation in slices of ~30 ms with the event loop between them (an LJ-1024
             // link used to block the tab for seconds)
             let mut build = PresetBuild::new(&sys);
-            let chunk = (200_000 / (sys.n * sys.n).max(1)).max(1);
-            loop {
-                let t0 = now_ms();
-                let mut done = false;
-                while !done && now_ms() - t0 < 30.0 {
-                    done = build.advance(&sys, chunk);
-                }
-                if done {
-                    break;
-                }
+            while !build.advance_for(&sys, 30.0, now_ms) {
                 later(0).await;
                 if pg.inner.borrow().preset_loads != generation {
                     return Ok(JsValue::NULL); // a later loadPreset replaced this one
                 }
             }
             let x: Vec<f32> = build.finish().iter().map(|&v| v as f32).collect();
-            let compute = pg.inner.borrow().compute.clone();
-            let on_gpu = match compute {
-                Some(c) => {
-                    let (ctx, kernel) = (&c.ctx, &c.energy);
-                    let batch = kernel.new_batch(ctx, &sys, 1).map_err(js_err)?;
-                    batch.upload(ctx, &x);
-                    match kernel.run(ctx, &batch, false).await {
-                        Ok(out) => Some((out.energies[0], Some(batch))),
-                        Err(e) if pg.lost_during(&e) => None,
-                        Err(e) => return Err(js_err(e)),
-                    }
-                }
-                None => None,
-            };
-            let (energy, batch) = match on_gpu {
-                Some(done) => done,
-                None => (cpu_energies_grads(&sys, &x, false).map_err(js_err)?.energies[0], None),
-            };
+            let (energies, batch) = pg.energies_of(&sys, &x).await?;
+            let energy = energies[0];
             let inner = pg.inner;
             let mut s = inner.borrow_mut();
             // a later loadPreset, or another panel's view set while this one relaxed, wins
@@ -605,20 +599,8 @@ impl Playground {
             let sys = System::by_name(&name).map_err(js_err)?;
             sys.check_batch(&flat).map_err(js_err)?;
             let xs: Vec<f32> = flat.iter().map(|&v| v as f32).collect();
-            let compute = pg.inner.borrow().compute.clone();
-            let on_gpu = match compute {
-                Some(c) => match c.energy.evaluate(&c.ctx, &sys, &xs, false).await {
-                    Ok(out) => Some(out),
-                    Err(EnergyError::Gpu(e)) if pg.lost_during(&e) => None,
-                    Err(e) => return Err(js_err(e)),
-                },
-                None => None,
-            };
-            let out = match on_gpu {
-                Some(out) => out,
-                None => cpu_energies_grads(&sys, &xs, false).map_err(js_err)?,
-            };
-            Ok(js_sys::Float64Array::from(out.energies.as_slice()).into())
+            let (energies, _) = pg.energies_of(&sys, &xs).await?;
+            Ok(js_sys::Float64Array::from(energies.as_slice()).into())
         })
     }
 

@@ -3,29 +3,18 @@
 //! module, built without them, has an uninhabited stand-in (see the parent module).
 
 use super::super::{check_keys, device_name, js_err, now_ms, slice_budget, to_js, Playground};
-use super::{GenerateOpts, GenerateState, Prepared, Source};
+use super::{GenerateOpts, GenerateState, Prepared};
 pub(super) use crate::app::score::ScoreTraining;
-use crate::app::score::{Knobs, Limits, TrainingSet};
-use crate::models::{EgnnConfig, ScoreModel};
-use crate::rng::XorShift64;
+use crate::app::score::{warm_up, Knobs, Limits, TrainingSet};
+use crate::models::ScoreModel;
 use crate::schedules::Schedule;
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
-/// The trained network as the score source of a run of `count` samples, judged against its
-/// training data.
+/// The trained network as the score source of a run of `count` samples.
 pub(super) fn network_source(g: &GenerateState, o: &GenerateOpts, count: usize, schedule: &Schedule) -> Result<Prepared, JsValue> {
     let sc = g.score.get().ok_or_else(|| js_err("generate: train a score network first (train)"))?;
-    let config = &sc.sampling_model().config;
-    config.check_schedule(schedule).map_err(|e| js_err(format!("generate: {e}")))?;
-    let pool = &sc.set.positions;
-    let reference = pool[..pool.len().min(2000 * 3 * sc.set.atoms)].to_vec();
-    let given = if config.conditioned_on_elements() { ", atom types drawn from the data" } else { "" };
-    let label = match sc.sampling_model().steps {
-        0 => format!("EGNN, pretrained (its training steps not recorded in the file), on {}{given}", sc.set.label),
-        k => format!("EGNN after {k} training steps on {}{given}", sc.set.label),
-    };
-    Source::network(config, reference, &sc.set.elements, count, o.seed.unwrap_or(0), label).map_err(|e| js_err(format!("generate: {e}")))
+    sc.source(count, o.seed.unwrap_or(0), schedule).map_err(|e| js_err(format!("generate: {e}")))
 }
 
 #[derive(Deserialize)]
@@ -77,24 +66,12 @@ impl Playground {
         self.score_status()
     }
 
-    /// Two denoising steps of the page's default network on burn's CPU backend, then the
-    /// network is dropped. Browsers compile wasm functions lazily, on first call, and burn's
-    /// training path is a few hundred ms of compilation: the page calls this while idle so that
-    /// the first training slice does not block for that long.
+    /// `app::score::warm_up`: the page calls this while idle so that its first training slice
+    /// does not wait for the browser to compile burn's training path.
     #[wasm_bindgen(js_name = warmUp)]
     pub fn warm_up(&self) -> js_sys::Promise {
         wasm_bindgen_futures::future_to_promise(async move {
-            // the page's default network and batch (train's defaults), so the same kernels run
-            let config = EgnnConfig::indexed(8, 32, 3, 1.0);
-            let mut model = ScoreModel::new(config, 0);
-            let x0 = TrainingSet::chain(8, 32).map_err(js_err)?.positions;
-            let feats = model.config.node_features(32);
-            let mut rng = XorShift64::new(1);
-            // two steps: the optimiser's first update allocates its moments, the second is a
-            // plain one
-            for _ in 0..2 {
-                model.train_step(&x0, &feats, &Schedule::polynomial2(1000, 1e-5), 1000.0, 1e-3, &mut rng).await.map_err(js_err)?;
-            }
+            warm_up().await.map_err(js_err)?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -184,7 +161,5 @@ fn molecule_set(s: &super::super::Inner, atoms: Option<usize>, points: usize, fi
         .forward
         .dataset()
         .ok_or_else(|| js_err(if file.is_empty() { "train: load a molecule set first".to_string() } else { format!("{file}: a molecule network needs its molecule set loaded first") }))?;
-    let g = data.same_size(atoms, points).map_err(|e| js_err(format!("{what}: {e}")))?;
-    let label = format!("{} molecules with {} atoms{}", g.elements.len(), g.atoms, if file.is_empty() { String::new() } else { format!(" ({file})") });
-    Ok(TrainingSet { positions: g.positions, atoms: g.atoms, elements: g.elements, label })
+    TrainingSet::molecules(data, atoms, points, file).map_err(|e| js_err(format!("{what}: {e}")))
 }
