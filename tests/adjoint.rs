@@ -270,6 +270,23 @@ fn the_pages_learner_in_sub_steps_is_the_clis_epoch() {
     assert_eq!(pollster::block_on(page.sampler.epoch()).unwrap(), pollster::block_on(cli.epoch()).unwrap());
     // the newest refresh's trajectory: 18 frames (u = 0 and each step) of 4 kept samples
     assert_eq!((page.keep, page.trajectory.len()), (4, 18 * 4 * 8));
+    assert_eq!((page.frame_len(), page.frame_count(), page.u_of(0), page.u_of(17)), (32, 18, 0.0, 1.0));
+    // laid out for the viewer: the kept samples in a row, shifted along x only
+    let shown = page.laid_out();
+    assert_eq!(shown.len(), page.trajectory.len());
+    let last = 17 * 32;
+    let shift = |k: usize, c: usize| shown[last + k * 8 + c] as f64 - page.trajectory[last + k * 8 + c];
+    assert!(shift(0, 0) < 0.0 && shift(3, 0) > 0.0 && (shift(0, 0) + shift(3, 0)).abs() < 1e-4);
+    assert!((0..4).all(|k| shift(k, 1).abs() < 1e-5));
+    // exported: every 5th frame and the last, u in the comments
+    let xyz = molplay::io::read_xyz(&page.export_trajectory(5)).unwrap();
+    assert_eq!(
+        xyz.iter().map(|f| f.comment.clone()).collect::<Vec<_>>(),
+        ["molplay adjoint dw4 u=0.0000", "molplay adjoint dw4 u=0.2941", "molplay adjoint dw4 u=0.5882", "molplay adjoint dw4 u=0.8824", "molplay adjoint dw4 u=1.0000"]
+    );
+    assert_eq!(xyz[0].elements.len(), 16);
+    // (DW-4 is 2-D: the file's z is 0)
+    assert!(xyz[4].positions.chunks(3).zip(shown[last..].chunks(2)).all(|(a, b)| (a[0] - b[0] as f64).abs() < 1e-6 && (a[1] - b[1] as f64).abs() < 1e-6 && a[2] == 0.0));
     assert_eq!(page.samples.len(), 16 * 8);
     assert_eq!(page.energies.len(), 16);
     assert!(Mode::by_name("sideways").unwrap_err().to_string().contains("\"train\", \"refresh\" or \"regress\""));

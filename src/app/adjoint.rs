@@ -144,6 +144,49 @@ impl Learner {
         self.sim = None;
     }
 
+    /// Numbers per frame of the newest trajectory (its kept samples side by side); 0 before the
+    /// first refresh.
+    pub fn frame_len(&self) -> usize {
+        self.keep * self.sampler.system.dim()
+    }
+
+    /// Frames of the newest trajectory (u = 0, then one per Euler–Maruyama step).
+    pub fn frame_count(&self) -> usize {
+        self.trajectory.len().checked_div(self.frame_len()).unwrap_or(0)
+    }
+
+    /// The time u ∈ [0, 1] of frame `k` of the newest trajectory.
+    pub fn u_of(&self, k: usize) -> f64 {
+        k as f64 / (self.frame_count().max(2) - 1) as f64
+    }
+
+    /// The newest trajectory laid out for the viewer: each frame's kept samples in a row (x
+    /// offsets, spaced by the last frame's largest sample), as f32.
+    pub fn laid_out(&self) -> Vec<f32> {
+        let (sys, per) = (&self.sampler.system, self.sampler.system.dim());
+        if self.keep == 0 {
+            return Vec::new();
+        }
+        let reach = self.trajectory.chunks(per).rev().take(self.keep).map(|x| crate::geometry::radius_about_com(x, sys.d)).fold(1.0, f64::max);
+        let spacing = crate::viewer::layout::spacing(reach, 2.0);
+        let mut out = Vec::with_capacity(self.trajectory.len());
+        for (i, x) in self.trajectory.chunks(per).enumerate() {
+            let shift = crate::viewer::layout::row_shift(i % self.keep, self.keep, spacing)[0];
+            out.extend(x.chunks(sys.d).flat_map(|p| p.iter().enumerate().map(move |(k, v)| (v + if k == 0 { shift } else { 0.0 }) as f32)));
+        }
+        out
+    }
+
+    /// The newest trajectory as the viewer shows it ([`laid_out`](Self::laid_out)), as
+    /// multi-frame XYZ: every `every`-th frame and the last, each commented with its u.
+    pub fn export_trajectory(&self, every: usize) -> String {
+        let sys = &self.sampler.system;
+        let elements = vec![sys.particle_symbol().to_string(); self.keep * sys.n];
+        let comments: Vec<String> = (0..self.frame_count()).map(|k| format!("molplay adjoint {} u={:.4}", sys.name, self.u_of(k))).collect();
+        let shown: Vec<f64> = self.laid_out().iter().map(|&v| v as f64).collect();
+        crate::io::write_xyz_thinned(&shown, &elements, sys.d, &comments, every)
+    }
+
     /// Where the epoch stands, in words.
     pub fn phase(&self) -> String {
         match (&self.sim, self.owed) {

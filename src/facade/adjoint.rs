@@ -14,7 +14,7 @@ use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
 /// Samples whose trajectories are kept for the viewer.
-pub(super) const KEEP: usize = 4;
+const KEEP: usize = 4;
 
 #[derive(Default)]
 pub(super) struct AdjointState {
@@ -44,12 +44,12 @@ struct Learner {
 }
 
 /// The learner's newest work, borrowed: its system, the newest samples (flat) with their
-/// energies, and the newest trajectory (KEEP samples side by side, f32 for the viewer).
+/// energies, and the learner (its newest trajectory).
 pub(super) struct Newest<'a> {
     pub system: &'a crate::energies::System,
     pub samples: &'a [f64],
     pub energies: &'a [f64],
-    pub frames: &'a [f32],
+    pub core: &'a Core,
 }
 
 impl AdjointState {
@@ -73,7 +73,7 @@ impl AdjointState {
     /// learner.
     pub(super) fn newest(&self) -> Option<Newest<'_>> {
         let l = self.learner.get()?;
-        Some(Newest { system: &l.core.sampler.system, samples: &l.core.samples, energies: &l.core.energies, frames: &l.frames })
+        Some(Newest { system: &l.core.sampler.system, samples: &l.core.samples, energies: &l.core.energies, core: &l.core })
     }
 }
 
@@ -90,21 +90,6 @@ impl Learner {
     fn new(sampler: AdjointSampler) -> Self {
         Learner { core: Core::new(sampler, KEEP), frames: Vec::new(), frame: 0, ms: 0.0, stopped: None, cpu_copy: None }
     }
-}
-
-/// Frames of `keep` samples side by side (x offsets), as f32 for the viewer.
-fn layout(frames: &[f64], sys: &crate::energies::System, keep: usize) -> Vec<f32> {
-    let per = sys.dim();
-    let reach = frames.chunks(per).rev().take(keep).map(|x| crate::geometry::radius_about_com(x, sys.d)).fold(1.0, f64::max);
-    let spacing = crate::viewer::layout::spacing(reach, 2.0);
-    frames
-        .chunks(per)
-        .enumerate()
-        .flat_map(|(i, x)| {
-            let shift = crate::viewer::layout::row_shift(i % keep, keep, spacing)[0];
-            x.chunks(sys.d).flat_map(move |p| p.iter().enumerate().map(move |(k, v)| (v + if k == 0 { shift } else { 0.0 }) as f32)).collect::<Vec<_>>()
-        })
-        .collect()
 }
 
 impl Playground {
@@ -188,8 +173,8 @@ impl Playground {
             let out = l.core.slice(mode, budget, &now_ms, &device_gone).await;
             let refreshed = out.refreshed;
             if out.refreshed {
-                l.frames = layout(&l.core.trajectory, &l.core.sampler.system, l.core.keep);
-                l.frame = l.frames.len() / (l.core.keep * l.core.sampler.system.dim()).max(1) - 1;
+                l.frames = l.core.laid_out();
+                l.frame = l.core.frame_count().saturating_sub(1);
             }
             if out.stopped.is_some() {
                 l.stopped = out.stopped;
@@ -235,7 +220,7 @@ impl Playground {
             "system": l.core.sampler.system.name, "config": l.core.sampler.config, "counters": c,
             "gradient_steps_per_energy_evaluation": c.gradient_steps as f64 / c.energy_evaluations.max(1) as f64,
             "losses": l.core.losses, "energies": l.core.energies, "samples": l.core.samples.len() / per, "phase": phase,
-            "frames": l.frames.len() / (KEEP.min(l.core.samples.len() / per.max(1)).max(1) * per), "frame": l.frame, "ms": l.ms, "stopped": l.stopped,
+            "frames": l.core.frame_count(), "frame": l.frame, "ms": l.ms, "stopped": l.stopped,
             "device": device_name(l.core.sampler.compute()), "energies_on": l.core.sampler.energy_engine(),
             "history": l.core.sampler.history,
         }))
@@ -290,13 +275,14 @@ impl Playground {
         let s = &mut *guard;
         let l = s.adjoint.learner.get_mut().ok_or_else(|| js_err("setAdjointFrame: start or load a learner first"))?;
         let sys = l.core.sampler.system.clone();
-        let stride = KEEP.min(l.core.samples.len() / sys.dim().max(1)) * sys.dim();
+        let stride = l.core.frame_len();
         if stride == 0 || l.frames.is_empty() {
             return Err(js_err("setAdjointFrame: no trajectory yet: refresh the buffer first"));
         }
         let count = l.frames.len() / stride;
         let k = frame.unwrap_or(count - 1).min(count - 1);
         l.frame = k;
+        let u = l.core.u_of(k);
         let x = &l.frames[k * stride..(k + 1) * stride];
         let new_view = s.shown != Shown::Adjoint || s.positions.len() != x.len();
         let scene = Scene::moved(x.to_vec());
@@ -309,6 +295,6 @@ impl Playground {
         } else {
             s.show(Shown::Adjoint, scene)?;
         }
-        to_js(&serde_json::json!({ "frame": k, "frames": count, "u": k as f64 / (count - 1).max(1) as f64 }))
+        to_js(&serde_json::json!({ "frame": k, "frames": count, "u": u }))
     }
 }

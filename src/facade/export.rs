@@ -69,13 +69,7 @@ impl Playground {
                 Shown::Adjoint => {
                     let s = pg.inner.borrow();
                     let n = s.adjoint.newest().ok_or_else(|| js_err("exportTrajectory: no Adjoint Sampling paths are shown"))?;
-                    let sys = n.system;
-                    let keep = (n.samples.len() / sys.dim()).clamp(1, super::adjoint::KEEP);
-                    let elements = vec![sys.particle_symbol().to_string(); keep * sys.n];
-                    let count = n.frames.len() / (keep * sys.dim());
-                    let comments: Vec<String> = (0..count).map(|k| format!("molplay adjoint {} u={:.4}", sys.name, k as f64 / (count.max(2) - 1) as f64)).collect();
-                    let frames: Vec<f64> = n.frames.iter().map(|&a| a as f64).collect();
-                    xyz_of(&frames, &elements, sys.d, &comments, stride_for(count, every)?)
+                    n.core.export_trajectory(stride_for(n.core.frame_count(), every)?)
                 }
                 _ => {
                     let s = pg.inner.borrow();
