@@ -8,6 +8,7 @@ pub mod adjoint;
 pub mod bench;
 #[cfg(feature = "nets")]
 pub mod conformers;
+pub mod forward;
 pub mod gaussianity;
 pub mod generation;
 pub mod held;

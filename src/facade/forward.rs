@@ -4,11 +4,12 @@
 //! `setFrame`), with frames past T* drawn desaturated.
 
 use super::{check_keys, js_err, now_ms, slice_budget, to_js, Playground, Scene};
+use crate::app::forward::{system_samples_as_molecules, Frame, Scene as ForwardScene};
 use crate::app::gaussianity::{Job as StudyJob, Plan};
 use crate::gpu::forward::{cpu_trajectory, Batch, ForwardKernel, Trajectory};
-use crate::molecules::{Dataset, Modality, Molecule};
+use crate::molecules::Dataset;
 use crate::schedules::Schedule;
-use crate::viewer::{layout, AtomSource, AtomStyle};
+use crate::viewer::AtomSource;
 use serde::Deserialize;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -77,12 +78,8 @@ impl ForwardState {
             Some(t) => Err(t.clone()),
             None => Ok(v.cpu.iter().map(|&a| a as f64).collect()),
         };
-        let sch = v.schedule.clone();
-        let t_star = self.t_star;
-        let comment = move |t: usize| {
-            let past = if t_star.is_some_and(|ts| t as f64 > ts) { " past_t_star=true" } else { "" };
-            format!("molplay forward t={t} alpha={:.6} sigma={:.6}{past}", sch.alpha(t as f64), sch.sigma(t as f64))
-        };
+        let (sch, t_star) = (v.schedule.clone(), self.t_star);
+        let comment = move |t: usize| Frame::at(&sch, t as f64, t_star).map(|f| f.comment()).unwrap_or_default();
         Some((frames, v.elements.clone(), comment))
     }
 }
@@ -122,22 +119,7 @@ impl Playground {
             "reference" => {
                 let s = self.inner.borrow();
                 let run = s.reference.get().ok_or_else(|| js_err("loadDataset: run the reference sampler first"))?;
-                let (xs, _) = run.samples();
-                let sys = run.system();
-                if xs.is_empty() {
-                    return Err(js_err("loadDataset: the reference sampler has no samples yet"));
-                }
-                let symbol = sys.particle_symbol();
-                let molecules = xs
-                    .chunks(sys.dim())
-                    .map(|x| Molecule {
-                        elements: vec![symbol.into(); sys.n],
-                        positions: x.chunks(sys.d).flat_map(|p| [p[0], p[1], if sys.d == 3 { p[2] } else { 0.0 }]).collect(),
-                        charges: None,
-                        label: sys.name.clone(),
-                    })
-                    .collect();
-                Dataset { molecules, types: vec![symbol.into()], skipped: Vec::new() }
+                system_samples_as_molecules(run.system(), run.samples().0).map_err(|e| js_err(format!("loadDataset: {e}")))?
             }
             other => return Err(js_err(format!("loadDataset: source must be \"xyz\" or \"reference\", got \"{other}\""))),
         };
@@ -227,50 +209,27 @@ impl Playground {
     pub fn show_forward(&self, options: JsValue) -> Result<JsValue, JsValue> {
         check_keys(&options, &["count", "first", "schedule", "steps", "seed"], "showForward")?;
         let o: ForwardOpts = serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("showForward: {e}")))?;
-        let count = o.count.unwrap_or(1);
-        if !(1..=64).contains(&count) {
-            return Err(js_err(format!("showForward: count must be between 1 and 64, got {count}")));
-        }
         let schedule = Schedule::noising_by_name(o.schedule.as_deref().unwrap_or("polynomial2"), o.steps.unwrap_or(1000)).map_err(|e| js_err(format!("showForward: {e}")))?;
         let mut guard = self.inner.borrow_mut();
         let s = &mut *guard;
         let (_, data) = s.forward.dataset.as_ref().ok_or_else(|| js_err("showForward: load a molecule set first"))?;
-        let n = data.molecules.len();
-        let first = o.first.unwrap_or(0) % n;
-        let mut picked: Vec<usize> = (0..count.min(n)).map(|i| (first + i) % n).collect();
-        // the WebGL2 viewer holds at most 512 atoms: show as many whole molecules as fit
+        // the WebGL2 viewer holds at most 512 atoms: as many whole molecules as fit
         let max_atoms = s.render.as_ref().map(|r| r.viewer.max_atoms()).unwrap_or(usize::MAX);
-        let mut limited = None;
-        while picked.len() > 1 && picked.iter().map(|&i| data.molecules[i].elements.len()).sum::<usize>() > max_atoms {
-            picked.pop();
-            limited = Some(format!("this viewer draws at most {max_atoms} atoms: showing {} molecules", picked.len()));
-        }
-        let blocks: Vec<Vec<f64>> = picked.iter().map(|&i| data.block(i, Modality::Positions).0).collect();
-        let reach = blocks.iter().map(|b| crate::geometry::radius_about_com(b, 3)).fold(0.0, f64::max);
-        let spacing = layout::spacing(reach, 4.0);
-        let mut batch = Batch::positions();
-        let mut styles = Vec::new();
-        let mut elements = Vec::new();
-        let mut groups = Vec::new();
-        for (k, (&i, b)) in picked.iter().zip(&blocks).enumerate() {
-            batch.push(b, &layout::grid_shift(k, picked.len(), spacing));
-            styles.extend(data.molecules[i].elements.iter().map(|e| AtomStyle::element(e)));
-            elements.extend(data.molecules[i].elements.iter().cloned());
-            groups.push(b.len() / 3);
-        }
+        let scene = ForwardScene::pick(data, o.first.unwrap_or(0), o.count.unwrap_or(1), max_atoms).map_err(|e| js_err(format!("showForward: {e}")))?;
         let seed = o.seed.unwrap_or(0);
-        let atoms = batch.atoms();
+        let (batch, atoms) = (&scene.batch, scene.batch.atoms());
         let (gpu, cpu, engine) = match (&s.compute, s.render.as_ref().map(|r| r.viewer.source)) {
-            (Some(c), Some(AtomSource::Storage)) => (Some(Rc::new(ForwardKernel::new(&c.ctx.device).run(&c.ctx, &batch, &schedule, seed).map_err(js_err)?)), Vec::new(), "gpu"),
-            _ => (None, cpu_trajectory(&batch, &schedule, seed).map_err(|e| js_err(format!("showForward: {e}")))?.iter().map(|&v| v as f32).collect(), "cpu"),
+            (Some(c), Some(AtomSource::Storage)) => (Some(Rc::new(ForwardKernel::new(&c.ctx.device).run(&c.ctx, batch, &schedule, seed).map_err(js_err)?)), Vec::new(), "gpu"),
+            _ => (None, cpu_trajectory(batch, &schedule, seed).map_err(|e| js_err(format!("showForward: {e}")))?.iter().map(|&v| v as f32).collect(), "cpu"),
         };
-        let frame0: Vec<f32> =
-            batch.layout.iter().zip(&batch.shift).flat_map(|(&(first, n), sh)| batch.z0[first * 3..(first + n) * 3].chunks(3).flat_map(move |p| (0..3).map(move |k| (p[k] + sh[k]) as f32))).collect();
-        s.show(super::Shown::Forward, Scene { atoms: Some((&styles, 3, &groups)), fit: Some((&frame0, 3, 1.5)), ..Scene::moved(frame0.clone()) })?;
+        let frame0 = scene.frame0();
+        s.show(super::Shown::Forward, Scene { atoms: Some((&scene.styles, 3, &scene.groups)), fit: Some((&frame0, 3, 1.5)), ..Scene::moved(frame0.clone()) })?;
+        let (molecules, steps) = (scene.molecules(), schedule.steps());
+        let ForwardScene { batch, elements, limited, .. } = scene;
         s.forward.view = Some(View { schedule, gpu, cpu, atoms, t: 0, elements, batch, seed });
         drop(guard);
         let _ = self.set_frame(0.0)?;
-        to_js(&serde_json::json!({ "molecules": picked.len(), "atoms": atoms, "steps": self.inner.borrow().forward.view.as_ref().map(|v| v.schedule.steps()), "engine": engine, "limited": limited }))
+        to_js(&serde_json::json!({ "molecules": molecules, "atoms": atoms, "steps": steps, "engine": engine, "limited": limited }))
     }
 
     /// Shows frame `t` of the forward trajectory: `{t, alpha, sigma, snr, t_star, past_t_star}`.
@@ -279,28 +238,20 @@ impl Playground {
         let mut s = self.inner.borrow_mut();
         let s = &mut *s;
         let v = s.forward.view.as_mut().ok_or_else(|| js_err("setFrame: call showForward first"))?;
-        if !t.is_finite() {
-            return Err(js_err("setFrame: t must be a number"));
-        }
-        let t = (t.round().max(0.0) as usize).min(v.schedule.steps());
-        v.t = t;
+        let f = Frame::at(&v.schedule, t, s.forward.t_star).map_err(|e| js_err(format!("setFrame: {e}")))?;
+        v.t = f.t;
         if let Some(r) = s.render.as_mut() {
             match &v.gpu {
-                Some(traj) => r.viewer.show_storage(&r.device, &traj.frames, t),
+                Some(traj) => r.viewer.show_storage(&r.device, &traj.frames, f.t),
                 None => {
                     let stride = v.atoms * 3;
-                    r.viewer.upload_positions(&r.device, &r.queue, &v.cpu[t * stride..(t + 1) * stride]).map_err(js_err)?;
+                    r.viewer.upload_positions(&r.device, &r.queue, &v.cpu[f.t * stride..(f.t + 1) * stride]).map_err(js_err)?;
                 }
             }
         }
-        let past = s.forward.t_star.is_some_and(|ts| t as f64 > ts);
-        s.draw.past_t_star = past;
+        s.draw.past_t_star = f.past_t_star;
         s.dirty = true;
-        let sch = &v.schedule;
-        to_js(&serde_json::json!({
-            "t": t, "steps": sch.steps(), "alpha": sch.alpha(t as f64), "sigma": sch.sigma(t as f64), "snr": sch.snr(t as f64),
-            "t_star": s.forward.t_star, "past_t_star": past,
-        }))
+        to_js(&f)
     }
 
     /// Draws `frames` consecutive frames of the shown trajectory as fast as possible (each one a
