@@ -59,6 +59,17 @@ fn each_objective_trains_and_is_judged_on_held_out_molecules() {
         assert_eq!(j.rmsds[k], t.judge(&picked, &sch, &c).unwrap());
         assert_eq!(j.conformers[k].len(), 4);
     }
+    // the page's table: each row's coverage is the CLI row's, and each molecule's best conformer
+    let named: Vec<(&str, &ConformerTraining)> = trained.iter().map(|t| ("net", t)).collect();
+    let table = j.table(&named, c.threshold);
+    for (row, cli) in table.rows.iter().zip(&rows) {
+        assert_eq!((row.objective, row.coverage.clone()), (cli.objective.name(), cli.coverage.clone()));
+    }
+    assert_eq!(table.molecules, picked.iter().map(|m| m.index).collect::<Vec<_>>());
+    let (rmsd, x, all) = j.closest(2, 1).unwrap();
+    assert_eq!((rmsd, table.best[2][1], x.len()), (all.iter().copied().fold(f64::INFINITY, f64::min), rmsd, 3 * picked[1].atoms()));
+    // the usable held-out molecules: all of these fit every network; thinned as pick_test
+    assert_eq!(Judgement::usable(&test, &nets, 4).unwrap(), (picked.clone(), 0));
     let s = summarise(&rows);
     assert_eq!(s.len(), 4);
     assert!(s.iter().all(|x| x.seeds == 1 && x.amr_r_spread == 0.0));
@@ -178,4 +189,19 @@ fn corrupted_conformer_files_are_refused_never_a_panic() {
         }
     }
     assert!(ok > 0 && err > 0, "the mutations exercised both outcomes ({ok} ok, {err} errors)");
+}
+
+/// The set both faces judge on: the CLI's split of the data, and a file with no usable
+/// molecule named as such.
+#[test]
+fn a_conformer_set_is_split_as_the_cli_splits_it() {
+    use molplay::app::conformers::ConformerSet;
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/www/data/qm9_subset.xyz")).unwrap();
+    let set = ConformerSet::from_xyz(&text, 10).unwrap();
+    let (all, left) = from_dataset(&Dataset::from_xyz(&text, 3).unwrap());
+    assert_eq!((set.train.len() + set.test.len(), set.left_out), (all.len(), left.len()));
+    assert_eq!((set.train.clone(), set.test.clone()), split(all, 10));
+    assert!(set.largest() >= 20);
+    let e = ConformerSet::from_xyz("3\na\nXe 0 0 0\nXe 3 0 0\nXe 0 3 0\n", 10).err().unwrap().to_string();
+    assert!(e.starts_with("no molecule usable as a conformer target"), "{e}");
 }

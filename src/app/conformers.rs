@@ -365,6 +365,90 @@ impl Judgement {
     }
 }
 
+/// The page's table of a finished judgement: each network's coverage at the threshold, and per
+/// network and molecule the best RMSD of its k conformers.
+#[derive(Clone, Debug, Serialize)]
+pub struct JudgedTable {
+    pub rows: Vec<JudgedRow>,
+    /// Per network, per molecule: the lowest RMSD of its conformers (Å).
+    pub best: Vec<Vec<f64>>,
+    /// The judged molecules' indices in the set.
+    pub molecules: Vec<usize>,
+    pub k: usize,
+    pub sample_steps: usize,
+    pub threshold: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct JudgedRow {
+    pub objective: &'static str,
+    pub sampler: Sampler,
+    /// Where the network came from (its file, or the page's training).
+    pub model: String,
+    pub steps: usize,
+    pub coverage: Coverage,
+}
+
+impl Judgement {
+    /// The held-out molecules every one of `models` can take, thinned to `count` evenly spaced
+    /// ([`pick_test`]), and how many were skipped.
+    pub fn usable(held: &[Conformer], models: &[&ConformerTraining], count: usize) -> Result<(Vec<Conformer>, usize), AppError> {
+        let fits = |m: &Conformer| models.iter().all(|t| t.check_molecules(std::slice::from_ref(m)).is_ok());
+        let usable: Vec<Conformer> = held.iter().filter(|m| fits(m)).cloned().collect();
+        if usable.is_empty() {
+            return Err(AppError::Invalid("no held-out molecule fits every loaded network".into()));
+        }
+        Ok((pick_test(&usable, count), held.len() - usable.len()))
+    }
+
+    /// The finished judgement of `models` (name and network, in the judgement's order) at
+    /// `threshold` Å.
+    pub fn table(&self, models: &[(&str, &ConformerTraining)], threshold: f64) -> JudgedTable {
+        let rows = models
+            .iter()
+            .zip(&self.rmsds)
+            .map(|((name, t), r)| JudgedRow { objective: t.objective().name(), sampler: t.sampler(), model: name.to_string(), steps: t.counters.steps, coverage: coverage(r, threshold) })
+            .collect();
+        let best = self.rmsds.iter().map(|per| per.iter().map(|r| r.iter().copied().fold(f64::INFINITY, f64::min)).collect()).collect();
+        JudgedTable { rows, best, molecules: self.test.iter().map(|m| m.index).collect(), k: self.k, sample_steps: self.sample_steps, threshold }
+    }
+
+    /// Network `model`'s conformer of judged molecule `molecule` closest to the reference:
+    /// (its RMSD, its positions aligned on the reference), with every RMSD of the molecule.
+    pub fn closest(&self, model: usize, molecule: usize) -> Option<(f64, &[f64], &[f64])> {
+        let rmsds = self.rmsds.get(model)?.get(molecule)?;
+        let n = self.test[molecule].atoms();
+        let best = (0..rmsds.len()).min_by(|&a, &b| rmsds[a].total_cmp(&rmsds[b]))?;
+        Some((rmsds[best], &self.conformers[model][molecule][best * 3 * n..(best + 1) * 3 * n], rmsds))
+    }
+}
+
+/// A conformer set from multi-frame XYZ (elements, bonds from the geometry, positions), every
+/// `every`-th molecule held out: what `molplay conformers` and the page's panel judge on.
+pub struct ConformerSet {
+    pub train: Vec<Conformer>,
+    pub test: Vec<Conformer>,
+    /// Molecules left out (elements outside H, C, N, O, F or a disconnected bond graph).
+    pub left_out: usize,
+}
+
+impl ConformerSet {
+    pub fn from_xyz(text: &str, every: usize) -> Result<ConformerSet, AppError> {
+        let data = crate::molecules::Dataset::from_xyz(text, 3).map_err(|e| AppError::Invalid(e.to_string()))?;
+        let (all, left) = crate::conformers::from_dataset(&data);
+        let (train, test) = crate::conformers::split(all, every);
+        if train.is_empty() || test.is_empty() {
+            return Err(AppError::Invalid(format!("no molecule usable as a conformer target ({} left out: elements outside H, C, N, O, F or a disconnected bond graph)", left.len())));
+        }
+        Ok(ConformerSet { train, test, left_out: left.len() })
+    }
+
+    /// Atoms of the largest molecule.
+    pub fn largest(&self) -> usize {
+        self.train.iter().chain(&self.test).map(Conformer::atoms).max().unwrap_or(0)
+    }
+}
+
 /// The sampler a row is judged with (DDPM in every case).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -87,10 +87,9 @@ pub fn conformers(a: ConformerArgs) -> Result<(), String> {
     };
     c.check().map_err(|e| e.to_string())?;
     let text = std::fs::read_to_string(&a.data).map_err(|e| format!("{}: {e}", a.data.display()))?;
-    let data = molplay::molecules::Dataset::from_xyz(&text, 3).map_err(|e| format!("{}: {e}", a.data.display()))?;
-    let (all, left) = molplay::conformers::from_dataset(&data);
-    let (train, test) = molplay::conformers::split(all, a.every);
-    eprintln!("{} training and {} held-out molecules ({} left out: other elements or a disconnected graph)", train.len(), test.len(), left.len());
+    let set = molplay::app::conformers::ConformerSet::from_xyz(&text, a.every).map_err(|e| format!("{}: {e}", a.data.display()))?;
+    let (train, test) = (set.train, set.test);
+    eprintln!("{} training and {} held-out molecules ({} left out: other elements or a disconnected graph)", train.len(), test.len(), set.left_out);
     if let Some(dir) = &a.checkpoints {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }

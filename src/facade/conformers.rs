@@ -5,9 +5,8 @@
 //! sampler steps per slice; and the viewer shows a generated conformer on its reference.
 
 use super::{check_keys, js_err, now_ms, slice_budget, to_js, Held, Playground, Scene, Shown};
-use crate::app::conformers::{network_config, pick_test, ConformerConfig, ConformerTrain, ConformerTraining, Judgement, CURVE_EVERY};
-use crate::conformers::{coverage, from_dataset, split, Conformer};
-use crate::molecules::Dataset;
+use crate::app::conformers::{network_config, ConformerConfig, ConformerSet, ConformerTrain, ConformerTraining, JudgedTable, Judgement, CURVE_EVERY};
+use crate::conformers::Conformer;
 use crate::objectives::Objective;
 use crate::schedules::Schedule;
 use crate::viewer::AtomStyle;
@@ -24,8 +23,9 @@ pub(super) struct ConformersState {
     /// One network per objective (a later one replaces it), with where it came from.
     models: BTreeMap<usize, (String, ConformerTraining)>,
     training: Held<TabTraining>,
-    judge: Option<(Judgement, Vec<usize>)>,
-    result: Option<serde_json::Value>,
+    /// The judgement under way: of the networks in these slots, at this threshold (Å).
+    judge: Option<(Judgement, Vec<usize>, f64)>,
+    result: Option<JudgedTable>,
     /// What the viewer shows of a judgement (kept as shown, for export, whatever is judged
     /// next): the reference and the generated conformer, their elements and comments.
     shown: Option<(Vec<f64>, Vec<String>, Vec<String>)>,
@@ -101,16 +101,10 @@ impl Playground {
     /// `{name, train, test, left_out, largest}`.
     #[wasm_bindgen(js_name = loadConformerSet)]
     pub fn load_conformer_set(&self, name: String, text: String) -> Result<JsValue, JsValue> {
-        let data = Dataset::from_xyz(&text, 3).map_err(|e| js_err(format!("{name}: {e}")))?;
-        let (all, left) = from_dataset(&data);
-        let (train, test) = split(all, HOLD_OUT_EVERY);
-        if train.is_empty() || test.is_empty() {
-            return Err(js_err(format!("{name}: no molecule usable as a conformer target ({} left out: elements outside H, C, N, O, F or a disconnected bond graph)", left.len())));
-        }
-        let largest = train.iter().chain(&test).map(Conformer::atoms).max().unwrap_or(0);
-        let out = serde_json::json!({ "name": name, "train": train.len(), "test": test.len(), "left_out": left.len(), "largest": largest });
+        let set = ConformerSet::from_xyz(&text, HOLD_OUT_EVERY).map_err(|e| js_err(format!("{name}: {e}")))?;
+        let out = serde_json::json!({ "name": name, "train": set.train.len(), "test": set.test.len(), "left_out": set.left_out, "largest": set.largest() });
         let mut s = self.inner.borrow_mut();
-        s.conformers.set = Some((name, train, test));
+        s.conformers.set = Some((name, set.train, set.test));
         s.conformers.forget_judgement();
         to_js(&out)
     }
@@ -246,20 +240,15 @@ impl Playground {
         if st.models.is_empty() {
             return Err(err("load or train a conformer network first".into()));
         }
-        let fits = |m: &Conformer| st.models.values().all(|(_, t)| t.check_molecules(std::slice::from_ref(m)).is_ok());
-        let usable: Vec<Conformer> = held.iter().filter(|m| fits(m)).cloned().collect();
-        let skipped = held.len() - usable.len();
-        if usable.is_empty() {
-            return Err(err("no held-out molecule fits every loaded network".into()));
-        }
-        let picked = pick_test(&usable, test);
+        let models: Vec<&ConformerTraining> = st.models.values().map(|(_, t)| t).collect();
+        let (picked, skipped) = Judgement::usable(held, &models, test).map_err(|e| err(e.to_string()))?;
         let out = serde_json::json!({
             "molecules": picked.len(), "skipped": skipped, "objectives": st.models.values().map(|(_, t)| t.objective().name()).collect::<Vec<_>>(),
             "k": k, "sample_steps": steps, "threshold": threshold,
         });
         let j = Judgement::new(picked, k, steps, st.models.len(), o.seed.unwrap_or(0)).map_err(|e| err(e.to_string()))?;
-        st.judge = Some((j, st.models.keys().copied().collect()));
-        st.result = Some(serde_json::json!({ "threshold": threshold, "pending": true }));
+        st.judge = Some((j, st.models.keys().copied().collect(), threshold));
+        st.result = None;
         to_js(&out)
     }
 
@@ -271,9 +260,9 @@ impl Playground {
         let budget = slice_budget(budget_ms);
         let mut s = self.inner.borrow_mut();
         let st = &mut s.conformers;
-        let (j, slots) = st.judge.as_mut().ok_or_else(|| js_err("judgeConformers: nothing is being judged"))?;
-        let threshold = st.result.as_ref().and_then(|r| r["threshold"].as_f64()).unwrap_or(0.5);
-        let models: Vec<&ConformerTraining> = slots.iter().filter_map(|i| st.models.get(i).map(|(_, t)| t)).collect();
+        let (j, slots, threshold) = st.judge.as_mut().ok_or_else(|| js_err("judgeConformers: nothing is being judged"))?;
+        let named: Vec<(&str, &ConformerTraining)> = slots.iter().filter_map(|i| st.models.get(i).map(|(n, t)| (n.as_str(), t))).collect();
+        let models: Vec<&ConformerTraining> = named.iter().map(|&(_, t)| t).collect();
         if models.len() != slots.len() {
             return Err(js_err("judgeConformers: a network changed while it was judged; start again"));
         }
@@ -283,19 +272,8 @@ impl Playground {
             j.advance(&models, &sch, 5).map_err(|e| js_err(format!("judgeConformers: {e}")))?;
         }
         let (step, steps) = j.progress();
-        if j.done() && st.result.as_ref().is_some_and(|r| r.get("pending").is_some()) {
-            let rows: Vec<serde_json::Value> = slots
-                .iter()
-                .zip(&j.rmsds)
-                .map(|(i, r)| {
-                    let (name, t) = &st.models[i];
-                    serde_json::json!({ "objective": t.objective().name(), "sampler": t.sampler(), "model": name, "steps": t.counters.steps, "coverage": coverage(r, threshold) })
-                })
-                .collect();
-            let best: Vec<Vec<f64>> = j.rmsds.iter().map(|per| per.iter().map(|r| r.iter().copied().fold(f64::INFINITY, f64::min)).collect()).collect();
-            st.result = Some(serde_json::json!({
-                "rows": rows, "best": best, "molecules": j.test.iter().map(|m| m.index).collect::<Vec<_>>(), "k": j.k, "sample_steps": j.sample_steps, "threshold": threshold,
-            }));
+        if j.done() && st.result.is_none() {
+            st.result = Some(j.table(&named, *threshold));
         }
         let result = if j.done() { st.result.clone() } else { None };
         to_js(&serde_json::json!({ "done": j.done(), "step": step, "steps": steps, "result": result }))
@@ -305,7 +283,7 @@ impl Playground {
     #[wasm_bindgen(js_name = conformersResult)]
     pub fn conformers_result(&self) -> Result<JsValue, JsValue> {
         let s = self.inner.borrow();
-        to_js(&s.conformers.result.as_ref().filter(|r| r.get("pending").is_none()))
+        to_js(&s.conformers.result)
     }
 
     /// Shows the judged molecule `molecule` (its place in the judgement) of `objective`: the
@@ -318,20 +296,18 @@ impl Playground {
         let o = Objective::by_name(&objective).map_err(|e| err(e.to_string()))?;
         let mut guard = self.inner.borrow_mut();
         let s = &mut *guard;
-        let (j, slots) = s.conformers.judge.as_ref().filter(|(j, _)| j.done()).ok_or_else(|| err("judge the networks first".into()))?;
+        let (j, slots, _) = s.conformers.judge.as_ref().filter(|(j, ..)| j.done()).ok_or_else(|| err("judge the networks first".into()))?;
         let mi = slots.iter().position(|&i| i == slot(o)).ok_or_else(|| err(format!("no {} network was judged", o.name())))?;
         let m = j.test.get(molecule).ok_or_else(|| err(format!("molecule {molecule} is not among the {} judged", j.test.len())))?;
         let n = m.atoms();
-        let rmsds = &j.rmsds[mi][molecule];
-        let best = (0..rmsds.len()).min_by(|&a, &b| rmsds[a].total_cmp(&rmsds[b])).unwrap_or(0);
-        let generated = &j.conformers[mi][molecule][best * 3 * n..(best + 1) * 3 * n];
+        let (rmsd, generated, rmsds) = j.closest(mi, molecule).ok_or_else(|| err(format!("molecule {molecule} has no conformers")))?;
         let mut styles: Vec<AtomStyle> = m.elements.iter().map(|e| AtomStyle { rgb: [110, 160, 235], radius: 0.8 * AtomStyle::element(e).radius, ..AtomStyle::element(e) }).collect();
         styles.extend(m.elements.iter().map(|e| AtomStyle::element(e)));
         let positions: Vec<f32> = m.positions.iter().chain(generated).map(|&v| v as f32).collect();
-        let out = serde_json::json!({ "objective": o.name(), "molecule": molecule, "index": m.index, "rmsd": rmsds[best], "rmsds": rmsds, "atoms": n });
+        let out = serde_json::json!({ "objective": o.name(), "molecule": molecule, "index": m.index, "rmsd": rmsd, "rmsds": rmsds, "atoms": n });
         let comments = vec![
             format!("molplay conformers reference: QM9 subset molecule {}", m.index),
-            format!("molplay conformers generated by the {} network, superposed on the reference: heavy-atom RMSD {:.4}", o.name(), rmsds[best]),
+            format!("molplay conformers generated by the {} network, superposed on the reference: heavy-atom RMSD {:.4}", o.name(), rmsd),
         ];
         let shown = (m.positions.iter().chain(generated).copied().collect(), m.elements.clone(), comments);
         s.show(Shown::Conformers, Scene { atoms: Some((&styles, 3, &[n, n])), fit: Some((&positions, 3, 1.0)), ..Scene::moved(positions.clone()) })?;
