@@ -446,7 +446,6 @@ impl Playground {
     /// Starts the playground on `canvas`. `force_cpu` skips WebGPU (what the page does for
     /// `#backend=cpu`, and what happens by itself when no WebGPU adapter exists).
     pub async fn create(canvas: HtmlCanvasElement, force_cpu: bool) -> Result<Playground, JsValue> {
-        let (w, h) = (canvas.width(), canvas.height());
         let mut notice = None;
         let compute = if force_cpu {
             notice = Some("CPU backend requested — running on CPU".to_string());
@@ -463,20 +462,14 @@ impl Playground {
                 }
             }
         };
-        let render = match &compute {
-            Some(c) => {
-                let ctx = &c.ctx;
-                let surface = ctx.instance.create_surface(wgpu::SurfaceTarget::Canvas(canvas)).map_err(js_err)?;
-                Some(Screen::new(ctx.device.clone(), ctx.queue.clone(), surface, &ctx.adapter, w, h, "WebGPU"))
+        let webgpu = compute.as_ref().map(|c| (&c.ctx.instance, &c.ctx.device, &c.ctx.queue, &c.ctx.adapter));
+        let render = match Screen::for_canvas(canvas, webgpu).await {
+            Ok(screen) => Some(screen),
+            Err(e) => {
+                let n = notice.take().map(|n| format!("{n}; ")).unwrap_or_default();
+                notice = Some(format!("{n}the viewer is off ({e})"));
+                None
             }
-            None => match Screen::webgl(canvas).await {
-                Ok(screen) => Some(screen),
-                Err(e) => {
-                    let n = notice.take().unwrap_or_default();
-                    notice = Some(format!("{n}; WebGL2 unavailable too, the viewer is off ({e})"));
-                    None
-                }
-            },
         };
         let lost = Arc::new(Mutex::new(None));
         if let Some(c) = &compute {

@@ -40,6 +40,19 @@ impl Screen {
         Screen { device, queue, surface, config, viewer, api: api.into() }
     }
 
+    /// The viewer on `canvas`: on the page's WebGPU device `webgpu` (instance, device, queue,
+    /// adapter) when there is one, else on a WebGL2 device of its own.
+    pub async fn for_canvas(canvas: HtmlCanvasElement, webgpu: Option<(&wgpu::Instance, &wgpu::Device, &wgpu::Queue, &wgpu::Adapter)>) -> Result<Screen, String> {
+        match webgpu {
+            Some((instance, device, queue, adapter)) => {
+                let (w, h) = (canvas.width(), canvas.height());
+                let surface = instance.create_surface(wgpu::SurfaceTarget::Canvas(canvas)).map_err(|e| e.to_string())?;
+                Ok(Screen::new(device.clone(), queue.clone(), surface, adapter, w, h, "WebGPU"))
+            }
+            None => Screen::webgl(canvas).await.map_err(|e| format!("WebGL2 unavailable too: {e}")),
+        }
+    }
+
     /// The viewer on a WebGL2 device of its own (no WebGPU): positions are uploaded by the host.
     pub async fn webgl(canvas: HtmlCanvasElement) -> Result<Screen, String> {
         let (w, h) = (canvas.width(), canvas.height());
