@@ -421,13 +421,9 @@ pub fn frames_from_flat(flat: &[f64], elements: &[String], d: usize, comment: im
 /// every `every`-th frame and the last ([`thin_indices`]); frame k is commented `comments[k]`.
 pub fn write_xyz_thinned(flat: &[f64], elements: &[String], d: usize, comments: &[String], every: usize) -> String {
     let per = elements.len() * d;
-    let count = flat.len().checked_div(per).unwrap_or(0);
-    let keep = thin_indices(count, every);
-    let frames: Vec<XyzFrame> = keep
-        .iter()
-        .map(|&k| XyzFrame { elements: elements.to_vec(), positions: flat[k * per..(k + 1) * per].to_vec(), comment: comments.get(k).cloned().unwrap_or_default(), charges: None })
-        .collect();
-    write_xyz(&frames, d)
+    let keep = thin_indices(flat.len().checked_div(per).unwrap_or(0), every);
+    let picked: Vec<f64> = keep.iter().flat_map(|&k| flat[k * per..(k + 1) * per].iter().copied()).collect();
+    write_xyz(&frames_from_flat(&picked, elements, d, |j| comments.get(keep[j]).cloned().unwrap_or_default()), d)
 }
 
 /// How a sample set is written: the field's `.npy` (float32, shape (samples, atoms·d)) or

@@ -43,15 +43,6 @@ struct Learner {
     cpu_copy: Option<crate::models::Network>,
 }
 
-/// The learner's newest work, borrowed: its system, the newest samples (flat) with their
-/// energies, and the learner (its newest trajectory).
-pub(super) struct Newest<'a> {
-    pub system: &'a crate::energies::System,
-    pub samples: &'a [f64],
-    pub energies: &'a [f64],
-    pub core: &'a Core,
-}
-
 impl AdjointState {
     /// The GPU was lost: a learner whose network was on it goes on on the CPU from the copy
     /// taken after its latest slice (Adam's moments restart; buffer, counters, losses and
@@ -69,11 +60,10 @@ impl AdjointState {
         }
     }
 
-    /// The newest samples and trajectory (for export and for picking a sample); None without a
-    /// learner.
-    pub(super) fn newest(&self) -> Option<Newest<'_>> {
-        let l = self.learner.get()?;
-        Some(Newest { system: &l.core.sampler.system, samples: &l.core.samples, energies: &l.core.energies, core: &l.core })
+    /// The learner: its newest samples, their energies and trajectory (for export and for
+    /// picking a sample); None without a learner.
+    pub(super) fn newest(&self) -> Option<&Core> {
+        self.learner.get().map(|l| &l.core)
     }
 }
 

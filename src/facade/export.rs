@@ -69,7 +69,7 @@ impl Playground {
                 Shown::Adjoint => {
                     let s = pg.inner.borrow();
                     let n = s.adjoint.newest().ok_or_else(|| js_err("exportTrajectory: no Adjoint Sampling paths are shown"))?;
-                    n.core.export_trajectory(stride_for(n.core.frame_count(), every)?)
+                    n.export_trajectory(stride_for(n.frame_count(), every)?)
                 }
                 _ => {
                     let s = pg.inner.borrow();
@@ -107,7 +107,7 @@ impl Playground {
             #[cfg(feature = "nets")]
             "adjoint" => {
                 let n = s.adjoint.newest().ok_or_else(|| js_err("exportSamples: no Adjoint Sampling learner"))?;
-                particles(n.system, n.samples)
+                particles(&n.sampler.system, &n.samples)
             }
             "reference" => {
                 let run = s.reference.get().ok_or_else(|| js_err("exportSamples: no reference sampler run"))?;

@@ -164,7 +164,7 @@ impl Playground {
                 #[cfg(feature = "nets")]
                 "adjoint" => {
                     let n = s.adjoint.newest().ok_or_else(|| js_err("showSampleNear: no Adjoint Sampling learner"))?;
-                    (n.system, n.samples, n.energies)
+                    (&n.sampler.system, &n.samples[..], &n.energies[..])
                 }
                 "reference" => {
                     let run = s.reference.get().ok_or_else(|| js_err("showSampleNear: no reference sampler run"))?;
